@@ -1,0 +1,34 @@
+"""The `meterlab` command line. Each area keeps its own sub-commands next to its code."""
+
+from __future__ import annotations
+
+import typer
+
+from meterlab import __version__
+
+app = typer.Typer(
+    name="meterlab",
+    help="Automated OIML R 49 / R 137 type-approval testing of water and gas meters.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the software version (it is recorded with every run)."""
+    typer.echo(__version__)
+
+
+@app.command()
+def demo(
+    profile: str = typer.Option("r49-2013", help="Standard profile to use."),
+) -> None:
+    """Show the metrology core at work on a DN15 class 2 water meter (Q3 = 2.5 m³/h, R160)."""
+    from meterlab.demo import run_demo
+
+    run_demo(profile)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
