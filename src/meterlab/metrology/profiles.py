@@ -1,0 +1,205 @@
+"""Standard profiles: the numbers an OIML standard fixes, read from YAML with clause and status.
+
+A profile is data (`procedures/standards/<name>.yaml`), never code, so a lab can correct a value or
+select another edition without a code change. Every value keeps its clause reference and how far it
+has been verified against the primary text, so reports can show it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from meterlab.errors import DeclarationError
+from meterlab.yamlio import load_model
+
+Status = Literal["verified", "secondary", "unverified"]
+PROFILE_DIR_ENV = "METERLAB_PROFILES"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sourced(_Strict):
+    clause: str
+    status: Status
+    note: str | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.status == "verified"
+
+
+class Value(Sourced):
+    value: float
+
+
+class FlowrateRatios(_Strict):
+    q2_over_q1: Value
+    q4_over_q3: Value
+
+
+class TemperatureClasses(Sourced):
+    classes: dict[str, tuple[float, float]]
+
+
+class MpeClass(_Strict):
+    lower: float = Field(gt=0)
+    upper: float = Field(gt=0)
+    upper_hot: float | None = Field(default=None, gt=0)
+
+
+class SignRule(_Strict):
+    fraction_of_mpe: Value
+    enabled: bool = True
+
+
+class MpeTable(Sourced):
+    classes: dict[str, MpeClass]
+    hot_water_above_c: Value | None = None
+    sign_rule: SignRule | None = None
+
+
+class Window(_Strict):
+    name: str
+    base: Literal["q1", "q2", "q3", "q4", "q2+q3", "qmin", "qt", "qmax"]
+    low: float = Field(gt=0)
+    high: float = Field(gt=0)
+    nominal: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Window":
+        if not self.low <= self.nominal <= self.high:
+            raise ValueError(f"window {self.name}: need low <= nominal <= high, got {self.low}, {self.nominal}, {self.high}")
+        return self
+
+
+class TestPoints(Sourced):
+    __test__ = False  # not a pytest class
+    windows: list[Window]
+    repeats: Value
+
+
+class Repeatability(_Strict):
+    max_std_dev_fraction_of_mpe: Value
+
+
+class SignificantFault(_Strict):
+    fraction_of_upper_mpe: Value
+
+
+class DurabilityClass(_Strict):
+    max_shift_lower: float
+    max_shift_upper: float
+    max_error_lower: float
+    max_error_upper: float
+    max_error_upper_hot: float | None = None
+
+
+class Durability(Sourced):
+    classes: dict[str, DurabilityClass]
+
+
+class Uncertainty(_Strict):
+    max_fraction_of_mpe_type_evaluation: Value
+    max_fraction_of_mpe_verification: Value
+
+
+class ClassValues(Sourced):
+    classes: dict[str, float]
+
+
+class Resolution(_Strict):
+    max_resolution_error_pct: ClassValues
+    reference_duration_at_q1_min: Value
+
+
+class WeightedMeanError(Sourced):
+    weight_at_qmax: Value
+    qmax_point_from_fraction: Value
+    points: Literal["all", "upper"]
+    max_abs_fraction_of_upper_mpe: Value
+
+
+class StandardProfile(_Strict):
+    profile: str
+    standard: str
+    edition: str
+    title: str
+    kind: Literal["water", "gas"]
+    accuracy_classes: list[float]
+    mpe: MpeTable
+    test_points: TestPoints
+    repeatability: Repeatability
+    significant_fault: SignificantFault
+    durability: Durability
+    uncertainty: Uncertainty
+    flowrate_ratios: FlowrateRatios | None = None
+    temperature_classes: TemperatureClasses | None = None
+    resolution: Resolution | None = None
+    weighted_mean_error: WeightedMeanError | None = None
+
+    def class_key(self, accuracy_class: float) -> str:
+        """The table key of an accuracy class ('1', '1.5', '0.5'); refuses classes the edition lacks."""
+        allowed = ", ".join(_fmt_class(c) for c in self.accuracy_classes)
+        if accuracy_class not in self.accuracy_classes:
+            raise DeclarationError("accuracy_class", accuracy_class, f"one of {allowed} ({self.standard}:{self.edition})")
+        return _fmt_class(accuracy_class)
+
+    def mpe_for(self, accuracy_class: float) -> MpeClass:
+        return self.mpe.classes[self.class_key(accuracy_class)]
+
+    def unverified_values(self) -> list[str]:
+        """Dotted names of every value not verified against the primary text (for reports)."""
+        return sorted(_unverified(self))
+
+
+def _fmt_class(accuracy_class: float) -> str:
+    return f"{accuracy_class:g}"
+
+
+def _unverified(model: BaseModel, prefix: str = "") -> set[str]:
+    found: set[str] = set()
+    if isinstance(model, Sourced) and not model.verified:
+        found.add(prefix.rstrip("."))
+    for name in type(model).model_fields:
+        child = getattr(model, name)
+        if isinstance(child, BaseModel):
+            found |= _unverified(child, f"{prefix}{name}.")
+    return found
+
+
+def profile_dirs() -> list[Path]:
+    """Where profiles are looked up: $METERLAB_PROFILES, ./procedures/standards, the source checkout."""
+    dirs = [Path(p) for p in os.environ.get(PROFILE_DIR_ENV, "").split(os.pathsep) if p]
+    dirs.append(Path.cwd() / "procedures" / "standards")
+    dirs.append(Path(__file__).resolve().parents[3] / "procedures" / "standards")
+    return dirs
+
+
+def profile_path(name_or_path: str | Path) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml"):
+        return candidate
+    for directory in profile_dirs():
+        path = directory / f"{name_or_path}.yaml"
+        if path.is_file():
+            return path
+    searched = ", ".join(str(d) for d in profile_dirs())
+    raise DeclarationError("profile", str(name_or_path), f"a profile file <name>.yaml in one of: {searched}")
+
+
+@lru_cache(maxsize=32)
+def _load(path: Path, mtime_ns: int) -> StandardProfile:
+    return load_model(path, StandardProfile)
+
+
+def load_profile(name_or_path: str | Path) -> StandardProfile:
+    """Load a standard profile by name ('r49-2013') or path; cached until the file changes."""
+    path = profile_path(name_or_path).resolve()
+    return _load(path, path.stat().st_mtime_ns)
