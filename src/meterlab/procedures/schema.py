@@ -1,0 +1,289 @@
+"""Procedure files: an OIML test programme as data, validated with errors naming file, line and field.
+
+A procedure is metadata plus a sequence of steps from a small vocabulary. In YAML each step is a
+mapping with one key, the step's kind:
+
+    steps:
+      - prompt: {text: "Mount the meters in series"}
+      - for_each_point:
+          points: all
+          steps:
+            - set_flow: {point: $point}
+            - stabilise: {flow_within_pct: 2, for_s: 30}
+            - measure_error: {point: $point, volume: auto, repeats: 3}
+      - evaluate: {checks: [within_mpe, repeatability]}
+
+`$point` stands for the loop's current test point. Test point names come from the meter's standard
+profile ("Q1", "0.35(Q2+Q3)", "Qmin", ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+
+from meterlab.errors import InputFileError
+from meterlab.yamlio import load_model, locate, read_yaml
+
+POINT_VARIABLE = "$point"
+DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
+                          "power_frequency_magnetic_field", "voltage_variation"]
+Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault", "wme", "durability_shift",
+                "pressure_loss", "no_leak"]
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    label: str | None = Field(None, description="short name shown in progress and results")
+
+
+class Prompt(_Step):
+    kind: Literal["prompt"] = "prompt"
+    text: str = Field(min_length=1)
+    ask: str | None = Field(None, description="name of a value the operator must type, e.g. register_l")
+    unit: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    per_meter: bool = Field(False, description="ask once for each meter under test")
+
+    @model_validator(mode="after")
+    def _limits(self) -> Prompt:
+        if self.ask is None and (self.minimum is not None or self.maximum is not None or self.unit):
+            raise ValueError("unit, minimum and maximum only make sense with ask")
+        if self.minimum is not None and self.maximum is not None and self.minimum >= self.maximum:
+            raise ValueError(f"minimum {self.minimum} must be below maximum {self.maximum}")
+        return self
+
+
+class _PointRef(_Step):
+    point: str | None = Field(None, description="a test point of the meter's profile, or $point in a loop")
+    flowrate_m3h: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_flow(self) -> _PointRef:
+        if (self.point is None) == (self.flowrate_m3h is None):
+            raise ValueError("give either point or flowrate_m3h")
+        return self
+
+
+class SetFlow(_PointRef):
+    kind: Literal["set_flow"] = "set_flow"
+    reverse: bool = False
+
+
+class Stabilise(_Step):
+    kind: Literal["stabilise"] = "stabilise"
+    flow_within_pct: float = Field(2.0, gt=0, le=20)
+    water_temperature_c: tuple[float, float] | None = Field(None, description="band [low, high] in °C")
+    for_s: float = Field(30.0, ge=0)
+    timeout_s: float = Field(900.0, gt=0)
+
+    @field_validator("water_temperature_c")
+    @classmethod
+    def _band(cls, band):
+        if band is not None and band[0] >= band[1]:
+            raise ValueError(f"band low {band[0]} must be below high {band[1]}")
+        return band
+
+
+class MeasureError(_PointRef):
+    kind: Literal["measure_error"] = "measure_error"
+    volume: Literal["auto"] | float = Field("auto", description="'auto' (planner) or a volume in litres")
+    duration_s: float | None = Field(None, gt=0, description="instead of a volume: collect for this long")
+    repeats: int | None = Field(None, ge=1, le=20, description="default: the profile's repeats")
+    start: Literal["flying", "standing"] = "flying"
+    during: str | None = Field(None, description="label of an apply_disturbance step running meanwhile (NSAd)")
+    role: Literal["intrinsic", "disturbed", "after_disturbance", "influence", "before", "after"] = "intrinsic"
+
+    @field_validator("volume")
+    @classmethod
+    def _volume(cls, v):
+        if not isinstance(v, str) and v <= 0:
+            raise ValueError("volume must be 'auto' or a volume in litres greater than 0")
+        return v
+
+    @model_validator(mode="after")
+    def _volume_or_duration(self) -> MeasureError:
+        if self.duration_s is not None and self.volume != "auto":
+            raise ValueError("give volume or duration_s, not both")
+        return self
+
+
+class SetClimate(_Step):
+    kind: Literal["set_climate"] = "set_climate"
+    temperature_c: float = Field(ge=-70, le=180)
+    humidity_pct: float | None = Field(None, ge=0, le=100)
+    ramp_c_per_min: float | None = Field(None, gt=0, le=10)
+
+
+class Soak(_Step):
+    kind: Literal["soak"] = "soak"
+    duration_s: float = Field(gt=0)
+    within_c: float = Field(1.0, gt=0, description="chamber must hold its setpoint within this")
+
+
+class Wait(_Step):
+    kind: Literal["wait"] = "wait"
+    duration_s: float = Field(gt=0)
+
+
+class RunFlow(_PointRef):
+    """Run water or gas for a long time (durability): continuous, or on/off cycles."""
+
+    kind: Literal["run_flow"] = "run_flow"
+    duration_s: float | None = Field(None, gt=0)
+    cycles: int | None = Field(None, ge=1)
+    on_s: float | None = Field(None, gt=0)
+    off_s: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _programme(self) -> RunFlow:
+        if (self.duration_s is None) == (self.cycles is None):
+            raise ValueError("give duration_s (continuous) or cycles with on_s and off_s (discontinuous)")
+        if self.cycles is not None and (self.on_s is None or self.off_s is None):
+            raise ValueError("cycles need on_s and off_s")
+        return self
+
+
+class ApplyDisturbance(_Step):
+    kind: Literal["apply_disturbance"] = "apply_disturbance"
+    disturbance: DisturbanceKind
+    mode: Literal["during", "between"] = Field(description="during a measurement (NSAd) or between two (NSAa)")
+    severity: str | None = Field(None, description="a level of the severity table, e.g. E2 (from the D 11 profile)")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="explicit parameters override the severity")
+
+    @model_validator(mode="after")
+    def _something_to_apply(self) -> ApplyDisturbance:
+        if self.severity is None and not self.parameters:
+            raise ValueError("give a severity (e.g. E1/E2) or explicit parameters")
+        if self.mode == "during" and not self.label:
+            raise ValueError("a disturbance applied during a measurement needs a label for measure_error.during")
+        return self
+
+
+class Evaluate(_Step):
+    kind: Literal["evaluate"] = "evaluate"
+    checks: list[Check] = Field(min_length=1)
+    reference: str | None = Field(None, description="label of the measurements to compare with (faults, shift)")
+
+
+class ForEachPoint(_Step):
+    kind: Literal["for_each_point"] = "for_each_point"
+    points: Literal["all"] | list[str] = "all"
+    steps: list[Step] = Field(min_length=1)
+
+
+class ForEachMeter(_Step):
+    kind: Literal["for_each_meter"] = "for_each_meter"
+    steps: list[Step] = Field(min_length=1)
+
+
+STEP_TYPES = {cls.model_fields["kind"].default: cls for cls in
+              (Prompt, SetFlow, Stabilise, MeasureError, SetClimate, Soak, Wait, RunFlow, ApplyDisturbance,
+               Evaluate, ForEachPoint, ForEachMeter)}
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return getattr(value, "kind", None)
+    if isinstance(value, dict):
+        return value.get("kind")
+    return None
+
+
+Step = Annotated[
+    Union[tuple(Annotated[cls, Tag(kind)] for kind, cls in STEP_TYPES.items())],  # type: ignore[misc]
+    Discriminator(_step_kind, custom_error_type="unknown_step",
+                  custom_error_message=f"unknown step kind; use one of: {', '.join(STEP_TYPES)}"),
+]
+
+
+def _unwrap_steps(value: Any) -> Any:
+    """YAML writes a step as {kind: {params}}; pydantic gets {kind: kind, **params}."""
+    if not isinstance(value, list):
+        return value
+    steps = []
+    for item in value:
+        if isinstance(item, dict) and "kind" not in item and len(item) == 1:
+            (kind, params), = item.items()
+            params = dict(params or {}) if isinstance(params, dict) or params is None else {"_": params}
+            if isinstance(params.get("steps"), list):
+                params["steps"] = _unwrap_steps(params["steps"])
+            item = {"kind": kind, **params}
+        steps.append(item)
+    return steps
+
+
+class Metadata(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    title: str = Field(min_length=1)
+    standard: str
+    edition: str
+    clause: str
+    version: int = Field(ge=1)
+
+
+class Procedure(Metadata):
+    meter_kind: Literal["water", "gas"]
+    profile: str = Field(description="standard profile, e.g. r49-2013")
+    method: Literal["gravimetric", "master_meter", "volumetric", "bell_prover", "sonic_nozzle"] = "gravimetric"
+    decision_rule: Literal["simple", "guarded"] = "simple"
+    electronic_only: bool = Field(False, description="applies only to meters with electronic devices")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _steps(cls, value):
+        return _unwrap_steps(value)
+
+    @field_validator("edition", "standard", "clause", mode="before")
+    @classmethod
+    def _text(cls, value):
+        return str(value) if isinstance(value, (int, float)) else value
+
+    def walk(self):
+        """Every step, depth first, with its parents and its path in the file (for messages)."""
+        def visit(steps, parents, path):
+            for index, step in enumerate(steps):
+                here = path + (index, step.kind)
+                yield step, parents, here
+                if isinstance(step, (ForEachPoint, ForEachMeter)):
+                    yield from visit(step.steps, parents + (step,), here + ("steps",))
+        yield from visit(self.steps, (), ("steps",))
+
+    def reference_problems(self) -> list[tuple[tuple, str]]:
+        """Cross-step problems a single step cannot see: (path in the file, message)."""
+        problems = []
+        seen: dict[str, tuple] = {}
+        disturbances = {s.label for s, _, _ in self.walk() if isinstance(s, ApplyDisturbance) and s.mode == "during"}
+        for step, parents, path in self.walk():
+            if step.label in seen:
+                problems.append((path + ("label",), f"label '{step.label}' is used twice; labels must be unique"))
+            elif step.label:
+                seen[step.label] = path
+            if isinstance(step, MeasureError) and step.during and step.during not in disturbances:
+                problems.append((path + ("during",), f"'{step.during}' names no apply_disturbance with mode: during"))
+            if getattr(step, "point", None) == POINT_VARIABLE and not any(isinstance(p, ForEachPoint) for p in parents):
+                problems.append((path + ("point",), f"{POINT_VARIABLE} is only defined inside for_each_point"))
+            if isinstance(step, Evaluate) and step.reference and step.reference not in seen:
+                problems.append((path + ("reference",), f"'{step.reference}' names no earlier labelled step"))
+        return problems
+
+
+Procedure.model_rebuild()
+ForEachPoint.model_rebuild()
+ForEachMeter.model_rebuild()
+
+
+def load_procedure(path: str | Path) -> Procedure:
+    """Read and validate a procedure file; problems raise InputFileError naming file, line and field."""
+    data, lines = read_yaml(path)
+    procedure = load_model(path, Procedure, data=data, lines=lines)
+    problems = [(*locate(lines, loc), message) for loc, message in procedure.reference_problems()]
+    if problems:
+        raise InputFileError(path, problems)
+    return procedure
