@@ -3,9 +3,17 @@
 import numpy as np
 import pytest
 
-from meterlab.metrology import WaterMeter
+from meterlab.errors import DeclarationError
+from meterlab.metrology import GasMeter, WaterMeter
 from meterlab.metrology.budget import evaluate
-from meterlab.metrology.methods import GravimetricMethod, GravimetricReading
+from meterlab.metrology.methods import (
+    BellProverMethod,
+    BellProverReading,
+    GravimetricMethod,
+    GravimetricReading,
+    MasterMeterMethod,
+    MasterMeterReading,
+)
 from meterlab.metrology.montecarlo import distributions_of, monte_carlo, validate_gum
 from meterlab.metrology.planner import PlanningError, expanded_uncertainty_pct, plan_volume, resolution_rule_volume_l
 from meterlab.metrology.reference_volume import pulse_inputs, register_inputs
@@ -83,3 +91,47 @@ def test_planner_says_when_no_volume_is_enough():
     meter = WaterMeter(2.5, 160, accuracy_class=1)
     with pytest.raises(PlanningError, match="fixed contributions"):
         plan_volume(meter, meter.test_points()[4], poor, resolution_l=0.05)
+
+
+MASTER = MasterMeterMethod(
+    master_meter_source="MM-1 cert 2026-117", calibration_points=((0.5, 0.40, 0.10), (2.0, 0.30, 0.08), (4.0, 0.20, 0.08)),
+    resolution_l=0.01, reproducibility_half_width_pct=0.03, thermometer_source="PRT cert T-1",
+    water_temperature_u_c=0.05, pressure_source="transmitter cert P-1", pressure_u_pa=2000.0)
+
+BELL = BellProverMethod(
+    bell_source="bell BP-1 cert G-22", effective_area_m2=0.25, effective_area_u_rel=0.0005, encoder_resolution_m=1e-5,
+    thermometer_source="Pt100 cert G-7", temperature_u_c=0.05, barometer_source="barometer cert P-9", pressure_u_pa=10.0)
+
+
+def test_master_meter_method_applies_the_certificate_error_at_the_flowrate():
+    p = 401325.0
+    reading = MasterMeterReading(0.1003, 2.0, 20.0, p, 20.0, p)   # MM reads +0.3 % at 2 m³/h
+    e = MASTER.error(reading, register_inputs(0.0, 0.1, scale_interval_m3=1e-6))
+    assert e.x == pytest.approx(0.0, abs=1e-9)
+    result = evaluate(e)
+    assert result.contributions[0].name == "master meter error (certificate)"
+    assert result.contributions[0].source == "MM-1 cert 2026-117"
+    with pytest.raises(DeclarationError, match="calibrated range"):
+        MASTER.error(MasterMeterReading(0.1, 5.0, 20.0, p, 20.0, p), register_inputs(0.0, 0.1, scale_interval_m3=1e-6))
+
+
+def test_bell_prover_method_reproduces_r137_vector_a():
+    # oiml-r137.md §9 A: V_bell 0.1 m³ at 101825 Pa, 20 °C; MUT at 101625 Pa, 20.5 °C; V_i 0.1009 -> E = +0.530 %
+    reading = BellProverReading(0.4, 20.0, 101825.0, 20.5, 101625.0)
+    e = BELL.error(reading, register_inputs(0.0, 0.1009, scale_interval_m3=1e-6))
+    assert round(e.x, 3) == 0.530
+
+
+def test_planner_on_a_gas_meter_with_a_bell_prover():
+    meter = GasMeter(0.04, 0.6, 6.0, accuracy_class=1.5)
+    for point in meter.test_points():
+        plan = plan_volume(meter, point, BELL, resolution_l=0.2)
+        assert plan.volume_for_resolution_l == 0.0  # R 137 profile has no R 49-style resolution rule
+        assert expanded_uncertainty_pct(BELL, plan.volume_l * 1e-3, point.nominal_m3h, 0.2).U <= plan.max_uncertainty_pct
+
+
+def test_master_meter_planning_meets_the_limit():
+    meter = WaterMeter(2.5, 160)
+    for point in meter.test_points()[2:5]:
+        plan = plan_volume(meter, point, MASTER, resolution_l=0.05)
+        assert expanded_uncertainty_pct(MASTER, plan.volume_l * 1e-3, point.nominal_m3h, 0.05).U <= plan.max_uncertainty_pct

@@ -7,6 +7,7 @@ GUM model of E from both, so the engine, the planner and the demo all use the sa
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,40 @@ from GTC.lib import UncertainReal
 from meterlab.metrology.budget import quantity, rectangular
 from meterlab.metrology.fluids import water_density_tanaka
 from meterlab.metrology.indication import error_of_indication
-from meterlab.metrology.reference_volume import gravimetric_volume, indicated_volume
+from meterlab.metrology.reference_volume import (
+    bell_prover_volume_at_meter,
+    gravimetric_volume,
+    indicated_volume,
+    interpolate_calibration_curve,
+    master_meter_volume,
+)
+
+
+class ReferenceMethod(ABC):
+    """What every reference method offers: inputs for a reading, a pure model of E, and the reading a
+    perfect rig would give for a volume (used by the planner)."""
+
+    @abstractmethod
+    def inputs(self, reading: Any) -> dict[str, Any]:
+        """The model's inputs for one reading: labelled ureals (with their sources) and constants."""
+
+    @classmethod
+    def model(cls, x: Mapping[str, Any]) -> Any:
+        """E in percent from rig and MUT inputs; the same code runs on ureals (GUM) and arrays (Monte Carlo)."""
+        return error_of_indication(indicated_volume(x), cls.reference_volume_m3(x))
+
+    @staticmethod
+    @abstractmethod
+    def reference_volume_m3(x: Mapping[str, Any]) -> Any:
+        """Actual volume that passed the meter under test, at its conditions, in m³."""
+
+    def error(self, reading: Any, mut_inputs: Mapping[str, Any]) -> UncertainReal:
+        """Error of indication E in percent with its full budget (mut_inputs from register/pulse_inputs)."""
+        return self.model({**self.inputs(reading), **mut_inputs})
+
+    @abstractmethod
+    def reading_for(self, volume_m3: float, flowrate_m3h: float) -> Any:
+        """The reading a perfect rig would give for volume_m3 through the meter at flowrate_m3h."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +66,7 @@ class GravimetricReading:
 
 
 @dataclass(frozen=True)
-class GravimetricMethod:
+class GravimetricMethod(ReferenceMethod):
     """A weighing-tank reference. Uncertainties are standard uncertainties unless named half_width."""
 
     balance_source: str
@@ -97,15 +131,6 @@ class GravimetricMethod:
             fill_time_s=x["fill_time_s"] if timing is not None else None,
         )
 
-    @classmethod
-    def model(cls, x: Mapping[str, Any]) -> Any:
-        """E in percent from rig and MUT inputs; the same code runs on ureals (GUM) and arrays (Monte Carlo)."""
-        return error_of_indication(indicated_volume(x), cls.reference_volume_m3(x))
-
-    def error(self, reading: GravimetricReading, mut_inputs: Mapping[str, Any]) -> UncertainReal:
-        """Error of indication E in percent with its full budget (mut_inputs from register/pulse_inputs)."""
-        return self.model({**self.inputs(reading), **mut_inputs})
-
     def reading_for(self, volume_m3: float, flowrate_m3h: float, *, water_temperature_c: float = 20.0,
                     meter_pressure_pa: float = 101325.0 + 3e5) -> GravimetricReading:
         """The reading a perfect rig would give for `volume_m3` through the meter (used by the planner)."""
@@ -115,3 +140,116 @@ class GravimetricMethod:
         indication = mass_kg * (1 - self.air_density_kg_m3 / rho_tank) / (1 - self.air_density_kg_m3 / self.weights_density_kg_m3)
         return GravimetricReading(0.0, indication, water_temperature_c, water_temperature_c, meter_pressure_pa,
                                   volume_m3 / flowrate_m3h * 3600.0)
+
+
+@dataclass(frozen=True)
+class MasterMeterReading:
+    """What was read at one master-meter test point (water)."""
+
+    master_meter_m3: float
+    flowrate_m3h: float
+    master_meter_temperature_c: float
+    master_meter_pressure_pa: float
+    meter_water_temperature_c: float
+    meter_pressure_pa: float
+
+
+@dataclass(frozen=True)
+class MasterMeterMethod(ReferenceMethod):
+    """A water master meter in series, corrected by its certificate curve (error vs flowrate)."""
+
+    master_meter_source: str
+    calibration_points: tuple[tuple[float, float, float], ...]   # (Q m³/h, E %, U % at k = 2)
+    resolution_l: float                      # pulse value or display step of the master meter
+    reproducibility_half_width_pct: float    # drift and reproducibility since calibration, rectangular
+    thermometer_source: str
+    water_temperature_u_c: float
+    pressure_source: str
+    pressure_u_pa: float
+
+    def inputs(self, reading: MasterMeterReading) -> dict[str, Any]:
+        half_step = self.resolution_l * 1e-3 / 2
+        t_u, p_u, thermo, press = (self.water_temperature_u_c, self.pressure_u_pa,
+                                   self.thermometer_source, self.pressure_source)
+        return {
+            "mm_start_m3": rectangular(0.0, half_step, name="master meter reading, start", source=self.master_meter_source),
+            "mm_end_m3": rectangular(reading.master_meter_m3, half_step, name="master meter reading, end",
+                                     source=self.master_meter_source),
+            "mm_error_pct": interpolate_calibration_curve(reading.flowrate_m3h, self.calibration_points,
+                                                          name="master meter error (certificate)",
+                                                          source=self.master_meter_source),
+            "mm_reproducibility": rectangular(0.0, self.reproducibility_half_width_pct / 100,
+                                              name="master meter reproducibility", source=self.master_meter_source),
+            "mm_temperature_c": quantity(reading.master_meter_temperature_c, t_u, name="master meter water temperature",
+                                         source=thermo),
+            "mm_pressure_pa": quantity(reading.master_meter_pressure_pa, p_u, name="master meter pressure", source=press),
+            "meter_temperature_c": quantity(reading.meter_water_temperature_c, t_u, name="meter water temperature",
+                                            source=thermo),
+            "meter_pressure_pa": quantity(reading.meter_pressure_pa, p_u, name="meter water pressure", source=press),
+        }
+
+    @staticmethod
+    def reference_volume_m3(x: Mapping[str, Any]) -> Any:
+        indicated = (x["mm_end_m3"] - x["mm_start_m3"]) * (1 + x["mm_reproducibility"])
+        return master_meter_volume(indicated, error_pct=x["mm_error_pct"], mm_temperature_c=x["mm_temperature_c"],
+                                   mm_pressure_pa=x["mm_pressure_pa"], meter_temperature_c=x["meter_temperature_c"],
+                                   meter_pressure_pa=x["meter_pressure_pa"])
+
+    def reading_for(self, volume_m3: float, flowrate_m3h: float) -> MasterMeterReading:
+        error = interpolate_calibration_curve(flowrate_m3h, self.calibration_points, name="mm", source="plan").x
+        p = 101325.0 + 3e5
+        return MasterMeterReading(volume_m3 * (1 + error / 100), flowrate_m3h, 20.0, p, 20.0, p)
+
+
+@dataclass(frozen=True)
+class BellProverReading:
+    """What was read at one bell-prover test point (gas)."""
+
+    displacement_m: float
+    bell_temperature_c: float
+    bell_pressure_pa: float
+    meter_temperature_c: float
+    meter_pressure_pa: float
+
+
+@dataclass(frozen=True)
+class BellProverMethod(ReferenceMethod):
+    """A bell prover; its volume moved to the MUT's pressure and temperature (ideal gas, dry air)."""
+
+    bell_source: str
+    effective_area_m2: float
+    effective_area_u_rel: float
+    encoder_resolution_m: float
+    thermometer_source: str
+    temperature_u_c: float
+    barometer_source: str
+    pressure_u_pa: float
+    expansion_coefficient_per_k: float = 0.0
+
+    def inputs(self, reading: BellProverReading) -> dict[str, Any]:
+        half = self.encoder_resolution_m / 2
+        return {
+            "area_m2": quantity(self.effective_area_m2, self.effective_area_u_rel * self.effective_area_m2,
+                                name="bell effective area", source=self.bell_source),
+            "start_m": rectangular(0.0, half, name="bell encoder, start", source=self.bell_source),
+            "end_m": rectangular(reading.displacement_m, half, name="bell encoder, end", source=self.bell_source),
+            "bell_temperature_c": quantity(reading.bell_temperature_c, self.temperature_u_c, name="bell gas temperature",
+                                           source=self.thermometer_source),
+            "bell_pressure_pa": quantity(reading.bell_pressure_pa, self.pressure_u_pa, name="bell gas pressure",
+                                         source=self.barometer_source),
+            "meter_temperature_c": quantity(reading.meter_temperature_c, self.temperature_u_c, name="MUT gas temperature",
+                                            source=self.thermometer_source),
+            "meter_pressure_pa": quantity(reading.meter_pressure_pa, self.pressure_u_pa, name="MUT gas pressure",
+                                          source=self.barometer_source),
+            "expansion_per_k": self.expansion_coefficient_per_k,
+        }
+
+    @staticmethod
+    def reference_volume_m3(x: Mapping[str, Any]) -> Any:
+        return bell_prover_volume_at_meter(
+            x["end_m"] - x["start_m"], effective_area_m2=x["area_m2"], bell_temperature_c=x["bell_temperature_c"],
+            bell_pressure_pa=x["bell_pressure_pa"], p_mut_pa=x["meter_pressure_pa"], t_mut_c=x["meter_temperature_c"],
+            bell_expansion_coefficient_per_k=x["expansion_per_k"])
+
+    def reading_for(self, volume_m3: float, flowrate_m3h: float) -> BellProverReading:
+        return BellProverReading(volume_m3 / self.effective_area_m2, 20.0, 101825.0, 20.0, 101825.0)

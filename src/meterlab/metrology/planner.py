@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from meterlab.errors import MeterlabError
 from meterlab.metrology.budget import evaluate
-from meterlab.metrology.meters import TestPoint, WaterMeter
-from meterlab.metrology.methods import GravimetricMethod
+from meterlab.metrology.meters import GasMeter, TestPoint, WaterMeter
+from meterlab.metrology.methods import ReferenceMethod
 from meterlab.metrology.reference_volume import register_inputs
 
 M3_PER_L = 1e-3
@@ -36,15 +36,15 @@ class PlannedVolume:
     volume_for_resolution_l: float     # smallest volume the profile's reading-resolution rule allows
 
 
-def expanded_uncertainty_pct(method: GravimetricMethod, volume_m3: float, flowrate_m3h: float,
-                             resolution_l: float, *, water_temperature_c: float = 20.0, fixed_k: float | None = None):
-    """U of E (percent) for a perfect-meter measurement of volume_m3 at flowrate_m3h."""
-    reading = method.reading_for(volume_m3, flowrate_m3h, water_temperature_c=water_temperature_c)
+def expanded_uncertainty_pct(method: ReferenceMethod, volume_m3: float, flowrate_m3h: float,
+                             resolution_l: float, *, fixed_k: float | None = None):
+    """The GUM result of E (percent) for a perfect-meter measurement of volume_m3 at flowrate_m3h."""
+    reading = method.reading_for(volume_m3, flowrate_m3h)
     mut = register_inputs(0.0, volume_m3, scale_interval_m3=resolution_l * M3_PER_L)
     return evaluate(method.error(reading, mut), fixed_k=fixed_k)
 
 
-def resolution_rule_volume_l(meter: WaterMeter, resolution_l: float) -> float:
+def resolution_rule_volume_l(meter: WaterMeter | GasMeter, resolution_l: float) -> float:
     """Smallest test volume for which reading the meter (½ interval at start and at end) stays within
     the profile's resolution error (R 49: 0.25 % class 1, 0.5 % class 2). 0 when the profile has no rule."""
     rule = meter.profile.resolution
@@ -62,22 +62,20 @@ def _round_up(volume_l: float, resolution_l: float) -> float:
 
 
 def plan_volume(
-    meter: WaterMeter,
+    meter: WaterMeter | GasMeter,
     point: TestPoint,
-    method: GravimetricMethod,
+    method: ReferenceMethod,
     *,
     resolution_l: float,
     stage: str = "type_evaluation",
-    water_temperature_c: float = 20.0,
     max_duration_s: float = 4 * 3600.0,
 ) -> PlannedVolume:
     """Smallest practical volume at the point's set point that keeps U within the profile's limit."""
     q = point.nominal_m3h
-    limit = meter.max_expanded_uncertainty_pct(q, stage, water_temperature_c=water_temperature_c)
+    limit = meter.max_expanded_uncertainty_pct(q, stage)
 
     def u_of(volume_l: float) -> float:
-        return expanded_uncertainty_pct(method, volume_l * M3_PER_L, q, resolution_l,
-                                        water_temperature_c=water_temperature_c).U
+        return expanded_uncertainty_pct(method, volume_l * M3_PER_L, q, resolution_l).U
 
     low_l, high_l = resolution_l, q * max_duration_s / 3.6
     if u_of(high_l) > limit:
@@ -91,6 +89,6 @@ def plan_volume(
             break
     for_resolution = resolution_rule_volume_l(meter, resolution_l)
     volume_l = min(_round_up(max(high_l, for_resolution), resolution_l), q * max_duration_s / 3.6)
-    result = expanded_uncertainty_pct(method, volume_l * M3_PER_L, q, resolution_l, water_temperature_c=water_temperature_c)
+    result = expanded_uncertainty_pct(method, volume_l * M3_PER_L, q, resolution_l)
     largest = result.contributions[0].name if result.contributions else ""
     return PlannedVolume(point.name, q, volume_l, volume_l / q * 3.6, result.U, limit, largest, high_l, for_resolution)
