@@ -1,0 +1,90 @@
+"""Meter declaration files (`examples/meters/*.yaml`): what the manufacturer declares about a sample.
+
+    serial: WM-2026-0001
+    kind: water
+    q3_m3h: 2.5
+    r: 160
+    accuracy_class: 2
+    scale_interval_l: 0.05
+    pulse_value_l: 0.1
+    electronic: true
+    environment: {electromagnetic: E1, climatic: B}
+
+A wrong value is reported with the file, the line and the field, whether the schema or the metrology
+core (e.g. Q2 above Q3) finds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from meterlab.errors import DeclarationError, InputFileError
+from meterlab.metrology.meters import GasMeter, WaterMeter
+from meterlab.yamlio import load_model, locate, read_yaml
+
+WATER_FIELDS = ("q3_m3h", "r")
+GAS_FIELDS = ("qmin_m3h", "qt_m3h", "qmax_m3h")
+
+
+class Environment(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    electromagnetic: Literal["E1", "E2", "E3"] = "E1"
+    climatic: Literal["B", "O", "M"] = "B"
+
+
+class MeterDeclaration(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    serial: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._/-]+$")
+    kind: Literal["water", "gas"]
+    manufacturer: str = ""
+    model: str = ""
+    software_id: str | None = None
+    profile: str | None = Field(None, description="standard profile; default r49-2013 (water), r137-2012 (gas)")
+    accuracy_class: float
+    q3_m3h: float | None = None
+    r: float | None = None
+    q2_over_q1: float | None = None
+    temperature_class: str = "T30"
+    qmin_m3h: float | None = None
+    qt_m3h: float | None = None
+    qmax_m3h: float | None = None
+    scale_interval_l: float = Field(gt=0, description="verification scale interval of the register")
+    pulse_value_l: float | None = Field(None, gt=0, description="volume per pulse of the test output")
+    readout: Literal["pulses", "register", "mbus", "modbus", "manual"] = "pulses"
+    electronic: bool = False
+    environment: Environment = Environment()
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> MeterDeclaration:
+        needed, foreign = (WATER_FIELDS, GAS_FIELDS) if self.kind == "water" else (GAS_FIELDS, WATER_FIELDS)
+        missing = [f for f in needed if getattr(self, f) is None]
+        stray = [f for f in foreign if getattr(self, f) is not None]
+        if missing:
+            raise ValueError(f"a {self.kind} meter needs {', '.join(missing)}")
+        if stray:
+            raise ValueError(f"{', '.join(stray)} belong to the other kind of meter, not a {self.kind} meter")
+        if self.readout == "pulses" and self.pulse_value_l is None:
+            raise ValueError("readout: pulses needs pulse_value_l")
+        return self
+
+    def meter(self) -> WaterMeter | GasMeter:
+        """The metrology core's declaration object (validated against the standard profile)."""
+        if self.kind == "water":
+            return WaterMeter(self.q3_m3h, self.r, self.accuracy_class, self.temperature_class,
+                              q2_over_q1=self.q2_over_q1, serial=self.serial, profile=self.profile or "r49-2013")
+        return GasMeter(self.qmin_m3h, self.qt_m3h, self.qmax_m3h, self.accuracy_class, serial=self.serial,
+                        profile=self.profile or "r137-2012")
+
+
+def load_meter(path: str | Path) -> tuple[MeterDeclaration, WaterMeter | GasMeter]:
+    """Read a meter declaration file; any problem raises InputFileError naming file, line and field."""
+    data, lines = read_yaml(path)
+    declaration = load_model(path, MeterDeclaration, data=data, lines=lines)
+    try:
+        return declaration, declaration.meter()
+    except DeclarationError as exc:
+        line, field = locate(lines, (exc.field,))
+        raise InputFileError(path, [(line, field, f"{exc.value!r} is not allowed: {exc.allowed}")]) from exc
