@@ -29,6 +29,7 @@ steps:
       label: burst-mains
       disturbance: burst
       mode: during
+      test: burst_mains
       severity: E2
   - for_each_point:
       points: [Q1, Q3]

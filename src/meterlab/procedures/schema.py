@@ -151,13 +151,15 @@ class ApplyDisturbance(_Step):
     kind: Literal["apply_disturbance"] = "apply_disturbance"
     disturbance: DisturbanceKind
     mode: Literal["during", "between"] = Field(description="during a measurement (NSAd) or between two (NSAa)")
-    severity: str | None = Field(None, description="a level of the severity table, e.g. E2 (from the D 11 profile)")
+    test: str | None = Field(None, description="test id in the severity profile, e.g. burst_mains")
+    severity: str = Field("declared", description="level in the severity profile (e.g. E2), or 'declared': "
+                                                    "the level for the meter's declared environment class")
     parameters: dict[str, Any] = Field(default_factory=dict, description="explicit parameters override the severity")
 
     @model_validator(mode="after")
     def _something_to_apply(self) -> ApplyDisturbance:
-        if self.severity is None and not self.parameters:
-            raise ValueError("give a severity (e.g. E1/E2) or explicit parameters")
+        if self.test is None and not self.parameters:
+            raise ValueError("give a test of the severity profile (e.g. burst_mains) or explicit parameters")
         if self.mode == "during" and not self.label:
             raise ValueError("a disturbance applied during a measurement needs a label for measure_error.during")
         return self
@@ -231,6 +233,7 @@ class Procedure(Metadata):
     profile: str = Field(description="standard profile, e.g. r49-2013")
     method: Literal["gravimetric", "master_meter", "volumetric", "bell_prover", "sonic_nozzle"] = "gravimetric"
     decision_rule: Literal["simple", "guarded"] = "simple"
+    severities: str | None = Field(None, description="severity profile for disturbances, e.g. d11-2013")
     electronic_only: bool = Field(False, description="applies only to meters with electronic devices")
     parameters: dict[str, Any] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
