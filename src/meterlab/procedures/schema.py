@@ -111,17 +111,36 @@ class MeasureError(_PointRef):
         return self
 
 
-class SetClimate(_Step):
+class _FromSeverity(_Step):
+    """A step whose numbers may come from the severity profile (test + level) instead of the file."""
+
+    test: str | None = Field(None, description="test id in the severity profile, e.g. dry_heat")
+    severity: str = Field("declared", description="level (e.g. B, O, E2) or 'declared' (the meter's class)")
+
+
+class SetClimate(_FromSeverity):
     kind: Literal["set_climate"] = "set_climate"
-    temperature_c: float = Field(ge=-70, le=180)
+    temperature_c: float | None = Field(None, ge=-70, le=180)
     humidity_pct: float | None = Field(None, ge=0, le=100)
     ramp_c_per_min: float | None = Field(None, gt=0, le=10)
 
+    @model_validator(mode="after")
+    def _target(self) -> SetClimate:
+        if self.temperature_c is None and self.test is None:
+            raise ValueError("give temperature_c or a test of the severity profile (e.g. dry_heat)")
+        return self
 
-class Soak(_Step):
+
+class Soak(_FromSeverity):
     kind: Literal["soak"] = "soak"
-    duration_s: float = Field(gt=0)
+    duration_s: float | None = Field(None, gt=0)
     within_c: float = Field(1.0, gt=0, description="chamber must hold its setpoint within this")
+
+    @model_validator(mode="after")
+    def _duration(self) -> Soak:
+        if self.duration_s is None and self.test is None:
+            raise ValueError("give duration_s or a test of the severity profile (e.g. dry_heat)")
+        return self
 
 
 class Wait(_Step):
@@ -147,13 +166,10 @@ class RunFlow(_PointRef):
         return self
 
 
-class ApplyDisturbance(_Step):
+class ApplyDisturbance(_FromSeverity):
     kind: Literal["apply_disturbance"] = "apply_disturbance"
     disturbance: DisturbanceKind
     mode: Literal["during", "between"] = Field(description="during a measurement (NSAd) or between two (NSAa)")
-    test: str | None = Field(None, description="test id in the severity profile, e.g. burst_mains")
-    severity: str = Field("declared", description="level in the severity profile (e.g. E2), or 'declared': "
-                                                    "the level for the meter's declared environment class")
     parameters: dict[str, Any] = Field(default_factory=dict, description="explicit parameters override the severity")
 
     @model_validator(mode="after")
