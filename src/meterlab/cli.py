@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from meterlab import __version__
+from meterlab.calibration.cli import calibration_app
 
 app = typer.Typer(
     name="meterlab",
@@ -12,6 +13,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(calibration_app, name="calibration")
 
 
 @app.command()

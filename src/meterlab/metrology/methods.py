@@ -141,6 +141,35 @@ class GravimetricMethod(ReferenceMethod):
         return GravimetricReading(0.0, indication, water_temperature_c, water_temperature_c, meter_pressure_pa,
                                   volume_m3 / flowrate_m3h * 3600.0)
 
+    @classmethod
+    def from_register(cls, register: Any, *, balance: str = "scale", thermometer: str = "thermometer",
+                      pressure: str = "pressure", diverter_timing_u_s: float | None = None,
+                      min_load_kg: float | None = None,
+                      temperature_difference_half_width_c: float = 0.1) -> GravimetricMethod:
+        """The method with its standards' uncertainties taken from their certificates (u = U/k, ν, resolution).
+
+        `register` is a `meterlab.calibration.Register` (already loaded: the metrology core does no I/O);
+        `balance`, `thermometer`, `pressure` are standard ids or the bench instruments they back.
+        Each uncertainty is the largest over the calibrated range, so one method serves every point; the
+        balance's is relative, the largest u(m)/m from `min_load_kg` (default: the first load above zero
+        on its certificate). The gradient between tank and meter is a property of the rig, not of a
+        certificate: give `temperature_difference_half_width_c` from the rig's own validation.
+        Checking that the standards are in calibration is the register's job (`register.enforce`).
+        """
+        scale, prt, transmitter = register.get(balance), register.get(thermometer), register.get(pressure)
+        return cls(
+            balance_source=scale.source,
+            balance_u_rel=scale.max_relative_u(min_load_kg),
+            balance_dof=scale.correction_of().dof,
+            balance_resolution_kg=scale.resolution_in("kg"),
+            thermometer_source=prt.source,
+            water_temperature_u_c=prt.max_u("K"),
+            temperature_difference_half_width_c=temperature_difference_half_width_c,
+            pressure_source=transmitter.source,
+            meter_pressure_u_pa=transmitter.max_u("Pa"),
+            diverter_timing_u_s=diverter_timing_u_s,
+        )
+
 
 @dataclass(frozen=True)
 class MasterMeterReading:

@@ -1,0 +1,117 @@
+"""`meterlab calibration list|check`: what QA looks at before a run, and a linter for certificate files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:  # the commands import these on use, so `meterlab --help` stays fast
+    from meterlab.calibration.certificates import Certificate
+    from meterlab.calibration.register import Register
+
+calibration_app = typer.Typer(
+    help="Reference standards: certificates, due dates, calibrated ranges.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+STATUS_STYLE = {"valid": "green", "due": "yellow", "expired": "bold red", "not yet valid": "bold magenta"}
+
+
+def status_text(certificate: Certificate, day: dt.date, warn_days: int) -> tuple[str, str]:
+    """('valid' | 'due in N days' | 'EXPIRED' | 'NOT YET VALID', rich style) of a certificate on `day`."""
+    from meterlab.calibration.certificates import Status
+
+    status = certificate.status(day)
+    if status is Status.EXPIRED:
+        return f"EXPIRED {-certificate.days_until_due(day)} days ago", STATUS_STYLE["expired"]
+    if status is Status.NOT_YET_VALID:
+        return f"NOT YET VALID (from {certificate.valid_from})", STATUS_STYLE["not yet valid"]
+    days = certificate.days_until_due(day)
+    if days <= warn_days:
+        return f"due in {days} day{'s' if days != 1 else ''}", STATUS_STYLE["due"]
+    return "valid", STATUS_STYLE["valid"]
+
+
+def certificates_table(register: Register, day: dt.date, warn_days: int) -> Table:
+    table = Table(title=f"Reference standards on {day}", title_justify="left")
+    for column in ("id", "description", "instrument", "certificate", "lab", "calibrated", "due", "status"):
+        wraps = column in ("description", "lab")  # the others stay whole: they are looked up and compared
+        table.add_column(column, no_wrap=not wraps, overflow="fold", ratio=2 if wraps else None)
+    for certificate in register:
+        text, style = status_text(certificate, day, warn_days)
+        table.add_row(certificate.id, certificate.description, certificate.instrument,
+                      certificate.certificate.number, certificate.certificate.issued_by,
+                      str(certificate.calibration_date), str(certificate.due_date), f"[{style}]{text}[/]")
+    return table
+
+
+@calibration_app.command("list")
+def list_certificates(
+    folder: Path = typer.Option(Path("calibration"), "--dir", help="Folder of certificate files."),
+    at: dt.datetime | None = typer.Option(None, "--at", formats=["%Y-%m-%d"], help="Status on this date "
+                                          "(default today)."),
+    warn_days: int = typer.Option(30, "--warn-days", min=0, help="Show 'due in N days' from this many days."),
+) -> None:
+    """List the reference standards with their certificates, due dates and status."""
+    from meterlab.calibration.register import Register
+    from meterlab.errors import MeterlabError
+
+    try:
+        register = Register.load(folder)
+    except MeterlabError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False, markup=False)
+        raise typer.Exit(2) from exc
+    # Piped output gets Rich's 80 columns, too narrow for this table; a terminal keeps its own width.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    if not len(register):
+        console.print(f"no certificates in {folder}")
+        return
+    day = at.date() if at else dt.date.today()
+    console.print(certificates_table(register, day, warn_days))
+
+
+@calibration_app.command("check")
+def check_files(
+    paths: list[Path] = typer.Argument(..., help="Certificate files, or folders of them."),
+) -> None:
+    """Validate certificate files: every problem is reported with its file, line and field."""
+    from meterlab.calibration.certificates import load_certificate
+    from meterlab.calibration.register import Register
+    from meterlab.errors import MeterlabError
+
+    loaded, failed = [], 0
+    for path in _certificate_files(paths):
+        try:
+            certificate = load_certificate(path)
+        except MeterlabError as exc:
+            typer.echo(str(exc), err=True)
+            failed += 1
+            continue
+        loaded.append(certificate)
+        typer.echo(f"ok  {path}: {certificate.id} ({certificate.instrument}), certificate "
+                   f"{certificate.certificate.number}, due {certificate.due_date}")
+    for folder in sorted({c.path.parent for c in loaded}):  # a register is one folder
+        try:
+            Register(c for c in loaded if c.path.parent == folder)  # duplicate ids or instruments
+        except MeterlabError as exc:
+            typer.echo(str(exc), err=True)
+            failed += 1
+    if failed:
+        raise typer.Exit(1)
+
+
+def _certificate_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        else:
+            files.append(path)  # a missing file is reported by the loader, with its name
+    return files

@@ -1,0 +1,233 @@
+"""The register of reference standards: every certificate in `calibration/`, looked up by id or by the
+bench instrument it backs, and the checks that keep an expired or out-of-range standard out of a run.
+
+    register = Register.load("calibration")
+    register.correction("thermometer", at=20.3)          # labelled ureal, refuses outside the range
+    register.enforce([("master_meter", (0.5, 2.5)), ("thermometer", 20.3)], at=today,
+                     override_reason=None)                # raises CalibrationRefused on any problem
+    register.snapshot(["scale", "thermometer"], at=today)  # plain dict to store with the run
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from GTC.lib import UncertainReal
+
+from meterlab.calibration.certificates import Certificate, Status, Used, as_date, load_certificate
+from meterlab.errors import InputFileError, MeterlabError
+
+__all__ = [
+    "CalibrationRefused",
+    "Problem",
+    "ProblemKind",
+    "Register",
+    "UnknownStandard",
+    "Use",
+]
+
+# (standard id or bench instrument name, what was used: value, (low, high), {variable: ...} or None)
+Use = tuple[str, Used] | str
+
+
+class ProblemKind(StrEnum):
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not yet valid"
+    OUT_OF_RANGE = "out of range"
+    UNKNOWN_STANDARD = "unknown standard"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a standard may not be used: what, which standard and certificate, in words for people."""
+
+    kind: ProblemKind
+    standard: str                   # the certificate id, or the reference as given when unknown
+    certificate: str | None         # certificate number (None for an unknown standard)
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "kind": str(self.kind)}
+
+
+class UnknownStandard(MeterlabError, LookupError):
+    """No certificate has this id or backs this bench instrument."""
+
+    def __init__(self, reference: str, known: Sequence[str]):
+        self.reference = reference
+        super().__init__(f"no certificate in the calibration register has the id or backs the instrument "
+                         f"{reference!r}; known: {', '.join(known) or 'none'}")
+
+
+class CalibrationRefused(MeterlabError):
+    """A run or step was refused because a reference standard is expired, not yet valid or out of range."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        lines = [f"refused: {len(self.problems)} reference-standard problem(s)"]
+        lines += [f"  - {problem.message}" for problem in self.problems]
+        lines.append('Recalibrate or replace the standard, or override with --override-calibration "REASON" '
+                     "(the reason is recorded with the run and printed on its report).")
+        super().__init__("\n".join(lines))
+
+
+class Register:
+    """All certificates of a folder, indexed by id and by bench instrument name."""
+
+    def __init__(self, certificates: Iterable[Certificate]):
+        self._by_id: dict[str, Certificate] = {}
+        self._by_instrument: dict[str, Certificate] = {}
+        for certificate in certificates:
+            self._add(certificate)
+
+    @classmethod
+    def load(cls, folder: str | Path = "calibration") -> Register:
+        """Every `*.yaml`/`*.yml` directly in `folder` (sub-folders such as examples/ are not read)."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise InputFileError(folder, [(None, "", "the calibration folder does not exist")])
+        files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        return cls(load_certificate(path) for path in files)
+
+    def _add(self, certificate: Certificate) -> None:
+        for key, index, field in ((certificate.id, self._by_id, "id"),
+                                  (certificate.instrument, self._by_instrument, "instrument")):
+            if key in index:
+                raise _duplicate(certificate, index[key], field, key)
+        clash = self._by_instrument.get(certificate.id) or self._by_id.get(certificate.instrument)
+        if clash is not None:
+            raise _duplicate(certificate, clash, "id", certificate.id)
+        self._by_id[certificate.id] = certificate
+        self._by_instrument[certificate.instrument] = certificate
+
+    # -------------------------------------------------------------------------------------- look-up
+    def __iter__(self) -> Iterator[Certificate]:
+        return iter(sorted(self._by_id.values(), key=lambda c: c.id))
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, reference: object) -> bool:
+        return reference in self._by_id or reference in self._by_instrument
+
+    def get(self, reference: str) -> Certificate:
+        """The certificate with this id, or the one backing this bench instrument."""
+        found = self._by_id.get(reference) or self._by_instrument.get(reference)
+        if found is None:
+            raise UnknownStandard(reference, sorted(self._by_id) + sorted(self._by_instrument))
+        return found
+
+    def by_id(self, standard_id: str) -> Certificate:
+        if standard_id not in self._by_id:
+            raise UnknownStandard(standard_id, sorted(self._by_id))
+        return self._by_id[standard_id]
+
+    def for_instrument(self, instrument: str) -> Certificate:
+        if instrument not in self._by_instrument:
+            raise UnknownStandard(instrument, sorted(self._by_instrument))
+        return self._by_instrument[instrument]
+
+    # ---------------------------------------------------------------------------------- corrections
+    def correction(self, reference: str, at: Used, *, element: str | None = None,
+                   name: str | None = None) -> UncertainReal:
+        """The certified correction at `at` as a labelled ureal; outside the range: OutOfCalibratedRange."""
+        return self.get(reference).evaluate(at, element=element, name=name)
+
+    # --------------------------------------------------------------------------------------- status
+    def status(self, reference: str, at: date | datetime | None = None) -> Status:
+        return self.get(reference).status(at)
+
+    def check(self, uses: Iterable[Use], at: date | datetime | None = None) -> list[Problem]:
+        """Every problem with the given uses at date `at` (today by default); empty when all is well."""
+        day = as_date(at)
+        problems: list[Problem] = []
+        for reference, used in map(_as_use, uses):
+            for problem in self._problems_of(reference, used, day):
+                if problem not in problems:
+                    problems.append(problem)
+        return problems
+
+    def enforce(self, uses: Iterable[Use], at: date | datetime | None = None,
+                override_reason: str | None = None) -> list[Problem]:
+        """Raise CalibrationRefused on any problem, unless a reason to override is given.
+
+        With a reason, the problems are returned so the caller records them with the reason."""
+        problems = self.check(uses, at)
+        if problems and not (override_reason and override_reason.strip()):
+            raise CalibrationRefused(problems)
+        return problems
+
+    def _problems_of(self, reference: str, used: Used, day: date) -> list[Problem]:
+        try:
+            certificate = self.get(reference)
+        except UnknownStandard as exc:
+            return [Problem(ProblemKind.UNKNOWN_STANDARD, reference, None, str(exc))]
+        problems = []
+        status = certificate.status(day)
+        if status is not Status.VALID:
+            problems.append(_status_problem(certificate, status, day))
+        problems += [Problem(ProblemKind.OUT_OF_RANGE, certificate.id, certificate.certificate.number,
+                             f"{certificate.label}: {exc}") for exc in certificate.out_of_range(used)]
+        return problems
+
+    # ------------------------------------------------------------------------------------- snapshot
+    def snapshot(self, references: Iterable[str], at: date | datetime | None = None) -> dict[str, dict[str, Any]]:
+        """For each standard, keyed by id, what a record must keep: certificate, lab, dates, status at `at`."""
+        day = as_date(at)
+        snapshot: dict[str, dict[str, Any]] = {}
+        for reference in references:
+            certificate = self.get(reference)
+            snapshot[certificate.id] = _snapshot_entry(certificate, day)
+        return snapshot
+
+
+def _as_use(use: Use) -> tuple[str, Used]:
+    if isinstance(use, str):
+        return use, None
+    reference, used = use
+    return reference, used
+
+
+def _status_problem(certificate: Certificate, status: Status, day: date) -> Problem:
+    lab = certificate.certificate.issued_by
+    if status is Status.EXPIRED:
+        days = (day - certificate.due_date).days
+        text = f"expired: due {certificate.due_date}, {days} day(s) before {day}"
+        kind = ProblemKind.EXPIRED
+    else:
+        text = f"not yet valid on {day}: the certificate was issued on {certificate.valid_from}"
+        kind = ProblemKind.NOT_YET_VALID
+    return Problem(kind, certificate.id, certificate.certificate.number,
+                   f"{certificate.label} ({lab}) is {text}")
+
+
+def _snapshot_entry(certificate: Certificate, day: date) -> dict[str, Any]:
+    cert = certificate.certificate
+    return {
+        "id": certificate.id,
+        "instrument": certificate.instrument,
+        "description": certificate.description,
+        "serial": certificate.serial,
+        "certificate": cert.number,
+        "laboratory": cert.issued_by,
+        "accreditation": cert.accreditation,
+        "calibration_date": certificate.calibration_date.isoformat(),
+        "due_date": certificate.due_date.isoformat(),
+        "status": str(certificate.status(day)),
+        "checked_on": day.isoformat(),
+        "file": str(certificate.path) if certificate.path else None,
+        "sha256": certificate.sha256,
+    }
+
+
+def _duplicate(certificate: Certificate, other: Certificate, field: str, key: str) -> MeterlabError:
+    where = f"in {other.path}" if other.path else f"by {other.id}"
+    message = f"{key!r} is already used {where}; each standard has one id and each instrument one certificate"
+    if certificate.path is None:
+        return MeterlabError(f"certificate {certificate.id}: field '{field}': {message}")
+    return InputFileError(certificate.path, [(None, field, message)])
