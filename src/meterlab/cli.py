@@ -6,6 +6,8 @@ import typer
 
 from meterlab import __version__
 from meterlab.calibration.cli import calibration_app
+from meterlab.instruments.cli import instruments_app
+from meterlab.sim.cli import lab_app
 
 app = typer.Typer(
     name="meterlab",
@@ -13,6 +15,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(lab_app, name="lab")
+app.add_typer(instruments_app, name="instruments")
 app.add_typer(calibration_app, name="calibration")
 
 

@@ -1,0 +1,1 @@
+"""Instrument drivers (one module per family), their transport, the I/O log and bench descriptions."""

@@ -1,0 +1,125 @@
+"""Meters under test, in series on one line: each turns the TRUE volume into its register and its pulses
+through its TRUE error curve (linear in log Q), a random error drawn once per measurement, and its
+resolution. Disturbances (EMC) act through `disturb()` according to the meter's susceptibility.
+
+Signals per meter at position n (1-based): meter<n>.pulse (pulses output since the start),
+meter<n>.register_l (the register as displayed). Event listened to: measurement_start (new random error)."""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any
+
+import numpy as np
+
+from meterlab.sim.scenario import MeterSpec, Scenario, Susceptibility
+from meterlab.sim.world import Component, World
+
+
+class SimulatedMeter:
+    def __init__(self, spec: MeterSpec, position: int, rng: np.random.Generator):
+        self.spec, self.position, self.rng = spec, position, rng
+        self._log_q = [math.log(q) for q, _ in spec.error_curve]
+        self._errors = [e for _, e in spec.error_curve]
+        self.indicated_volume_l = spec.initial_register_l
+        self.pulse_count = 0
+        self._pulse_residue_l = 0.0  # volume counted towards the next pulse
+        self.random_error_pct = 0.0
+        self.disturbances: dict[str, Susceptibility] = {}  # active ones, by kind
+
+    def curve_error_pct(self, flowrate_m3h: float) -> float:
+        """The true error at `flowrate_m3h`: linear in log Q, held constant beyond the curve's ends."""
+        if flowrate_m3h <= 0:
+            return self._errors[0]
+        x = math.log(flowrate_m3h)
+        i = bisect.bisect_right(self._log_q, x)
+        if i == 0:
+            return self._errors[0]
+        if i == len(self._log_q):
+            return self._errors[-1]
+        x0, x1, e0, e1 = self._log_q[i - 1], self._log_q[i], self._errors[i - 1], self._errors[i]
+        return e0 + (e1 - e0) * (x - x0) / (x1 - x0)
+
+    def new_measurement(self) -> None:
+        self.random_error_pct = float(self.rng.normal(0.0, self.spec.repeatability_pct))
+
+    def error_pct(self, flowrate_m3h: float) -> float:
+        shift = sum(d.error_shift_pct for d in self.disturbances.values() if d.effect == "error_shift")
+        return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift
+
+    def pass_volume(self, true_volume_l: float, flowrate_m3h: float) -> None:
+        if true_volume_l <= 0:
+            return
+        indicated_l = true_volume_l * (1 + self.error_pct(flowrate_m3h) / 100)
+        self.indicated_volume_l += indicated_l
+        self._pulse_residue_l += indicated_l
+        pulses = int(self._pulse_residue_l // self.spec.pulse_value_l)
+        self._pulse_residue_l -= pulses * self.spec.pulse_value_l
+        self.pulse_count += pulses - self._lost(pulses)
+
+    def _lost(self, pulses: int) -> int:
+        fraction = max((d.lost_pulse_fraction for d in self.disturbances.values() if d.effect == "lost_pulses"),
+                       default=0.0)
+        return int(self.rng.binomial(pulses, fraction)) if pulses and fraction else 0
+
+    @property
+    def register_l(self) -> float:
+        """The register as displayed: the indicated volume cut to the register's resolution."""
+        steps = math.floor(self.indicated_volume_l / self.spec.register_resolution_l + 1e-9)
+        return steps * self.spec.register_resolution_l
+
+    def disturb(self, kind: str, active: bool, params: dict[str, Any] | None = None) -> None:
+        """Start (`active`) or end a disturbance of `kind` (burst, surge, ...) applied to this meter."""
+        susceptibility = self.spec.susceptibility.get(kind, Susceptibility())
+        if not active:
+            self.disturbances.pop(kind, None)
+            return
+        if susceptibility.effect == "reset" and kind not in self.disturbances:
+            self.indicated_volume_l = 0.0
+            self._pulse_residue_l = 0.0
+        self.disturbances[kind] = susceptibility
+
+
+class MeterLine(Component):
+    """The meters under test on the line of a flow rig.
+
+    `source` is the rig component that moves the fluid (it provides `step_volume_l` and
+    `step_flowrate_m3h` for each step and must come before this line in the world). Another rig adds its
+    own line with its own `name` and signal `prefix` (e.g. gas_meters / gas_meter1.pulse)."""
+
+    def __init__(self, specs: list[MeterSpec], rngs: list[np.random.Generator], *, source: str = "water_rig",
+                 name: str = "meters", prefix: str = "meter"):
+        self.meters = [SimulatedMeter(spec, i + 1, rng) for i, (spec, rng) in enumerate(zip(specs, rngs))]
+        self.source, self.name, self.prefix = source, name, prefix
+
+    def attach(self, world: World) -> None:
+        super().attach(world)
+        for meter in self.meters:
+            world.define_signal(f"{self.prefix}{meter.position}.pulse", lambda m=meter: m.pulse_count)
+            world.define_signal(f"{self.prefix}{meter.position}.register_l", lambda m=meter: m.register_l)
+        world.on("measurement_start", self.new_measurement)
+
+    def new_measurement(self, **_: Any) -> None:
+        for meter in self.meters:
+            meter.new_measurement()
+
+    def step(self, t_s: float, dt_s: float) -> None:
+        rig = self.world.component(self.source)
+        for meter in self.meters:
+            meter.pass_volume(rig.step_volume_l, rig.step_flowrate_m3h)
+
+    def meter(self, key: int | str) -> SimulatedMeter:
+        """By position (1-based) or serial number."""
+        for meter in self.meters:
+            if key == meter.position or key == meter.spec.serial:
+                return meter
+        raise KeyError(f"no meter {key!r} on the line")
+
+    def disturb(self, key: int | str, kind: str, active: bool, params: dict[str, Any] | None = None) -> None:
+        """The hook for disturbance generators (EMC): call inside `with world.now():`."""
+        self.meter(key).disturb(kind, active, params)
+
+
+def build(world: World, scenario: Scenario) -> None:
+    world.add(MeterLine(scenario.meters, [world.rng() for _ in scenario.meters]))

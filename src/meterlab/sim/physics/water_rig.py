@@ -1,0 +1,136 @@
+"""The water flow rig: pump (via its inverter), start/stop valve, diverter, weighing tank with drain.
+
+Flow follows its target (max flow x pump speed setpoint, zero with the valve closed or the pump off)
+with a first-order lag, integrated exactly, so the volume is right for any step length. While the
+diverter points at the tank, the tank gains rho * V. Water temperature drifts linearly; the line pressure
+falls with the square of the flow.
+
+Signals: diverter (1 = tank), start_valve (1 = open), drain_valve (1 = open), pump.run, pump.speed_setpoint
+(fraction), pump.speed, pump.tripped, pump.acknowledge (write 1), water.flowrate_m3h, water.temperature_c,
+water.pressure_bar, water.density_kg_m3, tank.mass_kg, tank.steady. Events: measurement_start
+(diverter to tank, or start valve opening). Faults: pump_trip (latched until the inverter acknowledges)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from meterlab.sim.scenario import FaultSpec, Scenario, WaterRigParams
+from meterlab.sim.world import Component, World
+
+L_PER_M3 = 1000.0
+S_PER_H = 3600.0
+SNAP_SHARE = 1e-7  # of max flow: closer than this to its target, the flow is at its target
+STEADY_KG = 1e-9  # a step changing the tank by less than this does not unsettle the weight
+
+
+class WaterRig(Component):
+    name = "water_rig"
+
+    def __init__(self, params: WaterRigParams):
+        self.p = params
+        # actuators, set by the simulated instruments
+        self.pump_on = False
+        self.pump_speed_setpoint = 0.0  # fraction of the reference speed, 0..1
+        self.pump_tripped = False
+        self.start_valve_open = False
+        self.diverter_to_tank = False
+        self.drain_open = False
+        # state
+        self.pump_speed = 0.0  # actual, fraction
+        self.flowrate_m3h = 0.0
+        self.tank_mass_kg = params.initial_tank_mass_kg
+        self.tank_changed_at_s = -math.inf
+        self.water_temperature_c = params.water_temperature_c
+        self.total_volume_l = 0.0  # true volume through the meters since the start
+        self.step_volume_l = 0.0  # of the last step, for the meters
+        self.step_flowrate_m3h = 0.0  # mean of the last step
+
+    def attach(self, world: World) -> None:
+        super().attach(world)
+        world.define_signal("diverter", lambda: self.diverter_to_tank, self._set_diverter, "1 = to the tank")
+        world.define_signal("start_valve", lambda: self.start_valve_open, self._set_start_valve, "1 = open")
+        world.define_signal("drain_valve", lambda: self.drain_open, self._set_drain, "1 = draining the tank")
+        world.define_signal("water.flowrate_m3h", lambda: self.flowrate_m3h)
+        world.define_signal("water.temperature_c", lambda: self.water_temperature_c)
+        world.define_signal("water.pressure_bar", lambda: self.line_pressure_bar)
+        world.define_signal("water.density_kg_m3", lambda: self.p.water_density_kg_m3)
+        world.define_signal("tank.mass_kg", lambda: self.tank_mass_kg)
+        world.define_signal("tank.steady", lambda: self.tank_steady(world.t_s), doc="nothing flowing in or out")
+        world.define_signal("pump.run", lambda: self.pump_on, lambda on: self.set_pump(on=bool(on)))
+        world.define_signal("pump.speed_setpoint", lambda: self.pump_speed_setpoint,
+                            lambda share: self.set_pump(speed_fraction=float(share)), "fraction of full speed")
+        world.define_signal("pump.speed", lambda: self.pump_speed, doc="actual, fraction of full speed")
+        world.define_signal("pump.tripped", lambda: self.pump_tripped)
+        world.define_signal("pump.acknowledge", lambda: False, lambda ack: ack and self.acknowledge_trip())
+        world.on_fault("pump_trip", self.trip_pump)
+
+    # -- actuators ------------------------------------------------------------------------------------------
+    def _set_diverter(self, value: Any) -> None:
+        to_tank = bool(value)
+        if to_tank and not self.diverter_to_tank:
+            self.world.emit("measurement_start")
+        self.diverter_to_tank = to_tank
+
+    def _set_start_valve(self, value: Any) -> None:
+        opening = bool(value)
+        if opening and not self.start_valve_open:
+            self.world.emit("measurement_start")
+        self.start_valve_open = opening
+
+    def _set_drain(self, value: Any) -> None:
+        self.drain_open = bool(value)
+
+    def set_pump(self, *, on: bool | None = None, speed_fraction: float | None = None) -> None:
+        if on is not None:
+            self.pump_on = on
+        if speed_fraction is not None:
+            self.pump_speed_setpoint = min(max(speed_fraction, 0.0), 1.0)
+
+    def trip_pump(self, fault: FaultSpec | None = None) -> None:
+        self.pump_tripped = True
+        self.world.emit("pump_trip")
+
+    def acknowledge_trip(self) -> None:
+        self.pump_tripped = False
+
+    # -- physics ------------------------------------------------------------------------------------------
+    @property
+    def line_pressure_bar(self) -> float:
+        share = self.flowrate_m3h / self.p.max_flowrate_m3h
+        return self.p.static_pressure_bar - self.p.pressure_drop_bar_at_max_flow * share * share
+
+    def step(self, t_s: float, dt_s: float) -> None:
+        running = self.pump_on and not self.pump_tripped
+        speed_target = self.pump_speed_setpoint if running else 0.0
+        flow_target = self.p.max_flowrate_m3h * speed_target if self.start_valve_open else 0.0
+        decay = math.exp(-dt_s / self.p.pump_time_constant_s)
+        # exact integral of a first-order lag towards a constant target over dt
+        volume_m3h_s = flow_target * dt_s + (self.flowrate_m3h - flow_target) * self.p.pump_time_constant_s * (1 - decay)
+        self.step_volume_l = volume_m3h_s / S_PER_H * L_PER_M3
+        self.step_flowrate_m3h = volume_m3h_s / dt_s if dt_s > 0 else self.flowrate_m3h
+        self.flowrate_m3h = flow_target + (self.flowrate_m3h - flow_target) * decay
+        if abs(self.flowrate_m3h - flow_target) < SNAP_SHARE * self.p.max_flowrate_m3h:
+            self.flowrate_m3h = flow_target  # the exponential tail would otherwise never end
+        self.pump_speed = speed_target + (self.pump_speed - speed_target) * decay
+        self.total_volume_l += self.step_volume_l
+        self.water_temperature_c += self.p.water_temperature_drift_c_per_h * dt_s / S_PER_H
+        self._fill_tank(t_s + dt_s, dt_s)
+
+    def _fill_tank(self, end_s: float, dt_s: float) -> None:
+        before = self.tank_mass_kg
+        if self.diverter_to_tank and self.step_volume_l > 0:
+            mass_kg = self.p.water_density_kg_m3 * self.step_volume_l / L_PER_M3
+            self.tank_mass_kg = min(self.tank_mass_kg + mass_kg, self.p.tank_capacity_kg)  # the rest overflows
+        if self.drain_open:
+            self.tank_mass_kg = max(self.tank_mass_kg - self.p.tank_drain_rate_kg_s * dt_s, 0.0)
+        if abs(self.tank_mass_kg - before) > STEADY_KG:
+            self.tank_changed_at_s = end_s
+
+    def tank_steady(self, now_s: float) -> bool:
+        """The weight is steady once nothing flows in or out and the water has settled."""
+        return now_s - self.tank_changed_at_s >= self.p.scale_settle_time_s
+
+
+def build(world: World, scenario: Scenario) -> None:
+    world.add(WaterRig(scenario.water_rig))

@@ -1,0 +1,29 @@
+from pathlib import Path
+
+import pytest
+
+from meterlab.instruments.iolog import MemoryIOLog
+from meterlab.sim.testing import running_lab
+
+ROOT = Path(__file__).resolve().parents[2]
+SIM_BENCH = ROOT / "instruments" / "sim.yaml"
+WATER_SCENARIO = ROOT / "tests" / "sim" / "data" / "water.yaml"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    """The default simulated bench at 1000x, serving the test scenario (one lab per test module)."""
+    with running_lab(SIM_BENCH, WATER_SCENARIO, clock_scale=1000) as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def iolog():
+    return MemoryIOLog()
+
+
+@pytest.fixture(scope="module")
+def rig(lab, iolog):
+    """The real drivers of the default bench, connected to the lab through pyvisa-py and pymodbus."""
+    with lab.open_bench(iolog) as bench:
+        yield bench

@@ -1,0 +1,124 @@
+"""Injected faults surface from the real drivers as clear exceptions within their timeout, never a hang."""
+
+import time
+
+import pytest
+
+from meterlab.instruments.bench import open_instrument
+from meterlab.instruments.errors import (
+    InstrumentConnectionError,
+    InstrumentError,
+    InstrumentFailure,
+    InstrumentReplyError,
+    InstrumentTimeout,
+)
+from meterlab.instruments.iolog import Direction, MemoryIOLog
+from meterlab.sim.scenario import FaultSpec
+
+TIMEOUT_S = 0.4
+SLACK_S = 0.6  # scheduling slack on a busy 2-core machine
+
+
+@pytest.fixture
+def connect(lab):
+    """Open a fresh driver with a short timeout; clear all faults afterwards."""
+    opened = []
+
+    def open_(name):
+        entry = lab.bench.instruments[name].model_copy(update={"timeout_s": TIMEOUT_S})
+        log = MemoryIOLog()
+        instrument = open_instrument(name, entry, log, lab.resources[name])
+        opened.append(instrument)
+        return instrument, log
+
+    yield open_
+    lab.clear_faults()
+    for instrument in opened:
+        instrument.close()
+
+
+def inject(lab, instrument, kind, message=None):
+    lab.inject(FaultSpec(kind=kind, instrument=instrument, at_s=lab.clock.now(), message=message))
+
+
+def timed(call):
+    start = time.monotonic()
+    try:
+        call()
+    except InstrumentFailure as exc:
+        return exc, time.monotonic() - start
+    raise AssertionError("no exception")
+
+
+@pytest.mark.parametrize("name, call", [
+    ("counter", lambda counter: counter.identify()),
+    ("scale", lambda scale: scale.weight_kg()),
+    ("pump", lambda pump: pump.status_word),
+])
+def test_no_answer_is_a_timeout_naming_instrument_and_command(lab, connect, name, call):
+    instrument, log = connect(name)
+    inject(lab, name, "no_answer")
+    exc, elapsed = timed(lambda: call(instrument))
+    assert isinstance(exc, InstrumentTimeout)
+    assert exc.instrument == name and exc.command and f"{TIMEOUT_S:g} s" in str(exc)
+    assert elapsed < TIMEOUT_S + SLACK_S
+    assert log.entries()[-1].direction is Direction.ERROR  # the failure is in the I/O log
+
+
+@pytest.mark.parametrize("name, call, expected", [
+    ("counter", lambda counter: counter.identify(), InstrumentReplyError),
+    ("scale", lambda scale: scale.weight_kg(), InstrumentReplyError),
+    ("pump", lambda pump: pump.status_word, InstrumentFailure),  # the Modbus framer drops it: timeout
+])
+def test_garbage_is_an_exception_within_the_timeout(lab, connect, name, call, expected):
+    instrument, _ = connect(name)
+    inject(lab, name, "garbage")
+    exc, elapsed = timed(lambda: call(instrument))
+    assert isinstance(exc, expected)
+    assert elapsed < TIMEOUT_S + SLACK_S
+
+
+@pytest.mark.parametrize("name, call", [
+    ("counter", lambda counter: counter.identify()),
+    ("scale", lambda scale: scale.weight_kg()),
+    ("pump", lambda pump: pump.status_word),
+])
+def test_dropped_connection_is_a_connection_error_and_reconnect_works(lab, connect, name, call):
+    instrument, _ = connect(name)
+    inject(lab, name, "drop_connection")
+    exc, elapsed = timed(lambda: call(instrument))
+    assert isinstance(exc, InstrumentConnectionError)
+    assert elapsed < TIMEOUT_S + SLACK_S
+    lab.clear_faults(name)
+    instrument.transport.reconnect()
+    call(instrument)
+
+
+def test_counter_error_is_read_from_its_error_queue(lab, connect):
+    counter, _ = connect("counter")
+    counter.configure_timed_totalize(1)
+    inject(lab, "counter", "error", message='-310,"System error"')
+    with pytest.raises(InstrumentError, match=r"counter during 'READ\?'.*-310,\"System error\""):
+        counter.read_count()
+
+
+def test_scale_error_is_its_in_line_error_reply(lab, connect):
+    scale, _ = connect("scale")
+    inject(lab, "scale", "error")
+    with pytest.raises(InstrumentError, match="EL: logical error"):
+        scale.weight_kg()
+
+
+def test_pump_error_is_a_modbus_exception(lab, connect):
+    pump, _ = connect("pump")
+    inject(lab, "pump", "error")
+    with pytest.raises(InstrumentError, match="device failure"):
+        pump.run(10)
+
+
+def test_a_fault_ends_when_its_duration_is_over(lab, connect):
+    counter, _ = connect("counter")
+    lab.inject(FaultSpec(kind="no_answer", instrument="counter", at_s=lab.clock.now(), duration_s=100))
+    with pytest.raises(InstrumentTimeout):
+        counter.identify()  # 0.4 s real = 400 simulated s: the window has passed afterwards
+    assert "53230A" in counter.identify()

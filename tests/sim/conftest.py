@@ -1,0 +1,16 @@
+from pathlib import Path
+
+import pytest
+
+from meterlab.sim.testing import running_lab
+
+ROOT = Path(__file__).resolve().parents[2]
+SIM_BENCH = ROOT / "instruments" / "sim.yaml"
+WATER_SCENARIO = ROOT / "tests" / "sim" / "data" / "water.yaml"
+DEFAULT_SCENARIO = ROOT / "instruments" / "scenarios" / "default.yaml"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with running_lab(SIM_BENCH, WATER_SCENARIO, clock_scale=1000) as lab:
+        yield lab
