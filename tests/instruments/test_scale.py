@@ -2,6 +2,7 @@
 
 import pytest
 
+from meterlab.metrology.fluids import water_density_tanaka
 from meterlab.instruments.errors import InstrumentError, InstrumentReplyError, InstrumentValueError
 from meterlab.instruments.scale import MettlerToledoSics
 from meterlab.instruments.testing import expected_protocol
@@ -78,10 +79,16 @@ def test_the_scale_follows_rho_times_the_volume_diverted(lab, rig):
     lab.clock.sleep(40, max_real_s=2)
     valves.diverter_to_bypass()
     gained_kg = scale.weight_kg() - before_kg
+    t_c, line_bar = lab.world.read("water.temperature_c"), lab.world.read("water.pressure_bar")  # still flowing
     rig.safe_state()
     start_s, stop_s = switched_at_s[-2:]
     volume_l = 6.0 / 3.6 * (stop_s - start_s)
-    assert gained_kg == pytest.approx(998.2 * volume_l / 1000, abs=0.002)  # 2 x the resolution
+    # true mass through the meter (rho at the line's pressure), shown as conventional mass (air buoyancy)
+    rho_line = water_density_tanaka(t_c, 101325.0 + line_bar * 1e5)
+    rho_tank = water_density_tanaka(t_c)
+    indication_kg = rho_line * volume_l / 1000 * (1 - 1.2 / rho_tank) / (1 - 1.2 / 8000)
+    assert gained_kg == pytest.approx(indication_kg, abs=0.002)  # 2 x the resolution
+    assert abs(gained_kg - rho_line * volume_l / 1000) > 0.05  # buoyancy (0.1 %) is really there
 
 
 def test_weight_is_dynamic_while_filling_and_s_reports_not_stable(lab, rig):

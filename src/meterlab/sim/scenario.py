@@ -57,10 +57,9 @@ class MeterSpec(Strict):
 class WaterRigParams(Strict):
     max_flowrate_m3h: float = Field(10.0, gt=0, description="flow with the pump at 100 % and the line open")
     pump_time_constant_s: float = Field(2.0, gt=0, description="first-order response of the flow")
-    water_density_kg_m3: float = Field(998.2, gt=0)
     water_temperature_c: float = Field(20.0, gt=0, lt=100)
     water_temperature_drift_c_per_h: float = 0.0
-    static_pressure_bar: float = Field(4.0, gt=0)
+    static_pressure_bar: float = Field(4.0, gt=0, description="gauge pressure of the line at zero flow")
     pressure_drop_bar_at_max_flow: float = Field(1.5, ge=0)
     tank_capacity_kg: float = Field(1000.0, gt=0)
     tank_drain_rate_kg_s: float = Field(5.0, gt=0)

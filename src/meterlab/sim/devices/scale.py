@@ -1,6 +1,8 @@
 """Simulated Mettler Toledo balance (MT-SICS over TCP, CRLF) weighing the load wired to it (a tank).
 
-The weight is the load's mass from the physics model, minus zero and tare, rounded to the resolution.
+The weight is what a real balance shows for the load's true mass: its conventional mass, i.e. reduced by
+the air buoyancy on the water and raised by that on the adjustment weights (OIML R 111 convention),
+minus zero and tare, rounded to the resolution.
 `S` waits (in simulated time) for the load to be steady and answers `S I` if it does not settle."""
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ class ScaleParams(BaseModel):
     capacity_kg: float = Field(600.0, gt=0)
     resolution_kg: float = Field(0.01, gt=0)
     stability_timeout_s: float = Field(10.0, gt=0, description="simulated seconds `S` waits for stability")
+    air_density_kg_m3: float = Field(1.2, ge=0)
+    weights_density_kg_m3: float = Field(8000.0, gt=0, description="of the weights the balance was adjusted with")
+    load_density_signal: str | None = Field("water.density_kg_m3", description="density of the load, for buoyancy")
 
 
 class SimMettlerToledoSics(LineDevice):
@@ -52,8 +57,15 @@ class SimMettlerToledoSics(LineDevice):
 
     # -- weighing -------------------------------------------------------------------------------------------
     def _load_kg(self) -> tuple[float, bool]:
+        """The balance's gross indication for the load's true mass, and whether it is steady."""
         with self.world.now() as world:
-            return world.signals[self._mass_signal].read(), bool(world.signals[self._steady_signal].read())
+            mass_kg = world.signals[self._mass_signal].read()
+            steady = bool(world.signals[self._steady_signal].read())
+            density = self.params.load_density_signal
+            if density and density in world.signals:
+                rho_air = self.params.air_density_kg_m3
+                mass_kg *= (1 - rho_air / world.signals[density].read()) / (1 - rho_air / self.params.weights_density_kg_m3)
+            return mass_kg, steady
 
     def _wait_steady(self) -> tuple[float, bool]:
         timeout_real_s = self.world.clock.real_seconds(self.params.stability_timeout_s)

@@ -2,12 +2,13 @@
 
 Flow follows its target (max flow x pump speed setpoint, zero with the valve closed or the pump off)
 with a first-order lag, integrated exactly, so the volume is right for any step length. While the
-diverter points at the tank, the tank gains rho * V. Water temperature drifts linearly; the line pressure
-falls with the square of the flow.
+diverter points at the tank, the tank gains the mass that passed the meters: rho(t, p_line) * V, with rho
+from Tanaka's formula at the line's absolute pressure, so mass is conserved between meter and tank as in a
+real rig. Water temperature drifts linearly; the line pressure falls with the square of the flow.
 
 Signals: diverter (1 = tank), start_valve (1 = open), drain_valve (1 = open), pump.run, pump.speed_setpoint
 (fraction), pump.speed, pump.tripped, pump.acknowledge (write 1), water.flowrate_m3h, water.temperature_c,
-water.pressure_bar, water.density_kg_m3, tank.mass_kg, tank.steady. Events: measurement_start
+water.pressure_bar (gauge), water.density_kg_m3 (in the tank, at atmospheric pressure), tank.mass_kg, tank.steady. Events: measurement_start
 (diverter to tank, or start valve opening). Faults: pump_trip (latched until the inverter acknowledges)."""
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from meterlab.metrology.fluids import water_density_tanaka
 from meterlab.sim.scenario import FaultSpec, Scenario, WaterRigParams
 from meterlab.sim.world import Component, World
 
 L_PER_M3 = 1000.0
+ATMOSPHERE_PA = 101325.0
+PA_PER_BAR = 1e5
 S_PER_H = 3600.0
 SNAP_SHARE = 1e-7  # of max flow: closer than this to its target, the flow is at its target
 STEADY_KG = 1e-9  # a step changing the tank by less than this does not unsettle the weight
@@ -54,7 +58,7 @@ class WaterRig(Component):
         world.define_signal("water.flowrate_m3h", lambda: self.flowrate_m3h)
         world.define_signal("water.temperature_c", lambda: self.water_temperature_c)
         world.define_signal("water.pressure_bar", lambda: self.line_pressure_bar)
-        world.define_signal("water.density_kg_m3", lambda: self.p.water_density_kg_m3)
+        world.define_signal("water.density_kg_m3", lambda: water_density_tanaka(self.water_temperature_c))
         world.define_signal("tank.mass_kg", lambda: self.tank_mass_kg)
         world.define_signal("tank.steady", lambda: self.tank_steady(world.t_s), doc="nothing flowing in or out")
         world.define_signal("pump.run", lambda: self.pump_on, lambda on: self.set_pump(on=bool(on)))
@@ -120,7 +124,8 @@ class WaterRig(Component):
     def _fill_tank(self, end_s: float, dt_s: float) -> None:
         before = self.tank_mass_kg
         if self.diverter_to_tank and self.step_volume_l > 0:
-            mass_kg = self.p.water_density_kg_m3 * self.step_volume_l / L_PER_M3
+            line_pa = ATMOSPHERE_PA + self.line_pressure_bar * PA_PER_BAR
+            mass_kg = water_density_tanaka(self.water_temperature_c, line_pa) * self.step_volume_l / L_PER_M3
             self.tank_mass_kg = min(self.tank_mass_kg + mass_kg, self.p.tank_capacity_kg)  # the rest overflows
         if self.drain_open:
             self.tank_mass_kg = max(self.tank_mass_kg - self.p.tank_drain_rate_kg_s * dt_s, 0.0)
