@@ -6,6 +6,7 @@ import typer
 
 from meterlab import __version__
 from meterlab.calibration.cli import calibration_app
+from meterlab.procedures import cli as procedure_cli
 from meterlab.instruments.cli import instruments_app
 from meterlab.sim.cli import lab_app
 
@@ -18,6 +19,8 @@ app = typer.Typer(
 app.add_typer(lab_app, name="lab")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(calibration_app, name="calibration")
+for command in (procedure_cli.run, procedure_cli.resume, procedure_cli.plan, procedure_cli.validate, procedure_cli.report):
+    app.command()(command)
 
 
 @app.command()

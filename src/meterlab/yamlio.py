@@ -32,11 +32,18 @@ def _line_map(node: yaml.Node, path: Path_ = (), out: dict[Path_, int] | None = 
 
 def read_yaml(path: str | Path) -> tuple[Any, dict[Path_, int]]:
     """Parse a YAML file; return its data and the path->line map. Syntax errors become InputFileError."""
-    path = Path(path)
+    return read_yaml_text(read_text(path), path)
+
+
+def read_text(path: str | Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise InputFileError(path, [(None, "", f"cannot read the file: {exc.strerror or exc}")]) from exc
+
+
+def read_yaml_text(text: str, path: str | Path) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML text that came from `path` (a file, or a copy stored with a run)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

@@ -1,0 +1,205 @@
+"""`meterlab run | resume | plan | validate | report`: the technician's and the metrologist's commands."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from meterlab.errors import MeterlabError
+from meterlab.records.store import DEFAULT_URL
+
+DEFAULT_BENCH = Path("instruments/sim.yaml")
+DEFAULT_SCENARIO = Path("instruments/scenarios/default.yaml")
+console = Console()
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(f"[red]{exc}[/]", soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _scenario(bench_path: Path, scenario: Path | None) -> Path | None:
+    """The scenario for a simulated bench: the one given, else the default one if it exists."""
+    if scenario is None and DEFAULT_SCENARIO.exists():
+        return DEFAULT_SCENARIO
+    return scenario
+
+
+def run(
+    procedure: Path = typer.Argument(..., help="Procedure file, e.g. procedures/r49/intrinsic-error.yaml"),
+    meter: list[Path] = typer.Option(..., "--meter", help="Meter declaration file; repeat for meters in series."),
+    bench: Path = typer.Option(DEFAULT_BENCH, help="Bench description (the simulated lab by default)."),
+    scenario: Path | None = typer.Option(None, help="Simulated lab scenario (truth of the simulated meters)."),
+    db: str = typer.Option(DEFAULT_URL, help="Records database: a SQLAlchemy URL or a SQLite file."),
+    operator: str = typer.Option("technician", help="Who runs the test (recorded)."),
+    clock_scale: float = typer.Option(2000.0, help="Simulated lab only: simulated seconds per real second."),
+    calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of reference-standard certificates."),
+    override_calibration: str | None = typer.Option(None, help="Run although a standard is out of calibration; "
+                                                                  "the reason is recorded and printed on the report."),
+    yes: bool = typer.Option(False, "--yes", help="Unattended: confirm every operator prompt automatically."),
+) -> None:
+    """Run a procedure on the bench and print the results table and the run id."""
+    from meterlab.calibration.register import Register
+    from meterlab.procedures.session import create_run, load_inputs
+    from meterlab.records.store import Store
+
+    try:
+        register = Register.load(calibration_dir)
+        inputs = load_inputs(procedure, meter, bench, _scenario(bench, scenario))
+        store = Store(db)
+        run_id = create_run(store, inputs, operator=operator, register=register, clock_scale=clock_scale,
+                            override_calibration=override_calibration)
+    except MeterlabError as exc:
+        raise _fail(exc) from None
+    console.print(f"run [bold]{run_id}[/] created in {store.url}")
+    _execute(store, run_id, register, operator, yes)
+
+
+def resume(
+    run_id: str = typer.Argument(..., help="The run to continue (see `meterlab run`'s output)."),
+    db: str = typer.Option(DEFAULT_URL, help="Records database."),
+    calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of reference-standard certificates."),
+    operator: str = typer.Option("technician", help="Who resumes the test (recorded)."),
+    yes: bool = typer.Option(False, "--yes", help="Unattended: confirm every operator prompt automatically."),
+) -> None:
+    """Continue a run at its first unfinished measurement, after restoring the rig state it needs."""
+    from meterlab.calibration.register import Register
+    from meterlab.records.store import Store
+
+    try:
+        store = Store(db)
+        store.run(run_id)
+        register = Register.load(calibration_dir)
+    except MeterlabError as exc:
+        raise _fail(exc) from None
+    store.append(run_id, "operator", {"action": "resume", "operator": operator})
+    _execute(store, run_id, register, operator, yes)
+
+
+def _execute(store, run_id: str, register, operator: str, yes: bool) -> None:
+    from meterlab.procedures.console import ConsoleProgress, checks_table, results_table
+    from meterlab.procedures.events import EventBus
+    from meterlab.procedures.prompts import AutoPrompter, ConsolePrompter
+    from meterlab.procedures.runner import RunControl, RunState
+    from meterlab.procedures.session import execute, inputs_from_header
+    from meterlab.reports.results import run_result
+
+    header = next(store.entries(run_id, kinds=["run_created"])).payload
+    plan = inputs_from_header(header).plan()
+    done = len([a for a in plan.actions if a.key in store.keys(run_id)])
+    control, bus = RunControl(), EventBus()
+    prompter = AutoPrompter() if yes or not sys.stdin.isatty() else ConsolePrompter(operator, console)
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["state"] = execute(store, run_id, prompter=prompter, bus=bus, control=control, register=register)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            outcome["error"] = exc
+
+    signal.signal(signal.SIGTERM, lambda *_: control.abort())
+    with ConsoleProgress(console, len(plan.actions), done) as progress:
+        bus.subscribe(progress)
+        worker = threading.Thread(target=work, name=f"run-{run_id}", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            try:
+                worker.join(0.2)
+            except KeyboardInterrupt:
+                _interrupt(control, store, run_id, operator)
+    if "error" in outcome:
+        raise _fail(outcome["error"])
+    result = run_result(store, run_id)
+    console.print(results_table(result))
+    checks = checks_table(result)
+    if checks is not None:
+        console.print(checks)
+    console.print(f"run id: [bold]{run_id}[/]   verdict: [bold]{result['verdict']}[/]   state: {result['state']}")
+    if outcome.get("state") in (RunState.FAILED, RunState.ABORTED):
+        console.print(f"resume with: meterlab resume {run_id} --db {store.url}")
+        raise typer.Exit(1)
+
+
+def _interrupt(control, store, run_id: str, operator: str) -> None:
+    """Ctrl-C: ask what to do (abort, pause, continue); without a terminal, abort."""
+    if not sys.stdin.isatty():
+        control.abort()
+        return
+    choice = typer.prompt("\n[a]bort to the safe state, [p]ause, [r]esume, [c]ontinue", default="c").strip().lower()
+    actions = {"a": control.abort, "p": control.pause, "r": control.resume}
+    if choice[:1] in actions:
+        store.append(run_id, "operator", {"action": {"a": "abort", "p": "pause", "r": "resume"}[choice[:1]],
+                                          "operator": operator})
+        actions[choice[:1]]()
+
+
+def plan(
+    procedure: Path = typer.Argument(..., help="Procedure file."),
+    meter: list[Path] = typer.Option(..., "--meter", help="Meter declaration file; repeat for meters in series."),
+    bench: Path = typer.Option(DEFAULT_BENCH, help="Bench description."),
+    calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of certificates."),
+) -> None:
+    """Dry run: the resolved test points, volumes and the estimated rig time, without touching the rig."""
+    from meterlab.calibration.register import Register
+    from meterlab.procedures.estimate import estimate
+    from meterlab.procedures.session import _method, load_inputs
+
+    try:
+        inputs = load_inputs(procedure, meter, bench, None)
+        method = _method(inputs.bench, Register.load(calibration_dir))
+        rows, total_s = estimate(inputs, method)
+    except MeterlabError as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"{inputs.procedure.id}: {inputs.procedure.title}", title_justify="left")
+    for col in ("#", "action", "Q m³/h", "volume L", "rig time"):
+        table.add_column(col, justify="left" if col == "action" else "right")
+    for i, row in enumerate(rows, 1):
+        table.add_row(str(i), row["label"], row.get("flowrate", ""), row.get("volume", ""), row["time"])
+    console.print(table)
+    console.print(f"estimated rig time: [bold]{total_s / 3600:.2f} h[/] for {len(inputs.declarations)} meter(s) in series")
+
+
+def validate(files: list[Path] = typer.Argument(..., help="Procedure, bench, meter, scenario or certificate files.")) -> None:
+    """Check files; each problem names the file, the line and the field."""
+    from meterlab.procedures.validate import validate_file
+
+    bad = 0
+    for path in files:
+        try:
+            kind = validate_file(path)
+            console.print(f"[green]ok[/] {path} ({kind})")
+        except MeterlabError as exc:
+            bad += 1
+            console.print(f"[red]{exc}[/]", soft_wrap=True)
+    if bad:
+        raise typer.Exit(1)
+
+
+def report(
+    run_id: str = typer.Argument(..., help="The run."),
+    db: str = typer.Option(DEFAULT_URL, help="Records database."),
+    format: str = typer.Option("json", "--format", help="json (more formats come with the records module)."),
+    out: Path | None = typer.Option(None, help="Write to this file instead of standard output."),
+) -> None:
+    """The result of a run, regenerated from its record."""
+    from meterlab.records.store import Store
+    from meterlab.reports.results import run_result
+
+    if format != "json":
+        raise _fail(MeterlabError(f"--format {format}: only json is available so far"))
+    try:
+        result = run_result(Store(db), run_id)
+    except MeterlabError as exc:
+        raise _fail(exc) from None
+    text = json.dumps(result, indent=2, ensure_ascii=False, default=str)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+    else:
+        typer.echo(text)

@@ -1,0 +1,34 @@
+"""Conditions monitored while a point is measured; a violation suspends the point (Bluesky-style)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from meterlab.errors import MeterlabError
+
+
+class Suspended(MeterlabError):
+    """A monitored condition is violated; the current measurement is discarded and retried."""
+
+
+@dataclass(frozen=True)
+class Readings:
+    flowrate_m3h: float | None = None
+    water_temperature_c: float | None = None
+    chamber_alarm: str | None = None
+
+
+def violation(readings: Readings, *, target_m3h: float | None, flow_within_pct: float | None,
+              water_temperature_c: tuple[float, float] | None) -> str | None:
+    """Why the conditions are not met, or None when they are."""
+    if readings.chamber_alarm:
+        return f"climate chamber alarm: {readings.chamber_alarm}"
+    if water_temperature_c and readings.water_temperature_c is not None:
+        low, high = water_temperature_c
+        if not low <= readings.water_temperature_c <= high:
+            return f"water temperature {readings.water_temperature_c:.2f} °C outside {low:g} .. {high:g} °C"
+    if target_m3h and flow_within_pct and readings.flowrate_m3h is not None:
+        deviation = abs(readings.flowrate_m3h - target_m3h) / target_m3h * 100
+        if deviation > flow_within_pct:
+            return f"flowrate {readings.flowrate_m3h:.4g} m³/h is {deviation:.1f} % from {target_m3h:.4g} (limit {flow_within_pct:g} %)"
+    return None

@@ -1,0 +1,81 @@
+"""Console view of a run: a progress bar over the plan's actions, the current action, live messages
+(suspensions, state changes), then the table of results."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from meterlab.procedures.events import Event
+
+VERDICT_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "uncertainty too large": "magenta",
+                 "aborted": "red", "error": "red"}
+
+
+class ConsoleProgress:
+    """An event listener that drives a Rich progress bar."""
+
+    def __init__(self, console: Console, total: int, done: int = 0):
+        self.console = console
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=console, transient=False)
+        self.task = self.progress.add_task("starting", total=total, completed=done)
+
+    def __enter__(self) -> ConsoleProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: Event) -> None:
+        data = event.data
+        if event.kind == "action_started":
+            self.progress.update(self.task, description=data["label"])
+        elif event.kind == "action_done":
+            self.progress.advance(self.task)
+            if data.get("kind") == "measurement":
+                for row in data.get("meters", []):
+                    style = VERDICT_STYLE.get(row["outcome"], "white")
+                    self.console.print(f"  {row['meter_serial']:>16}  {data['point']['name']:>12} #{data['repeat']}  "
+                                       f"Q {data['flowrate_m3h']:.4g} m³/h  E {row['error_pct']:+.3f} %  "
+                                       f"U {row['U_pct']:.3f} %  MPE ±{row['mpe_pct']:g} %  [{style}]{row['outcome']}[/]")
+        elif event.kind == "suspended":
+            self.console.print(f"[yellow]suspended[/] {data['key']}: {data['reason']}")
+        elif event.kind == "resumed":
+            self.console.print(f"[green]conditions restored[/], retrying {data['key']}")
+        elif event.kind == "state":
+            self.console.print(f"[bold]run {event.run_id}: {data['state']}[/]"
+                               + (f" — {data.get('error') or data.get('reason')}" if data.get("error") or data.get("reason") else ""))
+        elif event.kind == "message":
+            self.console.print(f"[dim]{data['text']}[/]")
+
+
+def results_table(result: dict) -> Table:
+    """The table of points of a run result (meter, point, flowrate, error, U, MPE, verdict)."""
+    table = Table(title=f"run {result['id']} — {result['procedure']['id']} — verdict: {result['verdict']}",
+                  title_justify="left")
+    for col in ("meter", "point", "Q m³/h", "V_ref L", "V_i L", "E %", "U % (k)", "MPE %", "verdict"):
+        table.add_column(col, justify="left" if col in ("meter", "point", "verdict") else "right")
+    for test in result["tests"]:
+        for p in test["points"]:
+            style = VERDICT_STYLE.get(p["verdict"], "white")
+            table.add_row(p["meter_serial"], p["label"], f"{p['flowrate_m3h']:.4g}", f"{p['reference_volume_l']:.3f}",
+                          f"{p['indicated_volume_l']:.3f}", f"{p['error_pct']:+.3f}", f"{p['U_pct']:.3f} ({p['k']:.2f})",
+                          f"±{p['mpe_pct']:g}", f"[{style}]{p['verdict']}[/]")
+    return table
+
+
+def checks_table(result: dict) -> Table | None:
+    checks = [c for t in result["tests"] for c in t["checks"]]
+    if not checks:
+        return None
+    table = Table(title="checks", title_justify="left")
+    for col in ("meter", "check", "point", "outcome", "details"):
+        table.add_column(col)
+    for c in checks:
+        details = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in c["details"].items())
+        style = VERDICT_STYLE.get(c["outcome"], "white")
+        table.add_row(c["meter_serial"], c["check"], c.get("point") or "", f"[{style}]{c['outcome']}[/]", details)
+    return table

@@ -1,0 +1,148 @@
+"""The evaluate step: checks over the measurements a run has stored (within MPE, repeatability, sign
+rule, significant fault, WME, durability shift). Each check yields one result per meter (and per point
+where it is a per-point check), with the numbers it used and an outcome."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+from meterlab.metrology.decision import Outcome
+from meterlab.metrology.indication import (
+    durability_shift,
+    evaluate_fault,
+    repeatability,
+    same_sign_rule,
+    weighted_mean_error,
+    wme_limit_pct,
+)
+from meterlab.metrology.meters import GasMeter, WaterMeter
+
+Meter = WaterMeter | GasMeter
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    meter_serial: str
+    outcome: Outcome
+    point: str | None = None
+    details: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["outcome"] = self.outcome.label
+        return d
+
+
+def _rows(measurements: list[dict], serial: str, label: str | None = None) -> list[dict]:
+    """Per-meter result rows of the stored measurements, optionally of one measure_error label."""
+    rows = []
+    for m in measurements:
+        if label is not None and m.get("step_label") != label:
+            continue
+        for r in m["meters"]:
+            if r["meter_serial"] == serial:
+                rows.append({**r, "point": m["point"]["name"], "flowrate_m3h": m["flowrate_m3h"],
+                             "step_label": m.get("step_label"), "role": m.get("role")})
+    return rows
+
+
+def _by_point(rows: list[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[r["point"]].append(r)
+    return groups
+
+
+def check_within_mpe(serial: str, meter: Meter, rows: list[dict]) -> list[CheckResult]:
+    worst = max((Outcome[r["outcome"].upper().replace(" ", "_")] for r in rows), default=Outcome.PASS)
+    exceed = [r["point"] for r in rows if abs(r["error_pct"]) > r["mpe_pct"]]
+    return [CheckResult("within_mpe", serial, worst, details={"points_outside_mpe": exceed, "points": len(rows)})]
+
+
+def check_repeatability(serial: str, meter: Meter, rows: list[dict]) -> list[CheckResult]:
+    results = []
+    for point, group in _by_point(rows).items():
+        if len(group) < 2:
+            continue
+        rep = repeatability([r["error_pct"] for r in group], group[0]["mpe_pct"], meter.profile)
+        results.append(CheckResult("repeatability", serial, Outcome.PASS if rep.ok else Outcome.FAIL, point,
+                                   {"std_dev_pct": rep.std_dev_pct, "limit_pct": rep.limit_pct, "n": len(group)}))
+    return results
+
+
+def check_sign_rule(serial: str, meter: Meter, rows: list[dict]) -> list[CheckResult]:
+    means = [(statistics.fmean(r["error_pct"] for r in g), g[0]["mpe_pct"]) for g in _by_point(rows).values()]
+    result = same_sign_rule(means, meter.profile)
+    return [CheckResult("sign_rule", serial, Outcome.PASS if result.ok else Outcome.FAIL,
+                        details={"applies": result.applies, "smallest_ratio": result.smallest_ratio,
+                                 "fraction": result.fraction})]
+
+
+def check_significant_fault(serial: str, meter: Meter, rows: list[dict], reference: list[dict]) -> list[CheckResult]:
+    """Fault = mean error with the disturbance − mean intrinsic error at the same point."""
+    results = []
+    intrinsic = _by_point(reference)
+    for point, group in _by_point(rows).items():
+        if point not in intrinsic:
+            continue
+        before = statistics.fmean(r["error_pct"] for r in intrinsic[point])
+        during = statistics.fmean(r["error_pct"] for r in group)
+        fault = evaluate_fault(before, during, meter)
+        results.append(CheckResult("significant_fault", serial, Outcome.FAIL if fault.significant else Outcome.PASS,
+                                   point, {"intrinsic_error_pct": before, "disturbed_error_pct": during,
+                                           "fault_pct": fault.fault_pct, "limit_pct": fault.limit_pct}))
+    return results
+
+
+def check_wme(serial: str, meter: Meter, rows: list[dict]) -> list[CheckResult]:
+    if not isinstance(meter, GasMeter):
+        return []
+    points = [(statistics.fmean(r["flowrate_m3h"] for r in g), statistics.fmean(r["error_pct"] for r in g))
+              for g in _by_point(rows).values()]
+    wme = weighted_mean_error(points, meter.qmax_m3h, qt_m3h=meter.qt_m3h, profile=meter.profile)
+    limit = wme_limit_pct(meter)
+    return [CheckResult("wme", serial, Outcome.PASS if abs(wme) <= limit else Outcome.FAIL,
+                        details={"wme_pct": wme, "limit_pct": limit})]
+
+
+def check_durability(serial: str, meter: Meter, rows: list[dict], reference: list[dict]) -> list[CheckResult]:
+    before = {p: (statistics.fmean(r["flowrate_m3h"] for r in g), statistics.fmean(r["error_pct"] for r in g))
+              for p, g in _by_point(reference).items()}
+    after = {p: statistics.fmean(r["error_pct"] for r in g) for p, g in _by_point(rows).items() if p in before}
+    before = {p: v for p, v in before.items() if p in after}
+    return [CheckResult("durability_shift", serial, Outcome.PASS if d.ok else Outcome.FAIL, d.label,
+                        {"before_pct": d.before_pct, "after_pct": d.after_pct, "shift_pct": d.shift_pct,
+                         "max_shift_pct": d.max_shift_pct, "max_error_pct": d.max_error_pct})
+            for d in durability_shift(before, after, meter)]
+
+
+def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tuple[str, Meter]],
+                    reference_label: str | None) -> list[CheckResult]:
+    """Run the named checks for every meter over the measurements stored so far."""
+    results: list[CheckResult] = []
+    reference_labels = {reference_label} if reference_label else set()
+    for serial, meter in meters:
+        reference = _rows(measurements, serial, reference_label) if reference_label else []
+        rows = [r for r in _rows(measurements, serial) if r["step_label"] not in reference_labels]
+        if not rows:
+            rows = reference
+        for check in checks:
+            if check == "within_mpe":
+                results += check_within_mpe(serial, meter, rows + reference)
+            elif check == "repeatability":
+                results += check_repeatability(serial, meter, rows)
+            elif check == "sign_rule":
+                results += check_sign_rule(serial, meter, rows)
+            elif check == "significant_fault":
+                results += check_significant_fault(serial, meter, rows, reference)
+            elif check == "wme":
+                results += check_wme(serial, meter, rows)
+            elif check == "durability_shift":
+                results += check_durability(serial, meter, rows, reference)
+            else:  # pressure_loss, no_leak: recorded from operator prompts
+                results.append(CheckResult(check, serial, Outcome.INCONCLUSIVE,
+                                           details={"note": "needs an operator record; not measured by the rig"}))
+    return results

@@ -1,0 +1,109 @@
+"""Expand a procedure into its actions: what the runner does, in order, each with a stable key.
+
+Loops are unrolled (for_each_point binds $point) and a measurement of n repeats becomes n actions, so
+the plan is at once the progress bar's total, the dry run's table, and the journal's index: a resumed
+run skips every action whose key the journal holds and continues at the first one it does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from meterlab.errors import DeclarationError
+from meterlab.metrology.meters import GasMeter, TestPoint, WaterMeter
+from meterlab.procedures.schema import (
+    POINT_VARIABLE,
+    ForEachMeter,
+    ForEachPoint,
+    MeasureError,
+    Procedure,
+    Prompt,
+    SetFlow,
+    Step,
+)
+
+Meter = WaterMeter | GasMeter
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str                     # unique within the run, stable across restarts of the same procedure
+    step: Step
+    point: TestPoint | None = None
+    repeat: int = 0              # 1..n for measurements, 0 otherwise
+    repeats: int = 0
+    meter_serial: str | None = None  # set inside for_each_meter and for per-meter prompts
+
+    @property
+    def kind(self) -> str:
+        return self.step.kind
+
+    @property
+    def label(self) -> str:
+        base = self.step.label or self.step.kind
+        where = f" @ {self.point.name}" if self.point else ""
+        rep = f" #{self.repeat}/{self.repeats}" if self.repeats else ""
+        who = f" [{self.meter_serial}]" if self.meter_serial else ""
+        return f"{base}{where}{rep}{who}"
+
+
+@dataclass
+class Plan:
+    actions: list[Action] = field(default_factory=list)
+
+    def measurements(self) -> list[Action]:
+        return [a for a in self.actions if isinstance(a.step, MeasureError)]
+
+    def first_unfinished(self, done: set[str]) -> int:
+        """Index of the first action not in the journal (len(actions) when all are done)."""
+        return next((i for i, a in enumerate(self.actions) if a.key not in done), len(self.actions))
+
+
+def resolve_point(name: str | None, flowrate_m3h: float | None, current: TestPoint | None, meter: Meter) -> TestPoint:
+    """The test point a step names: $point, a profile window name, or an explicit flowrate."""
+    if flowrate_m3h is not None:
+        return TestPoint(f"{flowrate_m3h:g} m³/h", flowrate_m3h, flowrate_m3h, flowrate_m3h)
+    if name == POINT_VARIABLE:
+        if current is None:
+            raise DeclarationError("point", name, "$point only inside for_each_point")
+        return current
+    points = {p.name: p for p in meter.test_points()}
+    if name not in points:
+        raise DeclarationError("point", name, f"a test point of {meter.profile.profile}: {', '.join(points)}")
+    return points[name]
+
+
+def expand(procedure: Procedure, meters: list[tuple[str, Meter]]) -> Plan:
+    """Unroll the procedure for these meters (serial, declaration). The first meter fixes the points."""
+    if not meters:
+        raise DeclarationError("meters", [], "at least one meter under test")
+    reference_meter = meters[0][1]
+    plan = Plan()
+
+    def visit(steps, path: str, point: TestPoint | None, serial: str | None) -> None:
+        for index, step in enumerate(steps):
+            here = f"{path}{index}"
+            if isinstance(step, ForEachPoint):
+                names = [p.name for p in reference_meter.test_points()] if step.points == "all" else step.points
+                for name in names:
+                    tp = resolve_point(name, None, None, reference_meter)
+                    visit(step.steps, f"{here}[{tp.name}]/", tp, serial)
+            elif isinstance(step, ForEachMeter):
+                for meter_serial, _ in meters:
+                    visit(step.steps, f"{here}[{meter_serial}]/", point, meter_serial)
+            elif isinstance(step, MeasureError):
+                tp = resolve_point(step.point, step.flowrate_m3h, point, reference_meter)
+                n = step.repeats or reference_meter.repeats()
+                for r in range(1, n + 1):
+                    plan.actions.append(Action(f"{here}/r{r}", step, tp, r, n, serial))
+            elif isinstance(step, Prompt) and step.per_meter and serial is None:
+                for meter_serial, _ in meters:
+                    plan.actions.append(Action(f"{here}/{meter_serial}", step, point, 0, 0, meter_serial))
+            else:
+                tp = point
+                if isinstance(step, SetFlow) or getattr(step, "point", None) is not None:
+                    tp = resolve_point(step.point, step.flowrate_m3h, point, reference_meter)
+                plan.actions.append(Action(here, step, tp, 0, 0, serial))
+
+    visit(procedure.steps, "", None, None)
+    return plan

@@ -1,0 +1,363 @@
+"""The rig: what the runner asks of a bench (set a flow, measure a volume, disturb, set a climate),
+built on the bench's drivers by their roles. The same code drives a real bench and the simulated lab;
+only the clock differs (the simulated lab's clock runs faster).
+
+Every wait is cut into short slices that call the runner's guard, so pause and abort are honoured
+within a fraction of a second, and every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from meterlab.errors import MeterlabError
+from meterlab.instruments.iolog import IOEntry
+from meterlab.metrology.methods import GravimetricMethod, GravimetricReading
+from meterlab.procedures.conditions import Readings, Suspended, violation
+
+Guard = Callable[[], None]
+SLICE_REAL_S = 0.05
+ATMOSPHERE_PA = 101325.0
+
+
+class RigError(MeterlabError):
+    """The rig cannot do what a step asks (missing instrument, flow not reached, tank too small)."""
+
+
+class RealClock:
+    """Wall-clock seconds, for real benches (same interface as the simulated lab's clock)."""
+
+    scale = 1.0
+
+    def __init__(self) -> None:
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def real_seconds(self, sim_s: float) -> float:
+        return sim_s
+
+
+class RunIOLog:
+    """The run's I/O-log sink: collects entries until the runner commits them with a measurement."""
+
+    def __init__(self) -> None:
+        self._entries: deque[IOEntry] = deque()
+        self._lock = threading.Lock()
+
+    def record(self, entry: IOEntry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def drain(self) -> list[list]:
+        with self._lock:
+            entries, self._entries = list(self._entries), deque()
+        return [[e.wall_time_s, e.monotonic_s, e.instrument, e.direction.value,
+                 e.data.decode("latin-1")] for e in entries]
+
+
+@dataclass
+class RawMeasurement:
+    reading: GravimetricReading
+    mut: dict[str, dict]               # serial -> {"pulses": n} or {"start_l": .., "end_l": ..}
+    flowrate_m3h: float
+    time_s: dict[str, float]           # start/stop on the rig clock
+    conditions: dict[str, Any] = field(default_factory=dict)
+
+    def reading_dict(self) -> dict:
+        return asdict(self.reading)
+
+
+class WaterRig:
+    """A gravimetric water rig: pump, diverter and start valve, weighing tank, pulse counters per meter,
+    thermometer and pressure indicator, optional EMC generators and climate chamber."""
+
+    def __init__(self, bench: Any, *, clock: Any, iolog: RunIOLog, method: GravimetricMethod,
+                 standards: list[str] | None = None, max_flowrate_m3h: float | None = None):
+        self.bench, self.clock, self.iolog, self.method = bench, clock, iolog, method
+        self.pump = self._role("pump")
+        self.valves = self._role("diverter")
+        self.scale = self._role("reference_scale")
+        self.thermometer = self._role("thermometer", required=False)
+        self.pressure = self._role("pressure_indicator", required=False)
+        self.drain = self._role("tank_drain", required=False)
+        self.counters = self._counters()
+        self.max_flowrate_m3h = max_flowrate_m3h or float(getattr(self.pump.options, "max_flowrate_m3h", 10.0))
+        self._standards = standards or []
+        self.target_m3h: float | None = None
+        self.speed_pct = 0.0
+        self._pulse_value_l: dict[int, float] = {}
+        self.lab: Any = None  # the simulated lab serving this bench, if any (tests query its world)
+
+    # ------------------------------------------------------------------------------------------ wiring
+    def _role(self, role: str, *, required: bool = True):
+        try:
+            return self.bench.by_role(role)
+        except KeyError:
+            if required:
+                raise RigError(f"the bench {self.bench.bench.bench!r} has no instrument with role {role!r}") from None
+            return None
+
+    def _counters(self) -> dict[int, Any]:
+        """Pulse counters by meter position, from their wiring (ch1: meter2.pulse → position 2)."""
+        counters = {}
+        for name in self.bench.bench.by_role("mut_pulse_counter"):
+            driver = self.bench[name]
+            wired = driver.wiring.get(f"ch{driver.channel}", "")
+            match = re.fullmatch(r"meter(\d+)\.pulse", wired)
+            if match:
+                counters[int(match.group(1))] = driver
+        return counters
+
+    def standards(self) -> list[str]:
+        return list(self._standards)
+
+    def reference_method(self) -> GravimetricMethod:
+        return self.method
+
+    def drain_io(self) -> list[list]:
+        return self.iolog.drain()
+
+    # ---------------------------------------------------------------------------------------- waiting
+    def wait(self, duration_s: float, *, guard: Guard) -> None:
+        """Wait `duration_s` on the rig clock in short slices, calling the guard between them."""
+        end = self.clock.now() + duration_s
+        while (left := end - self.clock.now()) > 0:
+            guard()
+            time.sleep(min(SLICE_REAL_S, self.clock.real_seconds(left)))
+
+    def _wait_for(self, predicate: Callable[[], bool], *, timeout_s: float, guard: Guard, what: str) -> None:
+        end = self.clock.now() + timeout_s
+        while not predicate():
+            if self.clock.now() >= end:
+                raise RigError(f"{what}: not reached within {timeout_s:g} s")
+            guard()
+            time.sleep(SLICE_REAL_S)
+
+    # ------------------------------------------------------------------------------------------- flow
+    def set_flow(self, flowrate_m3h: float, *, reverse: bool = False) -> None:
+        if reverse:
+            raise RigError("this rig has no reverse-flow line")
+        if flowrate_m3h > self.max_flowrate_m3h:
+            raise RigError(f"{flowrate_m3h:g} m³/h is above the rig's {self.max_flowrate_m3h:g} m³/h")
+        self.target_m3h = flowrate_m3h
+        self.valves.diverter_to_bypass()
+        self.valves.open_start_valve()
+        self.speed_pct = min(100.0, flowrate_m3h / self.max_flowrate_m3h * 100)
+        self.pump.run(self.speed_pct)
+
+    def stop_flow(self) -> None:
+        self.target_m3h = None
+        self.pump.stop()
+        self.valves.close_start_valve()
+
+    def flowrate_m3h(self, *, guard: Guard) -> float:
+        """Measured flow: pulses of the first meter over a window long enough for ~200 pulses."""
+        if not self.counters or self.target_m3h is None:
+            return 0.0
+        position = min(self.counters)
+        counter = self.counters[position]
+        pulse_l = self._pulse_value_l[position]
+        gate_s = min(max(200 * pulse_l / (self.target_m3h / 3.6), 1.0), 600.0)
+        counter.configure_timed_totalize(gate_s)
+        counter.start()
+        self.wait(gate_s, guard=guard)
+        count = counter.fetch_count(timeout_s=self.clock.real_seconds(gate_s) + 5)
+        return count * pulse_l / gate_s * 3.6
+
+    def readings(self, *, guard: Guard, with_flow: bool = True) -> Readings:
+        return Readings(self.flowrate_m3h(guard=guard) if with_flow else None, self.water_temperature_c(), None)
+
+    def water_temperature_c(self) -> float | None:
+        return self.thermometer.temperature_c() if self.thermometer else None
+
+    def water_pressure_pa(self) -> float | None:
+        return self.pressure.pressure_pa() if self.pressure else None
+
+    def stabilise(self, target_m3h: float | None, *, flow_within_pct: float, water_temperature_c, for_s: float,
+                  timeout_s: float, guard: Guard) -> float:
+        """Adjust the pump until the flow is within ±pct of the target and hold for `for_s`; return when."""
+        start = self.clock.now()
+        held_since = None
+        while True:
+            guard()
+            readings = self.readings(guard=guard, with_flow=target_m3h is not None)
+            why = violation(readings, target_m3h=target_m3h, flow_within_pct=flow_within_pct,
+                            water_temperature_c=water_temperature_c)
+            now = self.clock.now()
+            if why is None:
+                held_since = held_since if held_since is not None else now
+                if now - held_since >= for_s:
+                    return now - start
+            else:
+                held_since = None
+                if target_m3h and readings.flowrate_m3h:
+                    self._trim_speed(target_m3h, readings.flowrate_m3h)
+            if now - start > timeout_s:
+                raise RigError(f"not stable within {timeout_s:g} s: {why}")
+
+    def _trim_speed(self, target_m3h: float, measured_m3h: float) -> None:
+        self.speed_pct = min(100.0, max(0.1, self.speed_pct * target_m3h / measured_m3h))
+        self.pump.run(self.speed_pct)
+
+    def wait_condition(self, criteria, *, guard: Guard, timeout_s: float = 3600.0) -> None:
+        """After a suspension: wait until the criteria hold again (the stabilise rules)."""
+        if criteria is None:
+            return
+        self.stabilise(self.target_m3h, flow_within_pct=criteria.flow_within_pct,
+                       water_temperature_c=criteria.water_temperature_c, for_s=criteria.for_s,
+                       timeout_s=timeout_s, guard=guard)
+
+    # ------------------------------------------------------------------------------------ measurement
+    def set_meters(self, pulse_values_l: dict[int, float]) -> None:
+        """Pulse value of the meter at each position (from the meter declarations)."""
+        missing = sorted(set(pulse_values_l) - set(self.counters))
+        if missing:
+            raise RigError(f"no pulse counter is wired to meter position(s) {missing} "
+                           f"(bench wiring chN: meterM.pulse); wired: {sorted(self.counters)}")
+        self._pulse_value_l = dict(pulse_values_l)
+
+    def _make_room(self, mass_kg: float, guard: Guard) -> None:
+        capacity = float(getattr(self.scale.options, "capacity_kg", 0) or 0)
+        if not capacity or self.scale.weight_kg() + mass_kg * 1.05 < capacity * 0.95:
+            return
+        if self.drain is None:
+            raise RigError(f"the tank cannot take {mass_kg:.1f} kg more and the bench has no tank drain")
+        self.drain.set_signal("drain_valve", True)
+        try:
+            self._wait_for(lambda: self.scale.weight_immediate_kg()[0] < 0.5, timeout_s=3600, guard=guard,
+                           what="draining the weighing tank")
+        finally:
+            self.drain.set_signal("drain_valve", False)
+
+    def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str,
+                disturbance: tuple[str, dict] | None, criteria, guard: Guard) -> RawMeasurement:
+        """One flying-start gravimetric collection of `volume_l`, with every meter's pulses gated by the
+        diverter. A violated condition diverts to bypass, discards the attempt and raises Suspended."""
+        if start != "flying":
+            raise RigError("this rig measures with a flying start (diverter); standing start is not wired")
+        mass_kg = volume_l * 1e-3 * 1000.0
+        self._make_room(mass_kg, guard)
+        before_kg = self.scale.weight_kg()
+        for counter in self.counters.values():
+            counter.configure_gated_totalize()
+            counter.start()
+        generator = self._start_disturbance(disturbance)
+        t0 = self.clock.now()
+        self.valves.diverter_to_tank()
+        try:
+            self._collect(mass_kg, before_kg, flowrate_m3h, criteria, guard)
+        except BaseException:
+            self.valves.diverter_to_bypass()
+            for counter in self.counters.values():
+                counter.abort()
+            raise
+        finally:
+            self._stop_disturbance(generator)
+        self.valves.diverter_to_bypass()
+        t1 = self.clock.now()
+        counts = {serials[pos - 1]: {"pulses": counter.fetch_count(timeout_s=10.0)}
+                  for pos, counter in self.counters.items() if pos <= len(serials)}
+        after_kg = self.scale.weight_kg()
+        t_c = self.water_temperature_c()
+        p_pa = self.water_pressure_pa()
+        reading = GravimetricReading(before_kg, after_kg, t_c, t_c, p_pa if p_pa else ATMOSPHERE_PA, t1 - t0)
+        volume_m3 = self.method.reference_volume_m3(self.method.inputs(reading)).x
+        return RawMeasurement(reading, counts, volume_m3 / ((t1 - t0) / 3600), {"start_s": t0, "stop_s": t1},
+                              {"water_temperature_c": t_c, "water_pressure_pa": p_pa})
+
+    def _collect(self, mass_kg: float, before_kg: float, flowrate_m3h: float, criteria, guard: Guard) -> None:
+        """Fill until the tank holds the mass, checking pause/abort and the monitored conditions."""
+        expected_s = mass_kg / (flowrate_m3h / 3.6)
+        end = self.clock.now() + expected_s * 3 + 60
+        while self.scale.weight_immediate_kg()[0] - before_kg < mass_kg:
+            guard()
+            if criteria is not None:
+                why = violation(Readings(None, self.water_temperature_c(), None), target_m3h=None,
+                                flow_within_pct=None, water_temperature_c=criteria.water_temperature_c)
+                if why:
+                    raise Suspended(why)
+            if self.clock.now() > end:
+                raise RigError(f"the tank did not gain {mass_kg:.2f} kg in {expected_s * 3 + 60:.0f} s")
+            remaining_s = (mass_kg - (self.scale.weight_immediate_kg()[0] - before_kg)) / (flowrate_m3h / 3.6)
+            time.sleep(max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(remaining_s * 0.5))))
+
+    # ------------------------------------------------------------------------------- disturbances etc.
+    def _generator_for(self, kind: str):
+        role = {"surge": "surge_generator", "burst": "burst_generator", "esd": "esd_generator",
+                "dips": "dips_generator", "voltage_variation": "dips_generator",
+                "magnetic_field": "magnetic_field_source", "power_frequency_magnetic_field": "magnetic_field_source",
+                "conducted_rf": "rf_generator", "radiated_rf": "rf_generator"}.get(kind)
+        generator = self._role(role, required=False) if role else None
+        if generator is None:
+            raise RigError(f"the bench has no instrument for a {kind} disturbance (role {role})")
+        return generator
+
+    def _start_disturbance(self, disturbance):
+        if disturbance is None:
+            return None
+        kind, params = disturbance
+        generator = self._generator_for(kind)
+        generator.configure(**params)
+        generator.start()
+        return generator
+
+    def _stop_disturbance(self, generator) -> None:
+        if generator is not None:
+            generator.stop()
+
+    def apply_disturbance(self, kind: str, params: dict, *, guard: Guard) -> None:
+        generator = self._start_disturbance((kind, params))
+        try:
+            self._wait_for(lambda: not generator.running, timeout_s=float(params.get("max_duration_s", 7200)),
+                           guard=guard, what=f"{kind} disturbance to complete")
+        finally:
+            self._stop_disturbance(generator)
+
+    def set_climate(self, temperature_c: float, humidity_pct: float | None, *, ramp_c_per_min: float | None) -> None:
+        chamber = self._role("climate_chamber")
+        chamber.set_climate(temperature_c, humidity_pct, ramp_c_per_min)
+
+    def soak(self, duration_s: float, *, within_c: float, guard: Guard) -> None:
+        chamber = self._role("climate_chamber")
+        target = chamber.setpoint()[0]
+        self._wait_for(lambda: abs(chamber.read()[0] - target) <= within_c, timeout_s=24 * 3600, guard=guard,
+                       what=f"chamber at {target:g} °C")
+        self.wait(duration_s, guard=guard)
+
+    def run_flow(self, flowrate_m3h: float, *, duration_s, cycles, on_s, off_s, guard: Guard) -> None:
+        if duration_s is not None:
+            self.set_flow(flowrate_m3h)
+            self.wait(duration_s, guard=guard)
+            return
+        for _ in range(cycles):
+            self.set_flow(flowrate_m3h)
+            self.wait(on_s, guard=guard)
+            self.stop_flow()
+            self.wait(off_s, guard=guard)
+
+    # ------------------------------------------------------------------------------------------- end
+    def finish(self) -> None:
+        """End of a completed run: flow stopped, diverter to bypass."""
+        self.stop_flow()
+        self.valves.diverter_to_bypass()
+
+    def safe_state(self, timeout_s: float = 10.0) -> list[str]:
+        """Every instrument to its safe state, in parallel, within `timeout_s`; return what failed."""
+        problems: list[str] = []
+        pool = ThreadPoolExecutor(max_workers=max(1, len(self.bench)))
+        futures = {pool.submit(driver.safe_state): name for name, driver in self.bench.items()}
+        done, pending = wait(futures, timeout=timeout_s)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for future in done:
+            if future.exception() is not None:
+                problems.append(f"{futures[future]}: {future.exception()}")
+        problems += [f"{futures[f]}: no answer within {timeout_s:g} s" for f in pending]
+        return problems

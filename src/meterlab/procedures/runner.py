@@ -1,0 +1,305 @@
+"""The runner: executes a procedure's plan as an explicit state machine, journaling every action.
+
+    idle → running ⇄ paused → completed | aborted | failed
+
+Pause and abort are requests from another thread (the console); pause takes effect at the next safe
+point (between actions, or between the polls of a measurement) and holds the rig as it is; abort drives
+every instrument to its safe state. Each completed action is committed to the store with its key before
+the next begins, so a killed process resumes at the first unfinished action after restoring the rig
+state the action needs (flow, climate): nothing completed is lost or repeated. While a condition is
+violated (water temperature out of band, flow unstable, chamber alarm) the current measurement is
+suspended, discarded, and retried once the condition has cleared.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from enum import Enum
+from typing import Any
+
+from meterlab.errors import MeterlabError
+from meterlab.metrology.decision import Outcome
+from meterlab.procedures.conditions import Suspended
+from meterlab.procedures.events import Event, EventBus
+from meterlab.procedures.evaluation import evaluate_checks
+from meterlab.procedures.plan import Action, Plan
+from meterlab.procedures.prompts import Prompter, Question
+from meterlab.procedures.schema import (
+    ApplyDisturbance,
+    Evaluate,
+    MeasureError,
+    Prompt,
+    RunFlow,
+    SetClimate,
+    SetFlow,
+    Soak,
+    Stabilise,
+    Wait,
+)
+from meterlab.records.store import Store
+
+
+class RunState(str, Enum):
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+    FAILED = "failed"
+
+
+TRANSITIONS: dict[RunState, set[RunState]] = {
+    RunState.IDLE: {RunState.RUNNING, RunState.ABORTED},
+    RunState.RUNNING: {RunState.PAUSED, RunState.COMPLETED, RunState.ABORTED, RunState.FAILED},
+    RunState.PAUSED: {RunState.RUNNING, RunState.ABORTED, RunState.FAILED},
+    RunState.COMPLETED: set(),
+    RunState.ABORTED: set(),
+    RunState.FAILED: set(),
+}
+
+
+class InvalidTransition(MeterlabError):
+    pass
+
+
+class AbortRequested(MeterlabError):
+    """Raised at a safe point when the operator asked to abort."""
+
+
+class RunControl:
+    """Thread-safe pause/resume/abort requests, honoured by the runner at safe points."""
+
+    def __init__(self) -> None:
+        self._resume = threading.Event()
+        self._resume.set()
+        self._abort = threading.Event()
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    def abort(self) -> None:
+        self._abort.set()
+        self._resume.set()
+
+    @property
+    def pause_requested(self) -> bool:
+        return not self._resume.is_set()
+
+    @property
+    def abort_requested(self) -> bool:
+        return self._abort.is_set()
+
+    def wait_resume(self, timeout_s: float) -> bool:
+        return self._resume.wait(timeout_s)
+
+
+class Runner:
+    """Runs one plan on one rig for one run id; the same object serves a fresh run and a resumed one."""
+
+    Suspended = Suspended
+
+    def __init__(self, *, run_id: str, plan: Plan, declarations: dict[str, Any], rig: Any, store: Store,
+                 prompter: Prompter, procedure: Any, bus: EventBus | None = None, control: RunControl | None = None,
+                 operator: str = "", severities: Any = None):
+        self.run_id, self.plan, self.rig, self.store = run_id, plan, rig, store
+        self.declarations = declarations
+        self.meters = [(serial, decl.meter()) for serial, decl in declarations.items()]
+        first = next(iter(declarations.values()))
+        self.environment = first.environment.model_dump()
+        self.prompter, self.procedure, self.operator = prompter, procedure, operator
+        self.bus = bus or EventBus()
+        self.control = control or RunControl()
+        self.severities = severities
+        self.state = RunState.IDLE
+        self._active_disturbances: dict[str, ApplyDisturbance] = {}
+
+    # ----------------------------------------------------------------------------------- state machine
+    def _transition(self, new: RunState, **data: Any) -> None:
+        if new not in TRANSITIONS[self.state]:
+            raise InvalidTransition(f"run {self.run_id}: cannot go from {self.state.value} to {new.value}")
+        self.state = new
+        self.store.append(self.run_id, "state", {"state": new.value, **data})
+        self.bus.emit(Event("state", self.run_id, {"state": new.value, **data}))
+
+    def checkpoint(self) -> None:
+        """A safe point: honour abort, and hold here while paused."""
+        if self.control.abort_requested:
+            raise AbortRequested("abort requested by the operator")
+        if self.control.pause_requested:
+            self._transition(RunState.PAUSED)
+            while not self.control.wait_resume(0.1):
+                pass
+            if self.control.abort_requested:
+                raise AbortRequested("abort requested by the operator while paused")
+            self._transition(RunState.RUNNING)
+
+    # --------------------------------------------------------------------------------------------- run
+    def run(self) -> RunState:
+        done = self.store.keys(self.run_id)
+        start = self.plan.first_unfinished(done)
+        resumed = start > 0 or bool(done)
+        self._transition(RunState.RUNNING, resumed=resumed, first_action=start)
+        try:
+            if resumed and start < len(self.plan.actions):
+                self._restore_rig(start)
+            for index in range(start, len(self.plan.actions)):
+                action = self.plan.actions[index]
+                if action.key in done:
+                    continue
+                self.checkpoint()
+                self.bus.emit(Event("action_started", self.run_id, {"index": index, "total": len(self.plan.actions),
+                                                                     "label": action.label, "key": action.key}))
+                self._execute(action)
+            self.rig.finish()
+            self._transition(RunState.COMPLETED, verdict=self.verdict().label)
+        except AbortRequested as exc:
+            problems = self.rig.safe_state()
+            self._journal_io()
+            self._transition(RunState.ABORTED, reason=str(exc), safe_state_problems=problems)
+        except Exception as exc:  # noqa: BLE001 - any failure ends in the safe state and is recorded
+            problems = self.rig.safe_state()
+            self._journal_io()
+            self._transition(RunState.FAILED, error=f"{type(exc).__name__}: {exc}",
+                             traceback=traceback.format_exc(limit=8), safe_state_problems=problems)
+        return self.state
+
+    def _restore_rig(self, start: int) -> None:
+        """Before the first unfinished action, re-apply the last climate and flow the plan had set."""
+        before = self.plan.actions[:start]
+        climate = next((a for a in reversed(before) if isinstance(a.step, SetClimate)), None)
+        flow = next((i for i in range(start - 1, -1, -1) if isinstance(self.plan.actions[i].step, SetFlow)), None)
+        restored = []
+        if climate is not None:
+            self._set_climate(climate)
+            restored.append(climate.label)
+        if flow is not None:
+            self._set_flow(self.plan.actions[flow])
+            restored.append(self.plan.actions[flow].label)
+            stab = next((a for a in self.plan.actions[flow + 1:start] if isinstance(a.step, Stabilise)), None)
+            if stab is not None:
+                self._stabilise(stab)
+        self.store.append(self.run_id, "event", {"event": "rig_restored", "actions": restored})
+        self.bus.emit(Event("message", self.run_id, {"text": f"rig state restored: {', '.join(restored) or 'nothing to restore'}"}))
+
+    def _execute(self, action: Action) -> None:
+        step = action.step
+        handlers = {
+            Prompt: self._prompt, SetFlow: self._set_flow, Stabilise: self._stabilise,
+            MeasureError: self._measure, SetClimate: self._set_climate, Soak: self._soak, Wait: self._wait,
+            RunFlow: self._run_flow, ApplyDisturbance: self._disturbance, Evaluate: self._evaluate,
+        }
+        result = handlers[type(step)](action)
+        if not isinstance(step, (MeasureError, Evaluate)):
+            self._commit(action, "action_done", {"label": action.label, **(result or {})})
+
+    def _commit(self, action: Action, kind: str, payload: dict) -> None:
+        """One measurement boundary: the action's record and the I/O it caused, atomically."""
+        items = [(kind, {"action": action.key, **payload}, action.key)]
+        io = self.rig.drain_io()
+        if io:
+            items.append(("io", io, None))
+        self.store.append_many(self.run_id, items)
+        self.bus.emit(Event("action_done", self.run_id, {"key": action.key, "kind": kind, **payload}))
+
+    def _journal_io(self) -> None:
+        io = self.rig.drain_io()
+        if io:
+            self.store.append(self.run_id, "io", io)
+
+    # ------------------------------------------------------------------------------------------- steps
+    def _prompt(self, action: Action) -> dict:
+        step: Prompt = action.step
+        answer = self.prompter.ask(Question(step.text, step.ask, step.unit, step.minimum, step.maximum,
+                                            action.meter_serial))
+        if not answer.confirmed:
+            raise AbortRequested(f"operator declined: {step.text}")
+        return {"question": step.text, "value_name": step.ask, "value": answer.value,
+                "answered_by": answer.answered_by, "meter_serial": action.meter_serial}
+
+    def _set_flow(self, action: Action) -> dict:
+        q = action.point.nominal_m3h
+        self.rig.set_flow(q, reverse=action.step.reverse)
+        return {"flowrate_m3h": q}
+
+    def _stabilise(self, action: Action) -> dict:
+        step: Stabilise = action.step
+        target = action.point.nominal_m3h if action.point else None
+        seconds = self.rig.stabilise(target, flow_within_pct=step.flow_within_pct, water_temperature_c=step.water_temperature_c,
+                                     for_s=step.for_s, timeout_s=step.timeout_s, guard=self.checkpoint)
+        return {"stable_after_s": seconds}
+
+    def _set_climate(self, action: Action) -> dict:
+        params = self._severity(action.step, {"temperature_c": action.step.temperature_c,
+                                              "humidity_pct": action.step.humidity_pct})
+        self.rig.set_climate(params["temperature_c"], params.get("humidity_pct"), ramp_c_per_min=action.step.ramp_c_per_min)
+        return {"climate": params}
+
+    def _soak(self, action: Action) -> dict:
+        params = self._severity(action.step, {"duration_s": action.step.duration_s})
+        self.rig.soak(params["duration_s"], within_c=action.step.within_c, guard=self.checkpoint)
+        return {"soaked_s": params["duration_s"]}
+
+    def _wait(self, action: Action) -> dict:
+        self.rig.wait(action.step.duration_s, guard=self.checkpoint)
+        return {"waited_s": action.step.duration_s}
+
+    def _run_flow(self, action: Action) -> dict:
+        step: RunFlow = action.step
+        self.rig.run_flow(action.point.nominal_m3h, duration_s=step.duration_s, cycles=step.cycles,
+                          on_s=step.on_s, off_s=step.off_s, guard=self.checkpoint)
+        return {"flowrate_m3h": action.point.nominal_m3h, "duration_s": step.duration_s, "cycles": step.cycles}
+
+    def _disturbance(self, action: Action) -> dict:
+        step: ApplyDisturbance = action.step
+        params = self._severity(step, dict(step.parameters))
+        if step.mode == "during":
+            self._active_disturbances[step.label] = step
+            return {"disturbance": step.disturbance, "mode": "during", "parameters": params, "note": "applied during the measurement that names it"}
+        self.rig.apply_disturbance(step.disturbance, params, guard=self.checkpoint)
+        return {"disturbance": step.disturbance, "mode": "between", "parameters": params}
+
+    def _severity(self, step: Any, explicit: dict) -> dict:
+        """Parameters from the severity profile for the meter's class, overridden by explicit ones."""
+        explicit = {k: v for k, v in explicit.items() if v is not None}
+        if getattr(step, "test", None) is None or self.severities is None:
+            return explicit
+        from meterlab.procedures.severities import resolve  # local: the profile is optional
+        return {**resolve(self.severities, step.test, step.severity, self.environment), **explicit}
+
+    def _measure(self, action: Action) -> None:
+        from meterlab.procedures.measurement import measure_point  # the heavy metrology lives there
+        disturbance = None
+        if action.step.during:
+            step = self._active_disturbances.get(action.step.during) or self._find_disturbance(action.step.during)
+            disturbance = (step.disturbance, self._severity(step, dict(step.parameters)))
+        payload = measure_point(self, action, disturbance)
+        self._commit(action, "measurement", payload)
+
+    def _find_disturbance(self, label: str) -> ApplyDisturbance:
+        # After a resume the defining step may lie before the restart point; look it up in the plan.
+        return next(a.step for a in self.plan.actions if isinstance(a.step, ApplyDisturbance) and a.step.label == label)
+
+    def _evaluate(self, action: Action) -> None:
+        measurements = self.measurements()
+        results = evaluate_checks(action.step.checks, measurements, self.meters, action.step.reference)
+        self._commit(action, "evaluation", {"checks": [r.to_dict() for r in results]})
+
+    def resolution_l(self, serial: str) -> float:
+        """What one count of the meter's readout is worth: its pulse value, or its scale interval."""
+        decl = self.declarations[serial]
+        return decl.pulse_value_l if decl.readout == "pulses" else decl.scale_interval_l
+
+    # ------------------------------------------------------------------------------------------ results
+    def measurements(self) -> list[dict]:
+        return [e.payload for e in self.store.entries(self.run_id, kinds=["measurement"])]
+
+    def verdict(self) -> Outcome:
+        outcomes = [Outcome[r["outcome"].upper().replace(" ", "_")]
+                    for m in self.measurements() for r in m["meters"]]
+        for e in self.store.entries(self.run_id, kinds=["evaluation"]):
+            outcomes += [Outcome[c["outcome"].upper().replace(" ", "_")] for c in e.payload["checks"]]
+        return max(outcomes, default=Outcome.INCONCLUSIVE)

@@ -1,0 +1,192 @@
+"""A run from files to results: load and check the inputs, record them, bring up the bench (and the
+simulated lab when the bench is simulated), and run or resume the plan.
+
+Everything a run needs is stored, as text, in its first record entry (procedure, meters, bench,
+scenario): `resume` rebuilds the run from the record alone, so a crash of the PC loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import tempfile
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterator
+
+from meterlab import __version__
+from meterlab.calibration.register import Register
+from meterlab.declarations import MeterDeclaration, load_meter
+from meterlab.errors import DeclarationError, MeterlabError
+from meterlab.instruments.bench import Bench, load_bench, open_bench
+from meterlab.metrology.methods import GravimetricMethod
+from meterlab.metrology.profiles import load_profile, profile_path
+from meterlab.procedures.events import EventBus
+from meterlab.procedures.plan import Plan, expand
+from meterlab.procedures.prompts import Prompter
+from meterlab.procedures.rig import RealClock, RunIOLog, WaterRig
+from meterlab.procedures.runner import RunControl, Runner, RunState
+from meterlab.procedures.schema import Procedure, load_procedure
+from meterlab.records.store import Store
+from meterlab.yamlio import read_text
+
+DEFAULT_BENCH = Path("instruments/sim.yaml")
+DEFAULT_SCENARIO = Path("instruments/scenarios/default.yaml")
+DEFAULT_CLOCK_SCALE = 2000.0
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class RunInputs:
+    """The parsed inputs of a run and the texts they came from."""
+
+    procedure: Procedure
+    declarations: dict[str, MeterDeclaration]
+    bench: Bench
+    scenario: Any | None
+    texts: dict[str, Any]
+
+    def plan(self) -> Plan:
+        return expand(self.procedure, [(s, d.meter()) for s, d in self.declarations.items()])
+
+
+def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path | None) -> RunInputs:
+    """Read and validate every input file; errors name file, line and field."""
+    from meterlab.sim.scenario import load_scenario
+
+    proc = load_procedure(procedure)
+    declarations: dict[str, MeterDeclaration] = {}
+    for path in meters:
+        decl, meter = load_meter(path)
+        if decl.serial in declarations:
+            raise DeclarationError("meter", str(path), f"meters with distinct serials ({decl.serial} is given twice)")
+        if decl.kind != proc.meter_kind:
+            raise DeclarationError("meter", str(path), f"a {proc.meter_kind} meter for procedure {proc.id}")
+        if proc.electronic_only and not decl.electronic:
+            raise DeclarationError("meter", str(path), f"an electronic meter: {proc.id} tests electronic devices only")
+        declarations[decl.serial] = decl
+    bench_model = load_bench(bench)
+    scenario_model = load_scenario(scenario) if scenario else None
+    texts = {
+        "procedure": {"file": str(procedure), "text": read_text(procedure)},
+        "meters": [{"file": str(p), "text": read_text(p)} for p in meters],
+        "bench": {"file": str(bench), "text": read_text(bench)},
+        "scenario": {"file": str(scenario), "text": read_text(scenario)} if scenario else None,
+    }
+    return RunInputs(proc, declarations, bench_model, scenario_model, texts)
+
+
+def inputs_from_header(header: dict) -> RunInputs:
+    """Rebuild the inputs from the texts stored in a run's first entry."""
+    texts = header["inputs"]
+    with tempfile.TemporaryDirectory(prefix="meterlab-resume-") as tmp:
+        def copy(item: dict, index: int) -> Path:
+            path = Path(tmp) / f"{index}-{Path(item['file']).name}"
+            path.write_text(item["text"], encoding="utf-8")
+            return path
+
+        procedure = copy(texts["procedure"], 0)
+        meters = [copy(m, i + 1) for i, m in enumerate(texts["meters"])]
+        bench = copy(texts["bench"], 90)
+        scenario = copy(texts["scenario"], 91) if texts.get("scenario") else None
+        inputs = load_inputs(procedure, meters, bench, scenario)
+    inputs.texts = texts
+    return inputs
+
+
+def standards_of(bench: Bench) -> list[str]:
+    """Certificate ids of the reference standards the bench names."""
+    return sorted({entry.calibration for entry in bench.instruments.values() if entry.calibration})
+
+
+def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Register, clock_scale: float,
+               override_calibration: str | None = None, today: date | None = None) -> str:
+    """Check the standards and record a new run with everything needed to repeat or resume it."""
+    standards = standards_of(inputs.bench)
+    problems = register.enforce(standards, at=today, override_reason=override_calibration)
+    profile = profile_path(inputs.procedure.profile)
+    run_id = uuid.uuid4().hex[:12]
+    header = {
+        "software_version": __version__, "python": platform.python_version(), "platform": platform.platform(),
+        "procedure": {"id": inputs.procedure.id, "version": inputs.procedure.version, "title": inputs.procedure.title,
+                      "standard": inputs.procedure.standard, "edition": inputs.procedure.edition,
+                      "clause": inputs.procedure.clause, "sha256": sha256_text(inputs.texts["procedure"]["text"])},
+        "profile": {"name": inputs.procedure.profile, "sha256": sha256_text(read_text(profile)),
+                    "unverified": load_profile(inputs.procedure.profile).unverified_values()},
+        "decision_rule": inputs.procedure.decision_rule,
+        "bench": {"name": inputs.bench.bench, "sha256": sha256_text(inputs.texts["bench"]["text"])},
+        "clock_scale": clock_scale if inputs.bench.simulated else 1.0,
+        "calibration": register.snapshot(standards, at=today),
+        "calibration_override": {"reason": override_calibration, "problems": [p.to_dict() for p in problems]}
+        if problems else None,
+        "inputs": inputs.texts,
+    }
+    store.create_run(run_id, procedure_id=inputs.procedure.id, operator=operator,
+                     meters=list(inputs.declarations), header=header)
+    return run_id
+
+
+@contextmanager
+def bench_session(inputs: RunInputs, *, clock_scale: float, register: Register) -> Iterator[WaterRig]:
+    """Open the bench (starting the simulated lab for simulated instruments) and build the rig on it."""
+    lab = None
+    iolog = RunIOLog()
+    try:
+        resources, clock = {}, RealClock()
+        if inputs.bench.simulated:
+            from meterlab.sim.lab import SimLab
+            from meterlab.sim.scenario import Scenario
+
+            lab = SimLab(inputs.bench, inputs.scenario or Scenario(), clock_scale=clock_scale).start()
+            resources, clock = lab.resources, lab.clock
+        connected = open_bench(inputs.bench, iolog, resources)
+        try:
+            rig = WaterRig(connected, clock=clock, iolog=iolog, method=_method(inputs.bench, register),
+                           standards=standards_of(inputs.bench))
+            rig.set_meters({i + 1: d.pulse_value_l for i, d in enumerate(inputs.declarations.values())})
+            rig.lab = lab
+            yield rig
+        finally:
+            connected.safe_state()
+            connected.close()
+    finally:
+        if lab is not None:
+            lab.stop()
+
+
+def _method(bench: Bench, register: Register) -> GravimetricMethod:
+    def cert(role: str) -> str:
+        names = bench.by_role(role)
+        ids = [bench.instruments[n].calibration for n in names if bench.instruments[n].calibration]
+        if not ids:
+            raise MeterlabError(f"bench {bench.bench!r}: the {role} has no calibration certificate (calibration: id)")
+        return ids[0]
+
+    return GravimetricMethod.from_register(register, balance=cert("reference_scale"), thermometer=cert("thermometer"),
+                                           pressure=cert("pressure_indicator"), diverter_timing_u_s=0.005)
+
+
+def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | None = None,
+            control: RunControl | None = None, register: Register) -> RunState:
+    """Run (or resume) the run `run_id` to its end: completed, aborted or failed."""
+    header = next(store.entries(run_id, kinds=["run_created"])).payload
+    inputs = inputs_from_header(header)
+    with bench_session(inputs, clock_scale=header["clock_scale"], register=register) as rig:
+        runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
+                        prompter=prompter, procedure=inputs.procedure, bus=bus, control=control,
+                        operator=header["operator"], severities=_severities(inputs.procedure))
+        return runner.run()
+
+
+def _severities(procedure: Procedure):
+    if procedure.severities is None:
+        return None
+    from meterlab.procedures.severities import load_severities
+
+    return load_severities(procedure.severities)

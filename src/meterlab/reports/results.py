@@ -1,0 +1,67 @@
+"""The machine-readable result of a run, built from its record alone (`meterlab report --format json`).
+
+Field names are stable: id, verdict (pass / fail / inconclusive / aborted / error), procedure {id, sha256},
+tests[] with id, verdict, points[] (meter_serial, label, flowrate_m3h, reference_volume_l,
+indicated_volume_l, error_pct, u_pct, k, U_pct, mpe_pct, verdict) and checks[].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meterlab.metrology.decision import Outcome
+from meterlab.records.store import Store
+
+RUN_VERDICT = {Outcome.PASS: "pass", Outcome.FAIL: "fail", Outcome.INCONCLUSIVE: "inconclusive",
+               Outcome.UNCERTAINTY_TOO_LARGE: "inconclusive"}
+
+
+def _outcome(label: str) -> Outcome:
+    return Outcome[label.upper().replace(" ", "_")]
+
+
+def run_result(store: Store, run_id: str) -> dict[str, Any]:
+    run = store.run(run_id)
+    entries = list(store.entries(run_id))
+    header = entries[0].payload
+    states = [e.payload for e in entries if e.kind == "state"]
+    last_state = states[-1]["state"] if states else "idle"
+    points, outcomes = [], []
+    for e in entries:
+        if e.kind != "measurement":
+            continue
+        m = e.payload
+        for r in m["meters"]:
+            points.append({
+                "meter_serial": r["meter_serial"],
+                "label": f"{m['point']['name']} #{m['repeat']}" + (f" ({m['step_label']})" if m.get("step_label") else ""),
+                "point": m["point"]["name"], "repeat": m["repeat"], "step_label": m.get("step_label"),
+                "role": m.get("role"), "flowrate_m3h": m["flowrate_m3h"],
+                "reference_volume_l": m["reference_volume_l"], "indicated_volume_l": r["indicated_volume_l"],
+                "error_pct": r["error_pct"], "u_pct": r["u_pct"], "k": r["k"], "U_pct": r["U_pct"],
+                "mpe_pct": r["mpe_pct"], "verdict": r["outcome"], "decision_rule": r["decision_rule"],
+            })
+            outcomes.append(_outcome(r["outcome"]))
+    checks = [c for e in entries if e.kind == "evaluation" for c in e.payload["checks"]]
+    outcomes += [_outcome(c["outcome"]) for c in checks]
+    test_verdict = RUN_VERDICT[max(outcomes)] if outcomes else "inconclusive"
+    verdict = {"completed": test_verdict, "aborted": "aborted", "failed": "error"}.get(last_state, last_state)
+    return {
+        "id": run_id,
+        "verdict": verdict,
+        "state": last_state,
+        "procedure": {"id": header["procedure"]["id"], "sha256": header["procedure"]["sha256"],
+                      "title": header["procedure"]["title"], "clause": header["procedure"]["clause"]},
+        "operator": run.operator,
+        "created_at": run.created_at,
+        "software_version": header["software_version"],
+        "meters": [m for m in _json_list(run.meters)],
+        "tests": [{"id": header["procedure"]["id"], "verdict": test_verdict, "points": points, "checks": checks}],
+        "calibration_override": header.get("calibration_override"),
+    }
+
+
+def _json_list(text: str) -> list:
+    import json
+
+    return json.loads(text)
