@@ -19,7 +19,7 @@ from .conftest import ROOT, SIM_BENCH
 def test_the_default_and_example_benches_load():
     sim = load_bench(SIM_BENCH)
     assert sim.simulated == list(sim.instruments)
-    assert sim.by_role("mut_pulse_counter") == ["counter"]
+    assert sim.by_role("mut_pulse_counter") == ["counter", "counter2", "counter3"]  # one per meter in series
     examples = sorted((ROOT / "instruments" / "examples").glob("*.yaml"))
     assert examples
     for path in examples:

@@ -224,7 +224,7 @@ CASES = [
      "    category: influence\n    mode: during\n    criterion: significant_fault\n"
      "    evaluation: {clause: \"OIML D 11:2013 9.2.1, Table 5 (I, MPE)\", status: verified}\n    class_mapping:\n"
      "      clause: \"R 49-1:2024", "tests.dry_heat.criterion", "criterion: significant_fault"),
-    ("sweep that ends before it starts", "      frequency_stop_hz: 80.0e6", "      frequency_stop_hz: 0.1e6",
+    ("sweep that ends before it starts", "      frequency_stop_hz: 80.0e+6", "      frequency_stop_hz: 0.1e+6",
      "tests.conducted_rf.common", None),
     ("alias to nothing", "short_time_power_reductions: dips_interruptions",
      "short_time_power_reductions: dips", "aliases", "aliases:"),

@@ -207,6 +207,10 @@ class VisaTransport(MessageTransport):
         if refused:
             self.close()
             raise self.fail(InstrumentConnectionError(self.name, None, f"cannot open {self.resource_name}: {refused}"))
+        sock = self._socket()
+        if sock is not None:
+            # A command followed by a query would otherwise wait ~40 ms for Nagle and delayed ACKs.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._set_timeout(self.timeout_s)
 
     def reconnect(self) -> None:

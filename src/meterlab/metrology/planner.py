@@ -14,7 +14,7 @@ from meterlab.errors import MeterlabError
 from meterlab.metrology.budget import evaluate
 from meterlab.metrology.meters import GasMeter, TestPoint, WaterMeter
 from meterlab.metrology.methods import ReferenceMethod
-from meterlab.metrology.reference_volume import register_inputs
+from meterlab.metrology.reference_volume import pulse_inputs, register_inputs
 
 M3_PER_L = 1e-3
 
@@ -36,12 +36,19 @@ class PlannedVolume:
     volume_for_resolution_l: float     # smallest volume the profile's reading-resolution rule allows
 
 
+def mut_inputs_for(volume_m3: float, resolution_l: float, readout: str) -> dict:
+    """The meter-under-test inputs a perfect meter would give: register readings or a pulse count."""
+    if readout == "pulses":
+        return pulse_inputs(round(volume_m3 / (resolution_l * M3_PER_L)), resolution_l * M3_PER_L)
+    return register_inputs(0.0, volume_m3, scale_interval_m3=resolution_l * M3_PER_L)
+
+
 def expanded_uncertainty_pct(method: ReferenceMethod, volume_m3: float, flowrate_m3h: float,
-                             resolution_l: float, *, fixed_k: float | None = None):
-    """The GUM result of E (percent) for a perfect-meter measurement of volume_m3 at flowrate_m3h."""
+                             resolution_l: float, *, readout: str = "register", fixed_k: float | None = None):
+    """The GUM result of E (percent) for a perfect-meter measurement of volume_m3 at flowrate_m3h, read
+    the way the measurement will read it (`readout`: register or pulses)."""
     reading = method.reading_for(volume_m3, flowrate_m3h)
-    mut = register_inputs(0.0, volume_m3, scale_interval_m3=resolution_l * M3_PER_L)
-    return evaluate(method.error(reading, mut), fixed_k=fixed_k)
+    return evaluate(method.error(reading, mut_inputs_for(volume_m3, resolution_l, readout)), fixed_k=fixed_k)
 
 
 def resolution_rule_volume_l(meter: WaterMeter | GasMeter, resolution_l: float) -> float:
@@ -67,6 +74,7 @@ def plan_volume(
     method: ReferenceMethod,
     *,
     resolution_l: float,
+    readout: str = "register",
     stage: str = "type_evaluation",
     max_duration_s: float = 4 * 3600.0,
 ) -> PlannedVolume:
@@ -75,7 +83,7 @@ def plan_volume(
     limit = meter.max_expanded_uncertainty_pct(q, stage)
 
     def u_of(volume_l: float) -> float:
-        return expanded_uncertainty_pct(method, volume_l * M3_PER_L, q, resolution_l).U
+        return expanded_uncertainty_pct(method, volume_l * M3_PER_L, q, resolution_l, readout=readout).U
 
     low_l, high_l = resolution_l, q * max_duration_s / 3.6
     if u_of(high_l) > limit:
@@ -89,6 +97,6 @@ def plan_volume(
             break
     for_resolution = resolution_rule_volume_l(meter, resolution_l)
     volume_l = min(_round_up(max(high_l, for_resolution), resolution_l), q * max_duration_s / 3.6)
-    result = expanded_uncertainty_pct(method, volume_l * M3_PER_L, q, resolution_l)
+    result = expanded_uncertainty_pct(method, volume_l * M3_PER_L, q, resolution_l, readout=readout)
     largest = result.contributions[0].name if result.contributions else ""
     return PlannedVolume(point.name, q, volume_l, volume_l / q * 3.6, result.U, limit, largest, high_l, for_resolution)

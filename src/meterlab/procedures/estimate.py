@@ -12,7 +12,7 @@ def _hms(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
-def action_seconds(action, meter, method, resolution_l: float) -> tuple[float, dict]:
+def action_seconds(action, meter, method, resolution_l: float, readout: str) -> tuple[float, dict]:
     """Physical minimum rig time of one action, and what to show for it."""
     step = action.step
     row: dict = {}
@@ -21,7 +21,7 @@ def action_seconds(action, meter, method, resolution_l: float) -> tuple[float, d
         if step.duration_s is not None:
             volume_l = q * step.duration_s / 3.6
         elif step.volume == "auto":
-            volume_l = plan_volume(meter, action.point, method, resolution_l=resolution_l).volume_l
+            volume_l = plan_volume(meter, action.point, method, resolution_l=resolution_l, readout=readout).volume_l
         else:
             volume_l = float(step.volume)
         row = {"flowrate": f"{q:.4g}", "volume": f"{volume_l:.4g}"}
@@ -41,9 +41,10 @@ def estimate(inputs, method) -> tuple[list[dict], float]:
     decl = next(iter(inputs.declarations.values()))
     meter = decl.meter()
     resolution_l = decl.pulse_value_l if decl.readout == "pulses" else decl.scale_interval_l
+    readout = "pulses" if decl.readout == "pulses" else "register"
     rows, total = [], 0.0
     for action in inputs.plan().actions:
-        seconds, row = action_seconds(action, meter, method, resolution_l)
+        seconds, row = action_seconds(action, meter, method, resolution_l, readout)
         total += seconds
         rows.append({"label": action.label, "time": _hms(seconds), "seconds": seconds, **row})
     return rows, total

@@ -31,8 +31,9 @@ def volume_for(runner: Any, action: Action) -> float:
     if step.volume != "auto":
         return float(step.volume)
     serial, meter = runner.meters[0]
-    resolution_l = runner.resolution_l(serial)
-    return plan_volume(meter, action.point, runner.rig.reference_method(), resolution_l=resolution_l).volume_l
+    readout = "pulses" if runner.declarations[serial].readout == "pulses" else "register"
+    return plan_volume(meter, action.point, runner.rig.reference_method(), resolution_l=runner.resolution_l(serial),
+                       readout=readout).volume_l
 
 
 def monitoring_for(runner: Any, action: Action) -> Stabilise | None:

@@ -26,6 +26,10 @@ SLICE_REAL_S = 0.05
 ATMOSPHERE_PA = 101325.0
 
 
+class _SequenceStopped(Exception):
+    """The measurement a background disturbance served has ended."""
+
+
 class RigError(MeterlabError):
     """The rig cannot do what a step asks (missing instrument, flow not reached, tank too small)."""
 
@@ -85,8 +89,8 @@ class WaterRig:
         self.pump = self._role("pump")
         self.valves = self._role("diverter")
         self.scale = self._role("reference_scale")
-        self.thermometer = self._role("thermometer", required=False)
-        self.pressure = self._role("pressure_indicator", required=False)
+        self.thermometer = self._role("water_thermometer", required=False)
+        self.pressure = self._role("water_pressure", required=False)
         self.drain = self._role("tank_drain", required=False)
         self.counters = self._counters()
         self.max_flowrate_m3h = max_flowrate_m3h or float(getattr(self.pump.options, "max_flowrate_m3h", 10.0))
@@ -158,22 +162,20 @@ class WaterRig:
         self.pump.stop()
         self.valves.close_start_valve()
 
-    def flowrate_m3h(self, *, guard: Guard) -> float:
-        """Measured flow: pulses of the first meter over a window long enough for ~200 pulses."""
+    def flowrate_m3h(self, *, guard: Guard, window_s: float = 0.0) -> float:
+        """Mean flow over at least `window_s`, from the first meter's pulses (at least ~100 pulses, so that
+        one pulse more or less is within 1 %)."""
         if not self.counters or self.target_m3h is None:
             return 0.0
         position = min(self.counters)
         counter = self.counters[position]
         pulse_l = self._pulse_value_l[position]
-        gate_s = min(max(200 * pulse_l / (self.target_m3h / 3.6), 1.0), 600.0)
+        gate_s = min(max(100 * pulse_l / (self.target_m3h / 3.6), window_s, 1.0), 1000.0)
         counter.configure_timed_totalize(gate_s)
         counter.start()
         self.wait(gate_s, guard=guard)
         count = counter.fetch_count(timeout_s=self.clock.real_seconds(gate_s) + 5)
         return count * pulse_l / gate_s * 3.6
-
-    def readings(self, *, guard: Guard, with_flow: bool = True) -> Readings:
-        return Readings(self.flowrate_m3h(guard=guard) if with_flow else None, self.water_temperature_c(), None)
 
     def water_temperature_c(self) -> float | None:
         return self.thermometer.temperature_c() if self.thermometer else None
@@ -183,24 +185,24 @@ class WaterRig:
 
     def stabilise(self, target_m3h: float | None, *, flow_within_pct: float, water_temperature_c, for_s: float,
                   timeout_s: float, guard: Guard) -> float:
-        """Adjust the pump until the flow is within ±pct of the target and hold for `for_s`; return when."""
+        """Trim the pump until the flow, averaged over at least `for_s`, is within ±pct of the target and
+        the water temperature is in its band; return how long it took (rig seconds)."""
         start = self.clock.now()
-        held_since = None
         while True:
             guard()
-            readings = self.readings(guard=guard, with_flow=target_m3h is not None)
+            if target_m3h is None:
+                self.wait(for_s, guard=guard)
+                flow = None
+            else:
+                flow = self.flowrate_m3h(guard=guard, window_s=for_s)
+            readings = Readings(flow, self.water_temperature_c(), None)
             why = violation(readings, target_m3h=target_m3h, flow_within_pct=flow_within_pct,
                             water_temperature_c=water_temperature_c)
-            now = self.clock.now()
             if why is None:
-                held_since = held_since if held_since is not None else now
-                if now - held_since >= for_s:
-                    return now - start
-            else:
-                held_since = None
-                if target_m3h and readings.flowrate_m3h:
-                    self._trim_speed(target_m3h, readings.flowrate_m3h)
-            if now - start > timeout_s:
+                return self.clock.now() - start
+            if target_m3h and flow:
+                self._trim_speed(target_m3h, flow)
+            if self.clock.now() - start > timeout_s:
                 raise RigError(f"not stable within {timeout_s:g} s: {why}")
 
     def _trim_speed(self, target_m3h: float, measured_m3h: float) -> None:
@@ -300,26 +302,59 @@ class WaterRig:
             raise RigError(f"the bench has no instrument for a {kind} disturbance (role {role})")
         return generator
 
+    def _run_sequence(self, generator, kind: str, params: dict, guard: Guard) -> None:
+        """Apply every run the profile's parameters expand to (polarities, phase angles, ...), in order;
+        whatever happens, the generator ends stopped and disarmed."""
+        limit_real_s = self.clock.real_seconds(float(params.get("max_duration_s", 7200))) + 10
+        try:
+            for run in generator.runs(kind, params):
+                guard()
+                generator.configure(**run)
+                generator.arm()
+                generator.start()
+                generator.wait_complete(limit_real_s, guard=guard)
+        finally:
+            generator.stop()
+            generator.disarm()
+
     def _start_disturbance(self, disturbance):
+        """NSAd: run the disturbance in the background while the measurement collects."""
         if disturbance is None:
             return None
         kind, params = disturbance
         generator = self._generator_for(kind)
-        generator.configure(**params)
-        generator.start()
-        return generator
+        generator.runs(kind, params)  # refuse bad parameters before the measurement starts
+        stop = threading.Event()
+        errors: list[BaseException] = []
 
-    def _stop_disturbance(self, generator) -> None:
-        if generator is not None:
-            generator.stop()
+        def stopped() -> None:
+            if stop.is_set():
+                raise _SequenceStopped
+
+        def work() -> None:
+            try:
+                self._run_sequence(generator, kind, params, stopped)
+            except _SequenceStopped:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the measuring thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=work, name=f"disturbance-{kind}", daemon=True)
+        thread.start()
+        return thread, stop, errors
+
+    def _stop_disturbance(self, handle) -> None:
+        if handle is None:
+            return
+        thread, stop, errors = handle
+        stop.set()
+        thread.join(timeout=30)
+        if errors:
+            raise errors[0]
 
     def apply_disturbance(self, kind: str, params: dict, *, guard: Guard) -> None:
-        generator = self._start_disturbance((kind, params))
-        try:
-            self._wait_for(lambda: not generator.running, timeout_s=float(params.get("max_duration_s", 7200)),
-                           guard=guard, what=f"{kind} disturbance to complete")
-        finally:
-            self._stop_disturbance(generator)
+        """NSAa: apply the whole disturbance sequence now, between two measurements."""
+        self._run_sequence(self._generator_for(kind), kind, params, guard)
 
     def set_climate(self, temperature_c: float, humidity_pct: float | None, *, ramp_c_per_min: float | None) -> None:
         chamber = self._role("climate_chamber")

@@ -168,8 +168,8 @@ def _method(bench: Bench, register: Register) -> GravimetricMethod:
             raise MeterlabError(f"bench {bench.bench!r}: the {role} has no calibration certificate (calibration: id)")
         return ids[0]
 
-    return GravimetricMethod.from_register(register, balance=cert("reference_scale"), thermometer=cert("thermometer"),
-                                           pressure=cert("pressure_indicator"), diverter_timing_u_s=0.005)
+    return GravimetricMethod.from_register(register, balance=cert("reference_scale"), thermometer=cert("water_thermometer"),
+                                           pressure=cert("water_pressure"), diverter_timing_u_s=0.005)
 
 
 def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | None = None,

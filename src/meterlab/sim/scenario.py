@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from meterlab.errors import InputFileError
+from meterlab.sim.reference_params import GasRigParams, MasterMeterParams
 from meterlab.yamlio import Path_, read_yaml, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
@@ -67,6 +68,52 @@ class WaterRigParams(Strict):
     scale_settle_time_s: float = Field(2.0, ge=0, description="the weight is unsteady this long after filling")
 
 
+class ChamberParams(Strict):
+    """The climate chamber (physics/chamber.py): air and humidity follow the controller with a first-order lag
+    and a largest rate of change; the meters inside follow the air with their own lag."""
+
+    room_temperature_c: float = Field(23.0, description="where the air drifts while the chamber is not driving")
+    room_humidity_pct: float = Field(45.0, ge=0, le=100)
+    initial_temperature_c: float | None = Field(None, description="default: room temperature")
+    initial_humidity_pct: float | None = Field(None, ge=0, le=100, description="default: room humidity")
+    air_time_constant_s: float = Field(180.0, gt=0)
+    max_heating_c_per_min: float = Field(3.0, gt=0)
+    max_cooling_c_per_min: float = Field(2.0, gt=0)
+    humidity_time_constant_s: float = Field(120.0, gt=0)
+    max_humidity_rate_pct_per_min: float = Field(5.0, gt=0)
+    idle_time_constant_s: float = Field(1800.0, gt=0, description="standby, off or alarm: back to the room")
+    meter_time_constant_s: float = Field(900.0, gt=0, description="the meters inside follow the air")
+    alarm_code: int = Field(1, ge=1, description="code of a chamber_alarm fault without `message:`")
+    alarm_stops_conditioning: bool = Field(True, description="an alarm stops heating/cooling until reset")
+
+
+Curve = list[tuple[float, float]]  # [[frequency_hz, value], ...]
+
+
+class RfParams(Strict):
+    """The RF immunity chain (physics/rf.py): amplifier gain(f) and compression, the CDN path to its
+    150 Ω -> 50 Ω calibration adaptor, the transmitting antenna. Curves are [[frequency_hz, value], ...],
+    linear in log f, constant beyond their ends."""
+
+    amplifier_gain_db: Curve = Field(default_factory=lambda: [(1e4, 45.0), (1e8, 44.0), (1e9, 42.0), (6e9, 38.0)])
+    amplifier_saturation_dbm: float = Field(47.0, description="output power the amplifier compresses towards")
+    amplifier_compression_order: float = Field(2.0, gt=0, description="Rapp smoothness: large = hard limiting")
+    cdn_loss_db: Curve = Field(default_factory=lambda: [(1e5, 17.0), (8e7, 18.5), (1e9, 22.0)],
+                               description="amplifier output -> 50 Ω port of the adaptor (CDN, attenuator, adaptor)")
+    adaptor_emf_ratio: float = Field(6.0, gt=0, description="CDN source e.m.f. / voltage at the adaptor's 50 Ω port")
+    antenna_gain_dbi: Curve = Field(default_factory=lambda: [(2.6e7, 2.0), (8e7, 4.0), (1e9, 7.0), (6e9, 9.0)])
+    antenna_cable_loss_db: float = Field(1.0, ge=0)
+    antenna_distance_m: float = Field(3.0, gt=0)
+
+    @field_validator("amplifier_gain_db", "cdn_loss_db", "antenna_gain_dbi")
+    @classmethod
+    def _frequency_curve(cls, curve: Curve) -> Curve:
+        frequencies = [f for f, _ in curve]
+        if not curve or any(f <= 0 for f in frequencies) or any(b <= a for a, b in zip(frequencies, frequencies[1:])):
+            raise ValueError("give [[frequency_hz, value], ...] with frequencies > 0 and strictly increasing")
+        return curve
+
+
 class FaultSpec(Strict):
     """A fault injected at simulated time `at_s`, or at random (`rate_per_h`, seeded by the scenario)."""
 
@@ -93,14 +140,19 @@ class FaultSpec(Strict):
 class Scenario(Strict):
     seed: int = 0
     water_rig: WaterRigParams = Field(default_factory=WaterRigParams)
+    rf: RfParams = Field(default_factory=RfParams)
+    chamber: ChamberParams = Field(default_factory=ChamberParams)
     meters: list[MeterSpec] = Field(default_factory=list, description="in series, position 1 first")
+    master_meter: MasterMeterParams = Field(default_factory=MasterMeterParams, description="in the water line")
+    gas_rig: GasRigParams = Field(default_factory=GasRigParams)
+    gas_meters: list[MeterSpec] = Field(default_factory=list, description="on the gas rig, in series, position 1 first")
     devices: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="simulated instrument characteristics, by bench instrument name"
     )
     faults: list[FaultSpec] = Field(default_factory=list)
     _source: tuple[Path, dict[Path_, int]] | None = PrivateAttr(None)
 
-    @field_validator("meters")
+    @field_validator("meters", "gas_meters")
     @classmethod
     def _unique_serials(cls, meters: list[MeterSpec]) -> list[MeterSpec]:
         serials = [m.serial for m in meters]

@@ -9,13 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from meterlab.sim.clock import SimClock
-from meterlab.sim.physics import meters, water_rig
+from meterlab.sim.physics import chamber, meters, water_rig
+from meterlab.sim.physics import rf as rf_chain
+from meterlab.sim.physics import emc as emc_coupling
+from meterlab.sim.physics import gas_rig, master_meter
 from meterlab.sim.scenario import Scenario
 from meterlab.sim.world import World
 
 BUILDERS: tuple[Callable[[World, Scenario], None], ...] = (
     water_rig.build,
     meters.build,
+    master_meter.build,  # after the water rig, whose step volume it integrates
+    gas_rig.build,  # the gas rig, its meters under test (gas_meters) and its master meter
+    emc_coupling.build,  # couples EMC generators to the meters above (no step of its own)
+    rf_chain.build,
+    chamber.build,
 )
 
 

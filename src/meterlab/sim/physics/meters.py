@@ -86,7 +86,9 @@ class MeterLine(Component):
 
     `source` is the rig component that moves the fluid (it provides `step_volume_l` and
     `step_flowrate_m3h` for each step and must come before this line in the world). Another rig adds its
-    own line with its own `name` and signal `prefix` (e.g. gas_meters / gas_meter1.pulse)."""
+    own line with its own `name` and signal `prefix` (e.g. gas_meters / gas_meter1.pulse). A source whose
+    meters see different volumes (gas at each meter's own p and T) also provides `at_meter(position)`: the
+    factor from its step volume to the volume at that meter."""
 
     def __init__(self, specs: list[MeterSpec], rngs: list[np.random.Generator], *, source: str = "water_rig",
                  name: str = "meters", prefix: str = "meter"):
@@ -106,8 +108,10 @@ class MeterLine(Component):
 
     def step(self, t_s: float, dt_s: float) -> None:
         rig = self.world.component(self.source)
+        at_meter = getattr(rig, "at_meter", None)  # a gas rig: each meter sees the volume at its own p and T
         for meter in self.meters:
-            meter.pass_volume(rig.step_volume_l, rig.step_flowrate_m3h)
+            factor = at_meter(meter.position) if at_meter else 1.0
+            meter.pass_volume(rig.step_volume_l * factor, rig.step_flowrate_m3h * factor)
 
     def meter(self, key: int | str) -> SimulatedMeter:
         """By position (1-based) or serial number."""

@@ -1,0 +1,513 @@
+"""Reading the meter under test: wired M-Bus, a Modbus meter, and manual entry by the operator.
+
+Four ways to read a meter under test, and how they compare:
+
+| Readout | Driver | What it gives | Resolution | Under disturbance |
+|---|---|---|---|---|
+| Pulse output | `counter.Keysight53230A` (not here) | pulses counted during the gate (the diverter's run) | the pulse value | pulses can be lost or added, undetectably |
+| Wired M-Bus | `MBusMeter` | the register, as a telegram on request | the VIF's unit (0x13 = 1 L, 0x10 = 1 mL) | telegrams can be corrupted; the checksum and frame checks catch it, the driver retries |
+| Modbus meter | `ModbusMeter` | the register, from holding/input registers | the register's unit (uint32), ~7 digits (float32) | the RTU CRC / TCP catch transmission errors; a failing meter answers an exception |
+| Manual entry | `ManualRegister` | the register as the operator reads it from the display | the scale interval | human error: typing mistakes are caught by plausibility checks |
+
+- The pulse output is the only real-time readout: the counter is gated by the diverter, so start and stop
+  are synchronous with the reference. The three register readouts are snapshots: read them with the flow
+  stopped (standing start/stop), or take the time of the request into account.
+- M-Bus and Modbus read the same register the display shows; a meter that updates its communication
+  register only every few seconds (many battery meters do) must be read after that interval.
+- A register readout refers to the meter's display; its resolution (the VIF's unit, the Modbus scaling,
+  the scale interval) enters the uncertainty budget, as the pulse value does for pulses.
+
+Wired M-Bus goes through a transparent serial gateway (TCP socket or a serial port, 2400 baud 8E1
+usually): the bench entry's `wiring` says which meter sits at which primary address (`addr1: meter1`),
+`options.primary_address` which one `read_volume_l()` reads by default. The framing is binary
+(`read_termination = ""`, `write_raw`, `read_bytes`); the codec lives in `meterlab.instruments.mbus`.
+
+Modbus meters have vendor register maps: `MODBUS_METER_MODELS` holds one table per model; a bench
+chooses one with `options.model`. The generic tables below are meterlab's own layouts [U]: check a real
+meter's map and add its table before use.
+
+Manual entry needs no instrument: `ManualRegister` asks the operator through an injected `ask(prompt)`
+callable (the engine's prompter) and refuses implausible readings before they are recorded."""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from meterlab.errors import MeterlabError
+from meterlab.instruments import mbus
+from meterlab.instruments.base import MessageInstrument, ModbusInstrument
+from meterlab.instruments.errors import (
+    InstrumentFailure,
+    InstrumentReplyError,
+    InstrumentTimeout,
+    InstrumentValueError,
+)
+from meterlab.instruments.transport import RegisterTable, WordOrder, registers_to_float32
+
+# --------------------------------------------------------------------------------------------------------
+# Wired M-Bus
+# --------------------------------------------------------------------------------------------------------
+
+ADDRESS_TERMINAL = re.compile(r"addr(250|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])")
+MAX_DRAIN_BYTES = 2 * (0xFF + 6)  # more than this after a bad telegram: the gateway is babbling
+
+
+class MBusOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    primary_address: int | None = Field(
+        None, ge=0, le=mbus.MAX_PRIMARY_ADDRESS,
+        description="address read by default; else the only address in `wiring`",
+    )
+    retries: int = Field(2, ge=0, le=10, description="repeats of an exchange after a bad or missing reply")
+    reset_each_read: bool = Field(True, description="SND_NKE before each read (else once, then FCB toggles)")
+    idle_s: float = Field(0.05, gt=0, le=2.0, description="silence that ends a bad telegram being discarded")
+    max_telegrams: int = Field(4, ge=1, le=16, description="follow-up telegrams read while looking for the volume")
+
+
+class MBusMeter(MessageInstrument):
+    """Meters on a wired M-Bus behind a transparent gateway (EN 13757-2/-3), read by primary address.
+
+    A read: SND_NKE -> E5 (link reset; the next REQ_UD2 has FCB set), then REQ_UD2 -> RSP_UD, and further
+    REQ_UD2 with the FCB toggled while the telegram says more records follow (DIF 0x1F) and the volume
+    has not been found. A bad or missing reply is repeated with the same FCB (the meter then repeats its
+    telegram), at most `retries` times; then the failure is raised: InstrumentReplyError (corrupted,
+    short or wrong telegram, saying what was wrong), InstrumentTimeout (no meter answers), InstrumentError
+    (the meter reports an application error or an error status). A lost connection is raised at once."""
+
+    Options = MBusOptions
+    terminals = ADDRESS_TERMINAL.pattern  # wiring: addr<primary address> -> meter (e.g. addr1: meter1)
+    read_termination = ""  # binary framing: write_raw / read_bytes
+    write_termination = ""
+    encoding = "latin-1"
+    default_timeout_s = 2.0  # 2400 baud: a 255-byte telegram takes 1.2 s on the wire
+    options: MBusOptions
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._fcb: dict[int, bool] = {}  # primary address -> FCB of the next REQ_UD2 (absent: reset first)
+
+    # -- addresses ------------------------------------------------------------------------------------------
+    @property
+    def wired_addresses(self) -> dict[int, str]:
+        """Primary address -> meter, from the bench wiring."""
+        found = {}
+        for terminal, meter in self.wiring.items():
+            match = ADDRESS_TERMINAL.fullmatch(terminal)
+            if match:
+                found[int(match.group(1))] = meter
+        return dict(sorted(found.items()))
+
+    def address_of(self, meter: str) -> int:
+        for address, wired in self.wired_addresses.items():
+            if wired == meter or wired.split(".")[0] == meter:
+                return address
+        raise InstrumentValueError(self.name, "meter", meter, f"wired meters: {self.wired_addresses or 'none'}")
+
+    def _address(self, address: int | None, meter: str | None) -> int:
+        if meter is not None:
+            return self.address_of(meter)
+        if address is None:
+            address = self.options.primary_address
+        if address is None:
+            wired = list(self.wired_addresses)
+            if len(wired) != 1:
+                raise InstrumentValueError(self.name, "primary_address", None,
+                                           "give an address or a meter (set options.primary_address for a default)")
+            address = wired[0]
+        if not isinstance(address, int) or not 0 <= address <= mbus.MAX_PRIMARY_ADDRESS:
+            raise InstrumentValueError(self.name, "primary_address", address, f"0 .. {mbus.MAX_PRIMARY_ADDRESS}")
+        return address
+
+    # -- reading --------------------------------------------------------------------------------------------
+    def reset_link(self, address: int | None = None, *, meter: str | None = None) -> None:
+        """SND_NKE -> E5: reset the meter's link layer; the next REQ_UD2 goes out with FCB set."""
+        address = self._address(address, meter)
+        self._fcb.pop(address, None)
+        command = f"SND_NKE to primary address {address}"
+        self._with_retries(command, lambda: self._acknowledged(mbus.snd_nke(address), command))
+        self._fcb[address] = True
+
+    def read_telegram(self, address: int | None = None, *, meter: str | None = None) -> mbus.Telegram:
+        """One RSP_UD (the first of a reading cycle if the link is reset before each read)."""
+        return self._telegrams(self._address(address, meter), until_volume=False)[0]
+
+    def read_volume_l(self, address: int | None = None, *, meter: str | None = None) -> float:
+        """The meter's register in litres (the present volume: instantaneous, storage 0)."""
+        return self.read_volume(address, meter=meter)[0]
+
+    def read_volume(self, address: int | None = None, *, meter: str | None = None) -> tuple[float, float, mbus.Telegram]:
+        """(register in litres, its resolution in litres (the VIF's unit), the telegram it came from)."""
+        address = self._address(address, meter)
+        telegrams = self._telegrams(address, until_volume=True)
+        for telegram in telegrams:
+            record = telegram.volume_record
+            if record is not None:
+                try:
+                    return record.volume_l, record.volume_step_l, telegram
+                except mbus.MBusFrameError as exc:
+                    raise self.reply_error(self.transport.last_command, f"{exc}: {record.describe()}") from None
+        found = "; ".join(r.describe() for t in telegrams for r in t.records) or "no records"
+        why = f"; {telegrams[-1].problem}" if telegrams[-1].problem else ""
+        raise self.reply_error(self.transport.last_command,
+                               f"no present volume record (VIF 0x10..0x17, storage 0) in {len(telegrams)} "
+                               f"telegram(s) from primary address {address}: {found}{why}")
+
+    def _telegrams(self, address: int, *, until_volume: bool) -> list[mbus.Telegram]:
+        if self.options.reset_each_read or address not in self._fcb:
+            self.reset_link(address)
+        telegrams: list[mbus.Telegram] = []
+        while True:
+            fcb = self._fcb[address]
+            command = f"REQ_UD2 to primary address {address} (FCB={int(fcb)})"
+            try:
+                telegram = self._with_retries(command, lambda: self._request(address, fcb, command))
+            except InstrumentFailure:
+                self._fcb.pop(address, None)  # state unknown: reset the link before the next read
+                raise
+            self._fcb[address] = not fcb
+            telegrams.append(telegram)
+            done = not until_volume or telegram.volume_record is not None
+            if done or not telegram.more_records_follow or len(telegrams) >= self.options.max_telegrams:
+                return telegrams
+
+    def identify(self) -> str:
+        """Identity of the meter at the default address (else the lowest wired one), from its telegram."""
+        address = self.options.primary_address
+        if address is None:
+            address = min(self.wired_addresses, default=None)
+        address = self._address(address, None)
+        telegram = self.read_telegram(address)
+        return (f"M-Bus meter at primary address {address} via {self.name}: ID {telegram.identification}, "
+                f"manufacturer {telegram.manufacturer}, version {telegram.version}, {telegram.medium_name}")
+
+    def safe_state(self) -> None:
+        """Reading a meter changes nothing on the rig; forget the link state so the next read resets it."""
+        self._fcb.clear()
+
+    # -- exchanges ------------------------------------------------------------------------------------------
+    def _with_retries(self, command: str, attempt: Callable[[], object]):
+        attempts = 1 + self.options.retries
+        for _ in range(attempts):
+            try:
+                return attempt()
+            except (InstrumentReplyError, InstrumentTimeout) as exc:  # each is in the I/O log already
+                last = exc
+        if isinstance(last, InstrumentTimeout):
+            raise self.transport.fail(InstrumentTimeout(self.name, command, last.timeout_s,
+                                                        f"no valid reply to {attempts} attempt(s)"))
+        raise self.reply_error(command, f"{last.message} (last of {attempts} attempt(s))")
+
+    def _acknowledged(self, frame: bytes, command: str) -> None:
+        self.transport.write_raw(frame, command=command)
+        reply = self.transport.read_bytes(1)
+        if reply[0] != mbus.ACK:
+            self._drain()
+            raise self.reply_error(command, f"expected the acknowledgement E5, got {reply.hex().upper()}")
+
+    def _request(self, address: int, fcb: bool, command: str) -> mbus.Telegram:
+        self.transport.write_raw(mbus.req_ud2(address, fcb), command=command)
+        start = self.transport.read_bytes(1)
+        if start[0] != mbus.LONG_START:
+            self._drain()
+            what = "the acknowledgement E5" if start[0] == mbus.ACK else f"0x{start[0]:02X}"
+            raise self.reply_error(command, f"expected a RSP_UD long frame (start byte 68), got {what}")
+        header = self.transport.read_bytes(3)
+        length = header[0]
+        if header[1] != length or header[2] != mbus.LONG_START or length < 3:
+            self._drain()
+            raise self.reply_error(command, f"corrupted frame header {(start + header).hex(' ').upper()}: "
+                                            "the length fields differ or the second start byte is not 68")
+        try:
+            rest = self.transport.read_bytes(length + 2)
+        except InstrumentTimeout as exc:
+            raise self.reply_error(command, f"short telegram: the header announces {length + 6} bytes; the rest "
+                                            f"did not arrive within {exc.timeout_s:g} s") from None
+        frame = start + header + rest
+        try:
+            telegram = mbus.decode_rsp_ud(frame, address=address)
+        except mbus.MBusApplicationError as exc:
+            raise self.instrument_error(command, str(exc)) from None
+        except mbus.MBusFrameError as exc:
+            if frame[-1] != mbus.STOP:  # the frame boundary is in doubt: let the line fall silent
+                self._drain()
+            raise self.reply_error(command, f"{exc}; telegram {frame.hex(' ').upper()}") from None
+        problems = telegram.status_problems()
+        if telegram.status & 0x0B:  # application busy/error/alarm, permanent error
+            raise self.instrument_error(command, f"the meter reports status 0x{telegram.status:02X}: "
+                                                 f"{', '.join(problems)}")
+        return telegram
+
+    def _drain(self) -> None:
+        """Discard what follows a bad telegram until the line is silent for `idle_s` (bounded).
+
+        The discarded bytes are in the I/O log as reads; the silence that ends them as a timeout entry of
+        the command '<request>: discarding the rest of a bad reply'."""
+        command = self.transport.last_command
+        self.transport.last_command = f"{command}: discarding the rest of a bad reply"
+        try:
+            for _ in range(MAX_DRAIN_BYTES):
+                try:
+                    self.transport.read_bytes(1, timeout_s=self.options.idle_s)
+                except InstrumentTimeout:
+                    return
+        finally:
+            self.transport.last_command = command
+        raise self.reply_error(command, f"the gateway kept sending after a bad telegram (over {MAX_DRAIN_BYTES} bytes)")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Modbus meters
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModbusMeterModel:
+    """Where a Modbus meter keeps its register and serial number (protocol addresses, 0-based)."""
+
+    description: str
+    table: RegisterTable
+    volume_address: int
+    volume_type: Literal["uint32", "float32"]
+    word_order: WordOrder
+    litres_per_unit: Decimal  # uint32: litres per count; float32: litres per unit of the value (1000 for m³)
+    serial_address: int
+    serial_type: Literal["uint32", "ascii"]
+    serial_registers: int  # 2 for uint32; 2 characters per register for ascii
+
+
+MODBUS_METER_MODELS: dict[str, ModbusMeterModel] = {  # [U] meterlab's own generic layouts
+    "generic_uint32_l": ModbusMeterModel(
+        "register as uint32 in litres (input registers 0-1, high word first); serial uint32 at 2-3",
+        RegisterTable.INPUT, 0, "uint32", WordOrder.BIG, Decimal(1), 2, "uint32", 2),
+    "generic_uint32_ml": ModbusMeterModel(
+        "register as uint32 in millilitres (input registers 0-1, high word first); serial uint32 at 2-3",
+        RegisterTable.INPUT, 0, "uint32", WordOrder.BIG, Decimal("0.001"), 2, "uint32", 2),
+    "generic_float32_m3": ModbusMeterModel(
+        "register as float32 in m³ (holding 100-101, low word first); serial 16 ASCII characters at 110-117",
+        RegisterTable.HOLDING, 100, "float32", WordOrder.SWAPPED, Decimal(1000), 110, "ascii", 8),
+}
+
+
+class ModbusMeterOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field("generic_uint32_ml", description=f"one of {', '.join(MODBUS_METER_MODELS)}")
+
+    @field_validator("model")
+    @classmethod
+    def _known(cls, model: str) -> str:
+        if model not in MODBUS_METER_MODELS:
+            raise ValueError(f"unknown Modbus meter model {model!r}; known: {', '.join(MODBUS_METER_MODELS)}")
+        return model
+
+
+def registers_to_uint32(registers: list[int], word_order: WordOrder) -> int:
+    high, low = registers if WordOrder(word_order) is WordOrder.BIG else registers[::-1]
+    return high << 16 | low
+
+
+def uint32_to_registers(value: int, word_order: WordOrder) -> list[int]:
+    words = [(value >> 16) & 0xFFFF, value & 0xFFFF]
+    return words if WordOrder(word_order) is WordOrder.BIG else words[::-1]
+
+
+def shortest_float32_text(value: float) -> str:
+    """The shortest decimal that reads back as the same float32 (12.345 stays 12.345, not 12.3450002670)."""
+    packed = struct.pack("<f", value)
+    for digits in range(1, 10):
+        text = f"{value:.{digits}g}"
+        if struct.pack("<f", float(text)) == packed:
+            return text
+    return repr(value)
+
+
+def registers_to_ascii(registers: list[int]) -> str:
+    return b"".join(r.to_bytes(2, "big") for r in registers).rstrip(b"\x00 ").decode("latin-1")
+
+
+def ascii_to_registers(text: str, count: int) -> list[int]:
+    raw = text.encode("latin-1")[: 2 * count].ljust(2 * count, b"\x00")
+    return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, 2 * count, 2)]
+
+
+class ModbusMeter(ModbusInstrument):
+    """A meter under test with a Modbus interface: its register and serial number, per model table."""
+
+    Options = ModbusMeterOptions
+    terminals = r"meter"  # wiring: meter = the meter it is (meter1)
+    default_timeout_s = 2.0
+    options: ModbusMeterOptions
+
+    @property
+    def model(self) -> ModbusMeterModel:
+        return MODBUS_METER_MODELS[self.options.model]
+
+    def read_volume_l(self) -> float:
+        """The register in litres."""
+        model = self.model
+        registers = self.transport.read_registers(model.table, model.volume_address, 2)
+        if model.volume_type == "uint32":
+            return float(registers_to_uint32(registers, model.word_order) * model.litres_per_unit)
+        value = registers_to_float32(registers, model.word_order)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise self.reply_error(f"read {model.table.value} {model.volume_address}+2 (volume)",
+                                   f"the volume register holds {value!r}")
+        return float(Decimal(shortest_float32_text(value)) * model.litres_per_unit)
+
+    @property
+    def volume_resolution_l(self) -> float | None:
+        """The register's unit for integer registers; None for float registers (depends on the value)."""
+        model = self.model
+        return float(model.litres_per_unit) if model.volume_type == "uint32" else None
+
+    def serial_number(self) -> str:
+        model = self.model
+        registers = self.transport.read_registers(model.table, model.serial_address, model.serial_registers)
+        if model.serial_type == "uint32":
+            return str(registers_to_uint32(registers, WordOrder.BIG))
+        return registers_to_ascii(registers)
+
+    def identify(self) -> str:
+        return (f"Modbus meter ({self.options.model}) at {self.transport.endpoint} unit {self.transport.unit}: "
+                f"S/N {self.serial_number()}")
+
+    def safe_state(self) -> None:
+        """Reading a meter changes nothing on the rig."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# Manual entry
+# --------------------------------------------------------------------------------------------------------
+
+S_PER_H = 3600
+L_PER_M3 = 1000
+
+
+class ImplausibleReading(MeterlabError):
+    """The operator's reading was refused (each attempt's reason is in the message)."""
+
+    def __init__(self, meter: str, reasons: list[str]):
+        self.meter, self.reasons = meter, reasons
+        super().__init__(f"register reading of {meter} refused {len(reasons)} time(s): " + " | ".join(reasons))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the plausibility checks know about the reading."""
+
+    previous_l: float | None = None  # the last accepted reading of this meter
+    elapsed_s: float | None = None  # since that reading
+    flowrate_m3h: float | None = None  # the (largest) flowrate since that reading
+
+
+class ManualRegister:
+    """The operator reads the register on the meter's display and types it in.
+
+    `ask(prompt) -> str` is the engine's prompter (a scripted callable in tests). A reading is refused,
+    and asked again (at most `max_attempts` times, then ImplausibleReading), if it is not a number, is
+    negative, is not a whole number of scale intervals (within `interval_tolerance` of an interval), is
+    lower than the previous reading, or is further above it than the flow could have carried:
+    flowrate x elapsed time x `safety_factor`, plus one scale interval. The safety factor is an
+    engineering margin for flow variation and meter error, not a number from a standard.
+
+    The operator types in `entry_unit` (litres or m³, as the display shows); readings come back in litres."""
+
+    def __init__(
+        self,
+        ask: Callable[[str], str],
+        *,
+        meter: str,
+        scale_interval_l: float,
+        entry_unit: Literal["L", "m3"] = "L",
+        safety_factor: float = 1.5,
+        interval_tolerance: float = 1e-6,
+        max_attempts: int = 3,
+    ):
+        if not scale_interval_l > 0:
+            raise ValueError(f"scale_interval_l must be > 0, got {scale_interval_l!r}")
+        if not safety_factor >= 1:
+            raise ValueError(f"safety_factor must be >= 1, got {safety_factor!r}")
+        if not 0 <= interval_tolerance < 0.5:
+            raise ValueError(f"interval_tolerance is a fraction of the interval in [0, 0.5), got {interval_tolerance!r}")
+        if entry_unit not in ("L", "m3"):
+            raise ValueError(f"entry_unit must be 'L' or 'm3', got {entry_unit!r}")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        self.ask, self.meter = ask, meter
+        self.scale_interval_l = Decimal(repr(float(scale_interval_l)))
+        self.entry_unit, self.safety_factor = entry_unit, safety_factor
+        self.interval_tolerance = Decimal(repr(float(interval_tolerance)))
+        self.max_attempts = max_attempts
+
+    def read_volume_l(
+        self,
+        *,
+        previous_l: float | None = None,
+        elapsed_s: float | None = None,
+        flowrate_m3h: float | None = None,
+        prompt: str | None = None,
+    ) -> float:
+        """Ask until a plausible reading is typed; ImplausibleReading after `max_attempts` refusals."""
+        context = Context(previous_l, elapsed_s, flowrate_m3h)
+        unit = "m³" if self.entry_unit == "m3" else "L"
+        question = prompt or f"Read the register of {self.meter} ({unit}) and type it in:"
+        reasons: list[str] = []
+        for _ in range(self.max_attempts):
+            text = self.ask(question if not reasons else f"{reasons[-1]}\n{question}")
+            try:
+                return self.check(text, context)
+            except ValueError as exc:
+                reasons.append(f"{text.strip()!r}: {exc}")
+        raise ImplausibleReading(self.meter, reasons)
+
+    def check(self, text: str, context: Context = Context()) -> float:
+        """The reading in litres, or ValueError saying why it is implausible."""
+        value_l = self._parse(text)
+        interval = self.scale_interval_l
+        if value_l < 0:
+            raise ValueError("a register reading cannot be negative")
+        steps = value_l / interval
+        if abs(steps - steps.to_integral_value()) > self.interval_tolerance:
+            raise ValueError(f"not a whole number of scale intervals ({_l(interval)} L): check the last digit")
+        if context.previous_l is not None:
+            previous = Decimal(repr(float(context.previous_l)))
+            if value_l < previous:
+                raise ValueError(f"lower than the previous reading {_l(previous)} L")
+            if context.elapsed_s is not None and context.flowrate_m3h is not None:
+                flow_l = (Decimal(repr(float(abs(context.flowrate_m3h)))) * L_PER_M3 / S_PER_H
+                          * Decimal(repr(float(context.elapsed_s))))
+                limit = flow_l * Decimal(repr(float(self.safety_factor))) + interval
+                if value_l - previous > limit:
+                    raise ValueError(
+                        f"{_l(value_l - previous)} L since the previous reading {_l(previous)} L is more than "
+                        f"{context.flowrate_m3h:g} m³/h can carry in {context.elapsed_s:g} s "
+                        f"({_l(flow_l)} L, at most {_l(limit)} L with the safety factor {self.safety_factor:g})")
+        return float(value_l)
+
+    def _parse(self, text: str) -> Decimal:
+        cleaned = text.strip().replace(" ", "")
+        if cleaned.count(",") == 1 and "." not in cleaned:
+            cleaned = cleaned.replace(",", ".")  # a decimal comma, as many displays and keyboards have it
+        if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", cleaned):
+            raise ValueError("not a number (type digits with one decimal point, no unit)")
+        try:
+            value = Decimal(cleaned)
+        except InvalidOperation:
+            raise ValueError("not a number") from None
+        return value * L_PER_M3 if self.entry_unit == "m3" else value
+
+
+def _l(value: Decimal) -> str:
+    return f"{float(value):.10g}"
+
+
+__all__ = [
+    "MBusMeter", "MBusOptions", "ModbusMeter", "ModbusMeterModel", "ModbusMeterOptions", "MODBUS_METER_MODELS",
+    "ManualRegister", "ImplausibleReading", "Context",
+]

@@ -1,0 +1,128 @@
+"""Pressure indicator / controller, Druck (GE) PACE 1000/5000/6000 style: SCPI whose replies echo the header.
+
+Reference sheet 3.6 [V, ESRF bliss `pace` controller and public test code]: `:SENS:PRES?` answers
+`:SENS:PRES 1013.25` (in the unit set with `:UNIT:PRES`), `:UNIT:PRES?` answers `:UNIT:PRES KPA`;
+`:SOUR:PRES:LEV:IMM:AMPL <sp>` sets the controller's setpoint and `:OUTP:STAT ON|OFF` switches control;
+errors queue in `:SYST:ERR?`. LAN port 5025, LF framing. [U] the echo of `*IDN?` (`*IDN GE Druck,...`), the
+layout of the `:SYST:ERR?` and `:OUTP:STAT?` replies (`:SYST:ERR 0,"No error"`, `:OUTP:STAT 0`) and
+9.91E+37 as the value of a reading the instrument cannot give (then the error queue says why).
+
+Wiring: port = the rig signal at the instrument's pressure port (`port: water.pressure_bar`)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from meterlab.instruments.base import SCPI_ERROR, ScpiInstrument, control, measurement
+from meterlab.instruments.errors import InstrumentValueError
+from meterlab.instruments.validators import strict_discrete_set, strict_range
+
+INVALID_READING = 9.9e37
+PA_PER_UNIT = {"PA": 1.0, "HPA": 100.0, "KPA": 1e3, "MPA": 1e6, "MBAR": 100.0, "BAR": 1e5, "PSI": 6894.757293168}
+UNITS = {"Pa": "PA", "hPa": "HPA", "kPa": "KPA", "MPa": "MPA", "mbar": "MBAR", "bar": "BAR", "psi": "PSI"}
+
+
+class PaceOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    controller: bool = Field(False, description="a controller (PACE 5000/6000): safe_state switches control off")
+    full_scale_pa: float = Field(2e6, gt=0, description="upper end of the controlled range, for setpoints")
+
+
+class DruckPace(ScpiInstrument):
+    Options = PaceOptions
+    terminals = r"port"
+    read_termination = "\n"
+    write_termination = "\n"
+    default_timeout_s = 3.0
+    error_query = ":SYST:ERR?"
+
+    unit = control(
+        ":UNIT:PRES?", ":UNIT:PRES %s", "Pressure unit of readings and setpoints: Pa, hPa, kPa, MPa, mbar, bar, psi.",
+        validator=strict_discrete_set, values=UNITS, map_values=True, cast=str,
+    )
+    pressure = measurement(":SENS:PRES?", "The pressure now, in the instrument's unit.")
+
+    # -- replies --------------------------------------------------------------------------------------------
+    def check_reply(self, command: str, reply: str) -> str:
+        """Strip the echoed header; a value of 9.91E+37 means an error: read the queue and raise it."""
+        value = self._strip_echo(command, reply)
+        try:
+            invalid = abs(float(value)) >= INVALID_READING
+        except ValueError:
+            invalid = False
+        if invalid:
+            errors = self.read_error_queue()
+            why = "; ".join(f'{code},"{message}"' for code, message in errors) or "no error queued"
+            raise self.instrument_error(command, f"no valid value (9.91E+37): {why}")
+        return value
+
+    def _strip_echo(self, command: str, reply: str) -> str:
+        header = command.split()[0].rstrip("?")
+        text = reply.strip()
+        if text[: len(header)].upper() != header.upper() or text[len(header):len(header) + 1] not in ("", " "):
+            raise self.reply_error(command, f"reply {reply!r} does not echo the header {header!r}")
+        return text[len(header):].strip()
+
+    def read_error_queue(self) -> list[tuple[int, str]]:
+        errors = []
+        for _ in range(self.max_error_reads):
+            reply = self._strip_echo(self.error_query, self.transport.query(self.error_query))
+            match = SCPI_ERROR.match(reply)
+            if not match:
+                raise self.reply_error(self.error_query, f"not a SCPI error entry: {reply!r}")
+            code, message = int(match.group(1)), match.group(2)
+            if code == 0:
+                return errors
+            errors.append((code, message))
+        return errors
+
+    # -- pressure -------------------------------------------------------------------------------------------
+    def pressure_pa(self) -> float:
+        """The pressure now in Pa (asks the unit, then the pressure)."""
+        factor = PA_PER_UNIT[UNITS[self.unit]]
+        return self.pressure * factor
+
+    def setpoint_pa(self) -> float:
+        factor = PA_PER_UNIT[UNITS[self.unit]]
+        command = ":SOUR:PRES:LEV:IMM:AMPL?"
+        reply = self.ask(command)
+        try:
+            return float(reply) * factor
+        except ValueError:
+            raise self.reply_error(command, f"not a setpoint: {reply!r}") from None
+
+    def set_setpoint_pa(self, setpoint_pa: float) -> None:
+        """Set the controller's setpoint (checked against 0 .. full_scale_pa before anything is sent), in the
+        instrument's unit; then read the error queue, which also confirms the instrument took it."""
+        full_scale = self.options.full_scale_pa  # type: ignore[attr-defined]
+        try:
+            strict_range(setpoint_pa, (0.0, full_scale))
+        except ValueError as exc:
+            raise InstrumentValueError(self.name, "setpoint_pa", setpoint_pa, f"{exc}, in Pa") from None
+        factor = PA_PER_UNIT[UNITS[self.unit]]
+        self.write(f":SOUR:PRES:LEV:IMM:AMPL {setpoint_pa / factor:.10g}")
+        self.check_errors()
+
+    # -- control output -------------------------------------------------------------------------------------
+    @property
+    def output_enabled(self) -> bool:
+        command = ":OUTP:STAT?"
+        reply = self.ask(command).upper()
+        if reply not in ("0", "1", "ON", "OFF"):
+            raise self.reply_error(command, f"not an output state: {reply!r}")
+        return reply in ("1", "ON")
+
+    def output_on(self) -> None:
+        self.write(":OUTP:STAT ON")
+        if not self.output_enabled:
+            raise self.instrument_error(":OUTP:STAT ON", "control did not switch on")
+
+    def output_off(self) -> None:
+        self.write(":OUTP:STAT OFF")
+        if self.output_enabled:
+            raise self.instrument_error(":OUTP:STAT OFF", "control did not switch off")
+
+    def safe_state(self) -> None:
+        """A controller stops controlling (output off, confirmed); an indicator drives nothing."""
+        if self.options.controller:  # type: ignore[attr-defined]
+            self.output_off()

@@ -1,0 +1,289 @@
+"""Simulated meter readouts: an M-Bus gateway with the meters of the line behind it, and a Modbus meter.
+
+`SimMBusGateway` (bench wiring `addr<N>: meter<k>`): a transparent M-Bus gateway on TCP with one simulated
+meter per primary address. Each meter answers SND_NKE with E5 and REQ_UD2 with a RSP_UD (CI 0x72) built
+from its register (`meter<k>.register_l`, the display): fabrication number, the volume at the due date
+(storage 1, the initial register), the present volume (DIF 0x0C BCD or 0x04 int32, VIF from the
+register's resolution unless the scenario sets it), an error-flags record (VIF FD 17) and manufacturer
+data (DIF 0x0F). It keeps the FCB: a REQ_UD2 whose FCB has not toggled gets the previous telegram again
+(same access number), as EN 13757-2 has it. An address with no meter, a frame with a bad checksum and an
+unknown C field get no answer (a real bus stays silent). While a meter is disturbed with the susceptibility
+`corrupt_telegrams`, each RSP_UD is corrupted (one byte changed) with probability `corrupt_fraction`.
+The `error` fault: RSP_UD with CI 0x70 and the error code (the fault's message, default 0).
+
+`SimModbusMeter` (wiring `meter: meter<k>`): serves the register and serial number of one meter with the
+register table of `options.model` (see `MODBUS_METER_MODELS`)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from meterlab.instruments import mbus
+from meterlab.instruments.meter_readout import (
+    ADDRESS_TERMINAL,
+    MODBUS_METER_MODELS,
+    ModbusMeterOptions,
+    ascii_to_registers,
+    uint32_to_registers,
+)
+from meterlab.instruments.transport import RegisterTable, WordOrder, float32_to_registers
+from meterlab.sim.devices.base import MAX_FRAME_BYTES, LineDevice, ModbusDevice
+from meterlab.sim.physics.meters import MeterLine, SimulatedMeter
+from meterlab.sim.world import World
+
+log = logging.getLogger(__name__)
+ERROR_FLAGS_VIFE = 0x17  # VIF FD, VIFE 17: error flags (binary) [U]
+MANUFACTURER_DATA = b"meterlab-sim"
+
+
+def find_meter(world: World, name: str) -> SimulatedMeter | None:
+    """The simulated meter a wiring names (`meter2`, `gas_meter1`), or None if the scenario has none there."""
+    match = re.fullmatch(r"([a-z_]*?)(\d+)(\..*)?", name)
+    if not match:
+        return None
+    prefix, position = match.group(1), int(match.group(2))
+    for component in world.components.values():
+        if isinstance(component, MeterLine) and component.prefix == prefix:
+            try:
+                return component.meter(position)
+            except KeyError:
+                return None
+    return None
+
+
+def disturbed_fraction(meter: SimulatedMeter) -> float:
+    """The share of telegrams a meter corrupts now (its disturbances with effect corrupt_telegrams)."""
+    return max((d.corrupt_fraction for d in meter.disturbances.values() if d.effect == "corrupt_telegrams"),
+               default=0.0)
+
+
+def digits_of(serial: str, fallback: int) -> int:
+    """An 8-digit M-Bus identification from a serial number: its last 8 digits, else `fallback`."""
+    digits = "".join(ch for ch in serial if ch.isdigit())
+    return int(digits[-8:]) if digits else fallback
+
+
+# --------------------------------------------------------------------------------------------------------
+# M-Bus
+# --------------------------------------------------------------------------------------------------------
+
+
+class TelegramParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    manufacturer: str = Field("SIM", pattern=r"^[A-Z]{3}$")
+    version: int = Field(1, ge=0, le=255)
+    medium: int = Field(0x07, ge=0, le=255, description="07 water, 03 gas, 06 warm water, 04 heat")
+    volume_format: Literal["bcd8", "int32"] = "bcd8"
+    volume_vif: int | None = Field(None, ge=0x10, le=0x17, description="default: from the register resolution")
+    identification: int | None = Field(None, ge=0, le=99_999_999, description="default: digits of the serial")
+
+
+class MBusGatewayParams(TelegramParams):
+    by_address: dict[int, dict] = Field(default_factory=dict, description="per primary address overrides")
+
+    @field_validator("by_address")
+    @classmethod
+    def _overrides(cls, by_address: dict[int, dict]) -> dict[int, dict]:
+        for overrides in by_address.values():
+            TelegramParams.model_validate(overrides)
+        return by_address
+
+    def for_address(self, address: int) -> TelegramParams:
+        base = self.model_dump(exclude={"by_address"})
+        return TelegramParams.model_validate({**base, **self.by_address.get(address, {})})
+
+
+class _Slave:
+    """One meter on the bus: its link state (FCB) and its last telegram."""
+
+    def __init__(self, address: int, signal: str, params: TelegramParams):
+        self.address, self.signal, self.params = address, signal, params
+        self.expected_fcb = True  # after a reset, the next new request has the FCB set
+        self.last: bytes | None = None
+        self.access_number = 0
+
+    def reset(self) -> None:
+        self.expected_fcb, self.last = True, None
+
+
+class SimMBusGateway(LineDevice):
+    Params = MBusGatewayParams
+    terminators = ()
+    reply_terminator = b""  # binary framing: no terminator (the garbage fault sends bare bytes)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rng = self.world.rng()
+        self.slaves: dict[int, _Slave] = {}
+        for terminal, signal in self.wiring.items():
+            match = ADDRESS_TERMINAL.fullmatch(terminal)
+            if match:
+                address = int(match.group(1))
+                self.slaves[address] = _Slave(address, signal, self.params.for_address(address))
+
+    # -- framing --------------------------------------------------------------------------------------------
+    def split(self, buffer: bytearray) -> list[bytes]:
+        """Complete short/long frames; bytes that start no frame are skipped (a slave resynchronises)."""
+        frames = []
+        while buffer:
+            start = buffer[0]
+            if start == mbus.SHORT_START:
+                if len(buffer) < 5:
+                    break
+                frames.append(bytes(buffer[:5]))
+                del buffer[:5]
+            elif start == mbus.LONG_START:
+                if len(buffer) < 4:
+                    break
+                if buffer[1] != buffer[2] or buffer[3] != mbus.LONG_START:
+                    del buffer[:1]
+                    continue
+                size = buffer[1] + 6
+                if len(buffer) < size:
+                    break
+                frames.append(bytes(buffer[:size]))
+                del buffer[:size]
+            else:
+                del buffer[:1]
+        if len(buffer) > MAX_FRAME_BYTES:
+            del buffer[:]
+        return frames
+
+    def respond(self, frame: bytes) -> bytes | None:
+        return self._respond(frame, error_code=None)
+
+    def respond_error(self, frame: bytes, message: str | None) -> bytes | None:
+        code = int(message) if message and message.isdigit() and int(message) <= 0xFF else 0
+        return self._respond(frame, error_code=code)
+
+    def _respond(self, frame: bytes, error_code: int | None) -> bytes | None:
+        try:
+            decoded = mbus.decode_frame(frame)
+        except mbus.MBusFrameError:
+            return None  # a slave ignores a frame it cannot check
+        with self.lock, self.world.now():
+            if decoded.address == mbus.BROADCAST_NO_REPLY and decoded.c == mbus.C_SND_NKE:
+                for slave in self.slaves.values():
+                    slave.reset()
+                return None
+            slave = self.slaves.get(decoded.address)
+            meter = find_meter(self.world, slave.signal) if slave else None
+            if slave is None or meter is None:
+                return None  # nobody at that address
+            c = decoded.c
+            if isinstance(decoded, mbus.ShortFrame) and c == mbus.C_SND_NKE:
+                slave.reset()
+                return bytes((mbus.ACK,))
+            if isinstance(decoded, mbus.ShortFrame) and c & ~mbus.FCB in (mbus.C_REQ_UD2, mbus.C_REQ_UD2 & ~mbus.FCV):
+                if error_code is not None:
+                    return mbus.application_error(slave.address, error_code)
+                return self._corrupted(self._rsp_ud(slave, meter, c), meter)
+            if isinstance(decoded, mbus.ShortFrame) and c & ~mbus.FCB == mbus.C_REQ_UD1:
+                return bytes((mbus.ACK,))  # no alarm (class 1) data
+            if isinstance(decoded, mbus.LongFrame) and c & ~mbus.FCB == mbus.C_SND_UD:
+                return bytes((mbus.ACK,))  # accepted (application reset, baud rate, ...) without effect
+            return None
+
+    def _rsp_ud(self, slave: _Slave, meter: SimulatedMeter, c: int) -> bytes:
+        if c & mbus.FCV:
+            fcb = bool(c & mbus.FCB)
+            if fcb != slave.expected_fcb and slave.last is not None:
+                return slave.last  # FCB not toggled: the master missed it, send it again
+            slave.expected_fcb = not fcb
+        slave.access_number = (slave.access_number + 1) & 0xFF
+        slave.last = self._telegram(slave, meter)
+        return slave.last
+
+    def _telegram(self, slave: _Slave, meter: SimulatedMeter) -> bytes:
+        params = slave.params
+        vif = params.volume_vif or mbus.volume_vif_for(meter.spec.register_resolution_l)
+        step_l = mbus.volume_step_l(vif)
+        bcd = params.volume_format == "bcd8"
+        wrap = 10**8 if bcd else 2**31  # the register rolls over like the display
+        present = math.floor(meter.register_l / step_l + 1e-6) % wrap
+        due_date = math.floor(meter.spec.initial_register_l / step_l + 1e-6) % wrap
+        identification = params.identification
+        if identification is None:
+            identification = digits_of(meter.spec.serial, slave.address)
+        records = (
+            mbus.encode_record(mbus.DIF_BCD8, mbus.VIF_FABRICATION_NUMBER, mbus.encode_bcd(identification, 4))
+            + mbus.volume_record(due_date, vif, bcd=bcd, storage=1)
+            + mbus.volume_record(present, vif, bcd=bcd)
+            + mbus.encode_record(0x02, 0xFD, mbus.encode_int(0, 2), vifes=bytes((ERROR_FLAGS_VIFE,)))
+            + bytes((mbus.DIF_MANUFACTURER,)) + MANUFACTURER_DATA
+        )
+        return mbus.encode_rsp_ud(
+            slave.address, identification=identification, manufacturer=params.manufacturer,
+            version=params.version, medium=params.medium, access_number=slave.access_number, records=records,
+        )
+
+    def _corrupted(self, frame: bytes, meter: SimulatedMeter) -> bytes:
+        fraction = disturbed_fraction(meter)
+        if not fraction or self.rng.random() >= fraction:
+            return frame
+        corrupted = bytearray(frame)
+        corrupted[int(self.rng.integers(len(frame)))] ^= int(self.rng.integers(1, 256))
+        return bytes(corrupted)
+
+    def handle(self, text: str) -> str | None:  # binary framing: respond() does the work
+        return None
+
+    def error_reply(self, text: str, message: str | None) -> str | None:
+        return None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Modbus
+# --------------------------------------------------------------------------------------------------------
+
+
+class ModbusMeterParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serial: str | None = Field(None, description="default: the scenario meter's serial")
+
+
+class SimModbusMeter(ModbusDevice):
+    Params = ModbusMeterParams
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.model = MODBUS_METER_MODELS[ModbusMeterOptions.model_validate(self.entry.options).model]
+        self.meter_name = self.signal("meter") or "meter1"
+
+    def read(self, table: str, address: int, count: int) -> list[int] | int:
+        if table not in ("holding", "input"):
+            return self.ILLEGAL_FUNCTION
+        if RegisterTable(table) is not self.model.table:
+            return self.ILLEGAL_ADDRESS
+        with self.world.now():
+            meter = find_meter(self.world, self.meter_name)
+            if meter is None:
+                return self.DEVICE_FAILURE
+            registers = self._registers(meter)
+        if any(a not in registers for a in range(address, address + count)):
+            return self.ILLEGAL_ADDRESS
+        return [registers[a] for a in range(address, address + count)]
+
+    def write(self, table: str, address: int, values: list[int] | list[bool]) -> int | None:
+        return self.ILLEGAL_FUNCTION if table != "holding" else self.ILLEGAL_ADDRESS  # nothing is writable
+
+    def _registers(self, meter: SimulatedMeter) -> dict[int, int]:
+        model = self.model
+        if model.volume_type == "uint32":
+            counts = math.floor(meter.register_l / float(model.litres_per_unit) + 1e-6) % 2**32
+            volume = uint32_to_registers(counts, model.word_order)
+        else:
+            volume = float32_to_registers(meter.register_l / float(model.litres_per_unit), model.word_order)
+        serial = self.params.serial or meter.spec.serial
+        if model.serial_type == "uint32":
+            serial_words = uint32_to_registers(digits_of(serial, 0) % 2**32, WordOrder.BIG)
+        else:
+            serial_words = ascii_to_registers(serial, model.serial_registers)
+        registers = dict(zip(range(model.volume_address, model.volume_address + 2), volume))
+        registers.update(zip(range(model.serial_address, model.serial_address + len(serial_words)), serial_words))
+        return registers
