@@ -16,13 +16,14 @@ from meterlab.sim.scenario import load_scenario
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "instruments" / "sim.yaml"
 CLOCK_SCALE = 4000.0
+EMC_CLOCK_SCALE = 200.0  # instrument I/O takes simulated time too: keep it small against a 60 s burst
 
 
-def start(tmp_path, procedure: str, meters: list[str], scenario: str, **kwargs):
+def start(tmp_path, procedure: str, meters: list[str], scenario: str, clock_scale: float = CLOCK_SCALE, **kwargs):
     inputs = load_inputs(REPO / procedure, [REPO / m for m in meters], BENCH, REPO / scenario)
     store = Store(str(tmp_path / "records.db"))
     register = Register.load(REPO / "calibration")
-    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=CLOCK_SCALE, **kwargs)
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=clock_scale, **kwargs)
     return store, register, run_id
 
 

@@ -118,13 +118,13 @@ def test_the_totalizer_follows_the_true_volume_through_the_master_meters_curve(l
     pump.run(50)  # 3 m3/h
     lab.clock.sleep(30, max_real_s=1)
     assert mm.volume_flow_m3h == pytest.approx(3.0 * (1 + curve_error(3.0) / 100), rel=1e-6)
-    lab.clock.sleep(60, max_real_s=1)
+    lab.clock.sleep(400, max_real_s=1)  # long against the start and stop ramps
     valves.close_start_valve()
     lab.clock.sleep(30, max_real_s=1)  # the flow has stopped: the totalizer stands still
     true_l = lab.world.read("master_meter.true_volume_l") - true_start_l
     indicated_l = mm.totalizer_m3 * 1000
     assert indicated_l == pytest.approx(lab.world.read("master_meter.totalizer_m3") * 1000, rel=1e-7)  # float32
-    assert (indicated_l / true_l - 1) * 100 == pytest.approx(curve_error(3.0), abs=0.03)  # start/stop ramps
+    assert (indicated_l / true_l - 1) * 100 == pytest.approx(curve_error(3.0), abs=0.015)  # the ramps: ~0.005
     rig.safe_state()
 
 

@@ -73,12 +73,20 @@ def resume(
     from meterlab.calibration.register import Register
     from meterlab.records.store import Store
 
+    from meterlab.procedures.console import results_table
+    from meterlab.reports.results import run_result
+
     try:
         store = Store(db)
         store.run(run_id)
         register = Register.load(calibration_dir)
     except MeterlabError as exc:
         raise _fail(exc) from None
+    result = run_result(store, run_id)
+    if result["state"] == "completed":
+        console.print(results_table(result))
+        console.print(f"run {run_id} is completed; there is nothing to resume")
+        return
     store.append(run_id, "operator", {"action": "resume", "operator": operator})
     _execute(store, run_id, register, operator, yes)
 

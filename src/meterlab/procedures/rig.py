@@ -252,10 +252,18 @@ class WaterRig:
             counter.configure_gated_totalize()
             counter.start()
         generator = self._start_disturbance(disturbance)
+        done_early = None
+        if generator is not None:
+            thread = generator[0]
+            self._wait_for(lambda: generator[3].running or not thread.is_alive(), timeout_s=600, guard=guard,
+                           what="the disturbance to start")
+            # NSAd: the error is measured while the meter is disturbed, so the collection ends with the
+            # disturbance (once at least half the planned volume is in), not after it.
+            done_early = lambda: not thread.is_alive()  # noqa: E731
         t0 = self.clock.now()
         self.valves.diverter_to_tank()
         try:
-            self._collect(mass_kg, before_kg, flowrate_m3h, criteria, guard)
+            self._collect(mass_kg, before_kg, flowrate_m3h, criteria, guard, done_early)
         except BaseException:
             self.valves.diverter_to_bypass()
             for counter in self.counters.values():
@@ -275,11 +283,15 @@ class WaterRig:
         return RawMeasurement(reading, counts, volume_m3 / ((t1 - t0) / 3600), {"start_s": t0, "stop_s": t1},
                               {"water_temperature_c": t_c, "water_pressure_pa": p_pa})
 
-    def _collect(self, mass_kg: float, before_kg: float, flowrate_m3h: float, criteria, guard: Guard) -> None:
-        """Fill until the tank holds the mass, checking pause/abort and the monitored conditions."""
+    def _collect(self, mass_kg: float, before_kg: float, flowrate_m3h: float, criteria, guard: Guard,
+                 done_early: Callable[[], bool] | None = None) -> None:
+        """Fill until the tank holds the mass (or, with `done_early`, until it says so once half the mass
+        is in), checking pause/abort and the monitored conditions."""
         expected_s = mass_kg / (flowrate_m3h / 3.6)
         end = self.clock.now() + expected_s * 3 + 60
-        while self.scale.weight_immediate_kg()[0] - before_kg < mass_kg:
+        while (gained := self.scale.weight_immediate_kg()[0] - before_kg) < mass_kg:
+            if done_early is not None and gained >= mass_kg / 2 and done_early():
+                return
             guard()
             if criteria is not None:
                 why = violation(Readings(None, self.water_temperature_c(), None), target_m3h=None,
@@ -341,12 +353,12 @@ class WaterRig:
 
         thread = threading.Thread(target=work, name=f"disturbance-{kind}", daemon=True)
         thread.start()
-        return thread, stop, errors
+        return thread, stop, errors, generator
 
     def _stop_disturbance(self, handle) -> None:
         if handle is None:
             return
-        thread, stop, errors = handle
+        thread, stop, errors, _ = handle
         stop.set()
         thread.join(timeout=30)
         if errors:

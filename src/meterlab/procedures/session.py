@@ -176,6 +176,9 @@ def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | No
             control: RunControl | None = None, register: Register) -> RunState:
     """Run (or resume) the run `run_id` to its end: completed, aborted or failed."""
     header = next(store.entries(run_id, kinds=["run_created"])).payload
+    states = [e.payload["state"] for e in store.entries(run_id, kinds=["state"])]
+    if states and states[-1] == "completed":
+        raise MeterlabError(f"run {run_id} is completed; a completed run is not run again")
     inputs = inputs_from_header(header)
     with bench_session(inputs, clock_scale=header["clock_scale"], register=register) as rig:
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,

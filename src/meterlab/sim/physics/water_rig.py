@@ -9,7 +9,9 @@ real rig. Water temperature drifts linearly; the line pressure falls with the sq
 Signals: diverter (1 = tank), start_valve (1 = open), drain_valve (1 = open), pump.run, pump.speed_setpoint
 (fraction), pump.speed, pump.tripped, pump.acknowledge (write 1), water.flowrate_m3h, water.temperature_c,
 water.pressure_bar (gauge), water.density_kg_m3 (in the tank, at atmospheric pressure), tank.mass_kg, tank.steady. Events: measurement_start
-(diverter to tank, or start valve opening). Faults: pump_trip (latched until the inverter acknowledges)."""
+(diverter to tank, or start valve opening). Faults: pump_trip (latched until the inverter acknowledges),
+water_temperature_excursion (`message:` the temperature in °C the water jumps to, for `duration_s`, after
+which it returns to where it was)."""
 
 from __future__ import annotations
 
@@ -68,6 +70,7 @@ class WaterRig(Component):
         world.define_signal("pump.tripped", lambda: self.pump_tripped)
         world.define_signal("pump.acknowledge", lambda: False, lambda ack: ack and self.acknowledge_trip())
         world.on_fault("pump_trip", self.trip_pump)
+        world.on_fault("water_temperature_excursion", self.temperature_excursion)
 
     # -- actuators ------------------------------------------------------------------------------------------
     def _set_diverter(self, value: Any) -> None:
@@ -97,6 +100,19 @@ class WaterRig(Component):
 
     def acknowledge_trip(self) -> None:
         self.pump_tripped = False
+
+    def temperature_excursion(self, fault: FaultSpec) -> None:
+        """The supply water changes temperature (a boiler, a mixing valve) and comes back after a while."""
+        try:
+            excursion_c = float(fault.message or "")
+        except ValueError:
+            raise ValueError(f"water_temperature_excursion needs `message:` the temperature in °C, got {fault.message!r}") from None
+        offset = excursion_c - self.water_temperature_c
+        self.water_temperature_c += offset
+        if fault.duration_s:
+            def restore() -> None:
+                self.water_temperature_c -= offset
+            self.world.schedule(self.world.t_s + fault.duration_s, restore)
 
     # -- physics ------------------------------------------------------------------------------------------
     @property

@@ -1,0 +1,5 @@
+"""`python -m meterlab`: the same command line as `meterlab`."""
+
+from meterlab.cli import app
+
+app()
