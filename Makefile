@@ -14,8 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+DEMO_METERS := --meter examples/meters/dn15-class2.yaml --meter examples/meters/dn15-class2-sample2.yaml \
+               --meter examples/meters/dn15-class2-sample3.yaml
+
+# The metrology core on one point, then the R 49 intrinsic-error programme on the simulated lab with
+# three meters in series (records in out/demo.db).
 demo: $(STAMP)
 	$(BIN)/meterlab demo
+	mkdir -p out
+	$(BIN)/meterlab run procedures/r49/intrinsic-error.yaml $(DEMO_METERS) \
+		--scenario examples/scenarios/demo-three-meters.yaml --db out/demo.db --operator demo --yes
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

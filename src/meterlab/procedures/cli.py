@@ -17,7 +17,8 @@ from meterlab.records.store import DEFAULT_URL
 
 DEFAULT_BENCH = Path("instruments/sim.yaml")
 DEFAULT_SCENARIO = Path("instruments/scenarios/default.yaml")
-console = Console()
+# Piped output gets Rich's 80 columns, too narrow for the results table; a terminal keeps its own width.
+console = Console() if sys.stdout.isatty() else Console(width=140)
 
 
 def _fail(exc: Exception) -> typer.Exit:

@@ -68,14 +68,24 @@ def results_table(result: dict) -> Table:
 
 
 def checks_table(result: dict) -> Table | None:
+    """One row per meter and check: the worst outcome, and the numbers of the point that decided it."""
     checks = [c for t in result["tests"] for c in t["checks"]]
     if not checks:
         return None
-    table = Table(title="checks", title_justify="left")
-    for col in ("meter", "check", "point", "outcome", "details"):
-        table.add_column(col)
+    order = ["pass", "inconclusive", "uncertainty too large", "fail"]
+    worst: dict[tuple[str, str], dict] = {}
+    counts: dict[tuple[str, str], int] = {}
     for c in checks:
+        key = (c["meter_serial"], c["check"])
+        counts[key] = counts.get(key, 0) + 1
+        if key not in worst or order.index(c["outcome"]) > order.index(worst[key]["outcome"]):
+            worst[key] = c
+    table = Table(title="checks (worst point of each)", title_justify="left")
+    for col in ("meter", "check", "points", "outcome", "deciding point", "details"):
+        table.add_column(col)
+    for (serial, check), c in worst.items():
         details = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in c["details"].items())
         style = VERDICT_STYLE.get(c["outcome"], "white")
-        table.add_row(c["meter_serial"], c["check"], c.get("point") or "", f"[{style}]{c['outcome']}[/]", details)
+        table.add_row(serial, check, str(counts[(serial, check)]), f"[{style}]{c['outcome']}[/]", c.get("point") or "",
+                      details)
     return table
