@@ -60,3 +60,15 @@ def test_intrinsic_error_recovers_the_true_curves_and_fails_the_bad_meter(tmp_pa
     assert all(p["verdict"] == "pass" for p in good)
     assert result["verdict"] == "fail"
     assert store.verify() == []
+
+
+def test_a_run_is_recorded_and_verified_in_postgresql(postgres_store):
+    inputs = load_inputs(REPO / "procedures/r49/intrinsic-error.yaml", [REPO / "examples/meters/dn15-class2.yaml"],
+                         BENCH, REPO / "examples/scenarios/good-meter.yaml")
+    store = postgres_store
+    register = Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    result = run_result(store, run_id)
+    assert len(result["tests"][0]["points"]) == 18 and result["verdict"] == "pass"
+    assert store.verify() == []

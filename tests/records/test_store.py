@@ -1,15 +1,14 @@
 """The store: append-only, hash-chained entries; tampering through raw SQL is detected."""
 
-import sqlite3
-
 import pytest
+from sqlalchemy import text
 
 from meterlab.records.store import Store, StoreError
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(str(tmp_path / "records.db"))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    s = Store(str(tmp_path / "records.db")) if request.param == "sqlite" else request.getfixturevalue("postgres_store")
     s.create_run("run1", procedure_id="r49-intrinsic-error", operator="alice", meters=["A1", "A2"],
                  header={"software_version": "0.1.0"})
     s.append("run1", "state", {"state": "running"})
@@ -35,9 +34,13 @@ def test_keys_are_unique_within_a_run(store):
 
 
 def _sql(store, statement):
-    path = store.url.removeprefix("sqlite:///")
-    with sqlite3.connect(path) as conn:
-        conn.execute(statement)
+    """Raw SQL, as a forger would use it, past the store's API."""
+    with store.engine.connect() as conn:
+        if store.engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(statement)
+        else:
+            conn.execute(text(statement))
+        conn.commit()
 
 
 def test_changed_value_is_detected(store):
@@ -58,7 +61,7 @@ def test_removed_last_entry_is_detected(store):
 
 def test_rehashed_entry_still_breaks_the_next_link(store):
     # A forger who recomputes one entry's hash must also rewrite every later entry.
-    _sql(store, "UPDATE entries SET hash = 'f' || substr(hash, 2) WHERE kind = 'measurement'")
+    _sql(store, "UPDATE entries SET hash = 'f' || substr(hash, 2, 63) WHERE kind = 'measurement'")
     problems = store.verify()
     assert any("altered" in p for p in problems) and any("does not follow" in p for p in problems)
 
