@@ -8,6 +8,8 @@ of drive gets its own class with its own table."""
 
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from meterlab.instruments.base import ModbusInstrument, register_control, register_measurement
 from meterlab.instruments.validators import strict_discrete_set, strict_range
 
@@ -26,7 +28,15 @@ def _raw_to_pct(raw: int) -> float:
     return raw * 100 / FULL_SCALE
 
 
+class PumpOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_flowrate_m3h: float | None = Field(
+        None, gt=0, description="flow of this rig at 100 % speed (from commissioning): the first guess when "
+                                "setting a flow; the rig then trims the speed on the measured flow")
+
+
 class SinamicsV20(ModbusInstrument):
+    Options = PumpOptions
     terminals = r"motor"  # wiring: motor = the pump it drives
     default_timeout_s = 2.0
 

@@ -23,6 +23,7 @@ from meterlab.procedures.conditions import Readings, Suspended, violation
 
 Guard = Callable[[], None]
 SLICE_REAL_S = 0.05
+SETTLE_S = 10.0  # after a speed change, before the flow is judged (several pump time constants)
 ATMOSPHERE_PA = 101325.0
 
 
@@ -92,12 +93,17 @@ class WaterRig:
         self.thermometer = self._role("water_thermometer", required=False)
         self.pressure = self._role("water_pressure", required=False)
         self.drain = self._role("tank_drain", required=False)
+        self.flowmeter = self._role("reference_master_meter", required=False)
         self.counters = self._counters()
-        self.max_flowrate_m3h = max_flowrate_m3h or float(getattr(self.pump.options, "max_flowrate_m3h", 10.0))
+        self.max_flowrate_m3h = max_flowrate_m3h or getattr(self.pump.options, "max_flowrate_m3h", None)
+        if not self.max_flowrate_m3h:
+            raise RigError(f"pump {self.pump.name}: the bench must give options.max_flowrate_m3h (the rig's flow at "
+                           f"100 % speed) so that a flow can be set")
         self._standards = standards or []
         self.target_m3h: float | None = None
         self.speed_pct = 0.0
         self._pulse_value_l: dict[int, float] = {}
+        self._speed_changed_at = -SETTLE_S
         self.lab: Any = None  # the simulated lab serving this bench, if any (tests query its world)
 
     # ------------------------------------------------------------------------------------------ wiring
@@ -156,6 +162,7 @@ class WaterRig:
         self.valves.open_start_valve()
         self.speed_pct = min(100.0, flowrate_m3h / self.max_flowrate_m3h * 100)
         self.pump.run(self.speed_pct)
+        self._speed_changed_at = self.clock.now()
 
     def stop_flow(self) -> None:
         self.target_m3h = None
@@ -185,19 +192,13 @@ class WaterRig:
 
     def stabilise(self, target_m3h: float | None, *, flow_within_pct: float, water_temperature_c, for_s: float,
                   timeout_s: float, guard: Guard) -> float:
-        """Trim the pump until the flow, averaged over at least `for_s`, is within ±pct of the target and
-        the water temperature is in its band; return how long it took (rig seconds)."""
+        """Trim the pump until the flow stays within ±pct of the target, and the water temperature in its
+        band, for `for_s`; return how long it took (rig seconds). With a reference flowmeter the flow is
+        sampled through the hold; without one it is averaged from the first meter's pulses."""
         start = self.clock.now()
         while True:
             guard()
-            if target_m3h is None:
-                self.wait(for_s, guard=guard)
-                flow = None
-            else:
-                flow = self.flowrate_m3h(guard=guard, window_s=for_s)
-            readings = Readings(flow, self.water_temperature_c(), None)
-            why = violation(readings, target_m3h=target_m3h, flow_within_pct=flow_within_pct,
-                            water_temperature_c=water_temperature_c)
+            why, flow = self._hold(target_m3h, flow_within_pct, water_temperature_c, for_s, guard)
             if why is None:
                 return self.clock.now() - start
             if target_m3h and flow:
@@ -205,9 +206,35 @@ class WaterRig:
             if self.clock.now() - start > timeout_s:
                 raise RigError(f"not stable within {timeout_s:g} s: {why}")
 
+    def _hold(self, target_m3h, flow_within_pct, water_temperature_c, for_s, guard) -> tuple[str | None, float | None]:
+        """Watch the conditions for `for_s`; the first violation (and the flow then), or (None, flow)."""
+        def check(flow):
+            return violation(Readings(flow, self.water_temperature_c(), None), target_m3h=target_m3h,
+                             flow_within_pct=flow_within_pct, water_temperature_c=water_temperature_c)
+
+        if target_m3h is None or self.flowmeter is None:
+            if target_m3h is None:
+                self.wait(for_s, guard=guard)
+                flow = None
+            else:
+                flow = self.flowrate_m3h(guard=guard, window_s=for_s)
+            return check(flow), flow
+        settled_at = self._speed_changed_at + SETTLE_S
+        if self.clock.now() < settled_at:
+            self.wait(settled_at - self.clock.now(), guard=guard)
+        end = self.clock.now() + for_s
+        flow = None
+        while True:
+            flow = self.flowmeter.volume_flow_m3h
+            why = check(flow)
+            if why is not None or self.clock.now() >= end:
+                return why, flow
+            self.wait(min(max(for_s / 10, 1.0), end - self.clock.now()), guard=guard)
+
     def _trim_speed(self, target_m3h: float, measured_m3h: float) -> None:
         self.speed_pct = min(100.0, max(0.1, self.speed_pct * target_m3h / measured_m3h))
         self.pump.run(self.speed_pct)
+        self._speed_changed_at = self.clock.now()
 
     def wait_condition(self, criteria, *, guard: Guard, timeout_s: float = 3600.0) -> None:
         """After a suspension: wait until the criteria hold again (the stabilise rules)."""
