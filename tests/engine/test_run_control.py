@@ -109,3 +109,28 @@ def test_pause_holds_the_rig_and_resume_finishes_the_run(tmp_path):
         assert runner.state is RunState.COMPLETED
     states = [e.payload["state"] for e in store.entries(run_id, kinds=["state"])]
     assert states == ["running", "paused", "running", "completed"]
+
+
+def test_esd_is_applied_between_two_measurements_at_the_declared_severity(tmp_path):
+    meters = ["examples/meters/dn15-class2-sample3.yaml", DN15]
+    store, register, run_id = start(tmp_path, "procedures/r49/esd.yaml", meters,
+                                    "examples/scenarios/burst-susceptible.yaml", clock_scale=EMC_CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    applied = [e.payload for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("disturbance")]
+    assert applied[0]["disturbance"] == "esd" and applied[0]["mode"] == "between"
+    params = applied[0]["parameters"]
+    assert params["contact_voltage_kv"] == 6 and params["air_voltage_kv"] == 8  # D 11 level 3
+    measurements = [e.payload for e in store.entries(run_id, kinds=["measurement"])]
+    assert [m["role"] for m in measurements] == ["intrinsic", "after_disturbance"]
+    checks = run_result(store, run_id)["tests"][0]["checks"]
+    assert {c["check"] for c in checks} == {"significant_fault"} and len(checks) == 2
+
+
+def test_dry_heat_measures_while_the_chamber_holds_the_severity_temperature(tmp_path):
+    store, register, run_id = start(tmp_path, "procedures/r49/dry-heat.yaml", [DN15],
+                                    "examples/scenarios/good-meter.yaml", clock_scale=2000.0)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    climate = [e.payload["climate"] for e in store.entries(run_id, kinds=["action_done"]) if "climate" in e.payload]
+    assert 55.0 in [c["temperature_c"] for c in climate]  # D 11 dry heat for climatic class B, from the profile
+    exposed = [e.payload for e in store.entries(run_id, kinds=["measurement"])][-1]
+    assert abs(exposed["conditions"]["chamber_temperature_c"] - 55.0) <= 1.0

@@ -307,8 +307,12 @@ class WaterRig:
         p_pa = self.water_pressure_pa()
         reading = GravimetricReading(before_kg, after_kg, t_c, t_c, p_pa if p_pa else ATMOSPHERE_PA, t1 - t0)
         volume_m3 = self.method.reference_volume_m3(self.method.inputs(reading)).x
+        conditions = {"water_temperature_c": t_c, "water_pressure_pa": p_pa}
+        chamber = self._role("climate_chamber", required=False)
+        if chamber is not None:
+            conditions["chamber_temperature_c"], conditions["chamber_humidity_pct"] = chamber.read()
         return RawMeasurement(reading, counts, volume_m3 / ((t1 - t0) / 3600), {"start_s": t0, "stop_s": t1},
-                              {"water_temperature_c": t_c, "water_pressure_pa": p_pa})
+                              conditions)
 
     def _collect(self, mass_kg: float, before_kg: float, flowrate_m3h: float, criteria, guard: Guard,
                  done_early: Callable[[], bool] | None = None) -> None:
