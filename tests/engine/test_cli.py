@@ -1,0 +1,75 @@
+"""The technician's commands: plan, validate, run (calibration refusal and override), report."""
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from meterlab.cli import app
+
+from .test_end_to_end import REPO
+
+runner = CliRunner()
+DN15 = "examples/meters/dn15-class2.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+
+
+def test_plan_prints_points_volumes_and_rig_time():
+    result = runner.invoke(app, ["plan", "procedures/r49/intrinsic-error.yaml", "--meter", DN15])
+    assert result.exit_code == 0, result.output
+    for text in ("measure_error @ Q1 #1/3", "0.35(Q2+Q3)", "estimated rig time", "1 meter(s) in series"):
+        assert text in result.output
+
+
+def test_validate_accepts_good_files_and_names_the_line_of_a_bad_one(tmp_path):
+    good = runner.invoke(app, ["validate", "procedures/r49/intrinsic-error.yaml", DN15, "instruments/sim.yaml",
+                               "examples/scenarios/good-meter.yaml", "calibration/prt-01.yaml"])
+    assert good.exit_code == 0 and good.output.count("ok ") == 5, good.output
+    bad = tmp_path / "bad.yaml"
+    text = (REPO / "procedures/r49/intrinsic-error.yaml").read_text()
+    bad.write_text(text.replace("start: flying", "start: sideways"), "utf-8")
+    result = runner.invoke(app, ["validate", str(bad)])
+    line = next(i for i, l in enumerate(bad.read_text().splitlines(), 1) if "sideways" in l)
+    assert result.exit_code == 1 and f"bad.yaml:{line}" in result.output and "start" in result.output
+
+
+def _expired_calibration(tmp_path):
+    folder = tmp_path / "calibration"
+    shutil.copytree(REPO / "calibration", folder, ignore=shutil.ignore_patterns("examples"))
+    prt = folder / "prt-01.yaml"
+    prt.write_text(prt.read_text().replace("calibration_date: 2026-03-12", "calibration_date: 2025-03-12")
+                   .replace("due_date: 2027-03-12", "due_date: 2026-03-12"), "utf-8")
+    return folder
+
+
+def test_an_expired_standard_refuses_the_run_and_an_override_is_recorded(tmp_path):
+    calibration = _expired_calibration(tmp_path)
+    db = f"sqlite:///{tmp_path / 'records.db'}"
+    args = ["run", "procedures/r49/burst-mains.yaml", "--meter", DN15, "--scenario", "examples/scenarios/good-meter.yaml",
+            "--db", db, "--yes", "--calibration-dir", str(calibration), "--clock-scale", "200"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2
+    assert "prt-01" in refused.output and "T-2026-0412" in refused.output
+    accepted = runner.invoke(app, [*args, "--override-calibration", "PRT recalibrated, certificate in the post"])
+    assert accepted.exit_code == 0, accepted.output
+    run_id = accepted.output.split("run id: ")[1].split()[0]
+    report = runner.invoke(app, ["report", run_id, "--db", db, "--format", "json"])
+    result = json.loads(report.output)
+    assert result["calibration_override"]["reason"] == "PRT recalibrated, certificate in the post"
+    assert result["calibration_override"]["problems"][0]["standard"] == "prt-01"
+    for field in ("id", "verdict", "procedure", "tests"):
+        assert field in result
+    assert set(result["procedure"]) >= {"id", "sha256"}
+    point = result["tests"][0]["points"][0]
+    assert set(point) >= {"meter_serial", "label", "flowrate_m3h", "reference_volume_l", "indicated_volume_l",
+                          "error_pct", "u_pct", "k", "U_pct", "mpe_pct", "verdict"}
+
+
+def test_report_of_an_unknown_run_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["report", "nosuchrun", "--db", f"sqlite:///{tmp_path / 'r.db'}"])
+    assert result.exit_code == 2 and "no run with id nosuchrun" in result.output
