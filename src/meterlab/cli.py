@@ -7,6 +7,7 @@ import typer
 from meterlab import __version__
 from meterlab.calibration.cli import calibration_app
 from meterlab.procedures import cli as procedure_cli
+from meterlab.records.cli import records_app
 from meterlab.instruments.cli import instruments_app
 from meterlab.sim.cli import lab_app
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.add_typer(lab_app, name="lab")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(calibration_app, name="calibration")
+app.add_typer(records_app, name="records")
 for command in (procedure_cli.run, procedure_cli.resume, procedure_cli.plan, procedure_cli.validate, procedure_cli.report):
     app.command()(command)
 

@@ -1,0 +1,122 @@
+"""`meterlab records ...`: find runs, show them, prove their integrity, sign them off."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from meterlab.errors import MeterlabError
+from meterlab.records.store import DEFAULT_URL, Store
+
+records_app = typer.Typer(help="Archived runs: list, show, verify integrity, approve.", no_args_is_help=True)
+console = Console() if sys.stdout.isatty() else Console(width=140)
+
+
+def _store(db: str) -> Store:
+    try:
+        return Store(db)
+    except MeterlabError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+@records_app.command()
+def verify(db: str = typer.Option(DEFAULT_URL, help="Records database.")) -> None:
+    """Recompute the hash chain; exit 1 and name the first broken link if anything was altered or removed."""
+    store = _store(db)
+    problems = store.verify()
+    seq, head = store.head()
+    if problems:
+        console.print(f"[red bold]{len(problems)} problem(s) in {store.url}[/]")
+        for problem in problems:
+            console.print(f"  [red]{problem}[/]")
+        raise typer.Exit(1)
+    console.print(f"[green]intact[/]: {seq} entries, chain head {head}")
+
+
+@records_app.command("list")
+def list_runs(
+    db: str = typer.Option(DEFAULT_URL, help="Records database."),
+    meter: str | None = typer.Option(None, help="Only runs that tested this meter serial."),
+    procedure: str | None = typer.Option(None, help="Only runs of this procedure id."),
+    since: str | None = typer.Option(None, help="Only runs created on or after this date (YYYY-MM-DD)."),
+) -> None:
+    """The runs of the database, newest last, with their state and verdict."""
+    from meterlab.reports.results import run_result
+
+    store = _store(db)
+    try:
+        since_day = date.fromisoformat(since) if since else None
+    except ValueError:
+        console.print(f"[red]--since {since!r} is not a date; write it as YYYY-MM-DD[/]")
+        raise typer.Exit(2) from None
+    table = Table(title=f"runs in {store.url}", title_justify="left")
+    for column in ("run", "created (UTC)", "procedure", "meters", "operator", "state", "verdict"):
+        table.add_column(column)
+    for run in store.runs():
+        serials = json.loads(run.meters)
+        if meter and meter not in serials or procedure and run.procedure_id != procedure:
+            continue
+        if since_day and date.fromisoformat(run.created_at[:10]) < since_day:
+            continue
+        result = run_result(store, run.id)
+        table.add_row(run.id, run.created_at[:19], run.procedure_id, ", ".join(serials), run.operator,
+                      result["state"], result["verdict"])
+    console.print(table)
+
+
+@records_app.command()
+def show(run_id: str = typer.Argument(..., help="The run."), db: str = typer.Option(DEFAULT_URL, help="Records database.")) -> None:
+    """A run's header, its results table, checks, overrides and sign-offs."""
+    from meterlab.procedures.console import checks_table, results_table
+    from meterlab.reports.results import run_result
+
+    store = _store(db)
+    try:
+        result = run_result(store, run_id)
+    except MeterlabError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    header = next(store.entries(run_id)).payload
+    console.print(f"[bold]{result['procedure']['title']}[/] ({result['procedure']['clause']})")
+    console.print(f"procedure {result['procedure']['id']} sha256 {result['procedure']['sha256']}; software "
+                  f"{result['software_version']}; operator {result['operator']}; created {result['created_at']}")
+    for standard in header.get("calibration", {}).values():
+        console.print(f"  standard {standard['id']}: certificate {standard['certificate']} "
+                      f"({standard['laboratory']}), due {standard['due_date']}, {standard['status']}")
+    if result.get("calibration_override"):
+        console.print(f"[yellow]calibration override: {result['calibration_override']['reason']}[/]")
+    console.print(results_table(result))
+    checks = checks_table(result)
+    if checks is not None:
+        console.print(checks)
+    for approval in store.entries(run_id, kinds=["approval"]):
+        a = approval.payload
+        console.print(f"approved by {a['by']} ({a['role']}) at {approval.created_at}: {a.get('comment') or ''}")
+
+
+@records_app.command()
+def approve(
+    run_id: str = typer.Argument(..., help="The run to sign off."),
+    by: str = typer.Option(..., help="Who signs."),
+    role: str = typer.Option(..., help="metrologist (review) or qa (approval)."),
+    comment: str = typer.Option("", help="What was reviewed, or reservations."),
+    db: str = typer.Option(DEFAULT_URL, help="Records database."),
+) -> None:
+    """Add a signed-off entry to the run's chain (the report names who ran, reviewed and approved)."""
+    if role not in ("metrologist", "qa"):
+        console.print(f"[red]--role {role!r}: use metrologist or qa[/]")
+        raise typer.Exit(2)
+    store = _store(db)
+    try:
+        store.run(run_id)
+    except MeterlabError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    entry = store.append(run_id, "approval", {"by": by, "role": role, "comment": comment})
+    console.print(f"run {run_id} signed off by {by} ({role}); entry {entry.seq}, hash {entry.hash}")

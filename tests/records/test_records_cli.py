@@ -1,0 +1,69 @@
+"""`meterlab records`: list, show, verify (tampering found, non-zero exit), approve."""
+
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from meterlab.cli import app
+from meterlab.records.store import Store
+
+runner = CliRunner()
+
+
+def header(procedure_id: str) -> dict:
+    return {"procedure": {"id": procedure_id, "sha256": "ab", "title": procedure_id, "clause": "R 49-2"},
+            "software_version": "0.1.0", "calibration": {}}
+
+
+@pytest.fixture
+def db(tmp_path):
+    path = tmp_path / "records.db"
+    store = Store(str(path))
+    store.create_run("run1", procedure_id="r49-intrinsic-error", operator="alice", meters=["WM-1"],
+                     header=header("r49-intrinsic-error"))
+    store.append("run1", "state", {"state": "running"})
+    store.append("run1", "measurement", {"point": {"name": "Q3"}, "repeat": 1, "flowrate_m3h": 2.4,
+                                         "reference_volume_l": 10.0, "meters": [
+        {"meter_serial": "WM-1", "indicated_volume_l": 10.02, "error_pct": 0.2, "u_pct": 0.05, "k": 2.0,
+         "U_pct": 0.1, "mpe_pct": 2.0, "outcome": "pass", "decision_rule": "simple acceptance"}]}, key="0/r1")
+    store.append("run1", "state", {"state": "completed"})
+    store.create_run("run2", procedure_id="r49-burst-mains", operator="bob", meters=["WM-2"],
+                     header=header("r49-burst-mains"))
+    store.close()
+    return str(path)
+
+
+def test_verify_intact_then_detects_a_changed_error(db):
+    ok = runner.invoke(app, ["records", "verify", "--db", db])
+    assert ok.exit_code == 0 and "intact" in ok.output
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE entries SET payload = replace(payload, '\"error_pct\":0.2', '\"error_pct\":0.1')")
+    bad = runner.invoke(app, ["records", "verify", "--db", db])
+    assert bad.exit_code == 1 and "measurement" in bad.output and "altered" in bad.output
+
+
+def test_verify_detects_a_deleted_entry(db):
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM entries WHERE kind = 'measurement'")
+    result = runner.invoke(app, ["records", "verify", "--db", db])
+    assert result.exit_code == 1 and "does not follow" in result.output
+
+
+def test_list_filters_by_meter_and_procedure(db):
+    result = runner.invoke(app, ["records", "list", "--db", db, "--meter", "WM-1"])
+    assert "run1" in result.output and "run2" not in result.output
+    result = runner.invoke(app, ["records", "list", "--db", db, "--procedure", "r49-burst-mains"])
+    assert "run2" in result.output and "run1" not in result.output
+    assert runner.invoke(app, ["records", "list", "--db", db, "--since", "yesterday"]).exit_code == 2
+
+
+def test_approve_adds_a_chained_sign_off_that_show_prints(db):
+    result = runner.invoke(app, ["records", "approve", "run1", "--by", "Dr Metro", "--role", "metrologist", "--db", db])
+    assert result.exit_code == 0
+    store = Store(db)
+    (approval,) = list(store.entries("run1", kinds=["approval"]))
+    assert approval.payload["by"] == "Dr Metro" and store.verify() == []
+    shown = runner.invoke(app, ["records", "show", "run1", "--db", db])
+    assert "approved by Dr Metro (metrologist)" in shown.output and "WM-1" in shown.output
+    assert runner.invoke(app, ["records", "approve", "run1", "--by", "x", "--role", "boss", "--db", db]).exit_code == 2
