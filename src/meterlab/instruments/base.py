@@ -139,7 +139,7 @@ class ScpiInstrument(MessageInstrument):
         """Drain the error queue: [(code, message), ...] without the final `0,"No error"`."""
         errors = []
         for _ in range(self.max_error_reads):
-            reply = self.transport.query(self.error_query)
+            reply = self.error_reply()
             match = SCPI_ERROR.match(reply)
             if not match:
                 raise self.reply_error(self.error_query, f"not a SCPI error entry: {reply!r}")
@@ -148,6 +148,10 @@ class ScpiInstrument(MessageInstrument):
                 return errors
             errors.append((code, message))
         return errors
+
+    def error_reply(self) -> str:
+        """One reply to the error query (a model that decorates its replies strips that here)."""
+        return self.transport.query(self.error_query)
 
     def check_errors(self) -> None:
         command = self.transport.last_command

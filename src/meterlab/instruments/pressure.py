@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from meterlab.instruments.base import SCPI_ERROR, ScpiInstrument, control, measurement
+from meterlab.instruments.base import ScpiInstrument, control, measurement
 from meterlab.instruments.errors import InstrumentValueError
 from meterlab.instruments.validators import strict_discrete_set, strict_range
 
@@ -63,18 +63,8 @@ class DruckPace(ScpiInstrument):
             raise self.reply_error(command, f"reply {reply!r} does not echo the header {header!r}")
         return text[len(header):].strip()
 
-    def read_error_queue(self) -> list[tuple[int, str]]:
-        errors = []
-        for _ in range(self.max_error_reads):
-            reply = self._strip_echo(self.error_query, self.transport.query(self.error_query))
-            match = SCPI_ERROR.match(reply)
-            if not match:
-                raise self.reply_error(self.error_query, f"not a SCPI error entry: {reply!r}")
-            code, message = int(match.group(1)), match.group(2)
-            if code == 0:
-                return errors
-            errors.append((code, message))
-        return errors
+    def error_reply(self) -> str:
+        return self._strip_echo(self.error_query, self.transport.query(self.error_query))
 
     # -- pressure -------------------------------------------------------------------------------------------
     def pressure_pa(self) -> float:

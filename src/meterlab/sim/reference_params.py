@@ -23,7 +23,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _check_curve(curve: list[tuple[float, float]]) -> list[tuple[float, float]]:
+def check_error_curve(curve: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """An error curve [[flowrate_m3h, error_pct], ...] must be interpolable in log Q."""
     flowrates = [q for q, _ in curve]
     if any(q <= 0 for q in flowrates):
         raise ValueError("flowrates must be > 0 (the curve is interpolated in log Q)")
@@ -45,7 +46,7 @@ class MasterMeterParams(_Strict):
     @field_validator("error_curve")
     @classmethod
     def _increasing_flowrates(cls, curve: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        return _check_curve(curve)
+        return check_error_curve(curve)
 
 
 class NozzleSpec(_Strict):

@@ -12,7 +12,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from meterlab.errors import InputFileError
-from meterlab.sim.reference_params import GasRigParams, MasterMeterParams
+from meterlab.sim.reference_params import GasRigParams, MasterMeterParams, check_error_curve
 from meterlab.yamlio import Path_, read_yaml, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
@@ -47,12 +47,7 @@ class MeterSpec(Strict):
     @field_validator("error_curve")
     @classmethod
     def _increasing_flowrates(cls, curve: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        flowrates = [q for q, _ in curve]
-        if any(q <= 0 for q in flowrates):
-            raise ValueError("flowrates must be > 0 (the curve is interpolated in log Q)")
-        if any(b <= a for a, b in zip(flowrates, flowrates[1:])):
-            raise ValueError("flowrates must be strictly increasing")
-        return curve
+        return check_error_curve(curve)
 
 
 class WaterRigParams(Strict):
