@@ -194,21 +194,35 @@ def validate(files: list[Path] = typer.Argument(..., help="Procedure, bench, met
 def report(
     run_id: str = typer.Argument(..., help="The run."),
     db: str = typer.Option(DEFAULT_URL, help="Records database."),
-    format: str = typer.Option("json", "--format", help="json (more formats come with the records module)."),
-    out: Path | None = typer.Option(None, help="Write to this file instead of standard output."),
+    format: str = typer.Option("json", "--format", help="json (machine-readable result), html (type-evaluation "
+                                                        "report), pdf (the same, rendered) or csv (the points)."),
+    out: Path | None = typer.Option(None, help="Write to this file instead of standard output (needed for pdf)."),
 ) -> None:
-    """The result of a run, regenerated from its record."""
+    """The result or the type-evaluation report of a run, regenerated from its record."""
     from meterlab.records.store import Store
     from meterlab.reports.results import run_result
 
-    if format != "json":
-        raise _fail(MeterlabError(f"--format {format}: only json is available so far"))
+    formats = ("json", "html", "pdf", "csv")
+    if format not in formats:
+        raise _fail(MeterlabError(f"--format {format}: use one of {', '.join(formats)}"))
+    if format == "pdf" and out is None:
+        raise _fail(MeterlabError("--format pdf writes a binary file: give --out PATH"))
     try:
-        result = run_result(Store(db), run_id)
+        store = Store(db)
+        if format == "json":
+            text = json.dumps(run_result(store, run_id), indent=2, ensure_ascii=False, default=str) + "\n"
+        else:
+            from meterlab.reports import document
+
+            store.run(run_id)
+            if format == "pdf":
+                out.write_bytes(document.render_pdf(store, run_id))
+                console.print(f"report of run {run_id} written to {out}")
+                return
+            text = document.render_html(store, run_id) if format == "html" else document.render_csv(store, run_id)
     except MeterlabError as exc:
         raise _fail(exc) from None
-    text = json.dumps(result, indent=2, ensure_ascii=False, default=str)
     if out:
-        out.write_text(text + "\n", encoding="utf-8")
+        out.write_text(text, encoding="utf-8")
     else:
-        typer.echo(text)
+        typer.echo(text, nl=False)

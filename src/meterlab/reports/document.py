@@ -1,0 +1,517 @@
+"""The type-evaluation report of a run (HTML, PDF, CSV), regenerated from its record alone.
+
+The HTML follows the structure of the test report format of OIML R 49-3 / R 137-3: identification of the
+type and the samples, test equipment (certificates and due dates), environmental conditions, for each test
+its table of points and error-curve figure, the uncertainty budget of a representative point, disturbance
+tests (error before / during / after, fault against its limit), the decision rule, calibration overrides,
+sign-offs and the record's integrity (chain head, the run's last entry, the result of `verify()`).
+
+Everything comes from the stored entries (through `run_result` and the entries themselves), so the same
+record always yields the same report; the one exception is the line marked `class="generated"` that
+states when the report was produced. The PDF is rendered from the same HTML by WeasyPrint.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import yaml
+
+from meterlab.errors import MeterlabError
+from meterlab.records.store import Entry, Store
+from meterlab.reports.figures import envelope_from_points, envelope_of, error_curve_png
+from meterlab.reports.results import run_result
+
+GENERATED_CLASS = "generated"
+CSV_COLUMNS = ("run_id", "test_id", "meter_serial", "point", "repeat", "step_label", "role", "flowrate_m3h",
+               "reference_volume_l", "indicated_volume_l", "error_pct", "u_pct", "k", "U_pct", "mpe_pct", "verdict",
+               "decision_rule")
+RULE_TEXT = {
+    "simple": "Simple acceptance (shared risk, ILAC-G8 / OIML G 1-106): a point passes when |E| ≤ MPE. It is "
+              "used only while U does not exceed the fraction of the MPE the standard allows; a point whose U "
+              "exceeds it is reported as 'uncertainty too large' whatever the rule says.",
+    "guarded": "Guarded acceptance with guard band w = U: a point passes when |E| + U ≤ MPE, fails when "
+               "|E| − U > MPE, and is inconclusive otherwise. A point whose U exceeds the allowed fraction of "
+               "the MPE is reported as 'uncertainty too large'.",
+}
+BEFORE_ROLES = ("intrinsic", "before")
+DURING_ROLES = ("disturbed", "influence")
+AFTER_ROLES = ("after_disturbance", "after")
+
+CSS = """
+body { font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 9.5pt; color: #111; margin: 1.5em; }
+h1 { font-size: 15pt; margin-bottom: 0.2em; } h2 { font-size: 12pt; border-bottom: 1px solid #888;
+margin-top: 1.4em; } h3 { font-size: 10.5pt; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 8.5pt; }
+th, td { border: 1px solid #aaa; padding: 2px 5px; text-align: left; vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #eee; } .pass { color: #1a7f37; font-weight: bold; } .fail { color: #c62828; font-weight: bold; }
+.inconclusive, .uncertainty-too-large { color: #b26a00; font-weight: bold; }
+.hash { font-family: 'DejaVu Sans Mono', monospace; font-size: 8pt; word-break: break-all; }
+.note { color: #444; font-size: 8.5pt; } .generated { color: #555; font-style: italic; border-top: 1px solid #888;
+padding-top: 0.4em; } img.figure { width: 100%; max-width: 17cm; }
+@page { size: A4; margin: 1.5cm; @bottom-right { content: "page " counter(page) " of " counter(pages);
+font-size: 8pt; } }
+"""
+
+
+class ReportError(MeterlabError):
+    """A report cannot be produced (unknown format, missing PDF renderer)."""
+
+
+# ------------------------------------------------------------------------------------------- formatting
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def num(x: Any, digits: int = 4, signed: bool = False) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, str):
+        return {"inf": "∞", "-inf": "−∞", "nan": "—"}.get(x, x)
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, (int, float)):
+        if isinstance(x, float) and math.isinf(x):
+            return "∞" if x > 0 else "−∞"
+        if isinstance(x, float) and math.isnan(x):
+            return "—"
+        return f"{x:+.{digits}f}" if signed else f"{x:.{digits}g}"
+    return str(x)
+
+
+def _cell(value: Any, *, numeric: bool = False, cls: str = "") -> str:
+    classes = " ".join(c for c in ("num" if numeric else "", cls) if c)
+    attr = f' class="{classes}"' if classes else ""
+    return f"<td{attr}>{value}</td>"
+
+
+def _verdict(outcome: str | None) -> str:
+    text = outcome or "—"
+    return f'<span class="{esc(text.replace(" ", "-"))}">{esc(text)}</span>'
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric_from: int | None = None,
+           numeric: Iterable[int] = ()) -> str:
+    numeric = set(numeric)
+    out = ["<table>", "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr></thead>", "<tbody>"]
+    for row in rows:
+        cells = [_cell(v, numeric=(numeric_from is not None and i >= numeric_from) or i in numeric)
+                 for i, v in enumerate(row)]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _kv(rows: Iterable[tuple[str, str]]) -> str:
+    return "<table>\n" + "\n".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows) + "\n</table>"
+
+
+# -------------------------------------------------------------------------------------------- the data
+def _declarations(header: dict) -> dict[str, dict]:
+    """The meter declarations as stored in the header, keyed by serial (raw YAML values)."""
+    out: dict[str, dict] = {}
+    for item in (header.get("inputs") or {}).get("meters") or []:
+        try:
+            data = yaml.safe_load(item.get("text") or "") or {}
+        except yaml.YAMLError:
+            continue
+        if isinstance(data, dict) and data.get("serial"):
+            out[str(data["serial"])] = {**data, "_file": item.get("file")}
+    return out
+
+
+def _meter_model(declaration: dict | None) -> Any | None:
+    """The metrology core's meter for a stored declaration (None when it no longer validates)."""
+    if not declaration:
+        return None
+    from meterlab.declarations import MeterDeclaration
+
+    try:
+        return MeterDeclaration.model_validate({k: v for k, v in declaration.items() if not k.startswith("_")}).meter()
+    except Exception:  # noqa: BLE001 - the figure falls back to the MPE recorded with the points
+        return None
+
+
+def collect(store: Store, run_id: str) -> dict[str, Any]:
+    """Everything the report states, from the record of one run."""
+    result = run_result(store, run_id)
+    entries: list[Entry] = list(store.entries(run_id))
+    header = entries[0].payload
+    measurements = [e for e in entries if e.kind == "measurement"]
+    approvals = [{"by": e.payload.get("by"), "role": e.payload.get("role"), "comment": e.payload.get("comment"),
+                  "at": e.created_at, "seq": e.seq, "hash": e.hash} for e in entries if e.kind == "approval"]
+    head_seq, head_hash = store.head()
+    return {
+        "run_id": run_id, "result": result, "header": header, "measurements": measurements, "entries": entries,
+        "approvals": approvals, "declarations": _declarations(header),
+        "integrity": {"head_seq": head_seq, "head_hash": head_hash, "last_seq": entries[-1].seq,
+                      "last_hash": entries[-1].hash, "last_kind": entries[-1].kind, "entries": len(entries),
+                      "problems": store.verify()},
+        "operator_actions": [{"at": e.created_at, **e.payload} for e in entries if e.kind == "operator"],
+    }
+
+
+def figure_for(data: dict, test: dict) -> bytes:
+    """The error-curve PNG of one test of the report data."""
+    models = [m for m in (_meter_model(data["declarations"].get(s)) for s in data["result"]["meters"]) if m]
+    try:
+        envelope = envelope_of(models[0]) if models else envelope_from_points(test["points"])
+    except MeterlabError:  # a declaration the profile no longer accepts: the MPE recorded with the points
+        envelope = envelope_from_points(test["points"])
+    boundary = "Qt" if models and hasattr(models[0], "qt_m3h") else "Q2"
+    return error_curve_png(test["points"], envelope=envelope, boundary_name=boundary,
+                           title=f"{data['result']['procedure']['id']}: error of indication")
+
+
+# ------------------------------------------------------------------------------------------- sections
+def _general(data: dict) -> str:
+    r, h = data["result"], data["header"]
+    proc = h.get("procedure", {})
+    rows = [
+        ("Run", esc(r["id"])),
+        ("Procedure", f"{esc(proc.get('id'))} v{esc(proc.get('version'))}: {esc(proc.get('title'))}"),
+        ("Standard / clause", f"{esc(proc.get('standard'))}:{esc(proc.get('edition'))}, {esc(proc.get('clause'))}"),
+        ("Procedure SHA-256", f'<span class="hash">{esc(proc.get("sha256"))}</span>'),
+        ("Standard profile", f"{esc(h.get('profile', {}).get('name'))} "
+                             f'(<span class="hash">{esc(h.get("profile", {}).get("sha256"))}</span>)'),
+        ("Bench", f"{esc(h.get('bench', {}).get('name'))} "
+                  f'(<span class="hash">{esc(h.get("bench", {}).get("sha256"))}</span>)'),
+        ("Software", f"meterlab {esc(h.get('software_version'))}, Python {esc(h.get('python'))}"),
+        ("Operator (test performed by)", esc(r["operator"])),
+        ("Run created", esc(r["created_at"])),
+        ("Run state", esc(r["state"])),
+        ("Overall verdict", _verdict(r["verdict"])),
+    ]
+    if h.get("clock_scale", 1.0) != 1.0:
+        rows.append(("Simulated lab", f"yes (clock scale {num(h.get('clock_scale'))}): results are not from a "
+                                      f"physical rig"))
+    return "<h2>1. General information</h2>\n" + _kv(rows)
+
+
+WATER_FIELDS = (("Q3 (m³/h)", "q3_m3h"), ("R = Q3/Q1", "r"), ("Q2/Q1", "q2_over_q1"),
+                ("temperature class", "temperature_class"))
+GAS_FIELDS = (("Qmin (m³/h)", "qmin_m3h"), ("Qt (m³/h)", "qt_m3h"), ("Qmax (m³/h)", "qmax_m3h"))
+
+
+def _samples(data: dict) -> str:
+    serials = data["result"]["meters"]
+    decls = data["declarations"]
+    kinds = {decls.get(s, {}).get("kind") for s in serials}
+    fields = [("manufacturer", "manufacturer"), ("model (type)", "model"), ("software identification", "software_id"),
+              ("kind", "kind"), ("accuracy class", "accuracy_class")]
+    fields += list(WATER_FIELDS if "water" in kinds else ()) + list(GAS_FIELDS if "gas" in kinds else ())
+    fields += [("verification scale interval (L)", "scale_interval_l"), ("pulse value (L)", "pulse_value_l"),
+               ("readout", "readout"), ("electronic", "electronic"), ("environment classes", "environment"),
+               ("declaration file", "_file")]
+    rows = []
+    for label, key in fields:
+        row = [esc(label)]
+        for s in serials:
+            value = decls.get(s, {}).get(key)
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in sorted(value.items()))
+            row.append(esc(value) if value is not None else "—")
+        rows.append(row)
+    models = {s: _meter_model(decls.get(s)) for s in serials}
+    derived = []
+    for s, m in models.items():
+        if m is None:
+            continue
+        if hasattr(m, "q2_m3h"):
+            derived.append(f"{esc(s)}: Q1 = {num(m.q1_m3h)} m³/h, Q2 = {num(m.q2_m3h)} m³/h, "
+                           f"Q3 = {num(m.q3_m3h)} m³/h, Q4 = {num(m.q4_m3h)} m³/h")
+        else:
+            derived.append(f"{esc(s)}: Qmin = {num(m.qmin_m3h)} m³/h, Qt = {num(m.qt_m3h)} m³/h, "
+                           f"Qmax = {num(m.qmax_m3h)} m³/h")
+    return ("<h2>2. Identification of the type and the samples</h2>\n"
+            + _table(["declared"] + [f"sample {s}" for s in serials], rows)
+            + ("<p class=\"note\">Flowrates from the declarations: " + "; ".join(derived) + "</p>" if derived else ""))
+
+
+def _equipment(data: dict) -> str:
+    snapshot = data["header"].get("calibration") or {}
+    rows = []
+    for key in sorted(snapshot):
+        c = snapshot[key]
+        rows.append([esc(c.get("id")), esc(c.get("description")), esc(c.get("instrument")), esc(c.get("serial")),
+                     f"<b>{esc(c.get('certificate'))}</b>", esc(c.get("laboratory")), esc(c.get("accreditation")),
+                     esc(c.get("calibration_date")), f"<b>{esc(c.get('due_date'))}</b>",
+                     f"{esc(c.get('status'))} on {esc(c.get('checked_on'))}"])
+    body = _table(["standard", "description", "bench instrument", "serial", "certificate", "laboratory",
+                   "accreditation", "calibrated", "due", "status"], rows) if rows else "<p>No reference standard.</p>"
+    return ("<h2>3. Test equipment (reference standards)</h2>\n"
+            "<p class=\"note\">Calibration status as recorded when the run was created.</p>\n" + body)
+
+
+CONDITIONS = (("water_temperature_c", "water temperature", "°C", 1.0),
+              ("water_pressure_pa", "water pressure (absolute)", "kPa", 1e-3),
+              ("gas_temperature_c", "gas temperature", "°C", 1.0),
+              ("gas_pressure_pa", "gas pressure (absolute)", "kPa", 1e-3),
+              ("chamber_temperature_c", "ambient / chamber temperature", "°C", 1.0),
+              ("chamber_humidity_pct", "ambient / chamber relative humidity", "%", 1.0))
+
+
+def _conditions(data: dict) -> str:
+    values: dict[str, list[float]] = {}
+    for e in data["measurements"]:
+        for k, v in (e.payload.get("conditions") or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                values.setdefault(k, []).append(float(v))
+    known = {k for k, *_ in CONDITIONS}
+    rows = []
+    for key, label, unit, scale in CONDITIONS + tuple((k, k, "", 1.0) for k in sorted(values) if k not in known):
+        vs = values.get(key)
+        if not vs:
+            continue
+        rows.append([esc(label), esc(unit), num(min(vs) * scale, 5), num(sum(vs) / len(vs) * scale, 5),
+                     num(max(vs) * scale, 5), str(len(vs))])
+    body = _table(["quantity", "unit", "min", "mean", "max", "measurements"], rows, numeric_from=2) if rows \
+        else "<p>No conditions recorded.</p>"
+    return "<h2>4. Environmental and test conditions</h2>\n" + body
+
+
+def _points_table(points: Sequence[dict]) -> str:
+    rows = []
+    for p in points:
+        rows.append([esc(p["meter_serial"]), esc(p["point"]), esc(p["repeat"]), esc(p.get("step_label") or p.get("role")),
+                     num(p["flowrate_m3h"], 5), num(p["reference_volume_l"], 6), num(p["indicated_volume_l"], 6),
+                     num(p["error_pct"], 3, signed=True), num(p["U_pct"], 3), num(p["k"], 3),
+                     f"± {num(p['mpe_pct'])}", _verdict(p["verdict"])])
+    return _table(["meter", "point", "repeat", "step", "Q (m³/h)", "V_ref (L)", "V_i (L)", "E (%)", "U (%)", "k",
+                   "MPE (%)", "verdict"], rows, numeric=range(4, 11))
+
+
+def _checks_table(checks: Sequence[dict]) -> str:
+    if not checks:
+        return ""
+    rows = []
+    for c in checks:
+        details = ", ".join(f"{esc(k)} = {esc(num(v) if isinstance(v, float) else v)}"
+                            for k, v in sorted((c.get("details") or {}).items()))
+        rows.append([esc(c.get("meter_serial")), esc(c.get("check")), esc(c.get("point") or ""), _verdict(c.get("outcome")),
+                     details])
+    return "<h3>Checks</h3>\n" + _table(["meter", "check", "point", "outcome", "details"], rows)
+
+
+def _tests(data: dict, figures: dict[int, bytes]) -> str:
+    out = ["<h2>5. Tests and results</h2>"]
+    proc = data["header"].get("procedure", {})
+    for i, test in enumerate(data["result"]["tests"]):
+        png = figures[i]
+        out.append(f"<h3>5.{i + 1} {esc(proc.get('title') or test['id'])}</h3>")
+        out.append(f"<p>Test {esc(test['id'])} ({esc(proc.get('clause'))}): verdict {_verdict(test['verdict'])}; "
+                   f"{len(test['points'])} results (meter × point × repeat).</p>")
+        out.append(f'<p><img class="figure" alt="error curve of {esc(test["id"])}" '
+                   f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}"></p>')
+        out.append("<p class=\"note\">Figure: error of indication against flowrate (log axis), one series per meter; "
+                   "error bars are the expanded uncertainty U; the black steps are the MPE envelope.</p>")
+        out.append(_points_table(test["points"]))
+        out.append(_checks_table(test["checks"]))
+    return "\n".join(out)
+
+
+def representative(data: dict) -> tuple[Entry, dict] | None:
+    """The point whose U takes the largest share of its MPE (the most demanding for the decision)."""
+    best, best_ratio = None, -1.0
+    for e in data["measurements"]:
+        for m in e.payload.get("meters") or []:
+            if not m.get("budget"):
+                continue
+            ratio = (m.get("U_pct") or 0.0) / m["mpe_pct"] if m.get("mpe_pct") else 0.0
+            if isinstance(ratio, float) and ratio > best_ratio:
+                best, best_ratio = (e, m), ratio
+    return best
+
+
+def _budget(data: dict) -> str:
+    found = representative(data)
+    out = ["<h2>6. Uncertainty budget of a representative point</h2>"]
+    if found is None:
+        return "\n".join(out + ["<p>No budget recorded.</p>"])
+    e, m = found
+    point = e.payload.get("point") or {}
+    out.append(f"<p>Meter {esc(m['meter_serial'])}, point {esc(point.get('name'))} repeat {esc(e.payload.get('repeat'))}"
+               f"{' (' + esc(e.payload['step_label']) + ')' if e.payload.get('step_label') else ''}, "
+               f"Q = {num(e.payload.get('flowrate_m3h'), 5)} m³/h, V_ref = {num(e.payload.get('reference_volume_l'), 6)} L "
+               f"(record entry {e.seq}). Chosen as the point where U is the largest fraction of the MPE.</p>")
+    rows = []
+    for b in m["budget"]:
+        rows.append([esc(b.get("name")), esc(b.get("source")), num(b.get("value"), 8), num(b.get("u"), 3),
+                     num(b.get("dof"), 3), num(b.get("sensitivity"), 4),
+                     f"{b['contribution']:+.2e}" if isinstance(b.get("contribution"), float) else esc(b.get("contribution")),
+                     f"{b['variance_pct']:.1f} %" if isinstance(b.get("variance_pct"), float) else "—"])
+    out.append(_table(["input", "source", "estimate", "u(xᵢ)", "νᵢ", "cᵢ", "cᵢ·u(xᵢ) / %", "share"], rows,
+                      numeric_from=2))
+    out.append(f"<p>E = {num(m.get('error_pct'), 4, signed=True)} %, u = {num(m.get('u_pct'), 4)} %, "
+               f"ν_eff = {num(m.get('dof'), 3)}, k = {num(m.get('k'), 3)}, U = {num(m.get('U_pct'), 4)} % "
+               f"(limit {num(m.get('max_U_pct'), 3)} %), MPE ± {num(m.get('mpe_pct'))} %.</p>")
+    return "\n".join(out)
+
+
+def disturbance_rows(data: dict) -> list[dict]:
+    """Per meter and point of a disturbance test: error before, during and after, fault and its limit."""
+    measurements = [e.payload for e in data["measurements"]]
+    if not any(m.get("disturbance") or m.get("role") in DURING_ROLES + AFTER_ROLES for m in measurements):
+        return []
+    faults = {(c.get("meter_serial"), c.get("point")): c for t in data["result"]["tests"] for c in t["checks"]
+              if c.get("check") == "significant_fault"}
+    table: dict[tuple[str, str], dict] = {}
+    for m in measurements:
+        for r in m.get("meters") or []:
+            key = (r["meter_serial"], (m.get("point") or {}).get("name"))
+            row = table.setdefault(key, {"meter_serial": key[0], "point": key[1], "before": [], "during": [],
+                                         "after": [], "disturbance": None})
+            role = m.get("role") or "intrinsic"
+            slot = "before" if role in BEFORE_ROLES else "during" if role in DURING_ROLES else "after"
+            row[slot].append(r["error_pct"])
+            if m.get("disturbance"):
+                row["disturbance"] = m["disturbance"]
+    rows = []
+    for key, row in table.items():
+        check = faults.get(key) or faults.get((key[0], None))
+        details = (check or {}).get("details") or {}
+        rows.append({**row, "fault_pct": details.get("fault_pct"), "limit_pct": details.get("limit_pct"),
+                     "outcome": (check or {}).get("outcome")})
+    return rows
+
+
+def _disturbances(data: dict) -> str:
+    rows = disturbance_rows(data)
+    out = ["<h2>7. Disturbance tests</h2>"]
+    if not rows:
+        return "\n".join(out + ["<p>This test applies no disturbance.</p>"])
+
+    def errors(values: list[float]) -> str:
+        return ", ".join(num(v, 3, signed=True) for v in values) if values else "—"
+
+    kinds = {}
+    for row in rows:
+        if row["disturbance"]:
+            kinds[row["disturbance"]["kind"]] = row["disturbance"].get("parameters") or {}
+    for kind, params in kinds.items():
+        out.append(f"<p>Disturbance <b>{esc(kind)}</b>: "
+                   + "; ".join(f"{esc(k)} = {esc(v)}" for k, v in sorted(params.items())) + "</p>")
+    out.append(_table(["meter", "point", "E before (%)", "E during (%)", "E after (%)", "fault (%)", "limit (%)",
+                       "outcome"],
+                      [[esc(r["meter_serial"]), esc(r["point"]), errors(r["before"]), errors(r["during"]),
+                        errors(r["after"]), num(r["fault_pct"], 3), num(r["limit_pct"], 3), _verdict(r["outcome"])]
+                       for r in rows], numeric=range(2, 7)))
+    out.append("<p class=\"note\">Fault = the difference between the error during (or after) the disturbance and "
+               "the intrinsic error before it, compared with the significant-fault limit.</p>")
+    return "\n".join(out)
+
+
+def _decision(data: dict) -> str:
+    rule = data["header"].get("decision_rule") or "simple"
+    applied = sorted({p.get("decision_rule") for t in data["result"]["tests"] for p in t["points"] if p.get("decision_rule")})
+    return ("<h2>8. Decision rule</h2>\n"
+            f"<p>Decision rule <b>{esc(rule)}</b> (as applied: {esc(', '.join(applied) or rule)}). "
+            f"{esc(RULE_TEXT.get(rule, ''))}</p>")
+
+
+def _override(data: dict) -> str:
+    override = data["header"].get("calibration_override")
+    out = ["<h2>9. Calibration overrides</h2>"]
+    if not override:
+        return "\n".join(out + ["<p>None: every standard was within its due date and range when the run was created.</p>"])
+    out.append(f"<p><b>The run was performed although a standard was not usable. Reason recorded: "
+               f"“{esc(override.get('reason'))}”.</b></p>")
+    rows = [[esc(p.get("kind")), esc(p.get("standard")), esc(p.get("certificate")), esc(p.get("message"))]
+            for p in override.get("problems") or []]
+    if rows:
+        out.append(_table(["problem", "standard", "certificate", "details"], rows))
+    return "\n".join(out)
+
+
+def _unverified(data: dict) -> str:
+    profile = data["header"].get("profile") or {}
+    values = profile.get("unverified") or []
+    out = ["<h2>10. Values of the standard profile not verified against the published text</h2>"]
+    if not values:
+        return "\n".join(out + [f"<p>None: every value of profile {esc(profile.get('name'))} is verified.</p>"])
+    out.append(f"<p>The profile {esc(profile.get('name'))} marks these values as not yet verified against the "
+               f"published standard; results that depend on them must be confirmed:</p>")
+    out.append("<ul>" + "".join(f"<li>{esc(v)}</li>" for v in values) + "</ul>")
+    return "\n".join(out)
+
+
+def _signoffs(data: dict) -> str:
+    out = ["<h2>11. Sign-offs</h2>"]
+    rows = [["performed", esc(data["result"]["operator"]), "operator", esc(data["result"]["created_at"]), "", ""]]
+    for a in data["operator_actions"]:
+        rows.append([esc(a.get("action")), esc(a.get("operator")), "operator", esc(a.get("at")), "", ""])
+    for a in data["approvals"]:
+        what = "reviewed" if a["role"] == "metrologist" else "approved"
+        rows.append([what, esc(a["by"]), esc(a["role"]), esc(a["at"]), esc(a.get("comment") or ""),
+                     f'entry {a["seq"]} <span class="hash">{esc(a["hash"])}</span>'])
+    out.append(_table(["action", "by", "role", "when (UTC)", "comment", "record entry"], rows))
+    if not data["approvals"]:
+        out.append("<p><b>Not yet reviewed or approved</b> (no sign-off entry in the record).</p>")
+    return "\n".join(out)
+
+
+def _integrity(data: dict) -> str:
+    i = data["integrity"]
+    verdict = ("<span class=\"pass\">intact</span>: every entry's hash and link recomputed" if not i["problems"]
+               else "<span class=\"fail\">BROKEN</span>: " + "; ".join(esc(p) for p in i["problems"]))
+    rows = [("Entries of this run", str(i["entries"])),
+            ("Last entry of this run", f'{i["last_seq"]} ({esc(i["last_kind"])}) '
+                                       f'<span class="hash">{esc(i["last_hash"])}</span>'),
+            ("Head of the chain (store)", f'{i["head_seq"]} <span class="hash">{esc(i["head_hash"])}</span>'),
+            ("Chain verification", verdict)]
+    return ("<h2>12. Record integrity</h2>\n" + _kv(rows)
+            + "\n<p class=\"note\">Re-check with <code>meterlab records verify</code>; an auditor can anchor the chain "
+              "on the head hash above.</p>")
+
+
+# ------------------------------------------------------------------------------------------- renderers
+def render_html(store: Store, run_id: str, *, generated_at: datetime | None = None) -> str:
+    """The type-evaluation report as one self-contained HTML page (figures embedded as PNG data URIs)."""
+    data = collect(store, run_id)
+    figures = {i: figure_for(data, t) for i, t in enumerate(data["result"]["tests"])}
+    r = data["result"]
+    when = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
+    title = f"Type evaluation report — {r['procedure']['title']}"
+    body = "\n".join([
+        f"<h1>{esc(title)}</h1>",
+        f"<p>Run <b>{esc(r['id'])}</b> · {esc(r['procedure']['id'])} · {esc(r['procedure']['clause'])} · "
+        f"verdict {_verdict(r['verdict'])}</p>",
+        _general(data), _samples(data), _equipment(data), _conditions(data), _tests(data, figures), _budget(data),
+        _disturbances(data), _decision(data), _override(data), _unverified(data), _signoffs(data), _integrity(data),
+        f'<p class="{GENERATED_CLASS}">Report generated {esc(when)} from the record; '
+        f"everything above is regenerated identically from the same record.</p>",
+    ])
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{esc(title)} ({esc(r['id'])})</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+
+
+def render_pdf(store: Store, run_id: str, *, generated_at: datetime | None = None) -> bytes:
+    """The report as PDF, rendered from the HTML by WeasyPrint (needs Pango: see the README of reports)."""
+    html_text = render_html(store, run_id, generated_at=generated_at)
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:
+        raise ReportError(f"PDF needs WeasyPrint and the Pango libraries (Debian: apt-get install libpango-1.0-0 "
+                          f"libpangoft2-1.0-0 fonts-dejavu-core): {exc}") from exc
+    return HTML(string=html_text).write_pdf()
+
+
+def render_csv(store: Store, run_id: str) -> str:
+    """The points as CSV: one row per meter and point (full precision, as stored)."""
+    result = run_result(store, run_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for test in result["tests"]:
+        for p in test["points"]:
+            row = {**p, "run_id": result["id"], "test_id": test["id"]}
+            writer.writerow(["" if row.get(c) is None else row.get(c) for c in CSV_COLUMNS])
+    return buffer.getvalue()
