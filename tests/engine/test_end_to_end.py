@@ -3,7 +3,6 @@
 import math
 from pathlib import Path
 
-import pytest
 
 from meterlab.calibration.register import Register
 from meterlab.procedures.prompts import AutoPrompter

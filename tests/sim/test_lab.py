@@ -1,7 +1,6 @@
 """The simulated lab as a lab: plain clients over real sockets, framing, start/stop, the command lines."""
 
 import json
-import os
 import signal
 import socket
 import subprocess

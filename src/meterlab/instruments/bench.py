@@ -85,6 +85,8 @@ class InstrumentEntry(BaseModel):
     write_termination: str | None = None
     serial: SerialSettings | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="driver options, checked by the driver")
+    equipment: dict[str, Any] = Field(default_factory=dict, description="construction data of the equipment this "
+                                      "instrument serves, read by the rig (e.g. nozzle throat diameters)")
     wiring: dict[str, str] = Field(default_factory=dict, description="instrument terminal -> rig signal")
     description: str = ""
 

@@ -282,3 +282,33 @@ class BellProverMethod(ReferenceMethod):
 
     def reading_for(self, volume_m3: float, flowrate_m3h: float) -> BellProverReading:
         return BellProverReading(volume_m3 / self.effective_area_m2, 20.0, 101825.0, 20.0, 101825.0)
+
+    @classmethod
+    def from_register(cls, register: Any, *, bell: str = "bell-01", thermometer: str = "thermometer",
+                      barometer: str = "barometer", encoder_resolution_m: float, position_m: float | None = None,
+                      expansion_coefficient_per_k: float = 0.0) -> BellProverMethod:
+        """The method with the bell's effective area and the standards' uncertainties from their certificates.
+
+        `register` is a loaded `meterlab.calibration.Register`; `bell`, `thermometer`, `barometer` are standard
+        ids or the bench instruments they back. The effective area is the certified A(h) at `position_m`
+        (default: the middle of the certified position range), with its standard uncertainty; the temperature
+        and pressure uncertainties are the largest over each certificate's range (u = U/k). The encoder's
+        metres per pulse and the bell's expansion coefficient are properties of the rig, not of a certificate."""
+        certificate = register.get(bell)
+        correction = certificate.correction_of()
+        if position_m is None:
+            calibrated = certificate.calibrated_range[correction.variable]
+            position_m = (calibrated.min + calibrated.max) / 2
+        area = certificate.evaluate(position_m)
+        prt, baro = register.get(thermometer), register.get(barometer)
+        return cls(
+            bell_source=certificate.source,
+            effective_area_m2=area.x,
+            effective_area_u_rel=area.u / area.x,
+            encoder_resolution_m=encoder_resolution_m,
+            thermometer_source=prt.source,
+            temperature_u_c=prt.max_u("K"),
+            barometer_source=baro.source,
+            pressure_u_pa=baro.max_u("Pa"),
+            expansion_coefficient_per_k=expansion_coefficient_per_k,
+        )

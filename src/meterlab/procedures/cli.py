@@ -158,11 +158,11 @@ def plan(
     """Dry run: the resolved test points, volumes and the estimated rig time, without touching the rig."""
     from meterlab.calibration.register import Register
     from meterlab.procedures.estimate import estimate
-    from meterlab.procedures.session import _method, load_inputs
+    from meterlab.procedures.session import load_inputs, reference_method
 
     try:
         inputs = load_inputs(procedure, meter, bench, None)
-        method = _method(inputs.bench, Register.load(calibration_dir))
+        method = reference_method(inputs, Register.load(calibration_dir))
         rows, total_s = estimate(inputs, method)
     except MeterlabError as exc:
         raise _fail(exc) from None

@@ -16,6 +16,7 @@ from meterlab.metrology.budget import evaluate
 from meterlab.metrology.decision import decide
 from meterlab.metrology.planner import plan_volume
 from meterlab.metrology.reference_volume import pulse_inputs, register_inputs
+from meterlab.procedures.conditions import Suspended
 from meterlab.procedures.events import Event
 from meterlab.procedures.plan import Action
 from meterlab.procedures.schema import MeasureError, Stabilise
@@ -52,7 +53,7 @@ def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | N
             raw = runner.rig.measure(volume_l, action.point.nominal_m3h, serials, start=step.start,
                                      disturbance=disturbance, criteria=criteria, guard=runner.checkpoint)
             break
-        except runner.Suspended as exc:
+        except Suspended as exc:
             runner.store.append(runner.run_id, "event", {"event": "suspended", "action": action.key,
                                                          "attempt": attempt, "reason": str(exc)})
             runner.bus.emit(Event("suspended", runner.run_id, {"key": action.key, "reason": str(exc)}))

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from meterlab.errors import MeterlabError
 from meterlab.instruments.iolog import IOEntry
-from meterlab.metrology.methods import GravimetricMethod, GravimetricReading
+from meterlab.metrology.methods import GravimetricMethod, GravimetricReading, ReferenceMethod
 from meterlab.procedures.conditions import Readings, Suspended, violation
 
 Guard = Callable[[], None]
@@ -80,7 +80,162 @@ class RawMeasurement:
         return asdict(self.reading)
 
 
-class WaterRig:
+class _Rig:
+    """What every rig shares: instruments by role, bounded waits in guarded slices, disturbances (EMC
+    generators), the climate chamber, endurance flow and the safe state. A subclass sets `bench`, `clock`,
+    `iolog`, `_standards` and implements the flow and measurement (set_flow, stop_flow, stabilise, measure)."""
+
+    bench: Any
+    clock: Any
+    iolog: RunIOLog
+    _standards: list[str]
+    method: ReferenceMethod
+    target_m3h: float | None = None
+
+    # ------------------------------------------------------------------------------------------ wiring
+    def _role(self, role: str, *, required: bool = True):
+        try:
+            return self.bench.by_role(role)
+        except KeyError:
+            if required:
+                raise RigError(f"the bench {self.bench.bench.bench!r} has no instrument with role {role!r}") from None
+            return None
+
+    def standards(self) -> list[str]:
+        return list(self._standards)
+
+    def reference_method(self) -> ReferenceMethod:
+        return self.method
+
+    def drain_io(self) -> list[list]:
+        return self.iolog.drain()
+
+    # ---------------------------------------------------------------------------------------- waiting
+    def wait(self, duration_s: float, *, guard: Guard) -> None:
+        """Wait `duration_s` on the rig clock in short slices, calling the guard between them."""
+        end = self.clock.now() + duration_s
+        while (left := end - self.clock.now()) > 0:
+            guard()
+            time.sleep(min(SLICE_REAL_S, self.clock.real_seconds(left)))
+
+    def _wait_for(self, predicate: Callable[[], bool], *, timeout_s: float, guard: Guard, what: str) -> None:
+        end = self.clock.now() + timeout_s
+        while not predicate():
+            if self.clock.now() >= end:
+                raise RigError(f"{what}: not reached within {timeout_s:g} s")
+            guard()
+            time.sleep(SLICE_REAL_S)
+
+    def wait_condition(self, criteria, *, guard: Guard, timeout_s: float = 3600.0) -> None:
+        """After a suspension: wait until the criteria hold again (the stabilise rules)."""
+        if criteria is None:
+            return
+        self.stabilise(self.target_m3h, flow_within_pct=criteria.flow_within_pct,
+                       water_temperature_c=criteria.water_temperature_c, for_s=criteria.for_s,
+                       timeout_s=timeout_s, guard=guard)
+
+    # ------------------------------------------------------------------------------- disturbances etc.
+    def _generator_for(self, kind: str):
+        role = {"surge": "surge_generator", "burst": "burst_generator", "esd": "esd_generator",
+                "dips": "dips_generator", "voltage_variation": "dips_generator",
+                "magnetic_field": "magnetic_field_source", "power_frequency_magnetic_field": "magnetic_field_source",
+                "conducted_rf": "rf_generator", "radiated_rf": "rf_generator"}.get(kind)
+        generator = self._role(role, required=False) if role else None
+        if generator is None:
+            raise RigError(f"the bench has no instrument for a {kind} disturbance (role {role})")
+        return generator
+
+    def _run_sequence(self, generator, kind: str, params: dict, guard: Guard) -> None:
+        """Apply every run the profile's parameters expand to (polarities, phase angles, ...), in order;
+        whatever happens, the generator ends stopped and disarmed."""
+        limit_real_s = self.clock.real_seconds(float(params.get("max_duration_s", 7200))) + 10
+        try:
+            for run in generator.runs(kind, params):
+                guard()
+                generator.configure(**run)
+                generator.arm()
+                generator.start()
+                generator.wait_complete(limit_real_s, guard=guard)
+        finally:
+            generator.stop()
+            generator.disarm()
+
+    def _start_disturbance(self, disturbance):
+        """NSAd: run the disturbance in the background while the measurement collects."""
+        if disturbance is None:
+            return None
+        kind, params = disturbance
+        generator = self._generator_for(kind)
+        generator.runs(kind, params)  # refuse bad parameters before the measurement starts
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def stopped() -> None:
+            if stop.is_set():
+                raise _SequenceStopped
+
+        def work() -> None:
+            try:
+                self._run_sequence(generator, kind, params, stopped)
+            except _SequenceStopped:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the measuring thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=work, name=f"disturbance-{kind}", daemon=True)
+        thread.start()
+        return thread, stop, errors, generator
+
+    def _stop_disturbance(self, handle) -> None:
+        if handle is None:
+            return
+        thread, stop, errors, _ = handle
+        stop.set()
+        thread.join(timeout=30)
+        if errors:
+            raise errors[0]
+
+    def apply_disturbance(self, kind: str, params: dict, *, guard: Guard) -> None:
+        """NSAa: apply the whole disturbance sequence now, between two measurements."""
+        self._run_sequence(self._generator_for(kind), kind, params, guard)
+
+    def set_climate(self, temperature_c: float, humidity_pct: float | None, *, ramp_c_per_min: float | None) -> None:
+        chamber = self._role("climate_chamber")
+        chamber.set_climate(temperature_c, humidity_pct, ramp_c_per_min)
+
+    def soak(self, duration_s: float, *, within_c: float, guard: Guard) -> None:
+        chamber = self._role("climate_chamber")
+        target = chamber.setpoint()[0]
+        self._wait_for(lambda: abs(chamber.read()[0] - target) <= within_c, timeout_s=24 * 3600, guard=guard,
+                       what=f"chamber at {target:g} °C")
+        self.wait(duration_s, guard=guard)
+
+    def run_flow(self, flowrate_m3h: float, *, duration_s, cycles, on_s, off_s, guard: Guard) -> None:
+        if duration_s is not None:
+            self.set_flow(flowrate_m3h)
+            self.wait(duration_s, guard=guard)
+            return
+        for _ in range(cycles):
+            self.set_flow(flowrate_m3h)
+            self.wait(on_s, guard=guard)
+            self.stop_flow()
+            self.wait(off_s, guard=guard)
+
+    def safe_state(self, timeout_s: float = 10.0) -> list[str]:
+        """Every instrument to its safe state, in parallel, within `timeout_s`; return what failed."""
+        problems: list[str] = []
+        pool = ThreadPoolExecutor(max_workers=max(1, len(self.bench)))
+        futures = {pool.submit(driver.safe_state): name for name, driver in self.bench.items()}
+        done, pending = wait(futures, timeout=timeout_s)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for future in done:
+            if future.exception() is not None:
+                problems.append(f"{futures[future]}: {future.exception()}")
+        problems += [f"{futures[f]}: no answer within {timeout_s:g} s" for f in pending]
+        return problems
+
+
+class WaterRig(_Rig):
     """A gravimetric water rig: pump, diverter and start valve, weighing tank, pulse counters per meter,
     thermometer and pressure indicator, optional EMC generators and climate chamber."""
 
@@ -107,14 +262,6 @@ class WaterRig:
         self.lab: Any = None  # the simulated lab serving this bench, if any (tests query its world)
 
     # ------------------------------------------------------------------------------------------ wiring
-    def _role(self, role: str, *, required: bool = True):
-        try:
-            return self.bench.by_role(role)
-        except KeyError:
-            if required:
-                raise RigError(f"the bench {self.bench.bench.bench!r} has no instrument with role {role!r}") from None
-            return None
-
     def _counters(self) -> dict[int, Any]:
         """Pulse counters by meter position, from their wiring (ch1: meter2.pulse → position 2)."""
         counters = {}
@@ -125,31 +272,6 @@ class WaterRig:
             if match:
                 counters[int(match.group(1))] = driver
         return counters
-
-    def standards(self) -> list[str]:
-        return list(self._standards)
-
-    def reference_method(self) -> GravimetricMethod:
-        return self.method
-
-    def drain_io(self) -> list[list]:
-        return self.iolog.drain()
-
-    # ---------------------------------------------------------------------------------------- waiting
-    def wait(self, duration_s: float, *, guard: Guard) -> None:
-        """Wait `duration_s` on the rig clock in short slices, calling the guard between them."""
-        end = self.clock.now() + duration_s
-        while (left := end - self.clock.now()) > 0:
-            guard()
-            time.sleep(min(SLICE_REAL_S, self.clock.real_seconds(left)))
-
-    def _wait_for(self, predicate: Callable[[], bool], *, timeout_s: float, guard: Guard, what: str) -> None:
-        end = self.clock.now() + timeout_s
-        while not predicate():
-            if self.clock.now() >= end:
-                raise RigError(f"{what}: not reached within {timeout_s:g} s")
-            guard()
-            time.sleep(SLICE_REAL_S)
 
     # ------------------------------------------------------------------------------------------- flow
     def set_flow(self, flowrate_m3h: float, *, reverse: bool = False) -> None:
@@ -235,14 +357,6 @@ class WaterRig:
         self.speed_pct = min(100.0, max(0.1, self.speed_pct * target_m3h / measured_m3h))
         self.pump.run(self.speed_pct)
         self._speed_changed_at = self.clock.now()
-
-    def wait_condition(self, criteria, *, guard: Guard, timeout_s: float = 3600.0) -> None:
-        """After a suspension: wait until the criteria hold again (the stabilise rules)."""
-        if criteria is None:
-            return
-        self.stabilise(self.target_m3h, flow_within_pct=criteria.flow_within_pct,
-                       water_temperature_c=criteria.water_temperature_c, for_s=criteria.for_s,
-                       timeout_s=timeout_s, guard=guard)
 
     # ------------------------------------------------------------------------------------ measurement
     def set_meters(self, pulse_values_l: dict[int, float]) -> None:
@@ -334,108 +448,8 @@ class WaterRig:
             remaining_s = (mass_kg - (self.scale.weight_immediate_kg()[0] - before_kg)) / (flowrate_m3h / 3.6)
             time.sleep(max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(remaining_s * 0.5))))
 
-    # ------------------------------------------------------------------------------- disturbances etc.
-    def _generator_for(self, kind: str):
-        role = {"surge": "surge_generator", "burst": "burst_generator", "esd": "esd_generator",
-                "dips": "dips_generator", "voltage_variation": "dips_generator",
-                "magnetic_field": "magnetic_field_source", "power_frequency_magnetic_field": "magnetic_field_source",
-                "conducted_rf": "rf_generator", "radiated_rf": "rf_generator"}.get(kind)
-        generator = self._role(role, required=False) if role else None
-        if generator is None:
-            raise RigError(f"the bench has no instrument for a {kind} disturbance (role {role})")
-        return generator
-
-    def _run_sequence(self, generator, kind: str, params: dict, guard: Guard) -> None:
-        """Apply every run the profile's parameters expand to (polarities, phase angles, ...), in order;
-        whatever happens, the generator ends stopped and disarmed."""
-        limit_real_s = self.clock.real_seconds(float(params.get("max_duration_s", 7200))) + 10
-        try:
-            for run in generator.runs(kind, params):
-                guard()
-                generator.configure(**run)
-                generator.arm()
-                generator.start()
-                generator.wait_complete(limit_real_s, guard=guard)
-        finally:
-            generator.stop()
-            generator.disarm()
-
-    def _start_disturbance(self, disturbance):
-        """NSAd: run the disturbance in the background while the measurement collects."""
-        if disturbance is None:
-            return None
-        kind, params = disturbance
-        generator = self._generator_for(kind)
-        generator.runs(kind, params)  # refuse bad parameters before the measurement starts
-        stop = threading.Event()
-        errors: list[BaseException] = []
-
-        def stopped() -> None:
-            if stop.is_set():
-                raise _SequenceStopped
-
-        def work() -> None:
-            try:
-                self._run_sequence(generator, kind, params, stopped)
-            except _SequenceStopped:
-                pass
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the measuring thread
-                errors.append(exc)
-
-        thread = threading.Thread(target=work, name=f"disturbance-{kind}", daemon=True)
-        thread.start()
-        return thread, stop, errors, generator
-
-    def _stop_disturbance(self, handle) -> None:
-        if handle is None:
-            return
-        thread, stop, errors, _ = handle
-        stop.set()
-        thread.join(timeout=30)
-        if errors:
-            raise errors[0]
-
-    def apply_disturbance(self, kind: str, params: dict, *, guard: Guard) -> None:
-        """NSAa: apply the whole disturbance sequence now, between two measurements."""
-        self._run_sequence(self._generator_for(kind), kind, params, guard)
-
-    def set_climate(self, temperature_c: float, humidity_pct: float | None, *, ramp_c_per_min: float | None) -> None:
-        chamber = self._role("climate_chamber")
-        chamber.set_climate(temperature_c, humidity_pct, ramp_c_per_min)
-
-    def soak(self, duration_s: float, *, within_c: float, guard: Guard) -> None:
-        chamber = self._role("climate_chamber")
-        target = chamber.setpoint()[0]
-        self._wait_for(lambda: abs(chamber.read()[0] - target) <= within_c, timeout_s=24 * 3600, guard=guard,
-                       what=f"chamber at {target:g} °C")
-        self.wait(duration_s, guard=guard)
-
-    def run_flow(self, flowrate_m3h: float, *, duration_s, cycles, on_s, off_s, guard: Guard) -> None:
-        if duration_s is not None:
-            self.set_flow(flowrate_m3h)
-            self.wait(duration_s, guard=guard)
-            return
-        for _ in range(cycles):
-            self.set_flow(flowrate_m3h)
-            self.wait(on_s, guard=guard)
-            self.stop_flow()
-            self.wait(off_s, guard=guard)
-
     # ------------------------------------------------------------------------------------------- end
     def finish(self) -> None:
         """End of a completed run: flow stopped, diverter to bypass."""
         self.stop_flow()
         self.valves.diverter_to_bypass()
-
-    def safe_state(self, timeout_s: float = 10.0) -> list[str]:
-        """Every instrument to its safe state, in parallel, within `timeout_s`; return what failed."""
-        problems: list[str] = []
-        pool = ThreadPoolExecutor(max_workers=max(1, len(self.bench)))
-        futures = {pool.submit(driver.safe_state): name for name, driver in self.bench.items()}
-        done, pending = wait(futures, timeout=timeout_s)
-        pool.shutdown(wait=False, cancel_futures=True)
-        for future in done:
-            if future.exception() is not None:
-                problems.append(f"{futures[future]}: {future.exception()}")
-        problems += [f"{futures[f]}: no answer within {timeout_s:g} s" for f in pending]
-        return problems

@@ -20,7 +20,6 @@ from typing import Any
 
 from meterlab.errors import MeterlabError
 from meterlab.metrology.decision import Outcome
-from meterlab.procedures.conditions import Suspended
 from meterlab.procedures.events import Event, EventBus
 from meterlab.procedures.evaluation import evaluate_checks
 from meterlab.procedures.plan import Action, Plan
@@ -99,8 +98,6 @@ class RunControl:
 
 class Runner:
     """Runs one plan on one rig for one run id; the same object serves a fresh run and a resumed one."""
-
-    Suspended = Suspended
 
     def __init__(self, *, run_id: str, plan: Plan, declarations: dict[str, Any], rig: Any, store: Store,
                  prompter: Prompter, procedure: Any, bus: EventBus | None = None, control: RunControl | None = None,

@@ -133,7 +133,7 @@ def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Regi
 
 
 @contextmanager
-def bench_session(inputs: RunInputs, *, clock_scale: float, register: Register) -> Iterator[WaterRig]:
+def bench_session(inputs: RunInputs, *, clock_scale: float, register: Register) -> Iterator[Any]:
     """Open the bench (starting the simulated lab for simulated instruments) and build the rig on it."""
     lab = None
     iolog = RunIOLog()
@@ -147,8 +147,11 @@ def bench_session(inputs: RunInputs, *, clock_scale: float, register: Register) 
             resources, clock = lab.resources, lab.clock
         connected = open_bench(inputs.bench, iolog, resources)
         try:
-            rig = WaterRig(connected, clock=clock, iolog=iolog, method=_method(inputs.bench, register),
-                           standards=standards_of(inputs.bench))
+            if inputs.procedure.method == "bell_prover":
+                rig = _gas_rig(inputs, connected, clock, iolog, register)
+            else:
+                rig = WaterRig(connected, clock=clock, iolog=iolog, method=reference_method(inputs, register),
+                               standards=standards_of(inputs.bench))
             rig.set_meters({i + 1: d.pulse_value_l for i, d in enumerate(inputs.declarations.values())})
             rig.lab = lab
             yield rig
@@ -160,16 +163,52 @@ def bench_session(inputs: RunInputs, *, clock_scale: float, register: Register) 
             lab.stop()
 
 
-def _method(bench: Bench, register: Register) -> GravimetricMethod:
-    def cert(role: str) -> str:
-        names = bench.by_role(role)
-        ids = [bench.instruments[n].calibration for n in names if bench.instruments[n].calibration]
-        if not ids:
-            raise MeterlabError(f"bench {bench.bench!r}: the {role} has no calibration certificate (calibration: id)")
-        return ids[0]
+def _cert(bench: Bench, role: str) -> str:
+    names = bench.by_role(role)
+    ids = [bench.instruments[n].calibration for n in names if bench.instruments[n].calibration]
+    if not ids:
+        raise MeterlabError(f"bench {bench.bench!r}: the {role} has no calibration certificate (calibration: id)")
+    return ids[0]
 
-    return GravimetricMethod.from_register(register, balance=cert("reference_scale"), thermometer=cert("water_thermometer"),
-                                           pressure=cert("water_pressure"), diverter_timing_u_s=0.005)
+
+def reference_method(inputs: RunInputs, register: Register):
+    """The reference method of the procedure on this bench, with its standards' certificates."""
+    bench = inputs.bench
+    if inputs.procedure.method == "bell_prover":
+        from meterlab.metrology.methods import BellProverMethod
+
+        return BellProverMethod.from_register(
+            register, bell=_cert(bench, "bell_prover_encoder"), thermometer=_cert(bench, "mut_gas_temperature"),
+            barometer=_cert(bench, "barometer"),
+            encoder_resolution_m=float(_equipment(bench, "bell_prover_encoder", "encoder_m_per_pulse")))
+    if inputs.procedure.method != "gravimetric":
+        raise MeterlabError(f"procedure {inputs.procedure.id}: method {inputs.procedure.method} is not built into "
+                            f"a rig yet (gravimetric and bell_prover are)")
+    return GravimetricMethod.from_register(register, balance=_cert(bench, "reference_scale"),
+                                           thermometer=_cert(bench, "water_thermometer"),
+                                           pressure=_cert(bench, "water_pressure"), diverter_timing_u_s=0.005)
+
+
+def _equipment(bench: Bench, role: str, key: str) -> Any:
+    """Construction data the rig needs from the bench file (`equipment:` of the instrument with `role`)."""
+    names = bench.by_role(role)
+    value = bench.instruments[names[0]].equipment.get(key) if names else None
+    if value is None:
+        raise MeterlabError(f"bench {bench.bench!r}: the instrument with role {role} must state equipment.{key}")
+    return value
+
+
+def _gas_rig(inputs: RunInputs, connected: Any, clock: Any, iolog: RunIOLog, register: Register) -> Any:
+    """A bell-prover rig: the bell's area and the p/T uncertainties from the certificates, the nozzles' Cd from
+    theirs, the nozzles' throat diameters and the encoder's resolution from the bench file."""
+    from meterlab.procedures.gas_rig import GasRig
+
+    bench = inputs.bench
+    method = reference_method(inputs, register)
+    diameters = [float(d) for d in _equipment(bench, "sonic_nozzle_bank", "throat_diameters_m")]
+    return GasRig(connected, clock=clock, iolog=iolog, method=method,
+                  nozzle_certificate=register.get(_cert(bench, "sonic_nozzle_bank")),
+                  throat_diameters_m=diameters, standards=standards_of(bench))
 
 
 def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | None = None,
