@@ -67,3 +67,12 @@ def test_approve_adds_a_chained_sign_off_that_show_prints(db):
     shown = runner.invoke(app, ["records", "show", "run1", "--db", db])
     assert "approved by Dr Metro (metrologist)" in shown.output and "WM-1" in shown.output
     assert runner.invoke(app, ["records", "approve", "run1", "--by", "x", "--role", "boss", "--db", db]).exit_code == 2
+
+
+def test_compare_two_runs_writes_one_figure(db, tmp_path):
+    out = tmp_path / "compare.png"
+    result = runner.invoke(app, ["records", "compare", "run1", "run1", "--out", str(out), "--db", db])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "2 points" in result.output
+    missing = runner.invoke(app, ["records", "compare", "run1", "run2", "--meter", "XX", "--out", str(out), "--db", db])
+    assert missing.exit_code == 2 and "no measured points of meter XX" in missing.output

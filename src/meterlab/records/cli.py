@@ -120,3 +120,35 @@ def approve(
         raise typer.Exit(2) from None
     entry = store.append(run_id, "approval", {"by": by, "role": role, "comment": comment})
     console.print(f"run {run_id} signed off by {by} ({role}); entry {entry.seq}, hash {entry.hash}")
+
+
+@records_app.command()
+def compare(
+    first: str = typer.Argument(..., help="A run, e.g. before durability."),
+    second: str = typer.Argument(..., help="Another run, e.g. after durability."),
+    out: str = typer.Option(..., help="PNG file to write the figure to."),
+    meter: str | None = typer.Option(None, help="Only this meter serial."),
+    db: str = typer.Option(DEFAULT_URL, help="Records database."),
+) -> None:
+    """The error curves of two runs in one figure (error vs flowrate, U as error bars, MPE envelope)."""
+    from pathlib import Path
+
+    from meterlab.reports.figures import envelope_from_points, error_curve_png
+    from meterlab.reports.results import run_result
+
+    store = _store(db)
+    points = []
+    try:
+        for run_id in (first, second):
+            for p in run_result(store, run_id)["tests"][0]["points"]:
+                if meter is None or p["meter_serial"] == meter:
+                    points.append({**p, "meter_serial": f"{p['meter_serial']} [{run_id}]"})
+    except MeterlabError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    if not points:
+        console.print(f"[red]no measured points{f' of meter {meter}' if meter else ''} in runs {first} and {second}[/]")
+        raise typer.Exit(2)
+    Path(out).write_bytes(error_curve_png(points, envelope=envelope_from_points(points),
+                                          title=f"error curves: {first} vs {second}"))
+    console.print(f"figure written to {out} ({len(points)} points)")
