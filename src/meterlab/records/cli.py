@@ -149,6 +149,19 @@ def compare(
     if not points:
         console.print(f"[red]no measured points{f' of meter {meter}' if meter else ''} in runs {first} and {second}[/]")
         raise typer.Exit(2)
-    Path(out).write_bytes(error_curve_png(points, envelope=envelope_from_points(points),
+    Path(out).write_bytes(error_curve_png(points, envelope=_envelope(store, first, meter) or envelope_from_points(points),
                                           title=f"error curves: {first} vs {second}"))
     console.print(f"figure written to {out} ({len(points)} points)")
+
+
+def _envelope(store: Store, run_id: str, serial: str | None):
+    """The MPE envelope of the meter declared in the run (the first meter unless `serial`); [] if unknown."""
+    from meterlab.procedures.session import inputs_from_header
+    from meterlab.reports.figures import envelope_of
+
+    try:
+        declarations = inputs_from_header(next(store.entries(run_id)).payload).declarations
+        declaration = declarations[serial] if serial else next(iter(declarations.values()))
+        return envelope_of(declaration.meter())
+    except (MeterlabError, KeyError, StopIteration):
+        return []
