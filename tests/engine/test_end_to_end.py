@@ -71,3 +71,26 @@ def test_a_run_is_recorded_and_verified_in_postgresql(postgres_store):
     result = run_result(store, run_id)
     assert len(result["tests"][0]["points"]) == 18 and result["verdict"] == "pass"
     assert store.verify() == []
+
+
+def _narrow_pressure_certificate(tmp_path) -> Register:
+    """The calibration folder with the pressure transmitter calibrated only up to 2 bar (absolute)."""
+    import shutil
+
+    folder = tmp_path / "calibration"
+    shutil.copytree(REPO / "calibration", folder, ignore=shutil.ignore_patterns("examples"))
+    certificate = folder / "ptx-01.yaml"
+    certificate.write_text(certificate.read_text().replace("max: 1700000", "max: 200000"), "utf-8")
+    return Register.load(folder)
+
+
+def test_a_standard_used_outside_its_calibrated_range_fails_the_measurement(tmp_path):
+    inputs = load_inputs(REPO / "procedures/r49/intrinsic-error.yaml", [REPO / "examples/meters/dn15-class2.yaml"],
+                         BENCH, REPO / "examples/scenarios/good-meter.yaml")
+    store = Store(str(tmp_path / "records.db"))
+    register = _narrow_pressure_certificate(tmp_path)
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.FAILED
+    failure = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]
+    assert "ptx-01" in failure["error"] and "range" in failure["error"]
+    assert not list(store.entries(run_id, kinds=["measurement"]))  # nothing stored from outside the range

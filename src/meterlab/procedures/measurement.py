@@ -47,6 +47,7 @@ def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | N
     step: MeasureError = action.step
     volume_l = volume_for(runner, action)
     criteria = monitoring_for(runner, action)
+    runner.check_standards(runner.rig.standards())  # due dates, before the rig moves
     serials = [s for s, _ in runner.meters]
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
@@ -61,7 +62,11 @@ def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | N
             runner.bus.emit(Event("resumed", runner.run_id, {"key": action.key}))
     else:
         raise RuntimeError(f"{action.label}: suspended {MAX_ATTEMPTS} times; the rig does not hold its conditions")
-    return results_payload(runner, action, raw, volume_l, disturbance)
+    calibration_problems = runner.check_standards(runner.rig.standard_uses(raw))  # ranges, as used
+    payload = results_payload(runner, action, raw, volume_l, disturbance)
+    if calibration_problems:
+        payload["calibration_problems"] = calibration_problems  # used under the run's recorded override
+    return payload
 
 
 def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, disturbance) -> dict:

@@ -104,6 +104,18 @@ class _Rig:
     def standards(self) -> list[str]:
         return list(self._standards)
 
+    def certificate_of(self, role: str) -> str | None:
+        """The certificate id the bench names for the instrument with `role` (None if none)."""
+        for name in self.bench.bench.by_role(role):
+            if self.bench.bench.instruments[name].calibration:
+                return self.bench.bench.instruments[name].calibration
+        return None
+
+    def standard_uses(self, raw: Any) -> list:
+        """(certificate id, value or range used) for the range checks after a measurement; the standards
+        without a measured value are checked for their due date only."""
+        return list(self._standards)
+
     def reference_method(self) -> ReferenceMethod:
         return self.method
 
@@ -359,6 +371,16 @@ class WaterRig(_Rig):
         self._speed_changed_at = self.clock.now()
 
     # ------------------------------------------------------------------------------------ measurement
+    def standard_uses(self, raw: RawMeasurement) -> list:
+        reading = raw.reading
+        by_role = {"reference_scale": (min(reading.balance_start_kg, reading.balance_end_kg),
+                                       max(reading.balance_start_kg, reading.balance_end_kg)),
+                   "water_thermometer": (min(reading.tank_water_temperature_c, reading.meter_water_temperature_c),
+                                         max(reading.tank_water_temperature_c, reading.meter_water_temperature_c)),
+                   "water_pressure": reading.meter_pressure_pa}
+        valued = {self.certificate_of(role): value for role, value in by_role.items() if self.certificate_of(role)}
+        return [(ref, valued[ref]) if ref in valued else ref for ref in self._standards]
+
     def set_meters(self, pulse_values_l: dict[int, float]) -> None:
         """Pulse value of the meter at each position (from the meter declarations)."""
         missing = sorted(set(pulse_values_l) - set(self.counters))

@@ -101,7 +101,8 @@ class Runner:
 
     def __init__(self, *, run_id: str, plan: Plan, declarations: dict[str, Any], rig: Any, store: Store,
                  prompter: Prompter, procedure: Any, bus: EventBus | None = None, control: RunControl | None = None,
-                 operator: str = "", severities: Any = None):
+                 operator: str = "", severities: Any = None, register: Any = None,
+                 calibration_override: str | None = None):
         self.run_id, self.plan, self.rig, self.store = run_id, plan, rig, store
         self.declarations = declarations
         self.meters = [(serial, decl.meter()) for serial, decl in declarations.items()]
@@ -111,6 +112,8 @@ class Runner:
         self.bus = bus or EventBus()
         self.control = control or RunControl()
         self.severities = severities
+        self.register = register
+        self.calibration_override = calibration_override
         self.state = RunState.IDLE
         self._active_disturbances: dict[str, ApplyDisturbance] = {}
 
@@ -284,6 +287,14 @@ class Runner:
         measurements = self.measurements()
         results = evaluate_checks(action.step.checks, measurements, self.meters, action.step.reference)
         self._commit(action, "evaluation", {"checks": [r.to_dict() for r in results]})
+
+    def check_standards(self, uses: list) -> list[dict]:
+        """Refuse (CalibrationRefused) a standard out of calibration or used outside its calibrated range,
+        unless the run carries an override; then the problems are returned, to be recorded."""
+        if self.register is None:
+            return []
+        problems = self.register.enforce(uses, override_reason=self.calibration_override)
+        return [p.to_dict() for p in problems]
 
     def resolution_l(self, serial: str) -> float:
         """What one count of the meter's readout is worth: its pulse value, or its scale interval."""

@@ -222,7 +222,8 @@ def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | No
     with bench_session(inputs, clock_scale=header["clock_scale"], register=register) as rig:
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
                         prompter=prompter, procedure=inputs.procedure, bus=bus, control=control,
-                        operator=header["operator"], severities=_severities(inputs.procedure))
+                        operator=header["operator"], severities=_severities(inputs.procedure), register=register,
+                        calibration_override=(header.get("calibration_override") or {}).get("reason"))
         return runner.run()
 
 
