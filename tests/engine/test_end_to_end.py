@@ -59,6 +59,11 @@ def test_intrinsic_error_recovers_the_true_curves_and_fails_the_bad_meter(tmp_pa
     assert all(p["verdict"] == "pass" for p in good)
     assert result["verdict"] == "fail"
     assert store.verify() == []
+    first = next(store.entries(run_id, kinds=["measurement"])).payload
+    assert {"bal-600", "prt-01", "ptx-01"} <= set(first["standards"])  # which standards produced the point
+    assert set(first["conditions"]["corrections"]) == {"bal-600", "prt-01", "ptx-01"}  # and their corrections
+    sources = {row["source"] for row in first["meters"][0]["budget"]}
+    assert any("T-2026-0412" in source for source in sources)  # the budget names the PRT's certificate
 
 
 def test_a_run_is_recorded_and_verified_in_postgresql(postgres_store):

@@ -252,8 +252,9 @@ class WaterRig(_Rig):
     thermometer and pressure indicator, optional EMC generators and climate chamber."""
 
     def __init__(self, bench: Any, *, clock: Any, iolog: RunIOLog, method: GravimetricMethod,
-                 standards: list[str] | None = None, max_flowrate_m3h: float | None = None):
+                 standards: list[str] | None = None, max_flowrate_m3h: float | None = None, register: Any = None):
         self.bench, self.clock, self.iolog, self.method = bench, clock, iolog, method
+        self.register = register  # the certificates whose corrections are applied to the readings
         self.pump = self._role("pump")
         self.valves = self._role("diverter")
         self.scale = self._role("reference_scale")
@@ -371,6 +372,16 @@ class WaterRig(_Rig):
         self._speed_changed_at = self.clock.now()
 
     # ------------------------------------------------------------------------------------ measurement
+    def _corrected(self, role: str, reading: float | None, applied: dict[str, list]) -> float | None:
+        """The reading with its certificate's correction added (its uncertainty is in the method's budget);
+        what was applied is recorded, by certificate, for the traceability of the result."""
+        certificate = self.certificate_of(role)
+        if reading is None or self.register is None or certificate is None:
+            return reading
+        correction = self.register.correction(certificate, at=reading).x
+        applied.setdefault(certificate, []).append({"reading": reading, "correction": correction})
+        return reading + correction
+
     def standard_uses(self, raw: RawMeasurement) -> list:
         reading = raw.reading
         by_role = {"reference_scale": (min(reading.balance_start_kg, reading.balance_end_kg),
@@ -438,12 +449,14 @@ class WaterRig(_Rig):
         t1 = self.clock.now()
         counts = {serials[pos - 1]: {"pulses": counter.fetch_count(timeout_s=10.0)}
                   for pos, counter in self.counters.items() if pos <= len(serials)}
-        after_kg = self.scale.weight_kg()
-        t_c = self.water_temperature_c()
-        p_pa = self.water_pressure_pa()
+        corrections: dict[str, list] = {}
+        after_kg = self._corrected("reference_scale", self.scale.weight_kg(), corrections)
+        before_kg = self._corrected("reference_scale", before_kg, corrections)
+        t_c = self._corrected("water_thermometer", self.water_temperature_c(), corrections)
+        p_pa = self._corrected("water_pressure", self.water_pressure_pa(), corrections)
         reading = GravimetricReading(before_kg, after_kg, t_c, t_c, p_pa if p_pa else ATMOSPHERE_PA, t1 - t0)
         volume_m3 = self.method.reference_volume_m3(self.method.inputs(reading)).x
-        conditions = {"water_temperature_c": t_c, "water_pressure_pa": p_pa}
+        conditions = {"water_temperature_c": t_c, "water_pressure_pa": p_pa, "corrections": corrections}
         chamber = self._role("climate_chamber", required=False)
         if chamber is not None:
             conditions["chamber_temperature_c"], conditions["chamber_humidity_pct"] = chamber.read()

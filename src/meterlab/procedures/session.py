@@ -151,7 +151,7 @@ def bench_session(inputs: RunInputs, *, clock_scale: float, register: Register) 
                 rig = _gas_rig(inputs, connected, clock, iolog, register)
             else:
                 rig = WaterRig(connected, clock=clock, iolog=iolog, method=reference_method(inputs, register),
-                               standards=standards_of(inputs.bench))
+                               standards=standards_of(inputs.bench), register=register)
             rig.set_meters({i + 1: d.pulse_value_l for i, d in enumerate(inputs.declarations.values())})
             rig.lab = lab
             yield rig
