@@ -29,6 +29,8 @@ terminate the profile and, if `options.idle_temperature_c` is given, set the sta
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -70,34 +72,34 @@ class ChamberStatus:
     alarm: str | None
 
 
-class ClimateChamber:
+class ClimateChamber(ABC):
     """The API every chamber driver offers; the engine uses only this."""
 
     name: str
     options: Any
 
     # -- to implement ---------------------------------------------------------------------------------------
+    @abstractmethod
     def set_climate(self, temperature_c: float, humidity_pct: float | None = None,
                     ramp_c_per_min: float | None = None) -> None:
         """Drive the chamber to `temperature_c` (and `humidity_pct`; None = humidity control off), at
         `ramp_c_per_min` if given (else as fast as the chamber can)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read(self) -> tuple[float, float | None]:
         """(air temperature °C, relative humidity % or None if the chamber has none)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def setpoint(self) -> tuple[float, float | None]:
         """(temperature °C, humidity % or None if not controlled) the controller works to now."""
-        raise NotImplementedError
 
+    @abstractmethod
     def alarm(self) -> str | None:
         """The active alarm(s) as the chamber reports them, or None."""
-        raise NotImplementedError
 
+    @abstractmethod
     def standby(self) -> None:
         """Stop conditioning; the controller stays on and keeps monitoring."""
-        raise NotImplementedError
 
     # -- common ---------------------------------------------------------------------------------------------
     @property

@@ -12,6 +12,8 @@ events, the end of a burst) are world events at their exact simulated times."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -222,9 +224,9 @@ class SimEmcGenerator(LineDevice):
         self._end(complete=True)
 
     # -- for subclasses ---------------------------------------------------------------------------------------
+    @abstractmethod
     def kind(self) -> str:
         """The disturbance kind (meter susceptibility key) of the test about to run."""
-        raise NotImplementedError
 
     def begin(self, t0_s: float) -> None:
         """Schedule the test started at `t0_s` (call `complete_test()` at its end)."""
