@@ -162,7 +162,7 @@ class GasRig(_Rig):
             guard()
             self.wait(for_s, guard=guard)
             flow = self.flowrate_m3h() if target else None
-            why = violation(Readings(flow, self.water_temperature_c(), None), target_m3h=target,
+            why = violation(Readings(flow, self.water_temperature_c(), self.chamber_alarm()), target_m3h=target,
                             flow_within_pct=flow_within_pct, water_temperature_c=water_temperature_c)
             if why is None:
                 return self.clock.now() - start
@@ -219,7 +219,7 @@ class GasRig(_Rig):
         t1 = self.clock.now()
         self.fill_line_from_atmosphere()
         if criteria is not None and criteria.water_temperature_c:
-            why = violation(Readings(None, self.water_temperature_c(), None), target_m3h=None, flow_within_pct=None,
+            why = violation(Readings(None, self.water_temperature_c(), self.chamber_alarm()), target_m3h=None, flow_within_pct=None,
                             water_temperature_c=criteria.water_temperature_c)
             if why:
                 for counter in counters:

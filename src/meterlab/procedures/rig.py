@@ -111,6 +111,11 @@ class _Rig:
                 return self.bench.bench.instruments[name].calibration
         return None
 
+    def chamber_alarm(self) -> str | None:
+        """The climate chamber's alarm, if the bench has a chamber and it reports one (a monitored condition)."""
+        chamber = self._role("climate_chamber", required=False)
+        return chamber.alarm() if chamber is not None else None
+
     def standard_uses(self, raw: Any) -> list:
         """(certificate id, value or range used) for the range checks after a measurement; the standards
         without a measured value are checked for their due date only."""
@@ -344,7 +349,7 @@ class WaterRig(_Rig):
     def _hold(self, target_m3h, flow_within_pct, water_temperature_c, for_s, guard) -> tuple[str | None, float | None]:
         """Watch the conditions for `for_s`; the first violation (and the flow then), or (None, flow)."""
         def check(flow):
-            return violation(Readings(flow, self.water_temperature_c(), None), target_m3h=target_m3h,
+            return violation(Readings(flow, self.water_temperature_c(), self.chamber_alarm()), target_m3h=target_m3h,
                              flow_within_pct=flow_within_pct, water_temperature_c=water_temperature_c)
 
         if target_m3h is None or self.flowmeter is None:
@@ -474,7 +479,7 @@ class WaterRig(_Rig):
                 return
             guard()
             if criteria is not None:
-                why = violation(Readings(None, self.water_temperature_c(), None), target_m3h=None,
+                why = violation(Readings(None, self.water_temperature_c(), self.chamber_alarm()), target_m3h=None,
                                 flow_within_pct=None, water_temperature_c=criteria.water_temperature_c)
                 if why:
                     raise Suspended(why)
