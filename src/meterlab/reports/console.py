@@ -31,7 +31,7 @@ def outcome_text(outcome: Outcome) -> str:
 
 
 def flowrates_table(meter: WaterMeter | GasMeter) -> Table:
-    table = Table(title=f"{meter!r}", title_justify="left")
+    table = Table(title=f"Flowrates of {meter!r}", title_justify="left", min_width=90)
     table.add_column("flowrate")
     table.add_column("m³/h", justify="right")
     table.add_column("L/h", justify="right")
