@@ -21,6 +21,7 @@ class ConsoleProgress:
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=console, transient=False)
         self.task = self.progress.add_task("starting", total=total, completed=done)
+        self.action = "starting"
 
     def __enter__(self) -> ConsoleProgress:
         self.progress.start()
@@ -32,7 +33,12 @@ class ConsoleProgress:
     def __call__(self, event: Event) -> None:
         data = event.data
         if event.kind == "action_started":
-            self.progress.update(self.task, description=data["label"])
+            self.action = data["label"]
+            self.progress.update(self.task, description=self.action)
+        elif event.kind == "conditions":
+            live = [f"Q {data['flowrate_m3h']:.4g} m³/h" if data.get("flowrate_m3h") is not None else "",
+                    f"water {data['water_temperature_c']:.2f} °C" if data.get("water_temperature_c") is not None else ""]
+            self.progress.update(self.task, description=f"{self.action}  [dim]{'  '.join(x for x in live if x)}[/]")
         elif event.kind == "action_done":
             self.progress.advance(self.task)
             if data.get("kind") == "measurement":

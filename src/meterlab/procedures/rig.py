@@ -111,6 +111,9 @@ class _Rig:
                 return self.bench.bench.instruments[name].calibration
         return None
 
+    def on_readings(self, readings: Readings) -> None:
+        """Called with every set of monitored readings (the runner shows them live); no-op by default."""
+
     def chamber_alarm(self) -> str | None:
         """The climate chamber's alarm, if the bench has a chamber and it reports one (a monitored condition)."""
         chamber = self._role("climate_chamber", required=False)
@@ -349,8 +352,10 @@ class WaterRig(_Rig):
     def _hold(self, target_m3h, flow_within_pct, water_temperature_c, for_s, guard) -> tuple[str | None, float | None]:
         """Watch the conditions for `for_s`; the first violation (and the flow then), or (None, flow)."""
         def check(flow):
-            return violation(Readings(flow, self.water_temperature_c(), self.chamber_alarm()), target_m3h=target_m3h,
-                             flow_within_pct=flow_within_pct, water_temperature_c=water_temperature_c)
+            readings = Readings(flow, self.water_temperature_c(), self.chamber_alarm())
+            self.on_readings(readings)
+            return violation(readings, target_m3h=target_m3h, flow_within_pct=flow_within_pct,
+                             water_temperature_c=water_temperature_c)
 
         if target_m3h is None or self.flowmeter is None:
             if target_m3h is None:

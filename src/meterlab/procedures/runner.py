@@ -104,6 +104,7 @@ class Runner:
                  operator: str = "", severities: Any = None, register: Any = None,
                  calibration_override: str | None = None):
         self.run_id, self.plan, self.rig, self.store = run_id, plan, rig, store
+        rig.on_readings = self._show_readings
         self.declarations = declarations
         self.meters = [(serial, decl.meter()) for serial, decl in declarations.items()]
         first = next(iter(declarations.values()))
@@ -124,6 +125,11 @@ class Runner:
         self.state = new
         self.store.append(self.run_id, "state", {"state": new.value, **data})
         self.bus.emit(Event("state", self.run_id, {"state": new.value, **data}))
+
+    def _show_readings(self, readings) -> None:
+        self.bus.emit(Event("conditions", self.run_id, {"flowrate_m3h": readings.flowrate_m3h,
+                                                         "water_temperature_c": readings.water_temperature_c,
+                                                         "chamber_alarm": readings.chamber_alarm}))
 
     def checkpoint(self) -> None:
         """A safe point: honour abort, and hold here while paused."""
