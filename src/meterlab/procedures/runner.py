@@ -13,6 +13,7 @@ suspended, discarded, and retried once the condition has cleared.
 
 from __future__ import annotations
 
+import math
 import threading
 import traceback
 from enum import Enum
@@ -37,6 +38,9 @@ from meterlab.procedures.schema import (
     Wait,
 )
 from meterlab.records.store import Store
+
+
+PART_S = 600.0  # long steps are committed every ten minutes of rig time, so a resume loses at most that
 
 
 class RunState(str, Enum):
@@ -244,20 +248,47 @@ class Runner:
         self.rig.set_climate(params["temperature_c"], params.get("humidity_pct"), ramp_c_per_min=action.step.ramp_c_per_min)
         return {"climate": params}
 
+    def _in_parts(self, action: Action, total: float, part: float, do) -> None:
+        """Run a long step (a soak, a wait, hours of durability flow) in parts, each committed, so that a
+        resumed run continues with what is left instead of starting the step again."""
+        done = self.store.keys(self.run_id)
+        count = max(1, math.ceil(total / part - 1e-9))
+        for index in range(count):
+            key = f"{action.key}#part{index + 1}/{count}"
+            if key in done:
+                continue
+            amount = min(part, total - index * part)
+            do(amount)
+            self._commit_part(key, action, index + 1, count, amount)
+
+    def _commit_part(self, key: str, action: Action, index: int, count: int, amount: float) -> None:
+        items = [("progress", {"action": action.key, "part": index, "of": count, "amount": amount}, key)]
+        io = self.rig.drain_io()
+        if io:
+            items.append(("io", io, None))
+        self.store.append_many(self.run_id, items)
+
     def _soak(self, action: Action) -> dict:
         params = self._severity(action.step, {"duration_s": action.step.duration_s})
-        self.rig.soak(params["duration_s"], within_c=action.step.within_c, guard=self.checkpoint)
+        self._in_parts(action, params["duration_s"], PART_S,
+                       lambda seconds: self.rig.soak(seconds, within_c=action.step.within_c, guard=self.checkpoint))
         return {"soaked_s": params["duration_s"]}
 
     def _wait(self, action: Action) -> dict:
-        self.rig.wait(action.step.duration_s, guard=self.checkpoint)
+        self._in_parts(action, action.step.duration_s, PART_S, lambda seconds: self.rig.wait(seconds, guard=self.checkpoint))
         return {"waited_s": action.step.duration_s}
 
     def _run_flow(self, action: Action) -> dict:
         step: RunFlow = action.step
-        self.rig.run_flow(action.point.nominal_m3h, duration_s=step.duration_s, cycles=step.cycles,
-                          on_s=step.on_s, off_s=step.off_s, guard=self.checkpoint)
-        return {"flowrate_m3h": action.point.nominal_m3h, "duration_s": step.duration_s, "cycles": step.cycles}
+        q = action.point.nominal_m3h
+        if step.duration_s is not None:
+            self._in_parts(action, step.duration_s, PART_S, lambda seconds: self.rig.run_flow(
+                q, duration_s=seconds, cycles=None, on_s=None, off_s=None, guard=self.checkpoint))
+        else:
+            per_part = max(1, int(PART_S // (step.on_s + step.off_s)))
+            self._in_parts(action, step.cycles, per_part, lambda cycles: self.rig.run_flow(
+                q, duration_s=None, cycles=int(cycles), on_s=step.on_s, off_s=step.off_s, guard=self.checkpoint))
+        return {"flowrate_m3h": q, "duration_s": step.duration_s, "cycles": step.cycles}
 
     def _disturbance(self, action: Action) -> dict:
         step: ApplyDisturbance = action.step
