@@ -186,7 +186,8 @@ def reference_method(inputs: RunInputs, register: Register):
                             f"a rig yet (gravimetric and bell_prover are)")
     return GravimetricMethod.from_register(register, balance=_cert(bench, "reference_scale"),
                                            thermometer=_cert(bench, "water_thermometer"),
-                                           pressure=_cert(bench, "water_pressure"), diverter_timing_u_s=0.005)
+                                           pressure=_cert(bench, "water_pressure"),
+                                           diverter_timing_u_s=float(_equipment(bench, "diverter", "diverter_timing_u_s")))
 
 
 def _equipment(bench: Bench, role: str, key: str) -> Any:
