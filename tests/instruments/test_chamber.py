@@ -10,7 +10,6 @@ from meterlab.instruments.chamber import ChamberStatus, EspecChamber, WatlowF4Ch
 from meterlab.instruments.errors import (
     InstrumentConnectionError,
     InstrumentError,
-    InstrumentFailure,
     InstrumentReplyError,
     InstrumentTimeout,
     InstrumentValueError,
@@ -18,7 +17,7 @@ from meterlab.instruments.errors import (
 from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.testing import TIMEOUT, expected_protocol
 from meterlab.sim.scenario import FaultSpec, load_scenario
-from meterlab.sim.testing import running_lab, wait_for
+from meterlab.sim.testing import raised_within, running_lab, wait_for
 
 from .conftest import SIM_BENCH, WATER_SCENARIO
 
@@ -497,13 +496,7 @@ def test_watlow_chamber_alarm_fault_surfaces_through_the_alarm_api(watlow):
 # -- communication faults: clear exceptions within the timeout -----------------------------------------------
 
 
-def timed(call):
-    start = time.monotonic()
-    try:
-        call()
-    except InstrumentFailure as exc:
-        return exc, time.monotonic() - start
-    raise AssertionError("no exception")
+timed = raised_within
 
 
 @pytest.mark.parametrize("kind, expected, message", [

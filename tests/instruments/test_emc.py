@@ -2,7 +2,6 @@
 TRA3000-style command set and adapter tables, then through pyvisa-py sockets against the simulated lab
 (a running burst shifts a susceptible meter's pulses and not an immune one's), error paths and faults."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,16 @@ from meterlab.instruments.emc import (
 from meterlab.instruments.errors import (
     InstrumentConnectionError,
     InstrumentError,
-    InstrumentFailure,
     InstrumentReplyError,
     InstrumentTimeout,
     InstrumentValueError,
 )
-from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.testing import expected_protocol
 from meterlab.sim.scenario import FaultSpec, Scenario
 from meterlab.sim.testing import running_lab, wait_for
+from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
+from meterlab.sim.testing import FAULT_TIMEOUT_S as TIMEOUT_S
+from meterlab.sim.testing import open_with_timeout, raised_within
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_BENCH = ROOT / "instruments" / "sim.yaml"
@@ -340,8 +340,6 @@ SCENARIO = Scenario.model_validate({
     ],
 })
 FLOWRATE_M3H = 3.0
-TIMEOUT_S = 0.4
-SLACK_S = 0.6
 
 
 @pytest.fixture(scope="module")
@@ -524,8 +522,7 @@ def connect(lab):
     opened = []
 
     def open_(name):
-        entry = lab.bench.instruments[name].model_copy(update={"timeout_s": TIMEOUT_S})
-        instrument = open_instrument(name, entry, MemoryIOLog(), lab.resources[name])
+        instrument = open_with_timeout(lab, name)
         opened.append(instrument)
         return instrument
 
@@ -535,13 +532,7 @@ def connect(lab):
         instrument.close()
 
 
-def failing(call):
-    start = time.monotonic()
-    try:
-        call()
-    except InstrumentFailure as exc:
-        return exc, time.monotonic() - start
-    raise AssertionError("no exception")
+failing = raised_within
 
 
 @pytest.mark.parametrize("kind, expected", [

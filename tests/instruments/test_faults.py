@@ -1,10 +1,8 @@
 """Injected faults surface from the real drivers as clear exceptions within their timeout, never a hang."""
 
-import time
 
 import pytest
 
-from meterlab.instruments.bench import open_instrument
 from meterlab.instruments.errors import (
     InstrumentConnectionError,
     InstrumentError,
@@ -14,9 +12,10 @@ from meterlab.instruments.errors import (
 )
 from meterlab.instruments.iolog import Direction, MemoryIOLog
 from meterlab.sim.scenario import FaultSpec
+from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
+from meterlab.sim.testing import FAULT_TIMEOUT_S as TIMEOUT_S
+from meterlab.sim.testing import inject_fault, open_with_timeout, raised_within
 
-TIMEOUT_S = 0.4
-SLACK_S = 0.6  # scheduling slack on a busy 2-core machine
 
 
 @pytest.fixture
@@ -25,9 +24,8 @@ def connect(lab):
     opened = []
 
     def open_(name):
-        entry = lab.bench.instruments[name].model_copy(update={"timeout_s": TIMEOUT_S})
         log = MemoryIOLog()
-        instrument = open_instrument(name, entry, log, lab.resources[name])
+        instrument = open_with_timeout(lab, name, iolog=log)
         opened.append(instrument)
         return instrument, log
 
@@ -37,17 +35,8 @@ def connect(lab):
         instrument.close()
 
 
-def inject(lab, instrument, kind, message=None):
-    lab.inject(FaultSpec(kind=kind, instrument=instrument, at_s=lab.clock.now(), message=message))
-
-
-def timed(call):
-    start = time.monotonic()
-    try:
-        call()
-    except InstrumentFailure as exc:
-        return exc, time.monotonic() - start
-    raise AssertionError("no exception")
+inject = inject_fault
+timed = raised_within
 
 
 @pytest.mark.parametrize("name, call", [

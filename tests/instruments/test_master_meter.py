@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from meterlab.instruments.bench import open_instrument
 from meterlab.instruments.errors import (
     InstrumentConnectionError,
     InstrumentError,
@@ -15,12 +14,14 @@ from meterlab.instruments.errors import (
     InstrumentTimeout,
     InstrumentValueError,
 )
-from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.master_meter import GasMasterMeter, PromassMasterMeter
 from meterlab.instruments.testing import TIMEOUT, expected_protocol
 from meterlab.sim.reference_params import MasterMeterParams
 from meterlab.sim.scenario import FaultSpec, load_scenario
 from meterlab.sim.testing import running_lab
+from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
+from meterlab.sim.testing import FAULT_TIMEOUT_S as TIMEOUT_S
+from meterlab.sim.testing import inject_fault, open_with_timeout
 
 from .conftest import SIM_BENCH, WATER_SCENARIO
 
@@ -159,19 +160,17 @@ def test_a_master_meter_fault_shows_in_the_system_condition_for_its_duration(lab
 
 # -- faults --------------------------------------------------------------------------------------------------
 
-TIMEOUT_S, SLACK_S = 0.4, 0.6
 
 
 @pytest.fixture
 def short_timeout(lab):
-    entry = lab.bench.instruments["master_meter"].model_copy(update={"timeout_s": TIMEOUT_S})
-    with open_instrument("master_meter", entry, MemoryIOLog(), lab.resources["master_meter"]) as mm:
+    with open_with_timeout(lab, "master_meter") as mm:
         yield mm
     lab.clear_faults()
 
 
 def inject(lab, kind, message=None):
-    lab.inject(FaultSpec(kind=kind, instrument="master_meter", at_s=lab.clock.now(), message=message))
+    inject_fault(lab, "master_meter", kind, message)
 
 
 @pytest.mark.parametrize("kind, expected", [

@@ -4,7 +4,6 @@ import time
 
 import pytest
 
-from meterlab.instruments.bench import open_instrument
 from meterlab.instruments.errors import (
     InstrumentConnectionError,
     InstrumentError,
@@ -12,10 +11,11 @@ from meterlab.instruments.errors import (
     InstrumentTimeout,
     InstrumentValueError,
 )
-from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.pressure import DruckPace
 from meterlab.instruments.testing import expected_protocol
-from meterlab.sim.scenario import FaultSpec
+from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
+from meterlab.sim.testing import FAULT_TIMEOUT_S as TIMEOUT_S
+from meterlab.sim.testing import inject_fault, open_with_timeout
 
 # -- byte-exact ---------------------------------------------------------------------------------------------
 
@@ -163,19 +163,17 @@ def test_unknown_header_and_out_of_range_values_are_refused_and_change_nothing(r
 
 # -- faults --------------------------------------------------------------------------------------------------
 
-TIMEOUT_S, SLACK_S = 0.4, 0.6
 
 
 @pytest.fixture
 def short_timeout(lab):
-    entry = lab.bench.instruments["pressure"].model_copy(update={"timeout_s": TIMEOUT_S})
-    with open_instrument("pressure", entry, MemoryIOLog(), lab.resources["pressure"]) as pace:
+    with open_with_timeout(lab, "pressure") as pace:
         yield pace
     lab.clear_faults()
 
 
 def inject(lab, kind, message=None):
-    lab.inject(FaultSpec(kind=kind, instrument="pressure", at_s=lab.clock.now(), message=message))
+    inject_fault(lab, "pressure", kind, message)
 
 
 @pytest.mark.parametrize("kind, expected", [

@@ -10,11 +10,10 @@ import pytest
 import yaml
 
 from meterlab.errors import DeclarationError, InputFileError
-from meterlab.instruments.bench import load_bench, open_instrument
+from meterlab.instruments.bench import load_bench
 from meterlab.instruments.errors import (
     InstrumentConnectionError,
     InstrumentError,
-    InstrumentFailure,
     InstrumentReplyError,
     InstrumentTimeout,
     InstrumentValueError,
@@ -47,6 +46,8 @@ from meterlab.instruments.rf_immunity import (
 from meterlab.instruments.testing import expected_protocol
 from meterlab.sim.scenario import FaultSpec, Scenario
 from meterlab.sim.testing import running_lab, wait_for
+from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
+from meterlab.sim.testing import inject_fault, open_with_timeout, raised_within
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_BENCH = ROOT / "instruments" / "sim.yaml"
@@ -595,7 +596,6 @@ def test_the_interlock_trips_the_amplifier_and_it_says_so(rf_lab, chain):
 # -- communication faults -----------------------------------------------------------------------------------
 
 TIMEOUT_S = 0.3
-SLACK_S = 0.6
 CALLS = {
     "rf_generator": lambda generator: generator.identify(),
     "rf_power_meter": lambda sensor: sensor.identify(),
@@ -609,8 +609,7 @@ def connect(rf_lab):
     opened = []
 
     def open_(name):
-        entry = rf_lab.bench.instruments[name].model_copy(update={"timeout_s": TIMEOUT_S})
-        instrument = open_instrument(name, entry, MemoryIOLog(), rf_lab.resources[name])
+        instrument = open_with_timeout(rf_lab, name, TIMEOUT_S)
         opened.append(instrument)
         return instrument
 
@@ -620,17 +619,8 @@ def connect(rf_lab):
         instrument.close()
 
 
-def timed(call):
-    started = time.monotonic()
-    try:
-        call()
-    except InstrumentFailure as exc:
-        return exc, time.monotonic() - started
-    raise AssertionError("no exception")
-
-
-def inject(lab, name, kind, message=None):
-    lab.inject(FaultSpec(kind=kind, instrument=name, at_s=lab.clock.now(), message=message))
+timed = raised_within
+inject = inject_fault
 
 
 @pytest.mark.parametrize("kind, expected", [

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from meterlab.instruments.bench import InstrumentEntry, open_instrument
+from meterlab.instruments.bench import InstrumentEntry
 from meterlab.instruments.errors import (
     InstrumentConnectionError,
     InstrumentError,
@@ -12,13 +12,15 @@ from meterlab.instruments.errors import (
     InstrumentTimeout,
     InstrumentValueError,
 )
-from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.testing import expected_protocol
 from meterlab.instruments.thermometer import Fluke1524
 from meterlab.sim.clock import ManualClock
 from meterlab.sim.devices.thermometer import SimFluke1524, ThermometerParams
 from meterlab.sim.physics import build_world
-from meterlab.sim.scenario import FaultSpec, Scenario
+from meterlab.sim.scenario import Scenario
+from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
+from meterlab.sim.testing import FAULT_TIMEOUT_S as TIMEOUT_S
+from meterlab.sim.testing import inject_fault, open_with_timeout
 
 # -- byte-exact ---------------------------------------------------------------------------------------------
 
@@ -133,19 +135,17 @@ def test_unknown_command_and_out_of_range_values_are_refused_and_change_nothing(
 
 # -- faults --------------------------------------------------------------------------------------------------
 
-TIMEOUT_S, SLACK_S = 0.4, 0.6
 
 
 @pytest.fixture
 def short_timeout(lab):
-    entry = lab.bench.instruments["thermometer"].model_copy(update={"timeout_s": TIMEOUT_S})
-    with open_instrument("thermometer", entry, MemoryIOLog(), lab.resources["thermometer"]) as thermometer:
+    with open_with_timeout(lab, "thermometer") as thermometer:
         yield thermometer
     lab.clear_faults()
 
 
 def inject(lab, kind, message=None):
-    lab.inject(FaultSpec(kind=kind, instrument="thermometer", at_s=lab.clock.now(), message=message))
+    inject_fault(lab, "thermometer", kind, message)
 
 
 @pytest.mark.parametrize("kind, expected", [

@@ -33,3 +33,36 @@ def wait_for(predicate: Callable[[], bool], *, timeout_real_s: float = 5.0, poll
             return predicate()
         time.sleep(poll_real_s)
     return True
+
+
+# -- injected communication faults -------------------------------------------------------------------------
+FAULT_TIMEOUT_S = 0.4  # a driver's timeout in fault tests
+FAULT_SLACK_S = 0.6  # scheduling slack on a busy 2-core machine
+
+
+def open_with_timeout(lab: SimLab, name: str, timeout_s: float = FAULT_TIMEOUT_S, iolog=None):
+    """A fresh driver for the lab's instrument `name` with a short timeout (close it, or use `with`)."""
+    from meterlab.instruments.bench import open_instrument
+    from meterlab.instruments.iolog import MemoryIOLog
+
+    entry = lab.bench.instruments[name].model_copy(update={"timeout_s": timeout_s})
+    return open_instrument(name, entry, iolog if iolog is not None else MemoryIOLog(), lab.resources[name])
+
+
+def inject_fault(lab: SimLab, instrument: str, kind: str, message: str | None = None) -> None:
+    """Make `instrument` misbehave (`no_answer`, `garbage`, `drop_connection`, `error`) from now on."""
+    from meterlab.sim.scenario import FaultSpec
+
+    lab.inject(FaultSpec(kind=kind, instrument=instrument, at_s=lab.clock.now(), message=message))
+
+
+def raised_within(call: Callable[[], object]):
+    """(the InstrumentFailure `call()` raised, real seconds it took); AssertionError if it raised nothing."""
+    from meterlab.instruments.errors import InstrumentFailure
+
+    start = time.monotonic()
+    try:
+        call()
+    except InstrumentFailure as exc:
+        return exc, time.monotonic() - start
+    raise AssertionError("no exception")
