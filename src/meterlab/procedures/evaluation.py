@@ -1,6 +1,6 @@
 """The evaluate step: checks over the measurements a run has stored (within MPE, repeatability, sign
-rule, significant fault, WME, durability shift). Each check yields one result per meter (and per point
-where it is a per-point check), with the numbers it used and an outcome."""
+rule, significant fault, WME, durability shift, pressure loss). Each check yields one result per meter (and
+per point where it is a per-point check), with the numbers it used and an outcome."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
-from meterlab.metrology.decision import Outcome
+from meterlab.metrology.decision import Outcome, decide
 from meterlab.metrology.indication import (
     durability_shift,
     evaluate_fault,
@@ -119,9 +119,43 @@ def check_durability(serial: str, meter: Meter, rows: list[dict], reference: lis
             for d in durability_shift(before, after, meter)]
 
 
+# A typed pressure loss: the prompt's value name and its factor to kPa.
+TYPED_PRESSURE_LOSS = {"pressure_loss_mpa": 1000.0, "pressure_loss_kpa": 1.0, "pressure_loss_pa": 1e-3}
+
+
+def pressure_loss_values(serial: str, extra: dict) -> list[dict]:
+    """The pressure losses of one meter: measured by the rig (with u) and typed by the operator (without)."""
+    values = [{"point": e["point"], "pressure_loss_kpa": e["meters"][serial]["pressure_loss_kpa"],
+               "u_kpa": e["meters"][serial].get("u_kpa", 0.0), "how": "measured"}
+              for e in extra.get("pressure_loss", []) if serial in e["meters"]]
+    values += [{"point": p.get("point"), "pressure_loss_kpa": p["value"] * TYPED_PRESSURE_LOSS[p["value_name"]],
+                "u_kpa": 0.0, "how": f"typed by {p.get('answered_by')}"}
+               for p in extra.get("prompts", [])
+               if p.get("value_name") in TYPED_PRESSURE_LOSS and p.get("meter_serial") == serial and p.get("value") is not None]
+    return values
+
+
+def check_pressure_loss(serial: str, extra: dict, rule: str) -> list[CheckResult]:
+    """Every pressure loss of the meter against its limit (k = 2 on the measured ones); without a limit or a
+    value the check is inconclusive and says what is missing."""
+    limit = extra.get("pressure_loss_limits", {}).get(serial)
+    values = pressure_loss_values(serial, extra)
+    if limit is None or not values:
+        missing = "a pressure-loss limit for the meter" if limit is None else "a measured or typed pressure loss"
+        return [CheckResult("pressure_loss", serial, Outcome.INCONCLUSIVE, details={"note": f"needs {missing}"})]
+    results = []
+    for v in values:
+        d = decide(v["pressure_loss_kpa"], 2 * v["u_kpa"], limit["limit_kpa"], rule=rule)
+        results.append(CheckResult("pressure_loss", serial, d.outcome, v["point"],
+                                   {**v, "U_kpa": 2 * v["u_kpa"], "k": 2, **limit}))
+    return results
+
+
 def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tuple[str, Meter]],
-                    reference_label: str | None) -> list[CheckResult]:
-    """Run the named checks for every meter over the measurements stored so far."""
+                    reference_label: str | None, extra: dict | None = None, rule: str = "simple") -> list[CheckResult]:
+    """Run the named checks for every meter over the measurements stored so far. `extra` holds the other
+    records some checks read: pressure_loss entries, operator prompts, pressure_loss_limits by serial."""
+    extra = extra or {}
     results: list[CheckResult] = []
     reference_labels = {reference_label} if reference_label else set()
     for serial, meter in meters:
@@ -142,7 +176,9 @@ def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tu
                 results += check_wme(serial, meter, rows)
             elif check == "durability_shift":
                 results += check_durability(serial, meter, rows, reference)
-            else:  # pressure_loss, no_leak: recorded from operator prompts
+            elif check == "pressure_loss":
+                results += check_pressure_loss(serial, extra, rule)
+            else:  # no_leak: needs an operator record
                 results.append(CheckResult(check, serial, Outcome.INCONCLUSIVE,
                                            details={"note": "needs an operator record; not measured by the rig"}))
     return results

@@ -7,6 +7,7 @@ run skips every action whose key the journal holds and continues at the first on
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from meterlab.errors import DeclarationError
@@ -23,6 +24,7 @@ from meterlab.procedures.schema import (
 )
 
 Meter = WaterMeter | GasMeter
+MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[*·×]?\s*(Q\w+)\s*$")  # "0.9 Q3", "0.5*Qmax"
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,15 @@ def resolve_point(name: str | None, flowrate_m3h: float | None, current: TestPoi
             raise DeclarationError("point", name, "$point only inside for_each_point")
         return current
     points = {p.name: p for p in meter.test_points()}
-    if name not in points:
-        raise DeclarationError("point", name, f"a test point of {meter.profile.profile}: {', '.join(points)}")
-    return points[name]
+    if name in points:
+        return points[name]
+    match = MULTIPLE.match(name or "")
+    base = getattr(meter, f"{match.group(2).lower()}_m3h", None) if match else None
+    if base is None:
+        raise DeclarationError("point", name, f"a test point of {meter.profile.profile} ({', '.join(points)}) or a "
+                                              f"multiple of a characteristic flowrate, e.g. 0.9 Q3")
+    q = float(match.group(1)) * base
+    return TestPoint(f"{float(match.group(1)):g} {match.group(2)}", q, q, q)
 
 
 def expand(procedure: Procedure, meters: list[tuple[str, Meter]]) -> Plan:

@@ -219,6 +219,32 @@ class _Rig:
         """NSAa: apply the whole disturbance sequence now, between two measurements."""
         self._run_sequence(self._generator_for(kind), kind, params, guard)
 
+    def hold_disturbance(self, label: str, kind: str, params: dict) -> dict:
+        """Switch a steady disturbance on (a supply voltage held at a limit, a static field) and leave it on
+        until release_disturbance(label): measurements made meanwhile are made under it."""
+        generator = self._generator_for(kind)
+        runs = generator.runs(kind, params)
+        if len(runs) != 1:
+            raise RigError(f"{label}: a held {kind} disturbance is one setting, but its parameters give {len(runs)} "
+                           f"(choose one, e.g. parameters: {{limit: upper}})")
+        generator.configure(**runs[0])
+        generator.arm()
+        generator.start()
+        self.held_disturbances()[label] = generator
+        return runs[0]
+
+    def release_disturbance(self, label: str) -> bool:
+        """Stop and disarm the generator of a held disturbance; False if it was not held."""
+        generator = self.held_disturbances().pop(label, None)
+        if generator is None:
+            return False
+        generator.stop()
+        generator.disarm()
+        return True
+
+    def held_disturbances(self) -> dict[str, Any]:
+        return self.__dict__.setdefault("_held", {})
+
     def set_climate(self, temperature_c: float, humidity_pct: float | None, *, ramp_c_per_min: float | None) -> None:
         chamber = self._role("climate_chamber")
         chamber.set_climate(temperature_c, humidity_pct, ramp_c_per_min)

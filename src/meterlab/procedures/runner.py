@@ -27,16 +27,22 @@ from meterlab.procedures.plan import Action, Plan
 from meterlab.procedures.prompts import Prompter, Question
 from meterlab.procedures.schema import (
     ApplyDisturbance,
+    ClimateCycle,
     Evaluate,
     MeasureError,
+    MeasurePressureLoss,
     Prompt,
+    ReleaseDisturbance,
     RunFlow,
     SetClimate,
     SetFlow,
+    SetWaterConditions,
     Soak,
     Stabilise,
+    StopFlow,
     Wait,
 )
+from meterlab.procedures.severities import cycle_segments, resolve
 from meterlab.records.store import Store
 
 
@@ -164,6 +170,8 @@ class Runner:
                 self.bus.emit(Event("action_started", self.run_id, {"index": index, "total": len(self.plan.actions),
                                                                      "label": action.label, "key": action.key}))
                 self._execute(action)
+            for label in list(self.rig.held_disturbances()):
+                self.rig.release_disturbance(label)
             self.rig.finish()
             self._transition(RunState.COMPLETED, verdict=self.verdict().label)
         except AbortRequested as exc:
@@ -177,21 +185,38 @@ class Runner:
                              traceback=traceback.format_exc(limit=8), safe_state_problems=problems)
         return self.state
 
+    def _last_before(self, start: int, *kinds: type) -> int | None:
+        return next((i for i in range(start - 1, -1, -1) if isinstance(self.plan.actions[i].step, kinds)), None)
+
     def _restore_rig(self, start: int) -> None:
-        """Before the first unfinished action, re-apply the last climate and flow the plan had set."""
-        before = self.plan.actions[:start]
-        climate = next((a for a in reversed(before) if isinstance(a.step, SetClimate)), None)
-        flow = next((i for i in range(start - 1, -1, -1) if isinstance(self.plan.actions[i].step, SetFlow)), None)
+        """Before the first unfinished action, re-apply what the plan had set before it: the climate, the
+        water conditions, the flow (unless stopped since), and the disturbances still held."""
+        actions = self.plan.actions
         restored = []
-        if climate is not None:
-            self._set_climate(climate)
-            restored.append(climate.label)
-        if flow is not None:
-            self._set_flow(self.plan.actions[flow])
-            restored.append(self.plan.actions[flow].label)
-            stab = next((a for a in self.plan.actions[flow + 1:start] if isinstance(a.step, Stabilise)), None)
+        climate = self._last_before(start, SetClimate, ClimateCycle)
+        if climate is not None and isinstance(actions[climate].step, SetClimate):
+            self._set_climate(actions[climate])
+            restored.append(actions[climate].label)
+        elif climate is not None and climate < start:  # a finished cycle leaves its last phase's climate
+            last = cycle_segments(self._severity(actions[climate].step, {}))[-1]
+            self.rig.set_climate(last.temperature_c, last.humidity_pct, ramp_c_per_min=None)
+            restored.append(actions[climate].label)
+        water = self._last_before(start, SetWaterConditions)
+        if water is not None:
+            self._set_water_conditions(actions[water])
+            restored.append(actions[water].label)
+        flow = self._last_before(start, SetFlow, StopFlow)
+        if flow is not None and isinstance(actions[flow].step, SetFlow):
+            self._set_flow(actions[flow])
+            restored.append(actions[flow].label)
+            stab = next((a for a in actions[flow + 1:start] if isinstance(a.step, Stabilise)), None)
             if stab is not None:
                 self._stabilise(stab)
+        released = {a.step.held for a in actions[:start] if isinstance(a.step, ReleaseDisturbance)}
+        for action in actions[:start]:
+            if isinstance(action.step, ApplyDisturbance) and action.step.mode == "hold" and action.step.label not in released:
+                self._disturbance(action)
+                restored.append(action.label)
         self.store.append(self.run_id, "event", {"event": "rig_restored", "actions": restored})
         self.bus.emit(Event("message", self.run_id, {"text": f"rig state restored: {', '.join(restored) or 'nothing to restore'}"}))
 
@@ -201,9 +226,11 @@ class Runner:
             Prompt: self._prompt, SetFlow: self._set_flow, Stabilise: self._stabilise,
             MeasureError: self._measure, SetClimate: self._set_climate, Soak: self._soak, Wait: self._wait,
             RunFlow: self._run_flow, ApplyDisturbance: self._disturbance, Evaluate: self._evaluate,
+            StopFlow: self._stop_flow, ReleaseDisturbance: self._release, ClimateCycle: self._climate_cycle,
+            SetWaterConditions: self._set_water_conditions, MeasurePressureLoss: self._measure_pressure_loss,
         }
         result = handlers[type(step)](action)
-        if not isinstance(step, (MeasureError, Evaluate)):
+        if not isinstance(step, (MeasureError, Evaluate, MeasurePressureLoss)):
             self._commit(action, "action_done", {"label": action.label, **(result or {})})
 
     def _commit(self, action: Action, kind: str, payload: dict) -> None:
@@ -228,7 +255,8 @@ class Runner:
         if not answer.confirmed:
             raise AbortRequested(f"operator declined: {step.text}")
         return {"question": step.text, "value_name": step.ask, "value": answer.value,
-                "answered_by": answer.answered_by, "meter_serial": action.meter_serial}
+                "answered_by": answer.answered_by, "meter_serial": action.meter_serial,
+                "point": action.point.name if action.point else None}
 
     def _set_flow(self, action: Action) -> dict:
         q = action.point.nominal_m3h
@@ -248,13 +276,13 @@ class Runner:
         self.rig.set_climate(params["temperature_c"], params.get("humidity_pct"), ramp_c_per_min=action.step.ramp_c_per_min)
         return {"climate": params}
 
-    def _in_parts(self, action: Action, total: float, part: float, do) -> None:
+    def _in_parts(self, action: Action, total: float, part: float, do, prefix: str | None = None) -> None:
         """Run a long step (a soak, a wait, hours of durability flow) in parts, each committed, so that a
         resumed run continues with what is left instead of starting the step again."""
         done = self.store.keys(self.run_id)
         count = max(1, math.ceil(total / part - 1e-9))
         for index in range(count):
-            key = f"{action.key}#part{index + 1}/{count}"
+            key = f"{prefix or action.key}#part{index + 1}/{count}"
             if key in done:
                 continue
             amount = min(part, total - index * part)
@@ -290,9 +318,59 @@ class Runner:
                 q, duration_s=None, cycles=int(cycles), on_s=step.on_s, off_s=step.off_s, guard=self.checkpoint))
         return {"flowrate_m3h": q, "duration_s": step.duration_s, "cycles": step.cycles}
 
+    def _stop_flow(self, action: Action) -> dict:
+        self.rig.stop_flow()
+        if action.step.settle_s:
+            self.rig.wait(action.step.settle_s, guard=self.checkpoint)
+        return {"flowrate_m3h": 0.0, "settle_s": action.step.settle_s}
+
+    def _climate_cycle(self, action: Action) -> dict:
+        """The cycles phase by phase; each phase is committed (in ten-minute parts), so a resumed run sets the
+        chamber to the phase it was in and waits what is left of it."""
+        step: ClimateCycle = action.step
+        params = self._severity(step, {"cycles": step.cycles})
+        segments = cycle_segments(params, fall_duration_s=step.fall_duration_s)
+        done = self.store.keys(self.run_id)
+        for index, segment in enumerate(segments, 1):
+            key = f"{action.key}#phase{index}/{len(segments)}"
+            if key in done:
+                continue
+            self.rig.set_climate(segment.temperature_c, segment.humidity_pct, ramp_c_per_min=segment.ramp_c_per_min)
+            self.bus.emit(Event("message", self.run_id, {"text": f"{action.label}: {segment.name}"}))
+            self._in_parts(action, segment.duration_s, PART_S,
+                           lambda seconds: self.rig.wait(seconds, guard=self.checkpoint), prefix=key)
+            self._commit_part(key, action, index, len(segments), segment.duration_s)
+        return {"climate": params, "phases": [s.__dict__ for s in segments]}
+
+    def _set_water_conditions(self, action: Action) -> dict:
+        step: SetWaterConditions = action.step
+        self.rig.set_water_conditions(temperature_c=step.temperature_c, pressure_bar=step.pressure_bar)
+        seconds = self.rig.wait_water_conditions(temperature_c=step.temperature_c, pressure_bar=step.pressure_bar,
+                                                 within_c=step.within_c, within_bar=step.within_bar, for_s=step.for_s,
+                                                 timeout_s=step.timeout_s, guard=self.checkpoint)
+        return {"temperature_c": step.temperature_c, "pressure_bar": step.pressure_bar, "reached_after_s": seconds}
+
+    def _measure_pressure_loss(self, action: Action) -> None:
+        positions = {i + 1: serial for i, (serial, _) in enumerate(self.meters)}
+        results = self.rig.measure_pressure_loss(positions, duration_s=action.step.duration_s, guard=self.checkpoint)
+        uses = [(r["certificate"], r["pressure_loss_kpa"]) for r in results.values() if r.get("certificate")]
+        problems = self.check_standards(uses)
+        payload = {"step_label": action.step.label, "point": action.point.name,
+                   "nominal_m3h": action.point.nominal_m3h, "meters": results}
+        if problems:
+            payload["calibration_problems"] = problems
+        self._commit(action, "pressure_loss", payload)
+
+    def _release(self, action: Action) -> dict:
+        was_on = self.rig.release_disturbance(action.step.held)
+        return {"released": action.step.held, "was_on": was_on}
+
     def _disturbance(self, action: Action) -> dict:
         step: ApplyDisturbance = action.step
         params = self._severity(step, dict(step.parameters))
+        if step.mode == "hold":
+            setting = self.rig.hold_disturbance(step.label, step.disturbance, params)
+            return {"disturbance": step.disturbance, "mode": "hold", "parameters": params, "setting": setting}
         if step.mode == "during":
             self._active_disturbances[step.label] = step
             return {"disturbance": step.disturbance, "mode": "during", "parameters": params, "note": "applied during the measurement that names it"}
@@ -304,7 +382,6 @@ class Runner:
         explicit = {k: v for k, v in explicit.items() if v is not None}
         if getattr(step, "test", None) is None or self.severities is None:
             return explicit
-        from meterlab.procedures.severities import resolve  # local: the profile is optional
         return {**resolve(self.severities, step.test, step.severity, self.environment), **explicit}
 
     def _measure(self, action: Action) -> None:
@@ -314,6 +391,7 @@ class Runner:
             step = self._active_disturbances.get(action.step.during) or self._find_disturbance(action.step.during)
             disturbance = (step.disturbance, self._severity(step, dict(step.parameters)))
         payload = measure_point(self, action, disturbance)
+        payload["held_disturbances"] = sorted(self.rig.held_disturbances())
         self._commit(action, "measurement", payload)
 
     def _find_disturbance(self, label: str) -> ApplyDisturbance:
@@ -322,8 +400,23 @@ class Runner:
 
     def _evaluate(self, action: Action) -> None:
         measurements = self.measurements()
-        results = evaluate_checks(action.step.checks, measurements, self.meters, action.step.reference)
+        results = evaluate_checks(action.step.checks, measurements, self.meters, action.step.reference,
+                                  extra=self._evaluation_records(), rule=self.procedure.decision_rule)
         self._commit(action, "evaluation", {"checks": [r.to_dict() for r in results]})
+
+    def _evaluation_records(self) -> dict:
+        """What checks other than the error checks read: pressure losses, typed values, limits."""
+        prompts = [e.payload for e in self.store.entries(self.run_id, kinds=["action_done"]) if e.payload.get("value_name")]
+        return {"pressure_loss": [e.payload for e in self.store.entries(self.run_id, kinds=["pressure_loss"])],
+                "prompts": prompts, "pressure_loss_limits": self._pressure_loss_limits()}
+
+    def _pressure_loss_limits(self) -> dict[str, dict]:
+        limits = {}
+        for serial, decl in self.declarations.items():
+            limit = decl.pressure_loss_limit() if hasattr(decl, "pressure_loss_limit") else None
+            if limit is not None:
+                limits[serial] = limit
+        return limits
 
     def check_standards(self, uses: list) -> list[dict]:
         """Refuse (CalibrationRefused) a standard out of calibration or used outside its calibrated range,

@@ -14,11 +14,14 @@ mapping with one key, the step's kind:
       - evaluate: {checks: [within_mpe, repeatability]}
 
 `$point` stands for the loop's current test point. Test point names come from the meter's standard
-profile ("Q1", "0.35(Q2+Q3)", "Qmin", ...).
+profile ("Q1", "0.35(Q2+Q3)", "Qmin", ...); a multiple of a characteristic flowrate ("0.9 Q3", "0.5 Qmax")
+is a point too. Any other `$name` stands for the procedure's parameter `name`, so a value stated once
+under `parameters:` (with its clause) is used by every step that names it.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -28,6 +31,7 @@ from meterlab.errors import InputFileError
 from meterlab.yamlio import load_model, locate, read_yaml
 
 POINT_VARIABLE = "$point"
+PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
                           "power_frequency_magnetic_field", "voltage_variation"]
 Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault", "wme", "durability_shift",
@@ -169,7 +173,8 @@ class RunFlow(_PointRef):
 class ApplyDisturbance(_FromSeverity):
     kind: Literal["apply_disturbance"] = "apply_disturbance"
     disturbance: DisturbanceKind
-    mode: Literal["during", "between"] = Field(description="during a measurement (NSAd) or between two (NSAa)")
+    mode: Literal["during", "between", "hold"] = Field(
+        description="during a measurement (NSAd), between two (NSAa), or hold: on from here until release_disturbance")
     parameters: dict[str, Any] = Field(default_factory=dict, description="explicit parameters override the severity")
 
     @model_validator(mode="after")
@@ -178,7 +183,59 @@ class ApplyDisturbance(_FromSeverity):
             raise ValueError("give a test of the severity profile (e.g. burst_mains) or explicit parameters")
         if self.mode == "during" and not self.label:
             raise ValueError("a disturbance applied during a measurement needs a label for measure_error.during")
+        if self.mode == "hold" and not self.label:
+            raise ValueError("a held disturbance needs a label for release_disturbance.held")
         return self
+
+
+class ReleaseDisturbance(_Step):
+    """End a disturbance applied with mode: hold (the generator stopped and disarmed)."""
+
+    kind: Literal["release_disturbance"] = "release_disturbance"
+    held: str = Field(description="label of the apply_disturbance step with mode: hold")
+
+
+class StopFlow(_Step):
+    """Stop the flow (pump off, start valve closed), e.g. to read registers at rest or while not measuring."""
+
+    kind: Literal["stop_flow"] = "stop_flow"
+    settle_s: float = Field(0.0, ge=0, description="wait this long after stopping")
+
+
+class ClimateCycle(_FromSeverity):
+    """A cyclic climate programme (IEC 60068-2-30 damp heat): per cycle a rise to the upper temperature, an
+    upper phase, a fall, a lower phase, with the humidities of the severity profile's test."""
+
+    kind: Literal["climate_cycle"] = "climate_cycle"
+    test: str = Field(description="test id in the severity profile, e.g. damp_heat_cyclic")
+    cycles: int | None = Field(None, ge=1, le=21, description="default: the profile's number of cycles")
+    fall_duration_s: float | None = Field(None, gt=0, description="default: the profile's shortest fall")
+
+
+class SetWaterConditions(_Step):
+    """Bring the water to a temperature and/or line pressure (conditioning unit, pressure regulator) and wait
+    until both hold within their tolerances for `for_s`."""
+
+    kind: Literal["set_water_conditions"] = "set_water_conditions"
+    temperature_c: float | None = Field(None, ge=0.1, le=100)
+    pressure_bar: float | None = Field(None, ge=0, le=100, description="gauge pressure at the meters")
+    within_c: float = Field(1.0, gt=0, le=10)
+    within_bar: float = Field(0.05, gt=0, le=5)
+    for_s: float = Field(60.0, ge=0)
+    timeout_s: float = Field(3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _target(self) -> SetWaterConditions:
+        if self.temperature_c is None and self.pressure_bar is None:
+            raise ValueError("give temperature_c, pressure_bar or both")
+        return self
+
+
+class MeasurePressureLoss(_PointRef):
+    """The pressure loss across each meter under test at the flow set (differential-pressure transmitters)."""
+
+    kind: Literal["measure_pressure_loss"] = "measure_pressure_loss"
+    duration_s: float = Field(60.0, gt=0, description="averaging time")
 
 
 class Evaluate(_Step):
@@ -199,8 +256,9 @@ class ForEachMeter(_Step):
 
 
 STEP_TYPES = {cls.model_fields["kind"].default: cls for cls in
-              (Prompt, SetFlow, Stabilise, MeasureError, SetClimate, Soak, Wait, RunFlow, ApplyDisturbance,
-               Evaluate, ForEachPoint, ForEachMeter)}
+              (Prompt, SetFlow, StopFlow, Stabilise, MeasureError, SetClimate, ClimateCycle, Soak, Wait, RunFlow,
+               SetWaterConditions, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, Evaluate,
+               ForEachPoint, ForEachMeter)}
 
 
 def _step_kind(value: Any) -> str | None:
@@ -216,6 +274,32 @@ Step = Annotated[
     Discriminator(_step_kind, custom_error_type="unknown_step",
                   custom_error_message=f"unknown step kind; use one of: {', '.join(STEP_TYPES)}"),
 ]
+
+
+def parameter_refs(value: Any, path: tuple = ()):
+    """(path, name) of every `$name` (other than $point) in a nested structure of the file."""
+    if isinstance(value, str):
+        match = PARAMETER_REF.match(value)
+        if match and value != POINT_VARIABLE:
+            yield path, match.group(1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from parameter_refs(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from parameter_refs(item, path + (index,))
+
+
+def _substitute(value: Any, parameters: dict[str, Any]) -> Any:
+    """Replace every `$name` by the procedure's parameter `name` (unknown names are left for the checks)."""
+    if isinstance(value, str):
+        match = PARAMETER_REF.match(value)
+        return parameters.get(match.group(1), value) if match and value != POINT_VARIABLE else value
+    if isinstance(value, dict):
+        return {key: _substitute(item, parameters) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_substitute(item, parameters) for item in value]
+    return value
 
 
 def _unwrap_steps(value: Any) -> Any:
@@ -254,6 +338,16 @@ class Procedure(Metadata):
     parameters: dict[str, Any] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _parameters(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("parameters"), dict) and "steps" in data:
+            unknown = sorted({name for _, name in parameter_refs(data["steps"]) if name not in data["parameters"]})
+            if unknown:
+                raise ValueError(f"${unknown[0]} names no entry of parameters:")
+            data = {**data, "steps": _substitute(data["steps"], data["parameters"])}
+        return data
+
     @field_validator("steps", mode="before")
     @classmethod
     def _steps(cls, value):
@@ -279,6 +373,7 @@ class Procedure(Metadata):
         problems = []
         seen: dict[str, tuple] = {}
         disturbances = {s.label for s, _, _ in self.walk() if isinstance(s, ApplyDisturbance) and s.mode == "during"}
+        held: set[str] = set()
         for step, parents, path in self.walk():
             if step.label in seen:
                 problems.append((path + ("label",), f"label '{step.label}' is used twice; labels must be unique"))
@@ -290,6 +385,10 @@ class Procedure(Metadata):
                 problems.append((path + ("point",), f"{POINT_VARIABLE} is only defined inside for_each_point"))
             if isinstance(step, Evaluate) and step.reference and step.reference not in seen:
                 problems.append((path + ("reference",), f"'{step.reference}' names no earlier labelled step"))
+            if isinstance(step, ApplyDisturbance) and step.mode == "hold":
+                held.add(step.label)
+            if isinstance(step, ReleaseDisturbance) and step.held not in held:
+                problems.append((path + ("held",), f"'{step.held}' names no earlier apply_disturbance with mode: hold"))
         return problems
 
 
@@ -301,6 +400,13 @@ ForEachMeter.model_rebuild()
 def load_procedure(path: str | Path) -> Procedure:
     """Read and validate a procedure file; problems raise InputFileError naming file, line and field."""
     data, lines = read_yaml(path)
+    if isinstance(data, dict) and isinstance(data.get("steps"), list):
+        parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+        unknown = [(*locate(lines, ("steps",) + where), f"${name} names no entry of parameters: "
+                    f"add {name} under parameters, or use one of: {', '.join(parameters) or '(none)'}")
+                   for where, name in parameter_refs(data["steps"]) if name not in parameters]
+        if unknown:
+            raise InputFileError(path, unknown)
     procedure = load_model(path, Procedure, data=data, lines=lines)
     problems = [(*locate(lines, loc), message) for loc, message in procedure.reference_problems()]
     if problems:

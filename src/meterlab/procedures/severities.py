@@ -18,6 +18,7 @@ Like standard profiles, severity profiles are data: a lab corrects a level witho
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from meterlab.declarations import Environment
 from meterlab.errors import DeclarationError
 from meterlab.metrology.profiles import Sourced, Status, profile_path
-from meterlab.procedures.schema import ApplyDisturbance, DisturbanceKind, Procedure, SetClimate, Soak
+from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, DisturbanceKind, Procedure, SetClimate, Soak
 from meterlab.yamlio import load_model
 
 ClassGroup = Literal["climatic", "electromagnetic"]
@@ -353,7 +354,7 @@ def procedure_problems(procedure: Procedure, profile: SeverityProfile) -> list[t
     problems = []
     for step, _, path in procedure.walk():
         name = getattr(step, "test", None)
-        if not isinstance(step, (ApplyDisturbance, SetClimate, Soak)) or name is None:
+        if not isinstance(step, (ApplyDisturbance, SetClimate, Soak, ClimateCycle)) or name is None:
             continue
         try:
             entry = profile.test(name)
@@ -367,8 +368,48 @@ def procedure_problems(procedure: Procedure, profile: SeverityProfile) -> list[t
                 problems.append((path + ("test",), f"{name} is a climate test: use set_climate and soak"))
             elif step.disturbance != entry.disturbance:
                 problems.append((path + ("disturbance",), f"{name} is applied as '{entry.disturbance}'"))
-            elif step.mode != entry.mode:
+            elif step.mode != entry.mode and not (step.mode == "hold" and entry.mode == "during"):
                 problems.append((path + ("mode",), f"{name} is evaluated {entry.evaluation_method}: mode {entry.mode}"))
         elif entry.applies_to != "climatic":
             problems.append((path + ("test",), f"{name} is not a climate test; use apply_disturbance"))
+        elif isinstance(step, ClimateCycle) and entry.common.cycle_duration_s is None:
+            problems.append((path + ("test",), f"{name} is not a cyclic test (no cycle_duration_s in the profile)"))
     return problems
+
+
+@dataclass(frozen=True)
+class CycleSegment:
+    """One phase of a climate cycle: drive the chamber to a climate (ramped) and stay for `duration_s`."""
+
+    name: str
+    temperature_c: float
+    humidity_pct: float | None
+    ramp_c_per_min: float | None
+    duration_s: float
+
+
+def cycle_segments(params: Mapping[str, Any], *, fall_duration_s: float | None = None) -> list[CycleSegment]:
+    """The phases of every cycle of a cyclic test (IEC 60068-2-30): rise, upper phase, fall, lower phase,
+    from the resolved parameters of the test (`resolve`). The fall takes the profile's shortest fall unless
+    `fall_duration_s` (within the profile's bounds) is given."""
+    need = ("temperature_c", "lower_temperature_c", "cycles", "cycle_duration_s", "rise_duration_s",
+            "upper_phase_until_s", "fall_duration_min_s")
+    missing = [k for k in need if params.get(k) is None]
+    if missing:
+        raise DeclarationError("climate_cycle", ", ".join(missing), "a cyclic test in the severity profile giving them")
+    low, high = params.get("fall_duration_min_s"), params.get("fall_duration_max_s") or params["fall_duration_min_s"]
+    fall_s = fall_duration_s if fall_duration_s is not None else low
+    if not low <= fall_s <= high:
+        raise DeclarationError("fall_duration_s", fall_s, f"between {low:g} s and {high:g} s (the profile's bounds)")
+    upper, lower = params["temperature_c"], params["lower_temperature_c"]
+    rise_s, upper_until_s, cycle_s = params["rise_duration_s"], params["upper_phase_until_s"], params["cycle_duration_s"]
+    if not rise_s < upper_until_s < upper_until_s + fall_s < cycle_s:
+        raise DeclarationError("climate_cycle", cycle_s, "rise < end of the upper phase < that + fall < cycle length")
+    wet = params.get("lower_phase_humidity_pct") or params.get("humidity_pct")
+    span_c = abs(upper - lower)
+    one = [CycleSegment("rise", upper, wet, span_c / (rise_s / 60), rise_s),
+           CycleSegment("upper", upper, params.get("humidity_pct"), None, upper_until_s - rise_s),
+           CycleSegment("fall", lower, wet, span_c / (fall_s / 60), fall_s),
+           CycleSegment("lower", lower, wet, None, cycle_s - upper_until_s - fall_s)]
+    return [CycleSegment(f"cycle {n} {seg.name}", seg.temperature_c, seg.humidity_pct, seg.ramp_c_per_min,
+                         seg.duration_s) for n in range(1, int(params["cycles"]) + 1) for seg in one]
