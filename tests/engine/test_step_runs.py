@@ -1,0 +1,108 @@
+"""The newer steps on the simulated lab: a supply voltage held across a measurement and released, the flow
+stopped, and a damp-heat cycle run phase by phase and resumed after an abort."""
+
+from meterlab.procedures.events import EventBus
+from meterlab.procedures.prompts import AutoPrompter
+from meterlab.procedures.runner import RunControl, Runner, RunState
+from meterlab.procedures.session import bench_session
+from meterlab.reports.results import run_result
+
+from .test_run_control import DN15, _runner_in_session
+
+SENSITIVE = "examples/meters/dn15-class2-sample3.yaml"  # position 1: reads 3 % high off the rated voltage
+VOLTAGE_SCENARIO = "tests/engine/data/voltage-sensitive.yaml"
+
+
+def _severities(inputs):
+    from meterlab.procedures.severities import load_severities
+
+    return load_severities(inputs.procedure.severities) if inputs.procedure.severities else None
+
+
+def test_the_supply_voltage_is_held_for_the_influence_measurements_and_released(tmp_path):
+    store, register, run_id, inputs = _runner_in_session(tmp_path, "procedures/r49/power-voltage-variation.yaml",
+                                                         [SENSITIVE, DN15], VOLTAGE_SCENARIO)
+    with bench_session(inputs, clock_scale=2000.0, register=register) as rig:
+        runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
+                        prompter=AutoPrompter(), procedure=inputs.procedure, severities=_severities(inputs))
+        assert runner.run() is RunState.COMPLETED
+        dips = rig.bench["dips"]
+        assert dips.state == "standby" and dips.output_voltage_v == 0.0  # released: the source is off
+    measurements = [e.payload for e in store.entries(run_id, kinds=["measurement"])]
+    assert [m["step_label"] for m in measurements] == ["rated-voltage", "at-upper-voltage", "at-lower-voltage"]
+    assert [m["held_disturbances"] for m in measurements] == [[], ["upper-voltage"], ["lower-voltage"]]
+    settings = [e.payload["setting"] for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("mode") == "hold"]
+    assert [s["variation_pct"] for s in settings] == [10, -15]  # D 11 Unom + 10 %, Unom - 15 %, from the profile
+    errors = {(m["step_label"], r["meter_serial"]): r for m in measurements for r in m["meters"]}
+    sensitive, immune = "WM15-2026-0003", "WM15-2026-0001"
+    for held in ("at-upper-voltage", "at-lower-voltage"):
+        shift = errors[(held, sensitive)]["error_pct"] - errors[("rated-voltage", sensitive)]["error_pct"]
+        bound = errors[(held, sensitive)]["U_pct"] + errors[("rated-voltage", sensitive)]["U_pct"]
+        assert abs(shift - 3.0) < bound, (held, shift, bound)
+        assert abs(errors[(held, immune)]["error_pct"] - errors[("rated-voltage", immune)]["error_pct"]) < 0.5
+    checks = run_result(store, run_id)["tests"][0]["checks"]
+    verdicts = {c["meter_serial"]: c["outcome"] for c in checks if c["check"] == "within_mpe"}
+    assert verdicts == {sensitive: "fail", immune: "pass"}
+
+
+STOP_AND_CYCLE = """\
+# OIML test file: the flow stopped, then one damp-heat cycle (class B: 25 °C to 40 °C).
+id: stop-and-cycle
+title: Stop the flow, then a damp heat cycle
+standard: OIML R 49
+edition: "2013"
+clause: test
+version: 1
+meter_kind: water
+profile: r49-2013
+severities: d11-2013
+steps:
+  - set_flow: {point: Q3}
+  - stabilise: {flow_within_pct: 2.0, for_s: 30}
+  - stop_flow: {label: stopped, settle_s: 30}
+  - set_climate: {temperature_c: 25, humidity_pct: 95}
+  - soak: {duration_s: 600}
+  - climate_cycle: {label: cycles, test: damp_heat_cyclic, severity: B, cycles: 1}
+  - evaluate: {checks: [within_mpe]}
+"""
+
+
+def test_stop_flow_then_a_damp_heat_cycle_resumed_in_the_phase_it_was_in(tmp_path):
+    (tmp_path / "stop-and-cycle.yaml").write_text(STOP_AND_CYCLE, encoding="utf-8")
+    store, register, run_id, inputs = _runner_in_session(tmp_path, str(tmp_path / "stop-and-cycle.yaml"), [DN15],
+                                                         "examples/scenarios/good-meter.yaml")
+    seen: dict[str, tuple] = {}
+    control, bus = RunControl(), EventBus()
+    lab = {}
+
+    def watch(event) -> None:
+        if event.kind == "action_done" and event.data.get("label") == "stopped":
+            seen["stopped"] = (lab["world"].read("water.flowrate_m3h"), lab["world"].read("start_valve"))
+        if event.kind == "message" and event.data["text"].endswith("cycle 1 fall"):
+            world = lab["world"]  # the end of the upper phase: the chamber holds the class B climate
+            seen["upper"] = (world.read("chamber.temperature_c"), world.read("chamber.humidity_pct"))
+            control.abort()
+
+    bus.subscribe(watch)
+    with bench_session(inputs, clock_scale=20000.0, register=register) as rig:
+        lab["world"] = rig.lab.world
+        runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
+                        prompter=AutoPrompter(), procedure=inputs.procedure, bus=bus, control=control,
+                        severities=_severities(inputs))
+        assert runner.run() is RunState.ABORTED
+    flow, start_valve = seen["stopped"]
+    assert flow < 0.01 and not start_valve
+    temperature, humidity = seen["upper"]
+    assert abs(temperature - 40.0) < 1.0 and abs(humidity - 93.0) < 3.0
+    phases = lambda: [e.key.split("#")[1] for e in store.entries(run_id, kinds=["progress"])  # noqa: E731
+                      if e.key and e.key.count("#") == 1 and "phase" in e.key]
+    assert phases() == ["phase1/4", "phase2/4"]
+
+    with bench_session(inputs, clock_scale=20000.0, register=register) as rig:
+        runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
+                        prompter=AutoPrompter(), procedure=inputs.procedure, severities=_severities(inputs))
+        assert runner.run() is RunState.COMPLETED
+        assert rig.lab.world.read("chamber.setpoint_c") == 25.0  # the lower phase ends the cycle
+    assert phases() == ["phase1/4", "phase2/4", "phase3/4", "phase4/4"]  # none repeated, none lost
+    restored = [e.payload["actions"] for e in store.entries(run_id, kinds=["event"]) if e.payload["event"] == "rig_restored"]
+    assert restored and not any("set_flow" in a for a in restored[0])  # the flow had been stopped: not restarted
