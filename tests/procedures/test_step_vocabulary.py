@@ -147,3 +147,10 @@ def test_shipped_programmes_use_the_new_steps_where_they_apply():
         steps = load_procedure(repo / "procedures" / name).steps
         assert any(isinstance(s, ClimateCycle) for s in steps)
         assert [s.kind for s in steps].index("stop_flow") < [s.kind for s in steps].index("climate_cycle")
+
+
+def test_every_step_kind_is_in_the_authors_guide():
+    from meterlab.procedures.schema import STEP_TYPES
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "procedures.md").read_text(encoding="utf-8")
+    assert [kind for kind in STEP_TYPES if f"| `{kind}` |" not in guide] == []
