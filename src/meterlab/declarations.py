@@ -48,12 +48,20 @@ class MeterDeclaration(BaseModel):
     r: float | None = None
     q2_over_q1: float | None = None
     temperature_class: str = "T30"
+    pressure_loss_class: str | None = Field(
+        None, description="water: pressure-loss class of the profile (dp63, dp40, dp25, dp16, dp10); default dp63")
     qmin_m3h: float | None = None
     qt_m3h: float | None = None
     qmax_m3h: float | None = None
     scale_interval_l: float = Field(gt=0, description="verification scale interval of the register")
     pulse_value_l: float | None = Field(None, gt=0, description="volume per pulse of the test output")
-    readout: Literal["pulses", "register", "mbus", "modbus", "manual"] = "pulses"
+    readout: Literal["pulses", "register", "mbus", "modbus", "manual"] = Field(
+        "pulses", description="pulses: the test output, counted; mbus / modbus: the register through the bench's "
+                              "gateway / Modbus meter wired to the meter's position; manual (register: older name): "
+                              "the operator reads the display. Registers need standing starts")
+    register_update_s: float = Field(0.0, ge=0, le=3600, description="how often the meter refreshes the register "
+                                                                      "its bus interface reports (battery meters: "
+                                                                      "a few seconds); read that long after rest")
     electronic: bool = False
     environment: Environment = Environment()
 
@@ -64,6 +72,8 @@ class MeterDeclaration(BaseModel):
         stray = [f for f in foreign if getattr(self, f) is not None]
         if missing:
             raise ValueError(f"a {self.kind} meter needs {', '.join(missing)}")
+        if self.kind == "gas" and self.pressure_loss_class is not None:
+            stray.append("pressure_loss_class")
         if stray:
             raise ValueError(f"{', '.join(stray)} belong to the other kind of meter, not a {self.kind} meter")
         if self.readout == "pulses" and self.pulse_value_l is None:
@@ -73,10 +83,18 @@ class MeterDeclaration(BaseModel):
     def meter(self) -> WaterMeter | GasMeter:
         """The metrology core's declaration object (validated against the standard profile)."""
         if self.kind == "water":
-            return WaterMeter(self.q3_m3h, self.r, self.accuracy_class, self.temperature_class,
-                              q2_over_q1=self.q2_over_q1, serial=self.serial, profile=self.profile or "r49-2013")
+            meter = WaterMeter(self.q3_m3h, self.r, self.accuracy_class, self.temperature_class,
+                               q2_over_q1=self.q2_over_q1, serial=self.serial, profile=self.profile or "r49-2013")
+            meter.profile.pressure_loss_class(self.pressure_loss_class)  # refuses a class the profile lacks
+            return meter
         return GasMeter(self.qmin_m3h, self.qt_m3h, self.qmax_m3h, self.accuracy_class, serial=self.serial,
                         profile=self.profile or "r137-2012")
+
+
+def max_pressure_loss_kpa(declaration: MeterDeclaration) -> float:
+    """The largest pressure loss (kPa) the water meter's declared class allows between Q1 and Q3."""
+    meter = declaration.meter()
+    return meter.profile.max_pressure_loss_kpa(declaration.pressure_loss_class)
 
 
 def load_meter(path: str | Path) -> tuple[MeterDeclaration, WaterMeter | GasMeter]:

@@ -33,7 +33,7 @@ REGISTER = Register.load(CALIBRATION)
 def test_look_up_by_id_and_by_instrument_gives_the_same_certificate():
     assert REGISTER.get("thermometer") is REGISTER.get("prt-01") is REGISTER.for_instrument("thermometer")
     assert REGISTER.by_id("bal-600").instrument == "scale_large"
-    assert len(REGISTER) == 10 and "nozzle_bank" in REGISTER and "cfv-bank-01" in REGISTER
+    assert len(REGISTER) == len(list(CALIBRATION.glob("*.yaml"))) and "nozzle_bank" in REGISTER and "cfv-bank-01" in REGISTER
     with pytest.raises(UnknownStandard, match="'thermometre'.*prt-01"):
         REGISTER.get("thermometre")
 

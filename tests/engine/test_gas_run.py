@@ -107,3 +107,32 @@ def test_a_gas_meter_outside_its_mpe_fails(tmp_path):
     wme = next(c for c in checks if c["check"] == "wme")
     assert wme["outcome"] == "fail" and abs(wme["details"]["wme_pct"] - wme_of(points)) < 1e-9
     assert result["verdict"] == "fail"
+
+
+def test_two_meters_on_the_bell_and_a_planned_volume_larger_than_the_section(tmp_path):
+    """400 L planned with a ~190 L measuring section: three bell runs summed; two meters in series, each its own
+    result. The runs' counts add up, so the errors still recover each meter's truth."""
+    scenario_path = REPO / "examples" / "scenarios" / "g4-two-gas-meters.yaml"
+    procedure = yaml.safe_load(PROCEDURE.read_text(encoding="utf-8"))
+    loop = procedure["steps"][1]["for_each_point"]
+    loop["points"] = ["Qmax"]
+    loop["steps"][2]["measure_error"]["volume"] = 400
+    procedure_path = tmp_path / "bell-400-litres.yaml"
+    procedure_path.write_text(yaml.safe_dump(procedure), encoding="utf-8")
+    meters = [METER, REPO / "examples" / "meters" / "g4-diaphragm-sample2.yaml"]
+    inputs = load_inputs(procedure_path, meters, BENCH, scenario_path)
+    store = Store(str(tmp_path / "records.db"))
+    register = Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    specs = {s.serial: s for s in load_scenario(scenario_path).gas_meters}
+    measurements = [e.payload for e in store.entries(run_id, kinds=["measurement"])]
+    assert measurements
+    for m in measurements:
+        assert m["conditions"]["bell_passes"] == 3
+        assert 400 <= m["reference_volume_l"] < 3 * 250
+        assert {row["meter_serial"] for row in m["meters"]} == set(specs)
+        for row in m["meters"]:
+            spec = specs[row["meter_serial"]]
+            deviation = abs(row["error_pct"] - truth(spec.error_curve, m["flowrate_m3h"]))
+            assert deviation <= row["U_pct"] + 3 * spec.repeatability_pct

@@ -2,11 +2,15 @@
 stopped, and a damp-heat cycle run phase by phase and resumed after an abort."""
 
 from meterlab.procedures.events import EventBus
+from meterlab.procedures.water_conditioning import STANDARD_ATMOSPHERE_PA
 from meterlab.procedures.prompts import AutoPrompter
 from meterlab.procedures.runner import RunControl, Runner, RunState
-from meterlab.procedures.session import bench_session
+from meterlab.procedures.session import bench_session, execute
+from meterlab.reports.document import render_html
 from meterlab.reports.results import run_result
+from meterlab.sim.scenario import load_scenario
 
+from .test_end_to_end import REPO, start
 from .test_run_control import DN15, _runner_in_session
 
 SENSITIVE = "examples/meters/dn15-class2-sample3.yaml"  # position 1: reads 3 % high off the rated voltage
@@ -106,3 +110,55 @@ def test_stop_flow_then_a_damp_heat_cycle_resumed_in_the_phase_it_was_in(tmp_pat
     assert phases() == ["phase1/4", "phase2/4", "phase3/4", "phase4/4"]  # none repeated, none lost
     restored = [e.payload["actions"] for e in store.entries(run_id, kinds=["event"]) if e.payload["event"] == "rig_restored"]
     assert restored and not any("set_flow" in a for a in restored[0])  # the flow had been stopped: not restarted
+
+
+def test_water_temperature_and_pressure_are_set_by_the_rig_and_recorded_with_the_errors(tmp_path):
+    for name, quantity, targets in (("water-temperature", "water_temperature_c", [(5.0, 15.0), (25.0, 30.0)]),
+                                    ("water-pressure", "water_pressure_pa", [(0.25e5, 0.35e5), (9.9e5, 10.1e5)])):
+        store, register, run_id = start(tmp_path / name, f"procedures/r49/{name}.yaml", [DN15],
+                                        "examples/scenarios/good-meter.yaml")
+        assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED, name
+        measured: dict[str, list] = {}
+        for e in store.entries(run_id, kinds=["measurement"]):
+            value = e.payload["conditions"][quantity]
+            if quantity == "water_pressure_pa":
+                value -= STANDARD_ATMOSPHERE_PA  # absolute at the meters -> gauge
+            measured.setdefault(e.payload["step_label"], []).append(value)
+        assert len(measured) == 2 and all(len(v) == 3 for v in measured.values())  # the profile's 3 repeats
+        for values, (low, high) in zip(measured.values(), targets):
+            assert all(low <= v <= high for v in values), (name, measured)
+        assert run_result(store, run_id)["verdict"] == "pass", name
+
+
+def test_pressure_loss_is_measured_at_each_point_and_judged_against_the_declared_class(tmp_path):
+    scenario = "tests/engine/data/two-pressure-losses.yaml"
+    store, register, run_id = start(tmp_path, "procedures/r49/pressure-loss.yaml", [SENSITIVE, DN15], scenario)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    losses = [e.payload for e in store.entries(run_id, kinds=["pressure_loss"])]
+    assert [e["point"] for e in losses] == ["Q1", "Q2", "0.35(Q2+Q3)", "0.7(Q2+Q3)", "Q3"]
+    at_q3 = {m.serial: m.pressure_loss_at_q3_kpa for m in load_scenario(REPO / scenario).meters}
+    for entry in losses:
+        for serial, r in entry["meters"].items():
+            truth_kpa = at_q3[serial] * (r["flowrate_m3h"] / 2.5) ** 2
+            assert abs(r["pressure_loss_kpa"] - truth_kpa) <= 3 * r["u_kpa"] + 0.2, (entry["point"], serial, r)
+    checks = [c for c in run_result(store, run_id)["tests"][0]["checks"] if c["check"] == "pressure_loss"]
+    worst = {serial: max((c for c in checks if c["meter_serial"] == serial), key=lambda c: c["details"]["pressure_loss_kpa"])
+             for serial in at_q3}
+    assert worst["WM15-2026-0003"]["outcome"] == "fail" and worst["WM15-2026-0001"]["outcome"] == "pass"
+    assert worst["WM15-2026-0001"]["details"]["limit_kpa"] == 63.0  # dp63, the default class, from the profile
+    assert run_result(store, run_id)["verdict"] == "fail"
+    report = render_html(store, run_id)
+    assert "pressure_loss" in report and "alt=\"error curve" not in report  # no empty error curve
+
+
+def test_a_disturbance_the_generator_cannot_apply_stops_the_run_before_the_rig_moves(tmp_path):
+    text = (REPO / "procedures/r49/burst-mains.yaml").read_text(encoding="utf-8")
+    assert "severity: declared" in text
+    bad = text.replace("severity: declared", "severity: declared\n      parameters: {repetition_khz: 5000}", 1)
+    (tmp_path / "burst-bad.yaml").write_text(bad, encoding="utf-8")
+    store, register, run_id = start(tmp_path, str(tmp_path / "burst-bad.yaml"), [DN15],
+                                    "examples/scenarios/good-meter.yaml")
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.FAILED
+    failed = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]
+    assert "repetition_khz" in failed["error"]
+    assert list(store.entries(run_id, kinds=["measurement"])) == []  # refused before the first measurement

@@ -224,13 +224,30 @@ def test_reverse_flow_runs_backwards_then_measures_forwards():
     assert not any(isinstance(s, SetFlow) and s.reverse for s in steps[steps.index(forward[0]):])
 
 
-@pytest.mark.parametrize("standard", ["r49", "r137"])
-def test_pressure_loss_asks_the_operator_at_each_point(standard):
-    procedure = load_procedure(PROCEDURES / standard / "pressure-loss.yaml")
+def test_r49_pressure_loss_is_measured_at_each_point_up_to_q3():
+    procedure = load_procedure(PROCEDURES / "r49" / "pressure-loss.yaml")
+    loop = next(s for s in procedure.steps if isinstance(s, ForEachPoint))
+    assert loop.points == procedure.parameters["points"] and loop.points[-1] == "Q3"
+    assert [s.kind for s in loop.steps] == ["set_flow", "stabilise", "measure_pressure_loss"]
+    assert procedure.steps[-1].checks == ["pressure_loss"]
+
+
+def test_r137_pressure_loss_asks_the_operator_at_each_point():
+    # The gas rig has no differential-pressure transmitters: the operator types the loss of each meter.
+    procedure = load_procedure(PROCEDURES / "r137" / "pressure-loss.yaml")
     loop = next(s for s in procedure.steps if isinstance(s, ForEachPoint))
     ask = [s for s in loop.steps if getattr(s, "ask", None)]
     assert ask and ask[0].per_meter and ask[0].ask.startswith("pressure_loss_")
     assert procedure.steps[-1].checks == ["pressure_loss"]
+
+
+@pytest.mark.parametrize("name, setting", [("water-temperature", "temperature_c"), ("water-pressure", "pressure_bar")])
+def test_water_influence_tests_set_the_water_conditions_before_each_measurement(name, setting):
+    steps = load_procedure(PROCEDURES / "r49" / f"{name}.yaml").steps
+    kinds = [s.kind for s in steps]
+    assert kinds.count("set_water_conditions") == kinds.count("measure_error") == 2
+    targets = [getattr(s, setting) for s in steps if s.kind == "set_water_conditions"]
+    assert targets[0] < targets[1]  # the low condition first, then the high one
 
 
 def test_parameters_keep_the_numbers_the_steps_use():

@@ -157,19 +157,26 @@ def load_level_table(path: str | Path) -> LevelCalibration:
     return load_model(path, LevelCalibration)
 
 
-def check_table(table: LevelCalibration, *, frequency_start_hz: float, frequency_stop_hz: float, step_pct: float,
-                emf_v: float | None = None, field_v_per_m: float | None = None, **_: Any) -> None:
-    """Raise RfImmunityError unless `table` was made for these test parameters (profile names; others are
-    ignored, so a profile's `common` + `levels` can be passed whole)."""
+def table_problems(table: LevelCalibration, *, frequency_start_hz: float, frequency_stop_hz: float,
+                   step_pct: float, emf_v: float | None = None, field_v_per_m: float | None = None,
+                   **_: Any) -> list[str]:
+    """What keeps `table` from serving a test with these parameters (profile names; others are ignored, so
+    a profile's `common` + `levels` can be passed whole): one text per differing field, [] if it fits.
+    Exact match: a level calibration holds for the frequencies and the level it was made at, no others."""
     wanted = {"frequency_start_hz": frequency_start_hz, "frequency_stop_hz": frequency_stop_hz,
               "step_pct": step_pct, "emf_v": emf_v, "field_v_per_m": field_v_per_m}
     for name, value in wanted.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise DeclarationError(f"test parameter {name}", value, "a number (YAML 1.1 reads 0.15e6 as text: "
                                    "write 0.15e+6 or 150000)")
-    problems = [f"{name}: test {value:g}, calibration {getattr(table, name)}" for name, value in wanted.items()
-                if value is not None and not (getattr(table, name) is not None
-                                              and math.isclose(getattr(table, name), value, rel_tol=1e-9))]
+    return [f"{name}: test {value:g}, calibration {getattr(table, name)}" for name, value in wanted.items()
+            if value is not None and not (getattr(table, name) is not None
+                                          and math.isclose(getattr(table, name), value, rel_tol=1e-9))]
+
+
+def check_table(table: LevelCalibration, **params: Any) -> None:
+    """Raise RfImmunityError unless `table` was made for these test parameters (see `table_problems`)."""
+    problems = table_problems(table, **params)
     if problems:
         raise RfImmunityError(f"the level calibration of {table.calibrated_at:%Y-%m-%d} does not fit this test: "
                               + "; ".join(problems))
@@ -439,13 +446,15 @@ def run_sweep(generator: RohdeSchwarzSmb100a, table: LevelCalibration, *, dwell_
               power_meter: RohdeSchwarzNrp | None = None, probe: EtsLindgrenHi6100 | None = None,
               clock: Clock | None = None, frequencies_hz: Sequence[float] | None = None,
               on_step: Callable[[SweepStep], None] | None = None,
-              should_stop: Callable[[], bool] | None = None) -> SweepResult:
+              should_stop: Callable[[], bool] | None = None,
+              on_applied: Callable[[int, float], None] | None = None) -> SweepResult:
     """Replay the stored levels with AM on: per frequency set the level, measure the power meter and the
     probe (if given), dwell `dwell_s` on `clock`, call `on_step(step)`. `should_stop()` is asked between
     steps and during each dwell (within 50 ms real); the sweep then ends with `stopped`. The RF is off and
     the amplifier in standby on every exit, exceptions included.
 
-    `frequencies_hz`: a subset of the table's frequencies (default: all of them)."""
+    `frequencies_hz`: a subset of the table's frequencies (default: all of them). `on_applied(index,
+    frequency_hz)` is called as soon as a step's level is applied (before its dwell)."""
     if isinstance(dwell_s, bool) or not isinstance(dwell_s, int | float) or not 0 <= dwell_s < math.inf:
         raise DeclarationError("run_sweep.dwell_s", dwell_s, "a number of seconds >= 0")
     points = table.points
@@ -485,6 +494,8 @@ def run_sweep(generator: RohdeSchwarzSmb100a, table: LevelCalibration, *, dwell_
             level = point.generator_level_dbm
             generator.confirm()
             applied_s = clock.now()
+            if on_applied is not None:
+                on_applied(index, point.frequency_hz)
             power_dbm = field_v_per_m = None
             if power_meter is not None:
                 power_meter.frequency_hz = point.frequency_hz

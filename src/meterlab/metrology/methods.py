@@ -7,6 +7,7 @@ GUM model of E from both, so the engine, the planner and the demo all use the sa
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,15 +15,20 @@ from typing import Any
 
 from GTC.lib import UncertainReal
 
+from meterlab.errors import DeclarationError
 from meterlab.metrology.budget import quantity, rectangular
-from meterlab.metrology.fluids import water_density_tanaka
+from meterlab.metrology.fluids import ZERO_CELSIUS_K, water_density_tanaka
 from meterlab.metrology.indication import error_of_indication
 from meterlab.metrology.reference_volume import (
+    MOLAR_GAS_CONSTANT,
+    MOLAR_MASS_AIR,
     bell_prover_volume_at_meter,
+    critical_flow_function_ideal,
     gravimetric_volume,
     indicated_volume,
     interpolate_calibration_curve,
     master_meter_volume,
+    sonic_nozzle_mass_flow,
 )
 
 
@@ -312,3 +318,141 @@ class BellProverMethod(ReferenceMethod):
             pressure_u_pa=baro.max_u("Pa"),
             expansion_coefficient_per_k=expansion_coefficient_per_k,
         )
+
+
+@dataclass(frozen=True)
+class SonicNozzleReading:
+    """What was read at one sonic-nozzle test point (gas): the open nozzles, the mean upstream (stagnation)
+    and meter conditions over the collection, and the collection time as timebase counts over the gate."""
+
+    nozzles: tuple[str, ...]            # certificate elements of the open nozzles, e.g. ("N3", "N5")
+    nozzle_pressure_pa: float
+    nozzle_temperature_c: float
+    meter_pressure_pa: float
+    meter_temperature_c: float
+    timebase_count: int                 # the timer's reference counted over the same gate as the meters
+
+
+@dataclass(frozen=True)
+class SonicNozzleMethod(ReferenceMethod):
+    """Critical-flow (sonic) nozzles downstream of the meters: the mass that passed, q_m·Δt summed over the
+    open nozzles (ISO 9300, Cd from the nozzles' certificate), over the gas density at the meter (ideal gas).
+
+        V_MUT = Σ_k C_d,k·A_k·C*·p0/√(R·T0/M) · (N/f) · R·T_MUT/(p_MUT·M)
+
+    `nozzles` lists (element, throat diameter m, Cd, u(Cd), ν(Cd)) of every nozzle of the bank."""
+
+    nozzle_source: str
+    nozzles: tuple[tuple[str, float, float, float, float], ...]
+    nozzle_pressure_source: str
+    nozzle_pressure_u_pa: float
+    meter_pressure_source: str
+    meter_pressure_u_pa: float
+    thermometer_source: str
+    temperature_u_c: float
+    timer_source: str
+    timebase_hz: float
+    timebase_u_hz: float
+    molar_mass_kg_mol: float = MOLAR_MASS_AIR
+    kappa: float = 1.4
+    # ideal-gas C* for dry air vs the real, humid gas of an atmospheric inlet (ISO 9300 real-gas C*_R differs
+    # by ~1e-4 near 1 bar; humidity moves the flow by a few 1e-4): a rectangular relative half-width
+    critical_flow_half_width_rel: float = 5e-4
+    critical_flow_source: str = "ISO 9300 ideal-gas critical flow function, dry air"
+
+    def _nozzle(self, element: str) -> tuple[str, float, float, float, float]:
+        for nozzle in self.nozzles:
+            if nozzle[0] == element:
+                return nozzle
+        raise DeclarationError("nozzles", element, f"one of the certified nozzles {[n[0] for n in self.nozzles]}")
+
+    def inputs(self, reading: SonicNozzleReading) -> dict[str, Any]:
+        if not reading.nozzles:
+            raise DeclarationError("nozzles", reading.nozzles, "at least one open nozzle")
+        x: dict[str, Any] = {
+            f"cd_{element}": quantity(cd, u, dof=dof, name=f"discharge coefficient {element}",
+                                      source=self.nozzle_source)
+            for element, _, cd, u, dof in map(self._nozzle, reading.nozzles)}
+        x.update({f"throat_m_{element}": d for element, d, *_ in map(self._nozzle, reading.nozzles)})
+        x.update({
+            "critical_flow_factor": rectangular(1.0, self.critical_flow_half_width_rel,
+                                                name="critical flow function", source=self.critical_flow_source),
+            "nozzle_pressure_pa": quantity(reading.nozzle_pressure_pa, self.nozzle_pressure_u_pa,
+                                           name="nozzle inlet pressure", source=self.nozzle_pressure_source),
+            "nozzle_temperature_c": quantity(reading.nozzle_temperature_c, self.temperature_u_c,
+                                             name="nozzle inlet gas temperature", source=self.thermometer_source),
+            "meter_pressure_pa": quantity(reading.meter_pressure_pa, self.meter_pressure_u_pa,
+                                          name="MUT gas pressure", source=self.meter_pressure_source),
+            "meter_temperature_c": quantity(reading.meter_temperature_c, self.temperature_u_c,
+                                            name="MUT gas temperature", source=self.thermometer_source),
+            "timebase_count": rectangular(reading.timebase_count, 1.0, name="collection time, timebase count",
+                                          source=self.timer_source),
+            "timebase_hz": quantity(self.timebase_hz, self.timebase_u_hz, name="counter timebase frequency",
+                                    source=self.timer_source),
+            "molar_mass": self.molar_mass_kg_mol,
+            "kappa": self.kappa,
+        })
+        return x
+
+    @staticmethod
+    def reference_volume_m3(x: Mapping[str, Any]) -> Any:
+        c_star = critical_flow_function_ideal(x["kappa"]) * x["critical_flow_factor"]
+        elements = [key[3:] for key in x if key.startswith("cd_")]  # the open nozzles
+        mass_flow = sum(sonic_nozzle_mass_flow(x[f"throat_m_{element}"], x[f"cd_{element}"], x["nozzle_pressure_pa"],
+                                               x["nozzle_temperature_c"], x["molar_mass"], x["kappa"], c_star)
+                        for element in elements)
+        duration_s = x["timebase_count"] / x["timebase_hz"]
+        density = x["meter_pressure_pa"] * x["molar_mass"] / (
+            MOLAR_GAS_CONSTANT * (x["meter_temperature_c"] + ZERO_CELSIUS_K))
+        return mass_flow * duration_s / density
+
+    def flowrate_m3h(self, elements: tuple[str, ...], p0_pa: float, t0_c: float) -> float:
+        """Volume flow at the nozzles' inlet conditions that `elements` pass (certified Cd, ideal C*)."""
+        mass = sum(sonic_nozzle_mass_flow(d, cd, p0_pa, t0_c, self.molar_mass_kg_mol, self.kappa)
+                   for _, d, cd, *_ in map(self._nozzle, elements))
+        return mass / (p0_pa * self.molar_mass_kg_mol / (MOLAR_GAS_CONSTANT * (t0_c + ZERO_CELSIUS_K))) * 3600.0
+
+    def combination_for(self, flowrate_m3h: float, p0_pa: float, t0_c: float) -> tuple[tuple[str, ...], float]:
+        """The nozzle combination whose flow at (p0, T0) is closest to `flowrate_m3h`, and that flow."""
+        elements = [n[0] for n in self.nozzles]
+        combinations = (c for count in range(1, len(elements) + 1) for c in itertools.combinations(elements, count))
+        best = min(((c, self.flowrate_m3h(c, p0_pa, t0_c)) for c in combinations),
+                   key=lambda item: abs(item[1] - flowrate_m3h))
+        return best
+
+    def reading_for(self, volume_m3: float, flowrate_m3h: float, *, pressure_pa: float = 101325.0,
+                    temperature_c: float = 20.0) -> SonicNozzleReading:
+        """The reading a perfect rig would give: the closest nozzle combination, collecting for volume ÷ its
+        flow (meters and nozzles at the same p and T)."""
+        elements, q = self.combination_for(flowrate_m3h, pressure_pa, temperature_c)
+        count = round(volume_m3 / q * 3600.0 * self.timebase_hz)
+        return SonicNozzleReading(elements, pressure_pa, temperature_c, pressure_pa, temperature_c, count)
+
+    @classmethod
+    def from_register(cls, register: Any, *, nozzles: str, throat_diameters_m: Mapping[str, float],
+                      thermometer: str, nozzle_pressure: str, meter_pressure: str, timer: str,
+                      molar_mass_kg_mol: float = MOLAR_MASS_AIR, kappa: float = 1.4) -> SonicNozzleMethod:
+        """The method with every nozzle's Cd (value, u, ν) from the nozzles' certificate (elements N1..Nk,
+        evaluated at the middle of the certified upstream pressure range: Cd is taken constant over it), the
+        p/T uncertainties as the largest over each transmitter's certificate (u = U/k) and the timebase
+        frequency from the timer's certificate. `throat_diameters_m` maps element -> throat diameter (the
+        nozzles' drawings: a property of the rig, the certified Cd goes with that nominal area)."""
+        certificate = register.get(nozzles)
+        table = []
+        for element in certificate.elements:
+            if element not in throat_diameters_m:
+                raise DeclarationError("throat_diameters_m", element,
+                                       f"a throat diameter for every nozzle of {certificate.id}")
+            correction = certificate.correction_of(element)
+            calibrated = certificate.calibrated_range[correction.variable]
+            cd = certificate.evaluate((calibrated.min + calibrated.max) / 2, element=element)
+            table.append((element, float(throat_diameters_m[element]), cd.x, cd.u, cd.df))
+        prt, p0, pm, clock = (register.get(thermometer), register.get(nozzle_pressure), register.get(meter_pressure),
+                              register.get(timer))
+        timebase = clock.evaluate(clock.calibrated_range[clock.correction_of().variable].min)
+        return cls(nozzle_source=certificate.source, nozzles=tuple(table),
+                   nozzle_pressure_source=p0.source, nozzle_pressure_u_pa=p0.max_u("Pa"),
+                   meter_pressure_source=pm.source, meter_pressure_u_pa=pm.max_u("Pa"),
+                   thermometer_source=prt.source, temperature_u_c=prt.max_u("K"),
+                   timer_source=clock.source, timebase_hz=timebase.x, timebase_u_hz=timebase.u,
+                   molar_mass_kg_mol=molar_mass_kg_mol, kappa=kappa)

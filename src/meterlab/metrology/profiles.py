@@ -48,6 +48,21 @@ class TemperatureClasses(Sourced):
     classes: dict[str, tuple[float, float]]
 
 
+class PressureLossClasses(Sourced):
+    """R 49 pressure-loss classes: the largest pressure loss allowed between Q1 and Q3, per class (MPa)."""
+
+    default_class: str
+    classes_mpa: dict[str, float]
+
+    @model_validator(mode="after")
+    def _default_is_a_class(self) -> "PressureLossClasses":
+        if any(not value > 0 for value in self.classes_mpa.values()):
+            raise ValueError("every pressure-loss class needs a limit > 0 MPa")
+        if self.default_class not in self.classes_mpa:
+            raise ValueError(f"default_class {self.default_class!r} is not one of {', '.join(self.classes_mpa)}")
+        return self
+
+
 class MpeClass(_Strict):
     lower: float = Field(gt=0)
     upper: float = Field(gt=0)
@@ -143,6 +158,7 @@ class StandardProfile(_Strict):
     temperature_classes: TemperatureClasses | None = None
     resolution: Resolution | None = None
     weighted_mean_error: WeightedMeanError | None = None
+    pressure_loss: PressureLossClasses | None = None
 
     def class_key(self, accuracy_class: float) -> str:
         """The table key of an accuracy class ('1', '1.5', '0.5'); refuses classes the edition lacks."""
@@ -153,6 +169,25 @@ class StandardProfile(_Strict):
 
     def mpe_for(self, accuracy_class: float) -> MpeClass:
         return self.mpe.classes[self.class_key(accuracy_class)]
+
+    def pressure_loss_class(self, name: str | None = None) -> str:
+        """The profile's key of a pressure-loss class ('dp63'; 'Δp 63' and 'DP63' name it too), the default
+        class for None; refuses classes the edition lacks."""
+        if self.pressure_loss is None:
+            raise DeclarationError("pressure_loss_class", name,
+                                   f"no class: {self.standard}:{self.edition} defines no pressure-loss classes")
+        if name is None:
+            return self.pressure_loss.default_class
+        key = name.strip().lower().replace("δ", "d").replace(" ", "") if isinstance(name, str) else name
+        if key not in self.pressure_loss.classes_mpa:
+            allowed = ", ".join(self.pressure_loss.classes_mpa)
+            raise DeclarationError("pressure_loss_class", name, f"one of {allowed} ({self.standard}:{self.edition})")
+        return key
+
+    def max_pressure_loss_kpa(self, pressure_loss_class: str | None = None) -> float:
+        """The largest pressure loss (kPa) allowed between Q1 and Q3 for the class (default class for None)."""
+        key = self.pressure_loss_class(pressure_loss_class)
+        return self.pressure_loss.classes_mpa[key] * 1e3  # type: ignore[union-attr]
 
     def unverified_values(self) -> list[str]:
         """Dotted names of every value not verified against the primary text (for reports)."""

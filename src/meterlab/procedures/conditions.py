@@ -16,6 +16,7 @@ class Readings:
     flowrate_m3h: float | None = None
     water_temperature_c: float | None = None
     chamber_alarm: str | None = None
+    fluid: str = "water"  # names the temperature in messages (the field is the meters' fluid temperature)
 
 
 def violation(readings: Readings, *, target_m3h: float | None, flow_within_pct: float | None,
@@ -26,7 +27,7 @@ def violation(readings: Readings, *, target_m3h: float | None, flow_within_pct: 
     if water_temperature_c and readings.water_temperature_c is not None:
         low, high = water_temperature_c
         if not low <= readings.water_temperature_c <= high:
-            return f"water temperature {readings.water_temperature_c:.2f} °C outside {low:g} .. {high:g} °C"
+            return f"{readings.fluid} temperature {readings.water_temperature_c:.2f} °C outside {low:g} .. {high:g} °C"
     if target_m3h and flow_within_pct and readings.flowrate_m3h is not None:
         deviation = abs(readings.flowrate_m3h - target_m3h) / target_m3h * 100
         if deviation > flow_within_pct:

@@ -1,12 +1,19 @@
-"""The gas rig: what the runner asks of a bell-prover bench (R 137), built on the bench's drivers by their roles.
+"""The gas rigs: what the runner asks of a gas bench (R 137), built on the bench's drivers by their roles.
 
 The line: bell prover (bell_valve) or atmospheric inlet (inlet_valve) -> meters under test -> gas master meter
 -> sonic nozzle bank -> vacuum pump. A flow is set by opening the nozzle combination whose critical flow is
 closest to the requested one (the flowrates a nozzle bank can give are discrete: the rig reports the flow it
 will give, and the stabilise step judges the flow against that). Between measurements the line draws from the
-atmosphere; a measurement fills the bell, switches the line to it and lets it fall through the measuring
-section: the meters' pulse counters and the bell's encoder counter are gated on the PLC's section signal
-(bell.gate), so both count exactly between the start and stop detectors (a flying start and stop).
+atmosphere.
+
+Two rigs share that line. `GasRig` measures against the bell: a measurement fills the bell, switches the line to
+it and lets it fall through the measuring section; the bell's encoder counter is gated on the section signal
+(bell.gate) and the meters' counters on the PLC's gas.gate, which follows bell.gate while the bell valve is open,
+so all count exactly between the start and stop detectors (a flying start and stop). A planned volume larger
+than the section is measured in several bell runs, summed. `SonicNozzleRig` measures against the nozzles
+themselves: the line keeps drawing from the atmosphere, the rig switches the collection output (collect) for volume ÷ flow, gas.gate follows it,
+and every meter's counter and the collection timer (its reference counted over the same gate) count that one
+gate; the nozzles' inlet and the meters' p and T are averaged over it. Meters sit in series by position.
 """
 
 from __future__ import annotations
@@ -14,24 +21,26 @@ from __future__ import annotations
 import itertools
 import math
 import re
+import time
 from typing import Any
 
 from meterlab.metrology.fluids import ZERO_CELSIUS_K
-from meterlab.metrology.methods import BellProverMethod, BellProverReading
+from meterlab.metrology.methods import BellProverMethod, BellProverReading, SonicNozzleMethod, SonicNozzleReading
 from meterlab.metrology.reference_volume import MOLAR_GAS_CONSTANT, MOLAR_MASS_AIR, sonic_nozzle_mass_flow
 from meterlab.procedures.conditions import Readings, Suspended, violation
-from meterlab.procedures.rig import Guard, RawMeasurement, RigError, RunIOLog, _Rig
+from meterlab.procedures.rig import SLICE_REAL_S, Guard, RawMeasurement, RigError, RunIOLog, _Rig
 
 BELL_FILL_TIMEOUT_S = 3600.0
 BELL_RUN_TIMEOUT_S = 48 * 3600.0
+MAX_BELL_PASSES = 20  # a planned volume needing more passes than this calls for a bigger bell or another method
 INPUT_TOP_SWITCH = 2  # DI2 of the gas valves module: bell.top_switch (see _input_bit)
 
 
-class GasRig(_Rig):
-    """A bell-prover gas rig: gas valves and bell switches (digital I/O), sonic nozzle bank, pulse counters per
-    meter and the bell's encoder counter gated on bell.gate, p/T transmitters, barometer, gas master meter."""
+class _GasLine(_Rig):
+    """What both gas rigs share: gas valves (digital I/O), sonic nozzle bank, pulse counters per meter position,
+    p/T transmitters, barometer, optional gas master meter, EMC generators and climate chamber (of _Rig)."""
 
-    def __init__(self, bench: Any, *, clock: Any, iolog: RunIOLog, method: BellProverMethod,
+    def __init__(self, bench: Any, *, clock: Any, iolog: RunIOLog, method: Any,
                  nozzle_certificate: Any, throat_diameters_m: list[float], standards: list[str] | None = None,
                  molar_mass_kg_mol: float = MOLAR_MASS_AIR, kappa: float = 1.4):
         """`nozzle_certificate` gives each nozzle's Cd (elements N1..Nk); `throat_diameters_m` the nozzles'
@@ -39,10 +48,8 @@ class GasRig(_Rig):
         self.bench, self.clock, self.iolog, self.method = bench, clock, iolog, method
         self.valves = self._role("gas_rig_valves")
         self.nozzle_bank = self._role("sonic_nozzle_bank")
-        self.encoder = self._role("bell_prover_encoder")
         self.meter_temperature = self._role("mut_gas_temperature")
         self.meter_pressure = self._role("mut_gas_pressure")
-        self.bell_pressure = self._role("bell_pressure")
         self.nozzle_pressure = self._role("nozzle_pressure", required=False)
         self.barometer = self._role("barometer")
         self.flowmeter = self._role("reference_gas_master_meter", required=False)
@@ -86,6 +93,7 @@ class GasRig(_Rig):
         return nozzles
 
     def set_meters(self, pulse_values_l: dict[int, float]) -> None:
+        """Pulse value of the meter at each position (from the meter declarations)."""
         missing = sorted(set(pulse_values_l) - set(self.counters))
         if missing:
             raise RigError(f"no pulse counter is wired to meter position(s) {missing} "
@@ -162,12 +170,41 @@ class GasRig(_Rig):
             guard()
             self.wait(for_s, guard=guard)
             flow = self.flowrate_m3h() if target else None
-            why = violation(Readings(flow, self.water_temperature_c(), self.chamber_alarm()), target_m3h=target,
-                            flow_within_pct=flow_within_pct, water_temperature_c=water_temperature_c)
+            readings = Readings(flow, self.water_temperature_c(), self.chamber_alarm(), fluid="gas")
+            why = violation(readings, target_m3h=target, flow_within_pct=flow_within_pct,
+                            water_temperature_c=water_temperature_c)
             if why is None:
                 return self.clock.now() - start
             if self.clock.now() - start > timeout_s:
                 raise RigError(f"not stable within {timeout_s:g} s: {why}")
+
+    def _counts(self, serials: list[str]) -> dict[str, dict]:
+        """Every meter's gated count, by serial (position n -> serials[n - 1])."""
+        return {serials[pos - 1]: {"pulses": counter.fetch_count(timeout_s=10.0)}
+                for pos, counter in self.counters.items() if pos <= len(serials)}
+
+    def _chamber_conditions(self) -> dict[str, float]:
+        chamber = self._role("climate_chamber", required=False)
+        if chamber is None:
+            return {}
+        temperature, humidity = chamber.read()
+        return {"chamber_temperature_c": temperature, "chamber_humidity_pct": humidity}
+
+    def finish(self) -> None:
+        """End of a completed run: flow stopped, every valve and nozzle closed."""
+        self.stop_flow()
+        self.valves.set_signal("bell_fill", False)
+        if "collect" in self.valves.wiring.values():  # a bell-only bench may have no collection output
+            self.valves.set_signal("collect", False)
+
+
+class GasRig(_GasLine):
+    """A bell-prover gas rig: the line of _GasLine, the bell's switches and its encoder counter gated on bell.gate."""
+
+    def __init__(self, bench: Any, *, method: BellProverMethod, **kwargs: Any):
+        super().__init__(bench, method=method, **kwargs)
+        self.encoder = self._role("bell_prover_encoder")
+        self.bell_pressure = self._role("bell_pressure")
 
     # ------------------------------------------------------------------------------------ measurement
     def fill_bell(self, guard: Guard) -> None:
@@ -185,26 +222,53 @@ class GasRig(_Rig):
             self.valves.set_signal("bell_fill", False)
 
     def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str,
-                disturbance: tuple[str, dict] | None, criteria, guard: Guard) -> RawMeasurement:
-        """One bell run: fill the bell, switch the line to it and count, gated on the measuring section,
-        every meter's pulses and the bell's encoder. The volume is the bell's measuring section; it must be
-        at least the planned `volume_l`."""
+                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None) -> RawMeasurement:
+        """Bell runs until at least the planned `volume_l` has passed: each run fills the bell, switches the line
+        to it and counts, gated on the measuring section, every meter's pulses and the bell's encoder. One run
+        gives the whole section (more than planned if the section is larger); a larger planned volume takes
+        several runs, their counts summed and their conditions averaged (`bell_passes` in the conditions; each
+        run adds its own ±1 pulse of gating to a meter's count). `registers` (register readings) is not used:
+        the meters are read by their pulses."""
         if start != "flying":
             raise RigError("this rig measures with a flying start (the bell's measuring section)")
         if self.target_m3h is None:
             raise RigError("no flow is set: a set_flow step must come before the measurement")
+        generator = self._start_disturbance(disturbance)
+        passes: list[dict] = []
+        t0 = self.clock.now()
+        try:
+            while not passes or self._bell_volume_l(passes) < volume_l * 0.999:
+                if len(passes) == MAX_BELL_PASSES:
+                    raise RigError(f"{volume_l:.1f} L would take more than {MAX_BELL_PASSES} bell runs "
+                                   f"({self._bell_volume_l(passes[:1]):.1f} L each): plan a smaller volume")
+                passes.append(self._bell_pass(criteria, guard))
+        finally:
+            self._stop_disturbance(generator)
+        t1 = self.clock.now()
+        reading = self._bell_reading(passes)
+        counts = {serials[pos - 1]: {"pulses": sum(p["counts"][pos] for p in passes), "gates": len(passes)}
+                  for pos in self.counters if pos <= len(serials)}
+        flows = [p["flow"] for p in passes if p["flow"] is not None and math.isfinite(p["flow"])]
+        flow = sum(flows) / len(flows) if flows else self.target_m3h
+        conditions = {"gas_temperature_c": reading.meter_temperature_c, "gas_pressure_pa": reading.meter_pressure_pa,
+                      "bell_temperature_c": reading.bell_temperature_c, "bell_pressure_pa": reading.bell_pressure_pa,
+                      "ambient_pressure_pa": self.barometer.pressure_pa, "nozzles": list(self.open_nozzles),
+                      "bell_encoder_pulses": sum(p["pulses"] for p in passes), "bell_passes": len(passes),
+                      **self._chamber_conditions()}
+        return RawMeasurement(reading, counts, flow, {"start_s": t0, "stop_s": t1}, conditions)
+
+    def _bell_pass(self, criteria, guard: Guard) -> dict:
+        """One bell run through its measuring section: encoder pulses, the meters' counts, p/T and flow."""
         self.fill_bell(guard)
         counters = [*self.counters.values(), self.encoder]
         for counter in counters:
             counter.configure_gated_totalize()
             counter.start()
-        generator = self._start_disturbance(disturbance)
-        t0 = self.clock.now()
         try:
             self.valves.set_signal("bell_valve", True)
             self.valves.set_signal("inlet_valve", False)
             # the conditions while the bell gives the gas (the flow is steady at once)
-            t_bell = t_meter = self.meter_temperature.temperature_c
+            t_meter = self.meter_temperature.temperature_c
             p_bell, p_meter = self.bell_pressure.pressure_pa, self.meter_pressure.pressure_pa
             flow = self.flowrate_m3h()
             self._wait_for(lambda: not self.encoder.measuring, timeout_s=BELL_RUN_TIMEOUT_S, guard=guard,
@@ -214,31 +278,30 @@ class GasRig(_Rig):
                 counter.abort()
             self.fill_line_from_atmosphere()
             raise
-        finally:
-            self._stop_disturbance(generator)
-        t1 = self.clock.now()
         self.fill_line_from_atmosphere()
         if criteria is not None and criteria.water_temperature_c:
-            why = violation(Readings(None, self.water_temperature_c(), self.chamber_alarm()), target_m3h=None, flow_within_pct=None,
+            readings = Readings(None, self.water_temperature_c(), self.chamber_alarm(), fluid="gas")
+            why = violation(readings, target_m3h=None, flow_within_pct=None,
                             water_temperature_c=criteria.water_temperature_c)
             if why:
                 for counter in counters:
                     counter.abort()
                 raise Suspended(why)
-        pulses = self.encoder.fetch_count(timeout_s=10.0)
-        counts = {serials[pos - 1]: {"pulses": counter.fetch_count(timeout_s=10.0)}
-                  for pos, counter in self.counters.items() if pos <= len(serials)}
-        reading = BellProverReading(pulses * self.method.encoder_resolution_m, t_bell, p_bell, t_meter, p_meter)
-        volume_m3 = float(self.method.reference_volume_m3(self.method.inputs(reading)).x)
-        if volume_m3 * 1000 < volume_l * 0.999:
-            raise RigError(f"the bell's measuring section gave {volume_m3 * 1000:.1f} L, less than the planned "
-                           f"{volume_l:.1f} L")
-        if flow is None or not math.isfinite(flow):
-            flow = self.target_m3h
-        conditions = {"gas_temperature_c": t_meter, "gas_pressure_pa": p_meter, "bell_temperature_c": t_bell,
-                      "bell_pressure_pa": p_bell, "ambient_pressure_pa": self.barometer.pressure_pa,
-                      "nozzles": list(self.open_nozzles), "bell_encoder_pulses": pulses}
-        return RawMeasurement(reading, counts, flow, {"start_s": t0, "stop_s": t1}, conditions)
+        return {"pulses": self.encoder.fetch_count(timeout_s=10.0), "t": t_meter, "p_bell": p_bell,
+                "p_meter": p_meter, "flow": flow,
+                "counts": {pos: counter.fetch_count(timeout_s=10.0) for pos, counter in self.counters.items()}}
+
+    def _bell_reading(self, passes: list[dict]) -> BellProverReading:
+        """The passes as one reading: displacements summed, conditions averaged."""
+        def mean(key: str) -> float:
+            return sum(p[key] for p in passes) / len(passes)
+
+        displacement = sum(p["pulses"] for p in passes) * self.method.encoder_resolution_m
+        return BellProverReading(displacement, mean("t"), mean("p_bell"), mean("t"), mean("p_meter"))
+
+    def _bell_volume_l(self, passes: list[dict]) -> float:
+        reading = self._bell_reading(passes)
+        return float(self.method.reference_volume_m3(self.method.inputs(reading)).x) * 1000
 
     def fill_line_from_atmosphere(self) -> None:
         """Back to the atmospheric inlet (the flow goes on), bell valve closed."""
@@ -246,8 +309,113 @@ class GasRig(_Rig):
             self.valves.set_signal("inlet_valve", True)
         self.valves.set_signal("bell_valve", False)
 
-    # ------------------------------------------------------------------------------------------- end
-    def finish(self) -> None:
-        """End of a completed run: flow stopped, every valve and nozzle closed."""
-        self.stop_flow()
-        self.valves.set_signal("bell_fill", False)
+
+
+class SonicNozzleRig(_GasLine):
+    """The gas line measured against its sonic nozzles: atmospheric air drawn through the meters in series to the
+    open critical nozzles; a collection is a timed gate (collect -> gas.gate) on every meter's counter and on the
+    collection timer, which counts its certified reference over the same gate."""
+
+    def __init__(self, bench: Any, *, method: SonicNozzleMethod, **kwargs: Any):
+        super().__init__(bench, method=method, **kwargs)
+        self.timer = self._role("collection_timer")
+        if "collect" not in self.valves.wiring.values():
+            raise RigError(f"{self.valves.name}: no output wired to `collect` (the collection gate of the meters' "
+                           f"counters and the timer): add e.g. DO4: collect to its wiring in the bench file")
+        if self.nozzle_pressure is None:
+            raise RigError("the sonic-nozzle method needs the nozzles' inlet pressure: an instrument with role "
+                           "nozzle_pressure in the bench file")
+
+    def _element(self, signal: str) -> str:
+        return f"N{signal[6:]}"  # nozzle<k> is certificate element N<k>
+
+    def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str,
+                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None) -> RawMeasurement:
+        """One timed collection of `volume_l` at the nozzles' flow (volume ÷ flow): gate on, p/T sampled and the
+        conditions watched until the time is up (NSAd: until the disturbance ends, once half is in), gate off.
+        A violated condition discards the attempt (Suspended). `registers` is not used (pulse readout)."""
+        if start != "flying":
+            raise RigError("this rig measures with a flying start (a gate on the meters' counters)")
+        if self.target_m3h is None:
+            raise RigError("no flow is set: a set_flow step must come before the measurement")
+        duration_s = volume_l / 1000 / self.target_m3h * 3600
+        counters = [*self.counters.values(), self.timer]
+        for counter in counters:
+            counter.configure_gated_totalize()
+            counter.start()
+        generator = self._start_disturbance(disturbance)
+        samples: list[tuple[float, float, float, float]] = []
+        try:
+            done_early = self._disturbance_end(generator, guard)
+            t0 = self.clock.now()
+            self.valves.set_signal("collect", True)
+            try:
+                self._collect(duration_s, criteria, guard, done_early, samples)
+            finally:
+                self.valves.set_signal("collect", False)
+            t1 = self.clock.now()
+        except BaseException:
+            for counter in counters:
+                counter.abort()
+            raise
+        finally:
+            self._stop_disturbance(generator)
+        return self._result(serials, samples, duration_s, t0, t1)
+
+    def _disturbance_end(self, generator, guard: Guard):
+        """NSAd: once the disturbance runs, the collection ends with it (the error is measured while disturbed)."""
+        if generator is None:
+            return None
+        thread = generator[0]
+        self._wait_for(lambda: generator[3].running or not thread.is_alive(), timeout_s=600, guard=guard,
+                       what="the disturbance to start")
+        return lambda: not thread.is_alive()
+
+    def _sample(self) -> tuple[float, float, float, float]:
+        """(nozzle inlet p, nozzle inlet T, meter p, meter T): one gas thermometer serves both places."""
+        t = self.meter_temperature.temperature_c
+        p_meter = self.meter_pressure.pressure_pa
+        return self.nozzle_pressure.pressure_pa, t, p_meter, t
+
+    def _collect(self, duration_s: float, criteria, guard: Guard, done_early, samples: list) -> None:
+        """Sample p/T and watch the conditions until `duration_s` (or `done_early` once half is in)."""
+        start = self.clock.now()
+        while True:
+            samples.append(self._sample())
+            elapsed = self.clock.now() - start
+            if elapsed >= duration_s or (done_early is not None and elapsed >= duration_s / 2 and done_early()):
+                return
+            guard()
+            readings = Readings(self.flowrate_m3h(), samples[-1][3], self.chamber_alarm(), fluid="gas")
+            self.on_readings(readings)
+            if criteria is not None:
+                why = violation(readings, target_m3h=self.target_m3h, flow_within_pct=criteria.flow_within_pct,
+                                water_temperature_c=criteria.water_temperature_c)
+                if why:
+                    raise Suspended(why)
+            time.sleep(max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(duration_s - elapsed))))
+
+    def _result(self, serials: list[str], samples: list, planned_s: float, t0: float, t1: float) -> RawMeasurement:
+        count = self.timer.fetch_count(timeout_s=10.0)
+        counts = self._counts(serials)
+        p0, t0_c, p_meter, t_meter = (sum(column) / len(samples) for column in zip(*samples))
+        elements = tuple(self._element(s) for s in self.open_nozzles)
+        reading = SonicNozzleReading(elements, p0, t0_c, p_meter, t_meter, count)
+        volume_m3 = float(self.method.reference_volume_m3(self.method.inputs(reading)).x)
+        collection_s = count / self.method.timebase_hz
+        conditions = {"gas_temperature_c": t_meter, "gas_pressure_pa": p_meter, "nozzle_pressure_pa": p0,
+                      "ambient_pressure_pa": self.barometer.pressure_pa, "nozzles": list(self.open_nozzles),
+                      "collection_time_s": collection_s, "planned_time_s": planned_s, "samples": len(samples),
+                      **self._chamber_conditions()}
+        return RawMeasurement(reading, counts, volume_m3 / collection_s * 3600, {"start_s": t0, "stop_s": t1},
+                              conditions)
+
+    def standard_uses(self, raw: RawMeasurement) -> list:
+        """The nozzles' Cd holds for the certified upstream conditions; the transmitters for their ranges."""
+        reading = raw.reading
+        by_role = {"sonic_nozzle_bank": {"upstream_pressure": reading.nozzle_pressure_pa,
+                                         "upstream_temperature": reading.nozzle_temperature_c},
+                   "mut_gas_temperature": reading.meter_temperature_c,
+                   "nozzle_pressure": reading.nozzle_pressure_pa, "mut_gas_pressure": reading.meter_pressure_pa}
+        valued = {self.certificate_of(role): value for role, value in by_role.items() if self.certificate_of(role)}
+        return [(ref, valued[ref]) if ref in valued else ref for ref in self._standards]

@@ -12,6 +12,8 @@ from typing import Any
 
 from GTC import get_correlation
 
+from meterlab.errors import MeterlabError
+from meterlab.instruments.meter_readout import ManualRegister
 from meterlab.metrology.budget import evaluate
 from meterlab.metrology.decision import decide
 from meterlab.metrology.planner import plan_volume
@@ -19,6 +21,7 @@ from meterlab.metrology.reference_volume import pulse_inputs, register_inputs
 from meterlab.procedures.conditions import Suspended
 from meterlab.procedures.events import Event
 from meterlab.procedures.plan import Action
+from meterlab.procedures.prompts import Question
 from meterlab.procedures.schema import MeasureError, Stabilise
 
 MAX_ATTEMPTS = 5
@@ -31,7 +34,11 @@ def volume_for(runner: Any, action: Action) -> float:
         return action.point.nominal_m3h * step.duration_s / 3.6
     if step.volume != "auto":
         return float(step.volume)
-    serial, meter = runner.meters[0]
+    return max(_planned_l(runner, action, serial, meter) for serial, meter in runner.meters)
+
+
+def _planned_l(runner: Any, action: Action, serial: str, meter: Any) -> float:
+    """The planner's volume for one meter, read the way it is read (a series needs the largest)."""
     readout = "pulses" if runner.declarations[serial].readout == "pulses" else "register"
     return plan_volume(meter, action.point, runner.rig.reference_method(), resolution_l=runner.resolution_l(serial),
                        readout=readout).volume_l
@@ -49,10 +56,13 @@ def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | N
     criteria = monitoring_for(runner, action)
     runner.check_standards(runner.rig.standards())  # due dates, before the rig moves
     serials = [s for s, _ in runner.meters]
+    check_start(runner, action)
+    typed = OperatorRegisters(runner, action) if _manual(runner) else None
+    extra = {"registers": typed} if typed else {}  # rigs without manual meters need not know the keyword
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             raw = runner.rig.measure(volume_l, action.point.nominal_m3h, serials, start=step.start,
-                                     disturbance=disturbance, criteria=criteria, guard=runner.checkpoint)
+                                     disturbance=disturbance, criteria=criteria, guard=runner.checkpoint, **extra)
             break
         except Suspended as exc:
             runner.store.append(runner.run_id, "event", {"event": "suspended", "action": action.key,
@@ -62,6 +72,8 @@ def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | N
             runner.bus.emit(Event("resumed", runner.run_id, {"key": action.key}))
     else:
         raise RuntimeError(f"{action.label}: suspended {MAX_ATTEMPTS} times; the rig does not hold its conditions")
+    if typed:
+        typed.annotate(raw.mut)
     calibration_problems = runner.check_standards(runner.rig.standard_uses(raw))  # ranges, as used
     payload = results_payload(runner, action, raw, volume_l, disturbance)
     if calibration_problems:
@@ -90,7 +102,7 @@ def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, dist
             "u_pct": result.u, "dof": result.dof, "k": result.k, "U_pct": result.U, "mpe_pct": mpe,
             "max_U_pct": decision.max_uncertainty_pct, "decision_rule": decision.rule,
             "outcome": decision.outcome.label, "rule_outcome": decision.rule_outcome.label,
-            "budget": result.table(), "raw": raw.mut[serial],
+            "budget": result.table(), "readout": raw.mut[serial].get("readout", "pulses"), "raw": raw.mut[serial],
         })
     correlations = {f"{a}|{b}": get_correlation(errors[a], errors[b]) for a, b in itertools.combinations(errors, 2)}
     return {
@@ -111,8 +123,13 @@ def mut_inputs(runner: Any, serial: str, raw_mut: dict) -> dict:
     if "pulses" in raw_mut:
         return pulse_inputs(raw_mut["pulses"], decl.pulse_value_l * 1e-3, name=f"{serial} pulse count",
                             source=f"{source}, pulse output {decl.pulse_value_l:g} L/pulse")
-    return register_inputs(raw_mut["start_l"] * 1e-3, raw_mut["end_l"] * 1e-3,
-                           scale_interval_m3=decl.scale_interval_l * 1e-3, name=f"{serial} register", source=source)
+    # a bus register coarser than the display's scale interval limits the reading: the coarser one counts
+    interval_l = max(decl.scale_interval_l, raw_mut.get("resolution_l") or 0.0)
+    how = {"mbus": f"M-Bus {raw_mut.get('gateway')} address {raw_mut.get('address')}",
+           "modbus": f"Modbus {raw_mut.get('instrument')}", "manual": "read by the operator"}.get(raw_mut.get("readout"))
+    return register_inputs(raw_mut["start_l"] * 1e-3, raw_mut["end_l"] * 1e-3, scale_interval_m3=interval_l * 1e-3,
+                           name=f"{serial} register",
+                           source=f"{source}, register{f' ({how})' if how else ''}, ±½ of {interval_l:g} L")
 
 
 def _indicated_l(mut: dict) -> float:
@@ -125,3 +142,97 @@ def _clamp(q: float, meter: Any) -> float:
     """The measured flowrate may sit a hair outside the meter's range at Q1/Q4; MPE is taken at the edge."""
     low, high = (meter.q1_m3h, meter.q4_m3h) if hasattr(meter, "q1_m3h") else (meter.qmin_m3h, meter.qmax_m3h)
     return min(max(q, low), high)
+
+
+# ------------------------------------------------------------------------------------------ register readout
+def register_read(decl: Any) -> bool:
+    return decl.readout != "pulses"
+
+
+def _manual(runner: Any) -> bool:
+    return any(d.readout in ("manual", "register") for d in runner.declarations.values())
+
+
+def check_start(runner: Any, action: Action) -> None:
+    """A register is a snapshot: on a diverter rig it can only be read with the flow stopped (standing start)."""
+    registers = [s for s, d in runner.declarations.items() if register_read(d)]
+    if action.step.start == "flying" and registers:
+        raise MeterlabError(
+            f"procedure {runner.procedure.id}, step {action.label!r}: measure_error has start: flying, but "
+            f"{', '.join(f'{s} (readout: {runner.declarations[s].readout})' for s in registers)} is read by its "
+            f"register, which keeps counting while the diverter switches. Use start: standing in that step "
+            f"(procedures/r49/intrinsic-error-register.yaml does), or read the meter by pulses.")
+
+
+def readout_problems(procedure: Any, declarations: dict[str, Any]) -> list[str]:
+    """Before a run: every flying-start measure_error step that meets a register-read meter (for load_inputs,
+    `meterlab validate` and `plan`, so that such a run is refused before the rig moves)."""
+    registers = [f"{s} (readout: {d.readout})" for s, d in declarations.items() if register_read(d)]
+    if not registers:
+        return []
+    return [f"procedure {procedure.id}, {'.'.join(str(p) for p in path)} ({step.label or step.point}): "
+            f"start: flying cannot read {', '.join(registers)}; use start: standing"
+            for step, _, path in procedure.walk() if isinstance(step, MeasureError) and step.start == "flying"]
+
+
+class OperatorRegisters:
+    """The registers of manually read meters, typed by the operator through the runner's prompter and checked
+    by ManualRegister (not below the last reading, a whole number of scale intervals, no more than the flow
+    could carry). Every question and answer is kept for the measurement's record."""
+
+    def __init__(self, runner: Any, action: Action):
+        self.runner, self.action = runner, action
+        self.exchanges: dict[str, list[dict]] = {}
+        self.accepted: dict[str, tuple[float, float]] = {}  # serial -> (litres, rig time) in this measurement
+
+    def __call__(self, serial: str, phase: str) -> float:
+        previous, elapsed_s, flow = self._context(serial, phase)
+        decl = self.runner.declarations[serial]
+        reader = ManualRegister(lambda text: self._ask(serial, phase, text), meter=serial,
+                                scale_interval_l=decl.scale_interval_l)
+        prompt = (f"{'Before' if phase == 'start' else 'After'} the run at {self.action.point.name} "
+                  f"(flow stopped): read the register of {serial} in litres and type it in:")
+        value = reader.read_volume_l(previous_l=previous, elapsed_s=elapsed_s, flowrate_m3h=flow, prompt=prompt)
+        self.accepted[serial] = (value, self.runner.rig.clock.now())
+        return value
+
+    def _context(self, serial: str, phase: str) -> tuple[float | None, float | None, float | None]:
+        """The last accepted reading, the time since, and the largest flow that ran meanwhile."""
+        now = self.runner.rig.clock.now()
+        last = self.accepted.get(serial) or _last_manual_reading(self.runner, serial)
+        if last is None:
+            return None, None, None
+        value, at = last
+        # the rig's clock restarts with a resumed run: then only "not below the last reading" is checked
+        elapsed = now - at if now >= at else None
+        flow = self.action.point.nominal_m3h if phase == "end" else self.runner.rig.max_flowrate_m3h
+        return value, elapsed, flow
+
+    def _ask(self, serial: str, phase: str, text: str) -> str:
+        from meterlab.procedures.runner import AbortRequested  # the runner imports this module
+
+        answer = self.runner.prompter.ask(Question(text, "register", "L", minimum=0.0, meter_serial=serial))
+        self.exchanges.setdefault(serial, []).append({"phase": phase, "question": text, "typed": answer.value,
+                                                      "answered_by": answer.answered_by})
+        if not answer.confirmed:
+            raise AbortRequested(f"operator declined to read the register of {serial}")
+        if answer.value is None:
+            raise MeterlabError(f"meter {serial} is read by hand (readout: manual), but no register value was "
+                                f"typed ({answer.answered_by}): an unattended run cannot read a register by hand")
+        return repr(float(answer.value))
+
+    def annotate(self, mut: dict[str, dict]) -> None:
+        """Add what was asked and typed (refusals included) to each manual meter's raw readings."""
+        for serial, exchanges in self.exchanges.items():
+            if serial in mut:
+                mut[serial]["operator"] = exchanges
+
+
+def _last_manual_reading(runner: Any, serial: str) -> tuple[float, float] | None:
+    """The last register reading of `serial` in this run's record (value, rig time), from its last measurement."""
+    for payload in reversed(runner.measurements()):
+        for row in payload.get("meters", []):
+            raw = row.get("raw", {})
+            if row.get("meter_serial") == serial and "end_l" in raw:
+                return raw["end_l"], raw.get("end_s", payload["sim_time_s"]["stop_s"])
+    return None

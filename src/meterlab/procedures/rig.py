@@ -20,6 +20,7 @@ from meterlab.errors import MeterlabError
 from meterlab.instruments.iolog import IOEntry
 from meterlab.metrology.methods import GravimetricMethod, GravimetricReading, ReferenceMethod
 from meterlab.procedures.conditions import Readings, Suspended, violation
+from meterlab.procedures.water_conditioning import WaterConditioning
 
 Guard = Callable[[], None]
 SLICE_REAL_S = 0.05
@@ -156,14 +157,28 @@ class _Rig:
 
     # ------------------------------------------------------------------------------- disturbances etc.
     def _generator_for(self, kind: str):
+        if kind in ("conducted_rf", "radiated_rf"):  # the RF chain + the bench's stored level calibration
+            from meterlab.procedures.rf_disturbance import rf_generator_for
+
+            return rf_generator_for(self.bench, kind, clock=self.clock)
         role = {"surge": "surge_generator", "burst": "burst_generator", "esd": "esd_generator",
                 "dips": "dips_generator", "voltage_variation": "dips_generator",
                 "magnetic_field": "magnetic_field_source", "power_frequency_magnetic_field": "magnetic_field_source",
-                "conducted_rf": "rf_generator", "radiated_rf": "rf_generator"}.get(kind)
+                }.get(kind)
         generator = self._role(role, required=False) if role else None
         if generator is None:
             raise RigError(f"the bench has no instrument for a {kind} disturbance (role {role})")
         return generator
+
+    def check_disturbance(self, kind: str, params: dict) -> list[dict]:
+        """The runs a disturbance will apply, checked without sending anything (the generator exists, the
+        parameters are known and in range, an RF level table covers the test)."""
+        generator = self._generator_for(kind)
+        runs = generator.runs(kind, params)
+        check = getattr(generator, "check_parameters", None)
+        for run in runs if check is not None else ():
+            check(**run)
+        return runs
 
     def _run_sequence(self, generator, kind: str, params: dict, guard: Guard) -> None:
         """Apply every run the profile's parameters expand to (polarities, phase angles, ...), in order;
@@ -281,9 +296,10 @@ class _Rig:
         return problems
 
 
-class WaterRig(_Rig):
+class WaterRig(WaterConditioning, _Rig):
     """A gravimetric water rig: pump, diverter and start valve, weighing tank, pulse counters per meter,
-    thermometer and pressure indicator, optional EMC generators and climate chamber."""
+    thermometer and pressure indicator, optional water conditioning (circulator, pressure controller,
+    differential-pressure transmitters), EMC generators and climate chamber."""
 
     def __init__(self, bench: Any, *, clock: Any, iolog: RunIOLog, method: GravimetricMethod,
                  standards: list[str] | None = None, max_flowrate_m3h: float | None = None, register: Any = None):
@@ -428,13 +444,27 @@ class WaterRig(_Rig):
         valued = {self.certificate_of(role): value for role, value in by_role.items() if self.certificate_of(role)}
         return [(ref, valued[ref]) if ref in valued else ref for ref in self._standards]
 
-    def set_meters(self, pulse_values_l: dict[int, float]) -> None:
-        """Pulse value of the meter at each position (from the meter declarations)."""
-        missing = sorted(set(pulse_values_l) - set(self.counters))
+    def set_meters(self, pulse_values_l: dict[int, float], readouts: dict[int, str] | None = None,
+                   update_s: dict[int, float] | None = None) -> None:
+        """How the meter at each position is read (declaration `readout`; all pulses if not given) and the
+        pulse value of those read by pulses. Registers are found in the bench wiring: M-Bus by the gateway
+        address wired to `meter<N>`, Modbus by the meter instrument wired to it; manual ones are typed.
+        `update_s`: how often a meter refreshes the register its interface reports (declared)."""
+        readouts = dict(readouts or {position: "pulses" for position in pulse_values_l})
+        pulsed = sorted(p for p, kind in readouts.items() if kind == "pulses")
+        wired = getattr(self, "_wired_counters", None) or self.counters
+        self._wired_counters = wired
+        missing = [p for p in pulsed if p not in wired]
         if missing:
             raise RigError(f"no pulse counter is wired to meter position(s) {missing} "
-                           f"(bench wiring chN: meterM.pulse); wired: {sorted(self.counters)}")
-        self._pulse_value_l = dict(pulse_values_l)
+                           f"(bench wiring chN: meterM.pulse); wired: {sorted(wired)}")
+        no_value = [p for p in pulsed if not pulse_values_l.get(p)]
+        if no_value:
+            raise RigError(f"meter position(s) {no_value} are read by pulses but have no pulse_value_l")
+        self.counters = {p: wired[p] for p in pulsed}  # only these are gated and counted
+        self._pulse_value_l = {p: pulse_values_l[p] for p in pulsed}
+        self._readouts = {p: {**self._register_source(p, kind), "update_s": (update_s or {}).get(p, 0.0)}
+                          for p, kind in sorted(readouts.items()) if kind != "pulses"}
 
     def _make_room(self, mass_kg: float, guard: Guard) -> None:
         capacity = float(getattr(self.scale.options, "capacity_kg", 0) or 0)
@@ -450,26 +480,26 @@ class WaterRig(_Rig):
             self.drain.set_signal("drain_valve", False)
 
     def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str,
-                disturbance: tuple[str, dict] | None, criteria, guard: Guard) -> RawMeasurement:
-        """One flying-start gravimetric collection of `volume_l`, with every meter's pulses gated by the
-        diverter. A violated condition diverts to bypass, discards the attempt and raises Suspended."""
+                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None) -> RawMeasurement:
+        """One gravimetric collection of `volume_l`. Flying start: the diverter gates the collection and every
+        meter's pulses while the flow runs. Standing start (_measure_standing): the flow is stopped, the
+        registers and the tank are read at rest before and after. `registers(serial, phase)` types the
+        register of a manually read meter (phase start or end). A violated condition discards the attempt
+        and raises Suspended."""
+        by_register = [serials[p - 1] for p in getattr(self, "_readouts", {}) if p <= len(serials)]
+        if start == "standing":
+            return self._measure_standing(volume_l, flowrate_m3h, serials, disturbance, criteria, guard, registers)
         if start != "flying":
-            raise RigError("this rig measures with a flying start (diverter); standing start is not wired")
+            raise RigError(f"start: {start!r} is not a start this rig knows (flying or standing)")
+        if by_register:
+            raise RigError(f"meter(s) {', '.join(by_register)} are read by their register, which a flying start cannot "
+                           f"do on a diverter rig (the register keeps counting while the diverter switches): "
+                           f"measure them with start: standing")
         mass_kg = volume_l * 1e-3 * 1000.0
         self._make_room(mass_kg, guard)
         before_kg = self.scale.weight_kg()
-        for counter in self.counters.values():
-            counter.configure_gated_totalize()
-            counter.start()
-        generator = self._start_disturbance(disturbance)
-        done_early = None
-        if generator is not None:
-            thread = generator[0]
-            self._wait_for(lambda: generator[3].running or not thread.is_alive(), timeout_s=600, guard=guard,
-                           what="the disturbance to start")
-            # NSAd: the error is measured while the meter is disturbed, so the collection ends with the
-            # disturbance (once at least half the planned volume is in), not after it.
-            done_early = lambda: not thread.is_alive()  # noqa: E731
+        self._arm_counters()
+        generator, done_early = self._begin_disturbance(disturbance, guard)
         t0 = self.clock.now()
         self.valves.diverter_to_tank()
         try:
@@ -483,21 +513,10 @@ class WaterRig(_Rig):
             self._stop_disturbance(generator)
         self.valves.diverter_to_bypass()
         t1 = self.clock.now()
-        counts = {serials[pos - 1]: {"pulses": counter.fetch_count(timeout_s=10.0)}
-                  for pos, counter in self.counters.items() if pos <= len(serials)}
-        corrections: dict[str, list] = {}
-        after_kg = self._corrected("reference_scale", self.scale.weight_kg(), corrections)
-        before_kg = self._corrected("reference_scale", before_kg, corrections)
-        t_c = self._corrected("water_thermometer", self.water_temperature_c(), corrections)
-        p_pa = self._corrected("water_pressure", self.water_pressure_pa(), corrections)
-        reading = GravimetricReading(before_kg, after_kg, t_c, t_c, p_pa if p_pa else ATMOSPHERE_PA, t1 - t0)
-        volume_m3 = self.method.reference_volume_m3(self.method.inputs(reading)).x
-        conditions = {"water_temperature_c": t_c, "water_pressure_pa": p_pa, "corrections": corrections}
-        chamber = self._role("climate_chamber", required=False)
-        if chamber is not None:
-            conditions["chamber_temperature_c"], conditions["chamber_humidity_pct"] = chamber.read()
-        return RawMeasurement(reading, counts, volume_m3 / ((t1 - t0) / 3600), {"start_s": t0, "stop_s": t1},
-                              conditions)
+        counts = self._pulse_counts(serials)
+        after_kg = self.scale.weight_kg()
+        return self._raw_measurement(before_kg, after_kg, self.water_temperature_c(), self.water_pressure_pa(),
+                                     (t0, t1), counts)
 
     def _collect(self, mass_kg: float, before_kg: float, flowrate_m3h: float, criteria, guard: Guard,
                  done_early: Callable[[], bool] | None = None) -> None:
@@ -518,6 +537,206 @@ class WaterRig(_Rig):
                 raise RigError(f"the tank did not gain {mass_kg:.2f} kg in {expected_s * 3 + 60:.0f} s")
             remaining_s = (mass_kg - (self.scale.weight_immediate_kg()[0] - before_kg)) / (flowrate_m3h / 3.6)
             time.sleep(max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(remaining_s * 0.5))))
+
+    # ------------------------------------------------------------------------- measurement helpers
+    def _arm_counters(self) -> None:
+        """Every pulse-read meter's counter armed: it counts from the diverter's next switch to the tank."""
+        for counter in self.counters.values():
+            counter.configure_gated_totalize()
+            counter.start()
+
+    def _begin_disturbance(self, disturbance, guard: Guard):
+        """(handle, done_early): an NSAd disturbance running in the background, and when to end the collection."""
+        generator = self._start_disturbance(disturbance)
+        if generator is None:
+            return None, None
+        thread = generator[0]
+        self._wait_for(lambda: generator[3].running or not thread.is_alive(), timeout_s=600, guard=guard,
+                       what="the disturbance to start")
+        # NSAd: the error is measured while the meter is disturbed, so the collection ends with the
+        # disturbance (once at least half the planned volume is in), not after it.
+        return generator, (lambda: not thread.is_alive())
+
+    def _pulse_counts(self, serials: list[str]) -> dict[str, dict]:
+        return {serials[pos - 1]: {"readout": "pulses", "pulses": counter.fetch_count(timeout_s=10.0),
+                                   "counter": counter.name, "pulse_value_l": self._pulse_value_l.get(pos)}
+                for pos, counter in self.counters.items() if pos <= len(serials)}
+
+    def _raw_measurement(self, before_kg: float, after_kg: float, t_c, p_pa, times: tuple[float, float],
+                         mut: dict[str, dict], flowrate_m3h: float | None = None) -> RawMeasurement:
+        """The readings with their certificates' corrections, as the metrology takes them. The flowrate is
+        volume / time unless a reference flowmeter gave it under steady flow (a standing start's volume
+        includes the ramps, and its start and stop times are only as sharp as the valve's commands)."""
+        t0, t1 = times
+        corrections: dict[str, list] = {}
+        after_kg = self._corrected("reference_scale", after_kg, corrections)
+        before_kg = self._corrected("reference_scale", before_kg, corrections)
+        t_c = self._corrected("water_thermometer", t_c, corrections)
+        p_pa = self._corrected("water_pressure", p_pa, corrections)
+        reading = GravimetricReading(before_kg, after_kg, t_c, t_c, p_pa if p_pa else ATMOSPHERE_PA, t1 - t0)
+        volume_m3 = self.method.reference_volume_m3(self.method.inputs(reading)).x
+        conditions = {"water_temperature_c": t_c, "water_pressure_pa": p_pa, "corrections": corrections}
+        chamber = self._role("climate_chamber", required=False)
+        if chamber is not None:
+            conditions["chamber_temperature_c"], conditions["chamber_humidity_pct"] = chamber.read()
+        if flowrate_m3h is None:
+            flowrate_m3h = volume_m3 / ((t1 - t0) / 3600)
+        else:
+            conditions["flowrate_source"] = "reference master meter, under steady flow before the stop"
+        return RawMeasurement(reading, mut, flowrate_m3h, {"start_s": t0, "stop_s": t1}, conditions)
+
+    # --------------------------------------------------------------------------------- standing start
+    def _measure_standing(self, volume_l: float, flowrate_m3h: float, serials: list[str], disturbance, criteria,
+                          guard: Guard, registers) -> RawMeasurement:
+        """Standing start and stop: registers and tank read at rest, the flow started and stopped with the
+        start valve while the diverter stays on the tank; pulses are gated over the whole run. Afterwards
+        the set flow runs again, through the bypass, as after a flying start."""
+        if self.target_m3h is None:
+            raise RigError("no flow is set: a set_flow step must come before a standing-start measurement")
+        readers = self._register_readers(serials, registers)
+        mass_kg = volume_l * 1e-3 * 1000.0
+        coast_kg = 2 * flowrate_m3h / 3.6 * SETTLE_S  # what runs on after each stop (twice: before and after)
+        self._make_room(mass_kg + coast_kg, guard)
+        self._stop_to_rest(guard)
+        self.valves.diverter_to_bypass()  # at rest nothing is lost: the counters' gate re-opens at the start
+        self._arm_counters()
+        mut = self._read_registers(readers, "start", guard)
+        before_kg = self.scale.weight_kg()
+        self.valves.diverter_to_tank()
+        generator, done_early = self._begin_disturbance(disturbance, guard)
+        try:
+            self._start_flow()
+            # the flow runs from the pump's start to the valve's closing; the ramps up and down (first-order
+            # lags) cancel in volume / time, so that is the mean flowrate at the set point
+            t0 = self.clock.now()
+            self._collect(mass_kg, before_kg, flowrate_m3h, criteria, guard, done_early)
+            t_c, p_pa = self.water_temperature_c(), self.water_pressure_pa()  # under flow, as the meters saw it
+            flow_m3h = self.flowmeter.volume_flow_m3h if self.flowmeter is not None else None
+            t1 = self.clock.now()
+            self._stop_flow_at_valve()
+            self._wait_tank_steady(guard)
+        except Suspended:
+            self._abandon()
+            self._start_flow()  # the runner waits for the conditions under the set flow
+            raise
+        except BaseException:
+            self._abandon()
+            raise
+        finally:
+            self._stop_disturbance(generator)
+        end = self._read_registers(readers, "end", guard)
+        after_kg = self.scale.weight_kg()
+        self.valves.diverter_to_bypass()
+        for serial, record in end.items():
+            mut[serial] = {**mut[serial], **record}
+        mut.update(self._pulse_counts(serials))
+        self._start_flow()
+        return self._raw_measurement(before_kg, after_kg, t_c, p_pa, (t0, t1), mut, flowrate_m3h=flow_m3h)
+
+    def _abandon(self) -> None:
+        self.valves.diverter_to_bypass()
+        for counter in self.counters.values():
+            counter.abort()
+
+    def _start_flow(self) -> None:
+        """Start valve open and the pump at the speed the last stabilise found for the set flow."""
+        self.valves.open_start_valve()
+        self.pump.run(self.speed_pct)
+        self._speed_changed_at = self.clock.now()
+
+    def _stop_flow_at_valve(self) -> None:
+        self.valves.close_start_valve()
+        self.pump.stop()
+
+    def _stop_to_rest(self, guard: Guard) -> None:
+        """Stop the flow; what still runs on goes to the tank, and a steady balance proves the flow is at rest
+        (there is no other proof for every meter: a pulse or register that stops changing may just be slow)."""
+        self._stop_flow_at_valve()
+        self.valves.diverter_to_tank()
+        self._wait_tank_steady(guard)
+
+    def _wait_tank_steady(self, guard: Guard) -> None:
+        # 10 min: far beyond any coasting pump or closing valve; a tank that never settles means a leak
+        self._wait_for(lambda: self.scale.weight_immediate_kg()[1], timeout_s=600.0, guard=guard,
+                       what="the flow to stop (a steady weighing tank after the start valve closed)")
+
+    # ------------------------------------------------------------------------------ register readout
+    def _register_source(self, position: int, kind: str) -> dict:
+        """Where the register of the meter at `position` is read: M-Bus gateway and address, Modbus meter, or
+        the operator (manual; `register` is its older name)."""
+        meter = f"meter{position}"
+        if kind == "mbus":
+            for name in self.bench.bench.by_role("mut_mbus_gateway"):
+                gateway = self.bench[name]
+                if any(w.split(".")[0] == meter for w in gateway.wired_addresses.values()):
+                    return {"readout": "mbus", "driver": gateway, "address": gateway.address_of(meter)}
+            raise RigError(f"meter position {position} is declared readout: mbus, but no M-Bus gateway of the bench "
+                           f"(role mut_mbus_gateway) has it wired: add `addr<N>: {meter}` to the gateway's wiring")
+        if kind == "modbus":
+            for name in self.bench.bench.by_role("mut_modbus"):
+                driver = self.bench[name]
+                if driver.wiring.get("meter", "").split(".")[0] == meter:
+                    return {"readout": "modbus", "driver": driver}
+            raise RigError(f"meter position {position} is declared readout: modbus, but no Modbus meter of the bench "
+                           f"(role mut_modbus) is wired to it: add an instrument with `wiring: {{meter: {meter}}}`")
+        if kind in ("manual", "register"):
+            return {"readout": "manual"}
+        raise RigError(f"meter position {position}: readout {kind!r} is unknown (pulses, mbus, modbus or manual)")
+
+    def _register_readers(self, serials: list[str], registers) -> dict[str, tuple[dict, Callable[[str], dict]]]:
+        """serial -> (source, read(phase)) for every meter read by its register."""
+        readers = {}
+        for position, source in getattr(self, "_readouts", {}).items():
+            if position > len(serials):
+                continue
+            serial = serials[position - 1]
+            if source["readout"] == "manual" and registers is None:
+                raise RigError(f"meter {serial} is read by hand (readout: manual) but this measurement has no "
+                               f"operator to type its register")
+            readers[serial] = source, self._reader(serial, source, registers)
+        return readers
+
+    def _reader(self, serial: str, source: dict, registers) -> Callable[[str], dict]:
+        kind, driver = source["readout"], source.get("driver")
+        if kind == "manual":
+            return lambda phase: {"readout": "manual", f"{phase}_l": registers(serial, phase),
+                                  f"{phase}_s": self.clock.now()}
+        if kind == "mbus":
+            def read(phase: str) -> dict:
+                value_l, step_l, telegram = driver.read_volume(source["address"])
+                return {"readout": "mbus", "gateway": driver.name, "address": source["address"],
+                        "identification": telegram.identification, "resolution_l": step_l,
+                        f"{phase}_l": value_l, f"{phase}_s": self.clock.now()}
+            return read
+        return lambda phase: {"readout": "modbus", "instrument": driver.name, "model": driver.options.model,
+                              "resolution_l": driver.volume_resolution_l, f"{phase}_l": driver.read_volume_l(),
+                              f"{phase}_s": self.clock.now()}
+
+    def _read_registers(self, readers: dict[str, tuple[dict, Callable[[str], dict]]], phase: str,
+                        guard: Guard) -> dict[str, dict]:
+        """Every register at rest. A bus register is read once the meters have refreshed it (their declared
+        register_update_s after rest) and counts once it repeats a moment later; the operator is asked once."""
+        by_bus = [source["update_s"] for source, _ in readers.values() if source["readout"] != "manual"]
+        if by_bus and max(by_bus) > 0:
+            self.wait(max(by_bus), guard=guard)
+        readings = {}
+        for serial, (source, read) in readers.items():
+            first = read(phase)
+            if source["readout"] != "manual":
+                first = self._settled(serial, read, first, phase, guard)
+            readings[serial] = first
+        return readings
+
+    def _settled(self, serial: str, read: Callable[[str], dict], first: dict, phase: str, guard: Guard) -> dict:
+        key, reads, recheck_s = f"{phase}_l", 5, 2.0  # a few seconds: a battery meter's register refresh
+        for _ in range(reads):
+            self.wait(recheck_s, guard=guard)
+            again = read(phase)
+            if again[key] == first[key]:
+                return again
+            first = again
+        raise RigError(f"the register of {serial} still changes with the flow stopped ({first[key]:g} L after "
+                       f"{reads} reads {recheck_s:g} s apart): a leak past the start valve?")
 
     # ------------------------------------------------------------------------------------------- end
     def finish(self) -> None:

@@ -19,6 +19,7 @@ import traceback
 from enum import Enum
 from typing import Any
 
+from meterlab.declarations import max_pressure_loss_kpa
 from meterlab.errors import MeterlabError
 from meterlab.metrology.decision import Outcome
 from meterlab.procedures.events import Event, EventBus
@@ -160,6 +161,7 @@ class Runner:
         resumed = start > 0 or bool(done)
         self._transition(RunState.RUNNING, resumed=resumed, first_action=start)
         try:
+            self._check_disturbances(start)
             if resumed and start < len(self.plan.actions):
                 self._restore_rig(start)
             for index in range(start, len(self.plan.actions)):
@@ -184,6 +186,19 @@ class Runner:
             self._transition(RunState.FAILED, error=f"{type(exc).__name__}: {exc}",
                              traceback=traceback.format_exc(limit=8), safe_state_problems=problems)
         return self.state
+
+    def _check_disturbances(self, start: int) -> None:
+        """Before the rig moves, every disturbance still to come is checked (generator, parameters, RF level
+        table), so a bad one stops the run now rather than after hours of measurements; what each will apply
+        (the runs, the level table used) is recorded."""
+        checked = {}
+        for action in self.plan.actions[start:]:
+            step = action.step
+            if isinstance(step, ApplyDisturbance) and step.label not in checked:
+                runs = self.rig.check_disturbance(step.disturbance, self._severity(step, dict(step.parameters)))
+                checked[step.label or action.key] = {"disturbance": step.disturbance, "mode": step.mode, "runs": runs}
+        if checked:
+            self.store.append(self.run_id, "event", {"event": "disturbances_checked", "disturbances": checked})
 
     def _last_before(self, start: int, *kinds: type) -> int | None:
         return next((i for i in range(start - 1, -1, -1) if isinstance(self.plan.actions[i].step, kinds)), None)
@@ -353,7 +368,7 @@ class Runner:
     def _measure_pressure_loss(self, action: Action) -> None:
         positions = {i + 1: serial for i, (serial, _) in enumerate(self.meters)}
         results = self.rig.measure_pressure_loss(positions, duration_s=action.step.duration_s, guard=self.checkpoint)
-        uses = [(r["certificate"], r["pressure_loss_kpa"]) for r in results.values() if r.get("certificate")]
+        uses = [(r["certificate"], r["reading_kpa"] * 1e3) for r in results.values() if r.get("certificate")]  # Pa
         problems = self.check_standards(uses)
         payload = {"step_label": action.step.label, "point": action.point.name,
                    "nominal_m3h": action.point.nominal_m3h, "meters": results}
@@ -411,11 +426,14 @@ class Runner:
                 "prompts": prompts, "pressure_loss_limits": self._pressure_loss_limits()}
 
     def _pressure_loss_limits(self) -> dict[str, dict]:
+        """Each water meter's limit from its pressure-loss class in the standard profile."""
         limits = {}
         for serial, decl in self.declarations.items():
-            limit = decl.pressure_loss_limit() if hasattr(decl, "pressure_loss_limit") else None
-            if limit is not None:
-                limits[serial] = limit
+            if decl.kind == "water":
+                meter = decl.meter()
+                key = meter.profile.pressure_loss_class(decl.pressure_loss_class)
+                limits[serial] = {"limit_kpa": max_pressure_loss_kpa(decl), "pressure_loss_class": key,
+                                  "clause": meter.profile.pressure_loss.clause}
         return limits
 
     def check_standards(self, uses: list) -> list[dict]:

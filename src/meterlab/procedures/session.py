@@ -25,6 +25,7 @@ from meterlab.instruments.bench import Bench, load_bench, open_bench
 from meterlab.metrology.methods import GravimetricMethod
 from meterlab.metrology.profiles import load_profile, profile_path
 from meterlab.procedures.events import EventBus
+from meterlab.procedures.measurement import readout_problems
 from meterlab.procedures.plan import Plan, expand
 from meterlab.procedures.prompts import Prompter
 from meterlab.procedures.rig import RealClock, RunIOLog, WaterRig
@@ -71,6 +72,9 @@ def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path
         if proc.electronic_only and not decl.electronic:
             raise DeclarationError("meter", str(path), f"an electronic meter: {proc.id} tests electronic devices only")
         declarations[decl.serial] = decl
+    problems = readout_problems(proc, declarations)
+    if problems:
+        raise MeterlabError("the meters cannot be read as the procedure measures them:\n  " + "\n  ".join(problems))
     bench_model = load_bench(bench)
     scenario_model = load_scenario(scenario) if scenario else None
     texts = {
@@ -147,12 +151,18 @@ def bench_session(inputs: RunInputs, *, clock_scale: float, register: Register) 
             resources, clock = lab.resources, lab.clock
         connected = open_bench(inputs.bench, iolog, resources)
         try:
-            if inputs.procedure.method == "bell_prover":
+            if inputs.procedure.method in ("bell_prover", "sonic_nozzle"):  # the gas rig (procedures/gas_rig.py)
                 rig = _gas_rig(inputs, connected, clock, iolog, register)
             else:
                 rig = WaterRig(connected, clock=clock, iolog=iolog, method=reference_method(inputs, register),
                                standards=standards_of(inputs.bench), register=register)
-            rig.set_meters({i + 1: d.pulse_value_l for i, d in enumerate(inputs.declarations.values())})
+            by_position = dict(enumerate(inputs.declarations.values(), start=1))
+            if isinstance(rig, WaterRig):  # reads registers too (M-Bus, Modbus, manual) with a standing start
+                rig.set_meters({i: d.pulse_value_l for i, d in by_position.items() if d.readout == "pulses"},
+                               readouts={i: d.readout for i, d in by_position.items()},
+                               update_s={i: d.register_update_s for i, d in by_position.items()})
+            else:
+                rig.set_meters({i: d.pulse_value_l for i, d in by_position.items()})
             rig.lab = lab
             yield rig
         finally:
@@ -181,9 +191,18 @@ def reference_method(inputs: RunInputs, register: Register):
             register, bell=_cert(bench, "bell_prover_encoder"), thermometer=_cert(bench, "mut_gas_temperature"),
             barometer=_cert(bench, "barometer"),
             encoder_resolution_m=float(_equipment(bench, "bell_prover_encoder", "encoder_m_per_pulse")))
+    if inputs.procedure.method == "sonic_nozzle":
+        from meterlab.metrology.methods import SonicNozzleMethod
+
+        diameters = _equipment(bench, "sonic_nozzle_bank", "throat_diameters_m")
+        return SonicNozzleMethod.from_register(
+            register, nozzles=_cert(bench, "sonic_nozzle_bank"),
+            throat_diameters_m={f"N{k}": float(d) for k, d in enumerate(diameters, start=1)},
+            thermometer=_cert(bench, "mut_gas_temperature"), nozzle_pressure=_cert(bench, "nozzle_pressure"),
+            meter_pressure=_cert(bench, "mut_gas_pressure"), timer=_cert(bench, "collection_timer"))
     if inputs.procedure.method != "gravimetric":
         raise MeterlabError(f"procedure {inputs.procedure.id}: method {inputs.procedure.method} is not built into "
-                            f"a rig yet (gravimetric and bell_prover are)")
+                            f"a rig yet (gravimetric, bell_prover and sonic_nozzle are)")
     return GravimetricMethod.from_register(register, balance=_cert(bench, "reference_scale"),
                                            thermometer=_cert(bench, "water_thermometer"),
                                            pressure=_cert(bench, "water_pressure"),
@@ -200,16 +219,24 @@ def _equipment(bench: Bench, role: str, key: str) -> Any:
 
 
 def _gas_rig(inputs: RunInputs, connected: Any, clock: Any, iolog: RunIOLog, register: Register) -> Any:
-    """A bell-prover rig: the bell's area and the p/T uncertainties from the certificates, the nozzles' Cd from
-    theirs, the nozzles' throat diameters and the encoder's resolution from the bench file."""
-    from meterlab.procedures.gas_rig import GasRig
+    """A gas rig: against the bell (bell_prover: the bell's area and the p/T uncertainties from the certificates)
+    or against the nozzles (sonic_nozzle: each nozzle's Cd, the transmitters and the timer from theirs; the
+    standards of a measurement are then those the method uses). The nozzles' Cd and throat diameters (bench
+    file) choose the flows in both."""
+    from meterlab.procedures.gas_rig import GasRig, SonicNozzleRig
 
     bench = inputs.bench
     method = reference_method(inputs, register)
     diameters = [float(d) for d in _equipment(bench, "sonic_nozzle_bank", "throat_diameters_m")]
-    return GasRig(connected, clock=clock, iolog=iolog, method=method,
-                  nozzle_certificate=register.get(_cert(bench, "sonic_nozzle_bank")),
-                  throat_diameters_m=diameters, standards=standards_of(bench))
+    standards = standards_of(bench)
+    rig_class = GasRig
+    if inputs.procedure.method == "sonic_nozzle":
+        rig_class = SonicNozzleRig
+        roles = ("sonic_nozzle_bank", "mut_gas_temperature", "nozzle_pressure", "mut_gas_pressure", "collection_timer")
+        standards = sorted({_cert(bench, role) for role in roles})
+    return rig_class(connected, clock=clock, iolog=iolog, method=method,
+                     nozzle_certificate=register.get(_cert(bench, "sonic_nozzle_bank")),
+                     throat_diameters_m=diameters, standards=standards)
 
 
 def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | None = None,

@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, create_engine, event, select, text
@@ -130,6 +131,9 @@ class Store:
         try:
             self.engine = create_engine(url, future=True)
             if self.engine.dialect.name == "sqlite":
+                database = self.engine.url.database
+                if database and database != ":memory:":
+                    Path(database).parent.mkdir(parents=True, exist_ok=True)  # --db out/new/records.db just works
                 _sqlite_pragmas(self.engine)
             Base.metadata.create_all(self.engine)
         except Exception as exc:  # noqa: BLE001 - any driver error becomes one clear message

@@ -309,11 +309,12 @@ def _tests(data: dict, figures: dict[int, bytes]) -> str:
         out.append(f"<h3>5.{i + 1} {esc(proc.get('title') or test['id'])}</h3>")
         out.append(f"<p>Test {esc(test['id'])} ({esc(proc.get('clause'))}): verdict {_verdict(test['verdict'])}; "
                    f"{len(test['points'])} results (meter × point × repeat).</p>")
-        out.append(f'<p><img class="figure" alt="error curve of {esc(test["id"])}" '
-                   f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}"></p>')
-        out.append("<p class=\"note\">Figure: error of indication against flowrate (log axis), one series per meter; "
-                   "error bars are the expanded uncertainty U; the black steps are the MPE envelope.</p>")
-        out.append(_points_table(test["points"]))
+        if test["points"]:  # a test of other quantities (pressure loss) has no error curve
+            out.append(f'<p><img class="figure" alt="error curve of {esc(test["id"])}" '
+                       f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}"></p>')
+            out.append("<p class=\"note\">Figure: error of indication against flowrate (log axis), one series per "
+                       "meter; error bars are the expanded uncertainty U; the black steps are the MPE envelope.</p>")
+            out.append(_points_table(test["points"]))
         out.append(_checks_table(test["checks"]))
     return "\n".join(out)
 

@@ -89,6 +89,8 @@ class GasRigParams(_Strict):
     encoder_m_per_pulse: float = Field(1e-4, gt=0, description="bell displacement per encoder pulse")
     bell_fill_rate_m3h: float = Field(30.0, gt=0, description="the blower raising the bell (signal bell_fill)")
     master_meter: MasterMeterParams = Field(default_factory=_default_gas_master_meter)
+    timebase_hz: float = Field(10000001.8, gt=0, description="true frequency of the collection timer's reference "
+                               "(signal gas.timebase; the default follows certificate ctr-02)")
 
     @model_validator(mode="after")
     def _bell_positions(self) -> GasRigParams:

@@ -43,6 +43,10 @@ class MeterSpec(Strict):
     register_resolution_l: float = Field(gt=0, description="smallest register step")
     initial_register_l: float = Field(0.0, ge=0)
     susceptibility: dict[str, Susceptibility] = Field(default_factory=dict)
+    # Pressure loss across the meter, Δp = Δp(Q3)·(Q/Q3)² (turbulent flow through a fixed restriction);
+    # the defaults are those of a typical DN15 meter, well inside class Δp63.
+    q3_m3h: float = Field(2.5, gt=0, description="permanent flowrate, the reference of the pressure loss")
+    pressure_loss_at_q3_kpa: float = Field(25.0, ge=0, description="pressure loss across the meter at Q3")
 
     @field_validator("error_curve")
     @classmethod
@@ -61,6 +65,27 @@ class WaterRigParams(Strict):
     tank_drain_rate_kg_s: float = Field(5.0, gt=0)
     initial_tank_mass_kg: float = Field(0.0, ge=0)
     scale_settle_time_s: float = Field(2.0, ge=0, description="the weight is unsteady this long after filling")
+
+
+class WaterConditioningParams(Strict):
+    """Water conditioning of the water rig (physics/water_conditioning.py): a heater/chiller circulator
+    conditioning the supply tank, and a pressure regulator at the meters' inlet fed by a booster pump.
+    Neither acts until an instrument commands it; until then the water rig behaves as without them."""
+
+    circulator_time_constant_s: float = Field(
+        600.0, gt=0, description="first-order response of the line's water to the circulator's setpoint "
+        "(a few hundred litres of buffer tank through a 10 kW class unit)")
+    circulator_min_c: float = Field(5.0, description="lowest temperature the unit can hold")
+    circulator_max_c: float = Field(90.0, description="highest temperature the unit can hold")
+    regulator_time_constant_s: float = Field(3.0, gt=0, description="first-order response of the regulated pressure")
+    supply_head_bar: float = Field(16.0, gt=0, description="gauge pressure the booster gives the regulator at zero "
+                                   "flow; it falls with the rig's pressure drop, and bounds the regulated pressure")
+
+    @model_validator(mode="after")
+    def _range(self) -> WaterConditioningParams:
+        if self.circulator_min_c >= self.circulator_max_c:
+            raise ValueError("circulator_min_c must be below circulator_max_c")
+        return self
 
 
 class ChamberParams(Strict):
@@ -135,6 +160,7 @@ class FaultSpec(Strict):
 class Scenario(Strict):
     seed: int = 0
     water_rig: WaterRigParams = Field(default_factory=WaterRigParams)
+    water_conditioning: WaterConditioningParams = Field(default_factory=WaterConditioningParams)
     rf: RfParams = Field(default_factory=RfParams)
     chamber: ChamberParams = Field(default_factory=ChamberParams)
     meters: list[MeterSpec] = Field(default_factory=list, description="in series, position 1 first")

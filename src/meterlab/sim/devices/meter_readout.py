@@ -9,7 +9,9 @@ data (DIF 0x0F). It keeps the FCB: a REQ_UD2 whose FCB has not toggled gets the 
 (same access number), as EN 13757-2 has it. An address with no meter, a frame with a bad checksum and an
 unknown C field get no answer (a real bus stays silent). While a meter is disturbed with the susceptibility
 `corrupt_telegrams`, each RSP_UD is corrupted (one byte changed) with probability `corrupt_fraction`.
-The `error` fault: RSP_UD with CI 0x70 and the error code (the fault's message, default 0).
+The `error` fault: RSP_UD with CI 0x70 and the error code (the fault's message, default 0). With
+`register_update_s` a meter copies its display to the bus register only that often (battery meters), so a
+read right after the flow stops may still show an older volume.
 
 `SimModbusMeter` (wiring `meter: meter<k>`): serves the register and serial number of one meter with the
 register table of `options.model` (see `MODBUS_METER_MODELS`)."""
@@ -81,6 +83,8 @@ class TelegramParams(BaseModel):
     volume_format: Literal["bcd8", "int32"] = "bcd8"
     volume_vif: int | None = Field(None, ge=0x10, le=0x17, description="default: from the register resolution")
     identification: int | None = Field(None, ge=0, le=99_999_999, description="default: digits of the serial")
+    register_update_s: float = Field(0.0, ge=0, description="the meter copies its display to the bus register "
+                                                             "every this many seconds (0: always current)")
 
 
 class MBusGatewayParams(TelegramParams):
@@ -106,6 +110,7 @@ class _Slave:
         self.expected_fcb = True  # after a reset, the next new request has the FCB set
         self.last: bytes | None = None
         self.access_number = 0
+        self.snapshot_l: float | None = None  # the bus register of a meter that refreshes it periodically
 
     def reset(self) -> None:
         self.expected_fcb, self.last = True, None
@@ -125,6 +130,15 @@ class SimMBusGateway(LineDevice):
             if match:
                 address = int(match.group(1))
                 self.slaves[address] = _Slave(address, signal, self.params.for_address(address))
+        for slave in self.slaves.values():
+            if slave.params.register_update_s > 0:
+                self._refresh(slave)
+
+    def _refresh(self, slave: _Slave) -> None:
+        """A battery meter copies its display to the bus register now and then, not at every request."""
+        meter = find_meter(self.world, slave.signal)
+        slave.snapshot_l = meter.register_l if meter is not None else None
+        self.world.schedule(self.world.t_s + slave.params.register_update_s, lambda: self._refresh(slave))
 
     # -- framing --------------------------------------------------------------------------------------------
     def split(self, buffer: bytearray) -> list[bytes]:
@@ -205,7 +219,8 @@ class SimMBusGateway(LineDevice):
         step_l = mbus.volume_step_l(vif)
         bcd = params.volume_format == "bcd8"
         wrap = 10**8 if bcd else 2**31  # the register rolls over like the display
-        present = math.floor(meter.register_l / step_l + 1e-6) % wrap
+        register_l = meter.register_l if slave.snapshot_l is None else slave.snapshot_l
+        present = math.floor(register_l / step_l + 1e-6) % wrap
         due_date = math.floor(meter.spec.initial_register_l / step_l + 1e-6) % wrap
         identification = params.identification
         if identification is None:

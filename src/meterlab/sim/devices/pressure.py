@@ -3,8 +3,10 @@
 The port signal's unit comes from its name: `*_bar` is a gauge pressure in bar (the water rig's
 `water.pressure_bar`), `*_pa` an absolute pressure in Pa (the gas rig's). An absolute sensor adds
 `atmosphere_pa` to a gauge signal; a gauge sensor subtracts it from an absolute one. The controller part
-(setpoint, output on/off) is accepted and remembered but moves nothing: the simulated PACE is an indicator on
-the line. Errors: unknown header -113, a unit other than PA/HPA/KPA/MPA/MBAR/BAR/PSI -224, a setpoint outside
+(setpoint, output on/off) is accepted and remembered; it moves the line only for a bench entry with
+`options: {controller: true}` whose port signal has a regulator in the world (`<port>.setpoint`, e.g.
+`water.pressure_bar.setpoint`): with the output on, the regulator holds the setpoint (converted to the port's
+reference), with the output off it stops regulating. Otherwise the simulated PACE is an indicator on the line. Errors: unknown header -113, a unit other than PA/HPA/KPA/MPA/MBAR/BAR/PSI -224, a setpoint outside
 the sensor's range -222 (the setpoint stays as it was); every reply echoes the header (`:SENS:PRES 1013.25`)."""
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ class SimDruckPace(ScpiDevice):
         if port is not None and not port.endswith(("_bar", "_pa")):
             raise ValueError(f"{self.name}: the port signal {port!r} must end in _bar (gauge) or _pa (absolute)")
         self.port = port
+        controls = port is not None and bool(self.entry.options.get("controller")) and \
+            f"{port}.setpoint" in self.world.signals
+        self.control = f"{port}.setpoint" if controls else None
         self.reset()
         self.scpi = ScpiCommandSet()  # every reply echoes its header, the common commands too
         add = self.scpi.add
@@ -76,6 +81,18 @@ class SimDruckPace(ScpiDevice):
         self.unit = self.params.unit
         self.setpoint_pa = 0.0
         self.output_on = False
+        self._drive()
+
+    def _drive(self) -> None:
+        """A controller with its output on makes the line's regulator hold the setpoint; off, it lets go."""
+        if self.control is None:
+            return
+        value = None
+        if self.output_on:
+            setpoint = self.setpoint_pa - self.params.offset_pa  # the sensor's error shifts what it controls to
+            absolute = setpoint if self.params.sensor == "absolute" else setpoint + self.params.atmosphere_pa
+            value = (absolute - self.params.atmosphere_pa) / PA_PER_BAR if self.port.endswith("_bar") else absolute
+        self.world.write(self.control, value)
 
     def _pop_error(self, call: ScpiCall) -> str:
         return f":SYST:ERR {self.errors.pop()}"
@@ -112,6 +129,8 @@ class SimDruckPace(ScpiDevice):
         if not low <= pascal <= high:
             raise ScpiError(*DATA_OUT_OF_RANGE)
         self.setpoint_pa = pascal
+        self._drive()
 
     def _set_output(self, call: ScpiCall) -> None:
         self.output_on = choice(call, {"ON": "1", "OFF": "0", "1": "1", "0": "0"}) == "1"
+        self._drive()

@@ -2,7 +2,7 @@
 options say (address, table, word order, unit; the driver's `TransmitterOptions`).
 
 The signal's unit comes from its name: `*_pa` (absolute pressure, Pa) for a pressure transmitter, `*_c` (°C)
-for a temperature transmitter. Reads outside the value (and status) registers or in the other table are
+for a temperature transmitter; a differential pressure (`meter1.pressure_loss_pa`) reads as it is. Reads outside the value (and status) registers or in the other table are
 ILLEGAL DATA ADDRESS; every write is refused (ILLEGAL DATA ADDRESS: nothing is writable); coils and discrete
 inputs are ILLEGAL FUNCTION."""
 
@@ -39,7 +39,10 @@ class SimModbusTransmitter(ModbusDevice):
 
     def _reading(self) -> float:
         with self.world.now() as world:
-            true_value = float(world.signals[self.input].read())
+            # a signal the world lacks (no meter mounted at that position: a spool piece) reads 0, as a
+            # counter's unconnected input does
+            signal = world.signals.get(self.input)
+            true_value = float(signal.read()) if signal is not None else 0.0
         value = true_value + self.params.offset
         if self._rng is not None:
             value += float(self._rng.normal(0.0, self.params.noise))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from meterlab.sim.clock import SimClock
-from meterlab.sim.physics import chamber, meters, water_rig
+from meterlab.sim.physics import chamber, meters, water_conditioning, water_rig
 from meterlab.sim.physics import rf as rf_chain
 from meterlab.sim.physics import emc as emc_coupling
 from meterlab.sim.physics import gas_rig, master_meter
@@ -20,6 +20,7 @@ BUILDERS: tuple[Callable[[World, Scenario], None], ...] = (
     water_rig.build,
     meters.build,
     master_meter.build,  # after the water rig, whose step volume it integrates
+    water_conditioning.build,  # after the water rig, whose temperature and pressure it conditions
     gas_rig.build,  # the gas rig, its meters under test (gas_meters) and its master meter
     emc_coupling.build,  # couples EMC generators to the meters above (no step of its own)
     rf_chain.build,

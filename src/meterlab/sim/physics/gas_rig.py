@@ -26,7 +26,15 @@ Readings: ambient.pressure_pa, gas.temperature_c, gas.pressure_pa (at meter 1), 
 gas.mass_flow_kg_s, gas.nozzle_pressure_pa, gas.nozzle_temperature_c, gas.meter<n>.pressure_pa,
 gas.meter<n>.temperature_c, bell.position_m, bell.pressure_pa, bell.temperature_c, bell.encoder, bell.gate,
 bell.start_switch, bell.stop_switch, bell.top_switch, bell.bottom_switch. Events: bell.gate (at its edges),
-measurement_start (when the gate opens). Pressures are absolute, in Pa."""
+measurement_start (when the gate opens). Pressures are absolute, in Pa.
+
+The PLC's gate for the meters' counters, gas.gate: on while the bell's measuring section is on AND the bell
+valve is open (a bell run), or while the collection output `collect` is on (a timed collection, the sonic
+nozzles being the reference); edges are world events at their exact times, so the meters' counters and the
+collection timer (counting gas.timebase, the timer's reference at `timebase_hz`) see the same gate.
+
+Fault: gas_temperature_excursion (`message:` the temperature in °C the line's gas jumps to, for `duration_s`, after
+which it comes back; the drift goes on underneath)."""
 
 from __future__ import annotations
 
@@ -91,6 +99,7 @@ class GasRig(Component):
         self.inlet_valve_open = False
         self.vacuum_pump_on = False
         self.bell_filling = False
+        self.collecting = False
         self.nozzle_open = [False] * len(params.nozzles)
         # state
         self.ambient_pressure_pa = params.ambient_pressure_pa
@@ -98,6 +107,7 @@ class GasRig(Component):
         self.bell_position_m = params.bell_initial_position_m
         self.bell_travel_m = 0.0  # path of the bell since the start, for the encoder
         self.gate_open = params.bell_stop_detector_m < self.bell_position_m < params.bell_start_detector_m
+        self.line_gate_open = False  # gas.gate
         self.total_mass_kg = 0.0
         self.total_volume_l = 0.0  # at the source's conditions
         self.bell_volume_out_l = 0.0  # left the bell to the line, at the bell's conditions
@@ -107,17 +117,23 @@ class GasRig(Component):
         self._current = self.solve()  # the state of the step being integrated
         self._pending: list[Scheduled] = []
         self._drift_origin_s = 0.0
+        self._excursion_c = 0.0  # offset of a gas_temperature_excursion fault while it lasts
 
     # -- wiring ---------------------------------------------------------------------------------------------
     def attach(self, world: World) -> None:
         super().attach(world)
         self._drift_origin_s = world.t_s
+        world.on_fault("gas_temperature_excursion", self.temperature_excursion)
         define = world.define_signal
         define("bell_valve", lambda: self.bell_valve_open, self._actuator("bell_valve_open"), "1 = bell to the line")
         define("inlet_valve", lambda: self.inlet_valve_open, self._actuator("inlet_valve_open"),
                "1 = the line draws from the atmosphere")
         define("vacuum_pump", lambda: self.vacuum_pump_on, self._actuator("vacuum_pump_on"), "1 = running")
         define("bell_fill", lambda: self.bell_filling, self._actuator("bell_filling"), "1 = blower raising the bell")
+        define("collect", lambda: self.collecting, self._actuator("collecting"), "1 = timed collection: gas.gate on")
+        define("gas.gate", lambda: self.line_gate_open, doc="the meters' counter gate (bell run or timed collection)")
+        define("gas.timebase", lambda: math.floor(self.world.t_s * self.p.timebase_hz),
+               doc="the collection timer's reference, counted")
         for index in range(len(self.p.nozzles)):
             define(f"nozzle{index + 1}", lambda i=index: self.nozzle_open[i], self._nozzle_actuator(index), "1 = open")
         define("ambient.pressure_pa", lambda: self.ambient_pressure_pa)
@@ -146,6 +162,7 @@ class GasRig(Component):
         def write(value: Any) -> None:
             setattr(self, attribute, bool(value))
             self._replan(self.world.t_s)
+            self._sync_line_gate()
 
         return write
 
@@ -155,6 +172,22 @@ class GasRig(Component):
             self._replan(self.world.t_s)
 
         return write
+
+    def temperature_excursion(self, fault: Any) -> None:
+        """The air of the line changes temperature (a door, the air conditioning) and comes back after a while."""
+        try:
+            excursion_c = float(fault.message or "")
+        except ValueError:
+            raise ValueError(f"gas_temperature_excursion needs `message:` the temperature in °C, "
+                             f"got {fault.message!r}") from None
+        self._shift_temperature(excursion_c - self.gas_temperature_c)
+        if fault.duration_s:
+            offset = self._excursion_c
+            self.world.schedule(self.world.t_s + fault.duration_s, lambda: self._shift_temperature(-offset))
+
+    def _shift_temperature(self, offset_c: float) -> None:
+        self._excursion_c += offset_c
+        self.gas_temperature_c += offset_c
 
     # -- the line -------------------------------------------------------------------------------------------
     def density_kg_m3(self, pressure_pa: float, temperature_c: float) -> float:
@@ -263,7 +296,8 @@ class GasRig(Component):
         if not (self.p.gas_temperature_drift_c_per_h or self.p.ambient_pressure_drift_pa_per_h):
             return
         hours = math.floor((now_s - self._drift_origin_s) / DRIFT_PERIOD_S) * DRIFT_PERIOD_S / S_PER_H
-        self.gas_temperature_c = self.p.gas_temperature_c + self.p.gas_temperature_drift_c_per_h * hours
+        self.gas_temperature_c = (self.p.gas_temperature_c + self.p.gas_temperature_drift_c_per_h * hours
+                                  + self._excursion_c)
         self.ambient_pressure_pa = self.p.ambient_pressure_pa + self.p.ambient_pressure_drift_pa_per_h * hours
 
     def _gate_for(self, position_m: float, speed_m_s: float) -> bool:
@@ -283,6 +317,16 @@ class GasRig(Component):
             if gate:
                 self.world.emit("measurement_start")
             self.world.emit("bell.gate", value=gate)
+            self._sync_line_gate()
+
+    def _sync_line_gate(self) -> None:
+        """gas.gate follows the bell's section during a bell run, the collection output otherwise."""
+        gate = self.collecting or (self.bell_valve_open and self.gate_open)
+        if gate != self.line_gate_open:
+            self.line_gate_open = gate
+            if gate and self.collecting:
+                self.world.emit("measurement_start")  # a bell run's start was emitted with bell.gate
+            self.world.emit("gas.gate", value=gate)
 
     def _replan(self, now_s: float) -> None:
         """Schedule the bell's next arrival at a boundary (end stop or detector) if it falls within two world

@@ -19,8 +19,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from meterlab.metrology.fluids import STANDARD_PRESSURE_PA, water_density_tanaka
+from meterlab.metrology.fluids import STANDARD_PRESSURE_PA
 from meterlab.sim.physics.meters import SimulatedMeter
+from meterlab.sim.physics.water_rig import true_water_density
 from meterlab.sim.reference_params import MasterMeterParams
 from meterlab.sim.scenario import FaultSpec, MeterSpec, Scenario
 from meterlab.sim.world import Component, World
@@ -102,7 +103,7 @@ def water_line_conditions(world: World) -> Callable[[], Conditions]:
         temperature_c = signals["water.temperature_c"].read()
         pressure_pa = STANDARD_PRESSURE_PA + signals["water.pressure_bar"].read() * PA_PER_BAR
         return Conditions(signals["water.flowrate_m3h"].read(), temperature_c, pressure_pa,
-                          float(water_density_tanaka(temperature_c, pressure_pa)))
+                          true_water_density(temperature_c, pressure_pa))  # Tanaka, Kell above 40 °C
 
     return conditions
 

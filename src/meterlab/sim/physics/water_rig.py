@@ -4,7 +4,9 @@ Flow follows its target (max flow x pump speed setpoint, zero with the valve clo
 with a first-order lag, integrated exactly, so the volume is right for any step length. While the
 diverter points at the tank, the tank gains the mass that passed the meters: rho(t, p_line) * V, with rho
 from Tanaka's formula at the line's absolute pressure, so mass is conserved between meter and tank as in a
-real rig. Water temperature drifts linearly; the line pressure falls with the square of the flow.
+real rig (above 40 °C, where Tanaka's formula ends, Kell's density, see `true_water_density`). Water
+temperature drifts linearly (unless a circulator conditions it); the line pressure falls with the square
+of the flow (a pressure regulator, physics/water_conditioning.py, may hold it instead).
 
 Signals: diverter (1 = tank), start_valve (1 = open), drain_valve (1 = open), pump.run, pump.speed_setpoint
 (fraction), pump.speed, pump.tripped, pump.acknowledge (write 1), water.flowrate_m3h, water.temperature_c,
@@ -30,6 +32,28 @@ SNAP_SHARE = 1e-7  # of max flow: closer than this to its target, the flow is at
 STEADY_KG = 1e-9  # a step changing the tank by less than this does not unsettle the weight
 
 
+TANAKA_MAX_C = 40.0
+
+
+def _kell_kg_m3(temperature_c: float) -> float:
+    """Kell (1975) density of air-free water at 101.325 kPa, 0..150 °C (ITS-68 coefficients; the difference
+    to ITS-90 is far below what the simulation needs)."""
+    t = temperature_c
+    numerator = (999.83952 + 16.945176 * t - 7.9870401e-3 * t ** 2 - 46.170461e-6 * t ** 3
+                 + 105.56302e-9 * t ** 4 - 280.54253e-12 * t ** 5)
+    return numerator / (1 + 16.879850e-3 * t)
+
+
+def true_water_density(temperature_c: float, pressure_pa: float = ATMOSPHERE_PA) -> float:
+    """The simulated water's true density: Tanaka's formula where it holds (0..40 °C, so nothing changes for
+    cold water), above that Kell's, joined continuously at 40 °C, so hot-water tests (circulator up to
+    90 °C) have a physical truth. The metrology core still refuses what its own formulas do not cover."""
+    if temperature_c <= TANAKA_MAX_C:
+        return float(water_density_tanaka(temperature_c, pressure_pa))
+    join = float(water_density_tanaka(TANAKA_MAX_C, pressure_pa)) / _kell_kg_m3(TANAKA_MAX_C)
+    return _kell_kg_m3(temperature_c) * join
+
+
 class WaterRig(Component):
     name = "water_rig"
 
@@ -48,6 +72,11 @@ class WaterRig(Component):
         self.tank_mass_kg = params.initial_tank_mass_kg
         self.tank_changed_at_s = -math.inf
         self.water_temperature_c = params.water_temperature_c
+        # set by a pressure regulator (physics/water_conditioning.py) while it regulates; None: the line
+        # has the supply's own pressure, as without a regulator
+        self.regulated_pressure_bar: float | None = None
+        self.regulator_head_bar = params.static_pressure_bar
+        self.temperature_conditioned = False  # set while a circulator conditions the water
         self.total_volume_l = 0.0  # true volume through the meters since the start
         self.step_volume_l = 0.0  # of the last step, for the meters
         self.step_flowrate_m3h = 0.0  # mean of the last step
@@ -60,7 +89,7 @@ class WaterRig(Component):
         world.define_signal("water.flowrate_m3h", lambda: self.flowrate_m3h)
         world.define_signal("water.temperature_c", lambda: self.water_temperature_c)
         world.define_signal("water.pressure_bar", lambda: self.line_pressure_bar)
-        world.define_signal("water.density_kg_m3", lambda: water_density_tanaka(self.water_temperature_c))
+        world.define_signal("water.density_kg_m3", lambda: true_water_density(self.water_temperature_c))
         world.define_signal("tank.mass_kg", lambda: self.tank_mass_kg)
         world.define_signal("tank.steady", lambda: self.tank_steady(world.t_s), doc="nothing flowing in or out")
         world.define_signal("pump.run", lambda: self.pump_on, lambda on: self.set_pump(on=bool(on)))
@@ -118,7 +147,11 @@ class WaterRig(Component):
     @property
     def line_pressure_bar(self) -> float:
         share = self.flowrate_m3h / self.p.max_flowrate_m3h
-        return self.p.static_pressure_bar - self.p.pressure_drop_bar_at_max_flow * share * share
+        drop_bar = self.p.pressure_drop_bar_at_max_flow * share * share
+        if self.regulated_pressure_bar is None:
+            return self.p.static_pressure_bar - drop_bar
+        # a regulator holds its outlet pressure while its supply (the booster's head less the drop) allows
+        return max(0.0, min(self.regulated_pressure_bar, self.regulator_head_bar - drop_bar))
 
     def step(self, t_s: float, dt_s: float) -> None:
         running = self.pump_on and not self.pump_tripped
@@ -134,14 +167,15 @@ class WaterRig(Component):
             self.flowrate_m3h = flow_target  # the exponential tail would otherwise never end
         self.pump_speed = speed_target + (self.pump_speed - speed_target) * decay
         self.total_volume_l += self.step_volume_l
-        self.water_temperature_c += self.p.water_temperature_drift_c_per_h * dt_s / S_PER_H
+        if not self.temperature_conditioned:  # a running circulator's controller takes out the drift
+            self.water_temperature_c += self.p.water_temperature_drift_c_per_h * dt_s / S_PER_H
         self._fill_tank(t_s + dt_s, dt_s)
 
     def _fill_tank(self, end_s: float, dt_s: float) -> None:
         before = self.tank_mass_kg
         if self.diverter_to_tank and self.step_volume_l > 0:
             line_pa = ATMOSPHERE_PA + self.line_pressure_bar * PA_PER_BAR
-            mass_kg = water_density_tanaka(self.water_temperature_c, line_pa) * self.step_volume_l / L_PER_M3
+            mass_kg = true_water_density(self.water_temperature_c, line_pa) * self.step_volume_l / L_PER_M3
             self.tank_mass_kg = min(self.tank_mass_kg + mass_kg, self.p.tank_capacity_kg)  # the rest overflows
         if self.drain_open:
             self.tank_mass_kg = max(self.tank_mass_kg - self.p.tank_drain_rate_kg_s * dt_s, 0.0)
