@@ -53,6 +53,8 @@ class MeterDeclaration(BaseModel):
     qmin_m3h: float | None = None
     qt_m3h: float | None = None
     qmax_m3h: float | None = None
+    max_pressure_loss_pa: float | None = Field(
+        None, gt=0, description="gas: the pressure loss at Qmax the manufacturer declares (R 137 judges against it)")
     scale_interval_l: float = Field(gt=0, description="verification scale interval of the register")
     pulse_value_l: float | None = Field(None, gt=0, description="volume per pulse of the test output")
     readout: Literal["pulses", "register", "mbus", "modbus", "manual"] = Field(
@@ -74,6 +76,8 @@ class MeterDeclaration(BaseModel):
             raise ValueError(f"a {self.kind} meter needs {', '.join(missing)}")
         if self.kind == "gas" and self.pressure_loss_class is not None:
             stray.append("pressure_loss_class")
+        if self.kind == "water" and self.max_pressure_loss_pa is not None:
+            stray.append("max_pressure_loss_pa")
         if stray:
             raise ValueError(f"{', '.join(stray)} belong to the other kind of meter, not a {self.kind} meter")
         if self.readout == "pulses" and self.pulse_value_l is None:

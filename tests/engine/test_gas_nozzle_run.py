@@ -80,6 +80,10 @@ def test_two_meters_in_series_recover_their_own_true_curves_against_the_nozzles(
     for m in measurements:
         assert m["reference_volume_l"] >= m["planned_volume_l"] * 0.99
         assert m["conditions"]["collection_time_s"] >= m["conditions"]["planned_time_s"]
+    # the gas temperature is corrected by its certificate, as on the water rig, and the correction recorded
+    applied = first["conditions"]["corrections"]["prt-01"][0]
+    assert applied["correction"] == pytest.approx(register.correction("prt-01", at=applied["reading"]).x)
+    assert first["reading"]["meter_temperature_c"] == pytest.approx(applied["reading"] + applied["correction"])
     assert store.verify() == []
 
 

@@ -1,11 +1,16 @@
 """The newer steps on the simulated lab: a supply voltage held across a measurement and released, the flow
-stopped, and a damp-heat cycle run phase by phase and resumed after an abort."""
+stopped, a damp-heat cycle run phase by phase and resumed after an abort, water temperature and pressure set
+by the rig, pressure loss measured (water) or typed (gas) and judged, disturbances checked before the rig
+moves."""
 
+from meterlab.calibration.register import Register
 from meterlab.procedures.events import EventBus
-from meterlab.procedures.water_conditioning import STANDARD_ATMOSPHERE_PA
-from meterlab.procedures.prompts import AutoPrompter
+from meterlab.procedures.prompts import Answer, AutoPrompter
 from meterlab.procedures.runner import RunControl, Runner, RunState
-from meterlab.procedures.session import bench_session, execute
+from meterlab.procedures.session import bench_session, create_run, execute, load_inputs
+from meterlab.procedures.severities import load_severities
+from meterlab.procedures.water_conditioning import STANDARD_ATMOSPHERE_PA
+from meterlab.records.store import Store
 from meterlab.reports.document import render_html
 from meterlab.reports.results import run_result
 from meterlab.sim.scenario import load_scenario
@@ -18,8 +23,6 @@ VOLTAGE_SCENARIO = "tests/engine/data/voltage-sensitive.yaml"
 
 
 def _severities(inputs):
-    from meterlab.procedures.severities import load_severities
-
     return load_severities(inputs.procedure.severities) if inputs.procedure.severities else None
 
 
@@ -162,3 +165,31 @@ def test_a_disturbance_the_generator_cannot_apply_stops_the_run_before_the_rig_m
     failed = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]
     assert "repetition_khz" in failed["error"]
     assert list(store.entries(run_id, kinds=["measurement"])) == []  # refused before the first measurement
+
+
+class TypedLosses:
+    """An operator who types each gas meter's pressure loss (and confirms every other prompt)."""
+
+    def __init__(self, pa_by_serial: dict[str, float]):
+        self.pa_by_serial = pa_by_serial
+
+    def ask(self, question):
+        value = self.pa_by_serial[question.meter_serial] if question.value_name == "pressure_loss_pa" else None
+        return Answer(True, value, "pytest")
+
+
+def test_gas_pressure_loss_typed_by_the_operator_is_judged_against_the_declared_maximum(tmp_path):
+    meters = [REPO / "examples/meters/g4-diaphragm.yaml", REPO / "examples/meters/g4-diaphragm-sample2.yaml"]
+    inputs = load_inputs(REPO / "procedures/r137/pressure-loss.yaml", meters, REPO / "instruments/sim-gas.yaml",
+                         REPO / "examples/scenarios/g4-two-gas-meters.yaml")
+    store = Store(str(tmp_path / "records.db"))
+    register = Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=20000.0)
+    typed = TypedLosses({"GM4-2026-0042": 230.0, "GM4-2026-0043": 120.0})
+    assert execute(store, run_id, prompter=typed, register=register) is RunState.COMPLETED
+    checks = {c["meter_serial"]: c for c in run_result(store, run_id)["tests"][0]["checks"]}
+    declared = checks["GM4-2026-0042"]  # declares 200 Pa at Qmax: 230 Pa typed is above it
+    assert declared["outcome"] == "fail" and declared["details"]["limit_kpa"] == 0.2
+    assert declared["details"]["how"] == "typed by pytest" and declared["point"] == "Qmax"
+    undeclared = checks["GM4-2026-0043"]  # declares no maximum: nothing to judge against
+    assert undeclared["outcome"] == "inconclusive" and "limit" in undeclared["details"]["note"]

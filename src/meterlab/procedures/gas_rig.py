@@ -42,10 +42,11 @@ class _GasLine(_Rig):
 
     def __init__(self, bench: Any, *, clock: Any, iolog: RunIOLog, method: Any,
                  nozzle_certificate: Any, throat_diameters_m: list[float], standards: list[str] | None = None,
-                 molar_mass_kg_mol: float = MOLAR_MASS_AIR, kappa: float = 1.4):
+                 molar_mass_kg_mol: float = MOLAR_MASS_AIR, kappa: float = 1.4, register: Any = None):
         """`nozzle_certificate` gives each nozzle's Cd (elements N1..Nk); `throat_diameters_m` the nozzles'
         geometry (nozzle k opens with the nozzle bank's signal nozzle<k>)."""
         self.bench, self.clock, self.iolog, self.method = bench, clock, iolog, method
+        self.register = register  # the certificates whose corrections are applied to the p/T readings
         self.valves = self._role("gas_rig_valves")
         self.nozzle_bank = self._role("sonic_nozzle_bank")
         self.meter_temperature = self._role("mut_gas_temperature")
@@ -245,7 +246,8 @@ class GasRig(_GasLine):
         finally:
             self._stop_disturbance(generator)
         t1 = self.clock.now()
-        reading = self._bell_reading(passes)
+        corrections: dict[str, list] = {}
+        reading = self._bell_reading(passes, corrections)
         counts = {serials[pos - 1]: {"pulses": sum(p["counts"][pos] for p in passes), "gates": len(passes)}
                   for pos in self.counters if pos <= len(serials)}
         flows = [p["flow"] for p in passes if p["flow"] is not None and math.isfinite(p["flow"])]
@@ -254,7 +256,7 @@ class GasRig(_GasLine):
                       "bell_temperature_c": reading.bell_temperature_c, "bell_pressure_pa": reading.bell_pressure_pa,
                       "ambient_pressure_pa": self.barometer.pressure_pa, "nozzles": list(self.open_nozzles),
                       "bell_encoder_pulses": sum(p["pulses"] for p in passes), "bell_passes": len(passes),
-                      **self._chamber_conditions()}
+                      "corrections": corrections, **self._chamber_conditions()}
         return RawMeasurement(reading, counts, flow, {"start_s": t0, "stop_s": t1}, conditions)
 
     def _bell_pass(self, criteria, guard: Guard) -> dict:
@@ -291,13 +293,17 @@ class GasRig(_GasLine):
                 "p_meter": p_meter, "flow": flow,
                 "counts": {pos: counter.fetch_count(timeout_s=10.0) for pos, counter in self.counters.items()}}
 
-    def _bell_reading(self, passes: list[dict]) -> BellProverReading:
-        """The passes as one reading: displacements summed, conditions averaged."""
+    def _bell_reading(self, passes: list[dict], corrections: dict[str, list] | None = None) -> BellProverReading:
+        """The passes as one reading: displacements summed, conditions averaged and corrected by their
+        certificates (what was applied goes into `corrections`)."""
         def mean(key: str) -> float:
             return sum(p[key] for p in passes) / len(passes)
 
+        applied = corrections if corrections is not None else {}
         displacement = sum(p["pulses"] for p in passes) * self.method.encoder_resolution_m
-        return BellProverReading(displacement, mean("t"), mean("p_bell"), mean("t"), mean("p_meter"))
+        t = self._corrected("mut_gas_temperature", mean("t"), applied)  # one thermometer serves bell and meters
+        return BellProverReading(displacement, t, self._corrected("bell_pressure", mean("p_bell"), applied), t,
+                                 self._corrected("mut_gas_pressure", mean("p_meter"), applied))
 
     def _bell_volume_l(self, passes: list[dict]) -> float:
         reading = self._bell_reading(passes)
@@ -399,6 +405,10 @@ class SonicNozzleRig(_GasLine):
         count = self.timer.fetch_count(timeout_s=10.0)
         counts = self._counts(serials)
         p0, t0_c, p_meter, t_meter = (sum(column) / len(samples) for column in zip(*samples))
+        corrections: dict[str, list] = {}
+        p0 = self._corrected("nozzle_pressure", p0, corrections)
+        t0_c = t_meter = self._corrected("mut_gas_temperature", t_meter, corrections)  # one thermometer, both places
+        p_meter = self._corrected("mut_gas_pressure", p_meter, corrections)
         elements = tuple(self._element(s) for s in self.open_nozzles)
         reading = SonicNozzleReading(elements, p0, t0_c, p_meter, t_meter, count)
         volume_m3 = float(self.method.reference_volume_m3(self.method.inputs(reading)).x)
@@ -406,7 +416,7 @@ class SonicNozzleRig(_GasLine):
         conditions = {"gas_temperature_c": t_meter, "gas_pressure_pa": p_meter, "nozzle_pressure_pa": p0,
                       "ambient_pressure_pa": self.barometer.pressure_pa, "nozzles": list(self.open_nozzles),
                       "collection_time_s": collection_s, "planned_time_s": planned_s, "samples": len(samples),
-                      **self._chamber_conditions()}
+                      "corrections": corrections, **self._chamber_conditions()}
         return RawMeasurement(reading, counts, volume_m3 / collection_s * 3600, {"start_s": t0, "stop_s": t1},
                               conditions)
 

@@ -92,6 +92,7 @@ class _Rig:
     _standards: list[str]
     method: ReferenceMethod
     target_m3h: float | None = None
+    register: Any = None  # the certificates whose corrections are applied to the readings (None: not applied)
 
     # ------------------------------------------------------------------------------------------ wiring
     def _role(self, role: str, *, required: bool = True):
@@ -104,6 +105,16 @@ class _Rig:
 
     def standards(self) -> list[str]:
         return list(self._standards)
+
+    def _corrected(self, role: str, reading: float | None, applied: dict[str, list]) -> float | None:
+        """The reading with its certificate's correction added (its uncertainty is in the method's budget);
+        what was applied is recorded, by certificate, for the traceability of the result."""
+        certificate = self.certificate_of(role)
+        if reading is None or self.register is None or certificate is None:
+            return reading
+        correction = self.register.correction(certificate, at=reading).x
+        applied.setdefault(certificate, []).append({"reading": reading, "correction": correction})
+        return reading + correction
 
     def certificate_of(self, role: str) -> str | None:
         """The certificate id the bench names for the instrument with `role` (None if none)."""
@@ -424,16 +435,6 @@ class WaterRig(WaterConditioning, _Rig):
         self._speed_changed_at = self.clock.now()
 
     # ------------------------------------------------------------------------------------ measurement
-    def _corrected(self, role: str, reading: float | None, applied: dict[str, list]) -> float | None:
-        """The reading with its certificate's correction added (its uncertainty is in the method's budget);
-        what was applied is recorded, by certificate, for the traceability of the result."""
-        certificate = self.certificate_of(role)
-        if reading is None or self.register is None or certificate is None:
-            return reading
-        correction = self.register.correction(certificate, at=reading).x
-        applied.setdefault(certificate, []).append({"reading": reading, "correction": correction})
-        return reading + correction
-
     def standard_uses(self, raw: RawMeasurement) -> list:
         reading = raw.reading
         by_role = {"reference_scale": (min(reading.balance_start_kg, reading.balance_end_kg),

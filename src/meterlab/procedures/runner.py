@@ -426,10 +426,14 @@ class Runner:
                 "prompts": prompts, "pressure_loss_limits": self._pressure_loss_limits()}
 
     def _pressure_loss_limits(self) -> dict[str, dict]:
-        """Each water meter's limit from its pressure-loss class in the standard profile."""
+        """Each water meter's limit from its pressure-loss class in the standard profile; a gas meter's is
+        the maximum its manufacturer declares (none: the check is inconclusive and says so)."""
         limits = {}
         for serial, decl in self.declarations.items():
-            if decl.kind == "water":
+            if decl.kind == "gas" and decl.max_pressure_loss_pa is not None:
+                limits[serial] = {"limit_kpa": decl.max_pressure_loss_pa / 1e3,
+                                  "source": "declared by the manufacturer (meter declaration max_pressure_loss_pa)"}
+            elif decl.kind == "water":
                 meter = decl.meter()
                 key = meter.profile.pressure_loss_class(decl.pressure_loss_class)
                 limits[serial] = {"limit_kpa": max_pressure_loss_kpa(decl), "pressure_loss_class": key,

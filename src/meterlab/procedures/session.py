@@ -236,7 +236,7 @@ def _gas_rig(inputs: RunInputs, connected: Any, clock: Any, iolog: RunIOLog, reg
         standards = sorted({_cert(bench, role) for role in roles})
     return rig_class(connected, clock=clock, iolog=iolog, method=method,
                      nozzle_certificate=register.get(_cert(bench, "sonic_nozzle_bank")),
-                     throat_diameters_m=diameters, standards=standards)
+                     throat_diameters_m=diameters, standards=standards, register=register)
 
 
 def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | None = None,
