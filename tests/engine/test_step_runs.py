@@ -193,3 +193,32 @@ def test_gas_pressure_loss_typed_by_the_operator_is_judged_against_the_declared_
     assert declared["details"]["how"] == "typed by pytest" and declared["point"] == "Qmax"
     undeclared = checks["GM4-2026-0043"]  # declares no maximum: nothing to judge against
     assert undeclared["outcome"] == "inconclusive" and "limit" in undeclared["details"]["note"]
+
+
+def test_reverse_flow_passes_the_meters_backwards_and_a_harmed_meter_fails_forwards(tmp_path):
+    scenario = "tests/engine/data/reverse-harmed.yaml"
+    store, register, run_id, inputs = _runner_in_session(tmp_path, "procedures/r49/reverse-flow.yaml",
+                                                         [SENSITIVE, DN15], scenario)
+    seen = {}
+    bus = EventBus()
+
+    def watch(event) -> None:  # at the end of the reverse flow: backwards through the meters, nothing counted
+        if event.kind == "action_started" and "set_flow" in event.data["label"] and "reverse" not in event.data["label"]:
+            if "reverse" not in seen:
+                world = seen["world"]
+                seen["reverse"] = (world.read("reverse_valve"), world.read("water.flowrate_m3h"),
+                                   world.component("meters").meter(1).reverse_volume_l, world.read("meter1.pulse"))
+
+    bus.subscribe(watch)
+    with bench_session(inputs, clock_scale=4000.0, register=register) as rig:
+        seen["world"] = rig.lab.world
+        runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
+                        prompter=AutoPrompter(), procedure=inputs.procedure, bus=bus)
+        assert runner.run() is RunState.COMPLETED
+        assert not rig.lab.world.read("reverse_valve")  # forward again for the measurements
+    reversed_, flow, reverse_l, pulses = seen["reverse"]
+    assert reversed_ and flow > 0.9 * 0.9 * 2.5  # 0.9 Q3, backwards
+    assert reverse_l > 0.9 * 2.25 / 3.6 * 60 * 0.9 and pulses == 0  # a minute of it, and not one pulse counted
+    checks = run_result(store, run_id)["tests"][0]["checks"]
+    verdicts = {c["meter_serial"]: c["outcome"] for c in checks if c["check"] == "within_mpe"}
+    assert verdicts == {"WM15-2026-0003": "fail", "WM15-2026-0001": "pass"}

@@ -349,12 +349,18 @@ class WaterRig(WaterConditioning, _Rig):
 
     # ------------------------------------------------------------------------------------------- flow
     def set_flow(self, flowrate_m3h: float, *, reverse: bool = False) -> None:
-        if reverse:
-            raise RigError("this rig has no reverse-flow line")
+        """Set the flow; `reverse` sends it backwards through the meters (reversing manifold, output wired
+        `reverse_valve` on the diverter's digital I/O), back to the supply."""
+        reversible = "reverse_valve" in self.valves.wiring.values()
+        if reverse and not reversible:
+            raise RigError(f"the bench has no reversing manifold: wire an output of {self.valves.name} "
+                           f"(DOn: reverse_valve) to run a reverse flow")
         if flowrate_m3h > self.max_flowrate_m3h:
             raise RigError(f"{flowrate_m3h:g} m³/h is above the rig's {self.max_flowrate_m3h:g} m³/h")
         self.target_m3h = flowrate_m3h
         self.valves.diverter_to_bypass()
+        if reversible:
+            self.valves.set_signal("reverse_valve", reverse)
         self.valves.open_start_valve()
         self.speed_pct = min(100.0, flowrate_m3h / self.max_flowrate_m3h * 100)
         self.pump.run(self.speed_pct)

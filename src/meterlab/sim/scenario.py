@@ -47,6 +47,10 @@ class MeterSpec(Strict):
     # the defaults are those of a typical DN15 meter, well inside class Δp63.
     q3_m3h: float = Field(2.5, gt=0, description="permanent flowrate, the reference of the pressure loss")
     pressure_loss_at_q3_kpa: float = Field(25.0, ge=0, description="pressure loss across the meter at Q3")
+    # A meter not designed for reverse flow neither counts it nor (usually) suffers from it; one that does
+    # (a vane or a magnetic coupling harmed) keeps an error shift afterwards.
+    reverse_flow_shift_pct: float = Field(0.0, description="lasting error shift after a reverse flow of more "
+                                                            "than 1 L; 0: unharmed")
 
     @field_validator("error_curve")
     @classmethod

@@ -16,6 +16,8 @@ import numpy as np
 from meterlab.sim.scenario import MeterSpec, Scenario, Susceptibility
 from meterlab.sim.world import Component, World
 
+REVERSE_HARM_L = 1.0  # reverse volume beyond which a susceptible meter keeps its reverse_flow_shift_pct
+
 
 class SimulatedMeter:
     def __init__(self, spec: MeterSpec, position: int, rng: np.random.Generator):
@@ -26,6 +28,7 @@ class SimulatedMeter:
         self.pulse_count = 0
         self._pulse_residue_l = 0.0  # volume counted towards the next pulse
         self.random_error_pct = 0.0
+        self.reverse_volume_l = 0.0  # true volume that has flowed backwards through the meter
         self.disturbances: dict[str, Susceptibility] = {}  # active ones, by kind
 
     def curve_error_pct(self, flowrate_m3h: float) -> float:
@@ -46,10 +49,15 @@ class SimulatedMeter:
 
     def error_pct(self, flowrate_m3h: float) -> float:
         shift = sum(d.error_shift_pct for d in self.disturbances.values() if d.effect == "error_shift")
+        if self.reverse_volume_l > REVERSE_HARM_L:
+            shift += self.spec.reverse_flow_shift_pct
         return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift
 
     def pass_volume(self, true_volume_l: float, flowrate_m3h: float) -> None:
-        if true_volume_l <= 0:
+        if true_volume_l < 0:  # reverse flow: not counted (a meter not designed to measure it)
+            self.reverse_volume_l -= true_volume_l
+            return
+        if true_volume_l == 0:
             return
         indicated_l = true_volume_l * (1 + self.error_pct(flowrate_m3h) / 100)
         self.indicated_volume_l += indicated_l

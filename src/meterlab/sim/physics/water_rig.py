@@ -8,7 +8,8 @@ real rig (above 40 °C, where Tanaka's formula ends, Kell's density, see `true_w
 temperature drifts linearly (unless a circulator conditions it); the line pressure falls with the square
 of the flow (a pressure regulator, physics/water_conditioning.py, may hold it instead).
 
-Signals: diverter (1 = tank), start_valve (1 = open), drain_valve (1 = open), pump.run, pump.speed_setpoint
+Signals: diverter (1 = tank), start_valve (1 = open), drain_valve (1 = open), reverse_valve (1 = the flow
+passes the meters backwards, for the reverse-flow test; the meters' step volume is then negative), pump.run, pump.speed_setpoint
 (fraction), pump.speed, pump.tripped, pump.acknowledge (write 1), water.flowrate_m3h, water.temperature_c,
 water.pressure_bar (gauge), water.density_kg_m3 (in the tank, at atmospheric pressure), tank.mass_kg, tank.steady. Events: measurement_start
 (diverter to tank, or start valve opening). Faults: pump_trip (latched until the inverter acknowledges),
@@ -66,6 +67,7 @@ class WaterRig(Component):
         self.start_valve_open = False
         self.diverter_to_tank = False
         self.drain_open = False
+        self.reversed = False  # the reversing manifold sends the flow backwards through the meters
         # state
         self.pump_speed = 0.0  # actual, fraction
         self.flowrate_m3h = 0.0
@@ -86,6 +88,8 @@ class WaterRig(Component):
         world.define_signal("diverter", lambda: self.diverter_to_tank, self._set_diverter, "1 = to the tank")
         world.define_signal("start_valve", lambda: self.start_valve_open, self._set_start_valve, "1 = open")
         world.define_signal("drain_valve", lambda: self.drain_open, self._set_drain, "1 = draining the tank")
+        world.define_signal("reverse_valve", lambda: self.reversed, lambda on: setattr(self, "reversed", bool(on)),
+                            "1 = the flow goes backwards through the meters (back to the supply, not to the tank)")
         world.define_signal("water.flowrate_m3h", lambda: self.flowrate_m3h)
         world.define_signal("water.temperature_c", lambda: self.water_temperature_c)
         world.define_signal("water.pressure_bar", lambda: self.line_pressure_bar)
@@ -166,6 +170,8 @@ class WaterRig(Component):
         if abs(self.flowrate_m3h - flow_target) < SNAP_SHARE * self.p.max_flowrate_m3h:
             self.flowrate_m3h = flow_target  # the exponential tail would otherwise never end
         self.pump_speed = speed_target + (self.pump_speed - speed_target) * decay
+        if self.reversed:  # the meters see it backwards; it returns to the supply, never to the tank
+            self.step_volume_l, self.step_flowrate_m3h = -self.step_volume_l, -self.step_flowrate_m3h
         self.total_volume_l += self.step_volume_l
         if not self.temperature_conditioned:  # a running circulator's controller takes out the drift
             self.water_temperature_c += self.p.water_temperature_drift_c_per_h * dt_s / S_PER_H
