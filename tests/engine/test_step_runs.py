@@ -3,6 +3,8 @@ stopped, a damp-heat cycle run phase by phase and resumed after an abort, water 
 by the rig, pressure loss measured (water) or typed (gas) and judged, disturbances checked before the rig
 moves."""
 
+import yaml
+
 from meterlab.calibration.register import Register
 from meterlab.procedures.events import EventBus
 from meterlab.procedures.prompts import Answer, AutoPrompter
@@ -15,7 +17,7 @@ from meterlab.reports.document import render_html
 from meterlab.reports.results import run_result
 from meterlab.sim.scenario import load_scenario
 
-from .test_end_to_end import REPO, start
+from .test_end_to_end import REPO, start, truth
 from .test_run_control import DN15, _runner_in_session
 
 SENSITIVE = "examples/meters/dn15-class2-sample3.yaml"  # position 1: reads 3 % high off the rated voltage
@@ -222,3 +224,44 @@ def test_reverse_flow_passes_the_meters_backwards_and_a_harmed_meter_fails_forwa
     checks = run_result(store, run_id)["tests"][0]["checks"]
     verdicts = {c["meter_serial"]: c["outcome"] for c in checks if c["check"] == "within_mpe"}
     assert verdicts == {"WM15-2026-0003": "fail", "WM15-2026-0001": "pass"}
+
+
+def master_meter_programme(tmp_path, points: list[str]) -> str:
+    """The shipped intrinsic-error programme measured against the master meter, with standing starts."""
+    procedure = yaml.safe_load((REPO / "procedures/r49/intrinsic-error.yaml").read_text(encoding="utf-8"))
+    procedure["method"] = "master_meter"
+    loop = next(s["for_each_point"] for s in procedure["steps"] if "for_each_point" in s)
+    loop["points"] = points
+    for step in loop["steps"]:
+        if "measure_error" in step:
+            step["measure_error"].update(start="standing", repeats=2)
+    path = tmp_path / "intrinsic-error-master-meter.yaml"
+    path.write_text(yaml.safe_dump(procedure, sort_keys=False), encoding="utf-8")
+    return str(path)
+
+
+def test_the_master_meter_method_recovers_the_true_errors_without_the_weighing_tank(tmp_path):
+    scenario = "examples/scenarios/good-meter.yaml"
+    store, register, run_id, inputs = _runner_in_session(
+        tmp_path, master_meter_programme(tmp_path, ["0.35(Q2+Q3)", "Q3"]), [DN15], scenario)
+    with bench_session(inputs, clock_scale=4000.0, register=register) as rig:
+        tank_before = rig.lab.world.read("tank.mass_kg")
+        runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
+                        prompter=AutoPrompter(), procedure=inputs.procedure)
+        assert runner.run() is RunState.COMPLETED
+        assert rig.lab.world.read("tank.mass_kg") == tank_before  # the reference was the master meter alone
+    measurements = [e.payload for e in store.entries(run_id, kinds=["measurement"])]
+    assert len(measurements) == 4 and all(set(m["standards"]) == {"mm-w-01", "prt-01", "ptx-01"} for m in measurements)
+    for m in measurements:
+        row = m["meters"][0]
+        assert abs(row["error_pct"] - truth(scenario, 1, m["flowrate_m3h"])) <= row["U_pct"] + 0.1, (m["point"], row)
+        assert any("master meter error" in str(line) and "mm-w-01" in str(line) for line in row["budget"])
+    assert run_result(store, run_id)["verdict"] == "pass"
+
+
+def test_the_master_meter_is_not_used_below_its_calibrated_flowrate(tmp_path):
+    store, register, run_id = start(tmp_path, master_meter_programme(tmp_path, ["Q2"]), [DN15],
+                                    "examples/scenarios/good-meter.yaml")
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.FAILED
+    error = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]["error"]
+    assert "mm-w-01" in error and "flowrate" in error and "calibrated range 0.1 to 10" in error

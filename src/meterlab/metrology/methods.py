@@ -231,9 +231,23 @@ class MasterMeterMethod(ReferenceMethod):
                                    meter_pressure_pa=x["meter_pressure_pa"])
 
     def reading_for(self, volume_m3: float, flowrate_m3h: float) -> MasterMeterReading:
-        error = interpolate_calibration_curve(flowrate_m3h, self.calibration_points, name="mm", source="plan").x
+        error = interpolate_calibration_curve(flowrate_m3h, self.calibration_points, name="master meter error",
+                                              source=self.master_meter_source).x
         p = 101325.0 + 3e5
         return MasterMeterReading(volume_m3 * (1 + error / 100), flowrate_m3h, 20.0, p, 20.0, p)
+
+    @classmethod
+    def from_register(cls, register: Any, *, master_meter: str = "master_meter", thermometer: str = "thermometer",
+                      pressure: str = "pressure", resolution_l: float,
+                      reproducibility_half_width_pct: float) -> MasterMeterMethod:
+        """The method with the master meter's error curve and the p/T uncertainties from their certificates.
+        The resolution of the totalizer as read and the reproducibility since calibration are the rig's (bench
+        file), not the certificate's."""
+        mm, prt, transmitter = register.get(master_meter), register.get(thermometer), register.get(pressure)
+        return cls(master_meter_source=mm.source, calibration_points=mm.calibration_points(),
+                   resolution_l=resolution_l, reproducibility_half_width_pct=reproducibility_half_width_pct,
+                   thermometer_source=prt.source, water_temperature_u_c=prt.max_u("K"),
+                   pressure_source=transmitter.source, pressure_u_pa=transmitter.max_u("Pa"))
 
 
 @dataclass(frozen=True)

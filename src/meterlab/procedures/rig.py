@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from meterlab.errors import MeterlabError
 from meterlab.instruments.iolog import IOEntry
-from meterlab.metrology.methods import GravimetricMethod, GravimetricReading, ReferenceMethod
+from meterlab.metrology.methods import GravimetricReading, ReferenceMethod
 from meterlab.procedures.conditions import Readings, Suspended, violation
 from meterlab.procedures.water_conditioning import WaterConditioning
 
@@ -312,13 +312,15 @@ class WaterRig(WaterConditioning, _Rig):
     thermometer and pressure indicator, optional water conditioning (circulator, pressure controller,
     differential-pressure transmitters), EMC generators and climate chamber."""
 
-    def __init__(self, bench: Any, *, clock: Any, iolog: RunIOLog, method: GravimetricMethod,
+    weighs = True  # the reference is the weighing tank (a master-meter rig has none)
+
+    def __init__(self, bench: Any, *, clock: Any, iolog: RunIOLog, method: ReferenceMethod,
                  standards: list[str] | None = None, max_flowrate_m3h: float | None = None, register: Any = None):
         self.bench, self.clock, self.iolog, self.method = bench, clock, iolog, method
         self.register = register  # the certificates whose corrections are applied to the readings
         self.pump = self._role("pump")
         self.valves = self._role("diverter")
-        self.scale = self._role("reference_scale")
+        self.scale = self._role("reference_scale", required=self.weighs)
         self.thermometer = self._role("water_thermometer", required=False)
         self.pressure = self._role("water_pressure", required=False)
         self.drain = self._role("tank_drain", required=False)

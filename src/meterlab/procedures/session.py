@@ -22,7 +22,7 @@ from meterlab.calibration.register import Register
 from meterlab.declarations import MeterDeclaration, load_meter
 from meterlab.errors import DeclarationError, MeterlabError
 from meterlab.instruments.bench import Bench, load_bench, open_bench
-from meterlab.metrology.methods import GravimetricMethod
+from meterlab.metrology.methods import GravimetricMethod, MasterMeterMethod
 from meterlab.metrology.profiles import load_profile, profile_path
 from meterlab.procedures.events import EventBus
 from meterlab.procedures.measurement import readout_problems
@@ -153,6 +153,12 @@ def bench_session(inputs: RunInputs, *, clock_scale: float, register: Register) 
         try:
             if inputs.procedure.method in ("bell_prover", "sonic_nozzle"):  # the gas rig (procedures/gas_rig.py)
                 rig = _gas_rig(inputs, connected, clock, iolog, register)
+            elif inputs.procedure.method == "master_meter":
+                from meterlab.procedures.master_meter_rig import MasterMeterRig
+
+                roles = ("reference_master_meter", "water_thermometer", "water_pressure")
+                rig = MasterMeterRig(connected, clock=clock, iolog=iolog, method=reference_method(inputs, register),
+                                     standards=sorted({_cert(inputs.bench, r) for r in roles}), register=register)
             else:
                 rig = WaterRig(connected, clock=clock, iolog=iolog, method=reference_method(inputs, register),
                                standards=standards_of(inputs.bench), register=register)
@@ -200,9 +206,16 @@ def reference_method(inputs: RunInputs, register: Register):
             throat_diameters_m={f"N{k}": float(d) for k, d in enumerate(diameters, start=1)},
             thermometer=_cert(bench, "mut_gas_temperature"), nozzle_pressure=_cert(bench, "nozzle_pressure"),
             meter_pressure=_cert(bench, "mut_gas_pressure"), timer=_cert(bench, "collection_timer"))
+    if inputs.procedure.method == "master_meter":
+        return MasterMeterMethod.from_register(
+            register, master_meter=_cert(bench, "reference_master_meter"), thermometer=_cert(bench, "water_thermometer"),
+            pressure=_cert(bench, "water_pressure"),
+            resolution_l=float(_equipment(bench, "reference_master_meter", "totalizer_resolution_l")),
+            reproducibility_half_width_pct=float(_equipment(bench, "reference_master_meter",
+                                                            "reproducibility_half_width_pct")))
     if inputs.procedure.method != "gravimetric":
         raise MeterlabError(f"procedure {inputs.procedure.id}: method {inputs.procedure.method} is not built into "
-                            f"a rig yet (gravimetric, bell_prover and sonic_nozzle are)")
+                            f"a rig yet (gravimetric, master_meter, bell_prover and sonic_nozzle are)")
     return GravimetricMethod.from_register(register, balance=_cert(bench, "reference_scale"),
                                            thermometer=_cert(bench, "water_thermometer"),
                                            pressure=_cert(bench, "water_pressure"),

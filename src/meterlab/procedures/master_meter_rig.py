@@ -1,0 +1,143 @@
+"""A water rig whose reference is a master meter in series with the meters under test (R 49 allows it for
+the tests where its uncertainty fits the MPE, e.g. the electronic and disturbance tests at high flows).
+
+A master meter's totalizer is read over Modbus, which takes time a flying start cannot allow (the flow moves
+on between the reading and the gate): every measurement is a standing start. At rest the master meter's
+totalizer is reset and read, the meters' pulses (counters in continuous totalize: nothing arrives at rest)
+and registers are read; the flow is started with the start valve, runs until the totalizer has the planned
+volume, and is stopped; at rest again everything is read a second time. The master meter's error from its
+certificate curve and its p/T are in the method's budget (MasterMeterMethod); the line's one thermometer and
+pressure transmitter serve both the master meter and the meters (a rig with its own transmitters at the
+master meter would read them there)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from meterlab.metrology.methods import MasterMeterReading
+from meterlab.procedures.conditions import Readings, Suspended, violation
+from meterlab.procedures.rig import ATMOSPHERE_PA, SETTLE_S, SLICE_REAL_S, Guard, RawMeasurement, RigError, WaterRig
+
+REST_SHARE = 1e-3  # of the set flow: below this the master meter's flow reading counts as rest
+
+
+class MasterMeterRig(WaterRig):
+    """Pump, start valve, reference master meter, pulse counters / register readouts per meter, thermometer
+    and pressure transmitter; the weighing tank is not used."""
+
+    weighs = False
+
+    def __init__(self, bench: Any, **kwargs: Any):
+        super().__init__(bench, **kwargs)
+        if self.flowmeter is None:
+            raise RigError(f"the bench {self.bench.bench.bench!r} has no reference master meter "
+                           f"(role reference_master_meter): the master_meter method needs one")
+
+    def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str,
+                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None) -> RawMeasurement:
+        if start != "standing":
+            raise RigError("the master-meter rig measures with standing starts (its totalizer is read at rest): "
+                           "use start: standing in the procedure's measure_error steps")
+        if self.target_m3h is None:
+            raise RigError("no flow is set: a set_flow step must come before a standing-start measurement")
+        readers = self._register_readers(serials, registers)
+        self._stop_flow_at_valve()
+        self._wait_rest(guard)
+        self.flowmeter.reset_totalizer()
+        for counter in self.counters.values():
+            counter.configure_continuous_totalize()
+            counter.start()
+        first = {pos: counter.running_count() for pos, counter in self.counters.items()}
+        mut = self._read_registers(readers, "start", guard)
+        mm_start = self.flowmeter.totalizer_m3
+        generator, done_early = self._begin_disturbance(disturbance, guard)
+        try:
+            self._start_flow()
+            t0 = self.clock.now()
+            self._run_volume(volume_l, mm_start, flowrate_m3h, criteria, guard, done_early)
+            t_c, p_pa = self.water_temperature_c(), self.water_pressure_pa()  # under flow, as the meters saw it
+            flow_m3h = self.flowmeter.volume_flow_m3h
+            t1 = self.clock.now()
+            self._stop_flow_at_valve()
+            self._wait_rest(guard)
+        except Suspended:
+            self._restart_counters_and_flow()
+            raise
+        except BaseException:
+            self._restart_counters_and_flow(flow=False)
+            raise
+        finally:
+            self._stop_disturbance(generator)
+        end = self._read_registers(readers, "end", guard)
+        for serial, record in end.items():
+            mut[serial] = {**mut[serial], **record}
+        mm_end = self.flowmeter.totalizer_m3
+        for pos, counter in self.counters.items():
+            if pos <= len(serials):
+                mut[serials[pos - 1]] = {"readout": "pulses", "pulses": counter.running_count() - first[pos],
+                                         "counter": counter.name, "pulse_value_l": self._pulse_value_l.get(pos)}
+            counter.abort()
+        self._start_flow()
+        return self._reading(mm_end - mm_start, flow_m3h, t_c, p_pa, (t0, t1), mut)
+
+    def _reading(self, volume_m3: float, flow_m3h: float, t_c, p_pa, times: tuple[float, float],
+                 mut: dict[str, dict]) -> RawMeasurement:
+        corrections: dict[str, list] = {}
+        t_c = self._corrected("water_thermometer", t_c, corrections)
+        p_pa = self._corrected("water_pressure", p_pa, corrections)
+        p_pa = p_pa if p_pa else ATMOSPHERE_PA
+        reading = MasterMeterReading(volume_m3, flow_m3h, t_c, p_pa, t_c, p_pa)
+        conditions = {"water_temperature_c": t_c, "water_pressure_pa": p_pa, "corrections": corrections,
+                      "master_meter_m3": volume_m3, "flowrate_source": "reference master meter, under flow"}
+        chamber = self._role("climate_chamber", required=False)
+        if chamber is not None:
+            conditions["chamber_temperature_c"], conditions["chamber_humidity_pct"] = chamber.read()
+        return RawMeasurement(reading, mut, flow_m3h, {"start_s": times[0], "stop_s": times[1]}, conditions)
+
+    def _run_volume(self, volume_l: float, mm_start_m3: float, flowrate_m3h: float, criteria, guard: Guard,
+                    done_early) -> None:
+        """Run until the master meter has counted `volume_l` (or, with `done_early`, until it says so once half
+        is in), checking pause/abort and the monitored conditions."""
+        expected_s = volume_l / (flowrate_m3h / 3.6)
+        end = self.clock.now() + expected_s * 3 + 60
+        while (counted_l := (self.flowmeter.totalizer_m3 - mm_start_m3) * 1000) < volume_l:
+            if done_early is not None and counted_l >= volume_l / 2 and done_early():
+                return
+            guard()
+            if criteria is not None:
+                why = violation(Readings(None, self.water_temperature_c(), self.chamber_alarm()), target_m3h=None,
+                                flow_within_pct=None, water_temperature_c=criteria.water_temperature_c)
+                if why:
+                    raise Suspended(why)
+            if self.clock.now() > end:
+                raise RigError(f"the master meter did not count {volume_l:.2f} L in {expected_s * 3 + 60:.0f} s")
+            remaining_s = (volume_l - counted_l) / (flowrate_m3h / 3.6)
+            time.sleep(max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(remaining_s * 0.5))))
+
+    def _wait_rest(self, guard: Guard) -> None:
+        """Until the master meter reads no flow (twice, a settling time apart)."""
+        threshold = REST_SHARE * (self.target_m3h or self.max_flowrate_m3h)
+
+        def at_rest() -> bool:
+            if abs(self.flowmeter.volume_flow_m3h) > threshold:
+                return False
+            self.wait(SETTLE_S / 10, guard=guard)
+            return abs(self.flowmeter.volume_flow_m3h) <= threshold
+
+        self._wait_for(at_rest, timeout_s=600.0, guard=guard, what="the flow to stop (master meter at zero)")
+
+    def _restart_counters_and_flow(self, *, flow: bool = True) -> None:
+        for counter in self.counters.values():
+            counter.abort()
+        if flow:
+            self._start_flow()  # the runner waits for the conditions under the set flow
+
+    def standard_uses(self, raw: RawMeasurement) -> list:
+        reading = raw.reading
+        by_role = {"reference_master_meter": {"flowrate": reading.flowrate_m3h,
+                                              "water_temperature": reading.meter_water_temperature_c},
+                   "water_thermometer": reading.meter_water_temperature_c,
+                   "water_pressure": reading.meter_pressure_pa}
+        valued = {self.certificate_of(role): value for role, value in by_role.items() if self.certificate_of(role)}
+        return [(ref, valued[ref]) if ref in valued else ref for ref in self._standards]
