@@ -98,6 +98,8 @@ def test_temperature_drifts_and_pressure_falls_with_flow_squared():
     run(world, clock, 3600)
     assert world.read("water.temperature_c") == pytest.approx(20.6)
     assert world.read("water.pressure_bar") == pytest.approx(4.0 - 1.6)
+    run(world, clock, 10 * 3600)  # a day-long test: the drift stops at its limit (default 2 °C)
+    assert world.read("water.temperature_c") == pytest.approx(22.0)
 
 
 def test_error_curve_is_linear_in_log_q_and_flat_beyond_its_ends():

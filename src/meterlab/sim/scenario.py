@@ -63,6 +63,9 @@ class WaterRigParams(Strict):
     pump_time_constant_s: float = Field(2.0, gt=0, description="first-order response of the flow")
     water_temperature_c: float = Field(20.0, gt=0, lt=100)
     water_temperature_drift_c_per_h: float = 0.0
+    # A supply warms (or cools) towards the room and then stays: the drift stops this far from the start,
+    # so a run of days (durability, damp heat) does not drift out of every band.
+    water_temperature_drift_limit_c: float = Field(2.0, ge=0, description="largest change the drift makes")
     static_pressure_bar: float = Field(4.0, gt=0, description="gauge pressure of the line at zero flow")
     pressure_drop_bar_at_max_flow: float = Field(1.5, ge=0)
     tank_capacity_kg: float = Field(1000.0, gt=0)

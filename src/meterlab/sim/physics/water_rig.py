@@ -5,7 +5,7 @@ with a first-order lag, integrated exactly, so the volume is right for any step 
 diverter points at the tank, the tank gains the mass that passed the meters: rho(t, p_line) * V, with rho
 from Tanaka's formula at the line's absolute pressure, so mass is conserved between meter and tank as in a
 real rig (above 40 °C, where Tanaka's formula ends, Kell's density, see `true_water_density`). Water
-temperature drifts linearly (unless a circulator conditions it); the line pressure falls with the square
+temperature drifts linearly up to a limit (unless a circulator conditions it); the line pressure falls with the square
 of the flow (a pressure regulator, physics/water_conditioning.py, may hold it instead).
 
 Signals: diverter (1 = tank), start_valve (1 = open), drain_valve (1 = open), reverse_valve (1 = the flow
@@ -74,6 +74,7 @@ class WaterRig(Component):
         self.tank_mass_kg = params.initial_tank_mass_kg
         self.tank_changed_at_s = -math.inf
         self.water_temperature_c = params.water_temperature_c
+        self.drifted_c = 0.0  # how far the drift has moved the water so far (bounded)
         # set by a pressure regulator (physics/water_conditioning.py) while it regulates; None: the line
         # has the supply's own pressure, as without a regulator
         self.regulated_pressure_bar: float | None = None
@@ -174,7 +175,10 @@ class WaterRig(Component):
             self.step_volume_l, self.step_flowrate_m3h = -self.step_volume_l, -self.step_flowrate_m3h
         self.total_volume_l += self.step_volume_l
         if not self.temperature_conditioned:  # a running circulator's controller takes out the drift
-            self.water_temperature_c += self.p.water_temperature_drift_c_per_h * dt_s / S_PER_H
+            limit = self.p.water_temperature_drift_limit_c
+            drifted = max(-limit, min(limit, self.drifted_c + self.p.water_temperature_drift_c_per_h * dt_s / S_PER_H))
+            self.water_temperature_c += drifted - self.drifted_c  # by increments: excursions and a circulator add theirs
+            self.drifted_c = drifted
         self._fill_tank(t_s + dt_s, dt_s)
 
     def _fill_tank(self, end_s: float, dt_s: float) -> None:
