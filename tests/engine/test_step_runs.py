@@ -265,3 +265,29 @@ def test_the_master_meter_is_not_used_below_its_calibrated_flowrate(tmp_path):
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.FAILED
     error = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]["error"]
     assert "mm-w-01" in error and "flowrate" in error and "calibrated range 0.1 to 10" in error
+
+
+class Inspector:
+    """An operator who holds the pressures asked for and types what leaked from each meter."""
+
+    def __init__(self, leaks_ml: dict[str, list[float]]):
+        self.leaks_ml = {serial: list(values) for serial, values in leaks_ml.items()}
+
+    def ask(self, question):
+        if question.value_name == "leakage_ml":
+            return Answer(True, self.leaks_ml[question.meter_serial].pop(0), "pytest")
+        if question.value_name == "pressure_bar":
+            return Answer(True, (question.minimum + question.maximum) / 2, "pytest")
+        return Answer(True, None, "pytest")
+
+
+def test_static_pressure_is_judged_from_the_leakage_typed_for_each_meter(tmp_path):
+    store, register, run_id = start(tmp_path, "procedures/r49/static-pressure.yaml", [SENSITIVE, DN15],
+                                    "tests/engine/data/reverse-harmed.yaml")
+    inspector = Inspector({"WM15-2026-0003": [0.0, 2.5], "WM15-2026-0001": [0.0, 0.0]})
+    assert execute(store, run_id, prompter=inspector, register=register) is RunState.COMPLETED
+    checks = {c["meter_serial"]: c for c in run_result(store, run_id)["tests"][0]["checks"]}
+    assert checks["WM15-2026-0003"]["outcome"] == "fail" and checks["WM15-2026-0003"]["details"]["leakage_ml"] == [0.0, 2.5]
+    assert checks["WM15-2026-0001"]["outcome"] == "pass"
+    waits = [e.payload["waited_s"] for e in store.entries(run_id, kinds=["action_done"]) if "waited_s" in e.payload]
+    assert waits == [900, 60]  # 15 min at 1.6 x MAP, 1 min at 2 x MAP

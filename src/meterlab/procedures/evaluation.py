@@ -1,6 +1,6 @@
 """The evaluate step: checks over the measurements a run has stored (within MPE, repeatability, sign
-rule, significant fault, WME, durability shift, pressure loss). Each check yields one result per meter (and
-per point where it is a per-point check), with the numbers it used and an outcome."""
+rule, significant fault, WME, durability shift, pressure loss, no leak). Each check yields one result per
+meter (and per point where it is a per-point check), with the numbers it used and an outcome."""
 
 from __future__ import annotations
 
@@ -151,6 +151,23 @@ def check_pressure_loss(serial: str, extra: dict, rule: str) -> list[CheckResult
     return results
 
 
+LEAKAGE = "leakage_ml"  # the value an operator types after a static pressure hold (0: no leak seen)
+
+
+def check_no_leak(serial: str, extra: dict) -> list[CheckResult]:
+    """Every leakage the operator typed for the meter: none at all passes, any fails; nothing typed is
+    inconclusive (the programme must ask for leakage_ml per meter)."""
+    typed = [p for p in extra.get("prompts", []) if p.get("value_name") == LEAKAGE and p.get("meter_serial") == serial
+             and p.get("value") is not None]
+    if not typed:
+        return [CheckResult("no_leak", serial, Outcome.INCONCLUSIVE,
+                            details={"note": f"needs the leakage typed per meter (prompt ask: {LEAKAGE})"})]
+    leaks = [p["value"] for p in typed]
+    return [CheckResult("no_leak", serial, Outcome.PASS if max(leaks) == 0 else Outcome.FAIL,
+                        details={"leakage_ml": leaks, "questions": [p.get("question") for p in typed],
+                                 "typed_by": sorted({p.get("answered_by") for p in typed})})]
+
+
 def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tuple[str, Meter]],
                     reference_label: str | None, extra: dict | None = None, rule: str = "simple") -> list[CheckResult]:
     """Run the named checks for every meter over the measurements stored so far. `extra` holds the other
@@ -178,7 +195,6 @@ def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tu
                 results += check_durability(serial, meter, rows, reference)
             elif check == "pressure_loss":
                 results += check_pressure_loss(serial, extra, rule)
-            else:  # no_leak: needs an operator record
-                results.append(CheckResult(check, serial, Outcome.INCONCLUSIVE,
-                                           details={"note": "needs an operator record; not measured by the rig"}))
+            elif check == "no_leak":
+                results += check_no_leak(serial, extra)
     return results
