@@ -55,6 +55,7 @@ def test_mbus_readout_with_standing_start_recovers_the_true_curve(tmp_path):
         assert abs(row["indicated_volume_l"] - (raw["end_l"] - raw["start_l"])) < 1e-9
         assert row["indicated_volume_l"] >= m["planned_volume_l"] * 0.99  # the planned mass was collected
         assert any("register" in line["name"] for line in row["budget"])  # ±½ scale interval per reading
+        assert not any("diverter" in line["name"] for line in row["budget"])  # nothing times a standing start
     assert store.verify() == []
 
 

@@ -130,6 +130,8 @@ def test_water_temperature_and_pressure_are_set_by_the_rig_and_recorded_with_the
                 value -= STANDARD_ATMOSPHERE_PA  # absolute at the meters -> gauge
             measured.setdefault(e.payload["step_label"], []).append(value)
         assert len(measured) == 2 and all(len(v) == 3 for v in measured.values())  # the profile's 3 repeats
+        budget = next(store.entries(run_id, kinds=["measurement"])).payload["meters"][0]["budget"]
+        assert any(line["name"] == "diverter timing" for line in budget)  # a flying start: the diverter times it
         for values, (low, high) in zip(measured.values(), targets):
             assert all(low <= v <= high for v in values), (name, measured)
         assert run_result(store, run_id)["verdict"] == "pass", name

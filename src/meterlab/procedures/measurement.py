@@ -7,6 +7,7 @@ the shared reference as one correlated input: the correlation between the meters
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -83,6 +84,8 @@ def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | N
 
 def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, disturbance) -> dict:
     method = runner.rig.reference_method()
+    if action.step.start == "standing" and getattr(method, "diverter_timing_u_s", None) is not None:
+        method = dataclasses.replace(method, diverter_timing_u_s=None)  # no diverter times a standing start
     reference = method.inputs(raw.reading)
     v_ref = method.reference_volume_m3(reference)
     errors = {}
