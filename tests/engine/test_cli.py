@@ -26,6 +26,13 @@ def test_plan_prints_points_volumes_and_rig_time():
         assert text in result.output
 
 
+def test_plan_counts_the_climate_cycles_and_soaks_of_the_severity_profile():
+    result = runner.invoke(app, ["plan", "procedures/r49/damp-heat-cyclic.yaml", "--meter", DN15])
+    assert result.exit_code == 0, result.output
+    hours = float(result.output.split("estimated rig time:")[1].split("h")[0])
+    assert 48 + 3 <= hours < 52  # two 24 h cycles (d11-2013, class B) + the 1 h and 2 h soaks + measurements
+
+
 def test_validate_accepts_good_files_and_names_the_line_of_a_bad_one(tmp_path):
     good = runner.invoke(app, ["validate", "procedures/r49/intrinsic-error.yaml", DN15, "instruments/sim.yaml",
                                "examples/scenarios/good-meter.yaml", "calibration/prt-01.yaml"])

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from meterlab.metrology.planner import plan_volume
-from meterlab.procedures.schema import MeasureError, RunFlow, Soak, Stabilise, Wait
+from meterlab.procedures.schema import (
+    ClimateCycle,
+    MeasureError,
+    MeasurePressureLoss,
+    RunFlow,
+    SetWaterConditions,
+    Soak,
+    Stabilise,
+    StopFlow,
+    Wait,
+)
+from meterlab.procedures.severities import cycle_segments, load_severities, resolve
+
+Severity = Callable[[Any], dict]  # a step with `test:` -> its parameters at the meter's level
 
 
 def _hms(seconds: float) -> str:
@@ -12,8 +27,10 @@ def _hms(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}"
 
 
-def action_seconds(action, meter, method, resolution_l: float, readout: str) -> tuple[float, dict]:
-    """Physical minimum rig time of one action, and what to show for it."""
+def action_seconds(action, meter, method, resolution_l: float, readout: str,
+                   severity: Severity | None = None) -> tuple[float, dict]:
+    """Physical minimum rig time of one action, and what to show for it. `severity` gives the numbers of
+    the steps that take them from the severity profile (soaks, climate cycles)."""
     step = action.step
     row: dict = {}
     if isinstance(step, MeasureError):
@@ -26,10 +43,19 @@ def action_seconds(action, meter, method, resolution_l: float, readout: str) -> 
             volume_l = float(step.volume)
         row = {"flowrate": f"{q:.4g}", "volume": f"{volume_l:.4g}"}
         return volume_l / q * 3.6, row
-    if isinstance(step, Stabilise):
+    if isinstance(step, (Stabilise, SetWaterConditions)):
         return step.for_s, row
-    if isinstance(step, (Soak, Wait)):
+    if isinstance(step, (Wait, MeasurePressureLoss)):
+        return step.duration_s, row
+    if isinstance(step, StopFlow):
+        return step.settle_s, row
+    if isinstance(step, Soak):
+        if step.duration_s is None and severity is not None:
+            return severity(step).get("duration_s", 0.0), row
         return step.duration_s or 0.0, row
+    if isinstance(step, ClimateCycle) and severity is not None:
+        params = {**severity(step), **({"cycles": step.cycles} if step.cycles else {})}
+        return sum(s.duration_s for s in cycle_segments(params, fall_duration_s=step.fall_duration_s)), row
     if isinstance(step, RunFlow):
         seconds = step.duration_s if step.duration_s is not None else step.cycles * (step.on_s + step.off_s)
         return seconds, {"flowrate": f"{action.point.nominal_m3h:.4g}"}
@@ -42,9 +68,14 @@ def estimate(inputs, method) -> tuple[list[dict], float]:
     meter = decl.meter()
     resolution_l = decl.pulse_value_l if decl.readout == "pulses" else decl.scale_interval_l
     readout = "pulses" if decl.readout == "pulses" else "register"
+    profile = load_severities(inputs.procedure.severities) if inputs.procedure.severities else None
+
+    def severity(step) -> dict:
+        return resolve(profile, step.test, step.severity, decl.environment) if profile and step.test else {}
+
     rows, total = [], 0.0
     for action in inputs.plan().actions:
-        seconds, row = action_seconds(action, meter, method, resolution_l, readout)
+        seconds, row = action_seconds(action, meter, method, resolution_l, readout, severity)
         total += seconds
         rows.append({"label": action.label, "time": _hms(seconds), "seconds": seconds, **row})
     return rows, total
