@@ -184,6 +184,9 @@ def test_gas_temperature_and_ambient_pressure_drift_linearly():
     assert world.read("gas.temperature_c") == pytest.approx(20.3)
     assert world.read("ambient.pressure_pa") == pytest.approx(100940.0)
     assert world.read("bell.pressure_pa") == pytest.approx(100940.0 + 800.0)
+    run(world, clock, 100 * 3600)  # a durability run: both drifts stop at their limits (2 °C, 1000 Pa)
+    assert world.read("gas.temperature_c") == pytest.approx(22.0)
+    assert world.read("ambient.pressure_pa") == pytest.approx(100000.0)
 
 
 def test_gas_rig_parameters_are_checked():

@@ -68,8 +68,12 @@ class GasRigParams(_Strict):
 
     ambient_pressure_pa: float = Field(101325.0, ge=80e3, le=110e3)
     ambient_pressure_drift_pa_per_h: float = 0.0
+    ambient_pressure_drift_limit_pa: float = Field(1000.0, ge=0, description="the weather moves the barometer "
+                                                   "this far at most: the drift stops there")
     gas_temperature_c: float = Field(20.0, gt=-20, lt=50, description="of the air in the bell and the line")
     gas_temperature_drift_c_per_h: float = 0.0
+    gas_temperature_drift_limit_c: float = Field(2.0, ge=0, description="the room's air settles: the drift "
+                                                 "stops this far from the start (a 2000 h durability run)")
     molar_mass_kg_mol: float = Field(MOLAR_MASS_AIR, gt=0)
     kappa: float = Field(1.4, gt=1.0, le=5.0 / 3.0, description="isentropic exponent (ideal C*)")
     nozzles: list[NozzleSpec] = Field(default_factory=_default_nozzles, max_length=16,

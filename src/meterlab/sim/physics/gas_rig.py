@@ -19,7 +19,8 @@ blower stops). The encoder counts the bell's path (bell.encoder, pulses); the de
 the bell's flag is within ± detector_flag_m/2 of them; bell.gate is the PLC's measuring-section output, on
 while the bell is between the stop and the start detector. Gate edges and the end stops happen at their exact
 simulated times (scheduled world events, so a counter gated on bell.gate sees exactly the volume between
-the detectors). Gas temperature and ambient pressure drift linearly (in steps every 10 simulated seconds).
+the detectors). Gas temperature and ambient pressure drift linearly up to a limit (in steps every 10
+simulated seconds).
 
 Actuator signals: bell_valve, inlet_valve, vacuum_pump, bell_fill, nozzle1..nozzle<k> (1 = open / on).
 Readings: ambient.pressure_pa, gas.temperature_c, gas.pressure_pa (at meter 1), gas.flowrate_m3h (at meter 1),
@@ -63,6 +64,10 @@ POSITION_EPS_M = 1e-12  # closer than this, the bell is at a boundary
 SNAP_M = 1e-9  # at a boundary event the bell is put exactly on it if it is this close (rounding only)
 TIME_EPS_S = 1e-9
 DRIFT_PERIOD_S = 10.0  # the drifting temperature and ambient pressure change in steps this far apart
+
+
+def _bounded(drift: float, limit: float) -> float:
+    return max(-limit, min(limit, drift))
 
 
 @dataclass(frozen=True)
@@ -296,9 +301,10 @@ class GasRig(Component):
         if not (self.p.gas_temperature_drift_c_per_h or self.p.ambient_pressure_drift_pa_per_h):
             return
         hours = math.floor((now_s - self._drift_origin_s) / DRIFT_PERIOD_S) * DRIFT_PERIOD_S / S_PER_H
-        self.gas_temperature_c = (self.p.gas_temperature_c + self.p.gas_temperature_drift_c_per_h * hours
-                                  + self._excursion_c)
-        self.ambient_pressure_pa = self.p.ambient_pressure_pa + self.p.ambient_pressure_drift_pa_per_h * hours
+        drift_c = _bounded(self.p.gas_temperature_drift_c_per_h * hours, self.p.gas_temperature_drift_limit_c)
+        self.gas_temperature_c = self.p.gas_temperature_c + drift_c + self._excursion_c
+        self.ambient_pressure_pa = self.p.ambient_pressure_pa + _bounded(
+            self.p.ambient_pressure_drift_pa_per_h * hours, self.p.ambient_pressure_drift_limit_pa)
 
     def _gate_for(self, position_m: float, speed_m_s: float) -> bool:
         stop, start = self.p.bell_stop_detector_m, self.p.bell_start_detector_m
