@@ -154,3 +154,12 @@ def test_every_step_kind_is_in_the_authors_guide():
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "procedures.md").read_text(encoding="utf-8")
     assert [kind for kind in STEP_TYPES if f"| `{kind}` |" not in guide] == []
+
+
+def test_programmes_with_emc_generators_run_the_simulated_lab_slower_by_default():
+    from meterlab.procedures.session import DEFAULT_CLOCK_SCALE, DISTURBANCE_CLOCK_SCALE, default_clock_scale
+
+    repo = Path(__file__).resolve().parents[2]
+    assert default_clock_scale(load_procedure(repo / "procedures/r137/burst-mains.yaml")) == DISTURBANCE_CLOCK_SCALE
+    assert default_clock_scale(load_procedure(repo / "procedures/r49/intrinsic-error.yaml")) == DEFAULT_CLOCK_SCALE
+    assert DISTURBANCE_CLOCK_SCALE < DEFAULT_CLOCK_SCALE

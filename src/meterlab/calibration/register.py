@@ -90,7 +90,7 @@ class Register:
         """Every `*.yaml`/`*.yml` directly in `folder` (sub-folders such as examples/ are not read)."""
         folder = Path(folder)
         if not folder.is_dir():
-            raise InputFileError(folder, [(None, "", "the calibration folder does not exist")])
+            raise InputFileError(folder, [(None, "", f"the calibration folder {folder} does not exist: run from the meterlab folder or give --calibration-dir")])
         files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
         return cls(load_certificate(path) for path in files)
 

@@ -40,7 +40,9 @@ def run(
     scenario: Path | None = typer.Option(None, help="Simulated lab scenario (truth of the simulated meters)."),
     db: str = typer.Option(DEFAULT_URL, help="Records database: a SQLAlchemy URL or a SQLite file."),
     operator: str = typer.Option("technician", help="Who runs the test (recorded)."),
-    clock_scale: float = typer.Option(2000.0, help="Simulated lab only: simulated seconds per real second."),
+    clock_scale: float | None = typer.Option(
+        None, help="Simulated lab only: simulated seconds per real second (default 2000; 200 for programmes "
+                   "with EMC disturbances, whose generator traffic costs simulated time)."),
     calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of reference-standard certificates."),
     override_calibration: str | None = typer.Option(None, help="Run although a standard is out of calibration; "
                                                                   "the reason is recorded and printed on the report."),
@@ -48,13 +50,14 @@ def run(
 ) -> None:
     """Run a procedure on the bench and print the results table and the run id."""
     from meterlab.calibration.register import Register
-    from meterlab.procedures.session import create_run, load_inputs
+    from meterlab.procedures.session import create_run, default_clock_scale, load_inputs
     from meterlab.records.store import Store
 
     try:
         register = Register.load(calibration_dir)
         inputs = load_inputs(procedure, meter, bench, _scenario(bench, scenario))
         store = Store(db)
+        clock_scale = clock_scale or default_clock_scale(inputs.procedure)
         run_id = create_run(store, inputs, operator=operator, register=register, clock_scale=clock_scale,
                             override_calibration=override_calibration)
     except MeterlabError as exc:

@@ -30,13 +30,21 @@ from meterlab.procedures.plan import Plan, expand
 from meterlab.procedures.prompts import Prompter
 from meterlab.procedures.rig import RealClock, RunIOLog, WaterRig
 from meterlab.procedures.runner import RunControl, Runner, RunState
-from meterlab.procedures.schema import Procedure, load_procedure
+from meterlab.procedures.schema import ApplyDisturbance, Procedure, load_procedure
 from meterlab.records.store import Store
 from meterlab.yamlio import read_text
 
 DEFAULT_BENCH = Path("instruments/sim.yaml")
 DEFAULT_SCENARIO = Path("instruments/scenarios/default.yaml")
 DEFAULT_CLOCK_SCALE = 2000.0
+# Instrument I/O costs simulated time: a generator's configuration traffic would swamp a 60 s burst at 2000x.
+DISTURBANCE_CLOCK_SCALE = 200.0
+
+
+def default_clock_scale(procedure: Procedure) -> float:
+    """The simulated lab's speed for a procedure: slower when EMC generators are configured during it."""
+    disturbed = any(isinstance(step, ApplyDisturbance) for step, _, _ in procedure.walk())
+    return DISTURBANCE_CLOCK_SCALE if disturbed else DEFAULT_CLOCK_SCALE
 
 
 def sha256_text(text: str) -> str:
