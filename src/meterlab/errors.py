@@ -29,3 +29,7 @@ class InputFileError(MeterlabError):
             where = f"line {line}" if line else "file"
             lines.append(f"  {self.path}:{line or '-'} ({where}) field '{field or '<top>'}': {message}")
         super().__init__("\n".join(lines))
+
+
+class RigError(MeterlabError):
+    """The rig cannot do what a step asks (missing instrument, flow not reached, tank too small)."""

@@ -25,6 +25,7 @@ import re
 import statistics
 from typing import Any, Callable
 
+from meterlab.errors import RigError
 from meterlab.procedures.conditions import Readings
 
 Guard = Callable[[], None]
@@ -34,12 +35,6 @@ PA_PER_KPA = 1e3
 MIN_POLL_S = 1.0  # rig seconds between readings while waiting for the conditions
 SAMPLES = 20  # readings of each transmitter over a pressure-loss measurement
 DP_WIRING = re.compile(r"meter(\d+)\.pressure_loss_pa")
-
-
-def _rig_error(message: str) -> Exception:
-    from meterlab.procedures.rig import RigError  # late: rig.py imports this module for WaterRig
-
-    return RigError(message)
 
 
 class WaterConditioning:
@@ -60,25 +55,25 @@ class WaterConditioning:
         as it is. Everything is checked before anything is sent: a missing instrument or a value outside its
         range raises RigError."""
         if temperature_c is None and pressure_bar is None:
-            raise _rig_error("set_water_conditions: give temperature_c, pressure_bar or both")
+            raise RigError("set_water_conditions: give temperature_c, pressure_bar or both")
         circulator = controller = setpoint_pa = None
         if temperature_c is not None:
             circulator = self._role("water_circulator")
             low, high = circulator.options.min_temperature_c, circulator.options.max_temperature_c
             if not _finite(temperature_c) or not low <= temperature_c <= high:
-                raise _rig_error(f"water temperature {_show(temperature_c)} °C is outside the circulator "
+                raise RigError(f"water temperature {_show(temperature_c)} °C is outside the circulator "
                                  f"{circulator.name}'s range {low:g} .. {high:g} °C (bench options)")
         if pressure_bar is not None:
             controller = self._role("water_pressure_controller")
             if not getattr(controller.options, "controller", False):
-                raise _rig_error(f"{controller.name} (water_pressure_controller) is not declared a controller: "
+                raise RigError(f"{controller.name} (water_pressure_controller) is not declared a controller: "
                                  f"set options: {{controller: true}} in the bench file")
             if not _finite(pressure_bar) or pressure_bar < 0:
-                raise _rig_error(f"water pressure {_show(pressure_bar)} bar: give a gauge pressure >= 0 bar")
+                raise RigError(f"water pressure {_show(pressure_bar)} bar: give a gauge pressure >= 0 bar")
             setpoint_pa = pressure_bar * PA_PER_BAR + self._controller_offset_pa(controller)
             full_scale = controller.options.full_scale_pa
             if setpoint_pa > full_scale:
-                raise _rig_error(f"water pressure {pressure_bar:g} bar (gauge) is above the pressure controller "
+                raise RigError(f"water pressure {pressure_bar:g} bar (gauge) is above the pressure controller "
                                  f"{controller.name}'s range (full_scale_pa {full_scale:g} Pa, "
                                  f"{self._reference(controller)})")
         if circulator is not None:
@@ -104,7 +99,7 @@ class WaterConditioning:
         equipment = self.bench.bench.instruments[names[0]].equipment if names else {}
         reference = equipment.get("pressure_reference", "absolute")
         if reference not in ("absolute", "gauge"):
-            raise _rig_error(f"{controller.name}: equipment.pressure_reference must be absolute or gauge, "
+            raise RigError(f"{controller.name}: equipment.pressure_reference must be absolute or gauge, "
                              f"not {reference!r} (bench file)")
         return reference
 
@@ -140,7 +135,7 @@ class WaterConditioning:
         seconds it took. Bounded by `timeout_s` (RigError saying what was last read); the guard is called
         between readings, so pause and abort act within one reading."""
         if within_c <= 0 or within_bar <= 0 or for_s < 0 or timeout_s <= 0:
-            raise _rig_error("wait_water_conditions: within_c, within_bar and timeout_s must be > 0, for_s >= 0")
+            raise RigError("wait_water_conditions: within_c, within_bar and timeout_s must be > 0, for_s >= 0")
         poll_s = max(MIN_POLL_S, min(for_s / 10, 10.0))
         start = self.clock.now()
         held_since: float | None = None
@@ -150,7 +145,7 @@ class WaterConditioning:
             for target, value, what, role in ((temperature_c, temperature, "temperature", "water_circulator"),
                                               (pressure_bar, pressure, "pressure", "water_pressure_controller")):
                 if target is not None and value is None:
-                    raise _rig_error(f"the bench has no instrument that reads the water {what} (role {role})")
+                    raise RigError(f"the bench has no instrument that reads the water {what} (role {role})")
             self.on_readings(Readings(None, temperature, self.chamber_alarm()))
             now = self.clock.now()
             why = _outside(temperature, temperature_c, within_c, "°C", "water temperature") or \
@@ -162,7 +157,7 @@ class WaterConditioning:
             else:
                 held_since = None
             if now - start > timeout_s:
-                raise _rig_error(f"water conditions not reached within {timeout_s:g} s: {why or 'not held'}")
+                raise RigError(f"water conditions not reached within {timeout_s:g} s: {why or 'not held'}")
             self.wait(poll_s, guard=guard)
 
     # ---------------------------------------------------------------------------------- pressure loss
@@ -182,13 +177,13 @@ class WaterConditioning:
         standard uncertainty (certificate and scatter of the mean), the samples, the certificate, the flowrate
         (reference flowmeter mean, else the set flow)."""
         if not positions:
-            raise _rig_error("measure_pressure_loss: no meter positions given")
+            raise RigError("measure_pressure_loss: no meter positions given")
         if duration_s <= 0:
-            raise _rig_error("measure_pressure_loss: duration_s must be > 0")
+            raise RigError("measure_pressure_loss: duration_s must be > 0")
         wired = self.pressure_loss_transmitters()
         missing = sorted(set(positions) - set(wired))
         if missing:
-            raise _rig_error(f"no pressure_loss_transmitter is wired to meter position(s) {missing} (bench wiring "
+            raise RigError(f"no pressure_loss_transmitter is wired to meter position(s) {missing} (bench wiring "
                              f"input: meterN.pressure_loss_pa); wired: {sorted(wired)}")
         samples: dict[int, list[float]] = {position: [] for position in positions}
         flows: list[float] = []
@@ -206,7 +201,7 @@ class WaterConditioning:
         for position in positions:
             status = wired[position].status
             if status not in (None, 0):
-                raise _rig_error(f"{wired[position].name}: status register {status} (not ok) after the measurement")
+                raise RigError(f"{wired[position].name}: status register {status} (not ok) after the measurement")
         flowrate = statistics.fmean(flows) if flows else self.target_m3h
         return {serial: self._pressure_loss_result(position, wired[position], samples[position], flowrate)
                 for position, serial in positions.items()}
