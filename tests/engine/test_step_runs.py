@@ -293,3 +293,18 @@ def test_static_pressure_is_judged_from_the_leakage_typed_for_each_meter(tmp_pat
     assert checks["WM15-2026-0001"]["outcome"] == "pass"
     waits = [e.payload["waited_s"] for e in store.entries(run_id, kinds=["action_done"]) if "waited_s" in e.payload]
     assert waits == [900, 60]  # 15 min at 1.6 x MAP, 1 min at 2 x MAP
+
+
+def test_a_hot_water_meter_is_measured_at_its_mat_with_the_hot_water_density(tmp_path):
+    scenario = "examples/scenarios/good-meter.yaml"
+    store, register, run_id = start(tmp_path, "procedures/r49/water-temperature-t50.yaml",
+                                    ["tests/engine/data/dn15-t50.yaml"], scenario)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    hot = [e.payload for e in store.entries(run_id, kinds=["measurement"]) if e.payload["step_label"] == "high-temperature"]
+    assert len(hot) == 3
+    for m in hot:
+        row = m["meters"][0]
+        assert 45.0 <= m["conditions"]["water_temperature_c"] <= 50.0
+        assert row["mpe_pct"] == 3.0  # class 2 above 30 °C (r49-2013 profile)
+        assert abs(row["error_pct"] - truth(scenario, 1, m["flowrate_m3h"])) <= row["U_pct"] + 0.1, row
+    assert run_result(store, run_id)["verdict"] == "pass"

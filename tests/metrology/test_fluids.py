@@ -13,6 +13,7 @@ from meterlab.errors import DeclarationError
 from meterlab.metrology.fluids import (
     air_density_cipm2007,
     saturation_vapour_pressure_pa,
+    water_density,
     water_density_tanaka,
     water_vapour_partial_pressure_pa,
 )
@@ -63,6 +64,25 @@ def test_tanaka_within_4_ppm_of_iapws95_up_to_2_mpa(temperature_c, pressure_pa):
     # The top of the allowed pressure range: the (unverified) compressibility term still holds.
     rho = water_density_tanaka(temperature_c, pressure_pa)
     assert abs(rho / iapws95_rho(temperature_c, pressure_pa) - 1) < 4e-6
+
+
+@pytest.mark.parametrize("pressure_pa", [101325.0, 601325.0, 1601325.0])
+@pytest.mark.parametrize("temperature_c", [40.5, 50.0, 60.0, 70.0, 80.0, 90.0])
+def test_hot_water_within_3_ppm_of_iapws95(temperature_c, pressure_pa):
+    # Kell above 40 °C, joined to Tanaka: hot-water meters (T50 to T90) are measured at these temperatures.
+    rho = water_density(temperature_c, pressure_pa)
+    assert abs(rho / iapws95_rho(temperature_c, pressure_pa) - 1) < 3e-6
+
+
+def test_water_density_is_continuous_at_40_c_and_takes_gtc_and_arrays():
+    below, at, above = (water_density(t, 601325.0) for t in (40.0 - 1e-6, 40.0, 40.0 + 1e-6))
+    assert abs(above - at) < 1e-6 and abs(at - below) < 1e-6 and water_density(40.0) == water_density_tanaka(40.0)
+    rho = water_density(ureal(60.0, 0.1), 601325.0)
+    assert rho.x == pytest.approx(water_density(60.0, 601325.0)) and 0.04 < rho.u < 0.06  # dρ/dt ≈ −0.52 kg/m³/K
+    values = water_density(np.array([20.0, 40.0, 60.0]), 601325.0)
+    assert list(values) == pytest.approx([water_density(t, 601325.0) for t in (20.0, 40.0, 60.0)])
+    with pytest.raises(DeclarationError, match="0 to 90 °C"):
+        water_density(95.0)
 
 
 def test_tanaka_at_6_bar_matches_sheet_values():

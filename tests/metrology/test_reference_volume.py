@@ -92,12 +92,16 @@ def test_density_relative_correction_enters_with_coefficient_minus_one():
     assert reporting.sensitivity(v, delta) / v.x == pytest.approx(-1.0, abs=2e-3)
 
 
-def test_gravimetric_refuses_water_outside_tanaka_range():
+def test_gravimetric_refuses_water_outside_the_density_formulas_range():
+    # Tanaka to 40 °C, Kell above it to 90 °C (hot-water meters); boiling water is refused.
     with pytest.raises(DeclarationError) as err:
         gravimetric_volume(
-            100.0, water_temperature_tank_c=50.0, air_density=1.2, meter_temperature_c=20.0, meter_pressure_pa=ATM
+            100.0, water_temperature_tank_c=95.0, air_density=1.2, meter_temperature_c=20.0, meter_pressure_pa=ATM
         )
-    assert err.value.field == "temperature_c"
+    assert err.value.field == "temperature_c" and "90 °C" in str(err.value)
+    hot = gravimetric_volume(100.0, water_temperature_tank_c=50.0, air_density=1.2, meter_temperature_c=50.0,
+                             meter_pressure_pa=ATM)
+    assert hot == pytest.approx(100.0 / 988.035 * (1 - 1.2 / 8000) / (1 - 1.2 / 988.035), rel=1e-5)
 
 
 # ------------------------------------------------------------------------ volumetric, master meter

@@ -17,7 +17,7 @@ from GTC.lib import UncertainReal
 
 from meterlab.errors import DeclarationError
 from meterlab.metrology.budget import quantity, rectangular
-from meterlab.metrology.fluids import ZERO_CELSIUS_K, water_density_tanaka
+from meterlab.metrology.fluids import ZERO_CELSIUS_K, water_density
 from meterlab.metrology.indication import error_of_indication
 from meterlab.metrology.reference_volume import (
     MOLAR_GAS_CONSTANT,
@@ -140,8 +140,8 @@ class GravimetricMethod(ReferenceMethod):
     def reading_for(self, volume_m3: float, flowrate_m3h: float, *, water_temperature_c: float = 20.0,
                     meter_pressure_pa: float = 101325.0 + 3e5) -> GravimetricReading:
         """The reading a perfect rig would give for `volume_m3` through the meter (used by the planner)."""
-        rho_meter = water_density_tanaka(water_temperature_c, meter_pressure_pa)
-        rho_tank = water_density_tanaka(water_temperature_c)
+        rho_meter = water_density(water_temperature_c, meter_pressure_pa)
+        rho_tank = water_density(water_temperature_c)
         mass_kg = volume_m3 * rho_meter
         indication = mass_kg * (1 - self.air_density_kg_m3 / rho_tank) / (1 - self.air_density_kg_m3 / self.weights_density_kg_m3)
         return GravimetricReading(0.0, indication, water_temperature_c, water_temperature_c, meter_pressure_pa,

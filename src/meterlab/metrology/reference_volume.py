@@ -20,7 +20,7 @@ from meterlab.metrology.budget import quantity, rectangular, value_of
 from meterlab.metrology.fluids import (
     STANDARD_PRESSURE_PA,
     ZERO_CELSIUS_K,
-    water_density_tanaka,
+    water_density,
     water_vapour_partial_pressure_pa,
 )
 
@@ -91,8 +91,8 @@ def gravimetric_volume(
     own uncertainty and for water that is not SMOW (dissolved air, salts).
     """
     _positive("balance_indication_kg", balance_indication_kg)
-    rho_tank = water_density_tanaka(water_temperature_tank_c, tank_pressure_pa)
-    rho_mut = water_density_tanaka(meter_temperature_c, meter_pressure_pa)
+    rho_tank = water_density(water_temperature_tank_c, tank_pressure_pa)
+    rho_mut = water_density(meter_temperature_c, meter_pressure_pa)
     if water_density_rel_correction is not None:
         rho_tank = rho_tank * (1.0 + water_density_rel_correction)
         rho_mut = rho_mut * (1.0 + water_density_rel_correction)
@@ -128,7 +128,7 @@ def volumetric_tank_volume(
     """
     _positive("v20_m3", v20_m3)
     expansion = 1.0 + expansion_coefficient_per_k * (tank_temperature_c - tank_reference_temperature_c)
-    density_ratio = water_density_tanaka(tank_temperature_c, tank_pressure_pa) / water_density_tanaka(
+    density_ratio = water_density(tank_temperature_c, tank_pressure_pa) / water_density(
         meter_temperature_c, meter_pressure_pa
     )
     return v20_m3 * expansion * density_ratio
@@ -151,7 +151,7 @@ def master_meter_volume(
     """
     _positive("indicated_m3", indicated_m3)
     corrected = indicated_m3 / (1.0 + error_pct / 100.0)
-    return corrected * water_density_tanaka(mm_temperature_c, mm_pressure_pa) / water_density_tanaka(
+    return corrected * water_density(mm_temperature_c, mm_pressure_pa) / water_density(
         meter_temperature_c, meter_pressure_pa
     )
 
