@@ -212,7 +212,7 @@ class Runner:
         if climate is not None and isinstance(actions[climate].step, SetClimate):
             self._set_climate(actions[climate])
             restored.append(actions[climate].label)
-        elif climate is not None and climate < start:  # a finished cycle leaves its last phase's climate
+        elif climate is not None:  # a finished cycle leaves its last phase's climate
             last = cycle_segments(self._severity(actions[climate].step, {}))[-1]
             self.rig.set_climate(last.temperature_c, last.humidity_pct, ramp_c_per_min=None)
             restored.append(actions[climate].label)
