@@ -269,12 +269,17 @@ class GasRig(_GasLine):
         try:
             self.valves.set_signal("bell_valve", True)
             self.valves.set_signal("inlet_valve", False)
-            # the conditions while the bell gives the gas (the flow is steady at once)
-            t_meter = self.meter_temperature.temperature_c
-            p_bell, p_meter = self.bell_pressure.pressure_pa, self.meter_pressure.pressure_pa
             flow = self.flowrate_m3h()
-            self._wait_for(lambda: not self.encoder.measuring, timeout_s=BELL_RUN_TIMEOUT_S, guard=guard,
+            samples: list[tuple[float, float, float]] = []
+
+            def section_done() -> bool:  # the conditions while the bell gives the gas, sampled through the run
+                samples.append((self.meter_temperature.temperature_c, self.bell_pressure.pressure_pa,
+                                self.meter_pressure.pressure_pa))
+                return not self.encoder.measuring
+
+            self._wait_for(section_done, timeout_s=BELL_RUN_TIMEOUT_S, guard=guard,
                            what="the bell through its measuring section")
+            t_meter, p_bell, p_meter = (sum(column) / len(samples) for column in zip(*samples))
         except BaseException:
             for counter in counters:
                 counter.abort()
