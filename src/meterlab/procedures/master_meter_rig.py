@@ -12,12 +12,11 @@ master meter would read them there)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from meterlab.metrology.methods import MasterMeterReading
-from meterlab.procedures.conditions import Readings, Suspended, violation
-from meterlab.procedures.rig import ATMOSPHERE_PA, SETTLE_S, SLICE_REAL_S, Guard, RawMeasurement, RigError, WaterRig
+from meterlab.procedures.conditions import Suspended
+from meterlab.procedures.rig import ATMOSPHERE_PA, SETTLE_S, Guard, RawMeasurement, RigError, WaterRig
 
 REST_SHARE = 1e-3  # of the set flow: below this the master meter's flow reading counts as rest
 
@@ -99,21 +98,8 @@ class MasterMeterRig(WaterRig):
                     done_early) -> None:
         """Run until the master meter has counted `volume_l` (or, with `done_early`, until it says so once half
         is in), checking pause/abort and the monitored conditions."""
-        expected_s = volume_l / (flowrate_m3h / 3.6)
-        end = self.clock.now() + expected_s * 3 + 60
-        while (counted_l := (self.flowmeter.totalizer_m3 - mm_start_m3) * 1000) < volume_l:
-            if done_early is not None and counted_l >= volume_l / 2 and done_early():
-                return
-            guard()
-            if criteria is not None:
-                why = violation(Readings(None, self.water_temperature_c(), self.chamber_alarm()), target_m3h=None,
-                                flow_within_pct=None, water_temperature_c=criteria.water_temperature_c)
-                if why:
-                    raise Suspended(why)
-            if self.clock.now() > end:
-                raise RigError(f"the master meter did not count {volume_l:.2f} L in {expected_s * 3 + 60:.0f} s")
-            remaining_s = (volume_l - counted_l) / (flowrate_m3h / 3.6)
-            time.sleep(max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(remaining_s * 0.5))))
+        self._run_until(lambda: (self.flowmeter.totalizer_m3 - mm_start_m3) * 1000, volume_l, flowrate_m3h / 3.6,
+                        criteria, guard, done_early, what=f"the master meter counting {volume_l:.2f} L")
 
     def _wait_rest(self, guard: Guard) -> None:
         """Until the master meter reads no flow (twice, a settling time apart)."""

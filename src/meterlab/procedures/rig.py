@@ -528,10 +528,18 @@ class WaterRig(WaterConditioning, RegisterReadout, _Rig):
                  done_early: Callable[[], bool] | None = None) -> None:
         """Fill until the tank holds the mass (or, with `done_early`, until it says so once half the mass
         is in), checking pause/abort and the monitored conditions."""
-        expected_s = mass_kg / (flowrate_m3h / 3.6)
+        self._run_until(lambda: self.scale.weight_immediate_kg()[0] - before_kg, mass_kg, flowrate_m3h / 3.6,
+                        criteria, guard, done_early, what=f"the tank gaining {mass_kg:.2f} kg")
+
+    def _run_until(self, reached: Callable[[], float], target: float, per_s: float, criteria, guard: Guard,
+                   done_early: Callable[[], bool] | None, *, what: str) -> None:
+        """Until `reached()` (what the reference has collected so far) is `target` (or, with `done_early`, until
+        it says so once half is in), checking pause/abort and the monitored conditions (a violation raises
+        Suspended); bounded by three times the expected time plus a minute."""
+        expected_s = target / per_s
         end = self.clock.now() + expected_s * 3 + 60
-        while (gained := self.scale.weight_immediate_kg()[0] - before_kg) < mass_kg:
-            if done_early is not None and gained >= mass_kg / 2 and done_early():
+        while (got := reached()) < target:
+            if done_early is not None and got >= target / 2 and done_early():
                 return
             guard()
             if criteria is not None:
@@ -540,8 +548,8 @@ class WaterRig(WaterConditioning, RegisterReadout, _Rig):
                 if why:
                     raise Suspended(why)
             if self.clock.now() > end:
-                raise RigError(f"the tank did not gain {mass_kg:.2f} kg in {expected_s * 3 + 60:.0f} s")
-            remaining_s = (mass_kg - (self.scale.weight_immediate_kg()[0] - before_kg)) / (flowrate_m3h / 3.6)
+                raise RigError(f"{what}: not done within {expected_s * 3 + 60:.0f} s")
+            remaining_s = (target - got) / per_s
             time.sleep(max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(remaining_s * 0.5))))
 
     # ------------------------------------------------------------------------- measurement helpers
