@@ -39,10 +39,14 @@ def volume_for(runner: Any, action: Action) -> float:
 
 
 def _planned_l(runner: Any, action: Action, serial: str, meter: Any) -> float:
-    """The planner's volume for one meter, read the way it is read (a series needs the largest)."""
-    readout = "pulses" if runner.declarations[serial].readout == "pulses" else "register"
-    return plan_volume(meter, action.point, runner.rig.reference_method(), resolution_l=runner.resolution_l(serial),
-                       readout=readout).volume_l
+    """The planner's volume for one meter, read the way it is read (a series needs the largest); planned
+    once per meter and point (the repeats need the same, and planning evaluates budgets)."""
+    key = (serial, action.point)
+    if key not in runner.planned_l:
+        readout = "pulses" if runner.declarations[serial].readout == "pulses" else "register"
+        runner.planned_l[key] = plan_volume(meter, action.point, runner.rig.reference_method(),
+                                            resolution_l=runner.resolution_l(serial), readout=readout).volume_l
+    return runner.planned_l[key]
 
 
 def monitoring_for(runner: Any, action: Action) -> Stabilise | None:

@@ -128,6 +128,7 @@ class Runner:
         self.calibration_override = calibration_override
         self.state = RunState.IDLE
         self._active_disturbances: dict[str, ApplyDisturbance] = {}
+        self.planned_l: dict[tuple, float] = {}  # (serial, test point) -> the planner's volume (measurement.py)
 
     # ----------------------------------------------------------------------------------- state machine
     def _transition(self, new: RunState, **data: Any) -> None:
