@@ -73,7 +73,15 @@ def test_two_meters_in_series_recover_their_own_true_curves_against_the_nozzles(
     first = measurements[0]
     assert set(first["reading"]) == {"nozzles", "nozzle_pressure_pa", "nozzle_temperature_c", "meter_pressure_pa",
                                      "meter_temperature_c", "timebase_count"}
-    assert set(first["standards"]) == {"cfv-bank-01", "prt-01", "ptx-g-01", "ptx-g-02", "ctr-02"}
+    assert set(first["standards"]) == {"cfv-bank-01", "prt-01", "ptx-g-01", "ptx-g-02", "ptx-g-03", "ctr-02"}
+    # the second meter sees a lower pressure than the first: its reference volume is moved to its own pressure
+    for m in measurements:
+        first_row, second_row = m["meters"]
+        p1, p2 = m["reading"]["meter_pressure_pa"], m["at_meter"]["GM4-2026-0043"]["meter_pressure_pa"]
+        assert p2 < p1
+        assert second_row["reference_volume_l"] / m["reference_volume_l"] == pytest.approx(p1 / p2, rel=1e-6)
+        assert any(line["name"] == "gas pressure at meter GM4-2026-0043" for line in second_row["budget"])
+        assert "reference_volume_l" not in first_row
     budget = first["meters"][0]["budget"]
     assert any("cfv-bank-01" in str(line) for line in budget)
     # the collection is as long as planned (volume ÷ the nozzles' flow), timed by the certified timer

@@ -50,7 +50,11 @@ class _GasLine(_Rig):
         self.valves = self._role("gas_rig_valves")
         self.nozzle_bank = self._role("sonic_nozzle_bank")
         self.meter_temperature = self._role("mut_gas_temperature")
-        self.meter_pressure = self._role("mut_gas_pressure")
+        self.pressures_at = self._pressures_by_position()  # one transmitter per meter position, or the first only
+        if 1 not in self.pressures_at:
+            raise RigError(f"the bench {self.bench.bench.bench!r} has no pressure transmitter at the first meter "
+                           f"(role mut_gas_pressure, wiring input: gas.pressure_pa)")
+        self.meter_pressure = self.bench[self.pressures_at[1]]
         self.nozzle_pressure = self._role("nozzle_pressure", required=False)
         self.barometer = self._role("barometer")
         self.flowmeter = self._role("reference_gas_master_meter", required=False)
@@ -74,6 +78,37 @@ class _GasLine(_Rig):
             if match:
                 counters[int(match.group(1))] = driver
         return counters
+
+    def _pressures_by_position(self) -> dict[int, str]:
+        """The meters' pressure transmitters (role mut_gas_pressure) by position: wiring `input: gas.pressure_pa`
+        is the first meter's inlet, `input: gas.meter<N>.pressure_pa` meter N's."""
+        positions = {}
+        for name in self.bench.bench.by_role("mut_gas_pressure"):
+            match = re.fullmatch(r"gas\.meter(\d+)\.pressure_pa", self.bench[name].wiring.get("input", ""))
+            positions[int(match.group(1)) if match else 1] = name
+        return positions
+
+    def _downstream_pressures(self) -> dict[int, float]:
+        """The pressure at every meter after the first that has its own transmitter, now."""
+        return {pos: self.bench[name].pressure_pa for pos, name in self.pressures_at.items() if pos > 1}
+
+    def _at_meters(self, serials: list[str], samples: list[dict[int, float]], applied: dict[str, list]) -> dict:
+        """The averaged pressure at each downstream meter, corrected by its transmitter's certificate, with the
+        uncertainty and source its model takes instead of the first meter's."""
+        at_meter = {}
+        for pos, name in self.pressures_at.items():
+            if pos == 1 or pos > len(serials) or not samples:
+                continue
+            mean = sum(s[pos] for s in samples) / len(samples)
+            certificate = self.bench.bench.instruments[name].calibration
+            if self.register is None or certificate is None:
+                raise RigError(f"{name}: the pressure at meter {pos} needs a calibrated transmitter (calibration: id)")
+            correction = self.register.correction(certificate, at=mean).x
+            applied.setdefault(certificate, []).append({"reading": mean, "correction": correction})
+            cert = self.register.get(certificate)
+            at_meter[serials[pos - 1]] = {"meter_pressure_pa": mean + correction, "u_pa": cert.max_u("Pa"),
+                                          "source": cert.source, "certificate": certificate}
+        return at_meter
 
     def _nozzles(self, certificate: Any, diameters_m: list[float]) -> dict[str, tuple[float, float]]:
         """Signal -> (throat diameter, Cd) for every nozzle wired on the bank and certified."""
@@ -257,7 +292,8 @@ class GasRig(_GasLine):
                       "ambient_pressure_pa": self.barometer.pressure_pa, "nozzles": list(self.open_nozzles),
                       "bell_encoder_pulses": sum(p["pulses"] for p in passes), "bell_passes": len(passes),
                       "corrections": corrections, **self._chamber_conditions()}
-        return RawMeasurement(reading, counts, flow, {"start_s": t0, "stop_s": t1}, conditions)
+        at_meter = self._at_meters(serials, [s for p in passes for s in p["downstream"]], corrections)
+        return RawMeasurement(reading, counts, flow, {"start_s": t0, "stop_s": t1}, conditions, at_meter)
 
     def _bell_pass(self, criteria, guard: Guard) -> dict:
         """One bell run through its measuring section: encoder pulses, the meters' counts, p/T and flow."""
@@ -271,10 +307,12 @@ class GasRig(_GasLine):
             self.valves.set_signal("inlet_valve", False)
             flow = self.flowrate_m3h()
             samples: list[tuple[float, float, float]] = []
+            downstream: list[dict[int, float]] = []
 
             def section_done() -> bool:  # the conditions while the bell gives the gas, sampled through the run
                 samples.append((self.meter_temperature.temperature_c, self.bell_pressure.pressure_pa,
                                 self.meter_pressure.pressure_pa))
+                downstream.append(self._downstream_pressures())
                 return not self.encoder.measuring
 
             self._wait_for(section_done, timeout_s=BELL_RUN_TIMEOUT_S, guard=guard,
@@ -295,7 +333,7 @@ class GasRig(_GasLine):
                     counter.abort()
                 raise Suspended(why)
         return {"pulses": self.encoder.fetch_count(timeout_s=10.0), "t": t_meter, "p_bell": p_bell,
-                "p_meter": p_meter, "flow": flow,
+                "p_meter": p_meter, "flow": flow, "downstream": downstream,
                 "counts": {pos: counter.fetch_count(timeout_s=10.0) for pos, counter in self.counters.items()}}
 
     def _bell_reading(self, passes: list[dict], corrections: dict[str, list] | None = None) -> BellProverReading:
@@ -382,11 +420,12 @@ class SonicNozzleRig(_GasLine):
                        what="the disturbance to start")
         return lambda: not thread.is_alive()
 
-    def _sample(self) -> tuple[float, float, float, float]:
-        """(nozzle inlet p, nozzle inlet T, meter p, meter T): one gas thermometer serves both places."""
+    def _sample(self) -> tuple[float, float, float, float, dict[int, float]]:
+        """(nozzle inlet p, nozzle inlet T, meter p, meter T, the downstream meters' p): one gas thermometer
+        serves both places."""
         t = self.meter_temperature.temperature_c
         p_meter = self.meter_pressure.pressure_pa
-        return self.nozzle_pressure.pressure_pa, t, p_meter, t
+        return self.nozzle_pressure.pressure_pa, t, p_meter, t, self._downstream_pressures()
 
     def _collect(self, duration_s: float, criteria, guard: Guard, done_early, samples: list) -> None:
         """Sample p/T and watch the conditions until `duration_s` (or `done_early` once half is in)."""
@@ -409,7 +448,7 @@ class SonicNozzleRig(_GasLine):
     def _result(self, serials: list[str], samples: list, planned_s: float, t0: float, t1: float) -> RawMeasurement:
         count = self.timer.fetch_count(timeout_s=10.0)
         counts = self._counts(serials)
-        p0, t0_c, p_meter, t_meter = (sum(column) / len(samples) for column in zip(*samples))
+        p0, t0_c, p_meter, t_meter = (sum(column) / len(samples) for column in list(zip(*samples))[:4])
         corrections: dict[str, list] = {}
         p0 = self._corrected("nozzle_pressure", p0, corrections)
         t0_c = t_meter = self._corrected("mut_gas_temperature", t_meter, corrections)  # one thermometer, both places
@@ -422,8 +461,9 @@ class SonicNozzleRig(_GasLine):
                       "ambient_pressure_pa": self.barometer.pressure_pa, "nozzles": list(self.open_nozzles),
                       "collection_time_s": collection_s, "planned_time_s": planned_s, "samples": len(samples),
                       "corrections": corrections, **self._chamber_conditions()}
+        at_meter = self._at_meters(serials, [sample[4] for sample in samples], corrections)
         return RawMeasurement(reading, counts, volume_m3 / collection_s * 3600, {"start_s": t0, "stop_s": t1},
-                              conditions)
+                              conditions, at_meter)
 
     def standard_uses(self, raw: RawMeasurement) -> list:
         """The nozzles' Cd holds for the certified upstream conditions; the transmitters for their ranges."""
@@ -433,4 +473,5 @@ class SonicNozzleRig(_GasLine):
                    "mut_gas_temperature": reading.meter_temperature_c,
                    "nozzle_pressure": reading.nozzle_pressure_pa, "mut_gas_pressure": reading.meter_pressure_pa}
         valued = {self.certificate_of(role): value for role, value in by_role.items() if self.certificate_of(role)}
+        valued.update({own["certificate"]: own["meter_pressure_pa"] for own in raw.at_meter.values()})
         return [(ref, valued[ref]) if ref in valued else ref for ref in self._standards]

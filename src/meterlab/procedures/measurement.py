@@ -15,7 +15,7 @@ from GTC import get_correlation
 
 from meterlab.errors import MeterlabError
 from meterlab.instruments.meter_readout import ManualRegister
-from meterlab.metrology.budget import evaluate
+from meterlab.metrology.budget import evaluate, quantity
 from meterlab.metrology.decision import decide
 from meterlab.metrology.planner import plan_volume
 from meterlab.metrology.reference_volume import pulse_inputs, register_inputs
@@ -96,7 +96,8 @@ def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, dist
     rows = []
     for serial, meter in runner.meters:
         mut = mut_inputs(runner, serial, raw.mut[serial])
-        error = method.model({**reference, **mut})
+        own = _at_meter_inputs(raw.at_meter.get(serial), serial)  # readings at this meter replace the shared ones
+        error = method.model({**reference, **own, **mut})
         result = evaluate(error)
         q = raw.flowrate_m3h
         conditions = {"water_temperature_c": raw.reading.meter_water_temperature_c} if hasattr(meter, "q3_m3h") else {}
@@ -111,6 +112,8 @@ def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, dist
             "outcome": decision.outcome.label, "rule_outcome": decision.rule_outcome.label,
             "budget": result.table(), "readout": raw.mut[serial].get("readout", "pulses"), "raw": raw.mut[serial],
         })
+        if own:  # the reference volume at this meter's own conditions
+            rows[-1]["reference_volume_l"] = method.reference_volume_m3({**reference, **own}).x * 1000
     correlations = {f"{a}|{b}": get_correlation(errors[a], errors[b]) for a, b in itertools.combinations(errors, 2)}
     return {
         "step_label": action.step.label, "role": action.step.role, "during": action.step.during,
@@ -119,9 +122,17 @@ def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, dist
                   "low_m3h": action.point.low_m3h, "high_m3h": action.point.high_m3h},
         "repeat": action.repeat, "repeats": action.repeats, "planned_volume_l": volume_l,
         "flowrate_m3h": raw.flowrate_m3h, "reference_volume_l": v_ref.x * 1000, "u_reference_volume_l": v_ref.u * 1000,
-        "reading": raw.reading_dict(), "conditions": raw.conditions, "sim_time_s": raw.time_s,
+        "reading": raw.reading_dict(), "conditions": raw.conditions, "at_meter": raw.at_meter, "sim_time_s": raw.time_s,
         "standards": runner.rig.standards(), "meters": rows, "correlations": correlations,
     }
+
+
+def _at_meter_inputs(at_meter: dict | None, serial: str) -> dict:
+    """The meter's own pressure (a gas meter downstream in a series) as the model's meter_pressure_pa input."""
+    if not at_meter:
+        return {}
+    return {"meter_pressure_pa": quantity(at_meter["meter_pressure_pa"], at_meter["u_pa"],
+                                          name=f"gas pressure at meter {serial}", source=at_meter["source"])}
 
 
 def mut_inputs(runner: Any, serial: str, raw_mut: dict) -> dict:

@@ -73,6 +73,9 @@ class RawMeasurement:
     flowrate_m3h: float
     time_s: dict[str, float]           # start/stop on the rig clock
     conditions: dict[str, Any] = field(default_factory=dict)
+    # serial -> readings taken at that meter alone, replacing the shared ones in its model (a gas meter
+    # downstream in a series sees a lower pressure): {"meter_pressure_pa": p, "u_pa": u, "source": certificate}
+    at_meter: dict[str, dict] = field(default_factory=dict)
 
     def reading_dict(self) -> dict:
         return asdict(self.reading)

@@ -254,7 +254,8 @@ def _gas_rig(inputs: RunInputs, connected: Any, clock: Any, iolog: RunIOLog, reg
     if inputs.procedure.method == "sonic_nozzle":
         rig_class = SonicNozzleRig
         roles = ("sonic_nozzle_bank", "mut_gas_temperature", "nozzle_pressure", "mut_gas_pressure", "collection_timer")
-        standards = sorted({_cert(bench, role) for role in roles})
+        standards = sorted({bench.instruments[name].calibration for role in roles for name in bench.by_role(role)
+                            if bench.instruments[name].calibration})
     return rig_class(connected, clock=clock, iolog=iolog, method=method,
                      nozzle_certificate=register.get(_cert(bench, "sonic_nozzle_bank")),
                      throat_diameters_m=diameters, standards=standards, register=register)

@@ -37,7 +37,8 @@ def run_result(store: Store, run_id: str) -> dict[str, Any]:
                 "label": f"{m['point']['name']} #{m['repeat']}" + (f" ({m['step_label']})" if m.get("step_label") else ""),
                 "point": m["point"]["name"], "repeat": m["repeat"], "step_label": m.get("step_label"),
                 "role": m.get("role"), "flowrate_m3h": m["flowrate_m3h"],
-                "reference_volume_l": m["reference_volume_l"], "indicated_volume_l": r["indicated_volume_l"],
+                "reference_volume_l": r.get("reference_volume_l", m["reference_volume_l"]),  # at the meter
+                "indicated_volume_l": r["indicated_volume_l"],
                 "error_pct": r["error_pct"], "u_pct": r["u_pct"], "k": r["k"], "U_pct": r["U_pct"],
                 "mpe_pct": r["mpe_pct"], "verdict": r["outcome"], "decision_rule": r["decision_rule"],
             })
