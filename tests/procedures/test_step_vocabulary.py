@@ -163,3 +163,16 @@ def test_programmes_with_emc_generators_run_the_simulated_lab_slower_by_default(
     assert default_clock_scale(load_procedure(repo / "procedures/r137/burst-mains.yaml")) == DISTURBANCE_CLOCK_SCALE
     assert default_clock_scale(load_procedure(repo / "procedures/r49/intrinsic-error.yaml")) == DEFAULT_CLOCK_SCALE
     assert DISTURBANCE_CLOCK_SCALE < DEFAULT_CLOCK_SCALE
+
+
+def test_a_programme_written_for_a_temperature_class_refuses_a_meter_of_another():
+    from meterlab.errors import DeclarationError
+    from meterlab.procedures.session import load_inputs
+
+    repo = Path(__file__).resolve().parents[2]
+    with pytest.raises(DeclarationError, match="temperature class T50.*this one is T30"):
+        load_inputs(repo / "procedures/r49/water-temperature-t50.yaml", [repo / "examples/meters/dn15-class2.yaml"],
+                    repo / "instruments/sim.yaml", None)
+    hot = load_inputs(repo / "procedures/r49/water-temperature-t50.yaml", [repo / "tests/engine/data/dn15-t50.yaml"],
+                      repo / "instruments/sim.yaml", None)
+    assert hot.procedure.temperature_classes == ["T50"]

@@ -335,6 +335,8 @@ class Procedure(Metadata):
     decision_rule: Literal["simple", "guarded"] = "simple"
     severities: str | None = Field(None, description="severity profile for disturbances, e.g. d11-2013")
     electronic_only: bool = Field(False, description="applies only to meters with electronic devices")
+    temperature_classes: list[str] | None = Field(
+        None, min_length=1, description="water: the temperature classes the programme is written for (e.g. [T30])")
     parameters: dict[str, Any] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
 

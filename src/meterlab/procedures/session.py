@@ -79,6 +79,10 @@ def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path
             raise DeclarationError("meter", str(path), f"a {proc.meter_kind} meter for procedure {proc.id}")
         if proc.electronic_only and not decl.electronic:
             raise DeclarationError("meter", str(path), f"an electronic meter: {proc.id} tests electronic devices only")
+        classes = proc.temperature_classes
+        if classes and decl.kind == "water" and decl.temperature_class not in classes:
+            raise DeclarationError("meter", str(path), f"a meter of temperature class {' or '.join(classes)}: "
+                                                      f"{proc.id} is written for it (this one is {decl.temperature_class})")
         declarations[decl.serial] = decl
     problems = readout_problems(proc, declarations)
     if problems:
@@ -216,8 +220,8 @@ def reference_method(inputs: RunInputs, register: Register):
             meter_pressure=_cert(bench, "mut_gas_pressure"), timer=_cert(bench, "collection_timer"))
     if inputs.procedure.method == "master_meter":
         return MasterMeterMethod.from_register(
-            register, master_meter=_cert(bench, "reference_master_meter"), thermometer=_cert(bench, "water_thermometer"),
-            pressure=_cert(bench, "water_pressure"),
+            register, master_meter=_cert(bench, "reference_master_meter"),
+            thermometer=_cert(bench, "water_thermometer"), pressure=_cert(bench, "water_pressure"),
             resolution_l=float(_equipment(bench, "reference_master_meter", "totalizer_resolution_l")),
             reproducibility_half_width_pct=float(_equipment(bench, "reference_master_meter",
                                                             "reproducibility_half_width_pct")))
