@@ -332,6 +332,7 @@ class WaterRig(WaterConditioning, RegisterReadout, _Rig):
                            f"100 % speed) so that a flow can be set")
         self._standards = standards or []
         self.target_m3h: float | None = None
+        self.reversed = False  # the reversing manifold's output is off after a safe state too
         self.speed_pct = 0.0
         self._pulse_value_l: dict[int, float] = {}
         self._speed_changed_at = -SETTLE_S
@@ -361,8 +362,9 @@ class WaterRig(WaterConditioning, RegisterReadout, _Rig):
             raise RigError(f"{flowrate_m3h:g} m³/h is above the rig's {self.max_flowrate_m3h:g} m³/h")
         self.target_m3h = flowrate_m3h
         self.valves.diverter_to_bypass()
-        if reversible:
+        if reversible and reverse != self.reversed:  # switched only when the direction changes
             self.valves.set_signal("reverse_valve", reverse)
+            self.reversed = reverse
         self.valves.open_start_valve()
         self.speed_pct = min(100.0, flowrate_m3h / self.max_flowrate_m3h * 100)
         self.pump.run(self.speed_pct)
