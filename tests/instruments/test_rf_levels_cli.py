@@ -3,6 +3,7 @@ the bench names it (rf_generator equipment.level_tables), and the RF disturbance
 missing, wrong or non-covering table (and bad severity parameters) with the bench, the field and the fix,
 before anything is sent."""
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,22 @@ def test_a_bench_without_an_rf_generator_is_refused_with_its_name(tmp_path):
     with pytest.raises(LevelTableError, match=r"'sim-water-rig' has 0 open instruments with role 'rf_generator'.*"
                                               r"needs the RF signal generator"):
         rf_generator_for(ConnectedBench(load_bench(path)), "radiated_rf")
+
+
+def test_a_table_older_than_the_bench_allows_is_refused(small_table, tmp_path):
+    old = load_level_table(small_table).model_copy(
+        update={"calibrated_at": dt.datetime(2025, 1, 10, tzinfo=dt.timezone.utc)})
+    path = save_level_table(old, tmp_path / "old.yaml")
+    assert load_tables(bench_naming(tmp_path, {"conducted_rf": str(path)}), "conducted_rf")  # no limit: accepted
+
+    def limited(table: Path):
+        bench_naming(tmp_path, {"conducted_rf": str(table)})
+        data = yaml.safe_load((tmp_path / "bench.yaml").read_text())
+        data["instruments"]["rf_generator"]["equipment"]["level_table_max_age_days"] = 365
+        (tmp_path / "bench.yaml").write_text(yaml.safe_dump(data))
+        return load_bench(tmp_path / "bench.yaml")
+
+    with pytest.raises(LevelTableError, match=r"was made on 2025-01-10, \d+ days ago, more than the bench's "
+                                              r"level_table_max_age_days = 365"):
+        load_tables(limited(path), "conducted_rf")
+    assert load_tables(limited(small_table), "conducted_rf")  # one made today is within the limit

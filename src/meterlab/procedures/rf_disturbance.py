@@ -22,6 +22,7 @@ Tables are made with `meterlab instruments rf-levels` (rf_immunity.calibrate_lev
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import threading
@@ -123,8 +124,29 @@ def load_tables(bench: Any, kind: str) -> list[TableRef]:
         if table.bench is not None and table.bench != bench.bench:
             raise LevelTableError(f"{where}: {path} was calibrated on bench {table.bench!r} (its field `bench`), "
                                   f"not on {bench.bench!r}; {_fix(kind)}")
+        _check_age(table, max_age_days(bench), where, path, kind)
         refs.append(TableRef(field, given, path, table))
     return refs
+
+
+def max_age_days(bench: Any) -> float | None:
+    """The rf_generator's `equipment.level_table_max_age_days`: how old a level calibration may be (the lab's
+    rule; None: not limited)."""
+    names = bench.by_role("rf_generator")
+    value = bench.instruments[names[0]].equipment.get("level_table_max_age_days") if names else None
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+        raise LevelTableError(f"bench {bench.bench!r}: instruments.{names[0]}.equipment.level_table_max_age_days "
+                              f"= {value!r}: give a number of days > 0")
+    return value
+
+
+def _check_age(table: LevelCalibration, max_days: float | None, where: str, path: Path, kind: str) -> None:
+    if max_days is None:
+        return
+    age_days = (dt.datetime.now(dt.timezone.utc) - table.calibrated_at).total_seconds() / 86400
+    if age_days > max_days:
+        raise LevelTableError(f"{where}: {path} was made on {table.calibrated_at:%Y-%m-%d}, {age_days:.0f} days ago, "
+                              f"more than the bench's level_table_max_age_days = {max_days:g}; {_fix(kind)}")
 
 
 def select_table(refs: list[TableRef], kind: str, params: Mapping[str, Any], bench_name: str) -> TableRef:
