@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from meterlab.calibration.register import Register
-from meterlab.procedures.prompts import AutoPrompter
+from meterlab.engine.prompts import AutoPrompter
+from meterlab.engine.session import create_run, execute, load_inputs
 from meterlab.procedures.schema import Stabilise
-from meterlab.procedures.session import create_run, execute, load_inputs
 from meterlab.records.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -66,7 +66,7 @@ def pin(cpu: int | None) -> None:
 
 def serve_lab_in_subprocess(ports_file: Path, cpu: int | None = None) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "meterlab.sim", "--bench", str(BENCH), "--scenario", str(SCENARIO),
+        [sys.executable, "-m", "meterlab", "lab", "serve", "--bench", str(BENCH), "--scenario", str(SCENARIO),
          "--ports-file", str(ports_file)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: pin(cpu),
     )

@@ -3,11 +3,10 @@
 import math
 from pathlib import Path
 
-
 from meterlab.calibration.register import Register
-from meterlab.procedures.prompts import AutoPrompter
-from meterlab.procedures.runner import RunState
-from meterlab.procedures.session import create_run, execute, load_inputs
+from meterlab.engine.control import RunState
+from meterlab.engine.prompts import AutoPrompter
+from meterlab.engine.session import create_run, execute, load_inputs
 from meterlab.records.store import Store
 from meterlab.reports.results import run_result
 from meterlab.sim.scenario import load_scenario

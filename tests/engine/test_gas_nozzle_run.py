@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from meterlab.calibration.register import Register
-from meterlab.procedures.events import EventBus
-from meterlab.procedures.prompts import AutoPrompter
-from meterlab.procedures.rig import RigError
-from meterlab.procedures.runner import RunControl, Runner, RunState
-from meterlab.procedures.session import (
+from meterlab.engine.control import RunControl, RunState
+from meterlab.engine.events import EventBus
+from meterlab.engine.prompts import AutoPrompter
+from meterlab.engine.runner import Runner
+from meterlab.engine.session import (
     _severities,
     bench_session,
     create_run,
@@ -23,6 +23,7 @@ from meterlab.procedures.session import (
 )
 from meterlab.records.store import Store
 from meterlab.reports.results import run_result
+from meterlab.rigs.water_gravimetric import RigError
 from meterlab.sim.scenario import load_scenario
 
 from .test_gas_run import truth

@@ -4,14 +4,14 @@ import threading
 
 import yaml
 
-from meterlab.procedures.events import EventBus
-from meterlab.procedures.prompts import AutoPrompter
-from meterlab.procedures.runner import PART_S, RunControl, Runner, RunState
-from meterlab.procedures.session import bench_session
-
-from .test_run_control import DN15, _runner_in_session
+from meterlab.engine.control import RunControl, RunState
+from meterlab.engine.events import EventBus
+from meterlab.engine.prompts import AutoPrompter
+from meterlab.engine.runner import PART_S, Runner
+from meterlab.engine.session import bench_session
 
 from .test_end_to_end import REPO
+from .test_run_control import DN15, _runner_in_session
 
 CLOCK_SCALE = 4000.0
 

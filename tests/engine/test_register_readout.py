@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from meterlab.declarations import load_meter
+from meterlab.engine.control import RunState
+from meterlab.engine.measurement import readout_problems
+from meterlab.engine.prompts import Answer, AutoPrompter
+from meterlab.engine.runner import Runner
+from meterlab.engine.session import bench_session, execute, inputs_from_header
 from meterlab.errors import MeterlabError
-from meterlab.procedures.measurement import readout_problems
-from meterlab.procedures.prompts import Answer, AutoPrompter
-from meterlab.procedures.runner import Runner, RunState
+from meterlab.metrology.declarations import load_meter
 from meterlab.procedures.schema import load_procedure
-from meterlab.procedures.session import bench_session, execute, inputs_from_header
 from meterlab.reports.results import run_result
 
 from .test_end_to_end import EMC_CLOCK_SCALE, start, truth

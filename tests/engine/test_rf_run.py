@@ -16,12 +16,13 @@ from pathlib import Path
 import yaml
 
 from meterlab.calibration.register import Register
+from meterlab.engine.control import RunControl, RunState
+from meterlab.engine.events import EventBus
+from meterlab.engine.prompts import AutoPrompter
+from meterlab.engine.runner import Runner
+from meterlab.engine.session import bench_session, create_run, execute, inputs_from_header, load_inputs
 from meterlab.instruments.rf_immunity import load_level_table
-from meterlab.procedures.events import EventBus
-from meterlab.procedures.prompts import AutoPrompter
-from meterlab.procedures.runner import RunControl, Runner, RunState
 from meterlab.procedures.severities import load_severities
-from meterlab.procedures.session import bench_session, create_run, execute, inputs_from_header, load_inputs
 from meterlab.records.store import Store
 from meterlab.reports.results import run_result
 from meterlab.sim.testing import wait_for

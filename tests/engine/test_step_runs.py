@@ -6,15 +6,16 @@ moves."""
 import yaml
 
 from meterlab.calibration.register import Register
-from meterlab.procedures.events import EventBus
-from meterlab.procedures.prompts import Answer, AutoPrompter
-from meterlab.procedures.runner import RunControl, Runner, RunState
-from meterlab.procedures.session import bench_session, create_run, execute, load_inputs
+from meterlab.engine.control import RunControl, RunState
+from meterlab.engine.events import EventBus
+from meterlab.engine.prompts import Answer, AutoPrompter
+from meterlab.engine.runner import Runner
+from meterlab.engine.session import bench_session, create_run, execute, load_inputs
 from meterlab.procedures.severities import load_severities
-from meterlab.procedures.water_conditioning import STANDARD_ATMOSPHERE_PA
 from meterlab.records.store import Store
 from meterlab.reports.document import render_html
 from meterlab.reports.results import run_result
+from meterlab.rigs.water_conditioning import STANDARD_ATMOSPHERE_PA
 from meterlab.sim.scenario import load_scenario
 
 from .test_end_to_end import REPO, start, truth

@@ -2,11 +2,11 @@
 
 import pytest
 
-from meterlab.metrology.reference_volume import gravimetric_volume
 from meterlab.instruments.bench import open_instrument
 from meterlab.instruments.counter import Keysight53230A
 from meterlab.instruments.errors import InstrumentError, InstrumentReplyError, InstrumentValueError
 from meterlab.instruments.testing import expected_protocol
+from meterlab.metrology.reference_volume import gravimetric_volume
 
 # -- byte-exact ---------------------------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from meterlab.sim.testing import FAULT_TIMEOUT_S as TIMEOUT_S
 from meterlab.sim.testing import inject_fault, open_with_timeout, raised_within
 
 
-
 @pytest.fixture
 def connect(lab):
     """Open a fresh driver with a short timeout; clear all faults afterwards."""

@@ -18,10 +18,9 @@ from meterlab.instruments.master_meter import GasMasterMeter, PromassMasterMeter
 from meterlab.instruments.testing import TIMEOUT, expected_protocol
 from meterlab.sim.reference_params import MasterMeterParams
 from meterlab.sim.scenario import FaultSpec, load_scenario
-from meterlab.sim.testing import running_lab
 from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
 from meterlab.sim.testing import FAULT_TIMEOUT_S as TIMEOUT_S
-from meterlab.sim.testing import inject_fault, open_with_timeout
+from meterlab.sim.testing import inject_fault, open_with_timeout, running_lab
 
 from .conftest import SIM_BENCH, WATER_SCENARIO
 

@@ -45,9 +45,8 @@ from meterlab.instruments.rf_immunity import (
 )
 from meterlab.instruments.testing import expected_protocol
 from meterlab.sim.scenario import FaultSpec, Scenario
-from meterlab.sim.testing import running_lab, wait_for
 from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
-from meterlab.sim.testing import inject_fault, open_with_timeout, raised_within
+from meterlab.sim.testing import inject_fault, open_with_timeout, raised_within, running_lab, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_BENCH = ROOT / "instruments" / "sim.yaml"

@@ -2,10 +2,10 @@
 
 import pytest
 
-from meterlab.metrology.fluids import water_density_tanaka
 from meterlab.instruments.errors import InstrumentError, InstrumentReplyError, InstrumentValueError
 from meterlab.instruments.scale import MettlerToledoSics
 from meterlab.instruments.testing import expected_protocol
+from meterlab.metrology.fluids import water_density_tanaka
 
 # -- byte-exact (CRLF framing is checked too) ----------------------------------------------------------------
 

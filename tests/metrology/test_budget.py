@@ -7,7 +7,6 @@ import math
 import pytest
 from GTC import reporting, type_a, ureal
 
-from meterlab.metrology.indication import error_of_indication
 from meterlab.errors import DeclarationError
 from meterlab.metrology.budget import (
     arcsine,
@@ -22,6 +21,7 @@ from meterlab.metrology.budget import (
     rectangular,
     triangular,
 )
+from meterlab.metrology.indication import error_of_indication
 from meterlab.metrology.reference_volume import gravimetric_volume
 
 

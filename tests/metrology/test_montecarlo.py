@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from GTC import log
 
-from meterlab.metrology.indication import error_of_indication
 from meterlab.errors import DeclarationError
 from meterlab.metrology import budget
+from meterlab.metrology.indication import error_of_indication
 from meterlab.metrology.montecarlo import (
     Arcsine,
     Normal,

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from meterlab.declarations import MeterDeclaration, load_meter, max_pressure_loss_kpa
 from meterlab.errors import DeclarationError, InputFileError
+from meterlab.metrology.declarations import MeterDeclaration, load_meter, max_pressure_loss_kpa
 from meterlab.metrology.profiles import load_profile
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,6 @@ import math
 import pytest
 from GTC import reporting
 
-from meterlab.metrology.indication import error_of_indication
 from meterlab.errors import DeclarationError
 from meterlab.metrology.budget import (
     evaluate,
@@ -16,6 +15,7 @@ from meterlab.metrology.budget import (
     rectangular,
 )
 from meterlab.metrology.fluids import saturation_vapour_pressure_pa, water_density_tanaka
+from meterlab.metrology.indication import error_of_indication
 from meterlab.metrology.reference_volume import (
     bell_prover_volume,
     bell_prover_volume_at_meter,

@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from meterlab.procedures.plan import MULTIPLE
-
 from meterlab.metrology.profiles import load_profile
+from meterlab.procedures.plan import MULTIPLE
 from meterlab.procedures.schema import (
     ApplyDisturbance,
     ClimateCycle,

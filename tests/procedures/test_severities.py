@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from meterlab.declarations import Environment, load_meter
 from meterlab.errors import DeclarationError, InputFileError
+from meterlab.metrology.declarations import Environment, load_meter
 from meterlab.procedures.schema import load_procedure
 from meterlab.procedures.severities import (
     CLASSES,

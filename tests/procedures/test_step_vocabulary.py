@@ -157,7 +157,7 @@ def test_every_step_kind_is_in_the_authors_guide():
 
 
 def test_programmes_with_emc_generators_run_the_simulated_lab_slower_by_default():
-    from meterlab.procedures.session import DEFAULT_CLOCK_SCALE, DISTURBANCE_CLOCK_SCALE, default_clock_scale
+    from meterlab.engine.session import DEFAULT_CLOCK_SCALE, DISTURBANCE_CLOCK_SCALE, default_clock_scale
 
     repo = Path(__file__).resolve().parents[2]
     assert default_clock_scale(load_procedure(repo / "procedures/r137/burst-mains.yaml")) == DISTURBANCE_CLOCK_SCALE
@@ -166,8 +166,8 @@ def test_programmes_with_emc_generators_run_the_simulated_lab_slower_by_default(
 
 
 def test_a_programme_written_for_a_temperature_class_refuses_a_meter_of_another():
+    from meterlab.engine.session import load_inputs
     from meterlab.errors import DeclarationError
-    from meterlab.procedures.session import load_inputs
 
     repo = Path(__file__).resolve().parents[2]
     with pytest.raises(DeclarationError, match="temperature class T50.*this one is T30"):

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from meterlab.calibration.register import Register
 from meterlab.cli import app
-from meterlab.procedures.prompts import AutoPrompter
-from meterlab.procedures.runner import RunState
-from meterlab.procedures.session import create_run, execute, load_inputs
+from meterlab.engine.control import RunState
+from meterlab.engine.prompts import AutoPrompter
+from meterlab.engine.session import create_run, execute, load_inputs
 from meterlab.records.store import Store
 from meterlab.reports import document
 from meterlab.reports.figures import error_curve_png

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from meterlab.instruments.bench import load_bench
 from meterlab.metrology.reference_volume import (
     MOLAR_GAS_CONSTANT,
     MOLAR_MASS_AIR,
     bell_prover_volume_at_meter,
     gas_volume_at_meter,
 )
-from meterlab.instruments.bench import load_bench
 from meterlab.sim.clock import ManualClock
 from meterlab.sim.physics import build_world
 from meterlab.sim.reference_params import GasRigParams, NozzleSpec

@@ -129,7 +129,7 @@ def test_faults_the_lab_cannot_inject_are_refused_at_start(fault, message):
 def test_lab_serve_writes_the_ports_file_answers_and_stops_on_ctrl_c(tmp_path):
     ports_file = tmp_path / "ports.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "meterlab.sim", "--ports-file", str(ports_file), "--clock-scale", "100"],
+        [sys.executable, "-m", "meterlab", "lab", "serve", "--ports-file", str(ports_file), "--clock-scale", "100"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:

@@ -8,9 +8,9 @@ import pytest
 from meterlab.metrology.fluids import water_density_tanaka
 from meterlab.metrology.reference_volume import gas_volume_at_meter
 from meterlab.sim.clock import ManualClock
+from meterlab.sim.faults import schedule_physical_fault
 from meterlab.sim.physics import build_world
 from meterlab.sim.reference_params import GasRigParams, MasterMeterParams
-from meterlab.sim.faults import schedule_physical_fault
 from meterlab.sim.scenario import FaultSpec, MeterSpec, Scenario, WaterRigParams
 
 CURVE = [[0.5, 1.2], [2.0, 0.4], [6.0, -0.2]]

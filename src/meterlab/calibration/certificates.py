@@ -26,9 +26,9 @@ A standard with several elements (the nozzles of a bank) gives `corrections: {N1
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterator, Mapping
-import datetime as dt
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from meterlab.calibration.corrections import Correction, OutOfCalibratedRange, Range, fail_at, si_factor, si_unit_of
 from meterlab.errors import DeclarationError
 from meterlab.metrology.budget import quantity
-from meterlab.yamlio import read_yaml, load_model
+from meterlab.yamlio import load_model, read_yaml
 
 __all__ = [
     "Certificate",

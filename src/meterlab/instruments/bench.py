@@ -31,6 +31,7 @@ from meterlab.instruments.transport import MAX_TIMEOUT_S, ModbusTransport, Trans
 from meterlab.yamlio import load_model
 
 log = logging.getLogger(__name__)
+SIMULATED_BENCH = Path("instruments/sim.yaml")  # the default bench, relative to the working directory
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 SIGNAL_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 

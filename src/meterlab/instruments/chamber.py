@@ -29,9 +29,8 @@ terminate the profile and, if `options.idle_temperature_c` is given, set the sta
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 

@@ -1,1 +1,2 @@
-"""Procedures: the schema of procedure files, the runner (state machine, journal, resume), the steps."""
+"""Procedures: the programme as data (the schema of procedure files, plan expansion, severities, the checks
+that turn measurements into verdicts, validation of every input file)."""

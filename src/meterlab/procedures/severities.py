@@ -25,8 +25,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from meterlab.declarations import Environment
 from meterlab.errors import DeclarationError
+from meterlab.metrology.declarations import Environment
 from meterlab.metrology.profiles import Sourced, Status, profile_path
 from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, DisturbanceKind, Procedure, SetClimate, Soak
 from meterlab.yamlio import load_model

@@ -41,7 +41,7 @@ def validate_file(path: Path) -> str:
         from meterlab.instruments.bench import load_bench
         load_bench(path)
     elif kind == "meter":
-        from meterlab.declarations import load_meter
+        from meterlab.metrology.declarations import load_meter
         load_meter(path)
     elif kind == "certificate":
         from meterlab.calibration.certificates import load_certificate

@@ -132,7 +132,7 @@ def _meter_model(declaration: dict | None) -> Any | None:
     """The metrology core's meter for a stored declaration (None when it no longer validates)."""
     if not declaration:
         return None
-    from meterlab.declarations import MeterDeclaration
+    from meterlab.metrology.declarations import MeterDeclaration
 
     try:
         return MeterDeclaration.model_validate({k: v for k, v in declaration.items() if not k.startswith("_")}).meter()

@@ -17,6 +17,7 @@ from meterlab.yamlio import Path_, read_yaml, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
 
+DEFAULT_SCENARIO = Path("instruments/scenarios/default.yaml")  # relative to the working directory
 COMM_FAULTS = ("no_answer", "garbage", "drop_connection", "error")  # served by the protocol servers
 
 
@@ -212,3 +213,10 @@ def load_scenario(path: str | Path) -> Scenario:
         raise InputFileError(path, validation_problems(exc, lines)) from exc
     scenario._source = (Path(path), lines)
     return scenario
+
+
+def load_scenario_or_default(path: Path | None) -> tuple[Scenario, Path | None]:
+    """The scenario at `path`, else the default scenario file if present, else built-in defaults."""
+    if path is None and DEFAULT_SCENARIO.exists():
+        path = DEFAULT_SCENARIO
+    return (load_scenario(path) if path else Scenario()), path

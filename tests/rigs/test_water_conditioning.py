@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from meterlab.calibration.register import Register
+from meterlab.errors import RigError
 from meterlab.instruments.bench import ConnectedBench
 from meterlab.metrology.methods import GravimetricMethod
-from meterlab.procedures.rig import RigError, RunIOLog, WaterRig
+from meterlab.rigs.base import RunIOLog
+from meterlab.rigs.water_gravimetric import WaterRig
 from meterlab.sim.testing import running_lab
 
 ROOT = Path(__file__).resolve().parents[2]

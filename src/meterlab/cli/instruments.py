@@ -9,14 +9,14 @@ from rich.console import Console
 from rich.table import Table
 
 from meterlab.errors import MeterlabError
+from meterlab.instruments.bench import SIMULATED_BENCH
 
 instruments_app = typer.Typer(help="Instrument drivers and bench descriptions.", no_args_is_help=True)
-DEFAULT_BENCH = Path("instruments/sim.yaml")
 
 
 @instruments_app.command()
 def check(
-    bench: Path = typer.Option(DEFAULT_BENCH, help="Bench file to check."),
+    bench: Path = typer.Option(SIMULATED_BENCH, help="Bench file to check."),
     scenario: Path | None = typer.Option(None, help="Scenario for the simulated instruments, if any."),
     show_io: bool = typer.Option(False, "--show-io", help="Print the I/O log of the check."),
 ) -> None:
@@ -49,8 +49,8 @@ def check(
 
 
 def _start_lab(bench, scenario: Path | None):
-    from meterlab.sim.cli import load_scenario_or_default
     from meterlab.sim.lab import SimLab
+    from meterlab.sim.scenario import load_scenario_or_default
 
     return SimLab(bench, load_scenario_or_default(scenario)[0]).start()
 
@@ -112,7 +112,7 @@ def rf_levels(
                                   "field strength in V/m (radiated_rf), unmodulated."),
     out: Path = typer.Option(..., help="Level table to write (YAML); name it in the bench file under "
                              "rf_generator equipment.level_tables.<kind>."),
-    bench: Path = typer.Option(DEFAULT_BENCH, help="Bench file with the RF chain."),
+    bench: Path = typer.Option(SIMULATED_BENCH, help="Bench file with the RF chain."),
     scenario: Path | None = typer.Option(None, help="Scenario for a simulated bench (default: the lab's default)."),
     severities: str = typer.Option("d11-2013", help="Severity profile giving the frequency range and step."),
     start_hz: float | None = typer.Option(None, help="First frequency (default: the severity profile's)."),
@@ -196,8 +196,8 @@ def _rf_setup(kind: str, level_v: float, bench: Path, severities: str, start_hz,
 
 
 def _start_rf_lab(bench, scenario: Path | None, clock_scale: float):
-    from meterlab.sim.cli import load_scenario_or_default
     from meterlab.sim.lab import SimLab
+    from meterlab.sim.scenario import load_scenario_or_default
 
     return SimLab(bench, load_scenario_or_default(scenario)[0], clock_scale=clock_scale).start()
 

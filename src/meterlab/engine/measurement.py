@@ -13,17 +13,18 @@ from typing import Any
 
 from GTC import get_correlation
 
+from meterlab.engine.control import AbortRequested
+from meterlab.engine.events import Event
+from meterlab.engine.prompts import Question
 from meterlab.errors import MeterlabError
 from meterlab.instruments.meter_readout import ManualRegister
 from meterlab.metrology.budget import evaluate, quantity
 from meterlab.metrology.decision import decide
 from meterlab.metrology.planner import plan_volume
 from meterlab.metrology.reference_volume import pulse_inputs, register_inputs
-from meterlab.procedures.conditions import Suspended
-from meterlab.procedures.events import Event
 from meterlab.procedures.plan import Action
-from meterlab.procedures.prompts import Question
 from meterlab.procedures.schema import MeasureError, Stabilise
+from meterlab.rigs.conditions import Suspended
 
 MAX_ATTEMPTS = 5
 
@@ -227,8 +228,6 @@ class OperatorRegisters:
         return value, elapsed, flow
 
     def _ask(self, serial: str, phase: str, text: str) -> str:
-        from meterlab.procedures.runner import AbortRequested  # the runner imports this module
-
         answer = self.runner.prompter.ask(Question(text, "register", "L", minimum=0.0, meter_serial=serial))
         self.exchanges.setdefault(serial, []).append({"phase": phase, "question": text, "typed": answer.value,
                                                       "answered_by": answer.answered_by})

@@ -26,7 +26,7 @@ import statistics
 from typing import Any, Callable
 
 from meterlab.errors import RigError
-from meterlab.procedures.conditions import Readings
+from meterlab.rigs.conditions import Readings
 
 Guard = Callable[[], None]
 STANDARD_ATMOSPHERE_PA = 101325.0
@@ -122,7 +122,7 @@ class WaterConditioning:
         indicator = self._role("water_pressure", required=False)
         controller = self._role("water_pressure_controller", required=False)
         pressure = None
-        if indicator is not None:  # an indicator on this rig reads absolute (rig.py, GravimetricReading)
+        if indicator is not None:  # an indicator on this rig reads absolute (water_gravimetric.py, GravimetricReading)
             pressure = (indicator.pressure_pa() - self._atmosphere_pa()) / PA_PER_BAR
         elif controller is not None:
             pressure = (controller.pressure_pa() - self._controller_offset_pa(controller)) / PA_PER_BAR

@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from meterlab.errors import MeterlabError
+from meterlab.instruments.bench import SIMULATED_BENCH
 from meterlab.records.store import DEFAULT_URL
+from meterlab.sim.scenario import DEFAULT_SCENARIO
 
-DEFAULT_BENCH = Path("instruments/sim.yaml")
-DEFAULT_SCENARIO = Path("instruments/scenarios/default.yaml")
 # Piped output gets Rich's 80 columns, too narrow for the results table; a terminal keeps its own width.
 console = Console() if sys.stdout.isatty() else Console(width=140)
 
@@ -36,7 +36,7 @@ def _scenario(bench_path: Path, scenario: Path | None) -> Path | None:
 def run(
     procedure: Path = typer.Argument(..., help="Procedure file, e.g. procedures/r49/intrinsic-error.yaml"),
     meter: list[Path] = typer.Option(..., "--meter", help="Meter declaration file; repeat for meters in series."),
-    bench: Path = typer.Option(DEFAULT_BENCH, help="Bench description (the simulated lab by default)."),
+    bench: Path = typer.Option(SIMULATED_BENCH, help="Bench description (the simulated lab by default)."),
     scenario: Path | None = typer.Option(None, help="Simulated lab scenario (truth of the simulated meters)."),
     db: str = typer.Option(DEFAULT_URL, help="Records database: a SQLAlchemy URL or a SQLite file."),
     operator: str = typer.Option("technician", help="Who runs the test (recorded)."),
@@ -50,7 +50,7 @@ def run(
 ) -> None:
     """Run a procedure on the bench and print the results table and the run id."""
     from meterlab.calibration.register import Register
-    from meterlab.procedures.session import create_run, default_clock_scale, load_inputs
+    from meterlab.engine.session import create_run, default_clock_scale, load_inputs
     from meterlab.records.store import Store
 
     try:
@@ -75,9 +75,8 @@ def resume(
 ) -> None:
     """Continue a run at its first unfinished measurement, after restoring the rig state it needs."""
     from meterlab.calibration.register import Register
+    from meterlab.cli.console import results_table
     from meterlab.records.store import Store
-
-    from meterlab.procedures.console import results_table
     from meterlab.reports.results import run_result
 
     try:
@@ -96,11 +95,11 @@ def resume(
 
 
 def _execute(store, run_id: str, register, operator: str, yes: bool) -> None:
-    from meterlab.procedures.console import ConsoleProgress, checks_table, results_table
-    from meterlab.procedures.events import EventBus
-    from meterlab.procedures.prompts import AutoPrompter, ConsolePrompter
-    from meterlab.procedures.runner import RunControl, RunState
-    from meterlab.procedures.session import execute, inputs_from_header
+    from meterlab.cli.console import ConsoleProgress, checks_table, results_table
+    from meterlab.engine.control import RunControl, RunState
+    from meterlab.engine.events import EventBus
+    from meterlab.engine.prompts import AutoPrompter, ConsolePrompter
+    from meterlab.engine.session import execute, inputs_from_header
     from meterlab.reports.results import run_result
 
     header = next(store.entries(run_id, kinds=["run_created"])).payload
@@ -155,13 +154,13 @@ def _interrupt(control, store, run_id: str, operator: str) -> None:
 def plan(
     procedure: Path = typer.Argument(..., help="Procedure file."),
     meter: list[Path] = typer.Option(..., "--meter", help="Meter declaration file; repeat for meters in series."),
-    bench: Path = typer.Option(DEFAULT_BENCH, help="Bench description."),
+    bench: Path = typer.Option(SIMULATED_BENCH, help="Bench description."),
     calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of certificates."),
 ) -> None:
     """Dry run: the resolved test points, volumes and the estimated rig time, without touching the rig."""
     from meterlab.calibration.register import Register
-    from meterlab.procedures.estimate import estimate
-    from meterlab.procedures.session import load_inputs, reference_method
+    from meterlab.engine.estimate import estimate
+    from meterlab.engine.session import load_inputs, reference_method
 
     try:
         inputs = load_inputs(procedure, meter, bench, None)

@@ -73,7 +73,7 @@ def list_runs(
 @records_app.command()
 def show(run_id: str = typer.Argument(..., help="The run."), db: str = typer.Option(DEFAULT_URL, help="Records database.")) -> None:
     """A run's header, its results table, checks, overrides and sign-offs."""
-    from meterlab.procedures.console import checks_table, results_table
+    from meterlab.cli.console import checks_table, results_table
     from meterlab.reports.results import run_result
 
     store = _store(db)
@@ -156,7 +156,7 @@ def compare(
 
 def _envelope(store: Store, run_id: str, serial: str | None):
     """The MPE envelope of the meter declared in the run (the first meter unless `serial`); [] if unknown."""
-    from meterlab.procedures.session import inputs_from_header
+    from meterlab.engine.session import inputs_from_header
     from meterlab.reports.figures import envelope_of
 
     try:

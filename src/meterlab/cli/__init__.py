@@ -1,15 +1,16 @@
-"""The `meterlab` command line. Each area keeps its own sub-commands next to its code."""
+"""The `meterlab` command line: one module per command group (run: run/resume/plan/validate/report; lab,
+instruments, calibration, records, demo). The top layer: the only package that imports across the tree."""
 
 from __future__ import annotations
 
 import typer
 
 from meterlab import __version__
-from meterlab.calibration.cli import calibration_app
-from meterlab.procedures import cli as procedure_cli
-from meterlab.records.cli import records_app
-from meterlab.instruments.cli import instruments_app
-from meterlab.sim.cli import lab_app
+from meterlab.cli.calibration import calibration_app
+from meterlab.cli.instruments import instruments_app
+from meterlab.cli.lab import lab_app
+from meterlab.cli.records import records_app
+from meterlab.cli import run as run_commands
 
 app = typer.Typer(
     name="meterlab",
@@ -21,7 +22,7 @@ app.add_typer(lab_app, name="lab")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(calibration_app, name="calibration")
 app.add_typer(records_app, name="records")
-for command in (procedure_cli.run, procedure_cli.resume, procedure_cli.plan, procedure_cli.validate, procedure_cli.report):
+for command in (run_commands.run, run_commands.resume, run_commands.plan, run_commands.validate, run_commands.report):
     app.command()(command)
 
 
@@ -36,7 +37,7 @@ def demo(
     profile: str = typer.Option("r49-2013", help="Standard profile to use."),
 ) -> None:
     """Show the metrology core at work on a DN15 class 2 water meter (Q3 = 2.5 m³/h, R160)."""
-    from meterlab.demo import run_demo
+    from meterlab.cli.demo import run_demo
 
     run_demo(profile)
 

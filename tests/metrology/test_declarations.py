@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from meterlab.declarations import load_meter
 from meterlab.errors import InputFileError
 from meterlab.metrology import GasMeter, WaterMeter
+from meterlab.metrology.declarations import load_meter
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "meters"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "meters"
 
 
 def test_examples_load_into_the_metrology_core():

@@ -19,23 +19,23 @@ from typing import Any, Iterator
 
 from meterlab import __version__
 from meterlab.calibration.register import Register
-from meterlab.declarations import MeterDeclaration, load_meter
+from meterlab.engine.control import RunControl, RunState
+from meterlab.engine.events import EventBus
+from meterlab.engine.measurement import readout_problems
+from meterlab.engine.prompts import Prompter
+from meterlab.engine.runner import Runner
 from meterlab.errors import DeclarationError, MeterlabError
 from meterlab.instruments.bench import Bench, load_bench, open_bench
+from meterlab.metrology.declarations import MeterDeclaration, load_meter
 from meterlab.metrology.methods import GravimetricMethod, MasterMeterMethod
 from meterlab.metrology.profiles import load_profile, profile_path
-from meterlab.procedures.events import EventBus
-from meterlab.procedures.measurement import readout_problems
 from meterlab.procedures.plan import Plan, expand
-from meterlab.procedures.prompts import Prompter
-from meterlab.procedures.rig import RealClock, RunIOLog, WaterRig
-from meterlab.procedures.runner import RunControl, Runner, RunState
 from meterlab.procedures.schema import ApplyDisturbance, Procedure, load_procedure
 from meterlab.records.store import Store
+from meterlab.rigs.base import RealClock, RunIOLog
+from meterlab.rigs.water_gravimetric import WaterRig
 from meterlab.yamlio import read_text
 
-DEFAULT_BENCH = Path("instruments/sim.yaml")
-DEFAULT_SCENARIO = Path("instruments/scenarios/default.yaml")
 DEFAULT_CLOCK_SCALE = 2000.0
 # Instrument I/O costs simulated time: a generator's configuration traffic would swamp a 60 s burst at 2000x.
 DISTURBANCE_CLOCK_SCALE = 200.0
@@ -163,10 +163,10 @@ def bench_session(inputs: RunInputs, *, clock_scale: float, register: Register) 
             resources, clock = lab.resources, lab.clock
         connected = open_bench(inputs.bench, iolog, resources)
         try:
-            if inputs.procedure.method in ("bell_prover", "sonic_nozzle"):  # the gas rig (procedures/gas_rig.py)
+            if inputs.procedure.method in ("bell_prover", "sonic_nozzle"):  # a gas rig (rigs/gas_bell.py, rigs/gas_sonic_nozzle.py)
                 rig = _gas_rig(inputs, connected, clock, iolog, register)
             elif inputs.procedure.method == "master_meter":
-                from meterlab.procedures.master_meter_rig import MasterMeterRig
+                from meterlab.rigs.water_master_meter import MasterMeterRig
 
                 roles = ("reference_master_meter", "water_thermometer", "water_pressure")
                 rig = MasterMeterRig(connected, clock=clock, iolog=iolog, method=reference_method(inputs, register),
@@ -248,13 +248,14 @@ def _gas_rig(inputs: RunInputs, connected: Any, clock: Any, iolog: RunIOLog, reg
     or against the nozzles (sonic_nozzle: each nozzle's Cd, the transmitters and the timer from theirs; the
     standards of a measurement are then those the method uses). The nozzles' Cd and throat diameters (bench
     file) choose the flows in both."""
-    from meterlab.procedures.gas_rig import GasRig, SonicNozzleRig
+    from meterlab.rigs.gas_bell import BellProverRig
+    from meterlab.rigs.gas_sonic_nozzle import SonicNozzleRig
 
     bench = inputs.bench
     method = reference_method(inputs, register)
     diameters = [float(d) for d in _equipment(bench, "sonic_nozzle_bank", "throat_diameters_m")]
     standards = standards_of(bench)
-    rig_class = GasRig
+    rig_class = BellProverRig
     if inputs.procedure.method == "sonic_nozzle":
         rig_class = SonicNozzleRig
         roles = ("sonic_nozzle_bank", "mut_gas_temperature", "nozzle_pressure", "mut_gas_pressure", "collection_timer")

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from meterlab.procedures.events import Event
+from meterlab.engine.events import Event
 
 VERDICT_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "uncertainty too large": "magenta",
                  "aborted": "red", "error": "red"}

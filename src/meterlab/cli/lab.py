@@ -13,24 +13,15 @@ from rich.console import Console
 from rich.table import Table
 
 from meterlab.errors import MeterlabError
+from meterlab.instruments.bench import SIMULATED_BENCH
+from meterlab.sim.scenario import DEFAULT_SCENARIO, load_scenario_or_default
 
 lab_app = typer.Typer(help="The simulated laboratory: real protocol servers on 127.0.0.1.", no_args_is_help=True)
-DEFAULT_BENCH = Path("instruments/sim.yaml")
-DEFAULT_SCENARIO = Path("instruments/scenarios/default.yaml")
-
-
-def load_scenario_or_default(path: Path | None):
-    """The scenario at `path`, else the default scenario file if present, else built-in defaults."""
-    from meterlab.sim.scenario import Scenario, load_scenario
-
-    if path is None and DEFAULT_SCENARIO.exists():
-        path = DEFAULT_SCENARIO
-    return (load_scenario(path) if path else Scenario()), path
 
 
 @lab_app.command()
 def serve(
-    bench: Path = typer.Option(DEFAULT_BENCH, help="Bench file; its `sim: true` instruments are served."),
+    bench: Path = typer.Option(SIMULATED_BENCH, help="Bench file; its `sim: true` instruments are served."),
     scenario: Path | None = typer.Option(None, help=f"Scenario file (default: {DEFAULT_SCENARIO} if present)."),
     ports_file: Path | None = typer.Option(None, help="Write instrument -> resource (and the clock) as JSON here."),
     clock_scale: float = typer.Option(1.0, min=0.001, help="Simulated seconds per real second."),

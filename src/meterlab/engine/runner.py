@@ -14,18 +14,17 @@ suspended, discarded, and retried once the condition has cleared.
 from __future__ import annotations
 
 import math
-import threading
 import traceback
-from enum import Enum
 from typing import Any
 
-from meterlab.declarations import max_pressure_loss_kpa
-from meterlab.errors import MeterlabError
+from meterlab.engine.control import TRANSITIONS, AbortRequested, InvalidTransition, RunControl, RunState
+from meterlab.engine.events import Event, EventBus
+from meterlab.engine.measurement import measure_point
+from meterlab.engine.prompts import Prompter, Question
 from meterlab.metrology.decision import Outcome
-from meterlab.procedures.events import Event, EventBus
+from meterlab.metrology.declarations import max_pressure_loss_kpa
 from meterlab.procedures.evaluation import evaluate_checks
 from meterlab.procedures.plan import Action, Plan
-from meterlab.procedures.prompts import Prompter, Question
 from meterlab.procedures.schema import (
     ApplyDisturbance,
     ClimateCycle,
@@ -46,65 +45,7 @@ from meterlab.procedures.schema import (
 from meterlab.procedures.severities import cycle_segments, resolve
 from meterlab.records.store import Store
 
-
 PART_S = 600.0  # long steps are committed every ten minutes of rig time, so a resume loses at most that
-
-
-class RunState(str, Enum):
-    IDLE = "idle"
-    RUNNING = "running"
-    PAUSED = "paused"
-    COMPLETED = "completed"
-    ABORTED = "aborted"
-    FAILED = "failed"
-
-
-TRANSITIONS: dict[RunState, set[RunState]] = {
-    RunState.IDLE: {RunState.RUNNING, RunState.ABORTED},
-    RunState.RUNNING: {RunState.PAUSED, RunState.COMPLETED, RunState.ABORTED, RunState.FAILED},
-    RunState.PAUSED: {RunState.RUNNING, RunState.ABORTED, RunState.FAILED},
-    RunState.COMPLETED: set(),
-    RunState.ABORTED: set(),
-    RunState.FAILED: set(),
-}
-
-
-class InvalidTransition(MeterlabError):
-    pass
-
-
-class AbortRequested(MeterlabError):
-    """Raised at a safe point when the operator asked to abort."""
-
-
-class RunControl:
-    """Thread-safe pause/resume/abort requests, honoured by the runner at safe points."""
-
-    def __init__(self) -> None:
-        self._resume = threading.Event()
-        self._resume.set()
-        self._abort = threading.Event()
-
-    def pause(self) -> None:
-        self._resume.clear()
-
-    def resume(self) -> None:
-        self._resume.set()
-
-    def abort(self) -> None:
-        self._abort.set()
-        self._resume.set()
-
-    @property
-    def pause_requested(self) -> bool:
-        return not self._resume.is_set()
-
-    @property
-    def abort_requested(self) -> bool:
-        return self._abort.is_set()
-
-    def wait_resume(self, timeout_s: float) -> bool:
-        return self._resume.wait(timeout_s)
 
 
 class Runner:
@@ -401,7 +342,6 @@ class Runner:
         return {**resolve(self.severities, step.test, step.severity, self.environment), **explicit}
 
     def _measure(self, action: Action) -> None:
-        from meterlab.procedures.measurement import measure_point  # the heavy metrology lives there
         disturbance = None
         if action.step.during:
             step = self._active_disturbances.get(action.step.during) or self._find_disturbance(action.step.during)

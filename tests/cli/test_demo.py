@@ -2,7 +2,7 @@
 
 from rich.console import Console
 
-from meterlab.demo import run_demo
+from meterlab.cli.demo import run_demo
 
 
 def test_demo_prints_flowrates_mpe_windows_budget_verdict_and_volumes():

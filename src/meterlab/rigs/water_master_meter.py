@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from meterlab.errors import RigError
 from meterlab.metrology.methods import MasterMeterReading
-from meterlab.procedures.conditions import Suspended
-from meterlab.procedures.rig import ATMOSPHERE_PA, SETTLE_S, Guard, RawMeasurement, RigError, WaterRig
+from meterlab.rigs.base import ATMOSPHERE_PA, SETTLE_S, Guard, RawMeasurement
+from meterlab.rigs.conditions import Suspended
+from meterlab.rigs.water_gravimetric import WaterRig
 
 REST_SHARE = 1e-3  # of the set flow: below this the master meter's flow reading counts as rest
 

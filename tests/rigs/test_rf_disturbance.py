@@ -16,14 +16,14 @@ from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.rf import RfAmplifier, RohdeSchwarzSmb100a
 from meterlab.instruments.rf_immunity import RfImmunityError, frequency_steps, load_level_table, save_level_table
 from meterlab.instruments.testing import expected_protocol
-from meterlab.procedures.rf_disturbance import (
+from meterlab.procedures.severities import resolve
+from meterlab.rigs.rf_disturbance import (
     LevelTableError,
     RfImmunityGenerator,
     load_tables,
     rf_generator_for,
     select_table,
 )
-from meterlab.procedures.severities import resolve
 from meterlab.sim.testing import running_lab, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,337 @@
+"""What every rig shares: the contract the engine drives (`Rig`: set a flow, measure a volume, disturb, set
+a climate, safe state) and the implementation common to every bench (`BenchRig`: instruments by role,
+bounded waits in guarded slices, EMC and RF disturbances, the climate chamber, endurance flow, the safe
+state). One module per kind of bench builds on it: water_gravimetric, water_master_meter, gas_bell,
+gas_sonic_nozzle. The same code drives a real bench and the simulated lab; only the clock differs.
+
+Every wait is cut into short slices that call the runner's guard, so pause and abort are honoured
+within a fraction of a second, and every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Protocol
+
+from meterlab.errors import RigError
+from meterlab.instruments.iolog import IOEntry
+from meterlab.metrology.methods import GravimetricReading, ReferenceMethod
+from meterlab.rigs.conditions import Readings
+
+Guard = Callable[[], None]
+SLICE_REAL_S = 0.05
+SETTLE_S = 10.0  # after a speed change, before the flow is judged (several pump time constants)
+ATMOSPHERE_PA = 101325.0
+
+
+class _SequenceStopped(Exception):
+    """The measurement a background disturbance served has ended."""
+
+
+class RealClock:
+    """Wall-clock seconds, for real benches (same interface as the simulated lab's clock)."""
+
+    scale = 1.0
+
+    def __init__(self) -> None:
+        self._t0 = time.monotonic()
+
+    def now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def real_seconds(self, sim_s: float) -> float:
+        return sim_s
+
+
+class RunIOLog:
+    """The run's I/O-log sink: collects entries until the runner commits them with a measurement."""
+
+    def __init__(self) -> None:
+        self._entries: deque[IOEntry] = deque()
+        self._lock = threading.Lock()
+
+    def record(self, entry: IOEntry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def drain(self) -> list[list]:
+        with self._lock:
+            entries, self._entries = list(self._entries), deque()
+        return [[e.wall_time_s, e.monotonic_s, e.instrument, e.direction.value,
+                 e.data.decode("latin-1")] for e in entries]
+
+
+@dataclass
+class RawMeasurement:
+    reading: GravimetricReading
+    mut: dict[str, dict]               # serial -> {"pulses": n} or {"start_l": .., "end_l": ..}
+    flowrate_m3h: float
+    time_s: dict[str, float]           # start/stop on the rig clock
+    conditions: dict[str, Any] = field(default_factory=dict)
+    # serial -> readings taken at that meter alone, replacing the shared ones in its model (a gas meter
+    # downstream in a series sees a lower pressure): {"meter_pressure_pa": p, "u_pa": u, "source": certificate}
+    at_meter: dict[str, dict] = field(default_factory=dict)
+
+    def reading_dict(self) -> dict:
+        return asdict(self.reading)
+
+
+class Rig(Protocol):
+    """The contract between the engine and a bench: what the runner may ask of any rig. Capabilities of
+    some benches only (water conditioning, pressure loss, register readout) are their own mixins."""
+
+    clock: Any
+    on_readings: Callable[[Readings], None]
+
+    def set_flow(self, flowrate_m3h: float, *, reverse: bool = False) -> Any: ...
+    def stop_flow(self) -> None: ...
+    def stabilise(self, target_m3h: float | None, *, flow_within_pct: float, water_temperature_c, for_s: float,
+                  timeout_s: float, guard: Guard) -> Any: ...
+    def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str, guard: Guard,
+                criteria: Any = None, disturbance: Any = None) -> RawMeasurement: ...
+    def check_disturbance(self, kind: str, params: dict) -> list[dict]: ...
+    def apply_disturbance(self, kind: str, params: dict, *, guard: Guard) -> None: ...
+    def hold_disturbance(self, label: str, kind: str, params: dict) -> dict: ...
+    def release_disturbance(self, label: str) -> bool: ...
+    def held_disturbances(self) -> dict[str, Any]: ...
+    def set_climate(self, temperature_c: float, humidity_pct: float | None, *, ramp_c_per_min: float | None) -> None: ...
+    def soak(self, duration_s: float, *, within_c: float, guard: Guard) -> None: ...
+    def run_flow(self, flowrate_m3h: float, *, duration_s, cycles, on_s, off_s, guard: Guard) -> None: ...
+    def wait(self, duration_s: float, *, guard: Guard) -> None: ...
+    def wait_condition(self, criteria, *, guard: Guard, timeout_s: float = 3600.0) -> None: ...
+    def standards(self) -> list[str]: ...
+    def standard_uses(self, raw: Any) -> list: ...
+    def reference_method(self) -> ReferenceMethod: ...
+    def drain_io(self) -> list[list]: ...
+    def safe_state(self, timeout_s: float = 10.0) -> list[str]: ...
+    def finish(self) -> None: ...
+
+
+class BenchRig:
+    """What every rig shares: instruments by role, bounded waits in guarded slices, disturbances (EMC
+    generators), the climate chamber, endurance flow and the safe state. A subclass sets `bench`, `clock`,
+    `iolog`, `_standards` and implements the flow and measurement (set_flow, stop_flow, stabilise, measure)."""
+
+    bench: Any
+    clock: Any
+    iolog: RunIOLog
+    _standards: list[str]
+    method: ReferenceMethod
+    target_m3h: float | None = None
+    register: Any = None  # the certificates whose corrections are applied to the readings (None: not applied)
+
+    # ------------------------------------------------------------------------------------------ wiring
+    def _role(self, role: str, *, required: bool = True):
+        try:
+            return self.bench.by_role(role)
+        except KeyError:
+            if required:
+                raise RigError(f"the bench {self.bench.bench.bench!r} has no instrument with role {role!r}") from None
+            return None
+
+    def standards(self) -> list[str]:
+        return list(self._standards)
+
+    def _corrected(self, role: str, reading: float | None, applied: dict[str, list]) -> float | None:
+        """The reading with its certificate's correction added (its uncertainty is in the method's budget);
+        what was applied is recorded, by certificate, for the traceability of the result."""
+        certificate = self.certificate_of(role)
+        if reading is None or self.register is None or certificate is None:
+            return reading
+        correction = self.register.correction(certificate, at=reading).x
+        applied.setdefault(certificate, []).append({"reading": reading, "correction": correction})
+        return reading + correction
+
+    def certificate_of(self, role: str) -> str | None:
+        """The certificate id the bench names for the instrument with `role` (None if none)."""
+        for name in self.bench.bench.by_role(role):
+            if self.bench.bench.instruments[name].calibration:
+                return self.bench.bench.instruments[name].calibration
+        return None
+
+    def on_readings(self, readings: Readings) -> None:
+        """Called with every set of monitored readings (the runner shows them live); no-op by default."""
+
+    def chamber_alarm(self) -> str | None:
+        """The climate chamber's alarm, if the bench has a chamber and it reports one (a monitored condition)."""
+        chamber = self._role("climate_chamber", required=False)
+        return chamber.alarm() if chamber is not None else None
+
+    def standard_uses(self, raw: Any) -> list:
+        """(certificate id, value or range used) for the range checks after a measurement; the standards
+        without a measured value are checked for their due date only."""
+        return list(self._standards)
+
+    def reference_method(self) -> ReferenceMethod:
+        return self.method
+
+    def drain_io(self) -> list[list]:
+        return self.iolog.drain()
+
+    # ---------------------------------------------------------------------------------------- waiting
+    def wait(self, duration_s: float, *, guard: Guard) -> None:
+        """Wait `duration_s` on the rig clock in short slices, calling the guard between them."""
+        end = self.clock.now() + duration_s
+        while (left := end - self.clock.now()) > 0:
+            guard()
+            time.sleep(min(SLICE_REAL_S, self.clock.real_seconds(left)))
+
+    def _wait_for(self, predicate: Callable[[], bool], *, timeout_s: float, guard: Guard, what: str) -> None:
+        end = self.clock.now() + timeout_s
+        while not predicate():
+            if self.clock.now() >= end:
+                raise RigError(f"{what}: not reached within {timeout_s:g} s")
+            guard()
+            time.sleep(SLICE_REAL_S)
+
+    def wait_condition(self, criteria, *, guard: Guard, timeout_s: float = 3600.0) -> None:
+        """After a suspension: wait until the criteria hold again (the stabilise rules)."""
+        if criteria is None:
+            return
+        self.stabilise(self.target_m3h, flow_within_pct=criteria.flow_within_pct,
+                       water_temperature_c=criteria.water_temperature_c, for_s=criteria.for_s,
+                       timeout_s=timeout_s, guard=guard)
+
+    # ------------------------------------------------------------------------------- disturbances etc.
+    def _generator_for(self, kind: str):
+        if kind in ("conducted_rf", "radiated_rf"):  # the RF chain + the bench's stored level calibration
+            from meterlab.rigs.rf_disturbance import rf_generator_for
+
+            return rf_generator_for(self.bench, kind, clock=self.clock)
+        role = {"surge": "surge_generator", "burst": "burst_generator", "esd": "esd_generator",
+                "dips": "dips_generator", "voltage_variation": "dips_generator",
+                "magnetic_field": "magnetic_field_source", "power_frequency_magnetic_field": "magnetic_field_source",
+                }.get(kind)
+        generator = self._role(role, required=False) if role else None
+        if generator is None:
+            raise RigError(f"the bench has no instrument for a {kind} disturbance (role {role})")
+        return generator
+
+    def check_disturbance(self, kind: str, params: dict) -> list[dict]:
+        """The runs a disturbance will apply, checked without sending anything (the generator exists, the
+        parameters are known and in range, an RF level table covers the test)."""
+        generator = self._generator_for(kind)
+        runs = generator.runs(kind, params)
+        check = getattr(generator, "check_parameters", None)
+        for run in runs if check is not None else ():
+            check(**run)
+        return runs
+
+    def _run_sequence(self, generator, kind: str, params: dict, guard: Guard) -> None:
+        """Apply every run the profile's parameters expand to (polarities, phase angles, ...), in order;
+        whatever happens, the generator ends stopped and disarmed."""
+        limit_real_s = self.clock.real_seconds(float(params.get("max_duration_s", 7200))) + 10
+        try:
+            for run in generator.runs(kind, params):
+                guard()
+                generator.configure(**run)
+                generator.arm()
+                generator.start()
+                generator.wait_complete(limit_real_s, guard=guard)
+        finally:
+            generator.stop()
+            generator.disarm()
+
+    def _start_disturbance(self, disturbance):
+        """NSAd: run the disturbance in the background while the measurement collects."""
+        if disturbance is None:
+            return None
+        kind, params = disturbance
+        generator = self._generator_for(kind)
+        generator.runs(kind, params)  # refuse bad parameters before the measurement starts
+        stop = threading.Event()
+        errors: list[BaseException] = []
+
+        def stopped() -> None:
+            if stop.is_set():
+                raise _SequenceStopped
+
+        def work() -> None:
+            try:
+                self._run_sequence(generator, kind, params, stopped)
+            except _SequenceStopped:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the measuring thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=work, name=f"disturbance-{kind}", daemon=True)
+        thread.start()
+        return thread, stop, errors, generator
+
+    def _stop_disturbance(self, handle) -> None:
+        if handle is None:
+            return
+        thread, stop, errors, _ = handle
+        stop.set()
+        thread.join(timeout=30)
+        if errors:
+            raise errors[0]
+
+    def apply_disturbance(self, kind: str, params: dict, *, guard: Guard) -> None:
+        """NSAa: apply the whole disturbance sequence now, between two measurements."""
+        self._run_sequence(self._generator_for(kind), kind, params, guard)
+
+    def hold_disturbance(self, label: str, kind: str, params: dict) -> dict:
+        """Switch a steady disturbance on (a supply voltage held at a limit, a static field) and leave it on
+        until release_disturbance(label): measurements made meanwhile are made under it."""
+        generator = self._generator_for(kind)
+        runs = generator.runs(kind, params)
+        if len(runs) != 1:
+            raise RigError(f"{label}: a held {kind} disturbance is one setting, but its parameters give {len(runs)} "
+                           f"(choose one, e.g. parameters: {{limit: upper}})")
+        generator.configure(**runs[0])
+        generator.arm()
+        generator.start()
+        self.held_disturbances()[label] = generator
+        return runs[0]
+
+    def release_disturbance(self, label: str) -> bool:
+        """Stop and disarm the generator of a held disturbance; False if it was not held."""
+        generator = self.held_disturbances().pop(label, None)
+        if generator is None:
+            return False
+        generator.stop()
+        generator.disarm()
+        return True
+
+    def held_disturbances(self) -> dict[str, Any]:
+        return self.__dict__.setdefault("_held", {})
+
+    def set_climate(self, temperature_c: float, humidity_pct: float | None, *, ramp_c_per_min: float | None) -> None:
+        chamber = self._role("climate_chamber")
+        chamber.set_climate(temperature_c, humidity_pct, ramp_c_per_min)
+
+    def soak(self, duration_s: float, *, within_c: float, guard: Guard) -> None:
+        chamber = self._role("climate_chamber")
+        target = chamber.setpoint()[0]
+        self._wait_for(lambda: abs(chamber.read()[0] - target) <= within_c, timeout_s=24 * 3600, guard=guard,
+                       what=f"chamber at {target:g} °C")
+        self.wait(duration_s, guard=guard)
+
+    def run_flow(self, flowrate_m3h: float, *, duration_s, cycles, on_s, off_s, guard: Guard) -> None:
+        if duration_s is not None:
+            self.set_flow(flowrate_m3h)
+            self.wait(duration_s, guard=guard)
+            return
+        for _ in range(cycles):
+            self.set_flow(flowrate_m3h)
+            self.wait(on_s, guard=guard)
+            self.stop_flow()
+            self.wait(off_s, guard=guard)
+
+    def safe_state(self, timeout_s: float = 10.0) -> list[str]:
+        """Every instrument to its safe state, in parallel, within `timeout_s`; return what failed."""
+        problems: list[str] = []
+        pool = ThreadPoolExecutor(max_workers=max(1, len(self.bench)))
+        futures = {pool.submit(driver.safe_state): name for name, driver in self.bench.items()}
+        done, pending = wait(futures, timeout=timeout_s)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for future in done:
+            if future.exception() is not None:
+                problems.append(f"{futures[future]}: {future.exception()}")
+        problems += [f"{futures[f]}: no answer within {timeout_s:g} s" for f in pending]
+        return problems
