@@ -9,6 +9,7 @@ from meterlab import __version__
 from meterlab.cli.calibration import calibration_app
 from meterlab.cli.instruments import instruments_app
 from meterlab.cli.lab import lab_app
+from meterlab.cli.procedures import procedures_app
 from meterlab.cli.records import records_app
 from meterlab.cli import run as run_commands
 
@@ -18,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(procedures_app, name="procedures")
 app.add_typer(lab_app, name="lab")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(calibration_app, name="calibration")

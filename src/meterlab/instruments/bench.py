@@ -32,6 +32,7 @@ from meterlab.yamlio import load_model
 
 log = logging.getLogger(__name__)
 SIMULATED_BENCH = Path("instruments/sim.yaml")  # the default bench, relative to the working directory
+SIMULATED_GAS_BENCH = Path("instruments/sim-gas.yaml")
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 SIGNAL_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
 
