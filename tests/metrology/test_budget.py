@@ -184,6 +184,13 @@ def test_k_factor_95_45_large_and_infinite_dof():
     assert evaluate(quantity(0.0, 1.0, name="x", source="s")).k == pytest.approx(2.0, abs=1e-12)
 
 
+def test_k_for_infinite_dof_is_stored_as_exactly_2():
+    """A report must say k = 2, not 2.0000000000000004 (what the normal quantile computes to)."""
+    result = evaluate(quantity(0.0, 0.5, name="x", source="s"))
+    assert result.k == 2.0 and result.U == 1.0
+    assert coverage_factor(1e9) != 2.0  # a finite ν still gets its Student-t factor
+
+
 def test_k_factor_95_percent():
     assert round(coverage_factor(math.inf, 95), 3) == 1.960
     assert round(coverage_factor(3, 95), 2) == 3.18

@@ -266,6 +266,8 @@ def coverage_factor(dof: float, coverage_pct: float = 95.45, *, truncate_dof: bo
     p = _K2_PROBABILITY_PCT if math.isclose(coverage_pct, 95.45, abs_tol=1e-9) else coverage_pct
     if math.isnan(dof) or dof < 1:
         raise DeclarationError("dof", dof, "degrees of freedom >= 1 (or inf)")
+    if math.isinf(dof) and p == _K2_PROBABILITY_PCT:
+        return 2.0  # the normal quantile is 2 by the definition of p; computed, it comes out 2.0000000000000004
     if math.isfinite(dof) and truncate_dof:
         dof = math.floor(dof)
     return reporting.k_factor(dof, p)
