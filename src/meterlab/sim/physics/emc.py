@@ -1,6 +1,6 @@
 """EMC coupling: which disturbance generator is coupled to which meter under test, and the interlocks.
 
-A simulated generator (`sim/devices/emc.py`) couples its disturbance to the meters its bench wiring names
+A simulated generator (`sim/devices/emc/`) couples its disturbance to the meters its bench wiring names
 (`wiring: {out: meter1.mains}`, or `{out1: meter1.mains, out2: meter2.mains}`: the part after the meter is
 the port it is injected into and is only recorded) while it runs, and uncouples it when it stops.
 This component turns that into the meters' `disturb(kind, active, params)` calls, counting holders: two
