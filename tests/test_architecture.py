@@ -26,12 +26,25 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _imports(module: str, path: Path) -> set[str]:
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """The import nodes under `if TYPE_CHECKING:`: read by type checkers only, never run."""
+    nodes: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING":
+            nodes |= {id(inner) for stmt in node.body for inner in ast.walk(stmt)}
+    return nodes
+
+
+def _imports(module: str, path: Path, *, runtime_only: bool = False) -> set[str]:
     """The meterlab modules `module` imports, resolved to modules (a `from package import name` that names a
-    submodule counts as that submodule)."""
+    submodule counts as that submodule); `runtime_only` leaves out the imports for type checkers."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = _type_checking_nodes(tree) if runtime_only else set()
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -44,7 +57,8 @@ def _imports(module: str, path: Path) -> set[str]:
     return {name for name in found if name in MODULES and name != module}
 
 
-GRAPH = {module: _imports(module, path) for module, path in MODULES.items()}
+GRAPH = {module: _imports(module, path) for module, path in MODULES.items()}  # every import: the layers
+RUNTIME = {module: _imports(module, path, runtime_only=True) for module, path in MODULES.items()}  # circles
 
 
 def _layer(module: str) -> int | None:
@@ -66,7 +80,8 @@ def test_no_import_runs_upward():
 
 
 def _cycles() -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan)."""
+    """Strongly connected components of more than one module in the imports that run (Tarjan); a type
+    annotation may name a module that imports this one."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -77,7 +92,7 @@ def _cycles() -> list[list[str]]:
         index[node] = low[node] = len(index)
         stack.append(node)
         on_stack.add(node)
-        for target in GRAPH[node]:
+        for target in RUNTIME[node]:
             if target not in index:
                 visit(target)
                 low[node] = min(low[node], low[target])
@@ -94,7 +109,7 @@ def _cycles() -> list[list[str]]:
             if len(component) > 1:
                 components.append(sorted(component))
 
-    for node in GRAPH:
+    for node in RUNTIME:
         if node not in index:
             visit(node)
     return components
@@ -106,11 +121,11 @@ def test_no_modules_import_each_other():
 
 def test_the_check_sees_a_circle():
     """The runner and the measurement once imported each other (one of them inside a function)."""
-    GRAPH["meterlab.engine.measurement"].add("meterlab.engine.runner")
+    RUNTIME["meterlab.engine.measurement"].add("meterlab.engine.runner")
     try:
         assert ["meterlab.engine.measurement", "meterlab.engine.runner"] in _cycles()
     finally:
-        GRAPH["meterlab.engine.measurement"].discard("meterlab.engine.runner")
+        RUNTIME["meterlab.engine.measurement"].discard("meterlab.engine.runner")
 
 
 @pytest.mark.parametrize("upward_import", ["meterlab.cli.run", "meterlab.engine.runner"])
