@@ -33,7 +33,7 @@ from meterlab.sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "instruments" / "sim.yaml"
-SCENARIO = ROOT / "instruments" / "scenarios" / "default.yaml"
+SCENARIO = ROOT / "instruments" / "scenarios" / "sim.yaml"
 LAG_LIMIT_REAL_S = 0.05  # 5 ticks of the world's 10 ms ticker
 MIN_SERVICE_SHARE = 0.5  # and the instruments still answer at least half as fast as at the lowest scale
 SCALES = (1e2, 1e3, 1e4, 3e4, 1e5, 3e5, 1e6)

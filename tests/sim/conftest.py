@@ -7,7 +7,7 @@ from meterlab.sim.testing import running_lab
 ROOT = Path(__file__).resolve().parents[2]
 SIM_BENCH = ROOT / "instruments" / "sim.yaml"
 WATER_SCENARIO = ROOT / "tests" / "sim" / "data" / "water.yaml"
-DEFAULT_SCENARIO = ROOT / "instruments" / "scenarios" / "default.yaml"
+DEFAULT_SCENARIO = ROOT / "instruments" / "scenarios" / "sim.yaml"
 
 
 @pytest.fixture(scope="module")

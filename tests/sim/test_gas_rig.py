@@ -210,7 +210,7 @@ def test_the_gas_bench_and_scenarios_load_and_name_the_certificates_instruments(
     for name, certificate in certified.items():
         data = yaml.safe_load((ROOT / "calibration" / f"{certificate}.yaml").read_text(encoding="utf-8"))
         assert (data["id"], data["instrument"]) == (certificate, name)
-    for path in (GAS_SCENARIO, ROOT / "instruments" / "scenarios" / "gas.yaml"):
+    for path in (GAS_SCENARIO, ROOT / "instruments" / "scenarios" / "sim-gas.yaml"):
         assert len(load_scenario(path).gas_meters) == 2
 
 

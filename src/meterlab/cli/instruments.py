@@ -29,7 +29,7 @@ def check(
     console = Console()
     try:
         bench_model = load_bench(bench)
-        lab = _start_lab(bench_model, scenario) if bench_model.simulated else None
+        lab = _start_lab(bench_model, scenario, bench) if bench_model.simulated else None
     except MeterlabError as exc:
         console.print(f"[red]{exc}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
@@ -48,11 +48,11 @@ def check(
     console.print(f"[green]all {len(bench_model.instruments)} instruments answered[/green]")
 
 
-def _start_lab(bench, scenario: Path | None):
+def _start_lab(bench, scenario: Path | None, bench_path: Path, clock_scale: float = 1.0):
     from meterlab.sim.lab import SimLab
     from meterlab.sim.scenario import load_scenario_or_default
 
-    return SimLab(bench, load_scenario_or_default(scenario)[0]).start()
+    return SimLab(bench, load_scenario_or_default(scenario, bench_path)[0], clock_scale=clock_scale).start()
 
 
 def _address(entry, resource: str | None) -> str:
@@ -142,7 +142,7 @@ def rf_levels(
     bench_model, frequencies, params = setup
     lab = None
     try:
-        lab = _start_rf_lab(bench_model, scenario, clock_scale) if bench_model.simulated else None
+        lab = _start_lab(bench_model, scenario, bench, clock_scale) if bench_model.simulated else None
         table = _calibrate_rf(console, bench_model, kind, level_v, frequencies, params, lab,
                               max_level_dbm=max_level_dbm, start_level_dbm=start_level_dbm,
                               tolerance_db=tolerance_db, attenuation_db=attenuation_db,
@@ -193,13 +193,6 @@ def _rf_setup(kind: str, level_v: float, bench: Path, severities: str, start_hz,
                             "give --start-hz/--stop-hz/--step-pct")
     frequencies = frequency_steps(params["frequency_start_hz"], params["frequency_stop_hz"], params["step_pct"])
     return bench_model, frequencies, params
-
-
-def _start_rf_lab(bench, scenario: Path | None, clock_scale: float):
-    from meterlab.sim.lab import SimLab
-    from meterlab.sim.scenario import load_scenario_or_default
-
-    return SimLab(bench, load_scenario_or_default(scenario)[0], clock_scale=clock_scale).start()
 
 
 def _equipment_value(bench, role: str, key: str) -> float | None:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from meterlab.errors import MeterlabError
 from meterlab.instruments.bench import SIMULATED_BENCH
-from meterlab.sim.scenario import DEFAULT_SCENARIO, load_scenario_or_default
+from meterlab.sim.scenario import load_scenario_or_default
 
 lab_app = typer.Typer(help="The simulated laboratory: real protocol servers on 127.0.0.1.", no_args_is_help=True)
 
@@ -22,7 +22,7 @@ lab_app = typer.Typer(help="The simulated laboratory: real protocol servers on 1
 @lab_app.command()
 def serve(
     bench: Path = typer.Option(SIMULATED_BENCH, help="Bench file; its `sim: true` instruments are served."),
-    scenario: Path | None = typer.Option(None, help=f"Scenario file (default: {DEFAULT_SCENARIO} if present)."),
+    scenario: Path | None = typer.Option(None, help="Scenario file (default: scenarios/<bench file name> beside the bench file, if present)."),
     ports_file: Path | None = typer.Option(None, help="Write instrument -> resource (and the clock) as JSON here."),
     clock_scale: float = typer.Option(1.0, min=0.001, help="Simulated seconds per real second."),
 ) -> None:
@@ -34,7 +34,7 @@ def serve(
         from meterlab.instruments.bench import load_bench
 
         bench_model = load_bench(bench)
-        scenario_model, scenario_path = load_scenario_or_default(scenario)
+        scenario_model, scenario_path = load_scenario_or_default(scenario, bench)
         lab = SimLab(bench_model, scenario_model, clock_scale=clock_scale).start()
     except MeterlabError as exc:
         console.print(f"[red]{exc}[/red]", soft_wrap=True)

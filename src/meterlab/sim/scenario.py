@@ -17,7 +17,6 @@ from meterlab.yamlio import Path_, read_yaml, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
 
-DEFAULT_SCENARIO = Path("instruments/scenarios/default.yaml")  # relative to the working directory
 COMM_FAULTS = ("no_answer", "garbage", "drop_connection", "error")  # served by the protocol servers
 
 
@@ -215,8 +214,15 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario
 
 
-def load_scenario_or_default(path: Path | None) -> tuple[Scenario, Path | None]:
-    """The scenario at `path`, else the default scenario file if present, else built-in defaults."""
-    if path is None and DEFAULT_SCENARIO.exists():
-        path = DEFAULT_SCENARIO
+def default_scenario(bench_path: Path) -> Path | None:
+    """The truth a simulated bench runs on when no scenario is given: `scenarios/<bench file's name>` beside the
+    bench file (instruments/sim.yaml -> instruments/scenarios/sim.yaml), if it exists. Its meters are good
+    meters with the outputs of the example declarations, so a first run shows plausible errors."""
+    path = Path(bench_path).parent / "scenarios" / Path(bench_path).name
+    return path if path.exists() else None
+
+
+def load_scenario_or_default(path: Path | None, bench_path: Path) -> tuple[Scenario, Path | None]:
+    """The scenario at `path`, else the bench's default scenario if present, else built-in defaults."""
+    path = path or default_scenario(bench_path)
     return (load_scenario(path) if path else Scenario()), path
