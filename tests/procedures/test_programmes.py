@@ -136,6 +136,10 @@ def test_disturbance_tests_follow_the_d11_sequence(path, disturbance):
     index = steps.index(disturbance)
     if entry.mode == "during":       # NSAd: intrinsic, then a second measurement during the disturbance
         disturbed = [m for m in measurements if m.during == disturbance.label]
+        if disturbance.mode == "hold":  # held over the whole measurement: those between it and its release
+            release = next(i for i, s in enumerate(steps) if isinstance(s, ReleaseDisturbance)
+                           and s.held == disturbance.label and i > index)
+            disturbed = [m for m in measurements if index < steps.index(m) < release]
         assert disturbed and all(m.role == "disturbed" for m in disturbed)
         for m in disturbed:
             intrinsic = [r for r in reference if r.point == m.point]
