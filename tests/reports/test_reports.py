@@ -18,6 +18,8 @@ from meterlab.cli import app
 from meterlab.engine.control import RunState
 from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.session import create_run, execute, load_inputs
+from meterlab.metrology.fluids import water_density
+from meterlab.records.laboratory import load_laboratory
 from meterlab.records.store import Store
 from meterlab.reports import document
 from meterlab.reports.figures import error_curve_png
@@ -49,7 +51,8 @@ def _run(tmp_path: Path, procedure: str, meters: list[str], scenario: str, clock
 def intrinsic(tmp_path_factory):
     """Two DN15 samples in series through the R 49 intrinsic-error programme (one fails at Q1)."""
     store, run_id = _run(tmp_path_factory.mktemp("intrinsic"), "procedures/r49/intrinsic-error.yaml", METERS,
-                         "examples/scenarios/demo-three-meters.yaml", CLOCK_SCALE)
+                         "examples/scenarios/demo-three-meters.yaml", CLOCK_SCALE,
+                         laboratory=load_laboratory(REPO / "instruments" / "laboratory.yaml"))
     yield store, run_id
     store.close()
 
@@ -200,3 +203,60 @@ def test_a_disturbance_test_reports_before_and_during_the_fault_the_override_and
     image = base64.b64decode(IMG.search(html).group(1))
     assert image.startswith(PNG_SIGNATURE)
     store.close()
+
+
+CELL = re.compile(r"<td[^>]*>(.*?)</td>", re.S)
+
+
+def _table_after(html: str, heading: str) -> list[list[str]]:
+    """The body rows (cell texts) of the first table after `heading`."""
+    start = html.index(heading)
+    table = html[html.index("<tbody>", start):html.index("</tbody>", start)]
+    return [CELL.findall(row) for row in table.split("</tr>") if "<td" in row]
+
+
+def test_a_reviewer_recomputes_every_error_from_the_raw_readings(intrinsic):
+    store, run_id = intrinsic
+    html = document.render_html(store, run_id)
+    meters = _table_after(html, "<h3>A.1 Meters</h3>")
+    assert len(meters) == len(_stored_points(store, run_id))
+    for entry, _, _, _, _, readings, v_i, v_ref, error in meters:
+        pulses, value = re.fullmatch(r"(\d+) pulses × ([\d.]+) L", readings).groups()
+        assert float(v_i) == pytest.approx(int(pulses) * float(value), rel=1e-9)
+        assert float(error) == pytest.approx((float(v_i) - float(v_ref)) / float(v_ref) * 100, abs=5e-5)
+    reference = {row[0]: row for row in _table_after(html, "<h3>A.2 Reference standard</h3>")}
+    headers = re.findall(r"<th>(.*?)</th>", html[html.index("<h3>A.2 Reference standard</h3>"):])
+    for entry, *_, v_ref, _ in meters:
+        reading = dict(zip(headers, reference[entry]))
+        mass_kg = float(reading["balance end kg"]) - float(reading["balance start kg"])
+        rho_w = water_density(float(reading["tank water temperature c"]))
+        by_hand_l = mass_kg * (1 - 1.2 / 8000) / (rho_w - 1.2) * 1000  # buoyancy of conventional mass in air
+        assert float(v_ref) == pytest.approx(by_hand_l, rel=5e-4)  # the model adds small corrections
+
+
+def test_the_report_names_the_laboratory_its_number_and_its_period_and_rounds_per_gum(intrinsic):
+    store, run_id = intrinsic
+    html = document.render_html(store, run_id)
+    year = str(run_result(store, run_id)["created_at"])[:4]
+    for text in ("Example Meter Type-Approval Laboratory", "not a real one", "EX-0000-00", "1 Example Street",
+                 f"TA-{year}-{run_id}", "Test started / ended (UTC)"):
+        assert text in html
+    stored = {(r["meter_serial"], p["point"]["name"], p["repeat"]): r for p, r in _stored_points(store, run_id)}
+    rows = _table_after(html, "<h2>5. Tests and results</h2>")
+    assert len(rows) == len(stored)
+    for serial, point, repeat, _, _, _, _, error, expanded, k, *_ in rows:
+        full = stored[(serial, point, int(repeat))]
+        digits = expanded.replace(".", "").lstrip("0")
+        assert len(digits) == 2, expanded  # U to two significant digits
+        assert len(error.partition(".")[2]) == len(expanded.partition(".")[2])  # E to the same place
+        assert float(expanded) >= full["U_pct"] and float(expanded) - full["U_pct"] < 10 ** -len(expanded.partition(".")[2])
+        assert abs(float(error) - full["error_pct"]) <= 0.5 * 10 ** -len(error.partition(".")[2])
+        assert k == "2"  # stored as exactly 2 for infinite degrees of freedom
+    assert json.loads(json.dumps(run_result(store, run_id)))["tests"][0]["points"][0]["error_pct"] == \
+        next(iter(stored.values()))["error_pct"]  # JSON keeps the full value
+
+
+def test_a_run_without_a_laboratory_file_says_so(tmp_path):
+    store, run_id = _run(tmp_path, "procedures/r49/esd.yaml", METERS[:1], "examples/scenarios/good-meter.yaml",
+                         EMC_CLOCK_SCALE)
+    assert "not recorded</b> (the run was created without a laboratory file)" in document.render_html(store, run_id)

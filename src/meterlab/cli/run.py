@@ -14,8 +14,9 @@ from rich.table import Table
 
 from meterlab.errors import MeterlabError
 from meterlab.instruments.bench import SIMULATED_BENCH
+from meterlab.records.laboratory import LABORATORY_FILE, load_laboratory
 from meterlab.records.store import DEFAULT_URL
-from meterlab.sim.scenario import DEFAULT_SCENARIO
+from meterlab.sim.scenario import default_scenario
 
 # Piped output gets Rich's 80 columns, too narrow for the results table; a terminal keeps its own width.
 console = Console() if sys.stdout.isatty() else Console(width=140)
@@ -24,13 +25,6 @@ console = Console() if sys.stdout.isatty() else Console(width=140)
 def _fail(exc: Exception) -> typer.Exit:
     console.print(f"[red]{exc}[/]", soft_wrap=True)
     return typer.Exit(2)
-
-
-def _scenario(bench_path: Path, scenario: Path | None) -> Path | None:
-    """The scenario for a simulated bench: the one given, else the default one if it exists."""
-    if scenario is None and DEFAULT_SCENARIO.exists():
-        return DEFAULT_SCENARIO
-    return scenario
 
 
 def run(
@@ -47,6 +41,8 @@ def run(
     override_calibration: str | None = typer.Option(None, help="Run although a standard is out of calibration; "
                                                                   "the reason is recorded and printed on the report."),
     yes: bool = typer.Option(False, "--yes", help="Unattended: confirm every operator prompt automatically."),
+    laboratory: Path = typer.Option(LABORATORY_FILE, help="The laboratory issuing the report (name, address, "
+                                                          "accreditation): recorded with the run."),
 ) -> None:
     """Run a procedure on the bench and print the results table and the run id."""
     from meterlab.calibration.register import Register
@@ -55,11 +51,11 @@ def run(
 
     try:
         register = Register.load(calibration_dir)
-        inputs = load_inputs(procedure, meter, bench, _scenario(bench, scenario))
+        inputs = load_inputs(procedure, meter, bench, scenario or default_scenario(bench))
         store = Store(db)
         clock_scale = clock_scale or default_clock_scale(inputs.procedure)
         run_id = create_run(store, inputs, operator=operator, register=register, clock_scale=clock_scale,
-                            override_calibration=override_calibration)
+                            override_calibration=override_calibration, laboratory=load_laboratory(laboratory))
     except MeterlabError as exc:
         raise _fail(exc) from None
     console.print(f"run [bold]{run_id}[/] created in {store.url}")

@@ -31,6 +31,7 @@ from meterlab.metrology.methods import GravimetricMethod, MasterMeterMethod
 from meterlab.metrology.profiles import load_profile, profile_path
 from meterlab.procedures.plan import Plan, expand
 from meterlab.procedures.schema import ApplyDisturbance, Procedure, load_procedure
+from meterlab.records.laboratory import Laboratory
 from meterlab.records.store import Store
 from meterlab.rigs.base import RealClock, RunIOLog
 from meterlab.rigs.water_gravimetric import WaterRig
@@ -122,7 +123,8 @@ def standards_of(bench: Bench) -> list[str]:
 
 
 def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Register, clock_scale: float,
-               override_calibration: str | None = None, today: date | None = None) -> str:
+               override_calibration: str | None = None, today: date | None = None,
+               laboratory: Laboratory | None = None) -> str:
     """Check the standards and record a new run with everything needed to repeat or resume it."""
     standards = standards_of(inputs.bench)
     problems = register.enforce(standards, at=today, override_reason=override_calibration)
@@ -142,6 +144,7 @@ def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Regi
         "calibration_override": {"reason": override_calibration, "problems": [p.to_dict() for p in problems]}
         if problems else None,
         "inputs": inputs.texts,
+        "laboratory": laboratory.model_dump() if laboratory else None,  # who issues the report, as it was
     }
     store.create_run(run_id, procedure_id=inputs.procedure.id, operator=operator,
                      meters=list(inputs.declarations), header=header)

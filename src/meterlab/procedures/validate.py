@@ -18,6 +18,8 @@ def _kind(data: dict) -> str | None:
         return "meter"
     if {"certificate", "due_date"} <= keys:
         return "certificate"
+    if {"accreditation_number", "report_prefix"} <= keys:
+        return "laboratory"
     if {"profile", "mpe"} <= keys:
         return "standard profile"
     if "tests" in keys and "levels" in str(data):
@@ -32,7 +34,7 @@ def validate_file(path: Path) -> str:
     data, _ = read_yaml(path)
     kind = _kind(data) if isinstance(data, dict) else None
     if kind is None:
-        raise InputFileError(path, [(1, "", "not a procedure, bench, meter, scenario, certificate or profile file "
+        raise InputFileError(path, [(1, "", "not a procedure, bench, meter, scenario, certificate, laboratory or profile file "
                                             "(its top-level keys match none of them)")])
     if kind == "procedure":
         from meterlab.procedures.schema import load_procedure
@@ -49,6 +51,9 @@ def validate_file(path: Path) -> str:
     elif kind == "standard profile":
         from meterlab.metrology.profiles import load_profile
         load_profile(path)
+    elif kind == "laboratory":
+        from meterlab.records.laboratory import load_laboratory
+        load_laboratory(path)
     elif kind == "severity profile":
         from meterlab.procedures.severities import load_severities
         load_severities(path)

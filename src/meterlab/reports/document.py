@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from meterlab.errors import MeterlabError
+from meterlab.metrology.rounding import rounded
 from meterlab.records.store import Entry, Store
 from meterlab.reports.figures import envelope_from_points, envelope_of, error_curve_png
 from meterlab.reports.results import run_result
@@ -49,9 +50,11 @@ CSS = """
 body { font-family: 'DejaVu Sans', Arial, sans-serif; font-size: 9.5pt; color: #111; margin: 1.5em; }
 h1 { font-size: 15pt; margin-bottom: 0.2em; } h2 { font-size: 12pt; border-bottom: 1px solid #888;
 margin-top: 1.4em; } h3 { font-size: 10.5pt; }
-table { border-collapse: collapse; margin: 0.5em 0; font-size: 8.5pt; }
-th, td { border: 1px solid #aaa; padding: 2px 5px; text-align: left; vertical-align: top; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 8.5pt; max-width: 100%; }
+th, td { border: 1px solid #aaa; padding: 2px 4px; text-align: left; vertical-align: top; }
+td .note { font-size: inherit; }
+@media print { body { margin: 0; } table { font-size: 7pt; } }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 th { background: #eee; } .pass { color: #1a7f37; font-weight: bold; } .fail { color: #c62828; font-weight: bold; }
 .inconclusive, .uncertainty-too-large { color: #b26a00; font-weight: bold; }
 .hash { font-family: 'DejaVu Sans Mono', monospace; font-size: 8pt; word-break: break-all; }
@@ -156,7 +159,20 @@ def collect(store: Store, run_id: str) -> dict[str, Any]:
                       "last_hash": entries[-1].hash, "last_kind": entries[-1].kind, "entries": len(entries),
                       "problems": store.verify()},
         "operator_actions": [{"at": e.created_at, **e.payload} for e in entries if e.kind == "operator"],
+        "test_period": _test_period(entries),
     }
+
+
+def _test_period(entries: list[Entry]) -> tuple[str, str] | None:
+    """When the first and the last action of the run were done (None before any action)."""
+    done = [e.created_at for e in entries if e.kind in ("action_done", "measurement")]
+    return (done[0], done[-1]) if done else None
+
+
+def report_number(data: dict) -> str:
+    """The report's unique number: the laboratory's prefix, the year the run was created, the run id."""
+    prefix = (data["header"].get("laboratory") or {}).get("report_prefix") or "RUN"
+    return f"{prefix}-{str(data['result']['created_at'])[:4]}-{data['run_id']}"
 
 
 def figure_for(data: dict, test: dict) -> bytes:
@@ -172,10 +188,22 @@ def figure_for(data: dict, test: dict) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------- sections
+def _laboratory(data: dict) -> list[tuple[str, str]]:
+    lab = data["header"].get("laboratory")
+    if not lab:
+        return [("Laboratory", "<b>not recorded</b> (the run was created without a laboratory file)")]
+    name = esc(lab["name"]) + (" — <b>the shipped example laboratory, not a real one</b>" if lab.get("example") else "")
+    return [("Laboratory", name), ("Address", esc(lab["address"])),
+            ("Accreditation", f"{esc(lab['accreditation_body'])}, {esc(lab['accreditation_number'])}")]
+
+
 def _general(data: dict) -> str:
     r, h = data["result"], data["header"]
     proc = h.get("procedure", {})
-    rows = [
+    period = data["test_period"]
+    rows = _laboratory(data) + [
+        ("Report number", f"<b>{esc(report_number(data))}</b> (issue date: at the end of the report)"),
+        ("Test started / ended (UTC)", f"{esc(period[0])} / {esc(period[1])}" if period else "no action done"),
         ("Run", esc(r["id"])),
         ("Procedure", f"{esc(proc.get('id'))} v{esc(proc.get('version'))}: {esc(proc.get('title'))}"),
         ("Standard / clause", f"{esc(proc.get('standard'))}:{esc(proc.get('edition'))}, {esc(proc.get('clause'))}"),
@@ -281,12 +309,14 @@ def _conditions(data: dict) -> str:
 def _points_table(points: Sequence[dict]) -> str:
     rows = []
     for p in points:
+        error, expanded = rounded(p["error_pct"], p["U_pct"], signed=True)
         rows.append([esc(p["meter_serial"]), esc(p["point"]), esc(p["repeat"]), esc(p.get("step_label") or p.get("role")),
                      num(p["flowrate_m3h"], 5), num(p["reference_volume_l"], 6), num(p["indicated_volume_l"], 6),
-                     num(p["error_pct"], 3, signed=True), num(p["U_pct"], 3), num(p["k"], 3),
-                     f"± {num(p['mpe_pct'])}", _verdict(p["verdict"])])
-    return _table(["meter", "point", "repeat", "step", "Q (m³/h)", "V_ref (L)", "V_i (L)", "E (%)", "U (%)", "k",
-                   "MPE (%)", "verdict"], rows, numeric=range(4, 11))
+                     error, expanded, num(p["k"], 3), f"± {num(p['mpe_pct'])}", _verdict(p["verdict"])])
+    return (_table(["meter", "point", "repeat", "step", "Q (m³/h)", "V_ref (L)", "V_i (L)", "E (%)", "U (%)", "k",
+                    "MPE (%)", "verdict"], rows, numeric=range(4, 11))
+            + "<p class=\"note\">E and U rounded per GUM 7.2.6: U up to two significant digits, E to the same "
+              "place; the verdicts were decided on the unrounded values (JSON and CSV keep them).</p>")
 
 
 def _checks_table(checks: Sequence[dict]) -> str:
@@ -317,6 +347,57 @@ def _tests(data: dict, figures: dict[int, bytes]) -> str:
             out.append(_points_table(test["points"]))
         out.append(_checks_table(test["checks"]))
     return "\n".join(out)
+
+
+def _indication(raw: dict) -> str:
+    """The meter's raw readings, written as the indicated volume follows from them."""
+    if "pulses" in raw:
+        return f"{raw['pulses']} pulses × {num(raw.get('pulse_value_l'), 6)} L"
+    if "start_l" in raw and "end_l" in raw:
+        return f"register {num(raw['end_l'], 9)} − {num(raw['start_l'], 9)} L"
+    return "—"
+
+
+def _corrections(payload: dict) -> str:
+    """The certificate corrections applied to the reference readings: certificate: reading → correction."""
+    corrections = (payload.get("conditions") or {}).get("corrections") or {}
+    return "<br>".join(f"{esc(cert)}: " + ", ".join(f"{num(c['reading'], 9)} ({num(c['correction'], 3, signed=True)})"
+                                                     for c in items)
+                       for cert, items in sorted(corrections.items())) or "—"
+
+
+def _meter_readings_table(data: dict) -> str:
+    rows = []
+    for e in data["measurements"]:
+        m = e.payload
+        times = m.get("sim_time_s") or {}
+        duration = (times["stop_s"] - times["start_s"]) if {"start_s", "stop_s"} <= set(times) else None
+        for r in m.get("meters") or []:
+            v_ref = r.get("reference_volume_l", m.get("reference_volume_l"))
+            rows.append([esc(e.seq), esc(r["meter_serial"]), esc((m.get("point") or {}).get("name")), esc(m.get("repeat")),
+                         num(duration, 6), _indication(r.get("raw") or {}), num(r.get("indicated_volume_l"), 9),
+                         num(v_ref, 9), num(r.get("error_pct"), 6, signed=True)])
+    return _table(["entry", "meter", "point", "repeat", "duration (s)", "meter readings", "V_i (L)", "V_ref (L)",
+                   "E (%)"], rows, numeric=range(4, 9))
+
+
+def _reference_readings_table(data: dict) -> str:
+    keys = sorted({k for e in data["measurements"] for k in (e.payload.get("reading") or {})})
+    rows = [[esc(e.seq)] + [num((e.payload.get("reading") or {}).get(k), 9) for k in keys] + [_corrections(e.payload)]
+            for e in data["measurements"]]
+    return _table(["entry"] + [k.replace("_", " ") for k in keys] + ["certificate corrections: reading (correction)"],
+                  rows, numeric=range(1, len(keys) + 1))
+
+
+def _raw_readings(data: dict) -> str:
+    """Per measurement, the readings E is computed from, so a reviewer can recompute it by hand."""
+    if not data["measurements"]:
+        return ""
+    return ("<h2>A. Raw readings</h2>\n<p class=\"note\">E = (V_i − V_ref) / V_ref × 100 %. V_i from the meter's "
+            "readings (A.1); V_ref from the reference standard's readings (A.2, same record entry), corrected by its "
+            "certificates and converted to the meter's conditions by the method's model (its inputs are in the "
+            "budget, section 6).</p>\n<h3>A.1 Meters</h3>\n" + _meter_readings_table(data)
+            + "\n<h3>A.2 Reference standard</h3>\n" + _reference_readings_table(data))
 
 
 def representative(data: dict) -> tuple[Entry, dict] | None:
@@ -483,12 +564,14 @@ def render_html(store: Store, run_id: str, *, generated_at: datetime | None = No
     title = f"Type evaluation report — {r['procedure']['title']}"
     body = "\n".join([
         f"<h1>{esc(title)}</h1>",
-        f"<p>Run <b>{esc(r['id'])}</b> · {esc(r['procedure']['id'])} · {esc(r['procedure']['clause'])} · "
+        f"<p>Report <b>{esc(report_number(data))}</b> · run {esc(r['id'])} · {esc(r['procedure']['id'])} · "
+        f"{esc(r['procedure']['clause'])} · "
         f"verdict {_verdict(r['verdict'])}</p>",
         _general(data), _samples(data), _equipment(data), _conditions(data), _tests(data, figures), _budget(data),
         _disturbances(data), _decision(data), _override(data), _unverified(data), _signoffs(data), _integrity(data),
-        f'<p class="{GENERATED_CLASS}">Report generated {esc(when)} from the record; '
-        f"everything above is regenerated identically from the same record.</p>",
+        _raw_readings(data),
+        f'<p class="{GENERATED_CLASS}">Report {esc(report_number(data))} issued {esc(when[:10])} (generated {esc(when)} '
+        f"from the record); everything else is regenerated identically from the same record.</p>",
     ])
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{esc(title)} ({esc(r['id'])})</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
