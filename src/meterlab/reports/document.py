@@ -381,12 +381,19 @@ def _meter_readings_table(data: dict) -> str:
                    "E (%)"], rows, numeric=range(4, 9))
 
 
+def _during(payload: dict) -> str:
+    """The water temperature while the reference collected: mean, range and number of readings."""
+    d = (payload.get("conditions") or {}).get("water_temperature_c_during")
+    return f"{num(d['mean'], 6)} ({num(d['min'], 6)} … {num(d['max'], 6)}, n = {d['n']})" if d else "—"
+
+
 def _reference_readings_table(data: dict) -> str:
     keys = sorted({k for e in data["measurements"] for k in (e.payload.get("reading") or {})})
-    rows = [[esc(e.seq)] + [num((e.payload.get("reading") or {}).get(k), 9) for k in keys] + [_corrections(e.payload)]
-            for e in data["measurements"]]
-    return _table(["entry"] + [k.replace("_", " ") for k in keys] + ["certificate corrections: reading (correction)"],
-                  rows, numeric=range(1, len(keys) + 1))
+    rows = [[esc(e.seq)] + [num((e.payload.get("reading") or {}).get(k), 9) for k in keys]
+            + [_during(e.payload), _corrections(e.payload)] for e in data["measurements"]]
+    return _table(["entry"] + [k.replace("_", " ") for k in keys]
+                  + ["water temperature during collection °C: mean (range, n)",
+                     "certificate corrections: reading (correction)"], rows, numeric=range(1, len(keys) + 1))
 
 
 def _raw_readings(data: dict) -> str:

@@ -252,12 +252,16 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         Suspended); bounded by three times the expected time plus a minute."""
         expected_s = target / per_s
         end = self.clock.now() + expected_s * 3 + 60
+        self._collection_temperatures: list[float] = []  # the monitored readings, for the record's range
         while (got := reached()) < target:
             if done_early is not None and got >= target / 2 and done_early():
                 return
             guard()
             if criteria is not None:
-                why = violation(Readings(None, self.water_temperature_c(), self.chamber_alarm()), target_m3h=None,
+                temperature = self.water_temperature_c()
+                if temperature is not None:
+                    self._collection_temperatures.append(temperature)
+                why = violation(Readings(None, temperature, self.chamber_alarm()), target_m3h=None,
                                 flow_within_pct=None, water_temperature_c=criteria.water_temperature_c)
                 if why:
                     raise Suspended(why)
@@ -304,6 +308,10 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         reading = GravimetricReading(before_kg, after_kg, t_c, t_c, p_pa if p_pa else ATMOSPHERE_PA, t1 - t0)
         volume_m3 = self.method.reference_volume_m3(self.method.inputs(reading)).x
         conditions = {"water_temperature_c": t_c, "water_pressure_pa": p_pa, "corrections": corrections}
+        during = [self._corrected("water_thermometer", t, {}) for t in getattr(self, "_collection_temperatures", ())]
+        if during:  # the temperature while the reference collected (corrected like the recorded reading)
+            conditions["water_temperature_c_during"] = {"mean": sum(during) / len(during), "min": min(during),
+                                                        "max": max(during), "n": len(during)}
         chamber = self._role("climate_chamber", required=False)
         if chamber is not None:
             conditions["chamber_temperature_c"], conditions["chamber_humidity_pct"] = chamber.read()
