@@ -68,6 +68,9 @@ def resume(
     calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of reference-standard certificates."),
     operator: str = typer.Option("technician", help="Who resumes the test (recorded)."),
     yes: bool = typer.Option(False, "--yes", help="Unattended: confirm every operator prompt automatically."),
+    accept_changed_inputs: str | None = typer.Option(
+        None, help="Go on although a profile or certificate changed since the run was created; the reason and "
+                   "the changes are recorded."),
 ) -> None:
     """Continue a run at its first unfinished measurement, after restoring the rig state it needs."""
     from meterlab.calibration.register import Register
@@ -87,10 +90,10 @@ def resume(
         console.print(f"run {run_id} is completed; there is nothing to resume")
         return
     store.append(run_id, "operator", {"action": "resume", "operator": operator})
-    _execute(store, run_id, register, operator, yes)
+    _execute(store, run_id, register, operator, yes, accept_changed_inputs)
 
 
-def _execute(store, run_id: str, register, operator: str, yes: bool) -> None:
+def _execute(store, run_id: str, register, operator: str, yes: bool, accept_changed_inputs: str | None = None) -> None:
     from meterlab.cli.console import ConsoleProgress, checks_table, results_table
     from meterlab.engine.control import RunControl, RunState
     from meterlab.engine.events import EventBus
@@ -107,7 +110,8 @@ def _execute(store, run_id: str, register, operator: str, yes: bool) -> None:
 
     def work() -> None:
         try:
-            outcome["state"] = execute(store, run_id, prompter=prompter, bus=bus, control=control, register=register)
+            outcome["state"] = execute(store, run_id, prompter=prompter, bus=bus, control=control, register=register,
+                                       accept_changed_inputs=accept_changed_inputs)
         except BaseException as exc:  # noqa: BLE001 - reported below
             outcome["error"] = exc
 

@@ -137,6 +137,7 @@ def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Regi
                       "clause": inputs.procedure.clause, "sha256": sha256_text(inputs.texts["procedure"]["text"])},
         "profile": {"name": inputs.procedure.profile, "sha256": sha256_text(read_text(profile)),
                     "unverified": load_profile(inputs.procedure.profile).unverified_values()},
+        "severities": _severities_record(inputs.procedure),
         "decision_rule": inputs.procedure.decision_rule,
         "bench": {"name": inputs.bench.bench, "sha256": sha256_text(inputs.texts["bench"]["text"])},
         "clock_scale": clock_scale if inputs.bench.simulated else 1.0,
@@ -270,12 +271,15 @@ def _gas_rig(inputs: RunInputs, connected: Any, clock: Any, iolog: RunIOLog, reg
 
 
 def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | None = None,
-            control: RunControl | None = None, register: Register) -> RunState:
-    """Run (or resume) the run `run_id` to its end: completed, aborted or failed."""
+            control: RunControl | None = None, register: Register, accept_changed_inputs: str | None = None) -> RunState:
+    """Run (or resume) the run `run_id` to its end: completed, aborted or failed. A file the run reads from disk
+    (profiles, certificates) that changed since the run was created stops it, unless `accept_changed_inputs`
+    gives the reason to go on (recorded with the changes)."""
     header = next(store.entries(run_id, kinds=["run_created"])).payload
     states = [e.payload["state"] for e in store.entries(run_id, kinds=["state"])]
     if states and states[-1] == "completed":
         raise MeterlabError(f"run {run_id} is completed; a completed run is not run again")
+    _check_unchanged(store, run_id, header, register, accept_changed_inputs)
     inputs = inputs_from_header(header)
     with bench_session(inputs, clock_scale=header["clock_scale"], register=register) as rig:
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
@@ -283,6 +287,52 @@ def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | No
                         operator=header["operator"], severities=_severities(inputs.procedure), register=register,
                         calibration_override=(header.get("calibration_override") or {}).get("reason"))
         return runner.run()
+
+
+class InputsChanged(MeterlabError):
+    """A file the run reads from disk is not what it was when the run was created."""
+
+
+def changed_inputs(header: dict, register: Register) -> list[str]:
+    """The profiles and certificates whose content differs from the hashes the run recorded (the procedure,
+    meters, bench and scenario are read from the record itself, so they cannot differ)."""
+    changes = []
+    recorded = [(f"standard profile {header['profile']['name']}", header["profile"]["name"], header["profile"]["sha256"])]
+    if header.get("severities"):
+        recorded.append((f"severity profile {header['severities']['name']}", header["severities"]["name"],
+                         header["severities"]["sha256"]))
+    for label, name, sha in recorded:
+        path = profile_path(name)
+        now = sha256_text(read_text(path))
+        if now != sha:
+            changes.append(f"{label} ({path}): recorded {sha[:16]}…, now {now[:16]}…")
+    for standard, entry in (header.get("calibration") or {}).items():
+        try:
+            now = register.get(standard).sha256
+        except MeterlabError:
+            now = None
+        if now != entry.get("sha256"):
+            changes.append(f"certificate {standard} ({entry.get('file')}): recorded {str(entry.get('sha256'))[:16]}…, "
+                           f"now {str(now)[:16] + '…' if now else 'missing from the register'}")
+    return changes
+
+
+def _check_unchanged(store: Store, run_id: str, header: dict, register: Register, reason: str | None) -> None:
+    changes = changed_inputs(header, register)
+    if not changes:
+        return
+    if not reason:
+        raise InputsChanged(f"run {run_id} was created with other versions of these files; going on would mix "
+                            "results judged by both:\n  " + "\n  ".join(changes)
+                            + "\nrestore them, or accept the change with a reason (resume --accept-changed-inputs "
+                              "\"REASON\"), which is recorded")
+    store.append(run_id, "operator", {"action": "accept_changed_inputs", "reason": reason, "changes": changes})
+
+
+def _severities_record(procedure: Procedure) -> dict | None:
+    if procedure.severities is None:
+        return None
+    return {"name": procedure.severities, "sha256": sha256_text(read_text(profile_path(procedure.severities)))}
 
 
 def _severities(procedure: Procedure):
