@@ -57,6 +57,7 @@ class Runner:
                  calibration_override: str | None = None):
         self.run_id, self.plan, self.rig, self.store = run_id, plan, rig, store
         rig.on_readings = self._show_readings
+        rig.on_collected = self._show_collected
         self.declarations = declarations
         self.meters = [(serial, decl.meter()) for serial, decl in declarations.items()]
         first = next(iter(declarations.values()))
@@ -83,6 +84,9 @@ class Runner:
         self.bus.emit(Event("conditions", self.run_id, {"flowrate_m3h": readings.flowrate_m3h,
                                                          "water_temperature_c": readings.water_temperature_c,
                                                          "chamber_alarm": readings.chamber_alarm}))
+
+    def _show_collected(self, collected: float, target: float, unit: str) -> None:
+        self.bus.emit(Event("collected", self.run_id, {"collected": collected, "target": target, "unit": unit}))
 
     def checkpoint(self) -> None:
         """A safe point: honour abort, and hold here while paused."""
@@ -112,22 +116,26 @@ class Runner:
                     continue
                 self.checkpoint()
                 self.bus.emit(Event("action_started", self.run_id, {"index": index, "total": len(self.plan.actions),
-                                                                     "label": action.label, "key": action.key}))
+                                                                     "label": action.label, "key": action.key,
+                                                                     "point": _point(action)}))
                 self._execute(action)
             for label in list(self.rig.held_disturbances()):
                 self.rig.release_disturbance(label)
             self.rig.finish()
             self._transition(RunState.COMPLETED, verdict=self.verdict().label)
         except AbortRequested as exc:
-            problems = self.rig.safe_state()
-            self._journal_io()
-            self._transition(RunState.ABORTED, reason=str(exc), safe_state_problems=problems)
+            self._transition(RunState.ABORTED, reason=str(exc), **self._to_safe_state())
         except Exception as exc:  # noqa: BLE001 - any failure ends in the safe state and is recorded
-            problems = self.rig.safe_state()
-            self._journal_io()
             self._transition(RunState.FAILED, error=f"{type(exc).__name__}: {exc}",
-                             traceback=traceback.format_exc(limit=8), safe_state_problems=problems)
+                             traceback=traceback.format_exc(limit=8), **self._to_safe_state())
         return self.state
+
+    def _to_safe_state(self) -> dict:
+        """Every instrument to its safe state; what failed, and what the instruments then report (read back)."""
+        problems = self.rig.safe_state()
+        readback = self.rig.safe_state_readback()
+        self._journal_io()
+        return {"safe_state_problems": problems, "safe_state": readback}
 
     def _check_disturbances(self, start: int) -> None:
         """Before the rig moves, every disturbance still to come is checked (generator, parameters, RF level
@@ -404,3 +412,11 @@ class Runner:
         for e in self.store.entries(self.run_id, kinds=["evaluation"]):
             outcomes += [Outcome[c["outcome"].upper().replace(" ", "_")] for c in e.payload["checks"]]
         return max(outcomes, default=Outcome.INCONCLUSIVE)
+
+
+def _point(action: Action) -> dict | None:
+    """The test point an action works at, with its flow window (for the live display)."""
+    point = action.point
+    if point is None:
+        return None
+    return {"name": point.name, "nominal_m3h": point.nominal_m3h, "low_m3h": point.low_m3h, "high_m3h": point.high_m3h}
