@@ -3,8 +3,8 @@
     idle → running ⇄ paused → completed | aborted | failed
 
 Pause and abort are requests from another thread (the console); pause takes effect at the next safe
-point (between actions, or between the polls of a measurement) and holds the rig as it is; abort drives
-every instrument to its safe state. Each completed action is committed to the store with its key before
+point (between actions, or between the polls of a long step such as a soak, never inside a measurement)
+and holds the rig as it is; abort drives every instrument to its safe state. Each completed action is committed to the store with its key before
 the next begins, so a killed process resumes at the first unfinished action after restoring the rig
 state the action needs (flow, climate): nothing completed is lost or repeated. While a condition is
 violated (water temperature out of band, flow unstable, chamber alarm) the current measurement is
@@ -88,10 +88,15 @@ class Runner:
     def _show_collected(self, collected: float, target: float, unit: str) -> None:
         self.bus.emit(Event("collected", self.run_id, {"collected": collected, "target": target, "unit": unit}))
 
-    def checkpoint(self) -> None:
-        """A safe point: honour abort, and hold here while paused."""
+    def abort_point(self) -> None:
+        """Inside a measurement: honour abort only. A pause waits for the measurement's end: held with the
+        diverter on the tank, the collection would overfill and outrun its time limit (the run then failed)."""
         if self.control.abort_requested:
             raise AbortRequested("abort requested by the operator")
+
+    def checkpoint(self) -> None:
+        """A safe point: honour abort, and hold here while paused."""
+        self.abort_point()
         if self.control.pause_requested:
             self._transition(RunState.PAUSED)
             while not self.control.wait_resume(0.1):
