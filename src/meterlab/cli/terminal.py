@@ -119,7 +119,8 @@ class RunTerminal:
     def _menu(self) -> None:
         with self.aside():
             choice = self._ask_menu()
-        self.record({"action": choice, "via": "Ctrl-C"})
+        # a SIGTERM while the menu is open also ends it in an abort; the record says which it was
+        self.record({"action": choice, "via": "SIGTERM" if self.signals.terminated else "Ctrl-C"})
         {"abort": self._start_abort, "pause": self.control.pause, "resume": self.control.resume,
          "continue": lambda: None}[choice]()
         if choice == "pause":
