@@ -25,9 +25,10 @@ def start(tmp_path, procedure: str, meters: list[str], scenario: str, clock_scal
     return store, register, run_id
 
 
-def truth(scenario: str, position: int, flowrate_m3h: float) -> float:
+def truth(scenario: str, position: int, flowrate_m3h: float, kind: str = "water") -> float:
     """The scenario's true error at a flowrate (linear in log Q, as the simulated meter does)."""
-    curve = load_scenario(REPO / scenario).meters[position - 1].error_curve
+    loaded = load_scenario(REPO / scenario)
+    curve = (loaded.meters if kind == "water" else loaded.gas_meters)[position - 1].error_curve
     logs = [math.log(q) for q, _ in curve]
     x = math.log(flowrate_m3h)
     if x <= logs[0]:

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -14,14 +18,20 @@ VERDICT_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "unce
 
 
 class ConsoleProgress:
-    """An event listener that drives a Rich progress bar."""
+    """An event listener that drives a Rich progress bar and its live line (point, flow against the point's
+    window, water temperature, pressure, the reference's progress, the rig time left)."""
 
-    def __init__(self, console: Console, total: int, done: int = 0):
+    def __init__(self, console: Console, total: int, done: int = 0, rig_seconds: dict[str, float] | None = None):
         self.console = console
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=console, transient=False)
         self.task = self.progress.add_task("starting", total=total, completed=done)
         self.action = "starting"
+        self.point: dict | None = None
+        self.live: dict[str, str] = {}
+        self.rig_seconds = dict(rig_seconds or {})  # action key -> estimated rig seconds, until it is done
+        self._lock = threading.Lock()
+        self._held: list[str] | None = None  # what the run printed while the display stood aside
 
     def __enter__(self) -> ConsoleProgress:
         self.progress.start()
@@ -30,32 +40,104 @@ class ConsoleProgress:
     def __exit__(self, *exc) -> None:
         self.progress.stop()
 
+    @contextmanager
+    def aside(self) -> Iterator[None]:
+        """The live display steps aside while the operator is asked something: a redrawn bar would overwrite
+        the question. What the run prints meanwhile is shown afterwards, below the answer."""
+        with self._lock:
+            self.progress.stop()
+            self._held = []
+        try:
+            yield
+        finally:
+            with self._lock:
+                held, self._held = self._held, None
+                for text in held:
+                    self.console.print(text)
+                self.progress.start()
+
+    def _print(self, text: str) -> None:
+        with self._lock:
+            if self._held is not None:
+                self._held.append(text)
+            else:
+                self.console.print(text)
+
     def __call__(self, event: Event) -> None:
+        handler = getattr(self, f"_on_{event.kind}", None)
+        if handler is not None:
+            handler(event)
+
+    def _on_action_started(self, event: Event) -> None:
+        self.action, self.point = event.data["label"], event.data.get("point")
+        self.live.pop("collected", None)
+        self._show()
+
+    def _on_conditions(self, event: Event) -> None:
         data = event.data
-        if event.kind == "action_started":
-            self.action = data["label"]
-            self.progress.update(self.task, description=self.action)
-        elif event.kind == "conditions":
-            live = [f"Q {data['flowrate_m3h']:.4g} m³/h" if data.get("flowrate_m3h") is not None else "",
-                    f"water {data['water_temperature_c']:.2f} °C" if data.get("water_temperature_c") is not None else ""]
-            self.progress.update(self.task, description=f"{self.action}  [dim]{'  '.join(x for x in live if x)}[/]")
-        elif event.kind == "action_done":
-            self.progress.advance(self.task)
-            if data.get("kind") == "measurement":
-                for row in data.get("meters", []):
-                    style = VERDICT_STYLE.get(row["outcome"], "white")
-                    self.console.print(f"  {row['meter_serial']:>16}  {data['point']['name']:>12} #{data['repeat']}  "
-                                       f"Q {data['flowrate_m3h']:.4g} m³/h  E {row['error_pct']:+.3f} %  "
-                                       f"U {row['U_pct']:.3f} %  MPE ±{row['mpe_pct']:g} %  [{style}]{row['outcome']}[/]")
-        elif event.kind == "suspended":
-            self.console.print(f"[yellow]suspended[/] {data['key']}: {data['reason']}")
-        elif event.kind == "resumed":
-            self.console.print(f"[green]conditions restored[/], retrying {data['key']}")
-        elif event.kind == "state":
-            self.console.print(f"[bold]run {event.run_id}: {data['state']}[/]"
-                               + (f" — {data.get('error') or data.get('reason')}" if data.get("error") or data.get("reason") else ""))
-        elif event.kind == "message":
-            self.console.print(f"[dim]{data['text']}[/]")
+        if data.get("flowrate_m3h") is not None:
+            self.live["flow"] = f"Q {data['flowrate_m3h']:.4g} m³/h{_window(self.point)}"
+        if data.get("water_temperature_c") is not None:
+            self.live["temperature"] = f"water {data['water_temperature_c']:.2f} °C"
+        self._show()
+
+    def _on_collected(self, event: Event) -> None:
+        data = event.data
+        self.live["collected"] = f"ref {data['collected']:.4g}/{data['target']:.4g} {data['unit']}"
+        self._show()
+
+    def _on_action_done(self, event: Event) -> None:
+        data = event.data
+        self.progress.advance(self.task)
+        self.rig_seconds.pop(data.get("key"), None)
+        self.live.pop("collected", None)
+        pressure_pa = (data.get("conditions") or {}).get("water_pressure_pa")
+        if pressure_pa is not None:  # read at each measurement's end, not polled: the last one is shown
+            self.live["pressure"] = f"p {pressure_pa / 1e3:.1f} kPa"
+        self._show()
+        if data.get("kind") == "measurement":
+            for row in data.get("meters", []):
+                style = VERDICT_STYLE.get(row["outcome"], "white")
+                self._print(f"  {row['meter_serial']:>16}  {data['point']['name']:>12} #{data['repeat']}  "
+                            f"Q {data['flowrate_m3h']:.4g} m³/h  E {row['error_pct']:+.3f} %  "
+                            f"U {row['U_pct']:.3f} %  MPE ±{row['mpe_pct']:g} %  [{style}]{row['outcome']}[/]")
+
+    def _on_suspended(self, event: Event) -> None:
+        self._print(f"[yellow]suspended[/] {event.data['key']}: {event.data['reason']}")
+
+    def _on_resumed(self, event: Event) -> None:
+        self._print(f"[green]conditions restored[/], retrying {event.data['key']}")
+
+    def _on_state(self, event: Event) -> None:
+        data = event.data
+        why = data.get("error") or data.get("reason")
+        self._print(f"[bold]run {event.run_id}: {data['state']}[/]" + (f" — {why}" if why else ""))
+        if data["state"] == "paused":
+            self.progress.update(self.task, description=f"paused at {self.action} (Ctrl-C, then r to resume)")
+        elif data["state"] == "running":
+            self._show()
+
+    def _on_message(self, event: Event) -> None:
+        self._print(f"[dim]{event.data['text']}[/]")
+
+    def _show(self) -> None:
+        fields = [self.live[k] for k in ("flow", "temperature", "pressure", "collected") if k in self.live]
+        if self.rig_seconds:
+            fields.append(f"rig time left ≈ {_hms(sum(self.rig_seconds.values()))}")
+        self.progress.update(self.task, description=f"{self.action}  [dim]{'  '.join(fields)}[/]")
+
+
+def _window(point: dict | None) -> str:
+    """The flow window of the point being worked at, next to the measured flow."""
+    if not point or point.get("low_m3h") is None:
+        return ""
+    return f" (window {point['low_m3h']:.4g}–{point['high_m3h']:.4g})"
+
+
+def _hms(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def results_table(result: dict) -> Table:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -95,36 +94,44 @@ def resume(
 
 def _execute(store, run_id: str, register, operator: str, yes: bool, accept_changed_inputs: str | None = None) -> None:
     from meterlab.cli.console import ConsoleProgress, checks_table, results_table
+    from meterlab.cli.terminal import RunTerminal
     from meterlab.engine.control import RunControl, RunState
     from meterlab.engine.events import EventBus
-    from meterlab.engine.prompts import AutoPrompter, ConsolePrompter
+    from meterlab.engine.prompts import AutoPrompter, ConsolePrompter, HandOffPrompter
     from meterlab.engine.session import execute, inputs_from_header
     from meterlab.reports.results import run_result
 
     header = next(store.entries(run_id, kinds=["run_created"])).payload
-    plan = inputs_from_header(header).plan()
-    done = len([a for a in plan.actions if a.key in store.keys(run_id)])
-    control, bus = RunControl(), EventBus()
-    prompter = AutoPrompter() if yes or not sys.stdin.isatty() else ConsolePrompter(operator, console)
+    inputs = inputs_from_header(header)
+    plan = inputs.plan()
+    done_keys = store.keys(run_id)
+    done = len([a for a in plan.actions if a.key in done_keys])
+    control, bus, interactive = RunControl(), EventBus(), sys.stdin.isatty()
+    # At a terminal the worker hands its questions to the main thread, which alone reads the keyboard.
+    handoff = HandOffPrompter(control) if interactive and not yes else None
     outcome: dict = {}
+    finished = threading.Event()
 
     def work() -> None:
         try:
-            outcome["state"] = execute(store, run_id, prompter=prompter, bus=bus, control=control, register=register,
-                                       accept_changed_inputs=accept_changed_inputs)
+            outcome["state"] = execute(store, run_id, prompter=handoff or AutoPrompter(), bus=bus, control=control,
+                                       register=register, accept_changed_inputs=accept_changed_inputs)
         except BaseException as exc:  # noqa: BLE001 - reported below
             outcome["error"] = exc
+        finally:
+            finished.set()
 
-    signal.signal(signal.SIGTERM, lambda *_: control.abort())
-    with ConsoleProgress(console, len(plan.actions), done) as progress:
+    def record(entry: dict) -> None:
+        store.append(run_id, "operator", {**entry, "operator": operator})
+
+    with ConsoleProgress(console, len(plan.actions), done, _rig_seconds(inputs, plan, done_keys, register)) as progress:
         bus.subscribe(progress)
-        worker = threading.Thread(target=work, name=f"run-{run_id}", daemon=True)
+        terminal = RunTerminal(control, record, console, interactive=interactive, handoff=handoff,
+                               prompter=ConsolePrompter(operator, console, aside=progress.aside), aside=progress.aside)
+        # not a daemon: the process does not end while the run (and its safe state) is still going
+        worker = threading.Thread(target=work, name=f"run-{run_id}")
         worker.start()
-        while worker.is_alive():
-            try:
-                worker.join(0.2)
-            except KeyboardInterrupt:
-                _interrupt(control, store, run_id, operator)
+        terminal.watch(worker, finished)
     if "error" in outcome:
         raise _fail(outcome["error"])
     result = run_result(store, run_id)
@@ -138,17 +145,17 @@ def _execute(store, run_id: str, register, operator: str, yes: bool, accept_chan
         raise typer.Exit(1)
 
 
-def _interrupt(control, store, run_id: str, operator: str) -> None:
-    """Ctrl-C: ask what to do (abort, pause, continue); without a terminal, abort."""
-    if not sys.stdin.isatty():
-        control.abort()
-        return
-    choice = typer.prompt("\n[a]bort to the safe state, [p]ause, [r]esume, [c]ontinue", default="c").strip().lower()
-    actions = {"a": control.abort, "p": control.pause, "r": control.resume}
-    if choice[:1] in actions:
-        store.append(run_id, "operator", {"action": {"a": "abort", "p": "pause", "r": "resume"}[choice[:1]],
-                                          "operator": operator})
-        actions[choice[:1]]()
+def _rig_seconds(inputs, plan, done_keys: set[str], register) -> dict[str, float]:
+    """The estimated rig time of each action still to do (the live line's "rig time left"); none if the
+    estimate cannot be made, which must not stop a run."""
+    from meterlab.engine.estimate import estimate
+    from meterlab.engine.session import reference_method
+
+    try:
+        rows, _ = estimate(inputs, reference_method(inputs, register))
+    except MeterlabError:
+        return {}
+    return {a.key: row["seconds"] for a, row in zip(plan.actions, rows) if a.key not in done_keys}
 
 
 def plan(

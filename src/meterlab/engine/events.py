@@ -9,7 +9,8 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Event:
-    kind: str          # state, action_started, action_done, measurement, suspended, resumed, message, conditions
+    kind: str          # state, action_started, action_done, measurement, suspended, resumed, message, conditions,
+                       # collected (the reference's progress through a measurement)
     run_id: str
     data: dict[str, Any] = field(default_factory=dict)
 

@@ -68,7 +68,7 @@ def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | N
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             raw = runner.rig.measure(volume_l, action.point.nominal_m3h, serials, start=step.start,
-                                     disturbance=disturbance, criteria=criteria, guard=runner.checkpoint, **extra)
+                                     disturbance=disturbance, criteria=criteria, guard=runner.abort_point, **extra)
             break
         except Suspended as exc:
             runner.store.append(runner.run_id, "event", {"event": "suspended", "action": action.key,

@@ -3,9 +3,10 @@
     idle → running ⇄ paused → completed | aborted | failed
 
 Pause and abort are requests from another thread (the console); pause takes effect at the next safe
-point (between actions, or between the polls of a measurement) and holds the rig as it is; abort drives
-every instrument to its safe state. Each completed action is committed to the store with its key before
-the next begins, so a killed process resumes at the first unfinished action after restoring the rig
+point (between actions, or between the polls of a long step such as a soak, never inside a measurement)
+and holds the rig as it is; abort drives every instrument to its safe state. Each completed action is
+committed to the store with its key before the next begins, so a killed process resumes at the first
+unfinished action after restoring the rig
 state the action needs (flow, climate): nothing completed is lost or repeated. While a condition is
 violated (water temperature out of band, flow unstable, chamber alarm) the current measurement is
 suspended, discarded, and retried once the condition has cleared.
@@ -57,6 +58,7 @@ class Runner:
                  calibration_override: str | None = None):
         self.run_id, self.plan, self.rig, self.store = run_id, plan, rig, store
         rig.on_readings = self._show_readings
+        rig.on_collected = self._show_collected
         self.declarations = declarations
         self.meters = [(serial, decl.meter()) for serial, decl in declarations.items()]
         first = next(iter(declarations.values()))
@@ -84,10 +86,18 @@ class Runner:
                                                          "water_temperature_c": readings.water_temperature_c,
                                                          "chamber_alarm": readings.chamber_alarm}))
 
-    def checkpoint(self) -> None:
-        """A safe point: honour abort, and hold here while paused."""
+    def _show_collected(self, collected: float, target: float, unit: str) -> None:
+        self.bus.emit(Event("collected", self.run_id, {"collected": collected, "target": target, "unit": unit}))
+
+    def abort_point(self) -> None:
+        """Inside a measurement: honour abort only. A pause waits for the measurement's end: held with the
+        diverter on the tank, the collection would overfill and outrun its time limit (the run then failed)."""
         if self.control.abort_requested:
             raise AbortRequested("abort requested by the operator")
+
+    def checkpoint(self) -> None:
+        """A safe point: honour abort, and hold here while paused."""
+        self.abort_point()
         if self.control.pause_requested:
             self._transition(RunState.PAUSED)
             while not self.control.wait_resume(0.1):
@@ -112,22 +122,26 @@ class Runner:
                     continue
                 self.checkpoint()
                 self.bus.emit(Event("action_started", self.run_id, {"index": index, "total": len(self.plan.actions),
-                                                                     "label": action.label, "key": action.key}))
+                                                                     "label": action.label, "key": action.key,
+                                                                     "point": _point(action)}))
                 self._execute(action)
             for label in list(self.rig.held_disturbances()):
                 self.rig.release_disturbance(label)
             self.rig.finish()
             self._transition(RunState.COMPLETED, verdict=self.verdict().label)
         except AbortRequested as exc:
-            problems = self.rig.safe_state()
-            self._journal_io()
-            self._transition(RunState.ABORTED, reason=str(exc), safe_state_problems=problems)
+            self._transition(RunState.ABORTED, reason=str(exc), **self._to_safe_state())
         except Exception as exc:  # noqa: BLE001 - any failure ends in the safe state and is recorded
-            problems = self.rig.safe_state()
-            self._journal_io()
             self._transition(RunState.FAILED, error=f"{type(exc).__name__}: {exc}",
-                             traceback=traceback.format_exc(limit=8), safe_state_problems=problems)
+                             traceback=traceback.format_exc(limit=8), **self._to_safe_state())
         return self.state
+
+    def _to_safe_state(self) -> dict:
+        """Every instrument to its safe state; what failed, and what the instruments then report (read back)."""
+        problems = self.rig.safe_state()
+        readback = self.rig.safe_state_readback()
+        self._journal_io()
+        return {"safe_state_problems": problems, "safe_state": readback}
 
     def _check_disturbances(self, start: int) -> None:
         """Before the rig moves, every disturbance still to come is checked (generator, parameters, RF level
@@ -404,3 +418,11 @@ class Runner:
         for e in self.store.entries(self.run_id, kinds=["evaluation"]):
             outcomes += [Outcome[c["outcome"].upper().replace(" ", "_")] for c in e.payload["checks"]]
         return max(outcomes, default=Outcome.INCONCLUSIVE)
+
+
+def _point(action: Action) -> dict | None:
+    """The test point an action works at, with its flow window (for the live display)."""
+    point = action.point
+    if point is None:
+        return None
+    return {"name": point.name, "nominal_m3h": point.nominal_m3h, "low_m3h": point.low_m3h, "high_m3h": point.high_m3h}

@@ -18,7 +18,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Protocol
 
 from meterlab.errors import RigError
+from meterlab.instruments.chamber import ClimateChamber
+from meterlab.instruments.digital_io import ValveIO
+from meterlab.instruments.emc import EmcGenerator
 from meterlab.instruments.iolog import IOEntry
+from meterlab.instruments.pump import SinamicsV20
+from meterlab.instruments.rf import RohdeSchwarzSmb100a
 from meterlab.metrology.methods import GravimetricReading, ReferenceMethod
 from meterlab.rigs.conditions import Readings
 
@@ -108,6 +113,7 @@ class Rig(Protocol):
     def reference_method(self) -> ReferenceMethod: ...
     def drain_io(self) -> list[list]: ...
     def safe_state(self, timeout_s: float = 10.0) -> list[str]: ...
+    def safe_state_readback(self) -> dict[str, dict]: ...
     def finish(self) -> None: ...
 
 
@@ -155,6 +161,9 @@ class BenchRig:
 
     def on_readings(self, readings: Readings) -> None:
         """Called with every set of monitored readings (the runner shows them live); no-op by default."""
+
+    def on_collected(self, collected: float, target: float, unit: str) -> None:
+        """Called while the reference collects a measurement's volume (the runner shows it live); no-op by default."""
 
     def chamber_alarm(self) -> str | None:
         """The climate chamber's alarm, if the bench has a chamber and it reports one (a monitored condition)."""
@@ -335,3 +344,39 @@ class BenchRig:
                 problems.append(f"{futures[future]}: {future.exception()}")
         problems += [f"{futures[f]}: no answer within {timeout_s:g} s" for f in pending]
         return problems
+
+    def safe_state_readback(self) -> dict[str, dict]:
+        """What the instruments that can hurt (pump, valves, EMC and RF generators, climate chamber) report
+        after the safe state, read back through their drivers: the record shows the state, not the command."""
+        report = {}
+        for name, driver in self.bench.items():
+            read = _readback(driver)
+            if read is None:
+                continue
+            try:
+                report[name] = read()
+            except Exception as exc:  # noqa: BLE001 - an instrument that does not answer is itself the finding
+                report[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        return report
+
+
+
+def _readback(driver: Any) -> Callable[[], dict] | None:
+    """How to read back the safe state of a driver that has one worth reading (None: nothing to read)."""
+    if isinstance(driver, SinamicsV20):
+        return lambda: {"pump_running": driver.running}
+    if isinstance(driver, ValveIO):
+        return lambda: {"outputs_on": _outputs_on(driver)}
+    if isinstance(driver, EmcGenerator):
+        return lambda: {"high_voltage_on": driver.high_voltage_on}
+    if isinstance(driver, RohdeSchwarzSmb100a):
+        return lambda: {"rf_output": bool(driver.rf_output)}
+    if isinstance(driver, ClimateChamber):
+        return lambda: {"mode": driver.mode}
+    return None
+
+
+def _outputs_on(io: ValveIO) -> list[str]:
+    """The signals (start valve, diverter, drain) whose outputs are on, read from the module."""
+    outputs = io.read_outputs()
+    return [signal for terminal, signal in io.wiring.items() if terminal.startswith("DO") and outputs[int(terminal[2:])]]

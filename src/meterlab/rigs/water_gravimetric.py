@@ -243,26 +243,29 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         """Fill until the tank holds the mass (or, with `done_early`, until it says so once half the mass
         is in), checking pause/abort and the monitored conditions."""
         self._run_until(lambda: self.scale.weight_immediate_kg()[0] - before_kg, mass_kg, flowrate_m3h / 3.6,
-                        criteria, guard, done_early, what=f"the tank gaining {mass_kg:.2f} kg")
+                        criteria, guard, done_early, what=f"the tank gaining {mass_kg:.2f} kg", unit="kg")
 
     def _run_until(self, reached: Callable[[], float], target: float, per_s: float, criteria, guard: Guard,
-                   done_early: Callable[[], bool] | None, *, what: str) -> None:
-        """Until `reached()` (what the reference has collected so far) is `target` (or, with `done_early`, until
-        it says so once half is in), checking pause/abort and the monitored conditions (a violation raises
-        Suspended); bounded by three times the expected time plus a minute."""
+                   done_early: Callable[[], bool] | None, *, what: str, unit: str) -> None:
+        """Until `reached()` (what the reference has collected so far, in `unit`) is `target` (or, with
+        `done_early`, until it says so once half is in), checking pause/abort and the monitored conditions (a
+        violation raises Suspended); bounded by three times the expected time plus a minute. The progress and
+        the readings already taken are shown live (on_collected, on_readings)."""
         expected_s = target / per_s
         end = self.clock.now() + expected_s * 3 + 60
         self._collection_temperatures: list[float] = []  # the monitored readings, for the record's range
         while (got := reached()) < target:
+            self.on_collected(got, target, unit)
             if done_early is not None and got >= target / 2 and done_early():
                 return
             guard()
             if criteria is not None:
-                temperature = self.water_temperature_c()
-                if temperature is not None:
-                    self._collection_temperatures.append(temperature)
-                why = violation(Readings(None, temperature, self.chamber_alarm()), target_m3h=None,
-                                flow_within_pct=None, water_temperature_c=criteria.water_temperature_c)
+                readings = Readings(None, self.water_temperature_c(), self.chamber_alarm())
+                if readings.water_temperature_c is not None:
+                    self._collection_temperatures.append(readings.water_temperature_c)
+                self.on_readings(readings)
+                why = violation(readings, target_m3h=None, flow_within_pct=None,
+                                water_temperature_c=criteria.water_temperature_c)
                 if why:
                     raise Suspended(why)
             if self.clock.now() > end:

@@ -101,7 +101,7 @@ class MasterMeterRig(WaterRig):
         """Run until the master meter has counted `volume_l` (or, with `done_early`, until it says so once half
         is in), checking pause/abort and the monitored conditions."""
         self._run_until(lambda: (self.flowmeter.totalizer_m3 - mm_start_m3) * 1000, volume_l, flowrate_m3h / 3.6,
-                        criteria, guard, done_early, what=f"the master meter counting {volume_l:.2f} L")
+                        criteria, guard, done_early, what=f"the master meter counting {volume_l:.2f} L", unit="L")
 
     def _wait_rest(self, guard: Guard) -> None:
         """Until the master meter reads no flow (twice, a settling time apart)."""
