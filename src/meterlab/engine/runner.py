@@ -6,10 +6,9 @@ Pause and abort are requests from another thread (the console); pause takes effe
 point (between actions, or between the polls of a long step such as a soak, never inside a measurement)
 and holds the rig as it is; abort drives every instrument to its safe state. Each completed action is
 committed to the store with its key before the next begins, so a killed process resumes at the first
-unfinished action after restoring the rig
-state the action needs (flow, climate): nothing completed is lost or repeated. While a condition is
-violated (water temperature out of band, flow unstable, chamber alarm) the current measurement is
-suspended, discarded, and retried once the condition has cleared.
+unfinished action after restoring the rig state the action needs (flow, climate): nothing completed is
+lost or repeated. While a condition is violated (water temperature out of band, flow unstable, chamber
+alarm) the current measurement is suspended, discarded, and retried once the condition has cleared.
 """
 
 from __future__ import annotations
