@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from meterlab.engine.events import Event
+from meterlab.metrology.rounding import rounded
 
 VERDICT_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "uncertainty too large": "magenta",
                  "aborted": "red", "error": "red"}
@@ -98,9 +99,10 @@ class ConsoleProgress:
         if data.get("kind") == "measurement":
             for row in data.get("meters", []):
                 style = VERDICT_STYLE.get(row["outcome"], "white")
+                error, expanded = rounded(row["error_pct"], row["U_pct"], signed=True)
                 self._print(f"  {row['meter_serial']:>16}  {data['point']['name']:>12} #{data['repeat']}  "
-                            f"Q {data['flowrate_m3h']:.4g} m³/h  E {row['error_pct']:+.3f} %  "
-                            f"U {row['U_pct']:.3f} %  MPE ±{row['mpe_pct']:g} %  [{style}]{row['outcome']}[/]")
+                            f"Q {data['flowrate_m3h']:.4g} m³/h  E {error} %  "
+                            f"U {expanded} %  MPE ±{row['mpe_pct']:g} %  [{style}]{row['outcome']}[/]")
 
     def _on_suspended(self, event: Event) -> None:
         self._print(f"[yellow]suspended[/] {event.data['key']}: {event.data['reason']}")
@@ -149,8 +151,9 @@ def results_table(result: dict) -> Table:
     for test in result["tests"]:
         for p in test["points"]:
             style = VERDICT_STYLE.get(p["verdict"], "white")
+            error, expanded = rounded(p["error_pct"], p["U_pct"], signed=True)  # GUM 7.2.6, for people
             table.add_row(p["meter_serial"], p["label"], f"{p['flowrate_m3h']:.4g}", f"{p['reference_volume_l']:.3f}",
-                          f"{p['indicated_volume_l']:.3f}", f"{p['error_pct']:+.3f}", f"{p['U_pct']:.3f} ({p['k']:.2f})",
+                          f"{p['indicated_volume_l']:.3f}", error, f"{expanded} ({p['k']:g})",
                           f"±{p['mpe_pct']:g}", f"[{style}]{p['verdict']}[/]")
     return table
 
