@@ -15,7 +15,8 @@ def test_simple_acceptance_at_the_limit(error, outcome):
 
 @pytest.mark.parametrize(
     "error, outcome",
-    [(1.7, Outcome.PASS), (-1.7, Outcome.PASS), (1.71, Outcome.INCONCLUSIVE), (2.3, Outcome.INCONCLUSIVE), (2.31, Outcome.FAIL)],
+    [(1.7, Outcome.PASS), (-1.7, Outcome.PASS), (1.71, Outcome.CONDITIONAL_PASS), (2.3, Outcome.CONDITIONAL_FAIL),
+     (2.31, Outcome.FAIL)],
 )
 def test_guarded_acceptance_bands(error, outcome):
     assert decide(error, 0.3, 2.0, rule="guarded").outcome is outcome
