@@ -8,8 +8,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from meterlab.engine.events import Event
+from meterlab.metrology.decision import Outcome
 
-VERDICT_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "uncertainty too large": "magenta",
+VERDICT_STYLE = {"pass": "green", "conditional pass": "cyan", "inconclusive": "yellow",
+                 "uncertainty too large": "magenta", "conditional fail": "dark_orange", "fail": "red",
                  "aborted": "red", "error": "red"}
 
 
@@ -46,7 +48,8 @@ class ConsoleProgress:
                     style = VERDICT_STYLE.get(row["outcome"], "white")
                     self.console.print(f"  {row['meter_serial']:>16}  {data['point']['name']:>12} #{data['repeat']}  "
                                        f"Q {data['flowrate_m3h']:.4g} m³/h  E {row['error_pct']:+.3f} %  "
-                                       f"U {row['U_pct']:.3f} %  MPE ±{row['mpe_pct']:g} %  [{style}]{row['outcome']}[/]")
+                                       f"U {row['U_pct']:.3f} %  MPE ±{row['mpe_pct']:g} %  [{style}]{row['outcome']}[/]"
+                                       f"{beside_text(row.get('uncertainty_too_large'), row['outcome'])}")
         elif event.kind == "suspended":
             self.console.print(f"[yellow]suspended[/] {data['key']}: {data['reason']}")
         elif event.kind == "resumed":
@@ -56,6 +59,20 @@ class ConsoleProgress:
                                + (f" — {data.get('error') or data.get('reason')}" if data.get("error") or data.get("reason") else ""))
         elif event.kind == "message":
             self.console.print(f"[dim]{data['text']}[/]")
+
+
+def beside_text(too_large: bool | None, outcome: str) -> str:
+    """'uncertainty too large' beside an outcome that is not itself that (a demonstrated fail)."""
+    label = Outcome.UNCERTAINTY_TOO_LARGE.label
+    return f" [{VERDICT_STYLE[label]}]({label})[/]" if too_large and outcome != label else ""
+
+
+def details_text(details: dict) -> str:
+    """The numbers of a check on one line; its specific risk in words, its budget and intervals left out."""
+    text = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in details.items()
+            if not isinstance(v, (dict, list))]
+    risk = details.get("specific_risk")
+    return ", ".join(text + ([f"risk of {risk['kind']} {risk['probability']:.2%}"] if risk else []))
 
 
 def results_table(result: dict) -> Table:
@@ -69,7 +86,8 @@ def results_table(result: dict) -> Table:
             style = VERDICT_STYLE.get(p["verdict"], "white")
             table.add_row(p["meter_serial"], p["label"], f"{p['flowrate_m3h']:.4g}", f"{p['reference_volume_l']:.3f}",
                           f"{p['indicated_volume_l']:.3f}", f"{p['error_pct']:+.3f}", f"{p['U_pct']:.3f} ({p['k']:.2f})",
-                          f"±{p['mpe_pct']:g}", f"[{style}]{p['verdict']}[/]")
+                          f"±{p['mpe_pct']:g}",
+                          f"[{style}]{p['verdict']}[/]{beside_text(p.get('uncertainty_too_large'), p['verdict'])}")
     return table
 
 
@@ -78,19 +96,18 @@ def checks_table(result: dict) -> Table | None:
     checks = [c for t in result["tests"] for c in t["checks"]]
     if not checks:
         return None
-    order = ["pass", "inconclusive", "uncertainty too large", "fail"]
     worst: dict[tuple[str, str], dict] = {}
     counts: dict[tuple[str, str], int] = {}
     for c in checks:
         key = (c["meter_serial"], c["check"])
         counts[key] = counts.get(key, 0) + 1
-        if key not in worst or order.index(c["outcome"]) > order.index(worst[key]["outcome"]):
+        if key not in worst or Outcome.from_label(c["outcome"]) > Outcome.from_label(worst[key]["outcome"]):
             worst[key] = c
     table = Table(title="checks (worst point of each)", title_justify="left")
     for col in ("meter", "check", "points", "outcome", "deciding point", "details"):
         table.add_column(col)
     for (serial, check), c in worst.items():
-        details = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in c["details"].items())
+        details = details_text(c["details"])
         style = VERDICT_STYLE.get(c["outcome"], "white")
         table.add_row(serial, check, str(counts[(serial, check)]), f"[{style}]{c['outcome']}[/]", c.get("point") or "",
                       details)
