@@ -51,11 +51,14 @@ class StoredError:
 
     @classmethod
     def from_row(cls, row: dict) -> StoredError:
-        """From a stored measurement row (error_pct, u_pct, dof, budget); a row without a budget is one line."""
-        lines = tuple(BudgetLine(b["name"], b["source"], b["dof"], b["contribution"]) for b in row.get("budget") or ())
-        if not lines and row["u_pct"] > 0:
-            lines = (BudgetLine(COMBINED, "", row["dof"], row["u_pct"]),)
-        return cls(row["error_pct"], row["u_pct"], row["dof"], lines)
+        """From a stored measurement row (error_pct, u_pct, dof, budget); a row without a budget is one line.
+        float() reads the store's text for infinite degrees of freedom ("inf")."""
+        lines = tuple(BudgetLine(b["name"], b["source"], float(b["dof"]), float(b["contribution"]))
+                      for b in row.get("budget") or ())
+        u, dof = float(row["u_pct"]), float(row["dof"])
+        if not lines and u > 0:
+            lines = (BudgetLine(COMBINED, "", dof, u),)
+        return cls(float(row["error_pct"]), u, dof, lines)
 
     @classmethod
     def exact(cls, value: float) -> StoredError:
