@@ -165,17 +165,19 @@ class Decision:
 
 
 def _checked(error_pct: float, expanded_uncertainty_pct: float, mpe_pct: float, k: float) -> None:
-    for field, value, allowed in (("error_pct", error_pct, "a finite number"),
-                                  ("expanded_uncertainty_pct", expanded_uncertainty_pct, "a finite U >= 0"),
-                                  ("mpe_pct", mpe_pct, "a finite limit > 0"), ("k", k, "a finite k > 0")):
-        if not math.isfinite(value) or (field != "error_pct" and value < 0) or (field in ("mpe_pct", "k") and value == 0):
+    for field, value, ok, allowed in (("error_pct", error_pct, True, "a finite number"),
+                                      ("expanded_uncertainty_pct", expanded_uncertainty_pct,
+                                       expanded_uncertainty_pct >= 0, "a finite U >= 0"),
+                                      ("mpe_pct", mpe_pct, mpe_pct > 0, "a finite limit > 0"),
+                                      ("k", k, k > 0, "a finite k > 0")):
+        if not (math.isfinite(value) and ok):
             raise DeclarationError(field, value, allowed)
 
 
-def probability_within(value: float, u: float, limit: float) -> float:
+def probability_within(value: float, u: float, limit: float, included: bool = True) -> float:
     """p_c = Φ((L − y)/u) − Φ((−L − y)/u) for N(y, u) and the tolerance ±L (JCGM 106 §7)."""
     if u == 0:
-        return 1.0 if abs(value) <= limit else 0.0
+        return 1.0 if within(abs(value), limit, included) else 0.0
     return float(norm.cdf((limit - value) / u) - norm.cdf((-limit - value) / u))
 
 
@@ -204,7 +206,7 @@ def decide(
     demonstrated = not within(low, mpe_pct, limit_included)
     outcome = rule_outcome if not too_large else Outcome.FAIL if demonstrated else Outcome.UNCERTAINTY_TOO_LARGE
     return Decision(outcome, policy.name, error_pct, U, mpe_pct, max_uncertainty_pct, rule_outcome, k,
-                    policy.guard_band(U), probability_within(error_pct, U / k, mpe_pct), too_large)
+                    policy.guard_band(U), probability_within(error_pct, U / k, mpe_pct, limit_included), too_large)
 
 
 def worst(outcomes) -> Outcome:
