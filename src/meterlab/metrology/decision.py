@@ -8,16 +8,16 @@ A rule judges the magnitude of a quantity (|E|, |fault|, a standard deviation) a
 given the coverage interval [low, high] of that magnitude:
 
 - simple acceptance (shared risk): pass when the measured value is within the limit, else fail;
-- guarded acceptance, guard band w = U (ILAC-G8 non-binary statement): pass when the whole interval is
-  within the limit, fail when the whole interval is beyond it; otherwise *conditional pass* (the measured
-  value is within the limit) or *conditional fail* (it is beyond).
+- guarded acceptance, guard band w = U (ILAC-G8:09/2019 4.2, non-binary statement): pass when the whole
+  interval is within the limit, fail when the whole interval is beyond it; otherwise *conditional pass*
+  (the measured value is within the limit) or *conditional fail* (it is beyond).
 
 Whatever the rule, a quantity whose interval lies wholly beyond the limit (|E| − U > MPE) is a
 demonstrated failure: it is a fail even when U exceeds the allowed fraction of the MPE. "Uncertainty too
 large" is then reported beside the fail (Decision.uncertainty_too_large), not instead of it; only when the
 failure is not demonstrated does it become the outcome.
 
-Every decision states its specific risk (JCGM 106 §9.5.2): the probability that an accepted item is in fact
+Every decision states its specific risk (JCGM 106:2012): the probability that an accepted item is in fact
 beyond the limit (false acceptance) or that a rejected one is in fact within it (false rejection), for a
 normal distribution of the measurand N(E, u) with u = U/k.
 """
@@ -175,7 +175,7 @@ def _checked(error_pct: float, expanded_uncertainty_pct: float, mpe_pct: float, 
 
 
 def probability_within(value: float, u: float, limit: float, included: bool = True) -> float:
-    """p_c = Φ((L − y)/u) − Φ((−L − y)/u) for N(y, u) and the tolerance ±L (JCGM 106 §7)."""
+    """p_c = Φ((L − y)/u) − Φ((−L − y)/u) for N(y, u) and the tolerance ±L (JCGM 106:2012, conformance probability)."""
     if u == 0:
         return 1.0 if within(abs(value), limit, included) else 0.0
     return float(norm.cdf((limit - value) / u) - norm.cdf((-limit - value) / u))

@@ -91,7 +91,7 @@ def evaluate_wme(points: Sequence[tuple[float, Sequence[StoredError]]], meter: G
     """The WME of (flowrate, repeats) points with its uncertainty (a weighted sum of the stored errors, each
     point its mean), decided against the profile's limit."""
     weights = wme_weights([q for q, _ in points], meter.qmax_m3h, qt_m3h=meter.qt_m3h, profile=meter.profile)
-    wme = combine([(k / len(errors), e) for k, (_, errors) in zip(weights, points) for e in errors])
+    wme = combine([(k / len(errors), e) for k, (_, errors) in zip(weights, points) if k > 0 for e in errors])
     limit = wme_limit_pct(meter)
     return WmeResult(wme, limit, decide(wme.value, wme.U, limit, rule=rule, k=wme.k))
 

@@ -39,13 +39,13 @@ RULE_TEXT = {
               "guard band (w = 0). It is used only while U does not exceed the fraction of the MPE the standard "
               "allows; a point whose U exceeds it is reported as 'uncertainty too large', unless |E| − U > MPE: "
               "a demonstrated failure is a fail, with 'uncertainty too large' stated beside it.",
-    "guarded": "Guarded acceptance with guard band w = U (ILAC-G8:09/2019, non-binary statement): a quantity "
+    "guarded": "Guarded acceptance with guard band w = U (ILAC-G8:09/2019 4.2, non-binary statement): a quantity "
                "passes when |E| + U is within the limit, fails when |E| − U is beyond it; in between it is a "
                "conditional pass when the measured value is within the limit and a conditional fail when it is "
                "beyond. A point whose U exceeds the allowed fraction of the MPE is reported as 'uncertainty too "
                "large', unless the failure is demonstrated (then fail, with 'uncertainty too large' beside it).",
 }
-RISK_TEXT = ("Specific risk (JCGM 106:2012 = OIML G 1-106, 9.5.2): for an accepted quantity the probability that "
+RISK_TEXT = ("Specific risk (JCGM 106:2012 = OIML G 1-106): for an accepted quantity the probability that "
              "its true value is beyond the limit (false acceptance), for a rejected one the probability that it "
              "is within (false rejection), assuming a normal distribution with the stated u = U/k; for "
              "repeatability, from the χ² distribution of the standard deviation of n results.")
