@@ -55,8 +55,10 @@ def wme_weights(
     weights = []
     for flowrate_m3h in flowrates_m3h:
         ratio = flowrate_m3h / qmax_m3h
-        left_out = wme.points == "upper" and flowrate_m3h < qt_m3h
-        weights.append(0.0 if left_out else wme.weight_at_qmax.value if ratio >= wme.qmax_point_from_fraction.value else ratio)
+        if wme.points == "upper" and flowrate_m3h < qt_m3h:
+            weights.append(0.0)
+        else:
+            weights.append(wme.weight_at_qmax.value if ratio >= wme.qmax_point_from_fraction.value else ratio)
     if sum(weights) == 0:
         raise DeclarationError("points", [], "at least one test point with a flowrate above zero")
     return [k / sum(weights) for k in weights]
