@@ -1,7 +1,10 @@
 """Disturbance under flow, suspension on a violated condition, pause and abort to the safe state."""
 
+import math
 import threading
 from pathlib import Path
+
+import pytest
 
 from meterlab.calibration.register import Register
 from meterlab.engine.control import RunControl, RunState
@@ -28,9 +31,52 @@ def test_burst_susceptible_meter_shows_a_significant_fault_and_the_immune_one_pa
     assert susceptible["check"] == "significant_fault" and susceptible["outcome"] == "fail"
     assert susceptible["details"]["fault_pct"] > susceptible["details"]["limit_pct"]
     assert immune["outcome"] == "pass" and abs(immune["details"]["fault_pct"]) < 0.2
+    rows = {(m["role"], r["meter_serial"]): r for m in (e.payload for e in store.entries(run_id, kinds=["measurement"]))
+            for r in m["meters"]}
+    for serial, check in checks.items():
+        d = check["details"]
+        # U of the fault, stored with the rule: the two errors' budgets taken as independent (conservative)
+        u_errors = math.hypot(rows[("intrinsic", serial)]["u_pct"], rows[("disturbed", serial)]["u_pct"])
+        assert d["u_pct"] == pytest.approx(u_errors) and d["U_pct"] == pytest.approx(d["k"] * u_errors)
+        assert d["correlation"] == "assumed 0, conservative" and d["decision_rule"] == "simple acceptance"
+        assert d["uncertainty_budget"] and d["specific_risk"]["kind"] in ("false acceptance", "false rejection")
+    # against the scenario's truth: +2.5 % while the burst is on (part of the measurement), 0 for the immune meter
+    assert susceptible["details"]["fault_pct"] <= 2.5 + susceptible["details"]["U_pct"]
+    assert abs(immune["details"]["fault_pct"]) <= immune["details"]["U_pct"] + 0.1  # 0.03 % repeatability per run
+    assert susceptible["details"]["fault_pct"] - susceptible["details"]["U_pct"] > susceptible["details"]["limit_pct"]
+    assert abs(immune["details"]["fault_pct"]) + immune["details"]["U_pct"] < immune["details"]["limit_pct"]
+    assert susceptible["details"]["specific_risk"]["probability"] < 1e-6  # a demonstrated fault
     disturbed = [e.payload for e in store.entries(run_id, kinds=["measurement"]) if e.payload["during"]]
     assert disturbed[0]["disturbance"]["kind"] == "burst"
     assert disturbed[0]["disturbance"]["parameters"]["voltage_kv"] == 1.0  # E1 meter: D 11 level for E1
+
+
+def test_under_guarded_acceptance_the_points_carry_their_guard_band_and_the_faults_are_decided_alike(tmp_path):
+    procedure = tmp_path / "burst-mains-guarded.yaml"
+    text = (REPO / "procedures/r49/burst-mains.yaml").read_text(encoding="utf-8")
+    procedure.write_text(text.replace("decision_rule: simple", "decision_rule: guarded"), encoding="utf-8")
+    store, register, run_id = start(tmp_path, str(procedure), ["examples/meters/dn15-class2-sample3.yaml", DN15],
+                                    "examples/scenarios/burst-susceptible.yaml", clock_scale=EMC_CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    result = run_result(store, run_id)
+    checks = {c["meter_serial"]: c for c in result["tests"][0]["checks"]}
+    assert checks["WM15-2026-0003"]["outcome"] == "fail" and checks["WM15-2026-0001"]["outcome"] == "pass"
+    assert all(c["details"]["guard_band_pct"] == c["details"]["U_pct"] for c in checks.values())
+    verdicts = [p["verdict"] for p in result["tests"][0]["points"]]
+    for p in result["tests"][0]["points"]:
+        assert p["decision_rule"].startswith("guarded") and p["guard_band_pct"] == p["U_pct"]
+        assert p["verdict"] == guarded(p["error_pct"], p["U_pct"], p["mpe_pct"])
+    assert "fail" in verdicts and "pass" in verdicts  # the disturbed +2.5 % against MPE 2 %, the others
+    assert result["verdict"] == "fail"
+
+
+def guarded(error: float, U: float, mpe: float) -> str:
+    """ILAC-G8 guarded acceptance (w = U), written out independently of the code under test."""
+    if abs(error) + U <= mpe:
+        return "pass"
+    if abs(error) - U > mpe:
+        return "fail"
+    return "conditional pass" if abs(error) <= mpe else "conditional fail"
 
 
 def test_water_temperature_excursion_suspends_the_point_and_the_run_recovers(tmp_path):

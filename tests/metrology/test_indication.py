@@ -119,7 +119,7 @@ def test_same_sign_rule():
 
 def test_fault_evaluation_against_significant_fault_limit():
     meter = WaterMeter(2.5, 160)  # class 2: limit 1.0 %
-    small = evaluate_fault(intrinsic_error_pct=0.4, disturbed_error_pct=1.3, meter=meter)
+    small = evaluate_fault(0.4, 1.3, meter)
     assert small.fault_pct == pytest.approx(0.9) and not small.significant
     big = evaluate_fault(0.4, -0.7, meter)
     assert big.fault_pct == pytest.approx(-1.1) and big.significant

@@ -197,11 +197,21 @@ def test_a_disturbance_test_reports_before_and_during_the_fault_the_override_and
         assert row["before"] and row["during"] and row["limit_pct"] is not None and row["fault_pct"] is not None
         assert f"{row['during'][0]:+.3f}" in html and f"{row['before'][0]:+.3f}" in html
     assert "Disturbance <b>burst</b>" in html
+    for row, fault in zip(rows, faults):  # the fault's U as stored, in the table and the decision section
+        assert row["U_pct"] == fault["details"]["U_pct"] > 0 and f"<td class=\"num\">{row['U_pct']:.3g}</td>" in html
+        risk = fault["details"]["specific_risk"]
+        assert f"{risk['kind']} {risk['probability']:.2%}" in html
+    assert "Specific risk (JCGM 106" in html and "guard band w" in html
     assert reason in html and "T-2026-0412" in html and "expired" in html
     assert "M. Etrologist" in html and "Q. Ality" in html and "reviewed" in html and "approved" in html
     assert store.head()[1] in html
     image = base64.b64decode(IMG.search(html).group(1))
     assert image.startswith(PNG_SIGNATURE)
+    # a check stored before guard bands and risks were recorded still reads, with its old label
+    store.append(run_id, "evaluation", {"checks": [{"check": "significant_fault", "meter_serial": "WM15-2026-0001",
+                                                    "point": None, "outcome": "inconclusive",
+                                                    "details": {"fault_pct": 0.5, "limit_pct": 1.0}}]})
+    assert "inconclusive" in document.render_html(store, run_id)
     store.close()
 
 

@@ -12,9 +12,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from meterlab.engine.events import Event
+from meterlab.metrology.decision import Outcome
 from meterlab.metrology.rounding import rounded
 
-VERDICT_STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "uncertainty too large": "magenta",
+VERDICT_STYLE = {"pass": "green", "conditional pass": "cyan", "inconclusive": "yellow",
+                 "uncertainty too large": "magenta", "conditional fail": "dark_orange", "fail": "red",
                  "aborted": "red", "error": "red"}
 
 
@@ -102,7 +104,8 @@ class ConsoleProgress:
                 error, expanded = rounded(row["error_pct"], row["U_pct"], signed=True)
                 self._print(f"  {row['meter_serial']:>16}  {data['point']['name']:>12} #{data['repeat']}  "
                             f"Q {data['flowrate_m3h']:.4g} m³/h  E {error} %  "
-                            f"U {expanded} %  MPE ±{row['mpe_pct']:g} %  [{style}]{row['outcome']}[/]")
+                            f"U {expanded} %  MPE ±{row['mpe_pct']:g} %  [{style}]{row['outcome']}[/]"
+                            f"{beside_text(row.get('uncertainty_too_large'), row['outcome'])}")
 
     def _on_suspended(self, event: Event) -> None:
         self._print(f"[yellow]suspended[/] {event.data['key']}: {event.data['reason']}")
@@ -142,6 +145,20 @@ def _hms(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
+def beside_text(too_large: bool | None, outcome: str) -> str:
+    """'uncertainty too large' beside an outcome that is not itself that (a demonstrated fail)."""
+    label = Outcome.UNCERTAINTY_TOO_LARGE.label
+    return f" [{VERDICT_STYLE[label]}]({label})[/]" if too_large and outcome != label else ""
+
+
+def details_text(details: dict) -> str:
+    """The numbers of a check on one line; its specific risk in words, its budget and intervals left out."""
+    text = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in details.items()
+            if not isinstance(v, (dict, list))]
+    risk = details.get("specific_risk")
+    return ", ".join(text + ([f"risk of {risk['kind']} {risk['probability']:.2%}"] if risk else []))
+
+
 def results_table(result: dict) -> Table:
     """The table of points of a run result (meter, point, flowrate, error, U, MPE, verdict)."""
     table = Table(title=f"run {result['id']} — {result['procedure']['id']} — verdict: {result['verdict']}",
@@ -154,7 +171,8 @@ def results_table(result: dict) -> Table:
             error, expanded = rounded(p["error_pct"], p["U_pct"], signed=True)  # GUM 7.2.6, for people
             table.add_row(p["meter_serial"], p["label"], f"{p['flowrate_m3h']:.4g}", f"{p['reference_volume_l']:.3f}",
                           f"{p['indicated_volume_l']:.3f}", error, f"{expanded} ({p['k']:g})",
-                          f"±{p['mpe_pct']:g}", f"[{style}]{p['verdict']}[/]")
+                          f"±{p['mpe_pct']:g}",
+                          f"[{style}]{p['verdict']}[/]{beside_text(p.get('uncertainty_too_large'), p['verdict'])}")
     return table
 
 
@@ -163,19 +181,18 @@ def checks_table(result: dict) -> Table | None:
     checks = [c for t in result["tests"] for c in t["checks"]]
     if not checks:
         return None
-    order = ["pass", "inconclusive", "uncertainty too large", "fail"]
     worst: dict[tuple[str, str], dict] = {}
     counts: dict[tuple[str, str], int] = {}
     for c in checks:
         key = (c["meter_serial"], c["check"])
         counts[key] = counts.get(key, 0) + 1
-        if key not in worst or order.index(c["outcome"]) > order.index(worst[key]["outcome"]):
+        if key not in worst or Outcome.from_label(c["outcome"]) > Outcome.from_label(worst[key]["outcome"]):
             worst[key] = c
     table = Table(title="checks (worst point of each)", title_justify="left")
     for col in ("meter", "check", "points", "outcome", "deciding point", "details"):
         table.add_column(col)
     for (serial, check), c in worst.items():
-        details = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in c["details"].items())
+        details = details_text(c["details"])
         style = VERDICT_STYLE.get(c["outcome"], "white")
         table.add_row(serial, check, str(counts[(serial, check)]), f"[{style}]{c['outcome']}[/]", c.get("point") or "",
                       details)

@@ -68,7 +68,7 @@ def run_demo(profile: str = "r49-2013", console: Console | None = None) -> None:
     mpe = meter.mpe_pct(flowrate, water_temperature_c=reading.meter_water_temperature_c)
     limit = meter.max_expanded_uncertainty_pct(flowrate)
     for rule in ("simple", "guarded"):
-        console.print(decision_line(decide(result.value, result.U, mpe, rule=rule, max_uncertainty_pct=limit)))
+        console.print(decision_line(decide(result.value, result.U, mpe, rule=rule, k=result.k, max_uncertainty_pct=limit)))
 
     mc = monte_carlo(DEMO_RIG.model, distributions_of(inputs), trials=200_000, seed=1, coverage_pct=95.45)
     ok, delta, d_low, d_high = validate_gum(result, mc)

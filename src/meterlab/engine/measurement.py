@@ -103,7 +103,7 @@ def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, dist
         q = raw.flowrate_m3h
         conditions = {"water_temperature_c": raw.reading.meter_water_temperature_c} if hasattr(meter, "q3_m3h") else {}
         mpe = meter.mpe_pct(_clamp(q, meter), **conditions)
-        decision = decide(result.value, result.U, mpe, rule=runner.procedure.decision_rule,
+        decision = decide(result.value, result.U, mpe, rule=runner.procedure.decision_rule, k=result.k,
                           max_uncertainty_pct=meter.max_expanded_uncertainty_pct(_clamp(q, meter), **conditions))
         errors[serial] = error
         rows.append({
@@ -111,6 +111,8 @@ def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, dist
             "u_pct": result.u, "dof": result.dof, "k": result.k, "U_pct": result.U, "mpe_pct": mpe,
             "max_U_pct": decision.max_uncertainty_pct, "decision_rule": decision.rule,
             "outcome": decision.outcome.label, "rule_outcome": decision.rule_outcome.label,
+            "uncertainty_too_large": decision.uncertainty_too_large, "guard_band_pct": decision.guard_band_pct,
+            "probability_within_mpe": decision.probability_within, "specific_risk": decision.specific_risk,
             "budget": result.table(), "readout": raw.mut[serial].get("readout", "pulses"), "raw": raw.mut[serial],
         })
         if own:  # the reference volume at this meter's own conditions

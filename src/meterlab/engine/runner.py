@@ -412,10 +412,9 @@ class Runner:
         return [e.payload for e in self.store.entries(self.run_id, kinds=["measurement"])]
 
     def verdict(self) -> Outcome:
-        outcomes = [Outcome[r["outcome"].upper().replace(" ", "_")]
-                    for m in self.measurements() for r in m["meters"]]
+        outcomes = [Outcome.from_label(r["outcome"]) for m in self.measurements() for r in m["meters"]]
         for e in self.store.entries(self.run_id, kinds=["evaluation"]):
-            outcomes += [Outcome[c["outcome"].upper().replace(" ", "_")] for c in e.payload["checks"]]
+            outcomes += [Outcome.from_label(c["outcome"]) for c in e.payload["checks"]]
         return max(outcomes, default=Outcome.INCONCLUSIVE)
 
 

@@ -1,6 +1,11 @@
 """The evaluate step: checks over the measurements a run has stored (within MPE, repeatability, sign
 rule, significant fault, WME, durability shift, pressure loss, no leak). Each check yields one result per
-meter (and per point where it is a per-point check), with the numbers it used and an outcome."""
+meter (and per point where it is a per-point check), with the numbers it used and an outcome.
+
+Significant fault, durability shift and WME are decided with the uncertainty of the quantity they judge,
+combined from the stored budgets of the errors (metrology.combination), under the run's decision rule;
+repeatability on the χ² interval of its standard deviation (metrology.indication). Each stores its value,
+u, ν, k, U, limit, rule, guard band and specific risk beside its outcome."""
 
 from __future__ import annotations
 
@@ -8,14 +13,14 @@ import statistics
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
+from meterlab.metrology.combination import StoredError
 from meterlab.metrology.decision import Outcome, decide
 from meterlab.metrology.indication import (
     durability_shift,
     evaluate_fault,
+    evaluate_wme,
     repeatability,
     same_sign_rule,
-    weighted_mean_error,
-    wme_limit_pct,
 )
 from meterlab.metrology.meters import GasMeter, WaterMeter
 
@@ -56,20 +61,27 @@ def _by_point(rows: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
+def _errors(rows: list[dict]) -> list[StoredError]:
+    return [StoredError.from_row(r) for r in rows]
+
+
+def _flowrate(rows: list[dict]) -> float:
+    return statistics.fmean(r["flowrate_m3h"] for r in rows)
+
+
 def check_within_mpe(serial: str, meter: Meter, rows: list[dict]) -> list[CheckResult]:
-    worst = max((Outcome[r["outcome"].upper().replace(" ", "_")] for r in rows), default=Outcome.PASS)
+    worst = max((Outcome.from_label(r["outcome"]) for r in rows), default=Outcome.PASS)
     exceed = [r["point"] for r in rows if abs(r["error_pct"]) > r["mpe_pct"]]
     return [CheckResult("within_mpe", serial, worst, details={"points_outside_mpe": exceed, "points": len(rows)})]
 
 
-def check_repeatability(serial: str, meter: Meter, rows: list[dict]) -> list[CheckResult]:
+def check_repeatability(serial: str, meter: Meter, rows: list[dict], rule: str) -> list[CheckResult]:
     results = []
     for point, group in _by_point(rows).items():
         if len(group) < 2:
             continue
-        rep = repeatability([r["error_pct"] for r in group], group[0]["mpe_pct"], meter.profile)
-        results.append(CheckResult("repeatability", serial, Outcome.PASS if rep.ok else Outcome.FAIL, point,
-                                   {"std_dev_pct": rep.std_dev_pct, "limit_pct": rep.limit_pct, "n": len(group)}))
+        rep = repeatability([r["error_pct"] for r in group], group[0]["mpe_pct"], meter.profile, rule=rule)
+        results.append(CheckResult("repeatability", serial, rep.outcome, point, rep.details()))
     return results
 
 
@@ -81,42 +93,41 @@ def check_sign_rule(serial: str, meter: Meter, rows: list[dict]) -> list[CheckRe
                                  "fraction": result.fraction})]
 
 
-def check_significant_fault(serial: str, meter: Meter, rows: list[dict], reference: list[dict]) -> list[CheckResult]:
-    """Fault = mean error with the disturbance − mean intrinsic error at the same point."""
+def check_significant_fault(serial: str, meter: Meter, rows: list[dict], reference: list[dict],
+                            rule: str) -> list[CheckResult]:
+    """Fault = mean error with the disturbance − mean intrinsic error at the same point, with its U."""
     results = []
     intrinsic = _by_point(reference)
     for point, group in _by_point(rows).items():
         if point not in intrinsic:
             continue
-        before = statistics.fmean(r["error_pct"] for r in intrinsic[point])
-        during = statistics.fmean(r["error_pct"] for r in group)
-        fault = evaluate_fault(before, during, meter)
-        results.append(CheckResult("significant_fault", serial, Outcome.FAIL if fault.significant else Outcome.PASS,
-                                   point, {"intrinsic_error_pct": before, "disturbed_error_pct": during,
-                                           "fault_pct": fault.fault_pct, "limit_pct": fault.limit_pct}))
+        fault = evaluate_fault(_errors(intrinsic[point]), _errors(group), meter, rule=rule)
+        results.append(CheckResult("significant_fault", serial, fault.decision.outcome, point,
+                                   {"intrinsic_error_pct": fault.intrinsic_error_pct,
+                                    "disturbed_error_pct": fault.disturbed_error_pct, "fault_pct": fault.fault_pct,
+                                    "limit_pct": fault.limit_pct, **fault.fault.details(), **fault.decision.details()}))
     return results
 
 
-def check_wme(serial: str, meter: Meter, rows: list[dict]) -> list[CheckResult]:
+def check_wme(serial: str, meter: Meter, rows: list[dict], rule: str) -> list[CheckResult]:
     if not isinstance(meter, GasMeter):
         return []
-    points = [(statistics.fmean(r["flowrate_m3h"] for r in g), statistics.fmean(r["error_pct"] for r in g))
-              for g in _by_point(rows).values()]
-    wme = weighted_mean_error(points, meter.qmax_m3h, qt_m3h=meter.qt_m3h, profile=meter.profile)
-    limit = wme_limit_pct(meter)
-    return [CheckResult("wme", serial, Outcome.PASS if abs(wme) <= limit else Outcome.FAIL,
-                        details={"wme_pct": wme, "limit_pct": limit})]
+    result = evaluate_wme([(_flowrate(g), _errors(g)) for g in _by_point(rows).values()], meter, rule=rule)
+    return [CheckResult("wme", serial, result.decision.outcome,
+                        details={"wme_pct": result.wme.value, "limit_pct": result.limit_pct, **result.wme.details(),
+                                 **result.decision.details()})]
 
 
-def check_durability(serial: str, meter: Meter, rows: list[dict], reference: list[dict]) -> list[CheckResult]:
-    before = {p: (statistics.fmean(r["flowrate_m3h"] for r in g), statistics.fmean(r["error_pct"] for r in g))
-              for p, g in _by_point(reference).items()}
-    after = {p: statistics.fmean(r["error_pct"] for r in g) for p, g in _by_point(rows).items() if p in before}
-    before = {p: v for p, v in before.items() if p in after}
-    return [CheckResult("durability_shift", serial, Outcome.PASS if d.ok else Outcome.FAIL, d.label,
+def check_durability(serial: str, meter: Meter, rows: list[dict], reference: list[dict], rule: str) -> list[CheckResult]:
+    after = {p: _errors(g) for p, g in _by_point(rows).items()}
+    before = {p: (_flowrate(g), _errors(g)) for p, g in _by_point(reference).items() if p in after}
+    return [CheckResult("durability_shift", serial, d.outcome, d.label,
                         {"before_pct": d.before_pct, "after_pct": d.after_pct, "shift_pct": d.shift_pct,
-                         "max_shift_pct": d.max_shift_pct, "max_error_pct": d.max_error_pct})
-            for d in durability_shift(before, after, meter)]
+                         "max_shift_pct": d.max_shift_pct, "max_error_pct": d.max_error_pct,
+                         "after_U_pct": d.after.U, "after_outcome": d.error_decision.outcome.label,
+                         "shift_outcome": d.shift_decision.outcome.label,
+                         **d.shift.details(), **d.shift_decision.details()})
+            for d in durability_shift(before, {p: after[p] for p in before}, meter, rule=rule)]
 
 
 # A typed pressure loss: the prompt's value name and its factor to kPa.
@@ -184,15 +195,15 @@ def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tu
             if check == "within_mpe":
                 results += check_within_mpe(serial, meter, rows + reference)
             elif check == "repeatability":
-                results += check_repeatability(serial, meter, rows)
+                results += check_repeatability(serial, meter, rows, rule)
             elif check == "sign_rule":
                 results += check_sign_rule(serial, meter, rows)
             elif check == "significant_fault":
-                results += check_significant_fault(serial, meter, rows, reference)
+                results += check_significant_fault(serial, meter, rows, reference, rule)
             elif check == "wme":
-                results += check_wme(serial, meter, rows)
+                results += check_wme(serial, meter, rows, rule)
             elif check == "durability_shift":
-                results += check_durability(serial, meter, rows, reference)
+                results += check_durability(serial, meter, rows, reference, rule)
             elif check == "pressure_loss":
                 results += check_pressure_loss(serial, extra, rule)
             elif check == "no_leak":

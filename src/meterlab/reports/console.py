@@ -12,8 +12,10 @@ from meterlab.metrology.meters import GasMeter, WaterMeter
 
 OUTCOME_STYLE = {
     Outcome.PASS: "bold green",
+    Outcome.CONDITIONAL_PASS: "bold cyan",
     Outcome.INCONCLUSIVE: "bold yellow",
     Outcome.UNCERTAINTY_TOO_LARGE: "bold magenta",
+    Outcome.CONDITIONAL_FAIL: "bold dark_orange",
     Outcome.FAIL: "bold red",
 }
 
@@ -87,5 +89,9 @@ def budget_table(result: UncertaintyResult, *, title: str, unit: str = "%") -> T
 
 def decision_line(decision: Decision) -> str:
     limit = "" if decision.max_uncertainty_pct is None else f", U limit {decision.max_uncertainty_pct:.3g} %"
+    beside = f" ({outcome_text(Outcome.UNCERTAINTY_TOO_LARGE)})" if decision.uncertainty_too_large \
+        and decision.outcome is not Outcome.UNCERTAINTY_TOO_LARGE else ""
+    risk = decision.specific_risk
+    risk_text = f", probability of {risk['kind']} {risk['probability']:.2%}" if risk else ""
     return (f"{decision.rule}: E = {decision.error_pct:+.3f} %, U = {decision.expanded_uncertainty_pct:.3f} %, "
-            f"MPE ± {decision.mpe_pct:g} %{limit} → {outcome_text(decision.outcome)}")
+            f"MPE ± {decision.mpe_pct:g} %{limit} → {outcome_text(decision.outcome)}{beside}{risk_text}")

@@ -35,13 +35,21 @@ CSV_COLUMNS = ("run_id", "test_id", "meter_serial", "point", "repeat", "step_lab
                "reference_volume_l", "indicated_volume_l", "error_pct", "u_pct", "k", "U_pct", "mpe_pct", "verdict",
                "decision_rule")
 RULE_TEXT = {
-    "simple": "Simple acceptance (shared risk, ILAC-G8 / OIML G 1-106): a point passes when |E| ≤ MPE. It is "
-              "used only while U does not exceed the fraction of the MPE the standard allows; a point whose U "
-              "exceeds it is reported as 'uncertainty too large' whatever the rule says.",
-    "guarded": "Guarded acceptance with guard band w = U: a point passes when |E| + U ≤ MPE, fails when "
-               "|E| − U > MPE, and is inconclusive otherwise. A point whose U exceeds the allowed fraction of "
-               "the MPE is reported as 'uncertainty too large'.",
+    "simple": "Simple acceptance (shared risk, ILAC-G8:09/2019, OIML G 1-106): a quantity passes when its "
+              "measured value is within its limit (|E| ≤ MPE; a fault below the significant-fault limit), no "
+              "guard band (w = 0). It is used only while U does not exceed the fraction of the MPE the standard "
+              "allows; a point whose U exceeds it is reported as 'uncertainty too large', unless |E| − U > MPE: "
+              "a demonstrated failure is a fail, with 'uncertainty too large' stated beside it.",
+    "guarded": "Guarded acceptance with guard band w = U (ILAC-G8:09/2019 4.2, non-binary statement): a quantity "
+               "passes when |E| + U is within the limit, fails when |E| − U is beyond it; in between it is a "
+               "conditional pass when the measured value is within the limit and a conditional fail when it is "
+               "beyond. A point whose U exceeds the allowed fraction of the MPE is reported as 'uncertainty too "
+               "large', unless the failure is demonstrated (then fail, with 'uncertainty too large' beside it).",
 }
+RISK_TEXT = ("Specific risk (JCGM 106:2012 = OIML G 1-106): for an accepted quantity the probability that "
+             "its true value is beyond the limit (false acceptance), for a rejected one the probability that it "
+             "is within (false rejection), assuming a normal distribution with the stated u = U/k; for "
+             "repeatability, from the χ² distribution of the standard deviation of n results.")
 BEFORE_ROLES = ("intrinsic", "before")
 DURING_ROLES = ("disturbed", "influence")
 AFTER_ROLES = ("after_disturbance", "after")
@@ -57,6 +65,7 @@ td .note { font-size: inherit; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 th { background: #eee; } .pass { color: #1a7f37; font-weight: bold; } .fail { color: #c62828; font-weight: bold; }
 .inconclusive, .uncertainty-too-large { color: #b26a00; font-weight: bold; }
+.conditional-pass { color: #4d7f1a; font-weight: bold; } .conditional-fail { color: #d84315; font-weight: bold; }
 .hash { font-family: 'DejaVu Sans Mono', monospace; font-size: 8pt; word-break: break-all; }
 .note { color: #444; font-size: 8.5pt; } .generated { color: #555; font-style: italic; border-top: 1px solid #888;
 padding-top: 0.4em; } img.figure { width: 100%; max-width: 17cm; }
@@ -96,9 +105,15 @@ def _cell(value: Any, *, numeric: bool = False, cls: str = "") -> str:
     return f"<td{attr}>{value}</td>"
 
 
-def _verdict(outcome: str | None) -> str:
+def _verdict(outcome: str | None, too_large: bool | None = None) -> str:
+    """An outcome label in its colour; 'uncertainty too large' beside a fail it did not replace."""
     text = outcome or "—"
-    return f'<span class="{esc(text.replace(" ", "-"))}">{esc(text)}</span>'
+    beside = " " + _verdict("uncertainty too large") if too_large and text != "uncertainty too large" else ""
+    return f'<span class="{esc(text.replace(" ", "-"))}">{esc(text)}</span>{beside}'
+
+
+def _risk(risk: dict | None) -> str:
+    return f"{esc(risk['kind'])} {risk['probability']:.2%}" if risk else "—"
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, numeric_from: int | None = None,
@@ -312,7 +327,8 @@ def _points_table(points: Sequence[dict]) -> str:
         error, expanded = rounded(p["error_pct"], p["U_pct"], signed=True)
         rows.append([esc(p["meter_serial"]), esc(p["point"]), esc(p["repeat"]), esc(p.get("step_label") or p.get("role")),
                      num(p["flowrate_m3h"], 5), num(p["reference_volume_l"], 6), num(p["indicated_volume_l"], 6),
-                     error, expanded, num(p["k"], 3), f"± {num(p['mpe_pct'])}", _verdict(p["verdict"])])
+                     error, expanded, num(p["k"], 3), f"± {num(p['mpe_pct'])}",
+                     _verdict(p["verdict"], p.get("uncertainty_too_large"))])
     return (_table(["meter", "point", "repeat", "step", "Q (m³/h)", "V_ref (L)", "V_i (L)", "E (%)", "U (%)", "k",
                     "MPE (%)", "verdict"], rows, numeric=range(4, 11))
             + "<p class=\"note\">E and U rounded per GUM 7.2.6: U up to two significant digits, E to the same "
@@ -325,7 +341,7 @@ def _checks_table(checks: Sequence[dict]) -> str:
     rows = []
     for c in checks:
         details = ", ".join(f"{esc(k)} = {esc(num(v) if isinstance(v, float) else v)}"
-                            for k, v in sorted((c.get("details") or {}).items()))
+                            for k, v in sorted((c.get("details") or {}).items()) if not isinstance(v, (dict, list)))
         rows.append([esc(c.get("meter_serial")), esc(c.get("check")), esc(c.get("point") or ""), _verdict(c.get("outcome")),
                      details])
     return "<h3>Checks</h3>\n" + _table(["meter", "check", "point", "outcome", "details"], rows)
@@ -467,8 +483,8 @@ def disturbance_rows(data: dict) -> list[dict]:
     for key, row in table.items():
         check = faults.get(key) or faults.get((key[0], None))
         details = (check or {}).get("details") or {}
-        rows.append({**row, "fault_pct": details.get("fault_pct"), "limit_pct": details.get("limit_pct"),
-                     "outcome": (check or {}).get("outcome")})
+        rows.append({**row, "fault_pct": details.get("fault_pct"), "U_pct": details.get("U_pct"),
+                     "limit_pct": details.get("limit_pct"), "outcome": (check or {}).get("outcome")})
     return rows
 
 
@@ -488,22 +504,46 @@ def _disturbances(data: dict) -> str:
     for kind, params in kinds.items():
         out.append(f"<p>Disturbance <b>{esc(kind)}</b>: "
                    + "; ".join(f"{esc(k)} = {esc(v)}" for k, v in sorted(params.items())) + "</p>")
-    out.append(_table(["meter", "point", "E before (%)", "E during (%)", "E after (%)", "fault (%)", "limit (%)",
-                       "outcome"],
+    out.append(_table(["meter", "point", "E before (%)", "E during (%)", "E after (%)", "fault (%)", "U (%)",
+                       "limit (%)", "outcome"],
                       [[esc(r["meter_serial"]), esc(r["point"]), errors(r["before"]), errors(r["during"]),
-                        errors(r["after"]), num(r["fault_pct"], 3), num(r["limit_pct"], 3), _verdict(r["outcome"])]
-                       for r in rows], numeric=range(2, 7)))
+                        errors(r["after"]), num(r["fault_pct"], 3), num(r["U_pct"], 3), num(r["limit_pct"], 3),
+                        _verdict(r["outcome"])] for r in rows], numeric=range(2, 8)))
     out.append("<p class=\"note\">Fault = the difference between the error during (or after) the disturbance and "
-               "the intrinsic error before it, compared with the significant-fault limit.</p>")
+               "the intrinsic error before it, decided with its expanded uncertainty U against the significant-fault "
+               "limit under the run's decision rule. U combines the budgets of both errors; the correlation between "
+               "them is not recorded, so it is taken as 0 (the larger U).</p>")
     return "\n".join(out)
+
+
+def decisions(data: dict) -> list[list[str]]:
+    """One row per decided quantity (point or check): what, value, U, limit, guard band, outcome, specific risk."""
+    rows = []
+    for test in data["result"]["tests"]:
+        for p in test["points"]:
+            rows.append([esc(p["meter_serial"]), esc(p["label"]), "error", num(p["error_pct"], 3, signed=True),
+                         num(p["U_pct"], 3), f"± {num(p['mpe_pct'])}", num(p.get("guard_band_pct"), 3),
+                         _verdict(p["verdict"], p.get("uncertainty_too_large")), _risk(p.get("specific_risk"))])
+        for c in test["checks"]:
+            d = c.get("details") or {}
+            value = next((d[k] for k in ("fault_pct", "wme_pct", "shift_pct", "std_dev_pct") if k in d), None)
+            rows.append([esc(c.get("meter_serial")), esc(c.get("point") or ""), esc(c.get("check")), num(value, 3),
+                         num(d.get("U_pct"), 3), num(d.get("limit_pct") or d.get("max_shift_pct")),
+                         num(d.get("guard_band_pct"), 3), _verdict(c.get("outcome"), d.get("uncertainty_too_large")),
+                         _risk(d.get("specific_risk"))])
+    return rows
 
 
 def _decision(data: dict) -> str:
     rule = data["header"].get("decision_rule") or "simple"
     applied = sorted({p.get("decision_rule") for t in data["result"]["tests"] for p in t["points"] if p.get("decision_rule")})
-    return ("<h2>8. Decision rule</h2>\n"
+    return ("<h2>8. Decision rule and specific risk</h2>\n"
             f"<p>Decision rule <b>{esc(rule)}</b> (as applied: {esc(', '.join(applied) or rule)}). "
-            f"{esc(RULE_TEXT.get(rule, ''))}</p>")
+            f"{esc(RULE_TEXT.get(rule, ''))}</p>\n<p>{esc(RISK_TEXT)}</p>\n"
+            + _table(["meter", "point", "quantity", "value (%)", "U (%)", "limit (%)", "guard band w (%)", "outcome",
+                      "specific risk"], decisions(data), numeric=range(3, 7))
+            + "<p class=\"note\">— : not recorded (a record made before guard bands and risks were stored), or no "
+              "decision (inconclusive, uncertainty too large).</p>")
 
 
 def _override(data: dict) -> str:

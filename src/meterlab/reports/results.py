@@ -1,8 +1,13 @@
 """The machine-readable result of a run, built from its record alone (`meterlab report --format json`).
 
-Field names are stable: id, verdict (pass / fail / inconclusive / aborted / error), procedure {id, sha256},
-tests[] with id, verdict, points[] (meter_serial, label, flowrate_m3h, reference_volume_l,
-indicated_volume_l, error_pct, u_pct, k, U_pct, mpe_pct, verdict) and checks[].
+Field names are stable: id, verdict (pass / conditional pass / conditional fail / fail / inconclusive /
+aborted / error), procedure {id, sha256}, tests[] with id, verdict, points[] (meter_serial, label,
+flowrate_m3h, reference_volume_l, indicated_volume_l, error_pct, u_pct, k, U_pct, mpe_pct, verdict,
+uncertainty_too_large, guard_band_pct, specific_risk) and checks[].
+
+A test's verdict is the worst outcome of its points and checks. "Uncertainty too large" makes it
+inconclusive; a conditional pass or fail (guarded acceptance) stays conditional, never a plain pass.
+Records made before these fields existed give None for them.
 """
 
 from __future__ import annotations
@@ -12,12 +17,9 @@ from typing import Any
 from meterlab.metrology.decision import Outcome
 from meterlab.records.store import Store
 
-RUN_VERDICT = {Outcome.PASS: "pass", Outcome.FAIL: "fail", Outcome.INCONCLUSIVE: "inconclusive",
-               Outcome.UNCERTAINTY_TOO_LARGE: "inconclusive"}
-
-
-def _outcome(label: str) -> Outcome:
-    return Outcome[label.upper().replace(" ", "_")]
+RUN_VERDICT = {Outcome.PASS: "pass", Outcome.CONDITIONAL_PASS: "conditional pass", Outcome.INCONCLUSIVE: "inconclusive",
+               Outcome.UNCERTAINTY_TOO_LARGE: "inconclusive", Outcome.CONDITIONAL_FAIL: "conditional fail",
+               Outcome.FAIL: "fail"}
 
 
 def run_result(store: Store, run_id: str) -> dict[str, Any]:
@@ -41,10 +43,12 @@ def run_result(store: Store, run_id: str) -> dict[str, Any]:
                 "indicated_volume_l": r["indicated_volume_l"],
                 "error_pct": r["error_pct"], "u_pct": r["u_pct"], "k": r["k"], "U_pct": r["U_pct"],
                 "mpe_pct": r["mpe_pct"], "verdict": r["outcome"], "decision_rule": r["decision_rule"],
+                "uncertainty_too_large": r.get("uncertainty_too_large"), "guard_band_pct": r.get("guard_band_pct"),
+                "specific_risk": r.get("specific_risk"),
             })
-            outcomes.append(_outcome(r["outcome"]))
+            outcomes.append(Outcome.from_label(r["outcome"]))
     checks = [c for e in entries if e.kind == "evaluation" for c in e.payload["checks"]]
-    outcomes += [_outcome(c["outcome"]) for c in checks]
+    outcomes += [Outcome.from_label(c["outcome"]) for c in checks]
     test_verdict = RUN_VERDICT[max(outcomes)] if outcomes else "inconclusive"
     verdict = {"completed": test_verdict, "aborted": "aborted", "failed": "error"}.get(last_state, last_state)
     return {
