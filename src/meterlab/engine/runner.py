@@ -44,6 +44,7 @@ from meterlab.procedures.schema import (
 )
 from meterlab.procedures.severities import cycle_segments, resolve
 from meterlab.records.store import Store
+from meterlab.rigs.base import CLIMATE_ROLE, SEVERITY_ROLES
 
 PART_S = 600.0  # long steps are committed every ten minutes of rig time, so a resume loses at most that
 
@@ -230,8 +231,9 @@ class Runner:
     def _set_climate(self, action: Action) -> dict:
         params = self._severity(action.step, {"temperature_c": action.step.temperature_c,
                                               "humidity_pct": action.step.humidity_pct})
+        checked = self._check_severity_equipment(CLIMATE_ROLE)
         self.rig.set_climate(params["temperature_c"], params.get("humidity_pct"), ramp_c_per_min=action.step.ramp_c_per_min)
-        return {"climate": params}
+        return {"climate": params, **checked}
 
     def _in_parts(self, action: Action, total: float, part: float, do, prefix: str | None = None) -> None:
         """Run a long step (a soak, a wait, hours of durability flow) in parts, each committed, so that a
@@ -287,6 +289,7 @@ class Runner:
         step: ClimateCycle = action.step
         params = self._severity(step, {"cycles": step.cycles})
         segments = cycle_segments(params, fall_duration_s=step.fall_duration_s)
+        checked = self._check_severity_equipment(CLIMATE_ROLE)
         done = self.store.keys(self.run_id)
         for index, segment in enumerate(segments, 1):
             key = f"{action.key}#phase{index}/{len(segments)}"
@@ -297,7 +300,7 @@ class Runner:
             self._in_parts(action, segment.duration_s, PART_S,
                            lambda seconds: self.rig.wait(seconds, guard=self.checkpoint), prefix=key)
             self._commit_part(key, action, index, len(segments), segment.duration_s)
-        return {"climate": params, "phases": [s.__dict__ for s in segments]}
+        return {"climate": params, "phases": [s.__dict__ for s in segments], **checked}
 
     def _set_water_conditions(self, action: Action) -> dict:
         step: SetWaterConditions = action.step
@@ -325,14 +328,15 @@ class Runner:
     def _disturbance(self, action: Action) -> dict:
         step: ApplyDisturbance = action.step
         params = self._severity(step, dict(step.parameters))
+        done = {"disturbance": step.disturbance, "mode": step.mode, "parameters": params,
+                **self._check_severity_equipment(SEVERITY_ROLES[step.disturbance])}
         if step.mode == "hold":
-            setting = self.rig.hold_disturbance(step.label, step.disturbance, params)
-            return {"disturbance": step.disturbance, "mode": "hold", "parameters": params, "setting": setting}
+            return {**done, "setting": self.rig.hold_disturbance(step.label, step.disturbance, params)}
         if step.mode == "during":
             self._active_disturbances[step.label] = step
-            return {"disturbance": step.disturbance, "mode": "during", "parameters": params, "note": "applied during the measurement that names it"}
+            return {**done, "note": "applied during the measurement that names it"}
         self.rig.apply_disturbance(step.disturbance, params, guard=self.checkpoint)
-        return {"disturbance": step.disturbance, "mode": "between", "parameters": params}
+        return done
 
     def _severity(self, step: Any, explicit: dict) -> dict:
         """Parameters from the severity profile for the meter's class, overridden by explicit ones."""
@@ -388,6 +392,13 @@ class Runner:
             return []
         problems = self.register.enforce(uses, override_reason=self.calibration_override)
         return [p.to_dict() for p in problems]
+
+    def _check_severity_equipment(self, role: str) -> dict:
+        """Before equipment sets a severity its verification is checked again, as the flow standards are before
+        each measurement: a long run may cross a due date. Problems under the run's override are recorded."""
+        certificate = self.rig.certificate_of(role)
+        problems = self.check_standards([certificate]) if certificate else []
+        return {"calibration_problems": problems} if problems else {}
 
     def resolution_l(self, serial: str) -> float:
         """What one count of the meter's readout is worth: its pulse value, or its scale interval."""
