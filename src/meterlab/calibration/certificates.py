@@ -27,7 +27,7 @@ Equipment that sets the severity of a test (an EMC generator, a climate chamber,
 rather than calibrated: `kind: verification` states conformity, quantity by quantity, with no correction:
 
     kind: verification
-    calibrated_range: {peak_voltage: {min: 500, max: 4000, unit: V}}   # the levels the verification covers
+    calibrated_range: {voltage_kv: {min: 0.5, max: 4.0, unit: kV}}   # the levels the verification covers
     verified:
       - {quantity: open-circuit voltage front time, requirement: 1.2 µs ± 30 %, result: 1.21 µs,
          clause: "IEC 61000-4-5:2014, 6.2.2", status: unverified}  # status: the requirement vs the IEC text
@@ -198,10 +198,9 @@ class Certificate(_Strict):
             if getattr(self, field) is not None:
                 raise fail_at((field,), "a verification has no correction: it states what was verified "
                                         "(verified:) and the conformity; a certificate with values is kind: calibration")
-        for field in ("verified", "conformity"):
+        for field, what in (("verified", "what it verified"), ("conformity", "its conformity")):
             if getattr(self, field) is None:
-                raise fail_at((field,), f"a verification states {'what it verified' if field == 'verified' else 'its conformity'} "
-                                        f"({field}:)")
+                raise fail_at((field,), f"a verification states {what} ({field}:)")
 
     def _located_corrections(self) -> Iterator[tuple[tuple[str, ...], Correction]]:
         if self.correction is not None:

@@ -75,7 +75,7 @@ class CalibrationRefused(MeterlabError):
 
     def __init__(self, problems: Sequence[Problem]):
         self.problems = list(problems)
-        lines = [f"refused: {len(self.problems)} reference-standard problem(s)"]
+        lines = [f"refused: {len(self.problems)} problem(s) with reference standards or severity-setting equipment"]
         lines += [f"  - {problem.message}" for problem in self.problems]
         if any(p.kind is ProblemKind.SIMULATED for p in self.problems):
             lines.append("A certificate of the simulated laboratory backs only a simulated instrument; give the "
