@@ -38,6 +38,8 @@ def test_the_demo_programme_completes_years_after_the_simulated_lab_s_due_dates(
         run_id = Store(str(db)).runs()[0].id
         html = tmp_path / "report.html"
         assert RUNNER.invoke(app, ["report", run_id, "--db", str(db), "--format", "html", "--out", str(html)]).exit_code == 0
+        shown = RUNNER.invoke(app, ["records", "show", run_id, "--db", str(db)]).output
+    assert "ptx-01: certificate P-2026-0233" in shown and "simulated laboratory" in shown and "expired" not in shown
     store = Store(str(db))
     states = [e.payload["state"] for e in store.entries(run_id, kinds=["state"])]
     assert states[-1] == "completed" and len(list(store.entries(run_id, kinds=["measurement"]))) == 18
