@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from meterlab.calibration.register import CalibrationRefused, ProblemKind, Register
-from meterlab.engine.session import create_run, load_inputs, severity_equipment
+from meterlab.engine.control import RunState
+from meterlab.engine.prompts import AutoPrompter
+from meterlab.engine.session import create_run, execute, load_inputs, severity_equipment
 from meterlab.records.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,6 +62,17 @@ def test_with_a_reason_the_lapsed_verification_is_recorded_as_overridden(tmp_pat
     header = _header(tmp_path, SURGE, bench, register, override_calibration="verified on our scope 2026-12-01")
     assert header["calibration"]["emc-sg-00"]["status"] == "expired"
     assert [p["standard"] for p in header["calibration_override"]["problems"]] == ["emc-sg-00"]
+
+
+def test_a_run_under_the_override_records_the_lapsed_verification_at_each_surge_it_applies(tmp_path):
+    register, bench = _register_with_lapsed_surge(tmp_path)
+    inputs = load_inputs(REPO / SURGE, [REPO / m for m in METERS], bench, REPO / "examples/scenarios/good-meter.yaml")
+    store = Store(str(tmp_path / "records.db"))
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=200.0,
+                        override_calibration="verified on our scope 2026-12-01")
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    surges = [e.payload for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("disturbance") == "surge"]
+    assert surges and all([p["standard"] for p in s["calibration_problems"]] == ["emc-sg-00"] for s in surges)
 
 
 def test_a_generator_outside_the_register_is_refused_naming_the_instrument(tmp_path):
