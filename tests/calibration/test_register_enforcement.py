@@ -153,3 +153,15 @@ def test_snapshot_is_plain_data_with_certificate_lab_due_date_and_status(registe
     assert len(snapshot["bal-060"]["sha256"]) == 64
     with pytest.raises(UnknownStandard):
         register_with_expired_thermometer.snapshot(["scale", "nothing"], at=TODAY)
+
+
+def test_the_settings_of_severity_equipment_are_checked_against_the_range_it_was_verified_over():
+    climates = [{"temperature_c": 40.0, "humidity_pct": 93.0, "ramp_c_per_min": 1.0, "name": "upper"},
+                {"temperature_c": 25.0, "humidity_pct": None}]
+    spans = ON_SIMULATED_BENCH.spans("chamber", climates)
+    assert spans == {"temperature_c": (25.0, 40.0), "humidity_pct": (93.0, 93.0)}
+    assert ON_SIMULATED_BENCH.check([("chamber", spans)], at=TODAY) == []
+    too_hot = ON_SIMULATED_BENCH.spans("cc-01", [{"temperature_c": 120.0}])
+    (problem,) = ON_SIMULATED_BENCH.check([("cc-01", too_hot)], at=TODAY)
+    assert problem.kind is ProblemKind.OUT_OF_RANGE and "equipment cc-01 (chamber)" in problem.message
+    assert "-40 to 85 °C" in problem.message

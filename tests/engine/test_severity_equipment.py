@@ -75,6 +75,21 @@ def test_a_run_under_the_override_records_the_lapsed_verification_at_each_surge_
     assert surges and all([p["standard"] for p in s["calibration_problems"]] == ["emc-sg-00"] for s in surges)
 
 
+def test_surges_above_the_verified_voltages_stop_the_run_before_the_rig_moves(tmp_path):
+    folder = tmp_path / "calibration"
+    shutil.copytree(REPO / "calibration", folder, ignore=shutil.ignore_patterns("examples"))
+    surge = folder / "emc-sg-01.yaml"  # verified up to 1 kV only; the E1 line-to-earth level is 2 kV
+    surge.write_text(surge.read_text("utf-8").replace("{min: 0.5, max: 4.0, unit: kV}", "{min: 0.5, max: 1.0, unit: kV}"), "utf-8")
+    register = Register.load(folder)
+    inputs = load_inputs(REPO / SURGE, [REPO / m for m in METERS], SIM_BENCH, REPO / "examples/scenarios/good-meter.yaml")
+    store = Store(str(tmp_path / "records.db"))
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=200.0)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.FAILED
+    error = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]["error"]
+    assert "emc-sg-01 (surge)" in error and "voltage_kv = 1 to 2 kV" in error and "0.5 to 1 kV" in error
+    assert not list(store.entries(run_id, kinds=["measurement"]))
+
+
 def test_a_generator_outside_the_register_is_refused_naming_the_instrument(tmp_path):
     bench = tmp_path / "sim.yaml"
     bench.write_text(SIM_BENCH.read_text("utf-8").replace("    calibration: emc-sg-01\n", ""), "utf-8")

@@ -15,7 +15,7 @@ and no override lets a real bench use it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -155,6 +155,17 @@ class Register:
                    name: str | None = None) -> UncertainReal:
         """The certified correction at `at` as a labelled ureal; outside the range: OutOfCalibratedRange."""
         return self.get(reference).evaluate(at, element=element, name=name)
+
+    def spans(self, reference: str, settings: Iterable[Mapping[str, Any]]) -> dict[str, tuple[float, float]]:
+        """The span of each calibrated variable of `reference` among `settings` (a generator's runs, a chamber's
+        climates), for the range check of a use; the settings' other keys are no business of the certificate."""
+        calibrated = self.get(reference).calibrated_range
+        values: dict[str, list[float]] = {}
+        for setting in settings:
+            for variable in calibrated.keys() & setting.keys():
+                if isinstance(setting[variable], int | float):
+                    values.setdefault(variable, []).append(float(setting[variable]))
+        return {variable: (min(xs), max(xs)) for variable, xs in values.items()}
 
     # --------------------------------------------------------------------------------------- status
     def status(self, reference: str, at: date | datetime | None = None) -> Status:

@@ -139,7 +139,8 @@ class Runner:
             step = action.step
             if isinstance(step, ApplyDisturbance) and step.label not in checked:
                 runs = self.rig.check_disturbance(step.disturbance, self._severity(step, dict(step.parameters)))
-                checked[step.label or action.key] = {"disturbance": step.disturbance, "mode": step.mode, "runs": runs}
+                checked[step.label or action.key] = {"disturbance": step.disturbance, "mode": step.mode, "runs": runs,
+                                                     **self._check_severity_equipment(SEVERITY_ROLES[step.disturbance], runs)}
         if checked:
             self.store.append(self.run_id, "event", {"event": "disturbances_checked", "disturbances": checked})
 
@@ -231,7 +232,7 @@ class Runner:
     def _set_climate(self, action: Action) -> dict:
         params = self._severity(action.step, {"temperature_c": action.step.temperature_c,
                                               "humidity_pct": action.step.humidity_pct})
-        checked = self._check_severity_equipment(CLIMATE_ROLE)
+        checked = self._check_severity_equipment(CLIMATE_ROLE, [params])
         self.rig.set_climate(params["temperature_c"], params.get("humidity_pct"), ramp_c_per_min=action.step.ramp_c_per_min)
         return {"climate": params, **checked}
 
@@ -289,7 +290,7 @@ class Runner:
         step: ClimateCycle = action.step
         params = self._severity(step, {"cycles": step.cycles})
         segments = cycle_segments(params, fall_duration_s=step.fall_duration_s)
-        checked = self._check_severity_equipment(CLIMATE_ROLE)
+        checked = self._check_severity_equipment(CLIMATE_ROLE, [segment.__dict__ for segment in segments])
         done = self.store.keys(self.run_id)
         for index, segment in enumerate(segments, 1):
             key = f"{action.key}#phase{index}/{len(segments)}"
@@ -393,11 +394,16 @@ class Runner:
         problems = self.register.enforce(uses, override_reason=self.calibration_override)
         return [p.to_dict() for p in problems]
 
-    def _check_severity_equipment(self, role: str) -> dict:
+    def _check_severity_equipment(self, role: str, settings: list[dict] | None = None) -> dict:
         """Before equipment sets a severity its verification is checked again, as the flow standards are before
-        each measurement: a long run may cross a due date. Problems under the run's override are recorded."""
+        each measurement (a long run may cross a due date), and the settings against the range it was verified
+        over (a surge at 4 kV from a generator verified to 2 kV is as unknown as an expired one). Problems
+        under the run's override are returned, to be recorded."""
         certificate = self.rig.certificate_of(role)
-        problems = self.check_standards([certificate]) if certificate else []
+        if certificate is None or self.register is None:
+            return {}
+        used = self.register.spans(certificate, settings) if settings and certificate in self.register else None
+        problems = self.check_standards([(certificate, used)])
         return {"calibration_problems": problems} if problems else {}
 
     def resolution_l(self, serial: str) -> float:
