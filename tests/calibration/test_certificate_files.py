@@ -163,3 +163,10 @@ def test_a_verification_gives_no_correction_to_evaluate():
     assert surge.out_of_range({"voltage_kv": 4.0}) == [] and surge.out_of_range({"voltage_kv": 5.0})
     with pytest.raises(MeterlabError, match="this one is a verification"):
         surge.evaluate({"voltage_kv": 1.0})
+
+
+@pytest.mark.parametrize("name", ["emc-sg-01.yaml", "prt-01.yaml", "examples/lapsed-surge-generator.yaml"])
+def test_meterlab_validate_recognises_calibrations_and_verifications_as_certificates(name):
+    from meterlab.procedures.validate import validate_file
+
+    assert validate_file(CALIBRATION / name) == "certificate"
