@@ -7,7 +7,7 @@ import pytest
 
 from meterlab.calibration.certificates import Status, load_certificate
 from meterlab.calibration.register import Register
-from meterlab.errors import InputFileError
+from meterlab.errors import InputFileError, MeterlabError
 from meterlab.instruments.bench import load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,3 +117,56 @@ def test_two_certificates_for_one_instrument_are_refused(tmp_path):
     (tmp_path / "prt-00.yaml").write_text(EXPIRED_EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(InputFileError, match=r"'thermometer' is already used in .*prt-0"):
         Register.load(tmp_path)
+
+
+SURGE = (CALIBRATION / "emc-sg-01.yaml").read_text(encoding="utf-8")
+# (name, text to replace, replacement, expected field, snippet on the expected line, words of the message)
+BAD_VERIFICATIONS = [
+    ("a correction on a verification", "conformity:", "correction: {table: [{x: 0.5, correction: 0, U: 1, k: 2}, "
+     "{x: 4, correction: 0, U: 1, k: 2}]}\n"
+     "conformity:", "correction", "correction:", "a verification has no correction"),
+    ("nothing verified", "verified:\n", "verified_:\n", "verified_", "verified_:", "unknown field"),
+    ("no statement of conformity", "conformity: the generator", "notes: the generator", "conformity", "id: emc-sg-01",
+     "states its conformity"),
+    ("unknown status", "status: unverified}\n  - {quantity: open-circuit voltage front time",
+     "status: checked}\n  - {quantity: open-circuit voltage front time", "verified.0.status", "status: checked",
+     "'verified', 'secondary' or 'unverified'"),
+    ("unknown kind", "kind: verification", "kind: conformity", "kind", "kind: conformity", "'calibration' or 'verification'"),
+]
+
+
+@pytest.mark.parametrize("old, new, field, line_snippet, words", [b[1:] for b in BAD_VERIFICATIONS],
+                         ids=[b[0] for b in BAD_VERIFICATIONS])
+def test_a_bad_verification_names_file_line_and_field(tmp_path, old, new, field, line_snippet, words):
+    assert old in SURGE, "the test edits a line that must exist in the good file"
+    bad_text = SURGE.replace(old, new, 1)
+    path = tmp_path / "bad-surge.yaml"
+    path.write_text(bad_text, encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        load_certificate(path)
+    problems = {problem_field: (line, message) for line, problem_field, message in caught.value.problems}
+    assert field in problems, caught.value
+    line, message = problems[field]
+    assert line == _line_of(bad_text, line_snippet) and words in message, (line, message)
+
+
+def test_a_calibration_states_values_not_conformity(tmp_path):
+    path = tmp_path / "prt.yaml"
+    path.write_text(GOOD + "conformity: within the manufacturer's specification\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"field 'conformity'.*belongs to a verification"):
+        load_certificate(path)
+
+
+def test_a_verification_gives_no_correction_to_evaluate():
+    surge = load_certificate(CALIBRATION / "emc-sg-01.yaml")
+    assert surge.kind == "verification" and surge.simulated and len(surge.verified) >= 5
+    assert surge.out_of_range({"voltage_kv": 4.0}) == [] and surge.out_of_range({"voltage_kv": 5.0})
+    with pytest.raises(MeterlabError, match="this one is a verification"):
+        surge.evaluate({"voltage_kv": 1.0})
+
+
+@pytest.mark.parametrize("name", ["emc-sg-01.yaml", "prt-01.yaml", "examples/lapsed-surge-generator.yaml"])
+def test_meterlab_validate_recognises_calibrations_and_verifications_as_certificates(name):
+    from meterlab.procedures.validate import validate_file
+
+    assert validate_file(CALIBRATION / name) == "certificate"

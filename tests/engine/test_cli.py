@@ -48,8 +48,9 @@ def test_validate_accepts_good_files_and_names_the_line_of_a_bad_one(tmp_path):
 def _expired_calibration(tmp_path):
     folder = tmp_path / "calibration"
     shutil.copytree(REPO / "calibration", folder, ignore=shutil.ignore_patterns("examples"))
-    prt = folder / "prt-01.yaml"
-    prt.write_text(prt.read_text().replace("calibration_date: 2026-03-12", "calibration_date: 2025-03-12")
+    prt = folder / "prt-01.yaml"  # made a real lab's certificate (dates enforced), and expired
+    prt.write_text(prt.read_text().replace("\nsimulated: true", "\n")
+                   .replace("calibration_date: 2026-03-12", "calibration_date: 2025-03-12")
                    .replace("due_date: 2027-03-12", "due_date: 2026-03-12"), "utf-8")
     return folder
 

@@ -20,7 +20,7 @@ from meterlab.engine.control import RunControl, RunState
 from meterlab.engine.events import EventBus
 from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.runner import Runner
-from meterlab.engine.session import bench_session, create_run, execute, inputs_from_header, load_inputs
+from meterlab.engine.session import bench_session, create_run, execute, inputs_from_header, load_inputs, register_for
 from meterlab.instruments.rf_immunity import load_level_table
 from meterlab.procedures.severities import load_severities
 from meterlab.records.store import Store
@@ -89,7 +89,8 @@ def test_abort_during_the_sweep_leaves_the_rf_off(tmp_path):
     with bench_session(inputs, clock_scale=EMC_CLOCK_SCALE, register=register) as rig:
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
                         prompter=AutoPrompter(), procedure=inputs.procedure, bus=EventBus(), control=control,
-                        severities=load_severities(inputs.procedure.severities), register=register)
+                        severities=load_severities(inputs.procedure.severities),
+                        register=register_for(inputs.bench, register))  # as execute() gives it
         worker = threading.Thread(target=runner.run)
         worker.start()
         world = rig.lab.world

@@ -179,8 +179,9 @@ def test_record_to_json_gives_the_stored_numbers(intrinsic):
 def test_a_disturbance_test_reports_before_and_during_the_fault_the_override_and_the_sign_offs(tmp_path):
     calibration = tmp_path / "calibration"
     shutil.copytree(REPO / "calibration", calibration, ignore=shutil.ignore_patterns("examples"))
-    prt = calibration / "prt-01.yaml"
-    prt.write_text(prt.read_text("utf-8").replace("calibration_date: 2026-03-12", "calibration_date: 2025-03-12")
+    prt = calibration / "prt-01.yaml"  # made a real lab's certificate (dates enforced), and expired
+    prt.write_text(prt.read_text("utf-8").replace("\nsimulated: true", "\n")
+                   .replace("calibration_date: 2026-03-12", "calibration_date: 2025-03-12")
                    .replace("due_date: 2027-03-12", "due_date: 2026-03-12"), "utf-8")
     reason = "PRT recalibrated, certificate in the post"
     store, run_id = _run(tmp_path, "procedures/r49/burst-mains.yaml",
@@ -203,6 +204,10 @@ def test_a_disturbance_test_reports_before_and_during_the_fault_the_override_and
         assert f"{risk['kind']} {risk['probability']:.2%}" in html
     assert "Specific risk (JCGM 106" in html and "guard band w" in html
     assert reason in html and "T-2026-0412" in html and "expired" in html
+    # the burst generator that set the severity, with what its verification covers
+    assert "Equipment setting the severity" in html and "emc-eft-01" in html and "EMC-V-2026-0052" in html
+    assert "5 ns ± 30 %" in html and "IEC 61000-4-4:2012, 6.1.2, unverified" in html
+    assert "Simulated laboratory." in html
     assert "M. Etrologist" in html and "Q. Ality" in html and "reviewed" in html and "approved" in html
     assert store.head()[1] in html
     image = base64.b64decode(IMG.search(html).group(1))

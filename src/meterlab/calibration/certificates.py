@@ -22,6 +22,19 @@
         - ...
 
 A standard with several elements (the nozzles of a bank) gives `corrections: {N1: {...}, ...}` instead.
+
+Equipment that sets the severity of a test (an EMC generator, a climate chamber, a magnet) is verified
+rather than calibrated: `kind: verification` states conformity, quantity by quantity, with no correction:
+
+    kind: verification
+    calibrated_range: {voltage_kv: {min: 0.5, max: 4.0, unit: kV}}   # the levels the verification covers
+    verified:
+      - {quantity: open-circuit voltage front time, requirement: 1.2 µs ± 30 %, result: 1.21 µs,
+         clause: "IEC 61000-4-5:2014, 6.2.2", status: unverified}  # status: the requirement vs the IEC text
+    conformity: meets IEC 61000-4-5:2014 clause 6.2 at the levels verified
+
+`simulated: true` marks a certificate issued for the simulated laboratory: its values are those of the
+simulated standard, its dates are not enforced, and only a simulated instrument may use it (`register.py`).
 """
 
 from __future__ import annotations
@@ -39,13 +52,16 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from meterlab.calibration.corrections import Correction, OutOfCalibratedRange, Range, fail_at, si_factor, si_unit_of
 from meterlab.errors import DeclarationError
 from meterlab.metrology.budget import quantity
+from meterlab.metrology.profiles import Status as SourceStatus
 from meterlab.yamlio import load_model, read_yaml
 
 __all__ = [
     "Certificate",
     "CertificateRef",
+    "Kind",
     "Resolution",
     "Status",
+    "VerifiedQuantity",
     "as_date",
     "load_certificate",
 ]
@@ -56,6 +72,11 @@ DEFAULT_VARIABLE = "x"
 
 # A use of a standard: a value, a (low, high) interval, or either per input variable.
 Used = float | UncertainReal | tuple[float, float] | Mapping[str, Any] | None
+
+
+class Kind(StrEnum):
+    CALIBRATION = "calibration"     # certified values with uncertainty: a correction is applied
+    VERIFICATION = "verification"   # conformity with a requirement: nothing is applied, the due date is enforced
 
 
 class Status(StrEnum):
@@ -88,17 +109,31 @@ class Resolution(_Strict):
     unit: str = Field(min_length=1)
 
 
+class VerifiedQuantity(_Strict):
+    """One quantity a verification found within its requirement."""
+
+    quantity: str = Field(min_length=1, description="e.g. open-circuit voltage front time")
+    requirement: str = Field(min_length=1, description="the tolerance verified, e.g. 1.2 µs ± 30 %")
+    result: str | None = Field(None, description="what was found, as the verification report states it")
+    clause: str = Field(min_length=1, description="where the requirement comes from, with the edition")
+    status: SourceStatus = Field(description="the requirement as written here against the standard's text: "
+                                             "verified | secondary | unverified")
+
+
 class Certificate(_Strict):
-    """One reference standard and its current calibration certificate."""
+    """One reference standard (or severity-setting equipment) and its current certificate."""
 
     id: str = Field(pattern=ID_PATTERN)
+    kind: Kind = Kind.CALIBRATION
+    simulated: bool = Field(False, description="issued for the simulated laboratory; only simulated "
+                                               "instruments may use it")
     description: str = Field(min_length=1)
     manufacturer: str = Field(min_length=1)
     model: str = Field(min_length=1)
     serial: str = Field(min_length=1)
     instrument: str = Field(pattern=INSTRUMENT_PATTERN, description="the bench instrument it backs")
     quantity: str = Field(min_length=1, description="what the correction is of: mass, temperature, error ...")
-    unit: str = Field(min_length=1, description="unit of the correction values and their U")
+    unit: str | None = Field(None, min_length=1, description="unit of the correction values and their U")
     # Declared before `certificate` so its validator can compare dates.
     calibration_date: dt.date
     due_date: dt.date
@@ -108,6 +143,8 @@ class Certificate(_Strict):
     correction: Correction | None = None
     corrections: dict[str, Correction] | None = Field(None, min_length=1,
                                                       description="per element, e.g. each nozzle of a bank")
+    verified: list[VerifiedQuantity] | None = Field(None, min_length=1, description="a verification's findings")
+    conformity: str | None = Field(None, min_length=1, description="a verification's statement of conformity")
     notes: str | None = None
 
     _path: Path | None = PrivateAttr(None)
@@ -137,11 +174,33 @@ class Certificate(_Strict):
         if self.certificate.date < self.calibration_date:
             raise fail_at(("certificate", "date"), f"the certificate is dated {self.certificate.date}, "
                           f"before the calibration it reports ({self.calibration_date})")
-        if (self.correction is None) == (self.corrections is None):
-            raise fail_at(("correction",), "give either correction (one) or corrections (per element)")
+        if self.kind is Kind.VERIFICATION:
+            self._check_verification()
+        else:
+            self._check_calibration()
         for loc, correction in self._located_corrections():
             self._check_variable(loc, correction)
         return self
+
+    def _check_calibration(self) -> None:
+        if (self.correction is None) == (self.corrections is None):
+            raise fail_at(("correction",), "give either correction (one) or corrections (per element)")
+        if self.unit is None:
+            raise fail_at(("unit",), "a calibration needs the unit of its correction values")
+        for field in ("verified", "conformity"):
+            if getattr(self, field) is not None:
+                raise fail_at((field,), f"{field} belongs to a verification (kind: verification); "
+                                        "a calibration certifies values with a correction")
+
+    def _check_verification(self) -> None:
+        # A verification states conformity; a correction would be applied to nothing and trusted by no one.
+        for field in ("correction", "corrections"):
+            if getattr(self, field) is not None:
+                raise fail_at((field,), "a verification has no correction: it states what was verified "
+                                        "(verified:) and the conformity; a certificate with values is kind: calibration")
+        for field, what in (("verified", "what it verified"), ("conformity", "its conformity")):
+            if getattr(self, field) is None:
+                raise fail_at((field,), f"a verification states {what} ({field}:)")
 
     def _located_corrections(self) -> Iterator[tuple[tuple[str, ...], Correction]]:
         if self.correction is not None:
@@ -186,7 +245,8 @@ class Certificate(_Strict):
     @property
     def label(self) -> str:
         """How messages name it: id, bench instrument and certificate."""
-        return f"standard {self.id} ({self.instrument}), certificate {self.certificate.number}"
+        what = "equipment" if self.kind is Kind.VERIFICATION else "standard"
+        return f"{what} {self.id} ({self.instrument}), {self.kind} certificate {self.certificate.number}"
 
     # --------------------------------------------------------------------------------------- status
     @property
@@ -212,6 +272,8 @@ class Certificate(_Strict):
         return list(self.corrections or {})
 
     def correction_of(self, element: str | None = None) -> Correction:
+        if self.kind is Kind.VERIFICATION:
+            raise DeclarationError("certificate", self.id, "a calibration with a correction: this one is a verification")
         if self.corrections is None:
             if element is not None:
                 raise DeclarationError("element", element, f"nothing: {self.id} has a single correction")

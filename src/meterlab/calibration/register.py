@@ -6,11 +6,16 @@ bench instrument it backs, and the checks that keep an expired or out-of-range s
     register.enforce([("master_meter", (0.5, 2.5)), ("thermometer", 20.3)], at=today,
                      override_reason=None)                # raises CalibrationRefused on any problem
     register.snapshot(["scale", "thermometer"], at=today)  # plain dict to store with the run
+
+A certificate issued for the simulated laboratory (`simulated: true`) is accepted only by the register as a
+bench sees it whose simulated instruments name it (`accepting_simulated`), whatever the date: the simulated
+lab's standards do not age, so its demo and tests do not rot with the calendar. Anywhere else it is refused,
+and no override lets a real bench use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -40,6 +45,7 @@ class ProblemKind(StrEnum):
     NOT_YET_VALID = "not yet valid"
     OUT_OF_RANGE = "out of range"
     UNKNOWN_STANDARD = "unknown standard"
+    SIMULATED = "simulated laboratory"   # never overridden: it is no calibration of a real instrument
 
 
 @dataclass(frozen=True)
@@ -69,10 +75,14 @@ class CalibrationRefused(MeterlabError):
 
     def __init__(self, problems: Sequence[Problem]):
         self.problems = list(problems)
-        lines = [f"refused: {len(self.problems)} reference-standard problem(s)"]
+        lines = [f"refused: {len(self.problems)} problem(s) with reference standards or severity-setting equipment"]
         lines += [f"  - {problem.message}" for problem in self.problems]
-        lines.append('Recalibrate or replace the standard, or override with --override-calibration "REASON" '
-                     "(the reason is recorded with the run and printed on its report).")
+        if any(p.kind is ProblemKind.SIMULATED for p in self.problems):
+            lines.append("A certificate of the simulated laboratory backs only a simulated instrument; give the "
+                         "real instrument its own certificate (no override applies).")
+        else:
+            lines.append('Recalibrate or replace the standard, or override with --override-calibration "REASON" '
+                         "(the reason is recorded with the run and printed on its report).")
         super().__init__("\n".join(lines))
 
 
@@ -82,8 +92,16 @@ class Register:
     def __init__(self, certificates: Iterable[Certificate]):
         self._by_id: dict[str, Certificate] = {}
         self._by_instrument: dict[str, Certificate] = {}
+        self._simulated_accepted: frozenset[str] = frozenset()
         for certificate in certificates:
             self._add(certificate)
+
+    def accepting_simulated(self, certificate_ids: Iterable[str]) -> Register:
+        """This register as a bench sees it whose simulated instruments name `certificate_ids`: those of them
+        issued for the simulated laboratory are accepted whatever the date (their ranges still apply)."""
+        view = Register(self._by_id.values())
+        view._simulated_accepted = frozenset(certificate_ids)
+        return view
 
     @classmethod
     def load(cls, folder: str | Path = "calibration") -> Register:
@@ -138,6 +156,17 @@ class Register:
         """The certified correction at `at` as a labelled ureal; outside the range: OutOfCalibratedRange."""
         return self.get(reference).evaluate(at, element=element, name=name)
 
+    def spans(self, reference: str, settings: Iterable[Mapping[str, Any]]) -> dict[str, tuple[float, float]]:
+        """The span of each calibrated variable of `reference` among `settings` (a generator's runs, a chamber's
+        climates), for the range check of a use; the settings' other keys are no business of the certificate."""
+        calibrated = self.get(reference).calibrated_range
+        values: dict[str, list[float]] = {}
+        for setting in settings:
+            for variable in calibrated.keys() & setting.keys():
+                if isinstance(setting[variable], int | float):
+                    values.setdefault(variable, []).append(float(setting[variable]))
+        return {variable: (min(xs), max(xs)) for variable, xs in values.items()}
+
     # --------------------------------------------------------------------------------------- status
     def status(self, reference: str, at: date | datetime | None = None) -> Status:
         return self.get(reference).status(at)
@@ -158,7 +187,8 @@ class Register:
 
         With a reason, the problems are returned so the caller records them with the reason."""
         problems = self.check(uses, at)
-        if problems and not (override_reason and override_reason.strip()):
+        overridden = bool(override_reason and override_reason.strip())
+        if problems and (not overridden or any(p.kind is ProblemKind.SIMULATED for p in problems)):
             raise CalibrationRefused(problems)
         return problems
 
@@ -168,8 +198,10 @@ class Register:
         except UnknownStandard as exc:
             return [Problem(ProblemKind.UNKNOWN_STANDARD, reference, None, str(exc))]
         problems = []
+        if certificate.simulated and certificate.id not in self._simulated_accepted:
+            problems.append(_simulated_problem(certificate))
         status = certificate.status(day)
-        if status is not Status.VALID:
+        if status is not Status.VALID and not certificate.simulated:
             problems.append(_status_problem(certificate, status, day))
         problems += [Problem(ProblemKind.OUT_OF_RANGE, certificate.id, certificate.certificate.number,
                              f"{certificate.label}: {exc}") for exc in certificate.out_of_range(used)]
@@ -206,6 +238,12 @@ def _status_problem(certificate: Certificate, status: Status, day: date) -> Prob
                    f"{certificate.label} ({lab}) is {text}")
 
 
+def _simulated_problem(certificate: Certificate) -> Problem:
+    return Problem(ProblemKind.SIMULATED, certificate.id, certificate.certificate.number,
+                   f"{certificate.label} ({certificate.certificate.issued_by}) is issued for the simulated "
+                   f"laboratory (simulated: true) and no simulated instrument of this bench names it")
+
+
 def _snapshot_entry(certificate: Certificate, day: date) -> dict[str, Any]:
     cert = certificate.certificate
     return {
@@ -220,6 +258,10 @@ def _snapshot_entry(certificate: Certificate, day: date) -> dict[str, Any]:
         "due_date": certificate.due_date.isoformat(),
         "status": str(certificate.status(day)),
         "checked_on": day.isoformat(),
+        "kind": str(certificate.kind),
+        "simulated": certificate.simulated,
+        "verified": [v.model_dump() for v in certificate.verified or ()],
+        "conformity": certificate.conformity,
         "file": str(certificate.path) if certificate.path else None,
         "sha256": certificate.sha256,
     }

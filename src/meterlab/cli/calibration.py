@@ -21,13 +21,16 @@ calibration_app = typer.Typer(
     add_completion=False,
 )
 
-STATUS_STYLE = {"valid": "green", "due": "yellow", "expired": "bold red", "not yet valid": "bold magenta"}
+STATUS_STYLE = {"valid": "green", "due": "yellow", "expired": "bold red", "not yet valid": "bold magenta",
+                "simulated": "cyan"}
 
 
 def status_text(certificate: Certificate, day: dt.date, warn_days: int) -> tuple[str, str]:
-    """('valid' | 'due in N days' | 'EXPIRED' | 'NOT YET VALID', rich style) of a certificate on `day`."""
+    """('valid' | 'due in N days' | 'EXPIRED' | 'NOT YET VALID' | 'simulated lab', rich style) on `day`."""
     from meterlab.calibration.certificates import Status
 
+    if certificate.simulated:  # its dates are the simulated lab's and never enforced: saying EXPIRED would mislead
+        return "simulated lab", STATUS_STYLE["simulated"]
     status = certificate.status(day)
     if status is Status.EXPIRED:
         return f"EXPIRED {-certificate.days_until_due(day)} days ago", STATUS_STYLE["expired"]
@@ -46,9 +49,16 @@ def certificates_table(register: Register, day: dt.date, warn_days: int) -> Tabl
         table.add_column(column, no_wrap=not wraps, overflow="fold", ratio=2 if wraps else None)
     for certificate in register:
         text, style = status_text(certificate, day, warn_days)
-        table.add_row(certificate.id, certificate.description, certificate.instrument,
-                      certificate.certificate.number, certificate.certificate.issued_by,
+        description = certificate.description
+        if certificate.kind == "verification":  # a conformity statement, not certified values
+            description = f"verification: {description}"
+        table.add_row(certificate.id, description, certificate.instrument, certificate.certificate.number,
+                      certificate.certificate.issued_by,
                       str(certificate.calibration_date), str(certificate.due_date), f"[{style}]{text}[/]")
+    if any(certificate.simulated for certificate in register):
+        table.caption = ("simulated lab: issued for the simulated laboratory; only its simulated instruments use it, "
+                         "on any date, and a real bench refuses it")
+        table.caption_justify = "left"
     return table
 
 
@@ -95,8 +105,9 @@ def check_files(
             failed += 1
             continue
         loaded.append(certificate)
-        typer.echo(f"ok  {path}: {certificate.id} ({certificate.instrument}), certificate "
-                   f"{certificate.certificate.number}, due {certificate.due_date}")
+        typer.echo(f"ok  {path}: {certificate.id} ({certificate.instrument}), {certificate.kind} certificate "
+                   f"{certificate.certificate.number}, due {certificate.due_date}"
+                   + (", simulated laboratory" if certificate.simulated else ""))
     for folder in sorted({c.path.parent for c in loaded}):  # a register is one folder
         try:
             Register(c for c in loaded if c.path.parent == folder)  # duplicate ids or instruments

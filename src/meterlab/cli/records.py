@@ -87,8 +87,11 @@ def show(run_id: str = typer.Argument(..., help="The run."), db: str = typer.Opt
     console.print(f"procedure {result['procedure']['id']} sha256 {result['procedure']['sha256']}; software "
                   f"{result['software_version']}; operator {result['operator']}; created {result['created_at']}")
     for standard in header.get("calibration", {}).values():
-        console.print(f"  standard {standard['id']}: certificate {standard['certificate']} "
-                      f"({standard['laboratory']}), due {standard['due_date']}, {standard['status']}")
+        what = "equipment" if standard.get("kind") == "verification" else "standard"
+        # the simulated lab's dates are not enforced: its status on the day would read 'expired' for no reason
+        status = "simulated laboratory" if standard.get("simulated") else standard["status"]
+        console.print(f"  {what} {standard['id']}: certificate {standard['certificate']} "
+                      f"({standard['laboratory']}), due {standard['due_date']}, {status}")
     if result.get("calibration_override"):
         console.print(f"[yellow]calibration override: {result['calibration_override']['reason']}[/]")
     console.print(results_table(result))

@@ -44,6 +44,7 @@ from meterlab.procedures.schema import (
 )
 from meterlab.procedures.severities import cycle_segments, resolve
 from meterlab.records.store import Store
+from meterlab.rigs.base import CLIMATE_ROLE, SEVERITY_ROLES
 
 PART_S = 600.0  # long steps are committed every ten minutes of rig time, so a resume loses at most that
 
@@ -151,7 +152,8 @@ class Runner:
             step = action.step
             if isinstance(step, ApplyDisturbance) and step.label not in checked:
                 runs = self.rig.check_disturbance(step.disturbance, self._severity(step, dict(step.parameters)))
-                checked[step.label or action.key] = {"disturbance": step.disturbance, "mode": step.mode, "runs": runs}
+                checked[step.label or action.key] = {"disturbance": step.disturbance, "mode": step.mode, "runs": runs,
+                                                     **self._check_severity_equipment(SEVERITY_ROLES[step.disturbance], runs)}
         if checked:
             self.store.append(self.run_id, "event", {"event": "disturbances_checked", "disturbances": checked})
 
@@ -243,8 +245,9 @@ class Runner:
     def _set_climate(self, action: Action) -> dict:
         params = self._severity(action.step, {"temperature_c": action.step.temperature_c,
                                               "humidity_pct": action.step.humidity_pct})
+        checked = self._check_severity_equipment(CLIMATE_ROLE, [params])
         self.rig.set_climate(params["temperature_c"], params.get("humidity_pct"), ramp_c_per_min=action.step.ramp_c_per_min)
-        return {"climate": params}
+        return {"climate": params, **checked}
 
     def _in_parts(self, action: Action, total: float, part: float, do, prefix: str | None = None) -> None:
         """Run a long step (a soak, a wait, hours of durability flow) in parts, each committed, so that a
@@ -300,6 +303,7 @@ class Runner:
         step: ClimateCycle = action.step
         params = self._severity(step, {"cycles": step.cycles})
         segments = cycle_segments(params, fall_duration_s=step.fall_duration_s)
+        checked = self._check_severity_equipment(CLIMATE_ROLE, [segment.__dict__ for segment in segments])
         done = self.store.keys(self.run_id)
         for index, segment in enumerate(segments, 1):
             key = f"{action.key}#phase{index}/{len(segments)}"
@@ -310,7 +314,7 @@ class Runner:
             self._in_parts(action, segment.duration_s, PART_S,
                            lambda seconds: self.rig.wait(seconds, guard=self.checkpoint), prefix=key)
             self._commit_part(key, action, index, len(segments), segment.duration_s)
-        return {"climate": params, "phases": [s.__dict__ for s in segments]}
+        return {"climate": params, "phases": [s.__dict__ for s in segments], **checked}
 
     def _set_water_conditions(self, action: Action) -> dict:
         step: SetWaterConditions = action.step
@@ -338,14 +342,15 @@ class Runner:
     def _disturbance(self, action: Action) -> dict:
         step: ApplyDisturbance = action.step
         params = self._severity(step, dict(step.parameters))
+        done = {"disturbance": step.disturbance, "mode": step.mode, "parameters": params,
+                **self._check_severity_equipment(SEVERITY_ROLES[step.disturbance])}
         if step.mode == "hold":
-            setting = self.rig.hold_disturbance(step.label, step.disturbance, params)
-            return {"disturbance": step.disturbance, "mode": "hold", "parameters": params, "setting": setting}
+            return {**done, "setting": self.rig.hold_disturbance(step.label, step.disturbance, params)}
         if step.mode == "during":
             self._active_disturbances[step.label] = step
-            return {"disturbance": step.disturbance, "mode": "during", "parameters": params, "note": "applied during the measurement that names it"}
+            return {**done, "note": "applied during the measurement that names it"}
         self.rig.apply_disturbance(step.disturbance, params, guard=self.checkpoint)
-        return {"disturbance": step.disturbance, "mode": "between", "parameters": params}
+        return done
 
     def _severity(self, step: Any, explicit: dict) -> dict:
         """Parameters from the severity profile for the meter's class, overridden by explicit ones."""
@@ -401,6 +406,18 @@ class Runner:
             return []
         problems = self.register.enforce(uses, override_reason=self.calibration_override)
         return [p.to_dict() for p in problems]
+
+    def _check_severity_equipment(self, role: str, settings: list[dict] | None = None) -> dict:
+        """Before equipment sets a severity its verification is checked again, as the flow standards are before
+        each measurement (a long run may cross a due date), and the settings against the range it was verified
+        over (a surge at 4 kV from a generator verified to 2 kV is as unknown as an expired one). Problems
+        under the run's override are returned, to be recorded."""
+        certificate = self.rig.certificate_of(role)
+        if certificate is None or self.register is None:
+            return {}
+        used = self.register.spans(certificate, settings) if settings and certificate in self.register else None
+        problems = self.check_standards([(certificate, used)])
+        return {"calibration_problems": problems} if problems else {}
 
     def resolution_l(self, serial: str) -> float:
         """What one count of the meter's readout is worth: its pulse value, or its scale interval."""

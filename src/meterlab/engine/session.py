@@ -30,10 +30,10 @@ from meterlab.metrology.declarations import MeterDeclaration, load_meter
 from meterlab.metrology.methods import GravimetricMethod, MasterMeterMethod
 from meterlab.metrology.profiles import load_profile, profile_path
 from meterlab.procedures.plan import Plan, expand
-from meterlab.procedures.schema import ApplyDisturbance, Procedure, load_procedure
+from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, Procedure, SetClimate, load_procedure
 from meterlab.records.laboratory import Laboratory
 from meterlab.records.store import Store
-from meterlab.rigs.base import RealClock, RunIOLog
+from meterlab.rigs.base import CLIMATE_ROLE, SEVERITY_ROLES, RealClock, RunIOLog
 from meterlab.rigs.water_gravimetric import WaterRig
 from meterlab.yamlio import read_text
 
@@ -118,16 +118,40 @@ def inputs_from_header(header: dict) -> RunInputs:
 
 
 def standards_of(bench: Bench) -> list[str]:
-    """Certificate ids of the reference standards the bench names."""
-    return sorted({entry.calibration for entry in bench.instruments.values() if entry.calibration})
+    """Certificate ids of the reference standards the bench names (not the severity-setting equipment)."""
+    severity = set(SEVERITY_ROLES.values()) | {CLIMATE_ROLE}
+    return sorted({entry.calibration for entry in bench.instruments.values()
+                   if entry.calibration and entry.role not in severity})
+
+
+def severity_equipment(procedure: Procedure, bench: Bench) -> list[str]:
+    """The certificates of the equipment that sets the severity of the procedure's disturbances and climates.
+
+    An instrument that names no certificate is given by its name: the register finds the certificate that
+    backs it, or reports it unknown, so a generator outside the register cannot set a test's severity."""
+    roles = set()
+    for step, _, _ in procedure.walk():
+        if isinstance(step, ApplyDisturbance):
+            roles.add(SEVERITY_ROLES[step.disturbance])
+        elif isinstance(step, (SetClimate, ClimateCycle)):
+            roles.add(CLIMATE_ROLE)
+    return sorted({entry.calibration or name for name, entry in bench.instruments.items() if entry.role in roles})
+
+
+def register_for(bench: Bench, register: Register) -> Register:
+    """The register as this bench sees it: the simulated lab's certificates only for its simulated instruments."""
+    return register.accepting_simulated(entry.calibration for entry in bench.instruments.values()
+                                        if entry.sim and entry.calibration)
 
 
 def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Register, clock_scale: float,
                override_calibration: str | None = None, today: date | None = None,
                laboratory: Laboratory | None = None) -> str:
-    """Check the standards and record a new run with everything needed to repeat or resume it."""
-    standards = standards_of(inputs.bench)
-    problems = register.enforce(standards, at=today, override_reason=override_calibration)
+    """Check the standards and the severity-setting equipment, and record a new run with everything needed
+    to repeat or resume it."""
+    register = register_for(inputs.bench, register)
+    used = standards_of(inputs.bench) + severity_equipment(inputs.procedure, inputs.bench)
+    problems = register.enforce(used, at=today, override_reason=override_calibration)
     profile = profile_path(inputs.procedure.profile)
     run_id = uuid.uuid4().hex[:12]
     header = {
@@ -141,7 +165,7 @@ def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Regi
         "decision_rule": inputs.procedure.decision_rule,
         "bench": {"name": inputs.bench.bench, "sha256": sha256_text(inputs.texts["bench"]["text"])},
         "clock_scale": clock_scale if inputs.bench.simulated else 1.0,
-        "calibration": register.snapshot(standards, at=today),
+        "calibration": register.snapshot([ref for ref in used if ref in register], at=today),
         "calibration_override": {"reason": override_calibration, "problems": [p.to_dict() for p in problems]}
         if problems else None,
         "inputs": inputs.texts,
@@ -281,6 +305,7 @@ def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | No
         raise MeterlabError(f"run {run_id} is completed; a completed run is not run again")
     _check_unchanged(store, run_id, header, register, accept_changed_inputs)
     inputs = inputs_from_header(header)
+    register = register_for(inputs.bench, register)
     with bench_session(inputs, clock_scale=header["clock_scale"], register=register) as rig:
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
                         prompter=prompter, procedure=inputs.procedure, bus=bus, control=control,

@@ -14,10 +14,10 @@ def _kind(data: dict) -> str | None:
         return "procedure"
     if "instruments" in keys and "bench" in keys:
         return "bench"
+    if {"certificate", "due_date"} <= keys:  # before meters: a verification certificate has serial and kind too
+        return "certificate"
     if {"serial", "kind"} <= keys:
         return "meter"
-    if {"certificate", "due_date"} <= keys:
-        return "certificate"
     if {"accreditation_number", "report_prefix"} <= keys:
         return "laboratory"
     if {"profile", "mpe"} <= keys:

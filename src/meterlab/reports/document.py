@@ -281,17 +281,45 @@ def _samples(data: dict) -> str:
 
 def _equipment(data: dict) -> str:
     snapshot = data["header"].get("calibration") or {}
-    rows = []
-    for key in sorted(snapshot):
-        c = snapshot[key]
-        rows.append([esc(c.get("id")), esc(c.get("description")), esc(c.get("instrument")), esc(c.get("serial")),
-                     f"<b>{esc(c.get('certificate'))}</b>", esc(c.get("laboratory")), esc(c.get("accreditation")),
-                     esc(c.get("calibration_date")), f"<b>{esc(c.get('due_date'))}</b>",
-                     f"{esc(c.get('status'))} on {esc(c.get('checked_on'))}"])
-    body = _table(["standard", "description", "bench instrument", "serial", "certificate", "laboratory",
-                   "accreditation", "calibrated", "due", "status"], rows) if rows else "<p>No reference standard.</p>"
-    return ("<h2>3. Test equipment (reference standards)</h2>\n"
-            "<p class=\"note\">Calibration status as recorded when the run was created.</p>\n" + body)
+    entries = [snapshot[key] for key in sorted(snapshot)]
+    standards = [c for c in entries if c.get("kind", "calibration") == "calibration"]
+    severity = [c for c in entries if c.get("kind") == "verification"]
+    out = ["<h2>3. Test equipment (reference standards)</h2>",
+           "<p class=\"note\">Calibration status as recorded when the run was created.</p>"]
+    if any(c.get("simulated") for c in entries):
+        out.append("<p><b>Simulated laboratory.</b> The certificates marked “simulated laboratory” are issued for "
+                   "the simulated laboratory's standards: their values are those the simulation is built on, they are "
+                   "no calibration of a real instrument, their dates are not enforced, and a real bench refuses them.</p>")
+    out.append(_table(["standard", "description", "bench instrument", "serial", "certificate", "laboratory",
+                       "accreditation", "calibrated", "due", "status"], [_standard_row(c) for c in standards])
+               if standards else "<p>No reference standard.</p>")
+    if severity:
+        out += ["<h3>Equipment setting the severity of the tests (verification)</h3>",
+                _table(["equipment", "description", "bench instrument", "serial", "certificate", "laboratory",
+                        "verified", "due", "status", "quantities verified"], [_severity_row(c) for c in severity])]
+    return "\n".join(out)
+
+
+def _status_cell(c: dict) -> str:
+    if c.get("simulated"):
+        return f"simulated laboratory (dates not enforced), checked on {esc(c.get('checked_on'))}"
+    return f"{esc(c.get('status'))} on {esc(c.get('checked_on'))}"
+
+
+def _standard_row(c: dict) -> list[str]:
+    return [esc(c.get("id")), esc(c.get("description")), esc(c.get("instrument")), esc(c.get("serial")),
+            f"<b>{esc(c.get('certificate'))}</b>", esc(c.get("laboratory")), esc(c.get("accreditation")),
+            esc(c.get("calibration_date")), f"<b>{esc(c.get('due_date'))}</b>", _status_cell(c)]
+
+
+def _severity_row(c: dict) -> list[str]:
+    verified = "<br>".join(f"{esc(v['quantity'])}: {esc(v['requirement'])}"
+                           + (f" (found {esc(v['result'])})" if v.get("result") else "")
+                           + f" [{esc(v['clause'])}{'' if v['status'] == 'verified' else ', ' + esc(v['status'])}]"
+                           for v in c.get("verified") or [])
+    return [esc(c.get("id")), esc(c.get("description")), esc(c.get("instrument")), esc(c.get("serial")),
+            f"<b>{esc(c.get('certificate'))}</b>", esc(c.get("laboratory")), esc(c.get("calibration_date")),
+            f"<b>{esc(c.get('due_date'))}</b>", _status_cell(c), f"{verified}<br><i>{esc(c.get('conformity'))}</i>"]
 
 
 CONDITIONS = (("water_temperature_c", "water temperature", "°C", 1.0),

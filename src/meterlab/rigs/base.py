@@ -32,6 +32,17 @@ SLICE_REAL_S = 0.05
 SETTLE_S = 10.0  # after a speed change, before the flow is judged (several pump time constants)
 ATMOSPHERE_PA = 101325.0
 
+# The instrument that sets a disturbance's severity, by kind: the generator that applies it or, for RF (the
+# chain replays a stored level table, `rf_disturbance.py`), the power sensor or field probe the level was set
+# with. Its verification is enforced at the start of a run that applies the disturbance (`engine/session.py`).
+SEVERITY_ROLES: dict[str, str] = {
+    "surge": "surge_generator", "burst": "burst_generator", "esd": "esd_generator",
+    "dips": "dips_generator", "voltage_variation": "dips_generator",
+    "magnetic_field": "magnetic_field_source", "power_frequency_magnetic_field": "magnetic_field_source",
+    "conducted_rf": "rf_power_meter", "radiated_rf": "field_probe",
+}
+CLIMATE_ROLE = "climate_chamber"  # sets the temperature and humidity of the climatic tests
+
 
 class _SequenceStopped(Exception):
     """The measurement a background disturbance served has ended."""
@@ -109,6 +120,7 @@ class Rig(Protocol):
     def wait(self, duration_s: float, *, guard: Guard) -> None: ...
     def wait_condition(self, criteria, *, guard: Guard, timeout_s: float = 3600.0) -> None: ...
     def standards(self) -> list[str]: ...
+    def certificate_of(self, role: str) -> str | None: ...
     def standard_uses(self, raw: Any) -> list: ...
     def reference_method(self) -> ReferenceMethod: ...
     def drain_io(self) -> list[list]: ...
@@ -167,7 +179,7 @@ class BenchRig:
 
     def chamber_alarm(self) -> str | None:
         """The climate chamber's alarm, if the bench has a chamber and it reports one (a monitored condition)."""
-        chamber = self._role("climate_chamber", required=False)
+        chamber = self._role(CLIMATE_ROLE, required=False)
         return chamber.alarm() if chamber is not None else None
 
     def standard_uses(self, raw: Any) -> list:
@@ -211,10 +223,7 @@ class BenchRig:
             from meterlab.rigs.rf_disturbance import rf_generator_for
 
             return rf_generator_for(self.bench, kind, clock=self.clock)
-        role = {"surge": "surge_generator", "burst": "burst_generator", "esd": "esd_generator",
-                "dips": "dips_generator", "voltage_variation": "dips_generator",
-                "magnetic_field": "magnetic_field_source", "power_frequency_magnetic_field": "magnetic_field_source",
-                }.get(kind)
+        role = SEVERITY_ROLES.get(kind)
         generator = self._role(role, required=False) if role else None
         if generator is None:
             raise RigError(f"the bench has no instrument for a {kind} disturbance (role {role})")
@@ -311,11 +320,11 @@ class BenchRig:
         return self.__dict__.setdefault("_held", {})
 
     def set_climate(self, temperature_c: float, humidity_pct: float | None, *, ramp_c_per_min: float | None) -> None:
-        chamber = self._role("climate_chamber")
+        chamber = self._role(CLIMATE_ROLE)
         chamber.set_climate(temperature_c, humidity_pct, ramp_c_per_min)
 
     def soak(self, duration_s: float, *, within_c: float, guard: Guard) -> None:
-        chamber = self._role("climate_chamber")
+        chamber = self._role(CLIMATE_ROLE)
         target = chamber.setpoint()[0]
         self._wait_for(lambda: abs(chamber.read()[0] - target) <= within_c, timeout_s=24 * 3600, guard=guard,
                        what=f"chamber at {target:g} °C")
