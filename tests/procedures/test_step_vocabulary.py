@@ -163,6 +163,9 @@ def test_programmes_with_emc_generators_run_the_simulated_lab_slower_by_default(
     assert default_clock_scale(load_procedure(repo / "procedures/r137/burst-mains.yaml")) == DISTURBANCE_CLOCK_SCALE
     assert default_clock_scale(load_procedure(repo / "procedures/r49/intrinsic-error.yaml")) == DEFAULT_CLOCK_SCALE
     assert DISTURBANCE_CLOCK_SCALE < DEFAULT_CLOCK_SCALE
+    # held disturbances are configured once, before the measurement: the normal speed
+    assert default_clock_scale(load_procedure(repo / "procedures/r49/static-magnetic-field.yaml")) == DEFAULT_CLOCK_SCALE
+    assert default_clock_scale(load_procedure(repo / "procedures/r49/power-voltage-variation.yaml")) == DEFAULT_CLOCK_SCALE
 
 
 def test_a_programme_written_for_a_temperature_class_refuses_a_meter_of_another():

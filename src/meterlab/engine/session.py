@@ -43,8 +43,9 @@ DISTURBANCE_CLOCK_SCALE = 200.0
 
 
 def default_clock_scale(procedure: Procedure) -> float:
-    """The simulated lab's speed for a procedure: slower when EMC generators are configured during it."""
-    disturbed = any(isinstance(step, ApplyDisturbance) for step, _, _ in procedure.walk())
+    """The simulated lab's speed for a procedure: slower when EMC generators run timed sequences during it (a
+    disturbance held over a measurement is configured once, before it, and needs no slower clock)."""
+    disturbed = any(isinstance(step, ApplyDisturbance) and step.mode != "hold" for step, _, _ in procedure.walk())
     return DISTURBANCE_CLOCK_SCALE if disturbed else DEFAULT_CLOCK_SCALE
 
 
