@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from meterlab.calibration.corrections import Correction, OutOfCalibratedRange, Range, fail_at, si_factor, si_unit_of
 from meterlab.errors import DeclarationError
 from meterlab.metrology.budget import quantity
+from meterlab.quantities import NumberText
 from meterlab.yamlio import load_model, read_yaml
 
 __all__ = [
@@ -72,12 +73,11 @@ def as_date(at: dt.date | dt.datetime | None) -> dt.date:
 
 
 class _Strict(BaseModel):
-    # Serial and certificate numbers are often written unquoted in YAML: read them as text.
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CertificateRef(_Strict):
-    number: str = Field(min_length=1)
+    number: NumberText = Field(min_length=1)
     issued_by: str = Field(min_length=1, description="the calibration laboratory")
     accreditation: str | None = Field(None, description="e.g. the lab's ISO/IEC 17025 accreditation number")
     date: dt.date = Field(description="date of issue")
@@ -95,7 +95,7 @@ class Certificate(_Strict):
     description: str = Field(min_length=1)
     manufacturer: str = Field(min_length=1)
     model: str = Field(min_length=1)
-    serial: str = Field(min_length=1)
+    serial: NumberText = Field(min_length=1)
     instrument: str = Field(pattern=INSTRUMENT_PATTERN, description="the bench instrument it backs")
     quantity: str = Field(min_length=1, description="what the correction is of: mass, temperature, error ...")
     unit: str = Field(min_length=1, description="unit of the correction values and their U")

@@ -105,7 +105,7 @@ class InstrumentEntry(BaseModel):
         if "driver" not in info.data:
             return options
         try:
-            registry.driver_class(info.data["driver"]).Options.model_validate(options)
+            registry.driver_class(info.data["driver"]).Options.model_validate(options, strict=True)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<options>'}: {e['msg']}" for e in exc.errors())
             raise ValueError(f"invalid for {info.data['driver']}: {problems}") from None

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from meterlab.quantities import AsTuple
 from meterlab.errors import DeclarationError
 from meterlab.yamlio import load_model
 
@@ -45,7 +46,7 @@ class FlowrateRatios(_Strict):
 
 
 class TemperatureClasses(Sourced):
-    classes: dict[str, tuple[float, float]]
+    classes: dict[str, Annotated[tuple[float, float], AsTuple]]
 
 
 class PressureLossClasses(Sourced):

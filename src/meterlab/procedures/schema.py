@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from meterlab.quantities import TEMPERATURE_C, AsTuple
 from meterlab.errors import InputFileError
 from meterlab.yamlio import load_model, locate, read_yaml
 
@@ -80,7 +81,7 @@ class SetFlow(_PointRef):
 class Stabilise(_Step):
     kind: Literal["stabilise"] = "stabilise"
     flow_within_pct: float = Field(2.0, gt=0, le=20)
-    water_temperature_c: tuple[float, float] | None = Field(None, description="band [low, high] in °C")
+    water_temperature_c: Annotated[tuple[TEMPERATURE_C, TEMPERATURE_C], AsTuple] | None = Field(None, description="band [low, high] in °C")
     for_s: float = Field(30.0, ge=0)
     timeout_s: float = Field(900.0, gt=0)
 

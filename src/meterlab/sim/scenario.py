@@ -7,16 +7,18 @@ field to `Scenario`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from meterlab.errors import InputFileError
+from meterlab.quantities import ERROR_PCT, FLOWRATE_M3H, AsTuple
 from meterlab.sim.reference_params import GasRigParams, MasterMeterParams, check_error_curve
-from meterlab.yamlio import Path_, read_yaml, validation_problems
+from meterlab.yamlio import Path_, load_model, read_yaml, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
 
+ErrorCurve = list[Annotated[tuple[FLOWRATE_M3H, ERROR_PCT], AsTuple]]
 COMM_FAULTS = ("no_answer", "garbage", "drop_connection", "error")  # served by the protocol servers
 
 
@@ -35,9 +37,8 @@ class Susceptibility(Strict):
 
 class MeterSpec(Strict):
     serial: str = Field(min_length=1)
-    error_curve: list[tuple[float, float]] = Field(
-        min_length=1, description="[[flowrate_m3h, error_pct], ...], interpolated linearly in log Q"
-    )
+    error_curve: ErrorCurve = Field(min_length=1, description="[[flowrate_m3h, error_pct], ...], interpolated "
+                                                             "linearly in log Q")
     repeatability_pct: float = Field(0.0, ge=0, description="1-sigma of the error, drawn once per measurement")
     pulse_value_l: float = Field(gt=0, description="volume per output pulse")
     register_resolution_l: float = Field(gt=0, description="smallest register step")
@@ -114,7 +115,7 @@ class ChamberParams(Strict):
     alarm_stops_conditioning: bool = Field(True, description="an alarm stops heating/cooling until reset")
 
 
-Curve = list[tuple[float, float]]  # [[frequency_hz, value], ...]
+Curve = list[Annotated[tuple[float, float], AsTuple]]  # [[frequency_hz, value], ...]
 
 
 class RfParams(Strict):
@@ -192,7 +193,7 @@ class Scenario(Strict):
     def device_params(self, name: str, model: type[M]) -> M:
         """Validate `devices.<name>` against a simulated device's parameter model (errors name the line)."""
         try:
-            return model.model_validate(self.devices.get(name, {}))
+            return model.model_validate(self.devices.get(name, {}), strict=True)
         except ValidationError as exc:
             path, lines = self._source or ("<scenario>", {})
             own_lines = {key[2:]: line for key, line in lines.items() if key[:2] == ("devices", name)}
@@ -204,12 +205,7 @@ class Scenario(Strict):
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; problems raise InputFileError naming file, line and field."""
     data, lines = read_yaml(path)
-    if data is None:
-        raise InputFileError(path, [(None, "", "the file is empty")])
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise InputFileError(path, validation_problems(exc, lines)) from exc
+    scenario = load_model(path, Scenario, data=data, lines=lines)
     scenario._source = (Path(path), lines)
     return scenario
 

@@ -11,10 +11,11 @@ import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from meterlab.quantities import AsTuple
 from meterlab.errors import InputFileError
 from meterlab.yamlio import read_yaml, read_yaml_text, validation_problems
 
@@ -61,7 +62,7 @@ class AdapterTable(BaseModel):
     extends: str | None = Field(None, description="a built-in table this file changes (e.g. generic)")
     commands: dict[str, str | None]
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
-    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    ranges: dict[str, Annotated[tuple[float, float], AsTuple]] = Field(default_factory=dict)
     errors: ErrorRegister = Field(default_factory=ErrorRegister)
 
     def command(self, key: str) -> str | None:
