@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 def _bounded(unit: str, low: float, high: float, *, low_open: bool) -> AfterValidator:
     def check(value: float) -> float:
         if value < low or value > high or (low_open and value == low):
-            lowest = f"above {low:g}" if low_open else f"at least {low:g}"
+            lowest = f"greater than {low:g}" if low_open else f"at least {low:g}"
             raise ValueError(f"{value:g} {unit} is not plausible here: give a value {lowest} {unit} and at most "
                              f"{high:g} {unit}")
         return value
@@ -39,6 +39,8 @@ RESOLUTION_L = quantity("L", 1e-6, 1e3)
 # Durations, waits and timeouts: the longest programme step (R 137 durability, 2000 h) is 7.2e6 s.
 DURATION_S = quantity("s", 0, 1e7)
 POSITIVE_DURATION_S = quantity("s", 0, 1e7, low_open=True)
+# Pressure losses across a meter: a few 10 kPa in class Δp 63; 1 MPa is far beyond any meter that works.
+PRESSURE_LOSS_PA = quantity("Pa", 0, 1e6, low_open=True)
 # Temperatures of water, gas and climate chambers: -70 °C cold tests to T180 hot water meters.
 TEMPERATURE_C = quantity("°C", -70, 200)
 # Errors of indication: beyond ±100 % a simulated meter counts nothing or double; nothing real is tested there.

@@ -28,6 +28,7 @@ from meterlab.instruments.base import Instrument
 from meterlab.instruments.errors import InstrumentConnectionError, InstrumentFailure
 from meterlab.instruments.iolog import IOLogSink
 from meterlab.instruments.transport import MAX_TIMEOUT_S, ModbusTransport, Transport, VisaTransport
+from meterlab.quantities import SafeName, quantity
 from meterlab.yamlio import load_model
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class InstrumentEntry(BaseModel):
     modbus: ModbusEndpoint | None = None
     sim: bool = Field(False, description="served by the simulated lab, which assigns the resource at start")
     calibration: str | None = Field(None, description="certificate id in calibration/")
-    timeout_s: float | None = Field(None, gt=0, le=MAX_TIMEOUT_S)
+    timeout_s: quantity("s", 0, MAX_TIMEOUT_S, low_open=True) | None = None  # type: ignore[valid-type]
     read_termination: str | None = Field(None, description="overrides the driver's framing (e.g. a serial server)")
     write_termination: str | None = None
     serial: SerialSettings | None = None
@@ -143,7 +144,7 @@ class InstrumentEntry(BaseModel):
 
 class Bench(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    bench: str = Field(min_length=1, description="name of the bench, recorded with every run")
+    bench: SafeName = Field(description="name of the bench, recorded with every run")
     description: str = ""
     instruments: dict[str, InstrumentEntry] = Field(min_length=1)
 

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from meterlab.quantities import TEMPERATURE_C, AsTuple
+from meterlab.quantities import DURATION_S, FLOWRATE_M3H, POSITIVE_DURATION_S, TEMPERATURE_C, VOLUME_L, AsTuple
 from meterlab.errors import InputFileError
 from meterlab.yamlio import load_model, locate, read_yaml
 
@@ -64,7 +64,7 @@ class Prompt(_Step):
 
 class _PointRef(_Step):
     point: str | None = Field(None, description="a test point of the meter's profile, or $point in a loop")
-    flowrate_m3h: float | None = Field(None, gt=0)
+    flowrate_m3h: FLOWRATE_M3H | None = None
 
     @model_validator(mode="after")
     def _one_flow(self) -> _PointRef:
@@ -82,8 +82,8 @@ class Stabilise(_Step):
     kind: Literal["stabilise"] = "stabilise"
     flow_within_pct: float = Field(2.0, gt=0, le=20)
     water_temperature_c: Annotated[tuple[TEMPERATURE_C, TEMPERATURE_C], AsTuple] | None = Field(None, description="band [low, high] in °C")
-    for_s: float = Field(30.0, ge=0)
-    timeout_s: float = Field(900.0, gt=0)
+    for_s: DURATION_S = 30.0
+    timeout_s: POSITIVE_DURATION_S = 900.0
 
     @field_validator("water_temperature_c")
     @classmethod
@@ -95,19 +95,12 @@ class Stabilise(_Step):
 
 class MeasureError(_PointRef):
     kind: Literal["measure_error"] = "measure_error"
-    volume: Literal["auto"] | float = Field("auto", description="'auto' (planner) or a volume in litres")
-    duration_s: float | None = Field(None, gt=0, description="instead of a volume: collect for this long")
+    volume: Literal["auto"] | VOLUME_L = Field("auto", description="'auto' (planner) or a volume in litres")
+    duration_s: POSITIVE_DURATION_S | None = Field(None, description="instead of a volume: collect for this long")
     repeats: int | None = Field(None, ge=1, le=20, description="default: the profile's repeats")
     start: Literal["flying", "standing"] = "flying"
     during: str | None = Field(None, description="label of an apply_disturbance step running meanwhile (NSAd)")
     role: Literal["intrinsic", "disturbed", "after_disturbance", "influence", "before", "after"] = "intrinsic"
-
-    @field_validator("volume")
-    @classmethod
-    def _volume(cls, v):
-        if not isinstance(v, str) and v <= 0:
-            raise ValueError("volume must be 'auto' or a volume in litres greater than 0")
-        return v
 
     @model_validator(mode="after")
     def _volume_or_duration(self) -> MeasureError:
@@ -125,7 +118,7 @@ class _FromSeverity(_Step):
 
 class SetClimate(_FromSeverity):
     kind: Literal["set_climate"] = "set_climate"
-    temperature_c: float | None = Field(None, ge=-70, le=180)
+    temperature_c: TEMPERATURE_C | None = None
     humidity_pct: float | None = Field(None, ge=0, le=100)
     ramp_c_per_min: float | None = Field(None, gt=0, le=10)
 
@@ -138,7 +131,7 @@ class SetClimate(_FromSeverity):
 
 class Soak(_FromSeverity):
     kind: Literal["soak"] = "soak"
-    duration_s: float | None = Field(None, gt=0)
+    duration_s: POSITIVE_DURATION_S | None = None
     within_c: float = Field(1.0, gt=0, description="chamber must hold its setpoint within this")
 
     @model_validator(mode="after")
@@ -150,17 +143,17 @@ class Soak(_FromSeverity):
 
 class Wait(_Step):
     kind: Literal["wait"] = "wait"
-    duration_s: float = Field(gt=0)
+    duration_s: POSITIVE_DURATION_S
 
 
 class RunFlow(_PointRef):
     """Run water or gas for a long time (durability): continuous, or on/off cycles."""
 
     kind: Literal["run_flow"] = "run_flow"
-    duration_s: float | None = Field(None, gt=0)
-    cycles: int | None = Field(None, ge=1)
-    on_s: float | None = Field(None, gt=0)
-    off_s: float | None = Field(None, gt=0)
+    duration_s: POSITIVE_DURATION_S | None = None
+    cycles: int | None = Field(None, ge=1, le=1_000_000, description="R 49 discontinuous test: 100 000")
+    on_s: POSITIVE_DURATION_S | None = None
+    off_s: POSITIVE_DURATION_S | None = None
 
     @model_validator(mode="after")
     def _programme(self) -> RunFlow:
@@ -200,7 +193,7 @@ class StopFlow(_Step):
     """Stop the flow (pump off, start valve closed), e.g. to read registers at rest or while not measuring."""
 
     kind: Literal["stop_flow"] = "stop_flow"
-    settle_s: float = Field(0.0, ge=0, description="wait this long after stopping")
+    settle_s: DURATION_S = Field(0.0, description="wait this long after stopping")
 
 
 class ClimateCycle(_FromSeverity):
@@ -210,7 +203,7 @@ class ClimateCycle(_FromSeverity):
     kind: Literal["climate_cycle"] = "climate_cycle"
     test: str = Field(description="test id in the severity profile, e.g. damp_heat_cyclic")
     cycles: int | None = Field(None, ge=1, le=21, description="default: the profile's number of cycles")
-    fall_duration_s: float | None = Field(None, gt=0, description="default: the profile's shortest fall")
+    fall_duration_s: POSITIVE_DURATION_S | None = Field(None, description="default: the profile's shortest fall")
 
 
 class SetWaterConditions(_Step):
@@ -222,8 +215,8 @@ class SetWaterConditions(_Step):
     pressure_bar: float | None = Field(None, ge=0, le=100, description="gauge pressure at the meters")
     within_c: float = Field(1.0, gt=0, le=10)
     within_bar: float = Field(0.05, gt=0, le=5)
-    for_s: float = Field(60.0, ge=0)
-    timeout_s: float = Field(3600.0, gt=0)
+    for_s: DURATION_S = 60.0
+    timeout_s: POSITIVE_DURATION_S = 3600.0
 
     @model_validator(mode="after")
     def _target(self) -> SetWaterConditions:
@@ -236,7 +229,7 @@ class MeasurePressureLoss(_PointRef):
     """The pressure loss across each meter under test at the flow set (differential-pressure transmitters)."""
 
     kind: Literal["measure_pressure_loss"] = "measure_pressure_loss"
-    duration_s: float = Field(60.0, gt=0, description="averaging time")
+    duration_s: POSITIVE_DURATION_S = Field(60.0, description="averaging time")
 
 
 class Evaluate(_Step):

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from meterlab.errors import InputFileError
-from meterlab.quantities import ERROR_PCT, FLOWRATE_M3H, AsTuple
+from meterlab.quantities import DURATION_S, ERROR_PCT, FLOWRATE_M3H, RESOLUTION_L, TEMPERATURE_C, AsTuple, SafeName
 from meterlab.sim.reference_params import GasRigParams, MasterMeterParams, check_error_curve
 from meterlab.yamlio import Path_, load_model, read_yaml, validation_problems
 
@@ -36,17 +36,17 @@ class Susceptibility(Strict):
 
 
 class MeterSpec(Strict):
-    serial: str = Field(min_length=1)
+    serial: SafeName
     error_curve: ErrorCurve = Field(min_length=1, description="[[flowrate_m3h, error_pct], ...], interpolated "
                                                              "linearly in log Q")
     repeatability_pct: float = Field(0.0, ge=0, description="1-sigma of the error, drawn once per measurement")
-    pulse_value_l: float = Field(gt=0, description="volume per output pulse")
-    register_resolution_l: float = Field(gt=0, description="smallest register step")
+    pulse_value_l: RESOLUTION_L = Field(gt=0, description="volume per output pulse")
+    register_resolution_l: RESOLUTION_L = Field(gt=0, description="smallest register step")
     initial_register_l: float = Field(0.0, ge=0)
     susceptibility: dict[str, Susceptibility] = Field(default_factory=dict)
     # Pressure loss across the meter, Δp = Δp(Q3)·(Q/Q3)² (turbulent flow through a fixed restriction);
     # the defaults are those of a typical DN15 meter, well inside class Δp63.
-    q3_m3h: float = Field(2.5, gt=0, description="permanent flowrate, the reference of the pressure loss")
+    q3_m3h: FLOWRATE_M3H = Field(2.5, description="permanent flowrate, the reference of the pressure loss")
     pressure_loss_at_q3_kpa: float = Field(25.0, ge=0, description="pressure loss across the meter at Q3")
     # A meter not designed for reverse flow neither counts it nor (usually) suffers from it; one that does
     # (a vane or a magnetic coupling harmed) keeps an error shift afterwards.
@@ -60,7 +60,7 @@ class MeterSpec(Strict):
 
 
 class WaterRigParams(Strict):
-    max_flowrate_m3h: float = Field(10.0, gt=0, description="flow with the pump at 100 % and the line open")
+    max_flowrate_m3h: FLOWRATE_M3H = Field(10.0, description="flow with the pump at 100 % and the line open")
     pump_time_constant_s: float = Field(2.0, gt=0, description="first-order response of the flow")
     water_temperature_c: float = Field(20.0, gt=0, lt=100)
     water_temperature_drift_c_per_h: float = 0.0
@@ -147,7 +147,7 @@ class FaultSpec(Strict):
 
     kind: str = Field(description=f"{', '.join(COMM_FAULTS)} (instrument), or a physical fault, e.g. pump_trip")
     instrument: str | None = Field(None, description="bench instrument name, for communication faults")
-    at_s: float | None = Field(None, ge=0)
+    at_s: DURATION_S | None = None
     rate_per_h: float | None = Field(None, gt=0, le=3600)
     duration_s: float | None = Field(None, gt=0, description="default: to the end (at_s) or 10 s (random)")
     message: str | None = Field(None, description="kind error: the instrument's own error text")
