@@ -22,8 +22,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from meterlab.quantities import AsTuple
 from meterlab.errors import DeclarationError, MeterlabError
+from meterlab.quantities import AsTuple
 
 __all__ = [
     "CORRECTION_KINDS",

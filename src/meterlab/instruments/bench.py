@@ -36,6 +36,17 @@ SIMULATED_BENCH = Path("instruments/sim.yaml")  # the default bench, relative to
 SIMULATED_GAS_BENCH = Path("instruments/sim-gas.yaml")
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 SIGNAL_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+# What the rigs (meterlab.rigs) ask a bench for, by role: a role outside this list is a misspelling that would
+# otherwise surface mid-run as a missing instrument or certificate. A new kind of rig adds its roles here.
+ROLES = (
+    "reference_scale", "diverter", "pump", "tank_drain", "water_thermometer", "water_pressure",
+    "water_pressure_controller", "water_circulator", "reference_master_meter", "pressure_loss_transmitter",
+    "mut_pulse_counter", "mut_mbus_gateway", "mut_modbus",
+    "bell_prover_encoder", "bell_pressure", "sonic_nozzle_bank", "nozzle_pressure", "collection_timer",
+    "gas_rig_valves", "mut_gas_temperature", "mut_gas_pressure", "barometer", "reference_gas_master_meter",
+    "climate_chamber", "surge_generator", "burst_generator", "esd_generator", "dips_generator",
+    "magnetic_field_source", "rf_generator", "rf_amplifier", "rf_power_meter", "field_probe",
+)
 
 
 class ModbusEndpoint(BaseModel):
@@ -92,6 +103,17 @@ class InstrumentEntry(BaseModel):
                                       "instrument serves, read by the rig (e.g. nozzle throat diameters)")
     wiring: dict[str, str] = Field(default_factory=dict, description="instrument terminal -> rig signal")
     description: str = ""
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, role: str) -> str:
+        if role not in ROLES:
+            import difflib
+
+            close = difflib.get_close_matches(role, ROLES, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ValueError(f"unknown role {role!r}: {hint}the rigs know {', '.join(ROLES)}")
+        return role
 
     @field_validator("driver")
     @classmethod

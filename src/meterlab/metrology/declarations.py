@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from meterlab.errors import DeclarationError, InputFileError
 from meterlab.metrology.meters import GasMeter, WaterMeter
+from meterlab.metrology.profiles import ProfileName
 from meterlab.quantities import FLOW_RATIO, FLOWRATE_M3H, PRESSURE_LOSS_PA, RESOLUTION_L, SafeName
 from meterlab.yamlio import load_model, locate, read_yaml
 
@@ -43,7 +44,7 @@ class MeterDeclaration(BaseModel):
     manufacturer: str = ""
     model: str = ""
     software_id: str | None = None
-    profile: str | None = Field(None, description="standard profile; default r49-2013 (water), r137-2012 (gas)")
+    profile: ProfileName | None = Field(None, description="standard profile; default r49-2013 (water), r137-2012 (gas)")
     accuracy_class: float
     q3_m3h: FLOWRATE_M3H | None = None
     r: FLOW_RATIO | None = None

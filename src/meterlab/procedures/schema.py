@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from meterlab.errors import DeclarationError, InputFileError
+from meterlab.metrology.profiles import ProfileName, Window, load_profile, profile_path
 from meterlab.quantities import DURATION_S, FLOWRATE_M3H, POSITIVE_DURATION_S, TEMPERATURE_C, VOLUME_L, AsTuple
-from meterlab.errors import InputFileError
 from meterlab.yamlio import load_model, locate, read_yaml
 
 POINT_VARIABLE = "$point"
+MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[*·×]?\s*(Q\w+)\s*$")  # "0.9 Q3", "0.5*Qmax"
 PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
                           "power_frequency_magnetic_field", "voltage_variation"]
@@ -324,10 +326,10 @@ class Metadata(BaseModel):
 
 class Procedure(Metadata):
     meter_kind: Literal["water", "gas"]
-    profile: str = Field(description="standard profile, e.g. r49-2013")
+    profile: ProfileName = Field(description="standard profile, e.g. r49-2013")
     method: Literal["gravimetric", "master_meter", "volumetric", "bell_prover", "sonic_nozzle"] = "gravimetric"
     decision_rule: Literal["simple", "guarded"] = "simple"
-    severities: str | None = Field(None, description="severity profile for disturbances, e.g. d11-2013")
+    severities: ProfileName | None = Field(None, description="severity profile for disturbances, e.g. d11-2013")
     electronic_only: bool = Field(False, description="applies only to meters with electronic devices")
     temperature_classes: list[str] | None = Field(
         None, min_length=1, description="water: the temperature classes the programme is written for (e.g. [T30])")
@@ -404,7 +406,43 @@ def load_procedure(path: str | Path) -> Procedure:
         if unknown:
             raise InputFileError(path, unknown)
     procedure = load_model(path, Procedure, data=data, lines=lines)
-    problems = [(*locate(lines, loc), message) for loc, message in procedure.reference_problems()]
+    problems = [(*locate(lines, loc), message)
+                for loc, message in procedure.reference_problems() + _profile_problems(procedure)]
     if problems:
         raise InputFileError(path, problems)
     return procedure
+
+
+def _profile_problems(procedure: Procedure) -> list[tuple[tuple, str]]:
+    """The standard and severity profiles the procedure names, and its test points, checked before a run:
+    a misspelt point would otherwise stop the run at its step."""
+    try:
+        if procedure.severities is not None:
+            profile_path(procedure.severities)
+    except DeclarationError as exc:
+        return [(("severities",), f"{exc.value!r} is not {exc.allowed}")]
+    try:
+        profile = load_profile(procedure.profile)
+    except DeclarationError as exc:
+        return [(("profile",), f"{exc.value!r} is not {exc.allowed}")]
+    names = [window.name for window in profile.test_points.windows]
+    bases = {name.lower() for name in get_args(Window.model_fields["base"].annotation) if "+" not in name}
+    return [(loc, f"{name!r} is not a test point of {profile.profile}: use one of {', '.join(names)}, "
+                  f"{POINT_VARIABLE} inside for_each_point, or a multiple of a characteristic flowrate such "
+                  f"as 0.9 Q3 ({', '.join(sorted(b.capitalize() for b in bases))})")
+            for loc, name in _point_names(procedure)
+            if name != POINT_VARIABLE and name not in names and not _is_multiple(name, bases)]
+
+
+def _point_names(procedure: Procedure):
+    """(path in the file, name) of every test point a step names."""
+    for step, _, path in procedure.walk():
+        if isinstance(getattr(step, "point", None), str):
+            yield path + ("point",), step.point
+        if isinstance(step, ForEachPoint) and isinstance(step.points, list):
+            yield from ((path + ("points", index), name) for index, name in enumerate(step.points))
+
+
+def _is_multiple(name: str, bases: set[str]) -> bool:
+    match = MULTIPLE.match(name)
+    return bool(match) and match.group(2).lower() in bases

@@ -14,8 +14,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from meterlab.quantities import ERROR_PCT, FLOWRATE_M3H, AsTuple
 from meterlab.metrology.reference_volume import MOLAR_MASS_AIR
+from meterlab.quantities import ERROR_PCT, FLOWRATE_M3H, AsTuple
 
 WATER_MASTER_METER_CURVE = [(0.1, 0.35), (0.25, 0.18), (0.5, 0.09), (1.0, 0.04), (2.5, 0.02), (5.0, -0.01)]
 GAS_MASTER_METER_CURVE = [(0.25, -0.45), (0.5, -0.20), (1.0, -0.08), (2.5, 0.02), (5.0, 0.05), (10.0, 0.06)]

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from meterlab.quantities import AsTuple
 from meterlab.errors import InputFileError
+from meterlab.quantities import AsTuple
 from meterlab.yamlio import read_yaml, read_yaml_text, validation_problems
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from meterlab.quantities import AsTuple
 from meterlab.instruments.pressure import PA_PER_UNIT
+from meterlab.quantities import AsTuple
 from meterlab.sim.servers.scpi import (
     DATA_OUT_OF_RANGE,
     ScpiCall,
