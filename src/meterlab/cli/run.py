@@ -173,14 +173,21 @@ def plan(
     console.print(f"estimated rig time: [bold]{total_s / 3600:.2f} h[/] for {len(inputs.declarations)} meter(s) in series")
 
 
-def validate(files: list[Path] = typer.Argument(..., help="Procedure, bench, meter, scenario or certificate files.")) -> None:
-    """Check files; each problem names the file, the line and the field."""
+def validate(
+    files: list[Path] = typer.Argument(..., help="Procedure, bench, meter, scenario or certificate files."),
+    bench: Path | None = typer.Option(None, help="Check scenarios against this bench (default: the bench a "
+                                                 "default scenario belongs to, instruments/scenarios/x.yaml -> "
+                                                 "instruments/x.yaml)."),
+    calibration_dir: Path | None = typer.Option(None, help="Check benches' certificate ids against this register "
+                                                           "(as run does with its --calibration-dir)."),
+) -> None:
+    """Check files as `run` would; each problem names the file, the line and the field."""
     from meterlab.procedures.validate import validate_file
 
     bad = 0
     for path in files:
         try:
-            kind = validate_file(path)
+            kind = validate_file(path, bench=bench, calibration_dir=calibration_dir)
             console.print(f"[green]ok[/] {path} ({kind})")
         except MeterlabError as exc:
             bad += 1

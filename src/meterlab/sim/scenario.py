@@ -190,12 +190,17 @@ class Scenario(Strict):
             raise ValueError(f"serial numbers must be unique: {duplicates}")
         return meters
 
+    @property
+    def source(self) -> tuple[Path | str, dict[Path_, int]]:
+        """The file the scenario was read from and its line map ("<scenario>" when built in code)."""
+        return self._source or ("<scenario>", {})
+
     def device_params(self, name: str, model: type[M]) -> M:
         """Validate `devices.<name>` against a simulated device's parameter model (errors name the line)."""
         try:
             return model.model_validate(self.devices.get(name, {}), strict=True)
         except ValidationError as exc:
-            path, lines = self._source or ("<scenario>", {})
+            path, lines = self.source
             own_lines = {key[2:]: line for key, line in lines.items() if key[:2] == ("devices", name)}
             problems = [(line, f"devices.{name}.{field}".rstrip("."), message)
                         for line, field, message in validation_problems(exc, own_lines)]
