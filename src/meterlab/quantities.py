@@ -9,6 +9,7 @@ bench or programme a type-approval laboratory handles, and says why it is where 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Any
 
@@ -77,3 +78,11 @@ def _whole_number_as_text(value: Any) -> Any:
 # Serial and certificate numbers are often written unquoted: a whole number is read as its digits (a quoted
 # value keeps leading zeros, which YAML would drop from a number).
 NumberText = Annotated[str, BeforeValidator(_whole_number_as_text)]
+
+
+def _iso_datetime(value: Any) -> Any:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+# A time stamp meterlab writes itself (a level table's calibration time) is ISO 8601 text in the file.
+IsoDatetime = Annotated[dt.datetime, BeforeValidator(_iso_datetime)]

@@ -192,17 +192,23 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 def locate(lines: dict[Path_, int], loc: Path_) -> tuple[int | None, str]:
     """Line and dotted field name of a pydantic error location.
 
-    pydantic puts the tag of a tagged union into loc ("steps.3.measure_error.volume"); such a part is not
-    a key in the file and is skipped. Only the last part may be absent from the file: a missing field."""
+    pydantic puts the tag of a tagged union into loc ("steps.3.measure_error.volume"), and the member of a
+    plain union or "[key]" for a mapping's key at its end; such a part is not a key in the file and is
+    skipped. Only the last part may be absent from the file: a missing field."""
     path: Path_ = ()
     for i, part in enumerate(loc):
-        if path + (part,) in lines or i == len(loc) - 1:
+        if path + (part,) in lines or (i == len(loc) - 1 and not _is_tag(part)):
             path = path + (part,)
     field = _dotted(path)
     for end_ in range(len(path), -1, -1):
         if path[:end_] in lines:
             return lines[path[:end_]], field
     return None, field
+
+
+def _is_tag(part: Any) -> bool:
+    """pydantic's name of a union member or of a mapping's key ("function-after[check(), float]", "[key]")."""
+    return isinstance(part, str) and "[" in part
 
 
 # pydantic's wording for a strict type error, and what a person writing YAML should do instead.
@@ -239,9 +245,17 @@ def load_model(path: str | Path, model: type[M], *, data: Any = None, lines: dic
     """Read and validate a YAML file as `model`. Any problem raises InputFileError(file, line, field)."""
     if data is None:
         data, lines = read_yaml(path)
+    return validate_data(path, model, as_mapping(path, data), lines or {})
+
+
+def as_mapping(path: str | Path, data: Any) -> dict:
+    """The data of a file that must hold fields (every input file does); else InputFileError."""
     if data is None:
         raise InputFileError(path, [(None, "", "the file is empty")])
-    return validate_data(path, model, data, lines or {})
+    if not isinstance(data, dict):
+        raise InputFileError(path, [(1, "", f"the file holds a {type(data).__name__}; it must be a mapping of "
+                                            f"fields (name: value)")])
+    return data
 
 
 def validate_data(path: str | Path, model: type[M], data: Any, lines: dict[Path_, int]) -> M:

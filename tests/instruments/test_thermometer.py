@@ -90,7 +90,7 @@ def test_identify_and_a_safe_state_that_sends_nothing():
 
 def test_an_unwired_channel_answers_invalid_and_queues_hardware_missing():
     world = build_world(Scenario(), ManualClock())
-    entry = InstrumentEntry(driver="fluke_1524", role="water_thermometer", sim=True, options={"channel_count": 4},
+    entry = InstrumentEntry(driver="fluke_1524", role="thermometer", sim=True, options={"channel_count": 4},
                             wiring={"ch1": "water.temperature_c"})
     device = SimFluke1524("thermometer", world, entry, ThermometerParams(offset_c=0.02, resolution=0.01))
     assert device.handle("FETC? 1") == "20.02"  # the scenario's 20 °C plus the probe's offset

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from meterlab.errors import MeterlabError
@@ -23,7 +24,7 @@ console = Console() if sys.stdout.isatty() else Console(width=140)
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]{exc}[/]", soft_wrap=True)
+    console.print(str(exc), style="red", markup=False, soft_wrap=True)  # a file's text is not Rich markup
     return typer.Exit(2)
 
 
@@ -188,10 +189,10 @@ def validate(
     for path in files:
         try:
             kind = validate_file(path, bench=bench, calibration_dir=calibration_dir)
-            console.print(f"[green]ok[/] {path} ({kind})")
+            console.print(f"[green]ok[/] {escape(str(path))} ({kind})")
         except MeterlabError as exc:
             bad += 1
-            console.print(f"[red]{exc}[/]", soft_wrap=True)
+            console.print(str(exc), style="red", markup=False, soft_wrap=True)
     if bad:
         raise typer.Exit(1)
 

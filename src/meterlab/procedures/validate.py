@@ -9,7 +9,7 @@ from pathlib import Path
 from meterlab.calibration.register import Register
 from meterlab.errors import InputFileError
 from meterlab.instruments.bench import Bench, load_bench
-from meterlab.yamlio import locate, read_yaml
+from meterlab.yamlio import as_mapping, locate, read_yaml
 
 
 def _kind(data: dict) -> str | None:
@@ -40,7 +40,7 @@ def validate_file(path: Path, *, bench: Path | None = None, calibration_dir: Pat
     against `bench`, or else against the bench it is the default scenario of (instruments/scenarios/x.yaml
     belongs to instruments/x.yaml)."""
     data, _ = read_yaml(path)
-    kind = _kind(data) if isinstance(data, dict) else None
+    kind = _kind(as_mapping(path, data))
     if kind is None:
         raise InputFileError(path, [(1, "", "not a procedure, bench, meter, scenario, certificate, laboratory or profile file "
                                             "(its top-level keys match none of them)")])
