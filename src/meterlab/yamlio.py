@@ -10,6 +10,7 @@ yes -> 1.0, no '2.5' -> 2.5). Nothing a file holds can raise anything but InputF
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +37,31 @@ NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """The safe loader (libyaml's when present) with calendar-checked dates; a class of its own so that
     the constructor added below changes nothing for other users of PyYAML."""
+
+
+INPUT_DIRS_ENV = "METERLAB_INPUT_DIRS"
+SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the meterlab checkout, whose folders ship the examples
+
+
+def input_roots() -> list[Path]:
+    """Where a file named by another file may lie: the working directory (the lab's meterlab folder), the source
+    checkout, and the folders listed in $METERLAB_INPUT_DIRS (the explicit allow-list)."""
+    listed = [Path(p) for p in os.environ.get(INPUT_DIRS_ENV, "").split(os.pathsep) if p]
+    return list(dict.fromkeys(p.resolve() for p in (Path.cwd(), SOURCE_ROOT, *listed)))
+
+
+def referenced_file(given: str | Path) -> Path | None:
+    """The file an input file names (relative to an input root, or absolute inside one); None if none exists.
+
+    A name that leads out of every root (an absolute path elsewhere, '../..') raises ValueError, so a file
+    cannot make meterlab read, and record with a run, a file outside the lab's folders."""
+    roots = input_roots()
+    candidates = [Path(given)] if Path(given).is_absolute() else [root / given for root in roots]
+    inside = [c.resolve() for c in candidates if any(c.resolve().is_relative_to(root) for root in roots)]
+    if not inside:
+        raise ValueError(f"{str(given)!r} is outside the lab's folders ({', '.join(map(str, roots))}); move the "
+                         f"file there or add its folder to ${INPUT_DIRS_ENV}")
+    return next((c for c in inside if c.is_file()), None)
 
 
 def read_text(path: str | Path) -> str:

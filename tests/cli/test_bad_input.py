@@ -169,6 +169,9 @@ SPECIFIC = [
          words="lower case"),
     Case("bench", "driver option as text", "options: {capacity_kg: 600}", "options: {capacity_kg: '600'}",
          at="'600'", field="instruments.scale.options", words="invalid for mettler_toledo_sics"),
+    Case("bench", "adapter table outside the lab's folders", "options: {adapter: generic}",
+         "options: {adapter: /etc/meterlab/surge.yaml}", at="/etc/meterlab", field="instruments.surge.options",
+         words="outside the lab's folders"),
     Case("bench", "sim as text", "sim: true", "sim: 'true'", at="'true'", field="instruments.counter.sim",
          words="true or false"),
     # scenarios

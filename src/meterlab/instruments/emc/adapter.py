@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from meterlab.errors import InputFileError
 from meterlab.quantities import AsTuple
-from meterlab.yamlio import read_yaml, read_yaml_text, validation_problems
+from meterlab.yamlio import input_roots, read_yaml, read_yaml_text, referenced_file, validation_problems
 
 if TYPE_CHECKING:
     from meterlab.instruments.emc.base import EmcGenerator
@@ -107,10 +107,12 @@ def load_adapter(ref: str | Path | Mapping[str, Any], family: str) -> AdapterTab
         return _validated(dict(ref), family, "<adapter table>", {})
     if isinstance(ref, str) and ref in BUILTIN_TABLES:
         return _validated(BUILTIN_TABLES[ref][family], family, f"<built-in table {ref}>", {})
-    path = Path(ref)
-    if path.suffix.lower() not in (".yaml", ".yml"):
+    if Path(ref).suffix.lower() not in (".yaml", ".yml"):
         raise ValueError(f"adapter {str(ref)!r} is neither a built-in table ({', '.join(BUILTIN_TABLES)}) "
                          "nor a .yaml file")
+    path = referenced_file(ref)
+    if path is None:
+        raise ValueError(f"adapter table {str(ref)!r}: no such file (looked in {', '.join(map(str, input_roots()))})")
     data, lines = read_yaml(path)
     if not isinstance(data, dict):
         raise InputFileError(path, [(None, "", "an adapter table is a mapping (model, family, commands, ...)")])
