@@ -75,9 +75,7 @@ def _validate_scenario(path: Path, bench: Path | None) -> None:
     from meterlab.sim.lab import check_scenario
     from meterlab.sim.scenario import load_scenario
 
-    scenario = load_scenario(path)
-    if bench is not None:
-        check_scenario(scenario, load_bench(bench))
+    check_scenario(load_scenario(path), load_bench(bench) if bench is not None else None)
 
 
 def _bench_of_scenario(path: Path) -> Path | None:

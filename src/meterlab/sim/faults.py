@@ -72,11 +72,12 @@ class CommFaults:
         return None
 
 
-def fault_problems(specs: list[FaultSpec], world: World, instruments: list[str]) -> list[tuple[tuple, str]]:
-    """The faults the lab cannot inject: (path in the scenario file, message)."""
+def fault_problems(specs: list[FaultSpec], world: World, instruments: list[str] | None) -> list[tuple[tuple, str]]:
+    """The faults the lab cannot inject: (path in the scenario file, message). `instruments`: the simulated
+    instruments of the bench, None when the bench is not known (only the kinds are checked then)."""
     problems = []
     for index, spec in enumerate(specs):
-        if spec.is_comm and spec.instrument not in instruments:
+        if spec.is_comm and instruments is not None and spec.instrument not in instruments:
             problems.append((("faults", index, "instrument"), f"instrument {spec.instrument!r} is not simulated "
                                                               f"here (simulated: {', '.join(instruments)})"))
         if not spec.is_comm and spec.kind not in world.fault_handlers:

@@ -36,18 +36,19 @@ log = logging.getLogger(__name__)
 DEFAULT_TICK_REAL_S = 0.01
 
 
-def check_scenario(scenario: Scenario, bench: Bench) -> None:
-    """Refuse, before anything starts, a scenario this bench cannot play: faults of unknown kinds or on
-    instruments it does not simulate, devices it lacks, device parameters their simulator refuses. Problems
-    raise InputFileError naming the scenario file and line."""
+def check_scenario(scenario: Scenario, bench: Bench | None) -> None:
+    """Refuse, before anything starts, a scenario the lab cannot play: faults of unknown kinds and, on this
+    bench (when known), faults on instruments it does not simulate, devices it lacks, device parameters their
+    simulator refuses. Problems raise InputFileError naming the scenario file and line."""
     path, lines = scenario.source
-    problems = fault_problems(scenario.faults, build_world(scenario, SimClock()), bench.simulated)
+    simulated = bench.simulated if bench is not None else None
+    problems = fault_problems(scenario.faults, build_world(scenario, SimClock()), simulated)
     problems += [(("devices", name), f"{name!r} is not a simulated instrument of bench {bench.bench} "
-                                     f"(simulated: {', '.join(bench.simulated)})")
-                 for name in scenario.devices if name not in bench.simulated]
+                                     f"(simulated: {', '.join(simulated)})")
+                 for name in scenario.devices if bench is not None and name not in simulated]
     if problems:
         raise InputFileError(path, [(*locate(lines, loc), message) for loc, message in problems])
-    for name in scenario.devices:
+    for name in scenario.devices if bench is not None else ():
         scenario.device_params(name, registry.sim_device_class(bench.instruments[name].driver).Params)
 
 
