@@ -17,11 +17,13 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 
 def _bounded(unit: str, low: float, high: float, *, low_open: bool) -> AfterValidator:
+    unit = f" {unit}" if unit else ""
+    lowest = f"greater than {low:g}" if low_open else f"at least {low:g}"
+
     def check(value: float) -> float:
         if value < low or value > high or (low_open and value == low):
-            lowest = f"greater than {low:g}" if low_open else f"at least {low:g}"
-            raise ValueError(f"{value:g} {unit} is not plausible here: give a value {lowest} {unit} and at most "
-                             f"{high:g} {unit}")
+            raise ValueError(f"{value:g}{unit} is not plausible here: give a value {lowest}{unit} and at most "
+                             f"{high:g}{unit}")
         return value
     return AfterValidator(check)
 
@@ -35,12 +37,14 @@ def quantity(unit: str, low: float, high: float, *, low_open: bool = False) -> A
 FLOWRATE_M3H = quantity("m³/h", 0, 1e5, low_open=True)
 # Volumes of one collection: the largest gravimetric tanks and bell provers hold a few 10 m³.
 VOLUME_L = quantity("L", 0, 1e6, low_open=True)
-# Volumes a meter resolves (scale interval, pulse value, register step): 1 µL to 1 m³ covers DN 8 to DN 1000.
+# Volumes a meter resolves (scale interval, pulse value, register step): 1 µL to 1 m³ spans the smallest and
+# the largest meters' registers and test outputs.
 RESOLUTION_L = quantity("L", 1e-6, 1e3)
-# Durations, waits and timeouts: the longest programme step (R 137 durability, 2000 h) is 7.2e6 s.
+# Durations, waits and timeouts: the longest programme steps (durability runs of some hundred hours) stay far
+# below 1e7 s (116 days); a timeout of years is a typing slip.
 DURATION_S = quantity("s", 0, 1e7)
 POSITIVE_DURATION_S = quantity("s", 0, 1e7, low_open=True)
-# Pressure losses across a meter: a few 10 kPa in class Δp 63; 1 MPa is far beyond any meter that works.
+# Pressure losses across a meter: at most 63 kPa in R 49's largest class; 1 MPa is beyond any working meter.
 PRESSURE_LOSS_PA = quantity("Pa", 0, 1e6, low_open=True)
 # Temperatures of water, gas and climate chambers: -70 °C cold tests to T180 hot water meters.
 TEMPERATURE_C = quantity("°C", -70, 200)
