@@ -310,3 +310,13 @@ def test_run_refuses_a_bad_file_before_it_creates_a_run(case, tmp_path, monkeypa
     _assert_refused(case, _invoke(runner, argv), path)
     database = tmp_path / "records.db"
     assert not database.exists() or Store(f"sqlite:///{database}").runs() == []
+
+
+@pytest.mark.parametrize("scale", ["0", "-5", "nan", "inf", "1e9"])
+def test_run_refuses_an_implausible_clock_scale_before_it_creates_a_run(scale, tmp_path, runner):
+    database = tmp_path / "records.db"
+    result = runner.invoke(app, ["run", str(ROOT / "procedures/r49/intrinsic-error.yaml"),
+                                 "--meter", str(ROOT / "examples/meters/dn15-class2.yaml"),
+                                 "--clock-scale", scale, "--db", f"sqlite:///{database}", "--yes"])
+    assert result.exit_code == 2 and "--clock-scale" in result.output, result.output
+    assert not database.exists()
