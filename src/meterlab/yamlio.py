@@ -123,9 +123,8 @@ def read_yaml_text(text: str, path: str | Path) -> tuple[Any, dict[Path_, int]]:
 def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
     if isinstance(exc, yaml.constructor.ConstructorError) and exc.context is None:
         return str(exc.problem)  # a value YAML cannot build (an impossible date), not a syntax error
-    if exc.context and exc.problem and "timestamp" not in str(exc.context):
-        return f"YAML syntax error: {exc.problem} ({exc.context})"
-    return f"YAML syntax error: {exc.problem or exc}"
+    context = f" ({exc.context})" if exc.context and exc.problem else ""
+    return f"YAML syntax error: {exc.problem or exc}{context}"
 
 
 def _check_shape(text: str, path: str | Path) -> None:
@@ -167,16 +166,14 @@ def _shape_error(path: str | Path, event: yaml.Event, message: str) -> InputFile
 
 
 def _walk(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> list[Problem]:
-    """Map every key/index path to its 1-based line; return the keys that are not plain or are repeated."""
+    """Map every key/index path to its 1-based line; return the repeated keys. (A key that is a list or a
+    mapping never gets here: constructing the data refused it as unhashable, with its line.)"""
     out.setdefault(path, node.start_mark.line + 1)
     problems: list[Problem] = []
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
-            if not isinstance(key_node, yaml.ScalarNode):
-                problems.append((line, _dotted(path), "a key must be a plain name, not a list or a mapping"))
-                continue
             key = key_node.value
             if key in seen and key != "<<":
                 problems.append((line, _dotted(path + (key,)), f"key '{key}' is given twice (first on line "
