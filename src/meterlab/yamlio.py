@@ -99,25 +99,34 @@ def read_yaml(path: str | Path) -> tuple[Any, dict[Path_, int]]:
 
 def read_yaml_text(text: str, path: str | Path) -> tuple[Any, dict[Path_, int]]:
     """Parse YAML text that came from `path` (a file, or a copy stored with a run)."""
+    lines: dict[Path_, int] = {}
     try:
         _check_shape(text, path)
         loader = _Loader(text)
         try:
             node = loader.get_single_node()
+            problems = _walk(node, (), lines) if node is not None else []
+            if problems:
+                raise InputFileError(path, problems)
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise InputFileError(path, [(mark.line + 1 if mark else None, "", _yaml_message(exc))]) from None
+        line = mark.line + 1 if mark else None
+        raise InputFileError(path, [(line, _field_on(lines, line), _yaml_message(exc))]) from None
     except yaml.YAMLError as exc:
         raise InputFileError(path, [(None, "", f"YAML error: {exc}")]) from None
-    lines: dict[Path_, int] = {}
-    problems = _walk(node, (), lines) if node is not None else []
-    problems += _not_finite(data, lines)
+    problems = _not_finite(data, lines)
     if problems:
         raise InputFileError(path, problems)
     return data, lines
+
+
+def _field_on(lines: dict[Path_, int], line: int | None) -> str:
+    """The innermost field written on `line` ("" when the map has none there, e.g. on a syntax error)."""
+    paths = [path for path, at in lines.items() if at == line and path]
+    return _dotted(max(paths, key=len)) if paths else ""
 
 
 def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
@@ -166,14 +175,16 @@ def _shape_error(path: str | Path, event: yaml.Event, message: str) -> InputFile
 
 
 def _walk(node: yaml.Node, path: Path_, out: dict[Path_, int]) -> list[Problem]:
-    """Map every key/index path to its 1-based line; return the repeated keys. (A key that is a list or a
-    mapping never gets here: constructing the data refused it as unhashable, with its line.)"""
+    """Map every key/index path to its 1-based line; return the keys that are not plain or are repeated."""
     out.setdefault(path, node.start_mark.line + 1)
     problems: list[Problem] = []
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append((line, _dotted(path), "a key must be a plain name, not a list or a mapping"))
+                continue
             key = key_node.value
             if key in seen and key != "<<":
                 problems.append((line, _dotted(path + (key,)), f"key '{key}' is given twice (first on line "

@@ -130,8 +130,10 @@ SPECIFIC = [
          words="unknown step kind"),
     Case("procedure", "misspelt field", "flow_within_pct: 2.0", "flow_within_pc: 2.0", at="flow_within_pc",
          field="steps.1.for_each_point.steps.1.stabilise.flow_within_pc", words="unknown field"),
-    Case("procedure", "impossible date in text", "version: 1", "version: 2027-02-30", at="2027-02-30",
+    Case("procedure", "impossible date", "version: 1", "version: 2027-02-30", at="2027-02-30", field="version",
          words="not a calendar date"),
+    Case("procedure", "a list as a key", "version: 1", "version: 1\n? [a, b]\n: c", at="? [a, b]",
+         words="a key must be a plain name"),
     # meters
     Case("meter", "q3 yes", "q3_m3h: 2.5", "q3_m3h: yes", at="q3_m3h", field="q3_m3h", words="a number"),
     Case("meter", "q3 as text", "q3_m3h: 2.5", "q3_m3h: '2.5'", at="q3_m3h", field="q3_m3h", words="a number"),
@@ -200,7 +202,7 @@ SPECIFIC = [
          field="water_rig.max_flowrate_m3h", words="m³/h"),
     # certificates
     Case("certificate", "impossible due date", "due_date: 2027-05-05", "due_date: 2027-02-30", at="2027-02-30",
-         words="not a calendar date"),
+         field="due_date", words="not a calendar date"),
     Case("certificate", "due date as text", "due_date: 2027-05-05", "due_date: next May", at="next May",
          field="due_date", words="a date"),
     Case("certificate", "due before calibration", "due_date: 2027-05-05", "due_date: 2025-05-05", at="2025-05-05",
