@@ -32,7 +32,8 @@ def _fail(exc: Exception) -> typer.Exit:
 
 def run(
     procedure: Path = typer.Argument(..., help="Procedure file, e.g. procedures/r49/intrinsic-error.yaml"),
-    meter: list[Path] = typer.Option(..., "--meter", metavar="FILE", help="Meter declaration file; repeat for meters in series."),
+    meter: list[Path] = typer.Option(..., "--meter", metavar="FILE",
+                                     help="Meter declaration file; repeat for meters in series."),
     bench: Path = typer.Option(SIMULATED_BENCH, help="Bench description (the simulated lab by default)."),
     scenario: Path | None = typer.Option(None, help="Simulated lab scenario (truth of the simulated meters)."),
     db: str = typer.Option(DEFAULT_URL, help="Records database: a SQLAlchemy URL or a SQLite file."),
@@ -155,7 +156,8 @@ def _interrupt(control, store, run_id: str, operator: str) -> None:
 
 def plan(
     procedure: Path = typer.Argument(..., help="Procedure file."),
-    meter: list[Path] = typer.Option(..., "--meter", metavar="FILE", help="Meter declaration file; repeat for meters in series."),
+    meter: list[Path] = typer.Option(..., "--meter", metavar="FILE",
+                                     help="Meter declaration file; repeat for meters in series."),
     bench: Path = typer.Option(SIMULATED_BENCH, help="Bench description."),
     calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of certificates."),
 ) -> None:
@@ -180,7 +182,8 @@ def plan(
 
 
 def validate(
-    files: list[Path] = typer.Argument(..., metavar="FILE", help="Procedure, bench, meter, scenario or certificate files."),
+    files: list[Path] = typer.Argument(..., metavar="FILE",
+                                       help="Procedure, bench, meter, scenario, certificate or profile files."),
     bench: Path | None = typer.Option(None, help="Check scenarios against this bench (default: the bench a "
                                                  "default scenario belongs to, instruments/scenarios/x.yaml -> "
                                                  "instruments/x.yaml)."),
