@@ -1,10 +1,12 @@
-"""Shared fixtures: a clean PostgreSQL store when .ci/run has started PostgreSQL."""
+"""Shared fixtures: a clean PostgreSQL store when .ci/run has started PostgreSQL; the tests' temporary folders
+on the allow-list of files an input file may name (adapter and level tables written by tests)."""
 
 import os
 
 import pytest
 
 from meterlab.records.store import Base, Store
+from meterlab.yamlio import INPUT_DIRS_ENV
 
 POSTGRES_URL = os.environ.get("METERLAB_TEST_POSTGRES_URL")
 
@@ -19,3 +21,8 @@ def postgres_store():
     Base.metadata.create_all(store.engine)
     yield store
     store.close()
+
+
+@pytest.fixture(autouse=True)
+def _temporary_files_may_be_named(monkeypatch, tmp_path_factory):
+    monkeypatch.setenv(INPUT_DIRS_ENV, str(tmp_path_factory.getbasetemp()))

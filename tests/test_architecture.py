@@ -11,7 +11,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Lowest first; a package may import its own modules and those of the packages before it.
-LAYERS = ["errors", "yamlio", "metrology", "records", "calibration", "instruments", "sim", "procedures", "rigs",
+LAYERS = ["errors", "quantities", "yamlio", "metrology", "records", "calibration", "instruments", "sim", "procedures", "rigs",
           "reports", "engine", "cli", "__main__"]
 
 

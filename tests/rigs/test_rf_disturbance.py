@@ -250,3 +250,9 @@ def test_a_table_older_than_the_bench_allows_is_refused(small_table, tmp_path):
                                               r"level_table_max_age_days = 365"):
         load_tables(limited(path), "conducted_rf")
     assert load_tables(limited(small_table), "conducted_rf")  # one made today is within the limit
+
+
+def test_a_table_outside_the_lab_folders_is_refused_even_if_it_exists(small_table, tmp_path, monkeypatch):
+    monkeypatch.delenv("METERLAB_INPUT_DIRS")
+    with pytest.raises(LevelTableError, match=r"outside the lab's folders .*\$METERLAB_INPUT_DIRS"):
+        load_tables(bench_naming(tmp_path, {"conducted_rf": str(small_table)}), "conducted_rf")

@@ -44,7 +44,7 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from GTC.lib import UncertainReal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -53,6 +53,7 @@ from meterlab.calibration.corrections import Correction, OutOfCalibratedRange, R
 from meterlab.errors import DeclarationError
 from meterlab.metrology.budget import quantity
 from meterlab.metrology.profiles import Status as SourceStatus
+from meterlab.quantities import NumberText
 from meterlab.yamlio import load_model, read_yaml
 
 __all__ = [
@@ -74,9 +75,7 @@ DEFAULT_VARIABLE = "x"
 Used = float | UncertainReal | tuple[float, float] | Mapping[str, Any] | None
 
 
-class Kind(StrEnum):
-    CALIBRATION = "calibration"     # certified values with uncertainty: a correction is applied
-    VERIFICATION = "verification"   # conformity with a requirement: nothing is applied, the due date is enforced
+Kind = Literal["calibration", "verification"]  # a calibration has values; a verification states conformity
 
 
 class Status(StrEnum):
@@ -93,12 +92,11 @@ def as_date(at: dt.date | dt.datetime | None) -> dt.date:
 
 
 class _Strict(BaseModel):
-    # Serial and certificate numbers are often written unquoted in YAML: read them as text.
-    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CertificateRef(_Strict):
-    number: str = Field(min_length=1)
+    number: NumberText = Field(min_length=1)
     issued_by: str = Field(min_length=1, description="the calibration laboratory")
     accreditation: str | None = Field(None, description="e.g. the lab's ISO/IEC 17025 accreditation number")
     date: dt.date = Field(description="date of issue")
@@ -124,13 +122,13 @@ class Certificate(_Strict):
     """One reference standard (or severity-setting equipment) and its current certificate."""
 
     id: str = Field(pattern=ID_PATTERN)
-    kind: Kind = Kind.CALIBRATION
+    kind: Kind = "calibration"
     simulated: bool = Field(False, description="issued for the simulated laboratory; only simulated "
                                                "instruments may use it")
     description: str = Field(min_length=1)
     manufacturer: str = Field(min_length=1)
     model: str = Field(min_length=1)
-    serial: str = Field(min_length=1)
+    serial: NumberText = Field(min_length=1)
     instrument: str = Field(pattern=INSTRUMENT_PATTERN, description="the bench instrument it backs")
     quantity: str = Field(min_length=1, description="what the correction is of: mass, temperature, error ...")
     unit: str | None = Field(None, min_length=1, description="unit of the correction values and their U")
@@ -174,7 +172,7 @@ class Certificate(_Strict):
         if self.certificate.date < self.calibration_date:
             raise fail_at(("certificate", "date"), f"the certificate is dated {self.certificate.date}, "
                           f"before the calibration it reports ({self.calibration_date})")
-        if self.kind is Kind.VERIFICATION:
+        if self.kind == "verification":
             self._check_verification()
         else:
             self._check_calibration()
@@ -245,7 +243,7 @@ class Certificate(_Strict):
     @property
     def label(self) -> str:
         """How messages name it: id, bench instrument and certificate."""
-        what = "equipment" if self.kind is Kind.VERIFICATION else "standard"
+        what = "equipment" if self.kind == "verification" else "standard"
         return f"{what} {self.id} ({self.instrument}), {self.kind} certificate {self.certificate.number}"
 
     # --------------------------------------------------------------------------------------- status
@@ -272,7 +270,7 @@ class Certificate(_Strict):
         return list(self.corrections or {})
 
     def correction_of(self, element: str | None = None) -> Correction:
-        if self.kind is Kind.VERIFICATION:
+        if self.kind == "verification":
             raise DeclarationError("certificate", self.id, "a calibration with a correction: this one is a verification")
         if self.corrections is None:
             if element is not None:

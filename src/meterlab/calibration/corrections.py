@@ -17,12 +17,13 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from meterlab.errors import DeclarationError, MeterlabError
+from meterlab.quantities import AsTuple
 
 __all__ = [
     "CORRECTION_KINDS",
@@ -121,7 +122,7 @@ class TableRow(_Strict):
 class Equation(_Strict):
     """A polynomial in x: coefficients [c0, c1, c2, ...] give c0 + c1·x + c2·x² + ..."""
 
-    coefficients: tuple[float, ...] = Field(min_length=1)
+    coefficients: Annotated[tuple[float, ...], AsTuple] = Field(min_length=1)
 
 
 class Correction(BaseModel):
@@ -138,7 +139,7 @@ class Correction(BaseModel):
 
     variable: str | None = Field(None, description="input variable, a key of calibrated_range")
     meaning: Literal["correction", "error", "value"] = "correction"
-    table: tuple[TableRow, ...] | None = None
+    table: Annotated[tuple[TableRow, ...], AsTuple] | None = None
     equation: Equation | None = None
     u: float | None = Field(None, ge=0, allow_inf_nan=False, description="standard uncertainty (equation)")
     U: float | None = Field(None, ge=0, allow_inf_nan=False, description="expanded uncertainty (equation)")

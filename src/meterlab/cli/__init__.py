@@ -18,6 +18,9 @@ app = typer.Typer(
     help="Automated OIML R 49 / R 137 type-approval testing of water and gas meters.",
     no_args_is_help=True,
     add_completion=False,
+    # Typer >= 0.2x renders help with its own Rich panels, which print a type label for every parameter, flags
+    # included ("--yes <bool>", "--help <bool>"); its plain formatter, the one click always had, does not.
+    rich_markup_mode=None,
 )
 app.add_typer(procedures_app, name="procedures")
 app.add_typer(lab_app, name="lab")

@@ -89,7 +89,7 @@ def list_certificates(
 
 @calibration_app.command("check")
 def check_files(
-    paths: list[Path] = typer.Argument(..., help="Certificate files, or folders of them."),
+    paths: list[Path] = typer.Argument(..., metavar="PATH", help="Certificate files, or folders of them."),
 ) -> None:
     """Validate certificate files: every problem is reported with its file, line and field."""
     from meterlab.calibration.certificates import load_certificate

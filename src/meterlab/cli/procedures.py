@@ -38,8 +38,9 @@ class Row:
 @procedures_app.command("list")
 def list_procedures(
     standard: str | None = typer.Option(None, help="r49 or r137; both when omitted."),
-    meter: list[Path] = typer.Option([], "--meter", help="Meter declaration for the points and rig time (one water "
-                                                        "and/or one gas meter); the example meters by default."),
+    meter: list[Path] = typer.Option([], "--meter", metavar="FILE",
+                                     help="Meter declaration for the points and rig time (one water and/or one gas "
+                                          "meter); the example meters by default."),
     folder: Path = typer.Option(Path("procedures"), help="Where the programmes are (r49/ and r137/ inside)."),
     calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of certificates (for the method's volumes)."),
 ) -> None:

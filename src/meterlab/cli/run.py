@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from meterlab.errors import MeterlabError
@@ -17,18 +18,21 @@ from meterlab.records.laboratory import LABORATORY_FILE, load_laboratory
 from meterlab.records.store import DEFAULT_URL
 from meterlab.sim.scenario import default_scenario
 
+# A plausibility bound of the software (the default is 2000 or 200): far beyond it a typing slip is likelier.
+MAX_CLOCK_SCALE = 1e5
 # Piped output gets Rich's 80 columns, too narrow for the results table; a terminal keeps its own width.
 console = Console() if sys.stdout.isatty() else Console(width=140)
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]{exc}[/]", soft_wrap=True)
+    console.print(str(exc), style="red", markup=False, soft_wrap=True)  # a file's text is not Rich markup
     return typer.Exit(2)
 
 
 def run(
     procedure: Path = typer.Argument(..., help="Procedure file, e.g. procedures/r49/intrinsic-error.yaml"),
-    meter: list[Path] = typer.Option(..., "--meter", help="Meter declaration file; repeat for meters in series."),
+    meter: list[Path] = typer.Option(..., "--meter", metavar="FILE",
+                                     help="Meter declaration file; repeat for meters in series."),
     bench: Path = typer.Option(SIMULATED_BENCH, help="Bench description (the simulated lab by default)."),
     scenario: Path | None = typer.Option(None, help="Simulated lab scenario (truth of the simulated meters)."),
     db: str = typer.Option(DEFAULT_URL, help="Records database: a SQLAlchemy URL or a SQLite file."),
@@ -48,6 +52,9 @@ def run(
     from meterlab.engine.session import create_run, default_clock_scale, load_inputs
     from meterlab.records.store import Store
 
+    if clock_scale is not None and not 0 < clock_scale <= MAX_CLOCK_SCALE:  # also refuses nan
+        raise _fail(MeterlabError(f"--clock-scale {clock_scale}: give simulated seconds per real second, above 0 "
+                                  f"and at most {MAX_CLOCK_SCALE:g}"))
     try:
         register = Register.load(calibration_dir)
         inputs = load_inputs(procedure, meter, bench, scenario or default_scenario(bench))
@@ -160,7 +167,8 @@ def _rig_seconds(inputs, plan, done_keys: set[str], register) -> dict[str, float
 
 def plan(
     procedure: Path = typer.Argument(..., help="Procedure file."),
-    meter: list[Path] = typer.Option(..., "--meter", help="Meter declaration file; repeat for meters in series."),
+    meter: list[Path] = typer.Option(..., "--meter", metavar="FILE",
+                                     help="Meter declaration file; repeat for meters in series."),
     bench: Path = typer.Option(SIMULATED_BENCH, help="Bench description."),
     calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of certificates."),
 ) -> None:
@@ -184,18 +192,26 @@ def plan(
     console.print(f"estimated rig time: [bold]{total_s / 3600:.2f} h[/] for {len(inputs.declarations)} meter(s) in series")
 
 
-def validate(files: list[Path] = typer.Argument(..., help="Procedure, bench, meter, scenario or certificate files.")) -> None:
-    """Check files; each problem names the file, the line and the field."""
+def validate(
+    files: list[Path] = typer.Argument(..., metavar="FILE",
+                                       help="Procedure, bench, meter, scenario, certificate or profile files."),
+    bench: Path | None = typer.Option(None, help="Check scenarios against this bench (default: the bench a "
+                                                 "default scenario belongs to, instruments/scenarios/x.yaml -> "
+                                                 "instruments/x.yaml)."),
+    calibration_dir: Path | None = typer.Option(None, help="Check benches' certificate ids against this register "
+                                                           "(as run does with its --calibration-dir)."),
+) -> None:
+    """Check files as `run` would; each problem names the file, the line and the field."""
     from meterlab.procedures.validate import validate_file
 
     bad = 0
     for path in files:
         try:
-            kind = validate_file(path)
-            console.print(f"[green]ok[/] {path} ({kind})")
+            kind = validate_file(path, bench=bench, calibration_dir=calibration_dir)
+            console.print(f"[green]ok[/] {escape(str(path))} ({kind})")
         except MeterlabError as exc:
             bad += 1
-            console.print(f"[red]{exc}[/]", soft_wrap=True)
+            console.print(str(exc), style="red", markup=False, soft_wrap=True)
     if bad:
         raise typer.Exit(1)
 

@@ -31,6 +31,7 @@ from meterlab.metrology.methods import GravimetricMethod, MasterMeterMethod
 from meterlab.metrology.profiles import load_profile, profile_path
 from meterlab.procedures.plan import Plan, expand
 from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, Procedure, SetClimate, load_procedure
+from meterlab.procedures.validate import check_certificates
 from meterlab.records.laboratory import Laboratory
 from meterlab.records.store import Store
 from meterlab.rigs.base import CLIMATE_ROLE, SEVERITY_ROLES, RealClock, RunIOLog
@@ -69,6 +70,7 @@ class RunInputs:
 
 def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path | None) -> RunInputs:
     """Read and validate every input file; errors name file, line and field."""
+    from meterlab.sim.lab import check_scenario
     from meterlab.sim.scenario import load_scenario
 
     proc = load_procedure(procedure)
@@ -91,6 +93,8 @@ def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path
         raise MeterlabError("the meters cannot be read as the procedure measures them:\n  " + "\n  ".join(problems))
     bench_model = load_bench(bench)
     scenario_model = load_scenario(scenario) if scenario else None
+    if scenario_model is not None and bench_model.simulated:
+        check_scenario(scenario_model, bench_model)
     texts = {
         "procedure": {"file": str(procedure), "text": read_text(procedure)},
         "meters": [{"file": str(p), "text": read_text(p)} for p in meters],
@@ -149,10 +153,15 @@ def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Regi
                override_calibration: str | None = None, today: date | None = None,
                laboratory: Laboratory | None = None) -> str:
     """Check the standards and the severity-setting equipment, and record a new run with everything needed
-    to repeat or resume it."""
+    to repeat or resume it.
+
+    Whatever the inputs can be refused for is checked first (see `check_runnable`), so a run that cannot
+    start leaves no record behind."""
+    check_certificates(inputs.bench, Path(inputs.texts["bench"]["file"]), register)  # every id is in the register
     register = register_for(inputs.bench, register)
     used = standards_of(inputs.bench) + severity_equipment(inputs.procedure, inputs.bench)
     problems = register.enforce(used, at=today, override_reason=override_calibration)
+    check_runnable(inputs, register)
     profile = profile_path(inputs.procedure.profile)
     run_id = uuid.uuid4().hex[:12]
     header = {
@@ -175,6 +184,15 @@ def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Regi
     store.create_run(run_id, procedure_id=inputs.procedure.id, operator=operator,
                      meters=list(inputs.declarations), header=header)
     return run_id
+
+
+def check_runnable(inputs: RunInputs, register: Register) -> None:
+    """Raise what a run of these inputs would stop on before its first measurement, once its standards are
+    known and in calibration: the plan (test points of these meters), the reference method (the roles,
+    certificates and equipment data it needs on this bench) and the severity profile."""
+    inputs.plan()
+    reference_method(inputs, register)
+    _severities(inputs.procedure)
 
 
 @contextmanager

@@ -17,24 +17,59 @@ it assigned as `resources_override`."""
 
 from __future__ import annotations
 
+import difflib
 import logging
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from meterlab.errors import InputFileError
 from meterlab.instruments import registry
 from meterlab.instruments.base import Instrument
 from meterlab.instruments.errors import InstrumentConnectionError, InstrumentFailure
 from meterlab.instruments.iolog import IOLogSink
 from meterlab.instruments.transport import MAX_TIMEOUT_S, ModbusTransport, Transport, VisaTransport
-from meterlab.yamlio import load_model
+from meterlab.quantities import SafeName, quantity
+from meterlab.yamlio import load_model, locate, read_yaml
 
 log = logging.getLogger(__name__)
 SIMULATED_BENCH = Path("instruments/sim.yaml")  # the default bench, relative to the working directory
 SIMULATED_GAS_BENCH = Path("instruments/sim-gas.yaml")
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 SIGNAL_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$"
+# What the rigs (meterlab.rigs) ask a bench for, by role: in a bench file, a role outside this list is a
+# misspelling that would otherwise surface mid-run as a missing instrument or certificate (entries built in
+# code, as the simulator's tests build them, may name others). A new kind of rig adds its roles here.
+ROLES = (
+    "reference_scale", "diverter", "pump", "tank_drain", "water_thermometer", "water_pressure",
+    "water_pressure_controller", "water_circulator", "reference_master_meter", "pressure_loss_transmitter",
+    "mut_pulse_counter", "mut_mbus_gateway", "mut_modbus",
+    "bell_prover_encoder", "bell_pressure", "sonic_nozzle_bank", "nozzle_pressure", "collection_timer",
+    "gas_rig_valves", "mut_gas_temperature", "mut_gas_pressure", "barometer", "reference_gas_master_meter",
+    "climate_chamber", "surge_generator", "burst_generator", "esd_generator", "dips_generator",
+    "magnetic_field_source", "rf_generator", "rf_amplifier", "rf_power_meter", "field_probe",
+)
+
+
+def _instrument_name(name: str) -> str:
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ValueError(f"instrument name {name!r} must be lower case letters, digits and _")
+    return name
+
+
+# A key of `instruments:`, checked as a key so that a wrong one is reported at its own line.
+InstrumentName = Annotated[str, AfterValidator(_instrument_name)]
 
 
 class ModbusEndpoint(BaseModel):
@@ -82,7 +117,7 @@ class InstrumentEntry(BaseModel):
     modbus: ModbusEndpoint | None = None
     sim: bool = Field(False, description="served by the simulated lab, which assigns the resource at start")
     calibration: str | None = Field(None, description="certificate id in calibration/")
-    timeout_s: float | None = Field(None, gt=0, le=MAX_TIMEOUT_S)
+    timeout_s: quantity("s", 0, MAX_TIMEOUT_S, low_open=True) | None = None  # type: ignore[valid-type]
     read_termination: str | None = Field(None, description="overrides the driver's framing (e.g. a serial server)")
     write_termination: str | None = None
     serial: SerialSettings | None = None
@@ -105,7 +140,7 @@ class InstrumentEntry(BaseModel):
         if "driver" not in info.data:
             return options
         try:
-            registry.driver_class(info.data["driver"]).Options.model_validate(options)
+            registry.driver_class(info.data["driver"]).Options.model_validate(options, strict=True)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<options>'}: {e['msg']}" for e in exc.errors())
             raise ValueError(f"invalid for {info.data['driver']}: {problems}") from None
@@ -114,8 +149,6 @@ class InstrumentEntry(BaseModel):
     @field_validator("wiring")
     @classmethod
     def _wiring(cls, wiring: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        import re
-
         terminals = registry.driver_class(info.data["driver"]).terminals if "driver" in info.data else None
         for terminal, signal in wiring.items():
             if terminals is not None and not re.fullmatch(terminals, terminal):
@@ -143,19 +176,9 @@ class InstrumentEntry(BaseModel):
 
 class Bench(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    bench: str = Field(min_length=1, description="name of the bench, recorded with every run")
+    bench: SafeName = Field(description="name of the bench, recorded with every run")
     description: str = ""
-    instruments: dict[str, InstrumentEntry] = Field(min_length=1)
-
-    @field_validator("instruments")
-    @classmethod
-    def _names(cls, instruments: dict[str, InstrumentEntry]) -> dict[str, InstrumentEntry]:
-        import re
-
-        for name in instruments:
-            if not re.fullmatch(NAME_PATTERN, name):
-                raise ValueError(f"instrument name {name!r} must be lower case letters, digits and _")
-        return instruments
+    instruments: dict[InstrumentName, InstrumentEntry] = Field(min_length=1)
 
     def by_role(self, role: str) -> list[str]:
         return [name for name, entry in self.instruments.items() if entry.role == role]
@@ -167,7 +190,19 @@ class Bench(BaseModel):
 
 def load_bench(path: str | Path) -> Bench:
     """Read and validate a bench file; problems raise InputFileError naming file, line and field."""
-    return load_model(path, Bench)
+    data, lines = read_yaml(path)
+    bench = load_model(path, Bench, data=data, lines=lines)
+    unknown = [(*locate(lines, ("instruments", name, "role")), _unknown_role(entry.role))
+               for name, entry in bench.instruments.items() if entry.role not in ROLES]
+    if unknown:
+        raise InputFileError(path, unknown)
+    return bench
+
+
+def _unknown_role(role: str) -> str:
+    close = difflib.get_close_matches(role, ROLES, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"unknown role {role!r}: {hint}the rigs know {', '.join(ROLES)}"
 
 
 # --------------------------------------------------------------------------------------------------------

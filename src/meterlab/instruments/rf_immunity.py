@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from meterlab.errors import DeclarationError, MeterlabError
 from meterlab.instruments.errors import InstrumentFailure
 from meterlab.instruments.rf import EtsLindgrenHi6100, RfAmplifier, RohdeSchwarzNrp, RohdeSchwarzSmb100a
+from meterlab.quantities import IsoDatetime
 from meterlab.yamlio import load_model
 
 SYSTEM_IMPEDANCE_OHM = 50.0  # the power sensor (and the adaptor's measuring port)
@@ -97,7 +98,7 @@ class LevelCalibration(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["conducted_rf", "radiated_rf"]
-    calibrated_at: dt.datetime = Field(description="when the calibration was made (UTC)")
+    calibrated_at: IsoDatetime = Field(description="when the calibration was made (UTC)")
     emf_v: float | None = Field(None, gt=0, description="conducted: the test e.m.f. (unmodulated)")
     field_v_per_m: float | None = Field(None, gt=0, description="radiated: the test field strength (unmodulated)")
     emf_to_adaptor_ratio: float | None = Field(None, gt=0, description="conducted: e.m.f. / adaptor voltage")

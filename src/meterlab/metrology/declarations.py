@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from meterlab.errors import DeclarationError, InputFileError
 from meterlab.metrology.meters import GasMeter, WaterMeter
+from meterlab.metrology.profiles import ProfileName
+from meterlab.quantities import FLOW_RATIO, FLOWRATE_M3H, PRESSURE_LOSS_PA, RESOLUTION_L, SafeName
 from meterlab.yamlio import load_model, locate, read_yaml
 
 WATER_FIELDS = ("q3_m3h", "r")
@@ -37,26 +39,26 @@ class Environment(BaseModel):
 
 class MeterDeclaration(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    serial: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._/-]+$")
+    serial: SafeName
     kind: Literal["water", "gas"]
     manufacturer: str = ""
     model: str = ""
     software_id: str | None = None
-    profile: str | None = Field(None, description="standard profile; default r49-2013 (water), r137-2012 (gas)")
+    profile: ProfileName | None = Field(None, description="standard profile; default r49-2013 (water), r137-2012 (gas)")
     accuracy_class: float
-    q3_m3h: float | None = None
-    r: float | None = None
-    q2_over_q1: float | None = None
+    q3_m3h: FLOWRATE_M3H | None = None
+    r: FLOW_RATIO | None = None
+    q2_over_q1: FLOW_RATIO | None = None
     temperature_class: str = "T30"
     pressure_loss_class: str | None = Field(
         None, description="water: pressure-loss class of the profile (dp63, dp40, dp25, dp16, dp10); default dp63")
-    qmin_m3h: float | None = None
-    qt_m3h: float | None = None
-    qmax_m3h: float | None = None
-    max_pressure_loss_pa: float | None = Field(
-        None, gt=0, description="gas: the pressure loss at Qmax the manufacturer declares (R 137 judges against it)")
-    scale_interval_l: float = Field(gt=0, description="verification scale interval of the register")
-    pulse_value_l: float | None = Field(None, gt=0, description="volume per pulse of the test output")
+    qmin_m3h: FLOWRATE_M3H | None = None
+    qt_m3h: FLOWRATE_M3H | None = None
+    qmax_m3h: FLOWRATE_M3H | None = None
+    max_pressure_loss_pa: PRESSURE_LOSS_PA | None = Field(
+        None, description="gas: the pressure loss at Qmax the manufacturer declares (R 137 judges against it)")
+    scale_interval_l: RESOLUTION_L = Field(description="verification scale interval of the register")
+    pulse_value_l: RESOLUTION_L | None = Field(None, description="volume per pulse of the test output")
     readout: Literal["pulses", "register", "mbus", "modbus", "manual"] = Field(
         "pulses", description="pulses: the test output, counted; mbus / modbus: the register through the bench's "
                               "gateway / Modbus meter wired to the meter's position; manual (register: older name): "

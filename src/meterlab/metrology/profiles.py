@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from meterlab.errors import DeclarationError
+from meterlab.quantities import SAFE_NAME, AsTuple
 from meterlab.yamlio import load_model
 
 Status = Literal["verified", "secondary", "unverified"]
@@ -45,7 +46,7 @@ class FlowrateRatios(_Strict):
 
 
 class TemperatureClasses(Sourced):
-    classes: dict[str, tuple[float, float]]
+    classes: dict[str, Annotated[tuple[float, float], AsTuple]]
 
 
 class PressureLossClasses(Sourced):
@@ -215,6 +216,18 @@ def profile_dirs() -> list[Path]:
     dirs.append(Path.cwd() / "procedures" / "standards")
     dirs.append(Path(__file__).resolve().parents[3] / "procedures" / "standards")
     return dirs
+
+
+def _profile_name(name: str) -> str:
+    if not SAFE_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"{name!r} is not a profile name: name a file of procedures/standards without '.yaml' "
+                         f"(e.g. r49-2013); a lab's own profiles go in a folder listed in ${PROFILE_DIR_ENV}")
+    return name
+
+
+# How files name a profile: a name looked up in profile_dirs(), never a path, so a file cannot make meterlab
+# read (and record) a file outside the profile folders.
+ProfileName = Annotated[str, AfterValidator(_profile_name)]
 
 
 def profile_path(name_or_path: str | Path) -> Path:

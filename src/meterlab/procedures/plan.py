@@ -7,12 +7,12 @@ run skips every action whose key the journal holds and continues at the first on
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from meterlab.errors import DeclarationError
 from meterlab.metrology.meters import GasMeter, TestPoint, WaterMeter
 from meterlab.procedures.schema import (
+    MULTIPLE,
     POINT_VARIABLE,
     ForEachMeter,
     ForEachPoint,
@@ -24,7 +24,6 @@ from meterlab.procedures.schema import (
 )
 
 Meter = WaterMeter | GasMeter
-MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[*·×]?\s*(Q\w+)\s*$")  # "0.9 Q3", "0.5*Qmax"
 
 
 @dataclass(frozen=True)

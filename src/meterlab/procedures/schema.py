@@ -23,14 +23,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from meterlab.errors import InputFileError
+from meterlab.errors import DeclarationError, InputFileError
+from meterlab.metrology.profiles import ProfileName, Window, load_profile, profile_path
+from meterlab.quantities import DURATION_S, FLOWRATE_M3H, POSITIVE_DURATION_S, TEMPERATURE_C, VOLUME_L, AsTuple
 from meterlab.yamlio import load_model, locate, read_yaml
 
 POINT_VARIABLE = "$point"
+MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[*·×]?\s*(Q\w+)\s*$")  # "0.9 Q3", "0.5*Qmax"
 PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
                           "power_frequency_magnetic_field", "voltage_variation"]
@@ -63,7 +66,7 @@ class Prompt(_Step):
 
 class _PointRef(_Step):
     point: str | None = Field(None, description="a test point of the meter's profile, or $point in a loop")
-    flowrate_m3h: float | None = Field(None, gt=0)
+    flowrate_m3h: FLOWRATE_M3H | None = None
 
     @model_validator(mode="after")
     def _one_flow(self) -> _PointRef:
@@ -80,9 +83,9 @@ class SetFlow(_PointRef):
 class Stabilise(_Step):
     kind: Literal["stabilise"] = "stabilise"
     flow_within_pct: float = Field(2.0, gt=0, le=20)
-    water_temperature_c: tuple[float, float] | None = Field(None, description="band [low, high] in °C")
-    for_s: float = Field(30.0, ge=0)
-    timeout_s: float = Field(900.0, gt=0)
+    water_temperature_c: Annotated[tuple[TEMPERATURE_C, TEMPERATURE_C], AsTuple] | None = Field(None, description="band [low, high] in °C")
+    for_s: DURATION_S = 30.0
+    timeout_s: POSITIVE_DURATION_S = 900.0
 
     @field_validator("water_temperature_c")
     @classmethod
@@ -94,19 +97,12 @@ class Stabilise(_Step):
 
 class MeasureError(_PointRef):
     kind: Literal["measure_error"] = "measure_error"
-    volume: Literal["auto"] | float = Field("auto", description="'auto' (planner) or a volume in litres")
-    duration_s: float | None = Field(None, gt=0, description="instead of a volume: collect for this long")
+    volume: Literal["auto"] | VOLUME_L = Field("auto", description="'auto' (planner) or a volume in litres")
+    duration_s: POSITIVE_DURATION_S | None = Field(None, description="instead of a volume: collect for this long")
     repeats: int | None = Field(None, ge=1, le=20, description="default: the profile's repeats")
     start: Literal["flying", "standing"] = "flying"
     during: str | None = Field(None, description="label of an apply_disturbance step running meanwhile (NSAd)")
     role: Literal["intrinsic", "disturbed", "after_disturbance", "influence", "before", "after"] = "intrinsic"
-
-    @field_validator("volume")
-    @classmethod
-    def _volume(cls, v):
-        if not isinstance(v, str) and v <= 0:
-            raise ValueError("volume must be 'auto' or a volume in litres greater than 0")
-        return v
 
     @model_validator(mode="after")
     def _volume_or_duration(self) -> MeasureError:
@@ -124,7 +120,7 @@ class _FromSeverity(_Step):
 
 class SetClimate(_FromSeverity):
     kind: Literal["set_climate"] = "set_climate"
-    temperature_c: float | None = Field(None, ge=-70, le=180)
+    temperature_c: TEMPERATURE_C | None = None
     humidity_pct: float | None = Field(None, ge=0, le=100)
     ramp_c_per_min: float | None = Field(None, gt=0, le=10)
 
@@ -137,7 +133,7 @@ class SetClimate(_FromSeverity):
 
 class Soak(_FromSeverity):
     kind: Literal["soak"] = "soak"
-    duration_s: float | None = Field(None, gt=0)
+    duration_s: POSITIVE_DURATION_S | None = None
     within_c: float = Field(1.0, gt=0, description="chamber must hold its setpoint within this")
 
     @model_validator(mode="after")
@@ -149,17 +145,17 @@ class Soak(_FromSeverity):
 
 class Wait(_Step):
     kind: Literal["wait"] = "wait"
-    duration_s: float = Field(gt=0)
+    duration_s: POSITIVE_DURATION_S
 
 
 class RunFlow(_PointRef):
     """Run water or gas for a long time (durability): continuous, or on/off cycles."""
 
     kind: Literal["run_flow"] = "run_flow"
-    duration_s: float | None = Field(None, gt=0)
-    cycles: int | None = Field(None, ge=1)
-    on_s: float | None = Field(None, gt=0)
-    off_s: float | None = Field(None, gt=0)
+    duration_s: POSITIVE_DURATION_S | None = None
+    cycles: int | None = Field(None, ge=1, le=1_000_000, description="R 49 discontinuous test: 100 000")
+    on_s: POSITIVE_DURATION_S | None = None
+    off_s: POSITIVE_DURATION_S | None = None
 
     @model_validator(mode="after")
     def _programme(self) -> RunFlow:
@@ -199,7 +195,7 @@ class StopFlow(_Step):
     """Stop the flow (pump off, start valve closed), e.g. to read registers at rest or while not measuring."""
 
     kind: Literal["stop_flow"] = "stop_flow"
-    settle_s: float = Field(0.0, ge=0, description="wait this long after stopping")
+    settle_s: DURATION_S = Field(0.0, description="wait this long after stopping")
 
 
 class ClimateCycle(_FromSeverity):
@@ -209,7 +205,7 @@ class ClimateCycle(_FromSeverity):
     kind: Literal["climate_cycle"] = "climate_cycle"
     test: str = Field(description="test id in the severity profile, e.g. damp_heat_cyclic")
     cycles: int | None = Field(None, ge=1, le=21, description="default: the profile's number of cycles")
-    fall_duration_s: float | None = Field(None, gt=0, description="default: the profile's shortest fall")
+    fall_duration_s: POSITIVE_DURATION_S | None = Field(None, description="default: the profile's shortest fall")
 
 
 class SetWaterConditions(_Step):
@@ -221,8 +217,8 @@ class SetWaterConditions(_Step):
     pressure_bar: float | None = Field(None, ge=0, le=100, description="gauge pressure at the meters")
     within_c: float = Field(1.0, gt=0, le=10)
     within_bar: float = Field(0.05, gt=0, le=5)
-    for_s: float = Field(60.0, ge=0)
-    timeout_s: float = Field(3600.0, gt=0)
+    for_s: DURATION_S = 60.0
+    timeout_s: POSITIVE_DURATION_S = 3600.0
 
     @model_validator(mode="after")
     def _target(self) -> SetWaterConditions:
@@ -235,7 +231,7 @@ class MeasurePressureLoss(_PointRef):
     """The pressure loss across each meter under test at the flow set (differential-pressure transmitters)."""
 
     kind: Literal["measure_pressure_loss"] = "measure_pressure_loss"
-    duration_s: float = Field(60.0, gt=0, description="averaging time")
+    duration_s: POSITIVE_DURATION_S = Field(60.0, description="averaging time")
 
 
 class Evaluate(_Step):
@@ -330,10 +326,10 @@ class Metadata(BaseModel):
 
 class Procedure(Metadata):
     meter_kind: Literal["water", "gas"]
-    profile: str = Field(description="standard profile, e.g. r49-2013")
+    profile: ProfileName = Field(description="standard profile, e.g. r49-2013")
     method: Literal["gravimetric", "master_meter", "volumetric", "bell_prover", "sonic_nozzle"] = "gravimetric"
     decision_rule: Literal["simple", "guarded"] = "simple"
-    severities: str | None = Field(None, description="severity profile for disturbances, e.g. d11-2013")
+    severities: ProfileName | None = Field(None, description="severity profile for disturbances, e.g. d11-2013")
     electronic_only: bool = Field(False, description="applies only to meters with electronic devices")
     temperature_classes: list[str] | None = Field(
         None, min_length=1, description="water: the temperature classes the programme is written for (e.g. [T30])")
@@ -410,7 +406,43 @@ def load_procedure(path: str | Path) -> Procedure:
         if unknown:
             raise InputFileError(path, unknown)
     procedure = load_model(path, Procedure, data=data, lines=lines)
-    problems = [(*locate(lines, loc), message) for loc, message in procedure.reference_problems()]
+    problems = [(*locate(lines, loc), message)
+                for loc, message in procedure.reference_problems() + _profile_problems(procedure)]
     if problems:
         raise InputFileError(path, problems)
     return procedure
+
+
+def _profile_problems(procedure: Procedure) -> list[tuple[tuple, str]]:
+    """The standard and severity profiles the procedure names, and its test points, checked before a run:
+    a misspelt point would otherwise stop the run at its step."""
+    try:
+        if procedure.severities is not None:
+            profile_path(procedure.severities)
+    except DeclarationError as exc:
+        return [(("severities",), f"{exc.value!r} is not {exc.allowed}")]
+    try:
+        profile = load_profile(procedure.profile)
+    except DeclarationError as exc:
+        return [(("profile",), f"{exc.value!r} is not {exc.allowed}")]
+    names = [window.name for window in profile.test_points.windows]
+    bases = {name.lower() for name in get_args(Window.model_fields["base"].annotation) if "+" not in name}
+    return [(loc, f"{name!r} is not a test point of {profile.profile}: use one of {', '.join(names)}, "
+                  f"{POINT_VARIABLE} inside for_each_point, or a multiple of a characteristic flowrate such "
+                  f"as 0.9 Q3 ({', '.join(sorted(b.capitalize() for b in bases))})")
+            for loc, name in _point_names(procedure)
+            if name != POINT_VARIABLE and name not in names and not _is_multiple(name, bases)]
+
+
+def _point_names(procedure: Procedure):
+    """(path in the file, name) of every test point a step names."""
+    for step, _, path in procedure.walk():
+        if isinstance(getattr(step, "point", None), str):
+            yield path + ("point",), step.point
+        if isinstance(step, ForEachPoint) and isinstance(step.points, list):
+            yield from ((path + ("points", index), name) for index, name in enumerate(step.points))
+
+
+def _is_multiple(name: str, bases: set[str]) -> bool:
+    match = MULTIPLE.match(name)
+    return bool(match) and match.group(2).lower() in bases

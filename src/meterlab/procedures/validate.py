@@ -1,11 +1,15 @@
-"""`meterlab validate`: recognise a file's kind by its top-level keys and check it with its own schema."""
+"""`meterlab validate`: recognise a file's kind by its top-level keys and check it with its own schema, and
+against what a run would hold it to: a bench's certificates against the calibration register, a scenario
+against the bench that plays it. What passes here is not refused by `meterlab run` for its content."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from meterlab.calibration.register import Register
 from meterlab.errors import InputFileError
-from meterlab.yamlio import read_yaml
+from meterlab.instruments.bench import Bench, load_bench
+from meterlab.yamlio import as_mapping, locate, read_yaml
 
 
 def _kind(data: dict) -> str | None:
@@ -29,10 +33,14 @@ def _kind(data: dict) -> str | None:
     return None
 
 
-def validate_file(path: Path) -> str:
-    """Validate `path`; return its kind. Problems raise InputFileError naming file, line and field."""
+def validate_file(path: Path, *, bench: Path | None = None, calibration_dir: Path | None = None) -> str:
+    """Validate `path`; return its kind. Problems raise InputFileError naming file, line and field.
+
+    A bench's certificate ids are checked against the register in `calibration_dir` (when given); a scenario
+    against `bench`, or else against the bench it is the default scenario of (instruments/scenarios/x.yaml
+    belongs to instruments/x.yaml)."""
     data, _ = read_yaml(path)
-    kind = _kind(data) if isinstance(data, dict) else None
+    kind = _kind(as_mapping(path, data))
     if kind is None:
         raise InputFileError(path, [(1, "", "not a procedure, bench, meter, scenario, certificate, laboratory or profile file "
                                             "(its top-level keys match none of them)")])
@@ -40,8 +48,9 @@ def validate_file(path: Path) -> str:
         from meterlab.procedures.schema import load_procedure
         load_procedure(path)
     elif kind == "bench":
-        from meterlab.instruments.bench import load_bench
-        load_bench(path)
+        bench_model = load_bench(path)
+        if calibration_dir is not None:
+            check_certificates(bench_model, path, Register.load(calibration_dir))
     elif kind == "meter":
         from meterlab.metrology.declarations import load_meter
         load_meter(path)
@@ -58,6 +67,32 @@ def validate_file(path: Path) -> str:
         from meterlab.procedures.severities import load_severities
         load_severities(path)
     else:
-        from meterlab.sim.scenario import load_scenario
-        load_scenario(path)
+        _validate_scenario(path, bench or _bench_of_scenario(path))
     return kind
+
+
+def _validate_scenario(path: Path, bench: Path | None) -> None:
+    from meterlab.sim.lab import check_scenario
+    from meterlab.sim.scenario import load_scenario
+
+    check_scenario(load_scenario(path), load_bench(bench) if bench is not None else None)
+
+
+def _bench_of_scenario(path: Path) -> Path | None:
+    """The bench a default scenario belongs to (the inverse of sim.scenario.default_scenario), if any."""
+    if Path(path).parent.name != "scenarios":
+        return None
+    candidate = Path(path).parent.parent / Path(path).name
+    return candidate if candidate.is_file() else None
+
+
+def check_certificates(bench: Bench, path: Path, register: Register) -> None:
+    """Every `calibration:` id of the bench names a certificate of the register (else file, line, field)."""
+    unknown = [name for name, entry in bench.instruments.items()
+               if entry.calibration and entry.calibration not in register]
+    if unknown:
+        _, lines = read_yaml(path)
+        known = ", ".join(c.id for c in register) or "none"
+        raise InputFileError(path, [(*locate(lines, ("instruments", name, "calibration")),
+                                     f"{bench.instruments[name].calibration!r} is not a certificate of the register "
+                                     f"(known: {known})") for name in unknown])

@@ -45,6 +45,7 @@ from meterlab.instruments.rf_immunity import (
     run_sweep,
     table_problems,
 )
+from meterlab.yamlio import input_roots, referenced_file
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,6 @@ LEVEL_NAME = {"conducted_rf": "emf_v", "radiated_rf": "field_v_per_m"}
 UNIT = {"conducted_rf": "V e.m.f.", "radiated_rf": "V/m"}
 REQUIRED = ("frequency_start_hz", "frequency_stop_hz", "step_pct", "dwell_s", "am_depth_pct", "am_frequency_hz")
 INFORMATIONAL = ("coupling", "d11_level", "max_duration_s")  # recorded with the run, not sent
-SOURCE_ROOT = Path(__file__).resolve().parents[3]  # the meterlab checkout (shipped simulated-bench tables)
 SLICE_REAL_S = 0.05  # wait_complete looks at the guard this often
 
 
@@ -74,14 +74,6 @@ class TableRef:
 def _fix(kind: str, level: float | str = "LEVEL") -> str:
     return (f"make one with `meterlab instruments rf-levels --bench BENCH_FILE --kind {kind} --level-v {level} "
             f"--out FILE` and name it in that field")
-
-
-def resolve_table_path(given: str) -> Path | None:
-    """The file a bench's `level_tables` entry names: absolute, else from the working directory, else from
-    the source checkout; None if none exists."""
-    path = Path(given)
-    candidates = [path] if path.is_absolute() else [Path.cwd() / path, SOURCE_ROOT / path]
-    return next((c for c in candidates if c.is_file()), None)
 
 
 def table_entries(bench: Any, kind: str) -> list[tuple[str, str]]:
@@ -109,10 +101,13 @@ def load_tables(bench: Any, kind: str) -> list[TableRef]:
         raise LevelTableError(f"{kind!r} is not an RF disturbance ({', '.join(KINDS)})")
     refs = []
     for field, given in table_entries(bench, kind):
-        path = resolve_table_path(given)
         where = f"bench {bench.bench!r}: {field} = {given}"
+        try:
+            path = referenced_file(given)
+        except ValueError as exc:
+            raise LevelTableError(f"{where}: {exc}") from None
         if path is None:
-            raise LevelTableError(f"{where}: no such file (looked in {Path.cwd()} and {SOURCE_ROOT}); "
+            raise LevelTableError(f"{where}: no such file (looked in {', '.join(map(str, input_roots()))}); "
                                   f"{_fix(kind)}")
         try:
             table = load_level_table(path)

@@ -72,18 +72,26 @@ class CommFaults:
         return None
 
 
-def check_faults(specs: list[FaultSpec], world: World, instruments: list[str]) -> None:
-    """Refuse faults the lab cannot inject, before anything starts."""
+def fault_problems(specs: list[FaultSpec], world: World, instruments: list[str] | None) -> list[tuple[tuple, str]]:
+    """The faults the lab cannot inject: (path in the scenario file, message). `instruments`: the simulated
+    instruments of the bench, None when the bench is not known (only the kinds are checked then)."""
     problems = []
     for index, spec in enumerate(specs):
-        if spec.is_comm and spec.instrument not in instruments:
-            problems.append(f"faults[{index}]: instrument {spec.instrument!r} is not simulated here "
-                            f"(simulated: {', '.join(instruments)})")
+        if spec.is_comm and instruments is not None and spec.instrument not in instruments:
+            problems.append((("faults", index, "instrument"), f"instrument {spec.instrument!r} is not simulated "
+                                                              f"here (simulated: {', '.join(instruments)})"))
         if not spec.is_comm and spec.kind not in world.fault_handlers:
             known = ", ".join([*COMM_FAULTS, *sorted(world.fault_handlers)])
-            problems.append(f"faults[{index}]: unknown kind {spec.kind!r}; this lab knows: {known}")
+            problems.append((("faults", index, "kind"), f"unknown kind {spec.kind!r}; this lab knows: {known}"))
+    return problems
+
+
+def check_faults(specs: list[FaultSpec], world: World, instruments: list[str]) -> None:
+    """Refuse faults the lab cannot inject, before anything starts."""
+    problems = fault_problems(specs, world, instruments)
     if problems:
-        raise MeterlabError("scenario faults cannot be injected:\n  " + "\n  ".join(problems))
+        raise MeterlabError("scenario faults cannot be injected:\n  " + "\n  ".join(
+            f"faults[{loc[1]}]: {message}" for loc, message in problems))
 
 
 def schedule_physical_faults(specs: list[FaultSpec], world: World) -> None:

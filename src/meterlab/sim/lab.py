@@ -12,20 +12,44 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from meterlab.errors import InputFileError
 from meterlab.instruments import registry
 from meterlab.instruments.bench import Bench, ConnectedBench, open_bench
 from meterlab.instruments.iolog import IOLogSink
 from meterlab.sim.clock import SimClock
 from meterlab.sim.devices.base import LineDevice, ModbusDevice, SimDevice
-from meterlab.sim.faults import CommFaults, check_faults, schedule_physical_fault, schedule_physical_faults
+from meterlab.sim.faults import (
+    CommFaults,
+    check_faults,
+    fault_problems,
+    schedule_physical_fault,
+    schedule_physical_faults,
+)
 from meterlab.sim.physics import build_world
 from meterlab.sim.scenario import FaultSpec, Scenario
 from meterlab.sim.servers.line import LineServer
 from meterlab.sim.servers.modbus import ModbusServerHost
 from meterlab.sim.world import World
+from meterlab.yamlio import locate
 
 log = logging.getLogger(__name__)
 DEFAULT_TICK_REAL_S = 0.01
+
+
+def check_scenario(scenario: Scenario, bench: Bench | None) -> None:
+    """Refuse, before anything starts, a scenario the lab cannot play: faults of unknown kinds and, on this
+    bench (when known), faults on instruments it does not simulate, devices it lacks, device parameters their
+    simulator refuses. Problems raise InputFileError naming the scenario file and line."""
+    path, lines = scenario.source
+    simulated = bench.simulated if bench is not None else None
+    problems = fault_problems(scenario.faults, build_world(scenario, SimClock()), simulated)
+    problems += [(("devices", name), f"{name!r} is not a simulated instrument of bench {bench.bench} "
+                                     f"(simulated: {', '.join(simulated)})")
+                 for name in scenario.devices if bench is not None and name not in simulated]
+    if problems:
+        raise InputFileError(path, [(*locate(lines, loc), message) for loc, message in problems])
+    for name in scenario.devices if bench is not None else ():
+        scenario.device_params(name, registry.sim_device_class(bench.instruments[name].driver).Params)
 
 
 class SimLab:

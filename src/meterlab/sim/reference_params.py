@@ -10,9 +10,12 @@ here imports the simulator."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from meterlab.metrology.reference_volume import MOLAR_MASS_AIR
+from meterlab.quantities import ERROR_PCT, FLOWRATE_M3H, AsTuple
 
 WATER_MASTER_METER_CURVE = [(0.1, 0.35), (0.25, 0.18), (0.5, 0.09), (1.0, 0.04), (2.5, 0.02), (5.0, -0.01)]
 GAS_MASTER_METER_CURVE = [(0.25, -0.45), (0.5, -0.20), (1.0, -0.08), (2.5, 0.02), (5.0, 0.05), (10.0, 0.06)]
@@ -37,7 +40,7 @@ class MasterMeterParams(_Strict):
     """A reference master meter in series with the meters under test: its TRUE error curve (the one its
     certificate estimates), interpolated linearly in log Q like the meters', without random error."""
 
-    error_curve: list[tuple[float, float]] = Field(
+    error_curve: list[Annotated[tuple[FLOWRATE_M3H, ERROR_PCT], AsTuple]] = Field(
         default_factory=lambda: list(WATER_MASTER_METER_CURVE), min_length=1,
         description="[[flowrate_m3h, error_pct], ...] at the master meter's own conditions",
     )

@@ -7,16 +7,18 @@ field to `Scenario`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from meterlab.errors import InputFileError
+from meterlab.quantities import DURATION_S, ERROR_PCT, FLOWRATE_M3H, RESOLUTION_L, TEMPERATURE_C, AsTuple, SafeName
 from meterlab.sim.reference_params import GasRigParams, MasterMeterParams, check_error_curve
-from meterlab.yamlio import Path_, read_yaml, validation_problems
+from meterlab.yamlio import Path_, load_model, read_yaml, validation_problems
 
 M = TypeVar("M", bound=BaseModel)
 
+ErrorCurve = list[Annotated[tuple[FLOWRATE_M3H, ERROR_PCT], AsTuple]]
 COMM_FAULTS = ("no_answer", "garbage", "drop_connection", "error")  # served by the protocol servers
 
 
@@ -34,18 +36,17 @@ class Susceptibility(Strict):
 
 
 class MeterSpec(Strict):
-    serial: str = Field(min_length=1)
-    error_curve: list[tuple[float, float]] = Field(
-        min_length=1, description="[[flowrate_m3h, error_pct], ...], interpolated linearly in log Q"
-    )
+    serial: SafeName
+    error_curve: ErrorCurve = Field(min_length=1, description="[[flowrate_m3h, error_pct], ...], interpolated "
+                                                             "linearly in log Q")
     repeatability_pct: float = Field(0.0, ge=0, description="1-sigma of the error, drawn once per measurement")
-    pulse_value_l: float = Field(gt=0, description="volume per output pulse")
-    register_resolution_l: float = Field(gt=0, description="smallest register step")
+    pulse_value_l: RESOLUTION_L = Field(gt=0, description="volume per output pulse")
+    register_resolution_l: RESOLUTION_L = Field(gt=0, description="smallest register step")
     initial_register_l: float = Field(0.0, ge=0)
     susceptibility: dict[str, Susceptibility] = Field(default_factory=dict)
     # Pressure loss across the meter, Δp = Δp(Q3)·(Q/Q3)² (turbulent flow through a fixed restriction);
     # the defaults are those of a typical DN15 meter, well inside class Δp63.
-    q3_m3h: float = Field(2.5, gt=0, description="permanent flowrate, the reference of the pressure loss")
+    q3_m3h: FLOWRATE_M3H = Field(2.5, description="permanent flowrate, the reference of the pressure loss")
     pressure_loss_at_q3_kpa: float = Field(25.0, ge=0, description="pressure loss across the meter at Q3")
     # A meter not designed for reverse flow neither counts it nor (usually) suffers from it; one that does
     # (a vane or a magnetic coupling harmed) keeps an error shift afterwards.
@@ -59,7 +60,7 @@ class MeterSpec(Strict):
 
 
 class WaterRigParams(Strict):
-    max_flowrate_m3h: float = Field(10.0, gt=0, description="flow with the pump at 100 % and the line open")
+    max_flowrate_m3h: FLOWRATE_M3H = Field(10.0, description="flow with the pump at 100 % and the line open")
     pump_time_constant_s: float = Field(2.0, gt=0, description="first-order response of the flow")
     water_temperature_c: float = Field(20.0, gt=0, lt=100)
     water_temperature_drift_c_per_h: float = 0.0
@@ -114,7 +115,7 @@ class ChamberParams(Strict):
     alarm_stops_conditioning: bool = Field(True, description="an alarm stops heating/cooling until reset")
 
 
-Curve = list[tuple[float, float]]  # [[frequency_hz, value], ...]
+Curve = list[Annotated[tuple[float, float], AsTuple]]  # [[frequency_hz, value], ...]
 
 
 class RfParams(Strict):
@@ -146,7 +147,7 @@ class FaultSpec(Strict):
 
     kind: str = Field(description=f"{', '.join(COMM_FAULTS)} (instrument), or a physical fault, e.g. pump_trip")
     instrument: str | None = Field(None, description="bench instrument name, for communication faults")
-    at_s: float | None = Field(None, ge=0)
+    at_s: DURATION_S | None = None
     rate_per_h: float | None = Field(None, gt=0, le=3600)
     duration_s: float | None = Field(None, gt=0, description="default: to the end (at_s) or 10 s (random)")
     message: str | None = Field(None, description="kind error: the instrument's own error text")
@@ -189,12 +190,17 @@ class Scenario(Strict):
             raise ValueError(f"serial numbers must be unique: {duplicates}")
         return meters
 
+    @property
+    def source(self) -> tuple[Path | str, dict[Path_, int]]:
+        """The file the scenario was read from and its line map ("<scenario>" when built in code)."""
+        return self._source or ("<scenario>", {})
+
     def device_params(self, name: str, model: type[M]) -> M:
         """Validate `devices.<name>` against a simulated device's parameter model (errors name the line)."""
         try:
-            return model.model_validate(self.devices.get(name, {}))
+            return model.model_validate(self.devices.get(name, {}), strict=True)
         except ValidationError as exc:
-            path, lines = self._source or ("<scenario>", {})
+            path, lines = self.source
             own_lines = {key[2:]: line for key, line in lines.items() if key[:2] == ("devices", name)}
             problems = [(line, f"devices.{name}.{field}".rstrip("."), message)
                         for line, field, message in validation_problems(exc, own_lines)]
@@ -204,12 +210,7 @@ class Scenario(Strict):
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; problems raise InputFileError naming file, line and field."""
     data, lines = read_yaml(path)
-    if data is None:
-        raise InputFileError(path, [(None, "", "the file is empty")])
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise InputFileError(path, validation_problems(exc, lines)) from exc
+    scenario = load_model(path, Scenario, data=data, lines=lines)
     scenario._source = (Path(path), lines)
     return scenario
 

@@ -11,12 +11,13 @@ import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from meterlab.errors import InputFileError
-from meterlab.yamlio import read_yaml, read_yaml_text, validation_problems
+from meterlab.quantities import AsTuple
+from meterlab.yamlio import input_roots, read_yaml, read_yaml_text, referenced_file, validation_problems
 
 if TYPE_CHECKING:
     from meterlab.instruments.emc.base import EmcGenerator
@@ -61,7 +62,7 @@ class AdapterTable(BaseModel):
     extends: str | None = Field(None, description="a built-in table this file changes (e.g. generic)")
     commands: dict[str, str | None]
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
-    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    ranges: dict[str, Annotated[tuple[float, float], AsTuple]] = Field(default_factory=dict)
     errors: ErrorRegister = Field(default_factory=ErrorRegister)
 
     def command(self, key: str) -> str | None:
@@ -106,10 +107,12 @@ def load_adapter(ref: str | Path | Mapping[str, Any], family: str) -> AdapterTab
         return _validated(dict(ref), family, "<adapter table>", {})
     if isinstance(ref, str) and ref in BUILTIN_TABLES:
         return _validated(BUILTIN_TABLES[ref][family], family, f"<built-in table {ref}>", {})
-    path = Path(ref)
-    if path.suffix.lower() not in (".yaml", ".yml"):
+    if Path(ref).suffix.lower() not in (".yaml", ".yml"):
         raise ValueError(f"adapter {str(ref)!r} is neither a built-in table ({', '.join(BUILTIN_TABLES)}) "
                          "nor a .yaml file")
+    path = referenced_file(ref)
+    if path is None:
+        raise ValueError(f"adapter table {str(ref)!r}: no such file (looked in {', '.join(map(str, input_roots()))})")
     data, lines = read_yaml(path)
     if not isinstance(data, dict):
         raise InputFileError(path, [(None, "", "an adapter table is a mapping (model, family, commands, ...)")])

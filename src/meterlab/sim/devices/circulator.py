@@ -8,8 +8,11 @@ command is reported once by the next `status`: -08 INVALID COMMAND (unknown or m
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from meterlab.quantities import AsTuple
 from meterlab.sim.devices.base import LineDevice
 
 STATES = {0: "MANUAL STOP", 1: "MANUAL START", 2: "REMOTE STOP", 3: "REMOTE START"}
@@ -20,7 +23,7 @@ UNIT = "circulator"  # the world's circulator (signals circulator.run, circulato
 class CirculatorParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     identity: str = "JULABO MAGIO MS-1000F VERSION 1.1.2"
-    working_range_c: tuple[float, float] = Field((-30.0, 200.0), description="setpoints the unit accepts")
+    working_range_c: Annotated[tuple[float, float], AsTuple] = Field((-30.0, 200.0), description="setpoints the unit accepts")
     offset_c: float = Field(0.0, description="the bath sensor's error: reading - true temperature")
     initial_setpoint_c: float = 20.0
 

@@ -11,11 +11,12 @@ the sensor's range -222 (the setpoint stays as it was); every reply echoes the h
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from meterlab.instruments.pressure import PA_PER_UNIT
+from meterlab.quantities import AsTuple
 from meterlab.sim.servers.scpi import (
     DATA_OUT_OF_RANGE,
     ScpiCall,
@@ -34,7 +35,7 @@ class PaceParams(BaseModel):
     identity: str = "GE Druck,PACE5000,3213201,02.00.07"
     sensor: Literal["absolute", "gauge"] = "absolute"
     atmosphere_pa: float = Field(101325.0, gt=0, description="ambient pressure between gauge and absolute")
-    range_pa: tuple[float, float] = Field((0.0, 2.1e6), description="of the sensor, in its own reference")
+    range_pa: Annotated[tuple[float, float], AsTuple] = Field((0.0, 2.1e6), description="of the sensor, in its own reference")
     resolution_pa: float = Field(1.0, gt=0)
     offset_pa: float = Field(0.0, description="the sensor's error: reading - true pressure")
     unit: str = Field("KPA", description="the unit at power-on")

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from meterlab.quantities import AsTuple
 from meterlab.sim.devices.base import LineDevice
 from meterlab.sim.servers.scpi import (
     DATA_OUT_OF_RANGE,
@@ -341,7 +343,7 @@ class FieldProbeParams(BaseModel):
     calibration: str = Field("03152025", max_length=8, description="calibration date as the probe states it")
     battery_v: float = Field(3.9, ge=0)
     battery_low_v: float = Field(3.3, ge=0, description="below this every reply carries the fail flag F")
-    axis_weights: tuple[float, float, float] = Field((0.45, 0.6, 0.66),
+    axis_weights: Annotated[tuple[float, float, float], AsTuple] = Field((0.45, 0.6, 0.66),
                                                      description="field direction in the probe's axes")
     noise_pct: float = Field(0.5, ge=0, description="1-sigma relative noise per axis")
     temperature_c: float = 24.0
