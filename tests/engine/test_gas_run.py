@@ -102,7 +102,8 @@ def test_a_gas_meter_outside_its_mpe_fails(tmp_path):
     assert len(points) == 2 * 3
     within = [abs(p["error_pct"] - 2.5) <= p["U_pct"] + 0.15 for p in points]  # U + 3 sigma of repeatability
     assert sum(within) >= len(points) - 1  # nearly all: one may fall in the tail
-    assert all(p["verdict"] == "fail" for p in points)
+    assert all(p["verdict"] == "fail" for p in points), [(p["label"], p["flowrate_m3h"], p["error_pct"], p["U_pct"],
+                                                         p["verdict"]) for p in points]
     checks = next(store.entries(run_id, kinds=["evaluation"])).payload["checks"]
     wme = next(c for c in checks if c["check"] == "wme")
     assert wme["outcome"] == "fail" and abs(wme["details"]["wme_pct"] - wme_of(points)) < 1e-9
