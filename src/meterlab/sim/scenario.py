@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from meterlab.errors import InputFileError
-from meterlab.quantities import DURATION_S, ERROR_PCT, FLOWRATE_M3H, RESOLUTION_L, TEMPERATURE_C, AsTuple, SafeName
+from meterlab.quantities import DURATION_S, ERROR_PCT, FLOWRATE_M3H, RESOLUTION_L, AsTuple, SafeName
 from meterlab.sim.reference_params import GasRigParams, MasterMeterParams, check_error_curve
 from meterlab.yamlio import Path_, load_model, read_yaml, validation_problems
 
