@@ -28,7 +28,8 @@ def test_a_meter_slipping_under_the_magnet_fails_at_q1(tmp_path):
     result = _run(tmp_path, "examples/scenarios/magnet-susceptible.yaml")
     q1 = _fault_at(result, "Q1")
     assert q1["outcome"] == "fail"
-    assert abs(q1["details"]["fault_pct"] + 4.0) < 0.5  # the whole -4 % shift, not a diluted part of it
+    # the whole -4 % shift within the fault's own U (plus the meter's scatter), not a diluted part of it
+    assert abs(q1["details"]["fault_pct"] + 4.0) <= q1["details"]["U_pct"] + 0.1
     assert result["verdict"] == "fail"
 
 

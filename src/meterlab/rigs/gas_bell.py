@@ -72,8 +72,7 @@ class BellProverRig(GasLine):
         reading = self._bell_reading(passes, corrections)
         counts = {serials[pos - 1]: {"pulses": sum(p["counts"][pos] for p in passes), "gates": len(passes)}
                   for pos in self.counters if pos <= len(serials)}
-        flows = [p["flow"] for p in passes if p["flow"] is not None and math.isfinite(p["flow"])]
-        flow = sum(flows) / len(flows) if flows else self.target_m3h
+        flow = _mean_flow([p["flow"] for p in passes]) or self.target_m3h
         conditions = {"gas_temperature_c": reading.meter_temperature_c, "gas_pressure_pa": reading.meter_pressure_pa,
                       "bell_temperature_c": reading.bell_temperature_c, "bell_pressure_pa": reading.bell_pressure_pa,
                       "ambient_pressure_pa": self.barometer.pressure_pa, "nozzles": list(self.open_nozzles),
@@ -92,19 +91,23 @@ class BellProverRig(GasLine):
         try:
             self.valves.set_signal("bell_valve", True)
             self.valves.set_signal("inlet_valve", False)
-            flow = self.flowrate_m3h()
             samples: list[tuple[float, float, float]] = []
             downstream: list[dict[int, float]] = []
+            flows: list[float] = []
 
             def section_done() -> bool:  # the conditions while the bell gives the gas, sampled through the run
                 samples.append((self.meter_temperature.temperature_c, self.bell_pressure.pressure_pa,
                                 self.meter_pressure.pressure_pa))
                 downstream.append(self._downstream_pressures())
+                flows.append(self.flowrate_m3h())
                 return not self.encoder.measuring
 
             self._wait_for(section_done, timeout_s=BELL_RUN_TIMEOUT_S, guard=guard,
                            what="the bell through its measuring section")
             t_meter, p_bell, p_meter = (sum(column) / len(samples) for column in zip(*samples))
+            # The flow through the run, not at the valves' switch: read there, the master meter could still show
+            # the line at rest (0 m³/h), and the point was judged in the wrong MPE zone.
+            flow = _mean_flow(flows)
         except BaseException:
             for counter in counters:
                 counter.abort()
@@ -144,3 +147,9 @@ class BellProverRig(GasLine):
         if self.target_m3h is not None:
             self.valves.set_signal("inlet_valve", True)
         self.valves.set_signal("bell_valve", False)
+
+
+def _mean_flow(flows: list[float | None]) -> float | None:
+    """The mean of the flow readings that show a flow (None without any: no master meter, or none read)."""
+    flowing = [q for q in flows if q is not None and math.isfinite(q) and q > 0]
+    return sum(flowing) / len(flowing) if flowing else None
