@@ -1,5 +1,6 @@
 """Every shipped programme, run as a new user would (no --scenario: the bench's default truth) with the example
-meter of its kind, gives a good meter's errors: the truth within U, and no gross error anywhere.
+meter of its kind, gives a good meter's errors: the truth within U, and no gross error anywhere, each at an achieved
+flowrate inside its point's window.
 
 The durability programmes are left out: hundreds of hours of rig time take an hour of wall time on the scaled
 clock (tests/engine/test_long_steps.py covers their long steps); virtual time will bring them in."""
@@ -44,6 +45,10 @@ def test_a_programme_without_a_scenario_recovers_a_good_meter(path, tmp_path):
     run_id = create_run(store, inputs, operator="pytest", register=register,
                         clock_scale=default_clock_scale(procedure))
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    measured = [e.payload for e in store.entries(run_id, kinds=["measurement"]) if "meters" in e.payload]
+    outside = [(m["point"], m["flowrate_m3h"]) for m in measured
+               if not m["point"]["low_m3h"] <= m["flowrate_m3h"] <= m["point"]["high_m3h"]]
+    assert not outside, f"results taken outside their point's window: {outside[:3]}"
     points = [p for test in run_result(store, run_id)["tests"] for p in test["points"]]
     if not points:  # a programme that measures no error (static pressure: a leak check)
         return

@@ -112,13 +112,14 @@ def test_the_temperature_transmitter_and_its_status(gas_lab, gas_rig):
 
 def test_the_line_pressure_falls_below_the_bells_while_air_flows(gas_lab, gas_rig):
     valves = gas_rig["gas_valves"]
-    gas_rig["nozzle_bank"].set_signal("nozzle5", True)
+    for k in range(1, 9):
+        gas_rig["nozzle_bank"].set_signal(f"nozzle{k}", True)
     valves.set_signal("vacuum_pump", True)
     valves.set_signal("bell_valve", True)
     try:
         p_bell, p0 = gas_rig["bell_pressure"].pressure_pa, gas_rig["nozzle_pressure"].pressure_pa
         assert p_bell == pytest.approx(100500 + 800, rel=1e-7)
-        assert p_bell - p0 > 100  # two meters' drop at ~17 m3/h
+        assert p_bell - p0 > 100  # two meters' drop at ~10 m3/h (the whole bank open)
     finally:
         gas_rig.safe_state()
 

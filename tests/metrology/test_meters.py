@@ -127,8 +127,21 @@ def test_gas_meter_zones_and_mpe():
 
 def test_gas_test_points_cover_qmin_to_qmax():
     points = GasMeter(0.04, 0.6, 6.0).test_points()
-    assert points[0].nominal_m3h == pytest.approx(0.04) and points[-1].nominal_m3h == pytest.approx(6.0)
+    assert points[0].nominal_m3h == pytest.approx(0.041) and points[-1].nominal_m3h == pytest.approx(5.85)
     assert [p.nominal_m3h for p in points] == sorted(p.nominal_m3h for p in points)
+
+
+def test_the_mpe_of_a_point_follows_its_window_not_the_achieved_flow():
+    gas = GasMeter(0.04, 0.6, 6.0)  # class 1.5: 3 % below Qt, 1.5 % from Qt
+    at_qt = next(p for p in gas.test_points() if p.name == "0.1Qmax")
+    assert at_qt.low_m3h < gas.qt_m3h <= at_qt.high_m3h  # the window reaches below Qt
+    assert gas.mpe_pct(gas.judged_flowrate_m3h(at_qt)) == 1.5  # judged in the upper zone wherever the flow fell
+    qmin = gas.test_points()[0]
+    assert gas.mpe_pct(gas.judged_flowrate_m3h(qmin)) == 3.0
+    water = WaterMeter(2.5, 160)
+    q1, q2, q4 = (next(p for p in water.test_points() if p.name == n) for n in ("Q1", "Q2", "Q4"))
+    assert [water.mpe_pct(water.judged_flowrate_m3h(p)) for p in (q1, q2, q4)] == [5.0, 2.0, 2.0]
+    assert water.judged_flowrate_m3h(q4) <= water.q4_m3h  # on the meter's range
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ from meterlab.metrology.planner import expanded_uncertainty_pct, plan_volume
 from meterlab.metrology.reference_volume import pulse_inputs, sonic_nozzle_volume
 
 REPO = Path(__file__).resolve().parents[2]
-DIAMETERS = {"N1": 0.35e-3, "N2": 0.7e-3, "N3": 1.4e-3, "N4": 2.8e-3, "N5": 5.6e-3}
+DIAMETERS = {f"N{k}": d for k, d in enumerate((0.275e-3, 0.389e-3, 0.549e-3, 0.775e-3, 1.094e-3, 1.544e-3, 2.18e-3,
+                                                3.078e-3), start=1)}  # instruments/sim-gas.yaml
 
 METHOD = SonicNozzleMethod(
     nozzle_source="nozzle cert F-1",
@@ -90,7 +91,7 @@ def test_from_register_takes_every_value_from_the_certificates():
                                              thermometer="prt-01", nozzle_pressure="ptx-g-02",
                                              meter_pressure="ptx-g-01", timer="ctr-02")
     n3 = next(n for n in method.nozzles if n[0] == "N3")
-    assert n3[1:4] == pytest.approx((1.4e-3, 0.9842, 0.0015 / 2))  # Cd and U/k from cfv-bank-01
+    assert n3[1:4] == pytest.approx((0.549e-3, 0.9692, 0.0022 / 2))  # Cd and U/k from cfv-bank-01
     assert method.nozzle_source.startswith("cfv-bank-01 cert F-2026-0655")
     assert method.timebase_hz == pytest.approx(10000001.8) and method.timebase_u_hz == pytest.approx(0.2)
     assert method.meter_pressure_u_pa == pytest.approx(9.0)  # largest U/k on ptx-g-01
@@ -104,12 +105,12 @@ def test_from_register_takes_every_value_from_the_certificates():
 def test_reading_for_picks_the_closest_combination_and_the_planner_uses_it():
     reading = METHOD.reading_for(0.1, 4.0)
     assert reading.nozzles == ("N4",)  # 4.36 m³/h; N5 alone gives 17.4
-    q = METHOD.flowrate_m3h(("N4",), 101325.0, 20.0)
+    q = METHOD.bank().critical_flow_m3h(("N4",), 101325.0, 20.0)
     assert reading.timebase_count == round(0.1 / q * 3600 * 1e7)
     assert METHOD.reference_volume_m3(METHOD.inputs(reading)).x == pytest.approx(0.1, rel=1e-6)
     meter = GasMeter(0.04, 0.6, 6.0, accuracy_class=1.5)
     for point in meter.test_points():
-        if point.nominal_m3h < METHOD.flowrate_m3h(("N4",), 101325.0, 20.0) / 2:
+        if point.nominal_m3h < METHOD.bank().critical_flow_m3h(("N4",), 101325.0, 20.0) / 2:
             continue  # below what this two-nozzle method can give
         plan = plan_volume(meter, point, METHOD, resolution_l=0.1)
         assert np.isfinite(plan.volume_l) and plan.volume_l > 0

@@ -52,7 +52,7 @@ def make_rig(bench, lab, iolog, register, *, without=()):
         connected = ConnectedBench(lab.bench)  # the same open drivers, some left out (not closed here)
         connected.update({name: driver for name, driver in bench.items() if name not in without})
     method = GravimetricMethod.from_register(register, balance="bal-600", thermometer="prt-01", pressure="ptx-01",
-                                             diverter_timing_u_s=0.005)
+                                             diverter_timing_u_s=0.005, timer="ctr-03")
     rig = WaterRig(connected, clock=lab.clock, iolog=iolog, method=method, register=register)
     rig.set_meters({1: 0.01, 2: 0.01})
     return rig

@@ -30,7 +30,7 @@ def test_collect_opens_the_gate_and_the_counts_over_it_are_the_flow_times_the_ti
     world.on("gas.gate", lambda value=None, **_: edges.append((world.t_s, world.read("gas_meter1.pulse"),
                                                                 world.read("gas_meter2.pulse"),
                                                                 world.read("gas.timebase"))))
-    switch(world, inlet_valve=1, vacuum_pump=1, nozzle4=1)
+    switch(world, inlet_valve=1, vacuum_pump=1, nozzle8=1)
     clock.advance(10.0)
     world.advance()
     switch(world, collect=1)
@@ -52,7 +52,7 @@ def test_the_bell_section_gates_only_a_bell_run():
     # opens (a bell run); a timed collection from the atmosphere is not disturbed by where the bell stands
     world, _ = world_with(0.0, bell_initial_position_m=0.5)
     assert world.read("bell.gate")
-    switch(world, inlet_valve=1, vacuum_pump=1, nozzle3=1)
+    switch(world, inlet_valve=1, vacuum_pump=1, nozzle6=1)
     assert not world.read("gas.gate")
     switch(world, bell_valve=1)
     assert world.read("gas.gate")

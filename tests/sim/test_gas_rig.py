@@ -238,7 +238,7 @@ def test_a_bell_run_measured_through_the_drivers_recovers_the_meters_error(gas_l
     for instrument in (counter, encoder):
         instrument.configure_gated_totalize("positive")
         instrument.start()
-    nozzles.set_signal("nozzle4", True)
+    nozzles.set_signal("nozzle8", True)
     valves.set_signal("vacuum_pump", True)
     valves.set_signal("bell_valve", True)
     flowrate = gas_lab.world.read("gas.flowrate_m3h")  # steady at once (critical flow)
@@ -287,7 +287,7 @@ def test_the_gas_master_meter_read_through_its_driver_follows_the_truth_through_
     mm.reset_totalizer()
     assert mm.totalizer_m3 == 0.0 and mm.system_ok
     true_start_l = world.read("gas_master_meter.true_volume_l")
-    nozzles.set_signal("nozzle3", True)
+    nozzles.set_signal("nozzle6", True)
     valves.set_signal("vacuum_pump", True)
     valves.set_signal("inlet_valve", True)
     flowrate = world.read("gas.mass_flow_kg_s") / world.read("gas_master_meter.density_kg_m3") * 3600

@@ -107,7 +107,7 @@ def test_the_gas_master_meter_sees_the_volume_at_its_own_pressure_and_temperatur
     world = build_world(Scenario(gas_rig=params, gas_meters=meters), clock)
     rig = world.component("gas_rig")
     with world.now():
-        for name in ("bell_valve", "vacuum_pump", "nozzle5"):
+        for name in ("bell_valve", "vacuum_pump", "nozzle8"):
             world.write(name, 1)
     run(world, clock, 100)
     p_mm = world.read("gas_master_meter.pressure_pa")

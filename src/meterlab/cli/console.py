@@ -110,6 +110,12 @@ class ConsoleProgress:
     def _on_suspended(self, event: Event) -> None:
         self._print(f"[yellow]suspended[/] {event.data['key']}: {event.data['reason']}")
 
+    def _on_outside_window(self, event: Event) -> None:
+        data = event.data
+        self._print(f"[yellow]outside its window[/] {data['point']} (measurement {data['attempt']}): "
+                    f"Q {data['flowrate_m3h']:.4g} m³/h, window {data['low_m3h']:.4g}–{data['high_m3h']:.4g}: "
+                    + ("flow trimmed, measuring again" if data["attempt"] < data["of"] else "the run stops"))
+
     def _on_resumed(self, event: Event) -> None:
         self._print(f"[green]conditions restored[/], retrying {event.data['key']}")
 

@@ -175,11 +175,13 @@ def plan(
     """Dry run: the resolved test points, volumes and the estimated rig time, without touching the rig."""
     from meterlab.calibration.register import Register
     from meterlab.engine.estimate import estimate
-    from meterlab.engine.session import load_inputs, reference_method
+    from meterlab.engine.session import check_reachable, load_inputs, reference_method, register_for
 
     try:
         inputs = load_inputs(procedure, meter, bench, None)
-        method = reference_method(inputs, Register.load(calibration_dir))
+        register = register_for(inputs.bench, Register.load(calibration_dir))
+        method = reference_method(inputs, register)
+        check_reachable(inputs, inputs.plan(), register)
         rows, total_s = estimate(inputs, method)
     except MeterlabError as exc:
         raise _fail(exc) from None

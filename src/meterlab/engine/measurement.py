@@ -26,7 +26,8 @@ from meterlab.procedures.plan import Action
 from meterlab.procedures.schema import MeasureError, Stabilise
 from meterlab.rigs.conditions import Suspended
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # suspensions of one measurement by its monitored conditions
+WINDOW_ATTEMPTS = 3  # measurements of one point whose achieved flowrate may miss its window
 
 
 def volume_for(runner: Any, action: Action) -> float:
@@ -57,34 +58,80 @@ def monitoring_for(runner: Any, action: Action) -> Stabilise | None:
 
 
 def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | None) -> dict:
-    step: MeasureError = action.step
+    """Measure the point until its achieved flowrate is inside the point's window: a measurement outside is
+    recorded, the flow trimmed, and the measurement repeated, at most WINDOW_ATTEMPTS times in all; then the
+    run stops (a point outside its window is never a result)."""
     volume_l = volume_for(runner, action)
     criteria = monitoring_for(runner, action)
     runner.check_standards(runner.rig.standards())  # due dates, before the rig moves
-    serials = [s for s, _ in runner.meters]
     check_start(runner, action)
     typed = OperatorRegisters(runner, action) if _manual(runner) else None
+    outside: list[dict] = []
+    for attempt in range(1, WINDOW_ATTEMPTS + 1):
+        raw = _measure(runner, action, volume_l, disturbance, criteria, typed)
+        if action.point.contains(raw.flowrate_m3h):
+            break
+        outside.append(_outside_window(runner, action, raw, attempt))
+        if attempt < WINDOW_ATTEMPTS:
+            _trim_to_window(runner, action, criteria)
+    else:
+        point = action.point
+        raise MeterlabError(
+            f"{action.label}: the achieved flowrate stayed outside the window of {point.name} "
+            f"({point.low_m3h:.4g} .. {point.high_m3h:.4g} m³/h) in {WINDOW_ATTEMPTS} measurements "
+            f"({', '.join(format(o['flowrate_m3h'], '.4g') for o in outside)} m³/h); no result is taken outside its "
+            f"window. Check how the rig sets and trims this flow (pump range, nozzle combinations, the flowmeter it "
+            f"trims on)")
+    if typed:
+        typed.annotate(raw.mut)
+    calibration_problems = runner.check_standards(runner.rig.standard_uses(raw))  # ranges, as used
+    payload = results_payload(runner, action, raw, volume_l, disturbance)
+    if outside:
+        payload["outside_window"] = outside  # the measurements repeated for it, with their flowrates
+    if calibration_problems:
+        payload["calibration_problems"] = calibration_problems  # used under the run's recorded override
+    return payload
+
+
+def _measure(runner: Any, action: Action, volume_l: float, disturbance, criteria, typed) -> Any:
+    """One measurement by the rig, retried while the monitored conditions suspend it."""
+    serials = [s for s, _ in runner.meters]
     extra = {"registers": typed} if typed else {}  # rigs without manual meters need not know the keyword
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            raw = runner.rig.measure(volume_l, action.point.nominal_m3h, serials, start=step.start,
-                                     disturbance=disturbance, criteria=criteria, guard=runner.abort_point, **extra)
-            break
+            return runner.rig.measure(volume_l, action.point.nominal_m3h, serials, start=action.step.start,
+                                      disturbance=disturbance, criteria=criteria, guard=runner.abort_point, **extra)
         except Suspended as exc:
             runner.store.append(runner.run_id, "event", {"event": "suspended", "action": action.key,
                                                          "attempt": attempt, "reason": str(exc)})
             runner.bus.emit(Event("suspended", runner.run_id, {"key": action.key, "reason": str(exc)}))
             runner.rig.wait_condition(criteria, guard=runner.checkpoint)
             runner.bus.emit(Event("resumed", runner.run_id, {"key": action.key}))
-    else:
-        raise RuntimeError(f"{action.label}: suspended {MAX_ATTEMPTS} times; the rig does not hold its conditions")
-    if typed:
-        typed.annotate(raw.mut)
-    calibration_problems = runner.check_standards(runner.rig.standard_uses(raw))  # ranges, as used
-    payload = results_payload(runner, action, raw, volume_l, disturbance)
-    if calibration_problems:
-        payload["calibration_problems"] = calibration_problems  # used under the run's recorded override
-    return payload
+    raise RuntimeError(f"{action.label}: suspended {MAX_ATTEMPTS} times; the rig does not hold its conditions")
+
+
+def _outside_window(runner: Any, action: Action, raw: Any, attempt: int) -> dict:
+    """Record (event log and live view) a measurement whose achieved flowrate missed the point's window."""
+    point = action.point
+    record = {"attempt": attempt, "of": WINDOW_ATTEMPTS, "flowrate_m3h": raw.flowrate_m3h, "low_m3h": point.low_m3h,
+              "high_m3h": point.high_m3h, "flowrate_source": raw.conditions.get("flowrate_source"),
+              "sim_time_s": raw.time_s}
+    runner.store.append(runner.run_id, "event", {"event": "outside_window", "action": action.key,
+                                                 "point": point.name, **record})
+    runner.bus.emit(Event("outside_window", runner.run_id, {"key": action.key, "point": point.name, **record}))
+    return record
+
+
+def _trim_to_window(runner: Any, action: Action, criteria: Stabilise | None) -> None:
+    """Trim the flow onto the point's nominal set point again before the measurement is repeated: with the
+    programme's stabilise criteria, or the defaults held to the window's own half-width if it has none."""
+    point = action.point
+    if criteria is None:
+        half_width_pct = (point.high_m3h - point.low_m3h) / 2 / point.nominal_m3h * 100
+        criteria = Stabilise(flow_within_pct=min(max(half_width_pct, 0.1), 20.0))
+    runner.rig.stabilise(point.nominal_m3h, flow_within_pct=criteria.flow_within_pct,
+                         water_temperature_c=criteria.water_temperature_c, for_s=criteria.for_s,
+                         timeout_s=criteria.timeout_s, guard=runner.checkpoint)
 
 
 def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, disturbance) -> dict:
@@ -100,15 +147,16 @@ def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, dist
         own = _at_meter_inputs(raw.at_meter.get(serial), serial)  # readings at this meter replace the shared ones
         error = method.model({**reference, **own, **mut})
         result = evaluate(error)
-        q = raw.flowrate_m3h
         conditions = {"water_temperature_c": raw.reading.meter_water_temperature_c} if hasattr(meter, "q3_m3h") else {}
-        mpe = meter.mpe_pct(_clamp(q, meter), **conditions)
+        q = meter.judged_flowrate_m3h(action.point, **conditions)  # the limit follows the window, not the flow
+        mpe = meter.mpe_pct(q, **conditions)
         decision = decide(result.value, result.U, mpe, rule=runner.procedure.decision_rule, k=result.k,
-                          max_uncertainty_pct=meter.max_expanded_uncertainty_pct(_clamp(q, meter), **conditions))
+                          max_uncertainty_pct=meter.max_expanded_uncertainty_pct(q, **conditions))
         errors[serial] = error
         rows.append({
             "meter_serial": serial, "indicated_volume_l": _indicated_l(mut), "error_pct": result.value,
             "u_pct": result.u, "dof": result.dof, "k": result.k, "U_pct": result.U, "mpe_pct": mpe,
+            "mpe_zone": meter.zone(q), "mpe_at_m3h": q,
             "max_U_pct": decision.max_uncertainty_pct, "decision_rule": decision.rule,
             "outcome": decision.outcome.label, "rule_outcome": decision.rule_outcome.label,
             "uncertainty_too_large": decision.uncertainty_too_large, "guard_band_pct": decision.guard_band_pct,
@@ -157,12 +205,6 @@ def _indicated_l(mut: dict) -> float:
     if "mut_pulse_count" in mut:
         return mut["mut_pulse_count"].x * mut["mut_pulse_value_m3"] * 1000
     return (mut["mut_end_m3"].x - mut["mut_start_m3"].x) * 1000
-
-
-def _clamp(q: float, meter: Any) -> float:
-    """The measured flowrate may sit a hair outside the meter's range at Q1/Q4; MPE is taken at the edge."""
-    low, high = (meter.q1_m3h, meter.q4_m3h) if hasattr(meter, "q1_m3h") else (meter.qmin_m3h, meter.qmax_m3h)
-    return min(max(q, low), high)
 
 
 # ------------------------------------------------------------------------------------------ register readout

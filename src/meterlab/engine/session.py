@@ -21,6 +21,7 @@ from meterlab import __version__
 from meterlab.calibration.register import Register
 from meterlab.engine.control import RunControl, RunState
 from meterlab.engine.events import EventBus
+from meterlab.engine.flow_windows import measured_points, unreachable_points
 from meterlab.engine.measurement import readout_problems
 from meterlab.engine.prompts import Prompter
 from meterlab.engine.runner import Runner
@@ -189,10 +190,23 @@ def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Regi
 def check_runnable(inputs: RunInputs, register: Register) -> None:
     """Raise what a run of these inputs would stop on before its first measurement, once its standards are
     known and in calibration: the plan (test points of these meters), the reference method (the roles,
-    certificates and equipment data it needs on this bench) and the severity profile."""
-    inputs.plan()
+    certificates and equipment data it needs on this bench), the severity profile, and a flow the bench can give
+    inside every measured test point's window."""
+    plan = inputs.plan()
     reference_method(inputs, register)
     _severities(inputs.procedure)
+    check_reachable(inputs, plan, register)
+
+
+def check_reachable(inputs: RunInputs, plan: Plan, register: Register) -> None:
+    """Refuse a run with a test point whose window holds no flowrate this bench can give."""
+    problems = unreachable_points(measured_points(plan), inputs.bench, inputs.procedure.method, register)
+    if problems:
+        raise MeterlabError(f"procedure {inputs.procedure.id} on bench {inputs.bench.bench!r}: "
+                            f"{len(problems)} test point(s) cannot be set inside their window:\n  "
+                            + "\n  ".join(problems)
+                            + "\nUse a bench that can give these flows (another nozzle combination, a larger pump), "
+                              "or a programme without these points.")
 
 
 @contextmanager
@@ -278,7 +292,8 @@ def reference_method(inputs: RunInputs, register: Register):
     return GravimetricMethod.from_register(register, balance=_cert(bench, "reference_scale"),
                                            thermometer=_cert(bench, "water_thermometer"),
                                            pressure=_cert(bench, "water_pressure"),
-                                           diverter_timing_u_s=float(_equipment(bench, "diverter", "diverter_timing_u_s")))
+                                           diverter_timing_u_s=float(_equipment(bench, "diverter", "diverter_timing_u_s")),
+                                           timer=_cert(bench, "collection_timer") if bench.by_role("collection_timer") else None)
 
 
 def _equipment(bench: Bench, role: str, key: str) -> Any:

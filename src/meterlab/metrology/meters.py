@@ -70,6 +70,22 @@ class _Meter(ABC):
         limit = getattr(self.profile.uncertainty, f"max_fraction_of_mpe_{stage}").value
         return limit * self.mpe_pct(flowrate_m3h, **conditions)
 
+    def range_m3h(self) -> tuple[float, float]:
+        """The meter's flowrate range: (Q1, Q4) for a water meter, (Qmin, Qmax) for a gas meter."""
+        return (self.q1_m3h, self.q4_m3h) if hasattr(self, "q1_m3h") else (self.qmin_m3h, self.qmax_m3h)
+
+    def clamped(self, flowrate_m3h: float) -> float:
+        """The flowrate moved onto the meter's range (a window's edge may sit a hair outside Q1/Q4)."""
+        low, high = self.range_m3h()
+        return min(max(flowrate_m3h, low), high)
+
+    def judged_flowrate_m3h(self, point: TestPoint, **conditions: float) -> float:
+        """The flowrate of a test point at which its MPE is taken: inside the point's window, where the MPE is
+        the smallest (a window that reaches across Q2 or Qt is judged in the upper zone). The limit follows the
+        programme's window, never the achieved flow: a point run low cannot earn the lower zone's wider MPE."""
+        candidates = [self.clamped(q) for q in (point.nominal_m3h, point.low_m3h, point.high_m3h)]
+        return min(candidates, key=lambda q: self.mpe_pct(q, **conditions))
+
     @abstractmethod
     def mpe_pct(self, flowrate_m3h: float, **conditions: float) -> float:
         """Maximum permissible error (±, percent) at this flowrate."""

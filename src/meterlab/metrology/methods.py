@@ -7,7 +7,6 @@ GUM model of E from both, so the engine, the planner and the demo all use the sa
 
 from __future__ import annotations
 
-import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from meterlab.errors import DeclarationError
 from meterlab.metrology.budget import quantity, rectangular
 from meterlab.metrology.fluids import ZERO_CELSIUS_K, water_density
 from meterlab.metrology.indication import error_of_indication
+from meterlab.metrology.nozzle_bank import NozzleBank
 from meterlab.metrology.reference_volume import (
     MOLAR_GAS_CONSTANT,
     MOLAR_MASS_AIR,
@@ -92,6 +92,10 @@ class GravimetricMethod(ReferenceMethod):
     weights_source: str = "OIML R 111 conventional density of adjustment weights"
     diverter_timing_u_s: float | None = None     # flying start: residual diverter timing error
     diverter_source: str = "diverter timing test"
+    # the collection timer (a counter counting its reference over the diverter's gate), if the rig has one:
+    # it times a flying start's fill, hence the achieved flowrate that is checked against the point's window
+    timebase_hz: float | None = None
+    timer_source: str | None = None
 
     def inputs(self, reading: GravimetricReading) -> dict[str, Any]:
         """The model's inputs for one reading: labelled ureals (with their sources) and constants."""
@@ -150,7 +154,7 @@ class GravimetricMethod(ReferenceMethod):
     @classmethod
     def from_register(cls, register: Any, *, balance: str = "scale", thermometer: str = "thermometer",
                       pressure: str = "pressure", diverter_timing_u_s: float | None = None,
-                      min_load_kg: float | None = None,
+                      min_load_kg: float | None = None, timer: str | None = None,
                       temperature_difference_half_width_c: float = 0.1) -> GravimetricMethod:
         """The method with its standards' uncertainties taken from their certificates (u = U/k, ν, resolution).
 
@@ -163,6 +167,7 @@ class GravimetricMethod(ReferenceMethod):
         Checking that the standards are in calibration is the register's job (`register.enforce`).
         """
         scale, prt, transmitter = register.get(balance), register.get(thermometer), register.get(pressure)
+        timebase = timebase_of(register, timer) if timer else None
         return cls(
             balance_source=scale.source,
             balance_u_rel=scale.max_relative_u(min_load_kg),
@@ -174,6 +179,8 @@ class GravimetricMethod(ReferenceMethod):
             pressure_source=transmitter.source,
             meter_pressure_u_pa=transmitter.max_u("Pa"),
             diverter_timing_u_s=diverter_timing_u_s,
+            timebase_hz=timebase.x if timebase else None,
+            timer_source=register.get(timer).source if timer else None,
         )
 
 
@@ -420,19 +427,13 @@ class SonicNozzleMethod(ReferenceMethod):
             MOLAR_GAS_CONSTANT * (x["meter_temperature_c"] + ZERO_CELSIUS_K))
         return mass_flow * duration_s / density
 
-    def flowrate_m3h(self, elements: tuple[str, ...], p0_pa: float, t0_c: float) -> float:
-        """Volume flow at the nozzles' inlet conditions that `elements` pass (certified Cd, ideal C*)."""
-        mass = sum(sonic_nozzle_mass_flow(d, cd, p0_pa, t0_c, self.molar_mass_kg_mol, self.kappa)
-                   for _, d, cd, *_ in map(self._nozzle, elements))
-        return mass / (p0_pa * self.molar_mass_kg_mol / (MOLAR_GAS_CONSTANT * (t0_c + ZERO_CELSIUS_K))) * 3600.0
+    def bank(self) -> NozzleBank:
+        """The certified nozzles as a bank (element -> throat diameter, Cd)."""
+        return NozzleBank({element: (d, cd) for element, d, cd, *_ in self.nozzles}, self.molar_mass_kg_mol, self.kappa)
 
     def combination_for(self, flowrate_m3h: float, p0_pa: float, t0_c: float) -> tuple[tuple[str, ...], float]:
         """The nozzle combination whose flow at (p0, T0) is closest to `flowrate_m3h`, and that flow."""
-        elements = [n[0] for n in self.nozzles]
-        combinations = (c for count in range(1, len(elements) + 1) for c in itertools.combinations(elements, count))
-        best = min(((c, self.flowrate_m3h(c, p0_pa, t0_c)) for c in combinations),
-                   key=lambda item: abs(item[1] - flowrate_m3h))
-        return best
+        return self.bank().choose(flowrate_m3h, p0_pa, t0_c)
 
     def reading_for(self, volume_m3: float, flowrate_m3h: float, *, pressure_pa: float = 101325.0,
                     temperature_c: float = 20.0) -> SonicNozzleReading:
@@ -463,10 +464,17 @@ class SonicNozzleMethod(ReferenceMethod):
             table.append((element, float(throat_diameters_m[element]), cd.x, cd.u, cd.df))
         prt, p0, pm, clock = (register.get(thermometer), register.get(nozzle_pressure), register.get(meter_pressure),
                               register.get(timer))
-        timebase = clock.evaluate(clock.calibrated_range[clock.correction_of().variable].min)
+        timebase = timebase_of(register, timer)
         return cls(nozzle_source=certificate.source, nozzles=tuple(table),
                    nozzle_pressure_source=p0.source, nozzle_pressure_u_pa=p0.max_u("Pa"),
                    meter_pressure_source=pm.source, meter_pressure_u_pa=pm.max_u("Pa"),
                    thermometer_source=prt.source, temperature_u_c=prt.max_u("K"),
                    timer_source=clock.source, timebase_hz=timebase.x, timebase_u_hz=timebase.u,
                    molar_mass_kg_mol=molar_mass_kg_mol, kappa=kappa)
+
+
+def timebase_of(register: Any, timer: str) -> Any:
+    """A counter's timebase frequency (value and uncertainty) from its certificate: the frequency holds over
+    the certificate's ambient range, so it is evaluated at that range's start."""
+    clock = register.get(timer)
+    return clock.evaluate(clock.calibrated_range[clock.correction_of().variable].min)

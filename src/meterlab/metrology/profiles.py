@@ -99,6 +99,8 @@ class TestPoints(Sourced):
     __test__ = False  # not a pytest class
     windows: list[Window]
     repeats: Value
+    # ± this percentage around a set point that is not one of the windows (an explicit flowrate, 0.9 Q3)
+    set_point_window_pct: Value
 
 
 class Repeatability(_Strict):

@@ -63,7 +63,7 @@ class Plan:
 def resolve_point(name: str | None, flowrate_m3h: float | None, current: TestPoint | None, meter: Meter) -> TestPoint:
     """The test point a step names: $point, a profile window name, or an explicit flowrate."""
     if flowrate_m3h is not None:
-        return TestPoint(f"{flowrate_m3h:g} m³/h", flowrate_m3h, flowrate_m3h, flowrate_m3h)
+        return _set_point(f"{flowrate_m3h:g} m³/h", flowrate_m3h, meter)
     if name == POINT_VARIABLE:
         if current is None:
             raise DeclarationError("point", name, "$point only inside for_each_point")
@@ -77,7 +77,13 @@ def resolve_point(name: str | None, flowrate_m3h: float | None, current: TestPoi
         raise DeclarationError("point", name, f"a test point of {meter.profile.profile} ({', '.join(points)}) or a "
                                               f"multiple of a characteristic flowrate, e.g. 0.9 Q3")
     q = float(match.group(1)) * base
-    return TestPoint(f"{float(match.group(1)):g} {match.group(2)}", q, q, q)
+    return _set_point(f"{float(match.group(1)):g} {match.group(2)}", q, meter)
+
+
+def _set_point(name: str, q: float, meter: Meter) -> TestPoint:
+    """A set point the profile does not list: its window is ± the profile's set_point_window_pct around it."""
+    tolerance = meter.profile.test_points.set_point_window_pct.value / 100
+    return TestPoint(name, q * (1 - tolerance), q * (1 + tolerance), q)
 
 
 def expand(procedure: Procedure, meters: list[tuple[str, Meter]]) -> Plan:

@@ -9,13 +9,12 @@ atmosphere.
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
 from meterlab.errors import RigError
-from meterlab.metrology.fluids import ZERO_CELSIUS_K
-from meterlab.metrology.reference_volume import MOLAR_GAS_CONSTANT, MOLAR_MASS_AIR, sonic_nozzle_mass_flow
+from meterlab.metrology.nozzle_bank import NozzleBank
+from meterlab.metrology.reference_volume import MOLAR_MASS_AIR
 from meterlab.rigs.base import BenchRig, Guard, RunIOLog
 from meterlab.rigs.conditions import Readings, violation
 
@@ -23,6 +22,25 @@ BELL_FILL_TIMEOUT_S = 3600.0
 BELL_RUN_TIMEOUT_S = 48 * 3600.0
 MAX_BELL_PASSES = 20  # a planned volume needing more passes than this calls for a bigger bell or another method
 INPUT_TOP_SWITCH = 2  # DI2 of the gas valves module: bell.top_switch (see _input_bit)
+
+
+def wired_bank(wiring: dict[str, str], certificate: Any, diameters_m: list[float], **gas: float) -> NozzleBank:
+    """The nozzles wired on the bank (`DOn: nozzle<k>`), each with its certificate's Cd (element N<k>) and its
+    throat diameter (k-th of `diameters_m`), keyed by their signal."""
+    wired = sorted((s for s in wiring.values() if re.fullmatch(r"nozzle\d+", s)), key=lambda s: int(s[6:]))
+    nozzles = {}
+    for signal in wired:
+        index = int(signal[6:])
+        element = f"N{index}"
+        if element not in certificate.elements:
+            raise RigError(f"{signal}: no Cd for {element} on certificate {certificate.id}")
+        if index > len(diameters_m):
+            raise RigError(f"{signal}: no throat diameter given for nozzle {index}")
+        cd = certificate.correction_of(element).evaluate(101325.0)[0]
+        nozzles[signal] = (float(diameters_m[index - 1]), cd)
+    if not nozzles:
+        raise RigError("the sonic nozzle bank has no nozzle<k> wired")
+    return NozzleBank(nozzles, **gas)
 
 
 class GasLine(BenchRig):
@@ -48,8 +66,9 @@ class GasLine(BenchRig):
         self.barometer = self._role("barometer")
         self.flowmeter = self._role("reference_gas_master_meter", required=False)
         self.counters = self._counters()
-        self.nozzles = self._nozzles(nozzle_certificate, throat_diameters_m)
-        self.molar_mass, self.kappa = molar_mass_kg_mol, kappa
+        self.bank = wired_bank(self.nozzle_bank.wiring, nozzle_certificate, throat_diameters_m,
+                               molar_mass_kg_mol=molar_mass_kg_mol, kappa=kappa)
+        self.nozzles = self.bank.nozzles
         self._standards = standards or []
         self.target_m3h: float | None = None
         self.open_nozzles: tuple[str, ...] = ()
@@ -99,24 +118,6 @@ class GasLine(BenchRig):
                                           "source": cert.source, "certificate": certificate}
         return at_meter
 
-    def _nozzles(self, certificate: Any, diameters_m: list[float]) -> dict[str, tuple[float, float]]:
-        """Signal -> (throat diameter, Cd) for every nozzle wired on the bank and certified."""
-        wired = sorted((s for s in self.nozzle_bank.wiring.values() if re.fullmatch(r"nozzle\d+", s)),
-                       key=lambda s: int(s[6:]))
-        nozzles = {}
-        for signal in wired:
-            index = int(signal[6:])
-            element = f"N{index}"
-            if element not in certificate.elements:
-                raise RigError(f"{signal}: no Cd for {element} on certificate {certificate.id}")
-            if index > len(diameters_m):
-                raise RigError(f"{signal}: no throat diameter given for nozzle {index}")
-            cd = certificate.correction_of(element).evaluate(101325.0)[0]
-            nozzles[signal] = (float(diameters_m[index - 1]), cd)
-        if not nozzles:
-            raise RigError(f"the nozzle bank {self.nozzle_bank.name} has no nozzle<k> wired")
-        return nozzles
-
     def set_meters(self, pulse_values_l: dict[int, float]) -> None:
         """Pulse value of the meter at each position (from the meter declarations)."""
         missing = sorted(set(pulse_values_l) - set(self.counters))
@@ -129,23 +130,8 @@ class GasLine(BenchRig):
         return bool(self.valves.read_inputs()[bit])
 
     # ------------------------------------------------------------------------------------------- flow
-    def critical_flow_m3h(self, signals: tuple[str, ...], p0_pa: float, t0_c: float) -> float:
-        """Volume flow at p0, T0 that the open nozzles pass (ISO 9300, Cd from the certificate)."""
-        mass = sum(sonic_nozzle_mass_flow(self.nozzles[s][0], self.nozzles[s][1], p0_pa, t0_c, self.molar_mass,
-                                          self.kappa) for s in signals)
-        density = p0_pa * self.molar_mass / (MOLAR_GAS_CONSTANT * (t0_c + ZERO_CELSIUS_K))
-        return mass / density * 3600.0
-
     def choose_nozzles(self, flowrate_m3h: float, p0_pa: float, t0_c: float) -> tuple[tuple[str, ...], float]:
-        """The nozzle combination whose critical flow is closest to `flowrate_m3h`, and that flow."""
-        best: tuple[tuple[str, ...], float] | None = None
-        for count in range(1, len(self.nozzles) + 1):
-            for combination in itertools.combinations(self.nozzles, count):
-                q = self.critical_flow_m3h(combination, p0_pa, t0_c)
-                if best is None or abs(q - flowrate_m3h) < abs(best[1] - flowrate_m3h):
-                    best = (combination, q)
-        assert best is not None
-        return best
+        return self.bank.choose(flowrate_m3h, p0_pa, t0_c)
 
     def set_flow(self, flowrate_m3h: float, *, reverse: bool = False) -> float:
         """Draw from the atmosphere through the nozzle combination closest to `flowrate_m3h`; return the flow

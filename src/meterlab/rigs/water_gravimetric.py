@@ -34,6 +34,11 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         self.pressure = self._role("water_pressure", required=False)
         self.drain = self._role("tank_drain", required=False)
         self.flowmeter = self._role("reference_master_meter", required=False)
+        # times the fills (gated by the diverter): a weighing rig's only
+        self.timer = self._role("collection_timer", required=False) if self.weighs else None
+        if self.timer is not None and getattr(method, "timebase_hz", None) is None:
+            raise RigError(f"{self.timer.name} (role collection_timer) times the fills: give it a calibration "
+                           f"certificate in the bench file so that its timebase is known")
         self.counters = self._counters()
         self.max_flowrate_m3h = max_flowrate_m3h or getattr(self.pump.options, "max_flowrate_m3h", None)
         if not self.max_flowrate_m3h:
@@ -218,16 +223,14 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         mass_kg = volume_l * 1e-3 * 1000.0
         self._make_room(mass_kg, guard)
         before_kg = self.scale.weight_kg()
-        self._arm_counters()
+        self._arm_counters(timed=True)
         generator, done_early = self._begin_disturbance(disturbance, guard)
         t0 = self.clock.now()
         self.valves.diverter_to_tank()
         try:
             self._collect(mass_kg, before_kg, flowrate_m3h, criteria, guard, done_early)
         except BaseException:
-            self.valves.diverter_to_bypass()
-            for counter in self.counters.values():
-                counter.abort()
+            self._abandon()
             raise
         finally:
             self._stop_disturbance(generator)
@@ -236,7 +239,7 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         counts = self._pulse_counts(serials)
         after_kg = self.scale.weight_kg()
         return self._raw_measurement(before_kg, after_kg, self.water_temperature_c(), self.water_pressure_pa(),
-                                     (t0, t1), counts)
+                                     (t0, t1), counts, fill_s=self._timed_fill_s())
 
     def _collect(self, mass_kg: float, before_kg: float, flowrate_m3h: float, criteria, guard: Guard,
                  done_early: Callable[[], bool] | None = None) -> None:
@@ -256,6 +259,7 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         self._collection_temperatures: list[float] = []  # the monitored readings, for the record's range
         while (got := reached()) < target:
             self.on_collected(got, target, unit)
+            self._check_health(what)
             if done_early is not None and got >= target / 2 and done_early():
                 return
             guard()
@@ -274,11 +278,33 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
             time.sleep(max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(remaining_s * 0.5))))
 
     # ------------------------------------------------------------------------- measurement helpers
-    def _arm_counters(self) -> None:
-        """Every pulse-read meter's counter armed: it counts from the diverter's next switch to the tank."""
-        for counter in self.counters.values():
+    def _check_health(self, what: str) -> None:
+        """Stop a measurement whose rig parts report a fault of their own (a tripped pump drive; on a master-meter
+        rig, the reference master meter's system condition): its readings are no evidence, so it is discarded
+        and the run stops in the safe state, instead of running into a timeout or passing on a faulty reference."""
+        problems = self.health_problems()
+        if problems:
+            raise RigError(f"{what}: {'; '.join(problems)}; the measurement is discarded")
+
+    def health_problems(self) -> list[str]:
+        """What the parts a measurement relies on report about themselves (empty: all well)."""
+        return [f"the pump drive {self.pump.name} reports a fault (tripped)"] if self.pump.fault else []
+
+    def _arm_counters(self, *, timed: bool = False) -> None:
+        """Every pulse-read meter's counter armed (and, `timed`, the collection timer): each counts from the
+        diverter's next switch to the tank to its switch back."""
+        for counter in self._gated(timed):
             counter.configure_gated_totalize()
             counter.start()
+
+    def _gated(self, timed: bool) -> list[Any]:
+        return [*self.counters.values(), *([self.timer] if timed and self.timer is not None else [])]
+
+    def _timed_fill_s(self) -> float | None:
+        """The fill's duration as the collection timer counted it over the diverter's gate (None: no timer)."""
+        if self.timer is None:
+            return None
+        return self.timer.fetch_count(timeout_s=10.0) / self.method.timebase_hz
 
     def _begin_disturbance(self, disturbance, guard: Guard):
         """(handle, done_early): an NSAd disturbance running in the background, and when to end the collection."""
@@ -298,11 +324,18 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
                 for pos, counter in self.counters.items() if pos <= len(serials)}
 
     def _raw_measurement(self, before_kg: float, after_kg: float, t_c, p_pa, times: tuple[float, float],
-                         mut: dict[str, dict], flowrate_m3h: float | None = None) -> RawMeasurement:
+                         mut: dict[str, dict], flowrate_m3h: float | None = None,
+                         fill_s: float | None = None) -> RawMeasurement:
         """The readings with their certificates' corrections, as the metrology takes them. The flowrate is
         volume / time unless a reference flowmeter gave it under steady flow (a standing start's volume
-        includes the ramps, and its start and stop times are only as sharp as the valve's commands)."""
+        includes the ramps, and its start and stop times are only as sharp as the valve's commands). The time
+        is the collection timer's count over the diverter's gate (`fill_s`) where the rig has a timer, else the
+        rig clock's between the diverter's commands."""
         t0, t1 = times
+        source = "reference volume over the rig clock's time between the diverter's commands"
+        if fill_s is not None:
+            t0, t1 = t1 - fill_s, t1
+            source = f"reference volume over the fill time counted by the collection timer ({self.method.timer_source})"
         corrections: dict[str, list] = {}
         after_kg = self._corrected("reference_scale", after_kg, corrections)
         before_kg = self._corrected("reference_scale", before_kg, corrections)
@@ -320,8 +353,11 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
             conditions["chamber_temperature_c"], conditions["chamber_humidity_pct"] = chamber.read()
         if flowrate_m3h is None:
             flowrate_m3h = volume_m3 / ((t1 - t0) / 3600)
+            conditions["flowrate_source"] = source
         else:
             conditions["flowrate_source"] = "reference master meter, under steady flow before the stop"
+        if fill_s is not None:
+            conditions["fill_time_s"] = {"timer": fill_s, "rig_clock": times[1] - times[0]}
         return RawMeasurement(reading, mut, flowrate_m3h, {"start_s": t0, "stop_s": t1}, conditions)
 
     # --------------------------------------------------------------------------------- standing start
@@ -374,7 +410,7 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
 
     def _abandon(self) -> None:
         self.valves.diverter_to_bypass()
-        for counter in self.counters.values():
+        for counter in self._gated(timed=True):
             counter.abort()
 
     def _start_flow(self) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from meterlab.errors import RigError
+from meterlab.instruments.master_meter import SYSTEM_OK
 from meterlab.metrology.methods import MasterMeterReading
 from meterlab.rigs.base import ATMOSPHERE_PA, SETTLE_S, Guard, RawMeasurement
 from meterlab.rigs.conditions import Suspended
@@ -95,6 +96,15 @@ class MasterMeterRig(WaterRig):
         if chamber is not None:
             conditions["chamber_temperature_c"], conditions["chamber_humidity_pct"] = chamber.read()
         return RawMeasurement(reading, mut, flow_m3h, {"start_s": times[0], "stop_s": times[1]}, conditions)
+
+    def health_problems(self) -> list[str]:
+        """The pump's fault, and the reference master meter's own diagnosis (its system condition)."""
+        problems = super().health_problems()
+        condition = self.flowmeter.system_condition
+        if condition != SYSTEM_OK:
+            problems.append(f"the reference master meter {self.flowmeter.name} reports system condition {condition} "
+                            f"(not OK)")
+        return problems
 
     def _run_volume(self, volume_l: float, mm_start_m3: float, flowrate_m3h: float, criteria, guard: Guard,
                     done_early) -> None:

@@ -19,7 +19,9 @@ from meterlab.quantities import ERROR_PCT, FLOWRATE_M3H, AsTuple
 
 WATER_MASTER_METER_CURVE = [(0.1, 0.35), (0.25, 0.18), (0.5, 0.09), (1.0, 0.04), (2.5, 0.02), (5.0, -0.01)]
 GAS_MASTER_METER_CURVE = [(0.25, -0.45), (0.5, -0.20), (1.0, -0.08), (2.5, 0.02), (5.0, 0.05), (10.0, 0.06)]
-DEFAULT_NOZZLES = [(0.35e-3, 0.9648), (0.7e-3, 0.9765), (1.4e-3, 0.9842), (2.8e-3, 0.9889), (5.6e-3, 0.9921)]
+# eight nozzles whose flows are in the ratio 1:2:4:..:128 (N1 about 0.041 m³/h at 101.3 kPa, 20 °C): certificate cfv-bank-01
+DEFAULT_NOZZLES = [(0.275e-3, 0.9624), (0.389e-3, 0.9658), (0.549e-3, 0.9692), (0.775e-3, 0.9726),
+                   (1.094e-3, 0.9760), (1.544e-3, 0.9794), (2.180e-3, 0.9828), (3.078e-3, 0.9862)]
 
 
 class _Strict(BaseModel):

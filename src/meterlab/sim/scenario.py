@@ -73,6 +73,8 @@ class WaterRigParams(Strict):
     tank_drain_rate_kg_s: float = Field(5.0, gt=0)
     initial_tank_mass_kg: float = Field(0.0, ge=0)
     scale_settle_time_s: float = Field(2.0, ge=0, description="the weight is unsteady this long after filling")
+    timebase_hz: float = Field(9999998.6, gt=0, description="true frequency of the collection timer's reference "
+                               "(signal water.timebase; the default follows certificate ctr-03)")
 
 
 class WaterConditioningParams(Strict):

@@ -11,7 +11,8 @@ of the flow (a pressure regulator, physics/water_conditioning.py, may hold it in
 Signals: diverter (1 = tank), start_valve (1 = open), drain_valve (1 = open), reverse_valve (1 = the flow
 passes the meters backwards, for the reverse-flow test; the meters' step volume is then negative), pump.run, pump.speed_setpoint
 (fraction), pump.speed, pump.tripped, pump.acknowledge (write 1), water.flowrate_m3h, water.temperature_c,
-water.pressure_bar (gauge), water.density_kg_m3 (in the tank, at atmospheric pressure), tank.mass_kg, tank.steady. Events: measurement_start
+water.pressure_bar (gauge), water.density_kg_m3 (in the tank, at atmospheric pressure), tank.mass_kg, tank.steady,
+water.timebase (the collection timer's reference, counted). Events: measurement_start
 (diverter to tank, or start valve opening). Faults: pump_trip (latched until the inverter acknowledges),
 water_temperature_excursion (`message:` the temperature in °C the water jumps to, for `duration_s`, after
 which it returns to where it was)."""
@@ -96,6 +97,8 @@ class WaterRig(Component):
         world.define_signal("water.pressure_bar", lambda: self.line_pressure_bar)
         world.define_signal("water.density_kg_m3", lambda: true_water_density(self.water_temperature_c))
         world.define_signal("tank.mass_kg", lambda: self.tank_mass_kg)
+        world.define_signal("water.timebase", lambda: math.floor(world.t_s * self.p.timebase_hz),
+                            doc="the collection timer's reference, counted (gated by the diverter, it times a fill)")
         world.define_signal("tank.steady", lambda: self.tank_steady(world.t_s), doc="nothing flowing in or out")
         world.define_signal("pump.run", lambda: self.pump_on, lambda on: self.set_pump(on=bool(on)))
         world.define_signal("pump.speed_setpoint", lambda: self.pump_speed_setpoint,
