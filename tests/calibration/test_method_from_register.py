@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from meterlab.calibration.register import Register
+from meterlab.errors import DeclarationError
 from meterlab.metrology.budget import evaluate
 from meterlab.metrology.methods import GravimetricMethod, GravimetricReading
 from meterlab.metrology.reference_volume import register_inputs
@@ -17,7 +18,10 @@ TRANSMITTER = "ptx-01 cert P-2026-0233 (Beta Temperature and Pressure Laboratory
 
 def test_uncertainties_come_from_the_certificates():
     method = GravimetricMethod.from_register(REGISTER, diverter_timing_u_s=0.005)
-    assert method.balance_u_rel == pytest.approx(0.0008 / 2.05 / 10.0)  # largest u(m)/m: 10 kg row
+    # the balance at the net load collected, from its certificate's table (u = U/k, linear between the loads)
+    assert method.balance_u_rel_at(10.0) == pytest.approx(0.0008 / 2.05 / 10.0)
+    assert method.balance_u_rel_at(5.0) == pytest.approx((0.0006 + 0.0008) / 2 / 2.05 / 5.0)
+    assert method.balance_u_rel_at(2.0) > method.balance_u_rel_at(10.0)  # not the 10 kg row's value below it
     assert method.balance_dof == 50
     assert method.balance_resolution_kg == 0.001
     assert method.water_temperature_u_c == pytest.approx(0.035 / 2)     # largest over 0-90 °C
@@ -25,11 +29,12 @@ def test_uncertainties_come_from_the_certificates():
     assert method.diverter_timing_u_s == 0.005
 
 
-def test_a_heavier_minimum_load_gives_a_smaller_relative_uncertainty():
-    light = GravimetricMethod.from_register(REGISTER)
+def test_a_load_outside_the_certificate_is_refused_and_a_stated_minimum_load_gives_one_value():
+    method = GravimetricMethod.from_register(REGISTER)
+    with pytest.raises(DeclarationError, match="within the balance's calibrated loads 0 .. 60 kg"):
+        method.balance_u_rel_at(61.0)
     heavy = GravimetricMethod.from_register(REGISTER, min_load_kg=40.0)
-    assert heavy.balance_u_rel == pytest.approx(0.0030 / 2.05 / 60.0)
-    assert heavy.balance_u_rel < light.balance_u_rel
+    assert heavy.balance_u_rel_at(45.0) == heavy.balance_u_rel == pytest.approx(0.0030 / 2.05 / 60.0)
 
 
 def test_the_budget_names_each_certificate():

@@ -108,10 +108,26 @@ def test_burst_susceptible_gas_meter_shows_a_significant_fault_and_the_immune_on
     disturbed = [e.payload for e in store.entries(run_id, kinds=["measurement"]) if e.payload["during"]]
     assert disturbed[0]["disturbance"]["kind"] == "burst"
     assert disturbed[0]["disturbance"]["parameters"]["voltage_kv"] == 1.0  # E1 meter: D 11 level for E1
-    # NSAd: the collection ends with the disturbance (once half the planned time is in), timed by the timer
+    # NSAd: the collection (timed by the timer) ends with the disturbance, which covers all of it
     conditions = disturbed[0]["conditions"]
-    assert conditions["collection_time_s"] >= conditions["planned_time_s"] / 2
+    cover = conditions["disturbance"]
+    assert cover["kind"] == "burst" and cover["disturbed_fraction"] >= 0.98
+    assert cover["ended_s"] is not None and conditions["collection_time_s"] < conditions["planned_time_s"]
     assert run_result(store, run_id)["verdict"] == "fail"
+
+
+def test_a_disturbance_that_cannot_cover_the_bells_measurement_is_not_a_disturbed_result(tmp_path):
+    """A bell pass cannot be cut short when the burst ends: the measurement is mostly undisturbed, and the run
+    stops there instead of reporting it as the error under the disturbance."""
+    procedure = yaml.safe_load((REPO / "procedures" / "r137" / "burst-mains.yaml").read_text(encoding="utf-8"))
+    procedure["method"] = "bell_prover"
+    path = tmp_path / "burst-on-the-bell.yaml"
+    path.write_text(yaml.safe_dump(procedure), encoding="utf-8")
+    store, register, run_id = start(tmp_path, path, METERS[:1], BURST, clock_scale=EMC_CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.FAILED
+    error = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]["error"]
+    assert "the burst disturbance ran over" in error and "needs 98%" in error
+    assert not [e for e in store.entries(run_id, kinds=["measurement"]) if e.payload.get("during")]
 
 
 def test_dry_heat_measures_while_the_chamber_holds_the_severity_temperature(tmp_path):

@@ -47,7 +47,9 @@ def test_the_supply_voltage_is_held_for_the_influence_measurements_and_released(
     sensitive, immune = "WM15-2026-0003", "WM15-2026-0001"
     for held in ("at-upper-voltage", "at-lower-voltage"):
         shift = errors[(held, sensitive)]["error_pct"] - errors[("rated-voltage", sensitive)]["error_pct"]
-        bound = errors[(held, sensitive)]["U_pct"] + errors[("rated-voltage", sensitive)]["U_pct"]
+        # U of both, and 3 sigma of the difference of the simulated meter's own scatter (0.03 % per measurement,
+        # which no budget of the measurement holds)
+        bound = errors[(held, sensitive)]["U_pct"] + errors[("rated-voltage", sensitive)]["U_pct"] + 3 * 0.03 * 2 ** 0.5
         assert abs(shift - 3.0) < bound, (held, shift, bound)
         assert abs(errors[(held, immune)]["error_pct"] - errors[("rated-voltage", immune)]["error_pct"]) < 0.5
     checks = run_result(store, run_id)["tests"][0]["checks"]
@@ -309,3 +311,26 @@ def test_a_hot_water_meter_is_measured_at_its_mat_with_the_hot_water_density(tmp
         assert row["mpe_pct"] == 3.0  # class 2 above 30 °C (r49-2013 profile)
         assert abs(row["error_pct"] - truth(scenario, 1, m["flowrate_m3h"])) <= row["U_pct"] + 0.1, row
     assert run_result(store, run_id)["verdict"] == "pass"
+
+
+def test_a_standing_start_runs_long_against_its_ramps_and_fails_a_meter_just_outside_its_mpe(tmp_path):
+    """Truly +2.6 % at Q4 (MPE 2 %) and 0 % below 2 m³/h: with 4-12 L standing starts the ramps pulled E below the
+    limit (6 of 6 passed). Now each run lasts the bench's shortest standing start, the ramps' share is a budget
+    term, and the meter fails with E within U of the truth."""
+    scenario = tmp_path / "high-at-q4.yaml"
+    curve = [[0.01, 0.0], [2.0, 0.0], [2.9, 2.6], [3.2, 2.6]]
+    scenario.write_text(yaml.safe_dump({"seed": 11, "meters": [{
+        "serial": "WM15-Q4", "error_curve": curve, "repeatability_pct": 0.02, "pulse_value_l": 0.01,
+        "register_resolution_l": 0.05}]}), encoding="utf-8")
+    store, register, run_id = start(tmp_path, master_meter_programme(tmp_path, ["Q4"]), [DN15], str(scenario))
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    measurements = [e.payload for e in store.entries(run_id, kinds=["measurement"]) if "meters" in e.payload]
+    assert len(measurements) == 2
+    for m in measurements:
+        run_s = m["sim_time_s"]["stop_s"] - m["sim_time_s"]["start_s"]
+        assert run_s >= 200 * 0.95 and m["planned_volume_l"] >= m["point"]["nominal_m3h"] * 200 / 3.6
+        row = m["meters"][0]
+        assert any("start and stop ramps" in str(line) for line in row["budget"])
+        assert abs(row["error_pct"] - 2.6) <= row["U_pct"], row  # the truth within U
+        assert row["outcome"] == "fail"
+    assert run_result(store, run_id)["verdict"] == "fail"

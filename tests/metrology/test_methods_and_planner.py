@@ -100,7 +100,9 @@ MASTER = MasterMeterMethod(
 
 BELL = BellProverMethod(
     bell_source="bell BP-1 cert G-22", effective_area_m2=0.25, effective_area_u_rel=0.0005, encoder_resolution_m=1e-5,
-    thermometer_source="Pt100 cert G-7", temperature_u_c=0.05, barometer_source="barometer cert P-9", pressure_u_pa=10.0)
+    thermometer_source="Pt100 cert G-7", temperature_u_c=0.05, bell_pressure_source="transmitter cert P-8",
+    bell_pressure_u_pa=10.0, meter_pressure_source="transmitter cert P-9", meter_pressure_u_pa=10.0,
+    temperature_difference_half_width_c=0.1)
 
 
 def test_master_meter_method_applies_the_certificate_error_at_the_flowrate():
@@ -120,6 +122,27 @@ def test_bell_prover_method_reproduces_r137_vector_a():
     reading = BellProverReading(0.4, 20.0, 101825.0, 20.5, 101625.0)
     e = BELL.error(reading, register_inputs(0.0, 0.1009, scale_interval_m3=1e-6))
     assert round(e.x, 3) == 0.530
+
+
+def test_the_bell_budget_names_each_reading_once_by_the_certificate_that_read_it():
+    from pathlib import Path
+
+    from meterlab.calibration.certificates import load_certificate
+    from meterlab.calibration.register import Register
+
+    repo = Path(__file__).resolve().parents[2]
+    register = Register(load_certificate(repo / "calibration" / f"{c}.yaml")
+                        for c in ("bell-01", "prt-01", "ptx-g-01", "ptx-g-04"))
+    method = BellProverMethod.from_register(register, bell="bell-01", thermometer="prt-01", bell_pressure="ptx-g-04",
+                                            meter_pressure="ptx-g-01", encoder_resolution_m=1e-4,
+                                            temperature_difference_half_width_c=0.1)
+    reading = BellProverReading(0.8, 20.0, 101800.0, 20.0, 101300.0)
+    result = evaluate(method.error(reading, register_inputs(0.0, 0.76, scale_interval_m3=1e-4)))
+    sources = {c.name: c.source for c in result.contributions}
+    assert sources["bell gas pressure"].startswith("ptx-g-04") and sources["MUT gas pressure"].startswith("ptx-g-01")
+    # one thermometer, one input; the unmeasured difference between the places is its own input
+    assert {n for n in sources if "temperature" in n} == {"gas temperature", "temperature difference bell - meters"}
+    assert method.effective_area_dof == 30 and result.dof < 1e6  # the area's 30 degrees of freedom are kept
 
 
 def test_planner_on_a_gas_meter_with_a_bell_prover():

@@ -300,7 +300,7 @@ def test_register_reading_uncertainty():
 def test_pulse_count_uncertainty():
     v = indicated_volume_pulses(10_000, 1e-5, source="MUT S/N 123 pulse output, 0.01 L/pulse")
     assert v.x == pytest.approx(0.1)
-    assert v.u == pytest.approx(1e-5 / math.sqrt(3), rel=1e-12)
+    assert v.u == pytest.approx(1e-5 / math.sqrt(6), rel=1e-12)  # triangular: two independent gate phases
     line = evaluate(v).contributions[0]
     assert (line.name, line.source) == ("MUT pulse output count", "MUT S/N 123 pulse output, 0.01 L/pulse")
     with pytest.raises(DeclarationError):

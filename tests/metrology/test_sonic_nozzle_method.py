@@ -72,7 +72,8 @@ def test_gum_agrees_with_monte_carlo():
     reading = SonicNozzleReading(("N4", "N5"), 100000.0, 20.0, 100500.0, 21.0, 10**9)
     inputs = {**METHOD.inputs(reading), **pulse_inputs(6000, 1e-4)}
     gum = evaluate(METHOD.model(inputs), coverage_pct=95.0)
-    mc = monte_carlo(METHOD.model, distributions_of(inputs), trials=50_000, seed=7, coverage_pct=95.0)
+    # the shortest interval's ends are noisy at M = 5e4 (one seed in three missed δ by 6e-5): M = 2e5
+    mc = monte_carlo(METHOD.model, distributions_of(inputs), trials=200_000, seed=7, coverage_pct=95.0)
     ok, *_ = validate_gum(gum, mc, significant_digits=1)
     assert ok
 

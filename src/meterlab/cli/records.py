@@ -125,6 +125,45 @@ def approve(
     console.print(f"run {run_id} signed off by {by} ({role}); entry {entry.seq}, hash {entry.hash}")
 
 
+@records_app.command("mc")
+def monte_carlo_check(
+    run_id: str = typer.Argument(..., help="The run."),
+    point: str = typer.Argument(..., help="The measurement: NAME#REPEAT (Q3#2), or its action key (1[Q3]/2/r2)."),
+    meter: str | None = typer.Option(None, help="Meter serial (default: the first in series)."),
+    trials: int = typer.Option(200_000, help="Monte Carlo trials M."),
+    seed: int = typer.Option(1, help="Seed of the draws (the same seed reproduces the result)."),
+    digits: int = typer.Option(2, help="Significant digits of u that fix the numerical tolerance δ (JCGM 101 §7.9)."),
+    db: str = typer.Option(DEFAULT_URL, help="Records database."),
+    calibration_dir: str = typer.Option("calibration", help="Folder of certificates (those the run used)."),
+) -> None:
+    """Validate a recorded point's GUM uncertainty by Monte Carlo (JCGM 101 §8): both intervals and whether they
+    agree within δ. The point's model is rebuilt from the record and the run's certificates."""
+    from meterlab.calibration.register import Register
+    from meterlab.engine.mc_validation import validate_point
+
+    store = _store(db)
+    try:
+        v = validate_point(store, run_id, point, register=Register.load(calibration_dir), serial=meter,
+                           trials=trials, seed=seed, significant_digits=digits)
+    except MeterlabError as exc:
+        console.print(str(exc), style="red", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    gum, mc = v.gum, v.mc
+    table = Table(title=f"run {run_id}, {v.point} #{v.repeat} ({v.action}), meter {v.meter_serial}: E in %",
+                  title_justify="left")
+    for column in ("", "E", "u", f"{gum.coverage_pct:g} % interval", "k"):
+        table.add_column(column, justify="left" if not column else "right")
+    table.add_row("recorded", f"{v.recorded_error_pct:+.4f}", "", f"± {v.recorded_U_pct:.4f}", "")
+    table.add_row("GUM (rebuilt)", f"{gum.value:+.4f}", f"{gum.u:.4f}",
+                  f"[{gum.value - gum.U:+.4f}, {gum.value + gum.U:+.4f}]", f"{gum.k:.3g}")
+    table.add_row(f"Monte Carlo (M = {mc.trials}, seed {mc.seed})", f"{mc.value:+.4f}", f"{mc.u:.4f}",
+                  f"[{mc.shortest_low:+.4f}, {mc.shortest_high:+.4f}] shortest", "")
+    console.print(table)
+    verdict = "[green]agree[/]" if v.agree else "[yellow]do not agree[/]"
+    console.print(f"GUM and Monte Carlo {verdict} within δ = {v.delta:g} % (|d_low| = {v.d_low:.4f}, "
+                  f"|d_high| = {v.d_high:.4f}; JCGM 101 §8, δ from u to {digits} significant digit(s))")
+
+
 @records_app.command()
 def compare(
     first: str = typer.Argument(..., help="A run, e.g. before durability."),

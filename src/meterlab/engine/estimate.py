@@ -17,6 +17,7 @@ from meterlab.procedures.schema import (
     Wait,
 )
 from meterlab.procedures.severities import cycle_segments, load_severities, resolve
+from meterlab.rigs.water_gravimetric import standing_start_of
 
 Severity = Callable[[Any], dict]  # a step with `test:` -> its parameters at the meter's level
 
@@ -28,9 +29,10 @@ def _hms(seconds: float) -> str:
 
 
 def action_seconds(action, meter, method, resolution_l: float, readout: str,
-                   severity: Severity | None = None) -> tuple[float, dict]:
+                   severity: Severity | None = None, standing: Any = None) -> tuple[float, dict]:
     """Physical minimum rig time of one action, and what to show for it. `severity` gives the numbers of
-    the steps that take them from the severity profile (soaks, climate cycles)."""
+    the steps that take them from the severity profile (soaks, climate cycles); `standing` the rig's
+    shortest standing start."""
     step = action.step
     row: dict = {}
     if isinstance(step, MeasureError):
@@ -39,6 +41,8 @@ def action_seconds(action, meter, method, resolution_l: float, readout: str,
             volume_l = q * step.duration_s / 3.6
         elif step.volume == "auto":
             volume_l = plan_volume(meter, action.point, method, resolution_l=resolution_l, readout=readout).volume_l
+            if step.start == "standing" and standing is not None:
+                volume_l = max(volume_l, q * standing.min_run_s / 3.6)
         else:
             volume_l = float(step.volume)
         row = {"flowrate": f"{q:.4g}", "volume": f"{volume_l:.4g}"}
@@ -75,7 +79,8 @@ def estimate(inputs, method) -> tuple[list[dict], float]:
 
     rows, total = [], 0.0
     for action in inputs.plan().actions:
-        seconds, row = action_seconds(action, meter, method, resolution_l, readout, severity)
+        seconds, row = action_seconds(action, meter, method, resolution_l, readout, severity,
+                                      standing_start_of(inputs.bench))
         total += seconds
         rows.append({"label": action.label, "time": _hms(seconds), "seconds": seconds, **row})
     return rows, total

@@ -18,7 +18,7 @@ from meterlab.engine.events import Event
 from meterlab.engine.prompts import Question
 from meterlab.errors import MeterlabError
 from meterlab.instruments.meter_readout import ManualRegister
-from meterlab.metrology.budget import evaluate, quantity
+from meterlab.metrology.budget import evaluate, quantity, rectangular
 from meterlab.metrology.decision import decide
 from meterlab.metrology.planner import plan_volume
 from meterlab.metrology.reference_volume import pulse_inputs, register_inputs
@@ -31,13 +31,22 @@ WINDOW_ATTEMPTS = 3  # measurements of one point whose achieved flowrate may mis
 
 
 def volume_for(runner: Any, action: Action) -> float:
-    """Litres to collect: the planner's smallest volume ('auto'), the given volume, or flowrate × duration."""
+    """Litres to collect: the planner's smallest volume ('auto'), the given volume, or flowrate × duration; a
+    standing start's 'auto' volume runs at least the rig's shortest standing start (its ramps stay a small share)."""
     step: MeasureError = action.step
     if step.duration_s is not None:
         return action.point.nominal_m3h * step.duration_s / 3.6
     if step.volume != "auto":
         return float(step.volume)
-    return max(_planned_l(runner, action, serial, meter) for serial, meter in runner.meters)
+    planned = max(_planned_l(runner, action, serial, meter) for serial, meter in runner.meters)
+    if step.start == "standing":
+        planned = max(planned, standing_floor_l(runner.rig.require_standing_start(), action.point.nominal_m3h))
+    return planned
+
+
+def standing_floor_l(standing: Any, flowrate_m3h: float) -> float:
+    """The volume of the rig's shortest standing start at this flowrate."""
+    return flowrate_m3h * standing.min_run_s / 3.6
 
 
 def _planned_l(runner: Any, action: Action, serial: str, meter: Any) -> float:
@@ -82,6 +91,7 @@ def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | N
             f"({', '.join(format(o['flowrate_m3h'], '.4g') for o in outside)} m³/h); no result is taken outside its "
             f"window. Check how the rig sets and trims this flow (pump range, nozzle combinations, the flowmeter it "
             f"trims on)")
+    check_disturbed(runner, action, raw)
     if typed:
         typed.annotate(raw.mut)
     calibration_problems = runner.check_standards(runner.rig.standard_uses(raw))  # ranges, as used
@@ -110,6 +120,23 @@ def _measure(runner: Any, action: Action, volume_l: float, disturbance, criteria
     raise RuntimeError(f"{action.label}: suspended {MAX_ATTEMPTS} times; the rig does not hold its conditions")
 
 
+def check_disturbed(runner: Any, action: Action, raw: Any) -> None:
+    """A measurement under an NSAd disturbance counts as disturbed only if the disturbance ran over (nearly) all
+    of its collection (the profile's significant_fault.min_disturbed_fraction); otherwise the run stops here."""
+    cover = raw.conditions.get("disturbance")
+    if cover is None:
+        return
+    minimum = runner.meters[0][1].profile.significant_fault.min_disturbed_fraction.value
+    if cover["disturbed_fraction"] < minimum:
+        t0, t1 = cover["collection_s"]
+        raise MeterlabError(
+            f"{action.label}: the {cover['kind']} disturbance ran over {cover['disturbed_fraction']:.0%} of the "
+            f"collection ({t1 - t0:.0f} s of rig time; it ended {(cover['ended_s'] or t1) - t0:.0f} s in), where a "
+            f"disturbed result needs {minimum:.0%}: hold the disturbance over the measurement (apply_disturbance "
+            f"mode: hold, then release_disturbance, for a steady one), or use a method whose collection ends with the "
+            f"disturbance (gravimetric, master_meter, sonic_nozzle; a bell pass cannot be cut short)")
+
+
 def _outside_window(runner: Any, action: Action, raw: Any, attempt: int) -> dict:
     """Record (event log and live view) a measurement whose achieved flowrate missed the point's window."""
     point = action.point
@@ -134,18 +161,46 @@ def _trim_to_window(runner: Any, action: Action, criteria: Stabilise | None) -> 
                          timeout_s=criteria.timeout_s, guard=runner.checkpoint)
 
 
+RAMP_INPUT = "standing_start_ramps"  # the model input of a standing start's ramps (see ramp_input)
+
+
+def method_for_start(method: Any, start: str) -> Any:
+    """The reference method as a start uses it: no diverter times a standing start."""
+    if start == "standing" and getattr(method, "diverter_timing_u_s", None) is not None:
+        return dataclasses.replace(method, diverter_timing_u_s=None)
+    return method
+
+
+def meter_inputs(reference: dict, raw_mut: dict, at_meter: dict | None, decl: Any, serial: str,
+                 ramp: Any = None) -> dict:
+    """Every input of one meter's error: the shared reference inputs (one object per measurement, so that the
+    meters' errors carry their correlation), the readings at this meter that replace shared ones, the meter's own
+    reading, and a standing start's ramps."""
+    x = {**reference, **_at_meter_inputs(at_meter, serial), **mut_inputs(decl, serial, raw_mut)}
+    if ramp is not None:
+        x[RAMP_INPUT] = ramp
+    return x
+
+
+def point_model(method: Any, x: dict) -> Any:
+    """E in percent from the inputs of meter_inputs; the same code runs on ureals (GUM) and arrays (Monte Carlo)."""
+    error = method.model(x)
+    return error + x[RAMP_INPUT] if RAMP_INPUT in x else error
+
+
 def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, disturbance) -> dict:
-    method = runner.rig.reference_method()
-    if action.step.start == "standing" and getattr(method, "diverter_timing_u_s", None) is not None:
-        method = dataclasses.replace(method, diverter_timing_u_s=None)  # no diverter times a standing start
+    method = method_for_start(runner.rig.reference_method(), action.step.start)
     reference = method.inputs(raw.reading)
     v_ref = method.reference_volume_m3(reference)
     errors = {}
     rows = []
     for serial, meter in runner.meters:
-        mut = mut_inputs(runner, serial, raw.mut[serial])
-        own = _at_meter_inputs(raw.at_meter.get(serial), serial)  # readings at this meter replace the shared ones
-        error = method.model({**reference, **own, **mut})
+        ramp = None
+        if action.step.start == "standing":
+            run_s = raw.time_s["stop_s"] - raw.time_s["start_s"]
+            ramp = ramp_input(runner.rig.require_standing_start(), meter, run_s, action.point)
+        x = meter_inputs(reference, raw.mut[serial], raw.at_meter.get(serial), runner.declarations[serial], serial, ramp)
+        error = point_model(method, x)
         result = evaluate(error)
         conditions = {"water_temperature_c": raw.reading.meter_water_temperature_c} if hasattr(meter, "q3_m3h") else {}
         q = meter.judged_flowrate_m3h(action.point, **conditions)  # the limit follows the window, not the flow
@@ -154,7 +209,7 @@ def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, dist
                           max_uncertainty_pct=meter.max_expanded_uncertainty_pct(q, **conditions))
         errors[serial] = error
         rows.append({
-            "meter_serial": serial, "indicated_volume_l": _indicated_l(mut), "error_pct": result.value,
+            "meter_serial": serial, "indicated_volume_l": _indicated_l(x), "error_pct": result.value,
             "u_pct": result.u, "dof": result.dof, "k": result.k, "U_pct": result.U, "mpe_pct": mpe,
             "mpe_zone": meter.zone(q), "mpe_at_m3h": q,
             "max_U_pct": decision.max_uncertainty_pct, "decision_rule": decision.rule,
@@ -163,8 +218,8 @@ def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, dist
             "probability_within_mpe": decision.probability_within, "specific_risk": decision.specific_risk,
             "budget": result.table(), "readout": raw.mut[serial].get("readout", "pulses"), "raw": raw.mut[serial],
         })
-        if own:  # the reference volume at this meter's own conditions
-            rows[-1]["reference_volume_l"] = method.reference_volume_m3({**reference, **own}).x * 1000
+        if raw.at_meter.get(serial):  # the reference volume at this meter's own conditions
+            rows[-1]["reference_volume_l"] = method.reference_volume_m3(x).x * 1000
     correlations = {f"{a}|{b}": get_correlation(errors[a], errors[b]) for a, b in itertools.combinations(errors, 2)}
     return {
         "step_label": action.step.label, "role": action.step.role, "during": action.step.during,
@@ -178,6 +233,17 @@ def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, dist
     }
 
 
+def ramp_input(standing: Any, meter: Any, run_s: float, point: Any) -> Any:
+    """A standing start's start and stop: the meter and the reference see the same volume, but the share passed
+    on the ramps (at most 2 τ / run time) is registered at the meter's error at lower flows, which may differ
+    from its error at the point by up to the lower-zone MPE plus the point's MPE (a meter conforming there)."""
+    share = standing.ramp_share(run_s)
+    spread_pct = meter.mpe_pct(meter.range_m3h()[0]) + meter.mpe_pct(meter.judged_flowrate_m3h(point))
+    return rectangular(0.0, share * spread_pct, name="start and stop ramps (standing start)",
+                       source=f"bench: flow time constant {standing.flow_time_constant_s:g} s over a {run_s:.0f} s run "
+                              f"(ramp share {share:.2%}) × (lower-zone MPE + MPE at the point)")
+
+
 def _at_meter_inputs(at_meter: dict | None, serial: str) -> dict:
     """The meter's own pressure (a gas meter downstream in a series) as the model's meter_pressure_pa input."""
     if not at_meter:
@@ -186,8 +252,7 @@ def _at_meter_inputs(at_meter: dict | None, serial: str) -> dict:
                                           name=f"gas pressure at meter {serial}", source=at_meter["source"])}
 
 
-def mut_inputs(runner: Any, serial: str, raw_mut: dict) -> dict:
-    decl = runner.declarations[serial]
+def mut_inputs(decl: Any, serial: str, raw_mut: dict) -> dict:
     source = f"meter under test {serial}"
     if "pulses" in raw_mut:
         return pulse_inputs(raw_mut["pulses"], decl.pulse_value_l * 1e-3, name=f"{serial} pulse count",

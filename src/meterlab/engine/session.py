@@ -268,8 +268,10 @@ def reference_method(inputs: RunInputs, register: Register):
 
         return BellProverMethod.from_register(
             register, bell=_cert(bench, "bell_prover_encoder"), thermometer=_cert(bench, "mut_gas_temperature"),
-            barometer=_cert(bench, "barometer"),
-            encoder_resolution_m=float(_equipment(bench, "bell_prover_encoder", "encoder_m_per_pulse")))
+            bell_pressure=_cert(bench, "bell_pressure"), meter_pressure=_cert(bench, "mut_gas_pressure"),
+            encoder_resolution_m=float(_equipment(bench, "bell_prover_encoder", "encoder_m_per_pulse")),
+            temperature_difference_half_width_c=float(
+                _equipment(bench, "bell_prover_encoder", "temperature_difference_half_width_c")))
     if inputs.procedure.method == "sonic_nozzle":
         from meterlab.metrology.methods import SonicNozzleMethod
 
@@ -278,14 +280,18 @@ def reference_method(inputs: RunInputs, register: Register):
             register, nozzles=_cert(bench, "sonic_nozzle_bank"),
             throat_diameters_m={f"N{k}": float(d) for k, d in enumerate(diameters, start=1)},
             thermometer=_cert(bench, "mut_gas_temperature"), nozzle_pressure=_cert(bench, "nozzle_pressure"),
-            meter_pressure=_cert(bench, "mut_gas_pressure"), timer=_cert(bench, "collection_timer"))
+            meter_pressure=_cert(bench, "mut_gas_pressure"), timer=_cert(bench, "collection_timer"),
+            temperature_difference_half_width_c=float(
+                _equipment(bench, "sonic_nozzle_bank", "temperature_difference_half_width_c")))
     if inputs.procedure.method == "master_meter":
         return MasterMeterMethod.from_register(
             register, master_meter=_cert(bench, "reference_master_meter"),
             thermometer=_cert(bench, "water_thermometer"), pressure=_cert(bench, "water_pressure"),
             resolution_l=float(_equipment(bench, "reference_master_meter", "totalizer_resolution_l")),
             reproducibility_half_width_pct=float(_equipment(bench, "reference_master_meter",
-                                                            "reproducibility_half_width_pct")))
+                                                            "reproducibility_half_width_pct")),
+            temperature_difference_half_width_c=float(_equipment(bench, "reference_master_meter",
+                                                                 "temperature_difference_half_width_c")))
     if inputs.procedure.method != "gravimetric":
         raise MeterlabError(f"procedure {inputs.procedure.id}: method {inputs.procedure.method} is not built into "
                             f"a rig yet (gravimetric, master_meter, bell_prover and sonic_nozzle are)")
@@ -293,6 +299,8 @@ def reference_method(inputs: RunInputs, register: Register):
                                            thermometer=_cert(bench, "water_thermometer"),
                                            pressure=_cert(bench, "water_pressure"),
                                            diverter_timing_u_s=float(_equipment(bench, "diverter", "diverter_timing_u_s")),
+                                           temperature_difference_half_width_c=float(
+                                               _equipment(bench, "reference_scale", "temperature_difference_half_width_c")),
                                            timer=_cert(bench, "collection_timer") if bench.by_role("collection_timer") else None)
 
 

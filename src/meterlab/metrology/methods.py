@@ -7,9 +7,11 @@ GUM model of E from both, so the engine, the planner and the demo all use the sa
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
+from math import inf
 from typing import Any
 
 from GTC.lib import UncertainReal
@@ -58,6 +60,10 @@ class ReferenceMethod(ABC):
     def reading_for(self, volume_m3: float, flowrate_m3h: float) -> Any:
         """The reading a perfect rig would give for volume_m3 through the meter at flowrate_m3h."""
 
+    def max_volume_l(self) -> float:
+        """The largest volume one measurement can have by this method (the planner looks no further)."""
+        return math.inf
+
 
 @dataclass(frozen=True)
 class GravimetricReading:
@@ -76,17 +82,19 @@ class GravimetricMethod(ReferenceMethod):
     """A weighing-tank reference. Uncertainties are standard uncertainties unless named half_width."""
 
     balance_source: str
-    balance_u_rel: float                 # balance calibration, relative, at the load
+    balance_u_rel: float | None          # balance calibration, relative, one value for every load (or None: the table)
     balance_dof: float
     balance_resolution_kg: float         # display step; each of the two readings is ± half of it
     thermometer_source: str
     water_temperature_u_c: float
-    temperature_difference_half_width_c: float  # water at the meter vs where it is measured
+    temperature_difference_half_width_c: float  # water in the tank vs at the meters, where it is measured
     pressure_source: str
     meter_pressure_u_pa: float
+    # Not measured: a stated constant for laboratory air, its half-width covering 980-1040 hPa and 18-28 °C
+    # (CIPM-2007 gives 1.13-1.25 kg/m³ there); the buoyancy term makes it worth about 0.003 % of the volume.
     air_density_kg_m3: float = 1.20
-    air_density_u: float = 0.01
-    air_density_source: str = "CIPM-2007 from ambient p, t, RH"
+    air_density_half_width: float = 0.06
+    air_density_source: str = "stated constant for laboratory air (not measured): 1.20 kg/m³ ± 0.06"
     weights_density_kg_m3: float = 8000.0
     weights_density_half_width: float = 60.0
     weights_source: str = "OIML R 111 conventional density of adjustment weights"
@@ -96,6 +104,10 @@ class GravimetricMethod(ReferenceMethod):
     # it times a flying start's fill, hence the achieved flowrate that is checked against the point's window
     timebase_hz: float | None = None
     timer_source: str | None = None
+    temperature_difference_source: str = "rig validation (bench file)"
+    # the balance certificate's table, (load kg, standard uncertainty kg): the calibration uncertainty is taken at the
+    # net load collected (linear between the certified loads), and a load outside the table is refused
+    balance_u_table_kg: tuple[tuple[float, float], ...] = ()
 
     def inputs(self, reading: GravimetricReading) -> dict[str, Any]:
         """The model's inputs for one reading: labelled ureals (with their sources) and constants."""
@@ -105,18 +117,21 @@ class GravimetricMethod(ReferenceMethod):
                                             source=self.balance_source),
             "balance_end_kg": rectangular(reading.balance_end_kg, half_step, name="balance reading, end",
                                           source=self.balance_source),
-            "balance_calibration": quantity(1.0, self.balance_u_rel, dof=self.balance_dof, name="balance calibration",
-                                            source=self.balance_source),
-            "tank_temperature_c": quantity(reading.tank_water_temperature_c, self.water_temperature_u_c,
-                                           name="tank water temperature", source=self.thermometer_source),
+            "balance_calibration": quantity(
+                1.0, self.balance_u_rel_at(reading.balance_end_kg - reading.balance_start_kg), dof=self.balance_dof,
+                name="balance calibration", source=self.balance_source),
+            # one reading of the water temperature (at the meters) enters once; the tank's water differs from it by
+            # what the readings say (0 with one thermometer) and by the unmeasured difference (rig validation)
             "meter_temperature_c": quantity(reading.meter_water_temperature_c, self.water_temperature_u_c,
                                             name="meter water temperature", source=self.thermometer_source),
-            "temperature_gradient_c": rectangular(0.0, self.temperature_difference_half_width_c,
-                                                  name="temperature gradient at the meter", source=self.thermometer_source),
+            "tank_temperature_offset_c": reading.tank_water_temperature_c - reading.meter_water_temperature_c,
+            "temperature_gradient_c": unmeasured_difference(
+                self.temperature_difference_half_width_c, "temperature difference tank - meters",
+                self.temperature_difference_source),
             "meter_pressure_pa": quantity(reading.meter_pressure_pa, self.meter_pressure_u_pa,
                                           name="meter water pressure", source=self.pressure_source),
-            "air_density": quantity(self.air_density_kg_m3, self.air_density_u, name="air density",
-                                    source=self.air_density_source),
+            "air_density": rectangular(self.air_density_kg_m3, self.air_density_half_width, name="air density",
+                                       source=self.air_density_source),
             "weights_density": rectangular(self.weights_density_kg_m3, self.weights_density_half_width,
                                            name="density of adjustment weights", source=self.weights_source),
             "fill_time_s": reading.fill_time_s,
@@ -126,16 +141,37 @@ class GravimetricMethod(ReferenceMethod):
                                               source=self.diverter_source)
         return x
 
+    def max_volume_l(self) -> float:
+        """A collection weighs at most the balance's largest certified load (a litre of water weighs < 1 kg)."""
+        return self.balance_u_table_kg[-1][0] if self.balance_u_table_kg else math.inf
+
+    def balance_u_rel_at(self, net_kg: float) -> float:
+        """The balance's relative calibration uncertainty for a collection of `net_kg`: from the certificate's table
+        at that load (refused outside it), or the one stated value."""
+        if not self.balance_u_table_kg:
+            if self.balance_u_rel is None:
+                raise DeclarationError("balance_u_rel", None, "a relative uncertainty or the certificate's table")
+            return self.balance_u_rel
+        loads = [load for load, _ in self.balance_u_table_kg]
+        if not loads[0] <= net_kg <= loads[-1] or net_kg <= 0:
+            raise DeclarationError("net load", net_kg, f"within the balance's calibrated loads {loads[0]:g} .. "
+                                                       f"{loads[-1]:g} kg ({self.balance_source})")
+        for (x0, u0), (x1, u1) in zip(self.balance_u_table_kg, self.balance_u_table_kg[1:]):
+            if net_kg <= x1:
+                return (u0 + (net_kg - x0) / (x1 - x0) * (u1 - u0)) / net_kg
+        return self.balance_u_table_kg[-1][1] / net_kg
+
     @staticmethod
     def reference_volume_m3(x: Mapping[str, Any]) -> Any:
         """Actual volume that passed the meter under test, at its temperature and pressure."""
         timing = x.get("diverter_timing_s")
         return gravimetric_volume(
             (x["balance_end_kg"] - x["balance_start_kg"]) * x["balance_calibration"],
-            water_temperature_tank_c=x["tank_temperature_c"],
+            water_temperature_tank_c=(x["meter_temperature_c"] + x["tank_temperature_offset_c"]
+                                      + x["temperature_gradient_c"]),
             air_density=x["air_density"],
             weights_density=x["weights_density"],
-            meter_temperature_c=x["meter_temperature_c"] + x["temperature_gradient_c"],
+            meter_temperature_c=x["meter_temperature_c"],
             meter_pressure_pa=x["meter_pressure_pa"],
             diverter_timing_s=timing,
             fill_time_s=x["fill_time_s"] if timing is not None else None,
@@ -160,17 +196,19 @@ class GravimetricMethod(ReferenceMethod):
 
         `register` is a `meterlab.calibration.Register` (already loaded: the metrology core does no I/O);
         `balance`, `thermometer`, `pressure` are standard ids or the bench instruments they back.
-        Each uncertainty is the largest over the calibrated range, so one method serves every point; the
-        balance's is relative, the largest u(m)/m from `min_load_kg` (default: the first load above zero
-        on its certificate). The gradient between tank and meter is a property of the rig, not of a
-        certificate: give `temperature_difference_half_width_c` from the rig's own validation.
+        The balance's calibration uncertainty is taken from its certificate's table at the net load of each
+        collection (or, with `min_load_kg`, as the largest u(m)/m from that load, one value for all); the other
+        uncertainties are the largest over their calibrated ranges. The gradient between tank and meter is a
+        property of the rig, not of a certificate: give `temperature_difference_half_width_c` from the rig's own
+        validation.
         Checking that the standards are in calibration is the register's job (`register.enforce`).
         """
         scale, prt, transmitter = register.get(balance), register.get(thermometer), register.get(pressure)
         timebase = timebase_of(register, timer) if timer else None
         return cls(
             balance_source=scale.source,
-            balance_u_rel=scale.max_relative_u(min_load_kg),
+            balance_u_rel=scale.max_relative_u(min_load_kg) if min_load_kg is not None else None,
+            balance_u_table_kg=() if min_load_kg is not None else _balance_table_kg(scale),
             balance_dof=scale.correction_of().dof,
             balance_resolution_kg=scale.resolution_in("kg"),
             thermometer_source=prt.source,
@@ -208,6 +246,8 @@ class MasterMeterMethod(ReferenceMethod):
     water_temperature_u_c: float
     pressure_source: str
     pressure_u_pa: float
+    temperature_difference_half_width_c: float = 0.0  # water at the master meter vs at the meters (rig validation)
+    temperature_difference_source: str = "rig validation (bench file)"
 
     def inputs(self, reading: MasterMeterReading) -> dict[str, Any]:
         half_step = self.resolution_l * 1e-3 / 2
@@ -222,19 +262,25 @@ class MasterMeterMethod(ReferenceMethod):
                                                           source=self.master_meter_source),
             "mm_reproducibility": rectangular(0.0, self.reproducibility_half_width_pct / 100,
                                               name="master meter reproducibility", source=self.master_meter_source),
-            "mm_temperature_c": quantity(reading.master_meter_temperature_c, t_u, name="master meter water temperature",
-                                         source=thermo),
-            "mm_pressure_pa": quantity(reading.master_meter_pressure_pa, p_u, name="master meter pressure", source=press),
+            # one reading each of temperature and pressure (at the meters) enters once; the master meter's water
+            # differs by what the readings say (0 with one instrument) and by the unmeasured temperature difference
             "meter_temperature_c": quantity(reading.meter_water_temperature_c, t_u, name="meter water temperature",
                                             source=thermo),
             "meter_pressure_pa": quantity(reading.meter_pressure_pa, p_u, name="meter water pressure", source=press),
+            "mm_temperature_offset_c": reading.master_meter_temperature_c - reading.meter_water_temperature_c,
+            "mm_pressure_offset_pa": reading.master_meter_pressure_pa - reading.meter_pressure_pa,
+            "mm_temperature_difference_c": unmeasured_difference(
+                self.temperature_difference_half_width_c, "temperature difference master meter - meters",
+                self.temperature_difference_source),
         }
 
     @staticmethod
     def reference_volume_m3(x: Mapping[str, Any]) -> Any:
         indicated = (x["mm_end_m3"] - x["mm_start_m3"]) * (1 + x["mm_reproducibility"])
-        return master_meter_volume(indicated, error_pct=x["mm_error_pct"], mm_temperature_c=x["mm_temperature_c"],
-                                   mm_pressure_pa=x["mm_pressure_pa"], meter_temperature_c=x["meter_temperature_c"],
+        mm_temperature_c = x["meter_temperature_c"] + x["mm_temperature_offset_c"] + x["mm_temperature_difference_c"]
+        return master_meter_volume(indicated, error_pct=x["mm_error_pct"], mm_temperature_c=mm_temperature_c,
+                                   mm_pressure_pa=x["meter_pressure_pa"] + x["mm_pressure_offset_pa"],
+                                   meter_temperature_c=x["meter_temperature_c"],
                                    meter_pressure_pa=x["meter_pressure_pa"])
 
     def reading_for(self, volume_m3: float, flowrate_m3h: float) -> MasterMeterReading:
@@ -245,16 +291,17 @@ class MasterMeterMethod(ReferenceMethod):
 
     @classmethod
     def from_register(cls, register: Any, *, master_meter: str = "master_meter", thermometer: str = "thermometer",
-                      pressure: str = "pressure", resolution_l: float,
-                      reproducibility_half_width_pct: float) -> MasterMeterMethod:
+                      pressure: str = "pressure", resolution_l: float, reproducibility_half_width_pct: float,
+                      temperature_difference_half_width_c: float = 0.0) -> MasterMeterMethod:
         """The method with the master meter's error curve and the p/T uncertainties from their certificates.
-        The resolution of the totalizer as read and the reproducibility since calibration are the rig's (bench
-        file), not the certificate's."""
+        The resolution of the totalizer as read, the reproducibility since calibration and the temperature
+        difference between the master meter and the meters are the rig's (bench file), not a certificate's."""
         mm, prt, transmitter = register.get(master_meter), register.get(thermometer), register.get(pressure)
         return cls(master_meter_source=mm.source, calibration_points=mm.calibration_points(),
                    resolution_l=resolution_l, reproducibility_half_width_pct=reproducibility_half_width_pct,
                    thermometer_source=prt.source, water_temperature_u_c=prt.max_u("K"),
-                   pressure_source=transmitter.source, pressure_u_pa=transmitter.max_u("Pa"))
+                   pressure_source=transmitter.source, pressure_u_pa=transmitter.max_u("Pa"),
+                   temperature_difference_half_width_c=temperature_difference_half_width_c)
 
 
 @dataclass(frozen=True)
@@ -270,7 +317,12 @@ class BellProverReading:
 
 @dataclass(frozen=True)
 class BellProverMethod(ReferenceMethod):
-    """A bell prover; its volume moved to the MUT's pressure and temperature (ideal gas, dry air)."""
+    """A bell prover; its volume moved to the MUT's pressure and temperature (ideal gas, dry air).
+
+    Each reading enters once, under the certificate of the instrument that read it: the bell's pressure (its own
+    transmitter), the meters' pressure (theirs), one gas temperature (one thermometer serves the bell and the
+    meters) and, as its own input, the unmeasured temperature difference between the bell and the meters (rig
+    validation, bench file)."""
 
     bell_source: str
     effective_area_m2: float
@@ -278,32 +330,42 @@ class BellProverMethod(ReferenceMethod):
     encoder_resolution_m: float
     thermometer_source: str
     temperature_u_c: float
-    barometer_source: str
-    pressure_u_pa: float
+    bell_pressure_source: str
+    bell_pressure_u_pa: float
+    meter_pressure_source: str
+    meter_pressure_u_pa: float
+    effective_area_dof: float = inf
+    temperature_difference_half_width_c: float = 0.0
+    temperature_difference_source: str = "rig validation (bench file)"
     expansion_coefficient_per_k: float = 0.0
 
     def inputs(self, reading: BellProverReading) -> dict[str, Any]:
         half = self.encoder_resolution_m / 2
         return {
             "area_m2": quantity(self.effective_area_m2, self.effective_area_u_rel * self.effective_area_m2,
-                                name="bell effective area", source=self.bell_source),
+                                dof=self.effective_area_dof, name="bell effective area", source=self.bell_source),
             "start_m": rectangular(0.0, half, name="bell encoder, start", source=self.bell_source),
             "end_m": rectangular(reading.displacement_m, half, name="bell encoder, end", source=self.bell_source),
-            "bell_temperature_c": quantity(reading.bell_temperature_c, self.temperature_u_c, name="bell gas temperature",
-                                           source=self.thermometer_source),
-            "bell_pressure_pa": quantity(reading.bell_pressure_pa, self.pressure_u_pa, name="bell gas pressure",
-                                         source=self.barometer_source),
-            "meter_temperature_c": quantity(reading.meter_temperature_c, self.temperature_u_c, name="MUT gas temperature",
+            "meter_temperature_c": quantity(reading.meter_temperature_c, self.temperature_u_c, name="gas temperature",
                                             source=self.thermometer_source),
-            "meter_pressure_pa": quantity(reading.meter_pressure_pa, self.pressure_u_pa, name="MUT gas pressure",
-                                          source=self.barometer_source),
+            # the bell's gas is not measured where it is: the reading's difference (0 with one thermometer) plus
+            # the unmeasured difference between the two places
+            "bell_temperature_offset_c": reading.bell_temperature_c - reading.meter_temperature_c,
+            "temperature_difference_c": unmeasured_difference(
+                self.temperature_difference_half_width_c, "temperature difference bell - meters",
+                self.temperature_difference_source),
+            "bell_pressure_pa": quantity(reading.bell_pressure_pa, self.bell_pressure_u_pa, name="bell gas pressure",
+                                         source=self.bell_pressure_source),
+            "meter_pressure_pa": quantity(reading.meter_pressure_pa, self.meter_pressure_u_pa, name="MUT gas pressure",
+                                          source=self.meter_pressure_source),
             "expansion_per_k": self.expansion_coefficient_per_k,
         }
 
     @staticmethod
     def reference_volume_m3(x: Mapping[str, Any]) -> Any:
+        bell_temperature_c = x["meter_temperature_c"] + x["bell_temperature_offset_c"] + x["temperature_difference_c"]
         return bell_prover_volume_at_meter(
-            x["end_m"] - x["start_m"], effective_area_m2=x["area_m2"], bell_temperature_c=x["bell_temperature_c"],
+            x["end_m"] - x["start_m"], effective_area_m2=x["area_m2"], bell_temperature_c=bell_temperature_c,
             bell_pressure_pa=x["bell_pressure_pa"], p_mut_pa=x["meter_pressure_pa"], t_mut_c=x["meter_temperature_c"],
             bell_expansion_coefficient_per_k=x["expansion_per_k"])
 
@@ -312,31 +374,37 @@ class BellProverMethod(ReferenceMethod):
 
     @classmethod
     def from_register(cls, register: Any, *, bell: str = "bell-01", thermometer: str = "thermometer",
-                      barometer: str = "barometer", encoder_resolution_m: float, position_m: float | None = None,
+                      bell_pressure: str, meter_pressure: str, encoder_resolution_m: float,
+                      temperature_difference_half_width_c: float = 0.0, position_m: float | None = None,
                       expansion_coefficient_per_k: float = 0.0) -> BellProverMethod:
         """The method with the bell's effective area and the standards' uncertainties from their certificates.
 
-        `register` is a loaded `meterlab.calibration.Register`; `bell`, `thermometer`, `barometer` are standard
-        ids or the bench instruments they back. The effective area is the certified A(h) at `position_m`
-        (default: the middle of the certified position range), with its standard uncertainty; the temperature
-        and pressure uncertainties are the largest over each certificate's range (u = U/k). The encoder's
-        metres per pulse and the bell's expansion coefficient are properties of the rig, not of a certificate."""
+        `register` is a loaded `meterlab.calibration.Register`; `bell`, `thermometer`, `bell_pressure` and
+        `meter_pressure` are standard ids or the bench instruments they back. The effective area is the certified
+        A(h) at `position_m` (default: the middle of the certified position range), with its standard uncertainty
+        and degrees of freedom; the temperature and pressure uncertainties are the largest over each certificate's
+        range (u = U/k). The encoder's metres per pulse, the temperature difference between bell and meters and
+        the bell's expansion coefficient are properties of the rig, not of a certificate."""
         certificate = register.get(bell)
         correction = certificate.correction_of()
         if position_m is None:
             calibrated = certificate.calibrated_range[correction.variable]
             position_m = (calibrated.min + calibrated.max) / 2
         area = certificate.evaluate(position_m)
-        prt, baro = register.get(thermometer), register.get(barometer)
+        prt, p_bell, p_meter = register.get(thermometer), register.get(bell_pressure), register.get(meter_pressure)
         return cls(
             bell_source=certificate.source,
             effective_area_m2=area.x,
             effective_area_u_rel=area.u / area.x,
+            effective_area_dof=area.df,
             encoder_resolution_m=encoder_resolution_m,
             thermometer_source=prt.source,
             temperature_u_c=prt.max_u("K"),
-            barometer_source=baro.source,
-            pressure_u_pa=baro.max_u("Pa"),
+            bell_pressure_source=p_bell.source,
+            bell_pressure_u_pa=p_bell.max_u("Pa"),
+            meter_pressure_source=p_meter.source,
+            meter_pressure_u_pa=p_meter.max_u("Pa"),
+            temperature_difference_half_width_c=temperature_difference_half_width_c,
             expansion_coefficient_per_k=expansion_coefficient_per_k,
         )
 
@@ -380,6 +448,8 @@ class SonicNozzleMethod(ReferenceMethod):
     # by ~1e-4 near 1 bar; humidity moves the flow by a few 1e-4): a rectangular relative half-width
     critical_flow_half_width_rel: float = 5e-4
     critical_flow_source: str = "ISO 9300 ideal-gas critical flow function, dry air"
+    temperature_difference_half_width_c: float = 0.0  # gas at the nozzles vs at the meters (rig validation)
+    temperature_difference_source: str = "rig validation (bench file)"
 
     def _nozzle(self, element: str) -> tuple[str, float, float, float, float]:
         for nozzle in self.nozzles:
@@ -400,12 +470,16 @@ class SonicNozzleMethod(ReferenceMethod):
                                                 name="critical flow function", source=self.critical_flow_source),
             "nozzle_pressure_pa": quantity(reading.nozzle_pressure_pa, self.nozzle_pressure_u_pa,
                                            name="nozzle inlet pressure", source=self.nozzle_pressure_source),
-            "nozzle_temperature_c": quantity(reading.nozzle_temperature_c, self.temperature_u_c,
-                                             name="nozzle inlet gas temperature", source=self.thermometer_source),
             "meter_pressure_pa": quantity(reading.meter_pressure_pa, self.meter_pressure_u_pa,
                                           name="MUT gas pressure", source=self.meter_pressure_source),
+            # one reading of the gas temperature (at the meters) enters once; the nozzles' inlet differs by what the
+            # readings say (0 with one thermometer) and by the unmeasured difference between the places
             "meter_temperature_c": quantity(reading.meter_temperature_c, self.temperature_u_c,
                                             name="MUT gas temperature", source=self.thermometer_source),
+            "nozzle_temperature_offset_c": reading.nozzle_temperature_c - reading.meter_temperature_c,
+            "nozzle_temperature_difference_c": unmeasured_difference(
+                self.temperature_difference_half_width_c, "temperature difference nozzles - meters",
+                self.temperature_difference_source),
             "timebase_count": rectangular(reading.timebase_count, 1.0, name="collection time, timebase count",
                                           source=self.timer_source),
             "timebase_hz": quantity(self.timebase_hz, self.timebase_u_hz, name="counter timebase frequency",
@@ -419,8 +493,9 @@ class SonicNozzleMethod(ReferenceMethod):
     def reference_volume_m3(x: Mapping[str, Any]) -> Any:
         c_star = critical_flow_function_ideal(x["kappa"]) * x["critical_flow_factor"]
         elements = [key[3:] for key in x if key.startswith("cd_")]  # the open nozzles
+        t0_c = x["meter_temperature_c"] + x["nozzle_temperature_offset_c"] + x["nozzle_temperature_difference_c"]
         mass_flow = sum(sonic_nozzle_mass_flow(x[f"throat_m_{element}"], x[f"cd_{element}"], x["nozzle_pressure_pa"],
-                                               x["nozzle_temperature_c"], x["molar_mass"], x["kappa"], c_star)
+                                               t0_c, x["molar_mass"], x["kappa"], c_star)
                         for element in elements)
         duration_s = x["timebase_count"] / x["timebase_hz"]
         density = x["meter_pressure_pa"] * x["molar_mass"] / (
@@ -446,7 +521,8 @@ class SonicNozzleMethod(ReferenceMethod):
     @classmethod
     def from_register(cls, register: Any, *, nozzles: str, throat_diameters_m: Mapping[str, float],
                       thermometer: str, nozzle_pressure: str, meter_pressure: str, timer: str,
-                      molar_mass_kg_mol: float = MOLAR_MASS_AIR, kappa: float = 1.4) -> SonicNozzleMethod:
+                      molar_mass_kg_mol: float = MOLAR_MASS_AIR, kappa: float = 1.4,
+                      temperature_difference_half_width_c: float = 0.0) -> SonicNozzleMethod:
         """The method with every nozzle's Cd (value, u, ν) from the nozzles' certificate (elements N1..Nk,
         evaluated at the middle of the certified upstream pressure range: Cd is taken constant over it), the
         p/T uncertainties as the largest over each transmitter's certificate (u = U/k) and the timebase
@@ -470,7 +546,22 @@ class SonicNozzleMethod(ReferenceMethod):
                    meter_pressure_source=pm.source, meter_pressure_u_pa=pm.max_u("Pa"),
                    thermometer_source=prt.source, temperature_u_c=prt.max_u("K"),
                    timer_source=clock.source, timebase_hz=timebase.x, timebase_u_hz=timebase.u,
-                   molar_mass_kg_mol=molar_mass_kg_mol, kappa=kappa)
+                   molar_mass_kg_mol=molar_mass_kg_mol, kappa=kappa,
+                   temperature_difference_half_width_c=temperature_difference_half_width_c)
+
+
+def unmeasured_difference(half_width: float, name: str, source: str) -> Any:
+    """The unmeasured difference of a quantity between two places, 0 ± `half_width` (rectangular), as an input;
+    a plain 0 when the rig states none (an input without uncertainty is no input)."""
+    return rectangular(0.0, half_width, name=name, source=source) if half_width > 0 else 0.0
+
+
+def _balance_table_kg(scale: Any) -> tuple[tuple[float, float], ...]:
+    """(load kg, standard uncertainty kg) of each row of a balance certificate's table."""
+    units = {scale.unit, scale.calibrated_range[scale.correction_of().variable].unit}
+    if units != {"kg"}:
+        raise DeclarationError("unit", sorted(units), f"kg for the loads and corrections of balance {scale.id}")
+    return tuple((x, U / 2) for x, _, U in scale.calibration_points())
 
 
 def timebase_of(register: Any, timer: str) -> Any:

@@ -1,4 +1,5 @@
-"""Test-volume planner: the smallest volume for which U stays within the profile's fraction of the MPE.
+"""Test-volume planner: the smallest volume for which U stays within the profile's fraction of the MPE, and
+which lasts the profile's shortest collection (test_points.min_collection_s).
 
 Resolution of the meter under test and the diverter's timing error shrink relative to the volume, so U
 falls as the volume grows; the planner searches the volume on the same GUM model the measurement uses,
@@ -34,6 +35,7 @@ class PlannedVolume:
     largest_input: str
     volume_for_uncertainty_l: float    # smallest volume that meets the U limit
     volume_for_resolution_l: float     # smallest volume the profile's reading-resolution rule allows
+    volume_for_duration_l: float = 0.0  # the profile's shortest collection at this flowrate
 
 
 def mut_inputs_for(volume_m3: float, resolution_l: float, readout: str) -> dict:
@@ -85,18 +87,22 @@ def plan_volume(
     def u_of(volume_l: float) -> float:
         return expanded_uncertainty_pct(method, volume_l * M3_PER_L, q, resolution_l, readout=readout).U
 
-    low_l, high_l = resolution_l, q * max_duration_s / 3.6
+    largest_l = min(q * max_duration_s / 3.6, method.max_volume_l())
+    low_l, high_l = resolution_l, largest_l
     if u_of(high_l) > limit:
         raise PlanningError(
-            f"{point.name}: even {high_l:.4g} L ({max_duration_s / 3600:g} h at {q:.4g} m³/h) leaves "
-            f"U = {u_of(high_l):.3g} % above the limit {limit:.3g} %; the rig's fixed contributions are too large")
+            f"{point.name}: even {high_l:.4g} L ({high_l / q * 3.6 / 3600:.3g} h at {q:.4g} m³/h, the most one "
+            f"measurement can take) leaves U = {u_of(high_l):.3g} % above the limit {limit:.3g} %; the rig's fixed "
+            f"contributions are too large")
     for _ in range(60):  # bisection in log volume; 60 halvings are far below any display step
         mid = math.sqrt(low_l * high_l)
         low_l, high_l = (low_l, mid) if u_of(mid) <= limit else (mid, high_l)
         if high_l / low_l < 1.001:
             break
     for_resolution = resolution_rule_volume_l(meter, resolution_l)
-    volume_l = min(_round_up(max(high_l, for_resolution), resolution_l), q * max_duration_s / 3.6)
+    for_duration = q * meter.profile.test_points.min_collection_s.value / 3.6
+    volume_l = min(_round_up(max(high_l, for_resolution, for_duration), resolution_l), largest_l)
     result = expanded_uncertainty_pct(method, volume_l * M3_PER_L, q, resolution_l, readout=readout)
     largest = result.contributions[0].name if result.contributions else ""
-    return PlannedVolume(point.name, q, volume_l, volume_l / q * 3.6, result.U, limit, largest, high_l, for_resolution)
+    return PlannedVolume(point.name, q, volume_l, volume_l / q * 3.6, result.U, limit, largest, high_l, for_resolution,
+                         for_duration)

@@ -101,6 +101,8 @@ class TestPoints(Sourced):
     repeats: Value
     # ± this percentage around a set point that is not one of the windows (an explicit flowrate, 0.9 Q3)
     set_point_window_pct: Value
+    # the shortest collection the planner gives a point, whatever the uncertainty would allow
+    min_collection_s: Value
 
 
 class Repeatability(_Strict):
@@ -109,6 +111,7 @@ class Repeatability(_Strict):
 
 class SignificantFault(_Strict):
     fraction_of_upper_mpe: Value
+    min_disturbed_fraction: Value
 
 
 class DurabilityClass(_Strict):

@@ -16,7 +16,7 @@ import numpy as np
 
 from meterlab.errors import DeclarationError
 from meterlab.metrology.budget import check_range as _check
-from meterlab.metrology.budget import quantity, rectangular, value_of
+from meterlab.metrology.budget import quantity, rectangular, triangular, value_of
 from meterlab.metrology.fluids import (
     STANDARD_PRESSURE_PA,
     ZERO_CELSIUS_K,
@@ -407,14 +407,16 @@ def pulse_inputs(
     pulse_value_m3: float,
     *,
     name: str = "MUT pulse output",
-    source: str = "meter under test, pulse count ±1 pulse",
+    source: str = "meter under test, pulse count ±1 pulse (triangular)",
 ) -> dict[str, Any]:
-    """The MUT's pulse count as an input, rectangular within ±1 pulse (unsynchronised start and stop)."""
+    """The MUT's pulse count as an input within ±1 pulse, triangular: the count misses the fraction of a pulse
+    period before the gate opens and gains the one before it closes, two independent uniform phases whose
+    difference is triangular on ±1 pulse (u = 1/√6 pulse), not rectangular (GUM 4.3.9)."""
     if int(pulse_count) != pulse_count or pulse_count < 0:
         raise DeclarationError("pulse_count", pulse_count, "a whole number of pulses >= 0")
     _positive("pulse_value_m3", pulse_value_m3)
     return {
-        "mut_pulse_count": rectangular(pulse_count, 1.0, name=f"{name} count", source=source),
+        "mut_pulse_count": triangular(pulse_count, 1.0, name=f"{name} count", source=source),
         "mut_pulse_value_m3": float(pulse_value_m3),
     }
 

@@ -129,6 +129,67 @@ class Rig(Protocol):
     def finish(self) -> None: ...
 
 
+class DisturbanceRun:
+    """An NSAd disturbance running in the background of one measurement, and the rig-clock times it ran over:
+    the collection ends as soon as it ends, and the record says which share of the collection it covered."""
+
+    def __init__(self, rig: Any, kind: str, params: dict, generator: Any):
+        self.kind, self.clock = kind, rig.clock
+        self.started_s: float | None = None
+        self.ended_s: float | None = None  # None: it still ran when the collection ended
+        self._stop = threading.Event()
+        self._errors: list[BaseException] = []
+
+        def stopped() -> None:
+            if self._stop.is_set():
+                raise _SequenceStopped
+
+        def work() -> None:
+            try:
+                rig._run_sequence(generator, kind, params, stopped)
+                self.ended_s = self.clock.now()
+            except _SequenceStopped:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the measuring thread
+                self.ended_s = self.clock.now()
+                self._errors.append(exc)
+
+        self._thread = threading.Thread(target=work, name=f"disturbance-{kind}", daemon=True)
+        self._thread.start()
+
+    def ended(self) -> bool:
+        return not self._thread.is_alive()
+
+    def pause(self, real_s: float) -> None:
+        """Sleep up to `real_s`, waking at once when the disturbance ends (the collection must end with it)."""
+        self._thread.join(real_s)
+
+    def stop(self) -> None:
+        """Stop the sequence if it still runs (the generator ends stopped and disarmed); re-raise its error."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+        if self._errors:
+            raise self._errors[0]
+
+    def cover(self, t0: float, t1: float) -> dict:
+        """How the disturbance covered the collection [t0, t1] (rig clock): the share of it that was disturbed."""
+        start = max(t0, self.started_s if self.started_s is not None else t0)
+        end = min(t1, self.ended_s if self.ended_s is not None else t1)
+        fraction = max(0.0, end - start) / (t1 - t0) if t1 > t0 else 0.0
+        return {"kind": self.kind, "started_s": self.started_s, "ended_s": self.ended_s,
+                "collection_s": [t0, t1], "disturbed_fraction": fraction}
+
+
+def with_cover(raw: RawMeasurement, disturbed: DisturbanceRun | None,
+               collection_s: tuple[float, float] | None = None) -> RawMeasurement:
+    """The measurement with how its NSAd disturbance covered the collection (`conditions.disturbance`), over
+    `collection_s` (rig clock) or, by default, the measurement's own start and stop."""
+    if disturbed is not None:
+        t0, t1 = collection_s or (raw.time_s["start_s"], raw.time_s["stop_s"])
+        raw.conditions["disturbance"] = disturbed.cover(t0, t1)
+    return raw
+
+
 class BenchRig:
     """What every rig shares: instruments by role, bounded waits in guarded slices, disturbances (EMC
     generators), the climate chamber, endurance flow and the safe state. A subclass sets `bench`, `clock`,
@@ -254,40 +315,23 @@ class BenchRig:
             generator.stop()
             generator.disarm()
 
-    def _start_disturbance(self, disturbance):
-        """NSAd: run the disturbance in the background while the measurement collects."""
+    def _start_disturbance(self, disturbance, guard: Guard) -> DisturbanceRun | None:
+        """NSAd: run the disturbance in the background while the measurement collects; return once it runs."""
         if disturbance is None:
             return None
         kind, params = disturbance
         generator = self._generator_for(kind)
         generator.runs(kind, params)  # refuse bad parameters before the measurement starts
-        stop = threading.Event()
-        errors: list[BaseException] = []
+        run = DisturbanceRun(self, kind, params, generator)
+        self._wait_for(lambda: generator.running or run.ended(), timeout_s=600, guard=guard,
+                       what="the disturbance to start")
+        run.started_s = self.clock.now()
+        return run
 
-        def stopped() -> None:
-            if stop.is_set():
-                raise _SequenceStopped
-
-        def work() -> None:
-            try:
-                self._run_sequence(generator, kind, params, stopped)
-            except _SequenceStopped:
-                pass
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the measuring thread
-                errors.append(exc)
-
-        thread = threading.Thread(target=work, name=f"disturbance-{kind}", daemon=True)
-        thread.start()
-        return thread, stop, errors, generator
-
-    def _stop_disturbance(self, handle) -> None:
-        if handle is None:
-            return
-        thread, stop, errors, _ = handle
-        stop.set()
-        thread.join(timeout=30)
-        if errors:
-            raise errors[0]
+    @staticmethod
+    def _stop_disturbance(run: DisturbanceRun | None) -> None:
+        if run is not None:
+            run.stop()
 
     def apply_disturbance(self, kind: str, params: dict, *, guard: Guard) -> None:
         """NSAa: apply the whole disturbance sequence now, between two measurements."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from meterlab.errors import RigError
 from meterlab.metrology.methods import BellProverMethod, BellProverReading
-from meterlab.rigs.base import Guard, RawMeasurement
+from meterlab.rigs.base import Guard, RawMeasurement, with_cover
 from meterlab.rigs.conditions import Readings, Suspended, violation
 from meterlab.rigs.gas_line import GasLine
 
@@ -56,7 +56,7 @@ class BellProverRig(GasLine):
             raise RigError("this rig measures with a flying start (the bell's measuring section)")
         if self.target_m3h is None:
             raise RigError("no flow is set: a set_flow step must come before the measurement")
-        generator = self._start_disturbance(disturbance)
+        disturbed = self._start_disturbance(disturbance, guard)
         passes: list[dict] = []
         t0 = self.clock.now()
         try:
@@ -66,7 +66,7 @@ class BellProverRig(GasLine):
                                    f"({self._bell_volume_l(passes[:1]):.1f} L each): plan a smaller volume")
                 passes.append(self._bell_pass(criteria, guard))
         finally:
-            self._stop_disturbance(generator)
+            self._stop_disturbance(disturbed)
         t1 = self.clock.now()
         corrections: dict[str, list] = {}
         reading = self._bell_reading(passes, corrections)
@@ -79,7 +79,9 @@ class BellProverRig(GasLine):
                       "bell_encoder_pulses": sum(p["pulses"] for p in passes), "bell_passes": len(passes),
                       "corrections": corrections, **self._chamber_conditions()}
         at_meter = self._at_meters(serials, [s for p in passes for s in p["downstream"]], corrections)
-        return RawMeasurement(reading, counts, flow, {"start_s": t0, "stop_s": t1}, conditions, at_meter)
+        # a disturbance is judged over the whole measurement, the bell's fills included (no pass can be cut short)
+        return with_cover(RawMeasurement(reading, counts, flow, {"start_s": t0, "stop_s": t1}, conditions, at_meter),
+                          disturbed)
 
     def _bell_pass(self, criteria, guard: Guard) -> dict:
         """One bell run through its measuring section: encoder pulses, the meters' counts, p/T and flow."""

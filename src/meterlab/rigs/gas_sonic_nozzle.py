@@ -11,7 +11,7 @@ from typing import Any
 
 from meterlab.errors import RigError
 from meterlab.metrology.methods import SonicNozzleMethod, SonicNozzleReading
-from meterlab.rigs.base import SLICE_REAL_S, Guard, RawMeasurement
+from meterlab.rigs.base import SLICE_REAL_S, DisturbanceRun, Guard, RawMeasurement, with_cover
 from meterlab.rigs.conditions import Readings, Suspended, violation
 from meterlab.rigs.gas_line import GasLine
 
@@ -37,7 +37,7 @@ class SonicNozzleRig(GasLine):
     def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str,
                 disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None) -> RawMeasurement:
         """One timed collection of `volume_l` at the nozzles' flow (volume ÷ flow): gate on, p/T sampled and the
-        conditions watched until the time is up (NSAd: until the disturbance ends, once half is in), gate off.
+        conditions watched until the time is up (NSAd: until the disturbance ends), gate off.
         A violated condition discards the attempt (Suspended). `registers` is not used (pulse readout)."""
         if start != "flying":
             raise RigError("this rig measures with a flying start (a gate on the meters' counters)")
@@ -48,14 +48,14 @@ class SonicNozzleRig(GasLine):
         for counter in counters:
             counter.configure_gated_totalize()
             counter.start()
-        generator = self._start_disturbance(disturbance)
         samples: list[tuple[float, float, float, float]] = []
+        disturbed = None
         try:
-            done_early = self._disturbance_end(generator, guard)
+            disturbed = self._start_disturbance(disturbance, guard)
             t0 = self.clock.now()
             self.valves.set_signal("collect", True)
             try:
-                self._collect(duration_s, criteria, guard, done_early, samples)
+                self._collect(duration_s, criteria, guard, disturbed, samples)
             finally:
                 self.valves.set_signal("collect", False)
             t1 = self.clock.now()
@@ -64,17 +64,10 @@ class SonicNozzleRig(GasLine):
                 counter.abort()
             raise
         finally:
-            self._stop_disturbance(generator)
-        return self._result(serials, samples, duration_s, t0, t1)
-
-    def _disturbance_end(self, generator, guard: Guard):
-        """NSAd: once the disturbance runs, the collection ends with it (the error is measured while disturbed)."""
-        if generator is None:
-            return None
-        thread = generator[0]
-        self._wait_for(lambda: generator[3].running or not thread.is_alive(), timeout_s=600, guard=guard,
-                       what="the disturbance to start")
-        return lambda: not thread.is_alive()
+            self._stop_disturbance(disturbed)
+        raw = self._result(serials, samples, duration_s, t0, t1)
+        collection_s = raw.conditions["collection_time_s"]  # the timer's count: the gate, not the PC's clock
+        return with_cover(raw, disturbed, (t1 - collection_s, t1))
 
     def _sample(self) -> tuple[float, float, float, float, dict[int, float]]:
         """(nozzle inlet p, nozzle inlet T, meter p, meter T, the downstream meters' p): one gas thermometer
@@ -83,13 +76,15 @@ class SonicNozzleRig(GasLine):
         p_meter = self.meter_pressure.pressure_pa
         return self.nozzle_pressure.pressure_pa, t, p_meter, t, self._downstream_pressures()
 
-    def _collect(self, duration_s: float, criteria, guard: Guard, done_early, samples: list) -> None:
-        """Sample p/T and watch the conditions until `duration_s` (or `done_early` once half is in)."""
+    def _collect(self, duration_s: float, criteria, guard: Guard, disturbed: DisturbanceRun | None,
+                 samples: list) -> None:
+        """Sample p/T and watch the conditions until `duration_s`, or until the disturbance `disturbed` ends
+        (NSAd: the collection ends with it)."""
         start = self.clock.now()
         while True:
             samples.append(self._sample())
             elapsed = self.clock.now() - start
-            if elapsed >= duration_s or (done_early is not None and elapsed >= duration_s / 2 and done_early()):
+            if elapsed >= duration_s or (disturbed is not None and disturbed.ended()):
                 return
             guard()
             readings = Readings(self.flowrate_m3h(), samples[-1][3], self.chamber_alarm(), fluid="gas")
@@ -99,7 +94,8 @@ class SonicNozzleRig(GasLine):
                                 water_temperature_c=criteria.water_temperature_c)
                 if why:
                     raise Suspended(why)
-            time.sleep(max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(duration_s - elapsed))))
+            pause_s = max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(duration_s - elapsed)))
+            disturbed.pause(pause_s) if disturbed is not None else time.sleep(pause_s)
 
     def _result(self, serials: list[str], samples: list, planned_s: float, t0: float, t1: float) -> RawMeasurement:
         count = self.timer.fetch_count(timeout_s=10.0)

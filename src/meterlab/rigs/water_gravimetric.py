@@ -6,14 +6,50 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from meterlab.errors import RigError
 from meterlab.metrology.methods import GravimetricReading, ReferenceMethod
-from meterlab.rigs.base import ATMOSPHERE_PA, SETTLE_S, SLICE_REAL_S, BenchRig, Guard, RawMeasurement, RunIOLog
+from meterlab.rigs.base import (
+    ATMOSPHERE_PA,
+    SETTLE_S,
+    SLICE_REAL_S,
+    BenchRig,
+    DisturbanceRun,
+    Guard,
+    RawMeasurement,
+    RunIOLog,
+    with_cover,
+)
 from meterlab.rigs.conditions import Readings, Suspended, violation
 from meterlab.rigs.register_readout import RegisterReadout
 from meterlab.rigs.water_conditioning import WaterConditioning
+
+
+@dataclass(frozen=True)
+class StandingStart:
+    """How the rig's flow starts and stops (bench file, the pump's `equipment`, from the rig's validation): the
+    flow's first-order time constant, and the shortest run of a standing start, so that the volume passed on
+    the ramps (about 2·τ·Q of τ·Q at each end) stays a small share of the whole."""
+
+    flow_time_constant_s: float
+    min_run_s: float
+
+    def ramp_share(self, run_s: float) -> float:
+        """The share of a standing start's volume that passed on the ramps, at most (2 τ / run time)."""
+        return min(1.0, 2 * self.flow_time_constant_s / run_s) if run_s > 0 else 1.0
+
+
+def standing_start_of(bench: Any) -> StandingStart | None:
+    """The standing-start data of the bench's pump (`equipment.flow_time_constant_s`, `standing_start_min_s`),
+    or None if the bench file does not give both."""
+    names = bench.by_role("pump")
+    equipment = bench.instruments[names[0]].equipment if names else {}
+    tau, minimum = equipment.get("flow_time_constant_s"), equipment.get("standing_start_min_s")
+    if tau is None or minimum is None:
+        return None
+    return StandingStart(float(tau), float(minimum))
 
 
 class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
@@ -40,6 +76,7 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
             raise RigError(f"{self.timer.name} (role collection_timer) times the fills: give it a calibration "
                            f"certificate in the bench file so that its timebase is known")
         self.counters = self._counters()
+        self.standing_start = standing_start_of(bench.bench)
         self.max_flowrate_m3h = max_flowrate_m3h or getattr(self.pump.options, "max_flowrate_m3h", None)
         if not self.max_flowrate_m3h:
             raise RigError(f"pump {self.pump.name}: the bench must give options.max_flowrate_m3h (the rig's flow at "
@@ -224,43 +261,46 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         self._make_room(mass_kg, guard)
         before_kg = self.scale.weight_kg()
         self._arm_counters(timed=True)
-        generator, done_early = self._begin_disturbance(disturbance, guard)
+        disturbed = self._start_disturbance(disturbance, guard)
         t0 = self.clock.now()
         self.valves.diverter_to_tank()
         try:
-            self._collect(mass_kg, before_kg, flowrate_m3h, criteria, guard, done_early)
+            self._collect(mass_kg, before_kg, flowrate_m3h, criteria, guard, disturbed)
         except BaseException:
             self._abandon()
             raise
         finally:
-            self._stop_disturbance(generator)
+            self._stop_disturbance(disturbed)
         self.valves.diverter_to_bypass()
         t1 = self.clock.now()
         counts = self._pulse_counts(serials)
         after_kg = self.scale.weight_kg()
-        return self._raw_measurement(before_kg, after_kg, self.water_temperature_c(), self.water_pressure_pa(),
-                                     (t0, t1), counts, fill_s=self._timed_fill_s())
+        raw = self._raw_measurement(before_kg, after_kg, self.water_temperature_c(), self.water_pressure_pa(),
+                                    (t0, t1), counts, fill_s=self._timed_fill_s())
+        return with_cover(raw, disturbed)
 
     def _collect(self, mass_kg: float, before_kg: float, flowrate_m3h: float, criteria, guard: Guard,
-                 done_early: Callable[[], bool] | None = None) -> None:
-        """Fill until the tank holds the mass (or, with `done_early`, until it says so once half the mass
-        is in), checking pause/abort and the monitored conditions."""
+                 disturbed: DisturbanceRun | None = None) -> None:
+        """Fill until the tank holds the mass (or until the disturbance `disturbed` ends), checking pause/abort
+        and the monitored conditions."""
         self._run_until(lambda: self.scale.weight_immediate_kg()[0] - before_kg, mass_kg, flowrate_m3h / 3.6,
-                        criteria, guard, done_early, what=f"the tank gaining {mass_kg:.2f} kg", unit="kg")
+                        criteria, guard, disturbed, what=f"the tank gaining {mass_kg:.2f} kg", unit="kg")
 
     def _run_until(self, reached: Callable[[], float], target: float, per_s: float, criteria, guard: Guard,
-                   done_early: Callable[[], bool] | None, *, what: str, unit: str) -> None:
-        """Until `reached()` (what the reference has collected so far, in `unit`) is `target` (or, with
-        `done_early`, until it says so once half is in), checking pause/abort and the monitored conditions (a
-        violation raises Suspended); bounded by three times the expected time plus a minute. The progress and
-        the readings already taken are shown live (on_collected, on_readings)."""
+                   disturbed: DisturbanceRun | None, *, what: str, unit: str) -> None:
+        """Until `reached()` (what the reference has collected so far, in `unit`) is `target`, or the disturbance
+        `disturbed` has ended (NSAd: the error is measured while the meter is disturbed, so the collection ends
+        with it, whatever it holds by then: its U says what the shorter collection is worth), checking
+        pause/abort, the rig parts' own health and the monitored conditions (a violation raises Suspended);
+        bounded by three times the expected time plus a minute. The progress and the readings already taken
+        are shown live (on_collected, on_readings)."""
         expected_s = target / per_s
         end = self.clock.now() + expected_s * 3 + 60
         self._collection_temperatures: list[float] = []  # the monitored readings, for the record's range
         while (got := reached()) < target:
             self.on_collected(got, target, unit)
             self._check_health(what)
-            if done_early is not None and got >= target / 2 and done_early():
+            if disturbed is not None and disturbed.ended():
                 return
             guard()
             if criteria is not None:
@@ -275,7 +315,8 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
             if self.clock.now() > end:
                 raise RigError(f"{what}: not done within {expected_s * 3 + 60:.0f} s")
             remaining_s = (target - got) / per_s
-            time.sleep(max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(remaining_s * 0.5))))
+            pause_s = max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(remaining_s * 0.5)))
+            disturbed.pause(pause_s) if disturbed is not None else time.sleep(pause_s)
 
     # ------------------------------------------------------------------------- measurement helpers
     def _check_health(self, what: str) -> None:
@@ -305,18 +346,6 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         if self.timer is None:
             return None
         return self.timer.fetch_count(timeout_s=10.0) / self.method.timebase_hz
-
-    def _begin_disturbance(self, disturbance, guard: Guard):
-        """(handle, done_early): an NSAd disturbance running in the background, and when to end the collection."""
-        generator = self._start_disturbance(disturbance)
-        if generator is None:
-            return None, None
-        thread = generator[0]
-        self._wait_for(lambda: generator[3].running or not thread.is_alive(), timeout_s=600, guard=guard,
-                       what="the disturbance to start")
-        # NSAd: the error is measured while the meter is disturbed, so the collection ends with the
-        # disturbance (once at least half the planned volume is in), not after it.
-        return generator, (lambda: not thread.is_alive())
 
     def _pulse_counts(self, serials: list[str]) -> dict[str, dict]:
         return {serials[pos - 1]: {"readout": "pulses", "pulses": counter.fetch_count(timeout_s=10.0),
@@ -368,6 +397,7 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         the set flow runs again, through the bypass, as after a flying start."""
         if self.target_m3h is None:
             raise RigError("no flow is set: a set_flow step must come before a standing-start measurement")
+        self.require_standing_start()
         readers = self._register_readers(serials, registers)
         mass_kg = volume_l * 1e-3 * 1000.0
         coast_kg = 2 * flowrate_m3h / 3.6 * SETTLE_S  # what runs on after each stop (twice: before and after)
@@ -378,13 +408,13 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         mut = self._read_registers(readers, "start", guard)
         before_kg = self.scale.weight_kg()
         self.valves.diverter_to_tank()
-        generator, done_early = self._begin_disturbance(disturbance, guard)
+        disturbed = self._start_disturbance(disturbance, guard)
         try:
             self._start_flow()
             # the flow runs from the pump's start to the valve's closing; the ramps up and down (first-order
             # lags) cancel in volume / time, so that is the mean flowrate at the set point
             t0 = self.clock.now()
-            self._collect(mass_kg, before_kg, flowrate_m3h, criteria, guard, done_early)
+            self._collect(mass_kg, before_kg, flowrate_m3h, criteria, guard, disturbed)
             t_c, p_pa = self.water_temperature_c(), self.water_pressure_pa()  # under flow, as the meters saw it
             flow_m3h = self.flowmeter.volume_flow_m3h if self.flowmeter is not None else None
             t1 = self.clock.now()
@@ -398,7 +428,7 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
             self._abandon()
             raise
         finally:
-            self._stop_disturbance(generator)
+            self._stop_disturbance(disturbed)
         end = self._read_registers(readers, "end", guard)
         after_kg = self.scale.weight_kg()
         self.valves.diverter_to_bypass()
@@ -406,7 +436,16 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
             mut[serial] = {**mut[serial], **record}
         mut.update(self._pulse_counts(serials))
         self._start_flow()
-        return self._raw_measurement(before_kg, after_kg, t_c, p_pa, (t0, t1), mut, flowrate_m3h=flow_m3h)
+        return with_cover(self._raw_measurement(before_kg, after_kg, t_c, p_pa, (t0, t1), mut, flowrate_m3h=flow_m3h),
+                          disturbed)
+
+    def require_standing_start(self) -> StandingStart:
+        """The standing-start data, or a RigError naming what the bench file must give."""
+        if self.standing_start is None:
+            raise RigError(f"a standing start needs the pump's start/stop behaviour from the rig's validation: give "
+                           f"{self.pump.name} equipment: {{flow_time_constant_s: ..., standing_start_min_s: ...}} in "
+                           f"the bench file")
+        return self.standing_start
 
     def _abandon(self) -> None:
         self.valves.diverter_to_bypass()

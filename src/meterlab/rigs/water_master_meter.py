@@ -17,7 +17,7 @@ from typing import Any
 from meterlab.errors import RigError
 from meterlab.instruments.master_meter import SYSTEM_OK
 from meterlab.metrology.methods import MasterMeterReading
-from meterlab.rigs.base import ATMOSPHERE_PA, SETTLE_S, Guard, RawMeasurement
+from meterlab.rigs.base import ATMOSPHERE_PA, SETTLE_S, DisturbanceRun, Guard, RawMeasurement, with_cover
 from meterlab.rigs.conditions import Suspended
 from meterlab.rigs.water_gravimetric import WaterRig
 
@@ -43,6 +43,7 @@ class MasterMeterRig(WaterRig):
                            "use start: standing in the procedure's measure_error steps")
         if self.target_m3h is None:
             raise RigError("no flow is set: a set_flow step must come before a standing-start measurement")
+        self.require_standing_start()
         readers = self._register_readers(serials, registers)
         self._stop_flow_at_valve()
         self._wait_rest(guard)
@@ -53,11 +54,11 @@ class MasterMeterRig(WaterRig):
         first = {pos: counter.running_count() for pos, counter in self.counters.items()}
         mut = self._read_registers(readers, "start", guard)
         mm_start = self.flowmeter.totalizer_m3
-        generator, done_early = self._begin_disturbance(disturbance, guard)
+        disturbed = self._start_disturbance(disturbance, guard)
         try:
             self._start_flow()
             t0 = self.clock.now()
-            self._run_volume(volume_l, mm_start, flowrate_m3h, criteria, guard, done_early)
+            self._run_volume(volume_l, mm_start, flowrate_m3h, criteria, guard, disturbed)
             t_c, p_pa = self.water_temperature_c(), self.water_pressure_pa()  # under flow, as the meters saw it
             flow_m3h = self.flowmeter.volume_flow_m3h
             t1 = self.clock.now()
@@ -70,7 +71,7 @@ class MasterMeterRig(WaterRig):
             self._restart_counters_and_flow(flow=False)
             raise
         finally:
-            self._stop_disturbance(generator)
+            self._stop_disturbance(disturbed)
         end = self._read_registers(readers, "end", guard)
         for serial, record in end.items():
             mut[serial] = {**mut[serial], **record}
@@ -81,7 +82,7 @@ class MasterMeterRig(WaterRig):
                                          "counter": counter.name, "pulse_value_l": self._pulse_value_l.get(pos)}
             counter.abort()
         self._start_flow()
-        return self._reading(mm_end - mm_start, flow_m3h, t_c, p_pa, (t0, t1), mut)
+        return with_cover(self._reading(mm_end - mm_start, flow_m3h, t_c, p_pa, (t0, t1), mut), disturbed)
 
     def _reading(self, volume_m3: float, flow_m3h: float, t_c, p_pa, times: tuple[float, float],
                  mut: dict[str, dict]) -> RawMeasurement:
@@ -107,11 +108,11 @@ class MasterMeterRig(WaterRig):
         return problems
 
     def _run_volume(self, volume_l: float, mm_start_m3: float, flowrate_m3h: float, criteria, guard: Guard,
-                    done_early) -> None:
-        """Run until the master meter has counted `volume_l` (or, with `done_early`, until it says so once half
-        is in), checking pause/abort and the monitored conditions."""
+                    disturbed: DisturbanceRun | None) -> None:
+        """Run until the master meter has counted `volume_l` (or until the disturbance `disturbed` ends),
+        checking pause/abort and the monitored conditions."""
         self._run_until(lambda: (self.flowmeter.totalizer_m3 - mm_start_m3) * 1000, volume_l, flowrate_m3h / 3.6,
-                        criteria, guard, done_early, what=f"the master meter counting {volume_l:.2f} L", unit="L")
+                        criteria, guard, disturbed, what=f"the master meter counting {volume_l:.2f} L", unit="L")
 
     def _wait_rest(self, guard: Guard) -> None:
         """Until the master meter reads no flow (twice, a settling time apart)."""
