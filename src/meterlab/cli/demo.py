@@ -79,15 +79,19 @@ def run_demo(profile: str = "r49-2013", console: Console | None = None) -> None:
                                       if result.U > (mc.shortest_high - mc.shortest_low) / 2 else "NOT validated")
     console.print(f"  end-point differences {d_low:.4f} / {d_high:.4f} % against tolerance δ = {delta:.4f} % → {verdict}")
 
-    console.rule("[bold]Planner: smallest test volumes (U ≤ profile fraction of MPE, R 49 reading-resolution rule)")
+    shortest = meter.profile.test_points.min_collection_s.value
+    console.rule(f"[bold]Planner: smallest test volumes (U ≤ profile fraction of MPE, R 49 reading-resolution rule, "
+                 f"at least {shortest:g} s of flow)")
     table = Table()
-    for col in ("point", "set point m³/h", "volume L", "duration", "U %", "U limit %", "for U, L", "for resolution, L", "largest input"):
+    for col in ("point", "set point m³/h", "volume L", "duration", "U %", "U limit %", "for U, L", "for resolution, L",
+                f"for {shortest:g} s, L", "largest input"):
         table.add_column(col, justify="left" if col in ("point", "largest input") else "right")
     for p in meter.test_points():
         plan = plan_volume(meter, p, DEMO_RIG, resolution_l=SCALE_INTERVAL_L)
         table.add_row(plan.point, f"{plan.flowrate_m3h:.4g}", f"{plan.volume_l:.4g}", _duration(plan.duration_s),
                       f"{plan.expanded_uncertainty_pct:.3f}", f"{plan.max_uncertainty_pct:.3g}",
-                      f"{plan.volume_for_uncertainty_l:.3g}", f"{plan.volume_for_resolution_l:.3g}", plan.largest_input)
+                      f"{plan.volume_for_uncertainty_l:.3g}", f"{plan.volume_for_resolution_l:.3g}",
+                      f"{plan.volume_for_duration_l:.3g}", plan.largest_input)
     console.print(table)
     unverified = ", ".join(meter.profile.unverified_values())
     console.print(f"[dim]Profile {meter.profile.profile}: values not verified against the primary text: {unverified}[/]")
