@@ -75,6 +75,9 @@ class WaterRigParams(Strict):
     scale_settle_time_s: float = Field(2.0, ge=0, description="the weight is unsteady this long after filling")
     timebase_hz: float = Field(9999998.6, gt=0, description="true frequency of the collection timer's reference "
                                "(signal water.timebase; the default follows certificate ctr-03)")
+    diverter_timing_sd_s: float = Field(0.0, ge=0, le=1, description="standard deviation of the difference between "
+                                        "the diverter's switching into and out of the tank, against the counters' "
+                                        "gate (0: the flap follows its command at once)")
 
 
 class WaterConditioningParams(Strict):

@@ -26,6 +26,9 @@ class ScaleParams(BaseModel):
     air_density_kg_m3: float = Field(1.2, ge=0)
     weights_density_kg_m3: float = Field(8000.0, gt=0, description="of the weights the balance was adjusted with")
     load_density_signal: str | None = Field("water.density_kg_m3", description="density of the load, for buoyancy")
+    span_error_rel: float = Field(0.0, ge=-0.01, le=0.01, description="the balance's error of indication, relative "
+                                  "to the load (what its calibration measures)")
+    repeatability_kg: float = Field(0.0, ge=0, description="standard deviation of each reading's scatter")
 
 
 class SimMettlerToledoSics(LineDevice):
@@ -40,6 +43,7 @@ class SimMettlerToledoSics(LineDevice):
         self.zero_kg = 0.0  # gross load that reads zero
         self.tare_kg = 0.0
         self._decimals = max(0, -math.floor(math.log10(self.params.resolution_kg) + 1e-9))
+        self._rng = self.world.rng()  # the scatter of the readings, seeded by the scenario
         self._commands = {
             "S": self._stable, "SI": self._immediate, "Z": self._zero, "T": self._tare, "TA?": self._tare_value,
             "TA": self._tare_preset, "TAC": self._clear_tare, "@": self._reset, "I2": self._model, "I4": self._serial,
@@ -65,6 +69,9 @@ class SimMettlerToledoSics(LineDevice):
             if density and density in world.signals:
                 rho_air = self.params.air_density_kg_m3
                 mass_kg *= (1 - rho_air / world.signals[density].read()) / (1 - rho_air / self.params.weights_density_kg_m3)
+            mass_kg *= 1 + self.params.span_error_rel
+            if self.params.repeatability_kg:
+                mass_kg += float(self._rng.normal(0.0, self.params.repeatability_kg))
             return mass_kg, steady
 
     def _wait_steady(self) -> tuple[float, bool]:

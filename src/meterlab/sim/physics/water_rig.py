@@ -66,7 +66,8 @@ class WaterRig(Component):
         self.pump_speed_setpoint = 0.0  # fraction of the reference speed, 0..1
         self.pump_tripped = False
         self.start_valve_open = False
-        self.diverter_to_tank = False
+        self.diverter_to_tank = False  # the command, which gates the meters' counters
+        self.tank_collecting = False  # the flap, which follows the command (with a random lag, see _set_diverter)
         self.drain_open = False
         self.reversed = False  # the reversing manifold sends the flow backwards through the meters
         # state
@@ -87,6 +88,7 @@ class WaterRig(Component):
 
     def attach(self, world: World) -> None:
         super().attach(world)
+        self._rng = world.rng()
         world.define_signal("diverter", lambda: self.diverter_to_tank, self._set_diverter, "1 = to the tank")
         world.define_signal("start_valve", lambda: self.start_valve_open, self._set_start_valve, "1 = open")
         world.define_signal("drain_valve", lambda: self.drain_open, self._set_drain, "1 = draining the tank")
@@ -115,6 +117,14 @@ class WaterRig(Component):
         if to_tank and not self.diverter_to_tank:
             self.world.emit("measurement_start")
         self.diverter_to_tank = to_tank
+        sd = self.p.diverter_timing_sd_s
+        if not sd:
+            self.tank_collecting = to_tank
+            return
+        # the flap lags its command by a mean of 3 sd, each switch with its own scatter: the net difference
+        # between filling and gating is then normal with standard deviation sd (what a diverter test measures)
+        lag_s = max(0.0, 3 * sd + float(self._rng.normal(0.0, sd / math.sqrt(2))))
+        self.world.schedule(self.world.t_s + lag_s, lambda: setattr(self, "tank_collecting", to_tank))
 
     def _set_start_valve(self, value: Any) -> None:
         opening = bool(value)
@@ -186,7 +196,7 @@ class WaterRig(Component):
 
     def _fill_tank(self, end_s: float, dt_s: float) -> None:
         before = self.tank_mass_kg
-        if self.diverter_to_tank and self.step_volume_l > 0:
+        if self.tank_collecting and self.step_volume_l > 0:
             line_pa = ATMOSPHERE_PA + self.line_pressure_bar * PA_PER_BAR
             mass_kg = true_water_density(self.water_temperature_c, line_pa) * self.step_volume_l / L_PER_M3
             self.tank_mass_kg = min(self.tank_mass_kg + mass_kg, self.p.tank_capacity_kg)  # the rest overflows
