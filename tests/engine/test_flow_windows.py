@@ -85,7 +85,9 @@ def test_a_point_run_outside_its_window_is_repeated_recorded_and_never_a_result(
     high holds the true flow 10 % below the set point, below the Q1 window (Q1 .. 1.1 Q1, set at 1.05 Q1). Three
     measurements, each recorded with its achieved flowrate, then the run stops: nothing is judged outside it."""
     scenario = tmp_path / "trims-low.yaml"
-    scenario.write_text(yaml.safe_dump({"seed": 5, "master_meter": {"error_curve": [[0.01, 10.0], [10.0, 10.0]]}}),
+    scenario.write_text(yaml.safe_dump({"seed": 5, "master_meter": {"error_curve": [[0.01, 10.0], [10.0, 10.0]]},
+                                        "meters": [{"serial": "WM15-2026-0001", "error_curve": [[0.01, 0.2], [5.0, 0.2]],
+                                                    "pulse_value_l": 0.01, "register_resolution_l": 0.05}]}),
                         encoding="utf-8")
     store, register, run_id = start(tmp_path, "procedures/r49/intrinsic-error.yaml",
                                     ["examples/meters/dn15-class2.yaml"], str(scenario))

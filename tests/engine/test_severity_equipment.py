@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 SIM_BENCH = REPO / "instruments" / "sim.yaml"
 LAPSED_SURGE = REPO / "calibration" / "examples" / "lapsed-surge-generator.yaml"
 METERS = ["examples/meters/dn15-class2-sample3.yaml", "examples/meters/dn15-class2.yaml"]
+GOOD_METERS = REPO / "examples/scenarios/good-meter.yaml"  # its good meter, once per declaration
 SURGE = "procedures/r49/surge-mains.yaml"
 
 
@@ -66,7 +67,8 @@ def test_with_a_reason_the_lapsed_verification_is_recorded_as_overridden(tmp_pat
 
 def test_a_run_under_the_override_records_the_lapsed_verification_at_each_surge_it_applies(tmp_path):
     register, bench = _register_with_lapsed_surge(tmp_path)
-    inputs = load_inputs(REPO / SURGE, [REPO / m for m in METERS], bench, REPO / "examples/scenarios/good-meter.yaml")
+    inputs = load_inputs(REPO / SURGE, [REPO / m for m in METERS], bench, GOOD_METERS,
+                         follow_declarations=True)
     store = Store(str(tmp_path / "records.db"))
     run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=200.0,
                         override_calibration="verified on our scope 2026-12-01")
@@ -81,7 +83,8 @@ def test_surges_above_the_verified_voltages_stop_the_run_before_the_rig_moves(tm
     surge = folder / "emc-sg-01.yaml"  # verified up to 1 kV only; the E1 line-to-earth level is 2 kV
     surge.write_text(surge.read_text("utf-8").replace("{min: 0.5, max: 4.0, unit: kV}", "{min: 0.5, max: 1.0, unit: kV}"), "utf-8")
     register = Register.load(folder)
-    inputs = load_inputs(REPO / SURGE, [REPO / m for m in METERS], SIM_BENCH, REPO / "examples/scenarios/good-meter.yaml")
+    inputs = load_inputs(REPO / SURGE, [REPO / m for m in METERS], SIM_BENCH, GOOD_METERS,
+                         follow_declarations=True)
     store = Store(str(tmp_path / "records.db"))
     run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=200.0)
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.FAILED

@@ -57,7 +57,8 @@ def run(
                                   f"and at most {MAX_CLOCK_SCALE:g}"))
     try:
         register = Register.load(calibration_dir)
-        inputs = load_inputs(procedure, meter, bench, scenario or default_scenario(bench))
+        inputs = load_inputs(procedure, meter, bench, scenario or default_scenario(bench),
+                             follow_declarations=scenario is None)
         store = Store(db)
         clock_scale = clock_scale or default_clock_scale(inputs.procedure)
         run_id = create_run(store, inputs, operator=operator, register=register, clock_scale=clock_scale,

@@ -69,8 +69,12 @@ class RunInputs:
         return expand(self.procedure, [(s, d.meter()) for s, d in self.declarations.items()])
 
 
-def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path | None) -> RunInputs:
-    """Read and validate every input file; errors name file, line and field."""
+def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path | None, *,
+                follow_declarations: bool = False) -> RunInputs:
+    """Read and validate every input file; errors name file, line and field. The scenario's simulated meters
+    must agree with the declarations (pulse value, one per declared meter); with `follow_declarations` (a
+    bench's default scenario, no --scenario given) they are made to: each keeps the scenario's good error
+    curve and takes the serial, pulse value and register resolution its declaration states."""
     from meterlab.sim.lab import check_scenario
     from meterlab.sim.scenario import load_scenario
 
@@ -94,15 +98,62 @@ def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path
         raise MeterlabError("the meters cannot be read as the procedure measures them:\n  " + "\n  ".join(problems))
     bench_model = load_bench(bench)
     scenario_model = load_scenario(scenario) if scenario else None
+    scenario_text = {"file": str(scenario), "text": read_text(scenario)} if scenario else None
     if scenario_model is not None and bench_model.simulated:
+        if follow_declarations:
+            scenario_model, scenario_text = _following(scenario_model, scenario, declarations, proc.meter_kind)
+        check_meters_agree(scenario_model, str(scenario), declarations, [str(p) for p in meters], proc.meter_kind)
         check_scenario(scenario_model, bench_model)
     texts = {
         "procedure": {"file": str(procedure), "text": read_text(procedure)},
         "meters": [{"file": str(p), "text": read_text(p)} for p in meters],
         "bench": {"file": str(bench), "text": read_text(bench)},
-        "scenario": {"file": str(scenario), "text": read_text(scenario)} if scenario else None,
+        "scenario": scenario_text,
     }
     return RunInputs(proc, declarations, bench_model, scenario_model, texts)
+
+
+def _simulated_meters(scenario: Any, kind: str) -> list:
+    return scenario.meters if kind == "water" else scenario.gas_meters
+
+
+def check_meters_agree(scenario: Any, scenario_file: str, declarations: dict[str, MeterDeclaration],
+                       meter_files: list[str], kind: str) -> None:
+    """Refuse a scenario whose simulated meters contradict the declared ones: fewer meters than declared, or a
+    pulse value other than the one the declaration reads the meter by."""
+    simulated = _simulated_meters(scenario, kind)
+    problems = []
+    if len(simulated) < len(declarations):
+        problems.append(f"{scenario_file} simulates {len(simulated)} {kind} meter(s) "
+                        f"({'gas_meters' if kind == 'gas' else 'meters'}:), the run declares {len(declarations)}")
+    for position, (decl, spec, file) in enumerate(zip(declarations.values(), simulated, meter_files), start=1):
+        if decl.readout == "pulses" and decl.pulse_value_l != spec.pulse_value_l:
+            problems.append(f"meter position {position}: {file} declares pulse_value_l: {decl.pulse_value_l:g} L, "
+                            f"{scenario_file} simulates {spec.serial} with pulse_value_l: {spec.pulse_value_l:g} L")
+    if problems:
+        raise MeterlabError("the scenario contradicts the meter declarations (every error would be off by the "
+                            "difference):\n  " + "\n  ".join(problems)
+                            + "\nmake them agree, or run without --scenario: the simulated meters then follow the "
+                              "declarations")
+
+
+def _following(scenario: Any, path: Path, declarations: dict[str, MeterDeclaration], kind: str) -> tuple[Any, dict]:
+    """The scenario with one simulated meter per declaration: the scenario's meters' error curves and behaviour
+    (in turn), each with the declared serial, pulse value and register resolution; and its text for the record."""
+    import yaml
+
+    simulated = _simulated_meters(scenario, kind)
+    if not simulated:
+        return scenario, {"file": str(path), "text": read_text(path)}
+    following = [simulated[i % len(simulated)].model_copy(update={
+        "serial": serial, "register_resolution_l": decl.scale_interval_l,
+        **({"pulse_value_l": decl.pulse_value_l} if decl.pulse_value_l else {})})
+        for i, (serial, decl) in enumerate(declarations.items())]
+    adapted = scenario.model_copy(update={"meters" if kind == "water" else "gas_meters": following})
+    text = (f"# {path}, its simulated meters following the run's declarations (serial, pulse value, register "
+            f"resolution)\n" + yaml.safe_dump(adapted.model_dump(mode="json", exclude_defaults=True), sort_keys=False,
+                                               allow_unicode=True))
+    return adapted, {"file": f"{path} (meters following the declarations)", "text": text}
 
 
 def inputs_from_header(header: dict) -> RunInputs:
