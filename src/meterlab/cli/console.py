@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -115,6 +116,12 @@ class ConsoleProgress:
         self._print(f"[yellow]outside its window[/] {data['point']} (measurement {data['attempt']}): "
                     f"Q {data['flowrate_m3h']:.4g} m³/h, window {data['low_m3h']:.4g}–{data['high_m3h']:.4g}: "
                     + ("flow trimmed, measuring again" if data["attempt"] < data["of"] else "the run stops"))
+
+    def _on_instrument_fault(self, event: Event) -> None:
+        data = event.data
+        then = "reconnecting, then again" if data["attempt"] < data["of"] else "the run stops"
+        self._print(f"[yellow]instrument fault[/] ({data['kind']}, attempt {data['attempt']} of {data['of']}) "
+                    f"{escape(data['message'])}: {then}")
 
     def _on_resumed(self, event: Event) -> None:
         self._print(f"[green]conditions restored[/], retrying {event.data['key']}")

@@ -21,6 +21,13 @@ from meterlab.engine.control import TRANSITIONS, AbortRequested, InvalidTransiti
 from meterlab.engine.events import Event, EventBus
 from meterlab.engine.measurement import measure_point
 from meterlab.engine.prompts import Prompter, Question
+from meterlab.errors import MeterlabError
+from meterlab.instruments.errors import (
+    InstrumentConnectionError,
+    InstrumentFailure,
+    InstrumentReplyError,
+    InstrumentTimeout,
+)
 from meterlab.metrology.decision import Outcome
 from meterlab.metrology.declarations import max_pressure_loss_kpa
 from meterlab.procedures.evaluation import evaluate_checks
@@ -46,6 +53,8 @@ from meterlab.procedures.severities import cycle_segments, resolve
 from meterlab.records.store import Store
 from meterlab.rigs.base import CLIMATE_ROLE, SEVERITY_ROLES
 
+# the failures a bench's transient_faults policy may name (an instrument's own error report is never transient)
+TRANSIENT_KINDS = {InstrumentTimeout: "timeout", InstrumentConnectionError: "connection", InstrumentReplyError: "reply"}
 PART_S = 600.0  # long steps are committed every ten minutes of rig time, so a resume loses at most that
 
 
@@ -201,9 +210,48 @@ class Runner:
             StopFlow: self._stop_flow, ReleaseDisturbance: self._release, ClimateCycle: self._climate_cycle,
             SetWaterConditions: self._set_water_conditions, MeasurePressureLoss: self._measure_pressure_loss,
         }
-        result = handlers[type(step)](action)
+        result = self._riding_out(action, handlers[type(step)])
         if not isinstance(step, (MeasureError, Evaluate, MeasurePressureLoss)):
             self._commit(action, "action_done", {"label": action.label, **(result or {})})
+
+    def _riding_out(self, action: Action, do: Any) -> Any:
+        """Do the action; a transient communication fault (the bench's `transient_faults` policy) abandons the
+        attempt (a measurement's partial data included), reconnects the instrument, waits and does the action
+        again; each fault is recorded. When the policy is exhausted the run fails, naming the instrument and the
+        history of its faults."""
+        policy = self.rig.bench.bench.transient_faults
+        history: list[str] = []
+        for attempt in range(1, policy.tries + 1):
+            try:
+                return do(action)
+            except InstrumentFailure as exc:
+                kind = TRANSIENT_KINDS.get(type(exc))
+                if kind not in policy.kinds:
+                    raise
+                history.append(f"attempt {attempt} at {self.rig.clock.now():.0f} s: {exc}")
+                self._record_fault(action, exc, kind, attempt, policy.tries)
+                if attempt == policy.tries:
+                    raise MeterlabError(f"{action.label}: {exc.instrument} did not recover from a transient fault in "
+                                        f"{policy.tries} attempts ({policy.wait_s:g} s apart; bench "
+                                        f"transient_faults):\n  " + "\n  ".join(history)) from exc
+                self._recover(exc)
+                self.rig.wait(policy.wait_s, guard=self.checkpoint)
+        raise AssertionError("unreachable")
+
+    def _record_fault(self, action: Action, exc: InstrumentFailure, kind: str, attempt: int, tries: int) -> None:
+        fault = {"event": "instrument_fault", "action": action.key, "instrument": exc.instrument, "kind": kind,
+                 "command": exc.command, "message": str(exc), "attempt": attempt, "of": tries}
+        self.store.append(self.run_id, "event", fault)
+        self._journal_io()  # the exchanges that failed, kept beside the fault
+        self.bus.emit(Event("instrument_fault", self.run_id, {"key": action.key, **fault}))
+
+    def _recover(self, exc: InstrumentFailure) -> None:
+        """Reconnect the instrument that failed; a reconnection that fails too is the next attempt's problem."""
+        try:
+            self.rig.reconnect(exc.instrument)
+        except InstrumentFailure as again:
+            self.store.append(self.run_id, "event", {"event": "reconnect_failed", "instrument": exc.instrument,
+                                                     "message": str(again)})
 
     def _commit(self, action: Action, kind: str, payload: dict) -> None:
         """One measurement boundary: the action's record and the I/O it caused, atomically."""

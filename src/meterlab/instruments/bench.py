@@ -174,11 +174,25 @@ class InstrumentEntry(BaseModel):
         return registry.driver_class(self.driver)
 
 
+class TransientFaults(BaseModel):
+    """How a run rides out a communication glitch: the action that met it (a measurement, a set flow, ...) is
+    abandoned, the instrument reconnected, and the action done again after `wait_s` of rig time, `tries` times in
+    all. `kinds` are the failures taken as transient; an instrument's own error report never is."""
+
+    model_config = ConfigDict(extra="forbid")
+    tries: int = Field(3, ge=1, le=10, description="attempts of one action, the first included")
+    wait_s: float = Field(10.0, ge=0, le=600, description="rig time between two attempts (s)")
+    kinds: list[Literal["timeout", "connection", "reply"]] = Field(
+        default_factory=lambda: ["timeout", "connection", "reply"],
+        description="timeout: no answer; connection: lost or refused; reply: garbage the driver cannot read")
+
+
 class Bench(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bench: SafeName = Field(description="name of the bench, recorded with every run")
     description: str = ""
     instruments: dict[InstrumentName, InstrumentEntry] = Field(min_length=1)
+    transient_faults: TransientFaults = Field(default_factory=TransientFaults)
 
     def by_role(self, role: str) -> list[str]:
         return [name for name, entry in self.instruments.items() if entry.role == role]

@@ -4,12 +4,15 @@ conditioning and register readout."""
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from meterlab.errors import RigError
+from meterlab.instruments.errors import InstrumentError
+from meterlab.instruments.scale import STATUS_ERRORS
 from meterlab.metrology.methods import GravimetricReading, ReferenceMethod
 from meterlab.rigs.base import (
     ATMOSPHERE_PA,
@@ -25,6 +28,9 @@ from meterlab.rigs.base import (
 from meterlab.rigs.conditions import Readings, Suspended, violation
 from meterlab.rigs.register_readout import RegisterReadout
 from meterlab.rigs.water_conditioning import WaterConditioning
+
+
+OVERLOAD = STATUS_ERRORS["+"]  # what the balance's driver says of a load above its range
 
 
 @dataclass(frozen=True)
@@ -230,16 +236,26 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
 
     def _make_room(self, mass_kg: float, guard: Guard) -> None:
         capacity = float(getattr(self.scale.options, "capacity_kg", 0) or 0)
-        if not capacity or self.scale.weight_kg() + mass_kg * 1.05 < capacity * 0.95:
+        if not capacity or self._tank_kg(self.scale.weight_kg) + mass_kg * 1.05 < capacity * 0.95:
             return
         if self.drain is None:
             raise RigError(f"the tank cannot take {mass_kg:.1f} kg more and the bench has no tank drain")
         self.drain.set_signal("drain_valve", True)
         try:
-            self._wait_for(lambda: self.scale.weight_immediate_kg()[0] < 0.5, timeout_s=3600, guard=guard,
-                           what="draining the weighing tank")
+            self._wait_for(lambda: self._tank_kg(lambda: self.scale.weight_immediate_kg()[0]) < 0.5, timeout_s=3600,
+                           guard=guard, what="draining the weighing tank")
         finally:
             self.drain.set_signal("drain_valve", False)
+
+    def _tank_kg(self, read: Callable[[], float]) -> float:
+        """The tank's weight, or infinity while the balance reports an overload (a collection abandoned late,
+        e.g. after a missed reply, can overfill the tank: it is drained like a full one)."""
+        try:
+            return read()
+        except InstrumentError as exc:
+            if OVERLOAD not in exc.message:
+                raise
+            return math.inf
 
     def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str,
                 disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None) -> RawMeasurement:
