@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from meterlab.calibration.register import Register
 from meterlab.engine.control import RunState
 from meterlab.engine.events import EventBus
 from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.runner import Runner
-from meterlab.engine.session import bench_session, register_for
+from meterlab.engine.session import bench_session, create_run, load_inputs, register_for
+from meterlab.records.store import Store
 from meterlab.reports.results import run_result
 from meterlab.sim.scenario import FaultSpec
 
@@ -21,14 +23,27 @@ from .test_run_control import DN15, _runner_in_session
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _run(tmp_path, kind: str, duration_s: float | None) -> tuple:
+def _bench_with_scale_policy(tmp_path, policy: dict) -> Path:
+    bench = yaml.safe_load((REPO / "instruments" / "sim.yaml").read_text(encoding="utf-8"))
+    bench["instruments"]["scale"]["transient_faults"] = policy
+    path = tmp_path / "bench.yaml"
+    path.write_text(yaml.safe_dump(bench, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _run(tmp_path, kind: str, duration_s: float | None, bench: Path | None = None) -> tuple:
     procedure = yaml.safe_load((REPO / "procedures/r49/intrinsic-error.yaml").read_text(encoding="utf-8"))
     loop = next(s["for_each_point"] for s in procedure["steps"] if "for_each_point" in s)
     loop["points"] = ["Q3"]  # a minute of collection per measurement
     programme = tmp_path / "intrinsic-error.yaml"
     programme.write_text(yaml.safe_dump(procedure, sort_keys=False), encoding="utf-8")
-    store, register, run_id, inputs = _runner_in_session(tmp_path, str(programme), [DN15],
-                                                         "examples/scenarios/good-meter.yaml")
+    if bench is None:
+        store, register, run_id, inputs = _runner_in_session(tmp_path, str(programme), [DN15],
+                                                             "examples/scenarios/good-meter.yaml")
+    else:
+        inputs = load_inputs(programme, [REPO / DN15], bench, REPO / "examples/scenarios/good-meter.yaml")
+        store, register = Store(str(tmp_path / "records.db")), Register.load(REPO / "calibration")
+        run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=100.0)
     bus, seen = EventBus(), {}
 
     def inject(event) -> None:  # 5 s into the first measurement's collection
@@ -64,3 +79,11 @@ def test_a_fault_that_stays_ends_the_run_in_the_safe_state_with_its_history(tmp_
     assert "scale did not recover from a transient fault in 3 attempts" in final["error"]
     assert final["error"].count("attempt ") >= 3
     assert final["safe_state"]["pump"]  # the other instruments were driven to their safe state and read back
+
+
+def test_an_instruments_own_policy_overrides_the_benchs(tmp_path):
+    bench = _bench_with_scale_policy(tmp_path, {"tries": 5, "wait_s": 2})
+    state, store, run_id, faults = _run(tmp_path, "garbage", duration_s=None, bench=bench)
+    assert state is RunState.FAILED and [f["attempt"] for f in faults] == [1, 2, 3, 4, 5]
+    final = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]
+    assert "in 5 attempts (2 s apart" in final["error"]

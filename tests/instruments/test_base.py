@@ -96,6 +96,13 @@ def test_a_reply_that_does_not_cast_is_a_reply_error():
             source.current_a
 
 
+@pytest.mark.parametrize("reply", [b"9.91E+37", b"+9.9E+37", b"-9.9E+37", b"nan", b"inf"])
+def test_a_scpi_not_a_number_is_no_measured_value(reply):
+    with expected_protocol(Source, [(b"MEAS:CURR?", reply)]) as source:
+        with pytest.raises(InstrumentReplyError, match="not a measured value"):
+            source.current_a
+
+
 def test_check_set_errors_drains_the_queue_and_names_the_command():
     with expected_protocol(Source, [
         (b"TRIG 3", None),

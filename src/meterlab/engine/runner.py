@@ -215,28 +215,33 @@ class Runner:
             self._commit(action, "action_done", {"label": action.label, **(result or {})})
 
     def _riding_out(self, action: Action, do: Any) -> Any:
-        """Do the action; a transient communication fault (the bench's `transient_faults` policy) abandons the
-        attempt (a measurement's partial data included), reconnects the instrument, waits and does the action
-        again; each fault is recorded. When the policy is exhausted the run fails, naming the instrument and the
-        history of its faults."""
-        policy = self.rig.bench.bench.transient_faults
-        history: list[str] = []
-        for attempt in range(1, policy.tries + 1):
+        """Do the action; a transient communication fault (the failing instrument's `transient_faults` policy in
+        the bench file, else the bench's) abandons the attempt (a measurement's partial data included), reconnects
+        the instrument, waits and does the action again; each fault is recorded. When an instrument's policy is
+        exhausted the run fails, naming the instrument and the history of its faults."""
+        failures: dict[str, list[str]] = {}
+        while True:
             try:
                 return do(action)
             except InstrumentFailure as exc:
+                policy = self._fault_policy(exc.instrument)
                 kind = TRANSIENT_KINDS.get(type(exc))
                 if kind not in policy.kinds:
                     raise
-                history.append(f"attempt {attempt} at {self.rig.clock.now():.0f} s: {exc}")
-                self._record_fault(action, exc, kind, attempt, policy.tries)
-                if attempt == policy.tries:
+                history = failures.setdefault(exc.instrument, [])
+                history.append(f"attempt {len(history) + 1} at {self.rig.clock.now():.0f} s: {exc}")
+                self._record_fault(action, exc, kind, len(history), policy.tries)
+                if len(history) >= policy.tries:
                     raise MeterlabError(f"{action.label}: {exc.instrument} did not recover from a transient fault in "
-                                        f"{policy.tries} attempts ({policy.wait_s:g} s apart; bench "
-                                        f"transient_faults):\n  " + "\n  ".join(history)) from exc
+                                        f"{policy.tries} attempts ({policy.wait_s:g} s apart; transient_faults in "
+                                        f"the bench file):\n  " + "\n  ".join(history)) from exc
                 self._recover(exc)
                 self.rig.wait(policy.wait_s, guard=self.checkpoint)
-        raise AssertionError("unreachable")
+
+    def _fault_policy(self, instrument: str) -> Any:
+        bench = self.rig.bench.bench
+        entry = bench.instruments.get(instrument)
+        return (entry.transient_faults if entry is not None else None) or bench.transient_faults
 
     def _record_fault(self, action: Action, exc: InstrumentFailure, kind: str, attempt: int, tries: int) -> None:
         fault = {"event": "instrument_fault", "action": action.key, "instrument": exc.instrument, "kind": kind,

@@ -173,12 +173,19 @@ class ModbusInstrument(Instrument):
 # --------------------------------------------------------------------------------------------------------
 
 
+SCPI_NOT_A_NUMBER = 9.9e37  # SCPI-99 7.2.1: 9.91E+37 is "not a number", ±9.9E+37 infinity: no valid measurement
+
+
 def parse_value(instrument: Instrument, command: str, text: str, cast: Callable[[str], Any]) -> Any:
     try:
-        return cast(text.strip())
+        value = cast(text.strip())
     except (TypeError, ValueError):
         name = getattr(cast, "__name__", "the expected type")
         raise instrument.reply_error(command, f"cannot read {text!r} as {name}") from None
+    if isinstance(value, float) and (not math.isfinite(value) or abs(value) >= SCPI_NOT_A_NUMBER):
+        raise instrument.reply_error(command, f"{text.strip()!r} is not a measured value (SCPI not-a-number or "
+                                              f"infinity: the instrument has no valid measurement)")
+    return value
 
 
 class _Declared:

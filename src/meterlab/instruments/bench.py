@@ -109,6 +109,20 @@ class SerialSettings(BaseModel):
                 "parity": getattr(constants.Parity, self.parity), "stop_bits": stop}
 
 
+class TransientFaults(BaseModel):
+    """How a run rides out a communication glitch (for the bench, or one instrument): the action that met it (a
+    measurement, a set flow, ...) is abandoned, the instrument reconnected, and the action done again after
+    `wait_s` of rig time, up to `tries` faults of that instrument in all. `kinds` are the failures taken as
+    transient; an instrument's own error report never is."""
+
+    model_config = ConfigDict(extra="forbid")
+    tries: int = Field(3, ge=1, le=10, description="attempts of one action, the first included")
+    wait_s: float = Field(10.0, ge=0, le=600, description="rig time between two attempts (s)")
+    kinds: list[Literal["timeout", "connection", "reply"]] = Field(
+        default_factory=lambda: ["timeout", "connection", "reply"],
+        description="timeout: no answer; connection: lost or refused; reply: garbage the driver cannot read")
+
+
 class InstrumentEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     driver: str = Field(description="registry key of the driver, e.g. keysight_53230a")
@@ -122,6 +136,8 @@ class InstrumentEntry(BaseModel):
     write_termination: str | None = None
     serial: SerialSettings | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="driver options, checked by the driver")
+    transient_faults: TransientFaults | None = Field(None, description="this instrument's policy for transient "
+                                                     "faults (default: the bench's)")
     equipment: dict[str, Any] = Field(default_factory=dict, description="construction data of the equipment this "
                                       "instrument serves, read by the rig (e.g. nozzle throat diameters)")
     wiring: dict[str, str] = Field(default_factory=dict, description="instrument terminal -> rig signal")
@@ -172,19 +188,6 @@ class InstrumentEntry(BaseModel):
     @property
     def driver_class(self) -> type[Instrument]:
         return registry.driver_class(self.driver)
-
-
-class TransientFaults(BaseModel):
-    """How a run rides out a communication glitch: the action that met it (a measurement, a set flow, ...) is
-    abandoned, the instrument reconnected, and the action done again after `wait_s` of rig time, `tries` times in
-    all. `kinds` are the failures taken as transient; an instrument's own error report never is."""
-
-    model_config = ConfigDict(extra="forbid")
-    tries: int = Field(3, ge=1, le=10, description="attempts of one action, the first included")
-    wait_s: float = Field(10.0, ge=0, le=600, description="rig time between two attempts (s)")
-    kinds: list[Literal["timeout", "connection", "reply"]] = Field(
-        default_factory=lambda: ["timeout", "connection", "reply"],
-        description="timeout: no answer; connection: lost or refused; reply: garbage the driver cannot read")
 
 
 class Bench(BaseModel):
