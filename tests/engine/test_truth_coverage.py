@@ -1,7 +1,11 @@
 """U neither too small nor inflated (issue 10): on the simulated lab whose instruments carry errors drawn from their
 own certificates (the balance's span and scatter, the thermometer's offset, the diverter's timing from the bench's
-diverter test), the truth lies within U for at least 90 % and at most 99.5 % of 108 gravimetric points across
-seeds; and a meter truly just outside its MPE fails."""
+diverter test), the truth lies within U for at least 90 % and at most 99.5 % of the gravimetric points across
+seeds; and a meter truly just outside its MPE fails.
+
+324 points (18 seeds): a run varies with the host's timing, and 3 to 9 of 216 points fell outside U in three runs
+(U is a little conservative where the rectangular reading resolutions dominate), so "at most 99.5 % within" (at
+least 2 outside) does not hang on one point."""
 
 import numpy as np
 import yaml
@@ -44,10 +48,12 @@ def _points(tmp_path, seed: int, curve) -> list[tuple[dict, str]]:
 
 
 def test_the_truth_lies_within_u_about_as_often_as_u_says(tmp_path):
-    points = [item for seed in range(6) for item in _points(tmp_path, seed, CURVE)]
-    assert len(points) == 6 * 18
+    points = [item for seed in range(18) for item in _points(tmp_path, seed, CURVE)]
+    assert len(points) == 18 * 18
     ratios = [abs(p["error_pct"] - truth(scenario, 1, p["flowrate_m3h"])) / p["U_pct"] for p, scenario in points]
     within = sum(r <= 1 for r in ratios) / len(ratios)
+    print(f"truth within U for {within:.1%} of {len(ratios)} points, median |E - truth| = "
+          f"{sorted(ratios)[len(ratios) // 2]:.2f} U")
     assert 0.90 <= within <= 0.995, (within, sorted(ratios)[len(ratios) // 2])
 
 

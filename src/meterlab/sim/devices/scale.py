@@ -70,7 +70,8 @@ class SimMettlerToledoSics(LineDevice):
                 rho_air = self.params.air_density_kg_m3
                 mass_kg *= (1 - rho_air / world.signals[density].read()) / (1 - rho_air / self.params.weights_density_kg_m3)
             mass_kg *= 1 + self.params.span_error_rel
-            if self.params.repeatability_kg:
+            if self.params.repeatability_kg and mass_kg > self.params.resolution_kg:
+                # an empty tank reads zero: the balance's zero tracking holds it there
                 mass_kg += float(self._rng.normal(0.0, self.params.repeatability_kg))
             return mass_kg, steady
 
