@@ -4,6 +4,7 @@ instruments, calibration, records, demo). The top layer: the only package that i
 from __future__ import annotations
 
 import typer
+from typer.core import TyperArgument
 
 from meterlab import __version__
 from meterlab.cli.calibration import calibration_app
@@ -12,6 +13,17 @@ from meterlab.cli.lab import lab_app
 from meterlab.cli.procedures import procedures_app
 from meterlab.cli.records import records_app
 from meterlab.cli import run as run_commands
+
+_argument_type = TyperArgument.display_type_rich
+
+
+def _argument_type_without_lists(self: TyperArgument, ctx) -> str | None:
+    """Typer labels a repeated argument with its Python type ("PATH <list[Path]>"); the argument's name and the
+    "..." of the usage line already say it repeats, so the help shows no type for it."""
+    return None if self.type_descriptor.is_list else _argument_type(self, ctx)
+
+
+TyperArgument.display_type_rich = _argument_type_without_lists  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="meterlab",
