@@ -14,16 +14,17 @@ from meterlab.cli.procedures import procedures_app
 from meterlab.cli.records import records_app
 from meterlab.cli import run as run_commands
 
-_argument_type = TyperArgument.display_type_rich
+_argument_type = getattr(TyperArgument, "display_type_rich", None)
 
 
 def _argument_type_without_lists(self: TyperArgument, ctx) -> str | None:
     """Typer labels a repeated argument with its Python type ("PATH <list[Path]>"); the argument's name and the
     "..." of the usage line already say it repeats, so the help shows no type for it."""
-    return None if self.type_descriptor.is_list else _argument_type(self, ctx)
+    return None if self.nargs != 1 else _argument_type(self, ctx)
 
 
-TyperArgument.display_type_rich = _argument_type_without_lists  # type: ignore[method-assign]
+if _argument_type is not None:  # the Typer versions that print the type at all
+    TyperArgument.display_type_rich = _argument_type_without_lists  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="meterlab",
