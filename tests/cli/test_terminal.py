@@ -307,3 +307,16 @@ def test_what_the_run_prints_while_the_display_stands_aside_comes_after_the_ques
             progress(Event("message", "r1", {"text": "rig state restored"}))
             assert "rig state restored" not in out.getvalue()
         assert "rig state restored" in out.getvalue()
+
+
+def test_a_point_outside_its_window_and_an_instrument_fault_are_shown_as_they_happen():
+    out = io.StringIO()
+    with ConsoleProgress(Console(file=out, width=200), total=3) as progress:
+        progress(Event("outside_window", "r1", {"key": "1[Q1]/2/r1", "point": "Q1", "attempt": 1, "of": 3,
+                                                "flowrate_m3h": 0.01463, "low_m3h": 0.015625, "high_m3h": 0.0171875}))
+        progress(Event("instrument_fault", "r1", {"key": "1[Q3]/2/r1", "kind": "reply", "attempt": 3, "of": 3,
+                                                  "message": "scale during 'SI': reply not understood: '[x]'"}))
+    text = out.getvalue()
+    assert "outside its window Q1 (measurement 1): Q 0.01463 m³/h, window 0.01562–0.01719: flow trimmed" in text
+    assert "instrument fault (reply, attempt 3 of 3) scale during 'SI': reply not understood: '[x]': the run stops" \
+        in text  # the reply's brackets printed as they came, not read as markup

@@ -42,7 +42,7 @@ def action_seconds(action, meter, method, resolution_l: float, readout: str,
         elif step.volume == "auto":
             volume_l = plan_volume(meter, action.point, method, resolution_l=resolution_l, readout=readout).volume_l
             if step.start == "standing" and standing is not None:
-                volume_l = max(volume_l, q * standing.min_run_s / 3.6)
+                volume_l = max(volume_l, standing.min_volume_l(q))
         else:
             volume_l = float(step.volume)
         row = {"flowrate": f"{q:.4g}", "volume": f"{volume_l:.4g}"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from meterlab.engine.measurement import meter_inputs, method_for_start, point_model, ramp_input
-from meterlab.engine.session import _check_unchanged, inputs_from_header, reference_method, register_for
+from meterlab.engine.session import check_unchanged, inputs_from_header, reference_method, register_for
 from meterlab.errors import MeterlabError
 from meterlab.metrology.budget import UncertaintyResult, evaluate
 from meterlab.metrology.montecarlo import McResult, distributions_of, monte_carlo, validate_gum
@@ -61,7 +61,7 @@ def validate_point(store: Store, run_id: str, point: str, *, register: Any, seri
     header = next(store.entries(run_id, kinds=["run_created"])).payload
     inputs = inputs_from_header(header)
     register = register_for(inputs.bench, register)
-    _check_unchanged(store, run_id, header, register, None)  # the certificates the run used, or nothing
+    check_unchanged(store, run_id, header, register, None)  # the certificates the run used, or nothing
     payload = find_measurement(store, run_id, point)
     action = next(a for a in inputs.plan().actions if a.key == payload["action"])
     serials = [row["meter_serial"] for row in payload["meters"]]

@@ -40,13 +40,8 @@ def volume_for(runner: Any, action: Action) -> float:
         return float(step.volume)
     planned = max(_planned_l(runner, action, serial, meter) for serial, meter in runner.meters)
     if step.start == "standing":
-        planned = max(planned, standing_floor_l(runner.rig.require_standing_start(), action.point.nominal_m3h))
+        planned = max(planned, runner.rig.require_standing_start().min_volume_l(action.point.nominal_m3h))
     return planned
-
-
-def standing_floor_l(standing: Any, flowrate_m3h: float) -> float:
-    """The volume of the rig's shortest standing start at this flowrate."""
-    return flowrate_m3h * standing.min_run_s / 3.6
 
 
 def _planned_l(runner: Any, action: Action, serial: str, meter: Any) -> float:

@@ -396,7 +396,7 @@ def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | No
     states = [e.payload["state"] for e in store.entries(run_id, kinds=["state"])]
     if states and states[-1] == "completed":
         raise MeterlabError(f"run {run_id} is completed; a completed run is not run again")
-    _check_unchanged(store, run_id, header, register, accept_changed_inputs)
+    check_unchanged(store, run_id, header, register, accept_changed_inputs)
     inputs = inputs_from_header(header)
     register = register_for(inputs.bench, register)
     with bench_session(inputs, clock_scale=header["clock_scale"], register=register) as rig:
@@ -435,7 +435,7 @@ def changed_inputs(header: dict, register: Register) -> list[str]:
     return changes
 
 
-def _check_unchanged(store: Store, run_id: str, header: dict, register: Register, reason: str | None) -> None:
+def check_unchanged(store: Store, run_id: str, header: dict, register: Register, reason: str | None) -> None:
     changes = changed_inputs(header, register)
     if not changes:
         return

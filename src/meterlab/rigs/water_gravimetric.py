@@ -42,6 +42,10 @@ class StandingStart:
     flow_time_constant_s: float
     min_run_s: float
 
+    def min_volume_l(self, flowrate_m3h: float) -> float:
+        """The volume of the shortest standing start at this flowrate."""
+        return flowrate_m3h * self.min_run_s / 3.6
+
     def ramp_share(self, run_s: float) -> float:
         """The share of a standing start's volume that passed on the ramps, at most (2 τ / run time)."""
         return min(1.0, 2 * self.flow_time_constant_s / run_s) if run_s > 0 else 1.0
