@@ -73,8 +73,14 @@ def test_two_meters_in_series_recover_their_own_true_curves_against_the_nozzles(
     assert at_qmax["GM4-2026-0043"] - at_qmax["GM4-2026-0042"] > 0.8
     first = measurements[0]
     assert set(first["reading"]) == {"nozzles", "nozzle_pressure_pa", "nozzle_temperature_c", "meter_pressure_pa",
-                                     "meter_temperature_c", "timebase_count"}
-    assert set(first["standards"]) == {"cfv-bank-01", "prt-01", "ptx-g-01", "ptx-g-02", "ptx-g-03", "ctr-02"}
+                                     "meter_temperature_c", "timebase_count", "humidity_pct"}
+    assert set(first["standards"]) == {"cfv-bank-01", "prt-01", "ptx-g-01", "ptx-g-02", "ptx-g-03", "ctr-02", "hyg-01"}
+    # the moist air's humidity, read by the hygrometer and corrected by its certificate, enters the budget
+    humidity = first["conditions"]["corrections"]["hyg-01"][0]
+    assert first["reading"]["humidity_pct"] == pytest.approx(humidity["reading"] + humidity["correction"])
+    assert 40 < first["reading"]["humidity_pct"] < 50  # the scenario's laboratory air: 45 %RH
+    line = next(line for line in first["meters"][0]["budget"] if line["name"] == "gas relative humidity")
+    assert line["source"].startswith("hyg-01")
     # the second meter sees a lower pressure than the first: its reference volume is moved to its own pressure
     for m in measurements:
         first_row, second_row = m["meters"]

@@ -1,4 +1,4 @@
-"""Modbus pressure/temperature transmitters and barometers: byte-exact PDUs for each register layout, then the
+"""Modbus pressure/temperature/humidity transmitters and barometers: byte-exact PDUs for each register layout, then the
 gas bench's transmitters (instruments/sim-gas.yaml) against the simulated gas rig over Modbus TCP."""
 
 import struct
@@ -42,6 +42,14 @@ def test_a_barometer_in_hpa_on_input_registers():
         assert barometer.pressure_pa == pytest.approx(101325.0)
 
 
+def test_a_hygrometer_in_percent_relative_humidity():
+    with expected_protocol(ModbusTransmitter, [(hx("04 0000 0002"), hx("04 04" + words(45.25)))],
+                           options={"quantity": "humidity"}) as hygrometer:
+        assert hygrometer.humidity_pct == pytest.approx(45.25)
+        with pytest.raises(InstrumentValueError, match="measures humidity"):
+            hygrometer.pressure_pa
+
+
 def test_a_word_swapped_holding_register_in_kelvin_and_a_status_register():
     with expected_protocol(ModbusTransmitter, [
         (hx("03 0010 0002"), hx("03 04" + words(294.5, swapped=True))),
@@ -65,8 +73,11 @@ def test_the_options_must_name_a_unit_of_the_quantity():
     assert TransmitterOptions(quantity="temperature").unit == "degC"
     with pytest.raises(ValidationError, match="a temperature unit is one of"):
         TransmitterOptions(quantity="temperature", unit="kPa")
+    assert TransmitterOptions(quantity="humidity").unit == "%RH"
+    with pytest.raises(ValidationError, match="a humidity unit is one of %RH"):
+        TransmitterOptions(quantity="humidity", unit="kPa")
     with pytest.raises(ValidationError):
-        TransmitterOptions(quantity="humidity")
+        TransmitterOptions(quantity="flow")
 
 
 def test_a_modbus_exception_and_identify():

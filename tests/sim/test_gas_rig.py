@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from meterlab.instruments.bench import load_bench
+from meterlab.metrology.fluids import water_vapour_mole_fraction
 from meterlab.metrology.reference_volume import (
     MOLAR_GAS_CONSTANT,
     MOLAR_MASS_AIR,
@@ -34,6 +35,7 @@ def gas_meter(serial, error_pct, pulse_value_l=0.1):
 
 
 def gas_world(*meters, max_step_s=1.0, **rig):
+    rig.setdefault("humidity_pct", 0.0)  # dry air unless a test says otherwise: the formulas below are for it
     params = GasRigParams(nozzles=NOZZLES, **rig)
     clock = ManualClock()
     world = build_world(Scenario(gas_rig=params, gas_meters=list(meters)), clock)
@@ -52,14 +54,24 @@ def switch(world, **signals):
             world.write(name, value)
 
 
-def density(p_pa, t_c):
-    return p_pa * MOLAR_MASS_AIR / (MOLAR_GAS_CONSTANT * (t_c + 273.15))
+def density(p_pa, t_c, x_v=0.0):
+    return p_pa * moist_molar_mass(x_v) / (MOLAR_GAS_CONSTANT * (t_c + 273.15))
 
 
-def critical_flow(nozzles, p0_pa, t0_c):
-    """ISO 9300, written out here independently of the simulator: sum of A·Cd·C*·p0/sqrt(R·T0/M)."""
-    root = math.sqrt(MOLAR_GAS_CONSTANT * (t0_c + 273.15) / MOLAR_MASS_AIR)
-    return sum(math.pi * n.throat_diameter_m ** 2 / 4 * n.discharge_coefficient * C_STAR_AIR * p0_pa / root
+def moist_molar_mass(x_v):
+    return (1 - x_v) * MOLAR_MASS_AIR + x_v * 0.01801528  # water vapour
+
+
+def critical_flow(nozzles, p0_pa, t0_c, x_v=0.0):
+    """ISO 9300, written out here independently of the simulator: sum of A·Cd·C*·p0/sqrt(R·T0/M), for moist air
+    of water-vapour fraction x_v (M and κ mixed; C_p of the vapour 33.59 J/mol/K, of dry air 3.5 R)."""
+    c_star = C_STAR_AIR
+    if x_v:
+        cp = (1 - x_v) * 3.5 * MOLAR_GAS_CONSTANT + x_v * 33.59
+        kappa = cp / (cp - MOLAR_GAS_CONSTANT)
+        c_star = math.sqrt(kappa * (2 / (kappa + 1)) ** ((kappa + 1) / (kappa - 1)))
+    root = math.sqrt(MOLAR_GAS_CONSTANT * (t0_c + 273.15) / moist_molar_mass(x_v))
+    return sum(math.pi * n.throat_diameter_m ** 2 / 4 * n.discharge_coefficient * c_star * p0_pa / root
                for n in nozzles)
 
 
@@ -79,6 +91,21 @@ def test_open_nozzles_pass_the_critical_flow_of_iso_9300():
     assert rig.total_mass_kg == pytest.approx(world.read("gas.mass_flow_kg_s") * 100, rel=1e-12)
     assert world.read("gas.flowrate_m3h") == pytest.approx(
         world.read("gas.mass_flow_kg_s") / density(99000.0, 23.0) * 3600, rel=1e-12)
+
+
+def test_the_laboratory_air_is_moist_and_the_nozzles_pass_its_critical_flow():
+    world, clock, rig = gas_world(gas_meter("A", 0.0), meter_pressure_drop_pa=0.0, ambient_pressure_pa=99000.0,
+                                  gas_temperature_c=23.0, humidity_pct=60.0)
+    switch(world, inlet_valve=1, vacuum_pump=1, nozzle4=1)
+    assert world.read("gas.humidity_pct") == pytest.approx(60.0, rel=1e-12)  # no drop: the room's air at meter 1
+    x_v = water_vapour_mole_fraction(23.0, 99000.0, 60.0)
+    assert 0.016 < x_v < 0.018  # 60 % of p_sv(23 °C) = 2810 Pa
+    q = world.read("gas.mass_flow_kg_s")
+    assert q == pytest.approx(critical_flow([NOZZLES[3]], 99000.0, 23.0, x_v), rel=2e-5)
+    assert q < critical_flow([NOZZLES[3]], 99000.0, 23.0) * 0.997  # lighter than dry air: less mass ...
+    assert world.read("gas.flowrate_m3h") == pytest.approx(q / density(99000.0, 23.0, x_v) * 3600, rel=1e-12)
+    dry_m3h = critical_flow([NOZZLES[3]], 99000.0, 23.0) / density(99000.0, 23.0) * 3600
+    assert world.read("gas.flowrate_m3h") > dry_m3h * 1.002  # ... but more volume
 
 
 def test_the_meters_pressure_drop_lowers_p0_consistently():
@@ -272,9 +299,12 @@ def test_nozzle_flow_agrees_with_the_formula_from_the_transmitters_readings(gas_
     assert nozzles.read_outputs()[:5] == [False, True, False, False, True]
     p0 = gas_rig["nozzle_pressure"].pressure_pa
     t0 = gas_rig["gas_temperature"].temperature_c
+    # the hygrometer at meter 1 gives the moist air's water-vapour fraction, which the stream keeps to the nozzles
+    x_v = water_vapour_mole_fraction(t0, gas_rig["gas_pressure"].pressure_pa, gas_rig["gas_humidity"].humidity_pct)
+    assert x_v > 0.01  # the scenario's laboratory air: 45 %RH
     specs = gas_lab.scenario.gas_rig.nozzles
     assert gas_lab.world.read("gas.mass_flow_kg_s") == pytest.approx(
-        critical_flow([specs[1], specs[4]], p0, t0), rel=3e-5)  # float32 registers, C* to 5 digits
+        critical_flow([specs[1], specs[4]], p0, t0, x_v), rel=3e-5)  # float32 registers, C* to 5 digits
     assert gas_rig["barometer"].pressure_pa == pytest.approx(gas_lab.scenario.gas_rig.ambient_pressure_pa, rel=1e-7)
     gas_rig.safe_state()
     assert not any(nozzles.read_outputs()) and gas_lab.world.read("gas.mass_flow_kg_s") == 0

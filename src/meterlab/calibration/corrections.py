@@ -48,6 +48,7 @@ _UNIT_FACTORS: dict[str, tuple[str, float]] = {
     "°C": ("K", 1.0), "K": ("K", 1.0), "mK": ("K", 1e-3),  # temperature *differences* (corrections, u)
     "s": ("s", 1.0), "ms": ("s", 1e-3),
     "Hz": ("Hz", 1.0), "kHz": ("Hz", 1e3), "MHz": ("Hz", 1e6),
+    "%RH": ("%RH", 1.0),
 }
 
 

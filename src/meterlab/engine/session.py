@@ -332,6 +332,7 @@ def reference_method(inputs: RunInputs, register: Register):
             throat_diameters_m={f"N{k}": float(d) for k, d in enumerate(diameters, start=1)},
             thermometer=_cert(bench, "mut_gas_temperature"), nozzle_pressure=_cert(bench, "nozzle_pressure"),
             meter_pressure=_cert(bench, "mut_gas_pressure"), timer=_cert(bench, "collection_timer"),
+            hygrometer=_cert(bench, "gas_humidity") if bench.by_role("gas_humidity") else None,
             temperature_difference_half_width_c=float(
                 _equipment(bench, "sonic_nozzle_bank", "temperature_difference_half_width_c")))
     if inputs.procedure.method == "master_meter":
@@ -379,7 +380,8 @@ def _gas_rig(inputs: RunInputs, connected: Any, clock: Any, iolog: RunIOLog, reg
     rig_class = BellProverRig
     if inputs.procedure.method == "sonic_nozzle":
         rig_class = SonicNozzleRig
-        roles = ("sonic_nozzle_bank", "mut_gas_temperature", "nozzle_pressure", "mut_gas_pressure", "collection_timer")
+        roles = ("sonic_nozzle_bank", "mut_gas_temperature", "nozzle_pressure", "mut_gas_pressure", "collection_timer",
+                 "gas_humidity")
         standards = sorted({bench.instruments[name].calibration for role in roles for name in bench.by_role(role)
                             if bench.instruments[name].calibration})
     return rig_class(connected, clock=clock, iolog=iolog, method=method,

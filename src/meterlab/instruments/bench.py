@@ -56,7 +56,7 @@ ROLES = (
     "water_pressure_controller", "water_circulator", "reference_master_meter", "pressure_loss_transmitter",
     "mut_pulse_counter", "mut_mbus_gateway", "mut_modbus",
     "bell_prover_encoder", "bell_pressure", "sonic_nozzle_bank", "nozzle_pressure", "collection_timer",
-    "gas_rig_valves", "mut_gas_temperature", "mut_gas_pressure", "barometer", "reference_gas_master_meter",
+    "gas_rig_valves", "mut_gas_temperature", "mut_gas_pressure", "gas_humidity", "barometer", "reference_gas_master_meter",
     "climate_chamber", "surge_generator", "burst_generator", "esd_generator", "dips_generator",
     "magnetic_field_source", "rf_generator", "rf_amplifier", "rf_power_meter", "field_probe",
 )

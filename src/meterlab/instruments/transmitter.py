@@ -1,9 +1,10 @@
-"""Pressure and temperature transmitters (and barometers) that give their reading as a Modbus float register.
+"""Pressure, temperature and humidity transmitters (barometers, hygrometers) that give their reading as a Modbus
+float register.
 
 One driver for every such transmitter: the bench's `options:` state where the value is (address, input or
 holding table, word order), what it measures and in which unit, and optionally a status register (0 = ok).
 Examples [U]: a Vaisala PTB330 barometer, a Keller 33X pressure transmitter, a Pt100 head transmitter with a
-Modbus output: take each device's register table from its manual and write it in the bench file.
+Modbus output, a Vaisala HMT330 humidity transmitter (relative humidity in %RH): take each device's register table from its manual and write it in the bench file.
 
 Wiring: input = the rig signal the transmitter measures (`input: gas.pressure_pa`)."""
 
@@ -19,13 +20,15 @@ from meterlab.instruments.transport import RegisterTable, WordOrder, registers_t
 
 PA_PER_UNIT = {"Pa": 1.0, "hPa": 100.0, "kPa": 1e3, "MPa": 1e6, "mbar": 100.0, "bar": 1e5}
 CELSIUS_OFFSET = {"degC": 0.0, "K": -273.15}  # °C = value + offset
-DEFAULT_UNIT = {"pressure": "Pa", "temperature": "degC"}
+PERCENT_RH = {"%RH": 1.0}
+UNITS = {"pressure": PA_PER_UNIT, "temperature": CELSIUS_OFFSET, "humidity": PERCENT_RH}
+DEFAULT_UNIT = {"pressure": "Pa", "temperature": "degC", "humidity": "%RH"}
 
 
 class TransmitterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    quantity: Literal["pressure", "temperature"]
-    unit: str | None = Field(None, description="of the register: Pa, hPa, kPa, MPa, mbar, bar / degC, K")
+    quantity: Literal["pressure", "temperature", "humidity"]
+    unit: str | None = Field(None, description="of the register: Pa, hPa, kPa, MPa, mbar, bar / degC, K / %RH")
     address: int = Field(0, ge=0, le=65534, description="protocol address of the float's first register")
     table: Literal["input", "holding"] = "input"
     word_order: Literal["big", "word_swapped"] = "big"
@@ -33,7 +36,7 @@ class TransmitterOptions(BaseModel):
 
     @model_validator(mode="after")
     def _unit_of_quantity(self) -> TransmitterOptions:
-        units = PA_PER_UNIT if self.quantity == "pressure" else CELSIUS_OFFSET
+        units = UNITS[self.quantity]
         if self.unit is None:
             self.unit = DEFAULT_UNIT[self.quantity]
         if self.unit not in units:
@@ -64,6 +67,12 @@ class ModbusTransmitter(ModbusInstrument):
     def temperature_c(self) -> float:
         self._needs("temperature")
         return self.value + CELSIUS_OFFSET[self.options.unit]  # type: ignore[index]
+
+    @property
+    def humidity_pct(self) -> float:
+        """Relative humidity in %RH."""
+        self._needs("humidity")
+        return self.value
 
     def _needs(self, quantity: str) -> None:
         if self.options.quantity != quantity:

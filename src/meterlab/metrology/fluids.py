@@ -18,9 +18,12 @@ __all__ = [
     "CIPM2007_FORMULA_U_REL",
     "air_density_cipm2007",
     "enhancement_factor",
+    "moist_air_isentropic_exponent",
+    "moist_air_molar_mass",
     "saturation_vapour_pressure_pa",
     "water_density",
     "water_density_tanaka",
+    "water_vapour_mole_fraction",
     "water_vapour_partial_pressure_pa",
 ]
 
@@ -74,6 +77,11 @@ CIPM_D, CIPM_E = 1.83e-11, -0.765e-8
 # Relative standard uncertainty of the CIPM-2007 equation itself (Picard et al. 2008, Table 2, as cited
 # by masscor); add it as a (1 + δ) factor when air density matters beyond buoyancy.
 CIPM2007_FORMULA_U_REL = 22e-6
+
+# Water vapour as an ideal gas near 20 °C: its molar isobaric heat capacity (NIST Chemistry WebBook, H2O gas,
+# Shomate equation at 298 K: 33.59 J mol⁻¹ K⁻¹; 33.5-33.6 over 0-40 °C), which with a dry air's κ gives the
+# isentropic exponent of moist air (ideal mixing of heat capacities).
+WATER_VAPOUR_CP_J_MOL_K = 33.59
 
 # Ranges enforced below. Tanaka's temperature range is the paper's; its pressure range is where the tests
 # check it against IAPWS-95 (covers water meters rated MAP 16 bar). CIPM-2007 was assessed for laboratory air
@@ -150,6 +158,24 @@ def water_vapour_partial_pressure_pa(temperature_c: Any, pressure_pa: Any, relat
     _check_range("relative_humidity_pct", relative_humidity_pct, 0.0, 100.0, "0 to 100 %")
     h = relative_humidity_pct / 100.0
     return h * enhancement_factor(temperature_c, pressure_pa) * saturation_vapour_pressure_pa(temperature_c)
+
+
+def water_vapour_mole_fraction(temperature_c: Any, pressure_pa: Any, relative_humidity_pct: Any) -> Any:
+    """Amount fraction of water vapour in moist air, x_v = h·f·p_sv/p (CIPM-2007). It is what a gas stream keeps
+    from place to place (the relative humidity changes with p and t, x_v does not)."""
+    return water_vapour_partial_pressure_pa(temperature_c, pressure_pa, relative_humidity_pct) / pressure_pa
+
+
+def moist_air_molar_mass(x_v: Any, dry_molar_mass: Any = CIPM_MA_REF) -> Any:
+    """Molar mass of moist air in kg/mol: M = (1 − x_v)·M_a + x_v·M_v."""
+    return (1.0 - x_v) * dry_molar_mass + x_v * CIPM_MV
+
+
+def moist_air_isentropic_exponent(x_v: Any, dry_kappa: Any = 1.4) -> Any:
+    """Isentropic exponent of moist air as an ideal mixture: κ = C_p/(C_p − R), C_p = (1 − x_v)·C_p,a + x_v·C_p,v,
+    C_p,a = κ_a·R/(κ_a − 1) from the dry air's κ_a (1.4 gives 29.1 J mol⁻¹ K⁻¹)."""
+    cp = (1.0 - x_v) * dry_kappa * CIPM_R / (dry_kappa - 1.0) + x_v * WATER_VAPOUR_CP_J_MOL_K
+    return cp / (cp - CIPM_R)
 
 
 def air_density_cipm2007(

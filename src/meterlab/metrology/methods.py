@@ -10,15 +10,21 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import inf
 from typing import Any
 
 from GTC.lib import UncertainReal
 
 from meterlab.errors import DeclarationError
-from meterlab.metrology.budget import quantity, rectangular
-from meterlab.metrology.fluids import ZERO_CELSIUS_K, water_density
+from meterlab.metrology.budget import quantity, rectangular, value_of
+from meterlab.metrology.fluids import (
+    ZERO_CELSIUS_K,
+    moist_air_isentropic_exponent,
+    moist_air_molar_mass,
+    water_density,
+    water_vapour_mole_fraction,
+)
 from meterlab.metrology.indication import error_of_indication
 from meterlab.metrology.nozzle_bank import NozzleBank
 from meterlab.metrology.reference_volume import (
@@ -32,6 +38,11 @@ from meterlab.metrology.reference_volume import (
     master_meter_volume,
     sonic_nozzle_mass_flow,
 )
+
+# Without a hygrometer the gas's relative humidity is stated, not measured: laboratory air anywhere from dry to
+# saturated, 50 ± 50 %RH (rectangular)
+UNMEASURED_HUMIDITY_PCT = 50.0
+UNMEASURED_HUMIDITY_SOURCE = "not measured: laboratory air, dry to saturated (50 ± 50 %RH, rectangular)"
 
 
 class ReferenceMethod(ABC):
@@ -420,6 +431,7 @@ class SonicNozzleReading:
     meter_pressure_pa: float
     meter_temperature_c: float
     timebase_count: int                 # the timer's reference counted over the same gate as the meters
+    humidity_pct: float | None = None   # relative humidity at the meters (a hygrometer there); None: not measured
 
 
 @dataclass(frozen=True)
@@ -427,7 +439,11 @@ class SonicNozzleMethod(ReferenceMethod):
     """Critical-flow (sonic) nozzles downstream of the meters: the mass that passed, q_m·Δt summed over the
     open nozzles (ISO 9300, Cd from the nozzles' certificate), over the gas density at the meter (ideal gas).
 
-        V_MUT = Σ_k C_d,k·A_k·C*·p0/√(R·T0/M) · (N/f) · R·T_MUT/(p_MUT·M)
+        V_MUT = Σ_k C_d,k·A_k·C*(κ)·p0/√(R·T0/M) · (N/f) · R·T_MUT/(p_MUT·M)
+
+    The gas is the laboratory's moist air: its water-vapour fraction x_v (from the relative humidity at the meters,
+    CIPM-2007) sets M and κ (and so C*); the stream keeps x_v from the meters to the nozzles. Dry air at 23 °C and
+    45 %RH would bias E by about +0.21 %. Without a hygrometer the humidity is a stated range (dry to saturated).
 
     `nozzles` lists (element, throat diameter m, Cd, u(Cd), ν(Cd)) of every nozzle of the bank."""
 
@@ -442,12 +458,15 @@ class SonicNozzleMethod(ReferenceMethod):
     timer_source: str
     timebase_hz: float
     timebase_u_hz: float
-    molar_mass_kg_mol: float = MOLAR_MASS_AIR
-    kappa: float = 1.4
-    # ideal-gas C* for dry air vs the real, humid gas of an atmospheric inlet (ISO 9300 real-gas C*_R differs
-    # by ~1e-4 near 1 bar; humidity moves the flow by a few 1e-4): a rectangular relative half-width
+    molar_mass_kg_mol: float = MOLAR_MASS_AIR   # of the dry air
+    kappa: float = 1.4                          # of the dry air
+    # the ideal-gas C* of the moist air's κ vs the real gas (ISO 9300 real-gas C*_R differs by ~1e-4 near 1 bar
+    # [U]): a rectangular relative half-width
     critical_flow_half_width_rel: float = 5e-4
-    critical_flow_source: str = "ISO 9300 ideal-gas critical flow function, dry air"
+    critical_flow_source: str = "ISO 9300 ideal-gas critical flow function of the moist air vs real gas"
+    # the hygrometer at the meters (u from its certificate); None: no hygrometer, the humidity is the stated range
+    humidity_u_pct: float | None = None
+    humidity_source: str = UNMEASURED_HUMIDITY_SOURCE
     temperature_difference_half_width_c: float = 0.0  # gas at the nozzles vs at the meters (rig validation)
     temperature_difference_source: str = "rig validation (bench file)"
 
@@ -484,21 +503,37 @@ class SonicNozzleMethod(ReferenceMethod):
                                           source=self.timer_source),
             "timebase_hz": quantity(self.timebase_hz, self.timebase_u_hz, name="counter timebase frequency",
                                     source=self.timer_source),
-            "molar_mass": self.molar_mass_kg_mol,
-            "kappa": self.kappa,
+            "humidity_pct": self._humidity(reading),
+            "dry_molar_mass": self.molar_mass_kg_mol,
+            "dry_kappa": self.kappa,
         })
         return x
 
+    def _humidity(self, reading: SonicNozzleReading) -> Any:
+        """The relative humidity at the meters: the hygrometer's reading under its certificate, or, with none,
+        laboratory air anywhere from dry to saturated (50 ± 50 %RH, rectangular)."""
+        if self.humidity_u_pct is None:
+            return rectangular(UNMEASURED_HUMIDITY_PCT, UNMEASURED_HUMIDITY_PCT, name="gas relative humidity",
+                               source=self.humidity_source)
+        if reading.humidity_pct is None:
+            raise DeclarationError("humidity_pct", None, f"a hygrometer reading ({self.humidity_source})")
+        return quantity(reading.humidity_pct, self.humidity_u_pct, name="gas relative humidity",
+                        source=self.humidity_source)
+
     @staticmethod
     def reference_volume_m3(x: Mapping[str, Any]) -> Any:
-        c_star = critical_flow_function_ideal(x["kappa"]) * x["critical_flow_factor"]
+        # the water-vapour fraction where the hygrometer is (at the meters) holds all along the stream
+        x_v = water_vapour_mole_fraction(x["meter_temperature_c"], x["meter_pressure_pa"], x["humidity_pct"])
+        molar_mass = moist_air_molar_mass(x_v, x["dry_molar_mass"])
+        kappa = moist_air_isentropic_exponent(x_v, x["dry_kappa"])
+        c_star = critical_flow_function_ideal(kappa) * x["critical_flow_factor"]
         elements = [key[3:] for key in x if key.startswith("cd_")]  # the open nozzles
         t0_c = x["meter_temperature_c"] + x["nozzle_temperature_offset_c"] + x["nozzle_temperature_difference_c"]
         mass_flow = sum(sonic_nozzle_mass_flow(x[f"throat_m_{element}"], x[f"cd_{element}"], x["nozzle_pressure_pa"],
-                                               t0_c, x["molar_mass"], x["kappa"], c_star)
+                                               t0_c, molar_mass, kappa, c_star)
                         for element in elements)
         duration_s = x["timebase_count"] / x["timebase_hz"]
-        density = x["meter_pressure_pa"] * x["molar_mass"] / (
+        density = x["meter_pressure_pa"] * molar_mass / (
             MOLAR_GAS_CONSTANT * (x["meter_temperature_c"] + ZERO_CELSIUS_K))
         return mass_flow * duration_s / density
 
@@ -513,20 +548,24 @@ class SonicNozzleMethod(ReferenceMethod):
     def reading_for(self, volume_m3: float, flowrate_m3h: float, *, pressure_pa: float = 101325.0,
                     temperature_c: float = 20.0) -> SonicNozzleReading:
         """The reading a perfect rig would give: the closest nozzle combination, collecting for volume ÷ its
-        flow (meters and nozzles at the same p and T)."""
-        elements, q = self.combination_for(flowrate_m3h, pressure_pa, temperature_c)
-        count = round(volume_m3 / q * 3600.0 * self.timebase_hz)
-        return SonicNozzleReading(elements, pressure_pa, temperature_c, pressure_pa, temperature_c, count)
+        flow (meters and nozzles at the same p and T, laboratory air of 50 %RH)."""
+        elements, _ = self.combination_for(flowrate_m3h, pressure_pa, temperature_c)
+        humidity = None if self.humidity_u_pct is None else UNMEASURED_HUMIDITY_PCT  # typical laboratory air
+        hour = round(3600.0 * self.timebase_hz)
+        probe = SonicNozzleReading(elements, pressure_pa, temperature_c, pressure_pa, temperature_c, hour, humidity)
+        m3_per_h = float(value_of(self.reference_volume_m3(self.inputs(probe))))  # the moist air's flow
+        return replace(probe, timebase_count=round(volume_m3 / m3_per_h * hour))
 
     @classmethod
     def from_register(cls, register: Any, *, nozzles: str, throat_diameters_m: Mapping[str, float],
                       thermometer: str, nozzle_pressure: str, meter_pressure: str, timer: str,
-                      molar_mass_kg_mol: float = MOLAR_MASS_AIR, kappa: float = 1.4,
+                      hygrometer: str | None = None, molar_mass_kg_mol: float = MOLAR_MASS_AIR, kappa: float = 1.4,
                       temperature_difference_half_width_c: float = 0.0) -> SonicNozzleMethod:
         """The method with every nozzle's Cd (value, u, ν) from the nozzles' certificate (elements N1..Nk,
         evaluated at the middle of the certified upstream pressure range: Cd is taken constant over it), the
         p/T uncertainties as the largest over each transmitter's certificate (u = U/k) and the timebase
-        frequency from the timer's certificate. `throat_diameters_m` maps element -> throat diameter (the
+        frequency from the timer's certificate, the humidity's from the hygrometer's (`hygrometer`; None: no
+        hygrometer, the stated range of laboratory air). `throat_diameters_m` maps element -> throat diameter (the
         nozzles' drawings: a property of the rig, the certified Cd goes with that nominal area)."""
         certificate = register.get(nozzles)
         table = []
@@ -547,7 +586,16 @@ class SonicNozzleMethod(ReferenceMethod):
                    thermometer_source=prt.source, temperature_u_c=prt.max_u("K"),
                    timer_source=clock.source, timebase_hz=timebase.x, timebase_u_hz=timebase.u,
                    molar_mass_kg_mol=molar_mass_kg_mol, kappa=kappa,
-                   temperature_difference_half_width_c=temperature_difference_half_width_c)
+                   temperature_difference_half_width_c=temperature_difference_half_width_c,
+                   **_hygrometer(register, hygrometer))
+
+
+def _hygrometer(register: Any, hygrometer: str | None) -> dict[str, Any]:
+    """The humidity's uncertainty and source from the hygrometer's certificate (largest u over its range, %RH)."""
+    if hygrometer is None:
+        return {}
+    certificate = register.get(hygrometer)
+    return {"humidity_u_pct": certificate.max_u("%RH"), "humidity_source": certificate.source}
 
 
 def unmeasured_difference(half_width: float, name: str, source: str) -> Any:

@@ -77,6 +77,9 @@ class BellProverRig(GasLine):
                       "bell_temperature_c": reading.bell_temperature_c, "bell_pressure_pa": reading.bell_pressure_pa,
                       "ambient_pressure_pa": self.barometer.pressure_pa, "nozzles": list(self.open_nozzles),
                       "bell_encoder_pulses": sum(p["pulses"] for p in passes), "bell_passes": len(passes),
+                      # recorded, not in the model: one stream keeps its water-vapour fraction from the bell to the
+                      # meters, so humidity cancels in the conversion (docs/budgets.md)
+                      "gas_humidity_pct": self._corrected("gas_humidity", self.humidity_pct(), corrections),
                       "corrections": corrections, **self._chamber_conditions()}
         at_meter = self._at_meters(serials, [s for p in passes for s in p["downstream"]], corrections)
         # a disturbance is judged over the whole measurement, the bell's fills included (no pass can be cut short)

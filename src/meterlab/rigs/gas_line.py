@@ -64,6 +64,7 @@ class GasLine(BenchRig):
         self.meter_pressure = self.bench[self.pressures_at[1]]
         self.nozzle_pressure = self._role("nozzle_pressure", required=False)
         self.barometer = self._role("barometer")
+        self.hygrometer = self._role("gas_humidity", required=False)  # the moist air's humidity, at meter 1
         self.flowmeter = self._role("reference_gas_master_meter", required=False)
         self.counters = self._counters()
         self.bank = wired_bank(self.nozzle_bank.wiring, nozzle_certificate, throat_diameters_m,
@@ -117,6 +118,10 @@ class GasLine(BenchRig):
             at_meter[serials[pos - 1]] = {"meter_pressure_pa": mean + correction, "u_pa": cert.max_u("Pa"),
                                           "source": cert.source, "certificate": certificate}
         return at_meter
+
+    def humidity_pct(self) -> float | None:
+        """The relative humidity at the first meter (None without a hygrometer)."""
+        return None if self.hygrometer is None else self.hygrometer.humidity_pct
 
     def set_meters(self, pulse_values_l: dict[int, float]) -> None:
         """Pulse value of the meter at each position (from the meter declarations)."""

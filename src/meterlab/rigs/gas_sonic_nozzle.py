@@ -69,12 +69,12 @@ class SonicNozzleRig(GasLine):
         collection_s = raw.conditions["collection_time_s"]  # the timer's count: the gate, not the PC's clock
         return with_cover(raw, disturbed, (t1 - collection_s, t1))
 
-    def _sample(self) -> tuple[float, float, float, float, dict[int, float]]:
-        """(nozzle inlet p, nozzle inlet T, meter p, meter T, the downstream meters' p): one gas thermometer
-        serves both places."""
+    def _sample(self) -> tuple[float, float, float, float, float | None, dict[int, float]]:
+        """(nozzle inlet p, nozzle inlet T, meter p, meter T, relative humidity at the meters, the downstream
+        meters' p): one gas thermometer serves both places."""
         t = self.meter_temperature.temperature_c
         p_meter = self.meter_pressure.pressure_pa
-        return self.nozzle_pressure.pressure_pa, t, p_meter, t, self._downstream_pressures()
+        return self.nozzle_pressure.pressure_pa, t, p_meter, t, self.humidity_pct(), self._downstream_pressures()
 
     def _collect(self, duration_s: float, criteria, guard: Guard, disturbed: DisturbanceRun | None,
                  samples: list) -> None:
@@ -101,19 +101,22 @@ class SonicNozzleRig(GasLine):
         count = self.timer.fetch_count(timeout_s=10.0)
         counts = self._counts(serials)
         p0, t0_c, p_meter, t_meter = (sum(column) / len(samples) for column in list(zip(*samples))[:4])
+        humidity = None if self.hygrometer is None else sum(sample[4] for sample in samples) / len(samples)
         corrections: dict[str, list] = {}
         p0 = self._corrected("nozzle_pressure", p0, corrections)
         t0_c = t_meter = self._corrected("mut_gas_temperature", t_meter, corrections)  # one thermometer, both places
         p_meter = self._corrected("mut_gas_pressure", p_meter, corrections)
+        humidity = self._corrected("gas_humidity", humidity, corrections)
         elements = tuple(self._element(s) for s in self.open_nozzles)
-        reading = SonicNozzleReading(elements, p0, t0_c, p_meter, t_meter, count)
+        reading = SonicNozzleReading(elements, p0, t0_c, p_meter, t_meter, count, humidity)
         volume_m3 = float(self.method.reference_volume_m3(self.method.inputs(reading)).x)
         collection_s = count / self.method.timebase_hz
         conditions = {"gas_temperature_c": t_meter, "gas_pressure_pa": p_meter, "nozzle_pressure_pa": p0,
+                      "gas_humidity_pct": humidity,
                       "ambient_pressure_pa": self.barometer.pressure_pa, "nozzles": list(self.open_nozzles),
                       "collection_time_s": collection_s, "planned_time_s": planned_s, "samples": len(samples),
                       "corrections": corrections, **self._chamber_conditions()}
-        at_meter = self._at_meters(serials, [sample[4] for sample in samples], corrections)
+        at_meter = self._at_meters(serials, [sample[5] for sample in samples], corrections)
         return RawMeasurement(reading, counts, volume_m3 / collection_s * 3600, {"start_s": t0, "stop_s": t1},
                               conditions, at_meter)
 
@@ -122,8 +125,9 @@ class SonicNozzleRig(GasLine):
         reading = raw.reading
         by_role = {"sonic_nozzle_bank": {"upstream_pressure": reading.nozzle_pressure_pa,
                                          "upstream_temperature": reading.nozzle_temperature_c},
-                   "mut_gas_temperature": reading.meter_temperature_c,
+                   "mut_gas_temperature": reading.meter_temperature_c, "gas_humidity": reading.humidity_pct,
                    "nozzle_pressure": reading.nozzle_pressure_pa, "mut_gas_pressure": reading.meter_pressure_pa}
-        valued = {self.certificate_of(role): value for role, value in by_role.items() if self.certificate_of(role)}
+        valued = {self.certificate_of(role): value for role, value in by_role.items()
+                  if self.certificate_of(role) and value is not None}
         valued.update({own["certificate"]: own["meter_pressure_pa"] for own in raw.at_meter.values()})
         return [(ref, valued[ref]) if ref in valued else ref for ref in self._standards]

@@ -79,8 +79,10 @@ class GasRigParams(_Strict):
     gas_temperature_drift_c_per_h: float = 0.0
     gas_temperature_drift_limit_c: float = Field(2.0, ge=0, description="the room's air settles: the drift "
                                                  "stops this far from the start (a 2000 h durability run)")
-    molar_mass_kg_mol: float = Field(MOLAR_MASS_AIR, gt=0)
-    kappa: float = Field(1.4, gt=1.0, le=5.0 / 3.0, description="isentropic exponent (ideal C*)")
+    humidity_pct: float = Field(45.0, ge=0, le=100, description="relative humidity of the laboratory's air at the "
+                                "initial ambient pressure and gas temperature (0 = dry air)")
+    molar_mass_kg_mol: float = Field(MOLAR_MASS_AIR, gt=0, description="of the dry air")
+    kappa: float = Field(1.4, gt=1.0, le=5.0 / 3.0, description="isentropic exponent of the dry air (ideal C*)")
     nozzles: list[NozzleSpec] = Field(default_factory=_default_nozzles, max_length=16,
                                       description="nozzle n opens with the signal nozzle<n>")
     meter_pressure_drop_pa: float = Field(50.0, ge=0, description="of each meter at pressure_drop_flowrate_m3h")

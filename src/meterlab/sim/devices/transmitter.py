@@ -2,7 +2,7 @@
 options say (address, table, word order, unit; the driver's `TransmitterOptions`).
 
 The signal's unit comes from its name: `*_pa` (absolute pressure, Pa) for a pressure transmitter, `*_c` (°C)
-for a temperature transmitter; a differential pressure (`meter1.pressure_loss_pa`) reads as it is. Reads outside the value (and status) registers or in the other table are
+for a temperature transmitter, `*_pct` (%RH) for a humidity transmitter; a differential pressure (`meter1.pressure_loss_pa`) reads as it is. Reads outside the value (and status) registers or in the other table are
 ILLEGAL DATA ADDRESS; every write is refused (ILLEGAL DATA ADDRESS: nothing is writable); coils and discrete
 inputs are ILLEGAL FUNCTION."""
 
@@ -14,13 +14,13 @@ from meterlab.instruments.transmitter import CELSIUS_OFFSET, PA_PER_UNIT, Transm
 from meterlab.instruments.transport import WordOrder, float32_to_registers
 from meterlab.sim.devices.base import ModbusDevice
 
-SIGNAL_SUFFIX = {"pressure": "_pa", "temperature": "_c"}
+SIGNAL_SUFFIX = {"pressure": "_pa", "temperature": "_c", "humidity": "_pct"}
 
 
 class TransmitterParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    offset: float = Field(0.0, description="the transmitter's error in Pa or °C: reading - true value")
-    noise: float = Field(0.0, ge=0, description="1-sigma reading noise, in Pa or °C")
+    offset: float = Field(0.0, description="the transmitter's error in Pa, °C or %RH: reading - true value")
+    noise: float = Field(0.0, ge=0, description="1-sigma reading noise, in Pa, °C or %RH")
     status: int = Field(0, ge=0, le=0xFFFF, description="what the status register shows")
 
 
@@ -48,6 +48,8 @@ class SimModbusTransmitter(ModbusDevice):
             value += float(self._rng.normal(0.0, self.params.noise))
         if self.options.quantity == "pressure":
             return value / PA_PER_UNIT[self.options.unit]  # type: ignore[index]
+        if self.options.quantity == "humidity":
+            return value
         return value - CELSIUS_OFFSET[self.options.unit]  # type: ignore[index]
 
     def read(self, table: str, address: int, count: int) -> list[int] | int:

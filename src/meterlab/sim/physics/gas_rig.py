@@ -22,8 +22,14 @@ simulated times (scheduled world events, so a counter gated on bell.gate sees ex
 the detectors). Gas temperature and ambient pressure drift linearly up to a limit (in steps every 10
 simulated seconds).
 
+The gas is the laboratory's moist air: its water-vapour fraction x_v (from `humidity_pct` at the initial ambient
+pressure and gas temperature, CIPM-2007) holds all along the line and through the run; it sets the molar mass
+and the isentropic exponent the nozzles and the densities use. gas.humidity_pct is the relative humidity at
+meter 1 (where the hygrometer is).
+
 Actuator signals: bell_valve, inlet_valve, vacuum_pump, bell_fill, nozzle1..nozzle<k> (1 = open / on).
 Readings: ambient.pressure_pa, gas.temperature_c, gas.pressure_pa (at meter 1), gas.flowrate_m3h (at meter 1),
+gas.humidity_pct (at meter 1),
 gas.mass_flow_kg_s, gas.nozzle_pressure_pa, gas.nozzle_temperature_c, gas.meter<n>.pressure_pa,
 gas.meter<n>.temperature_c, bell.position_m, bell.pressure_pa, bell.temperature_c, bell.encoder, bell.gate,
 bell.start_switch, bell.stop_switch, bell.top_switch, bell.bottom_switch. Events: bell.gate (at its edges),
@@ -45,7 +51,14 @@ from typing import Any
 
 import numpy as np
 
-from meterlab.metrology.fluids import ZERO_CELSIUS_K
+from meterlab.metrology.fluids import (
+    ZERO_CELSIUS_K,
+    enhancement_factor,
+    moist_air_isentropic_exponent,
+    moist_air_molar_mass,
+    saturation_vapour_pressure_pa,
+    water_vapour_mole_fraction,
+)
 from meterlab.metrology.reference_volume import (
     MOLAR_GAS_CONSTANT,
     bell_prover_volume,
@@ -97,6 +110,10 @@ class GasRig(Component):
     def __init__(self, params: GasRigParams, meter_count: int):
         self.p = params
         self.meter_count = meter_count
+        self.x_v = water_vapour_mole_fraction(params.gas_temperature_c, params.ambient_pressure_pa,
+                                              params.humidity_pct) if params.humidity_pct else 0.0
+        self.molar_mass_kg_mol = float(moist_air_molar_mass(self.x_v, params.molar_mass_kg_mol))
+        self.kappa = float(moist_air_isentropic_exponent(self.x_v, params.kappa))
         self._diameters = np.array([n.throat_diameter_m for n in params.nozzles])
         self._cds = np.array([n.discharge_coefficient for n in params.nozzles])
         # actuators
@@ -144,6 +161,7 @@ class GasRig(Component):
         define("ambient.pressure_pa", lambda: self.ambient_pressure_pa)
         define("gas.temperature_c", lambda: self.gas_temperature_c)
         define("gas.pressure_pa", lambda: self.meter_pressure_pa(1))
+        define("gas.humidity_pct", self.humidity_pct, doc="relative humidity at meter 1")
         define("gas.flowrate_m3h", lambda: self.solve().source_flowrate_m3h, doc="at meter 1 (the source)")
         define("gas.mass_flow_kg_s", lambda: self.solve().mass_flow_kg_s)
         define("gas.nozzle_pressure_pa", lambda: self.solve().nozzle_pressure_pa)
@@ -197,7 +215,14 @@ class GasRig(Component):
     # -- the line -------------------------------------------------------------------------------------------
     def density_kg_m3(self, pressure_pa: float, temperature_c: float) -> float:
         """Ideal gas (Z = 1 near atmospheric pressure)."""
-        return pressure_pa * self.p.molar_mass_kg_mol / (MOLAR_GAS_CONSTANT * (temperature_c + ZERO_CELSIUS_K))
+        return pressure_pa * self.molar_mass_kg_mol / (MOLAR_GAS_CONSTANT * (temperature_c + ZERO_CELSIUS_K))
+
+    def humidity_pct(self) -> float:
+        """The relative humidity at meter 1: x_v·p/(f·p_sv(t)), at its pressure and temperature."""
+        if not self.x_v:
+            return 0.0
+        p, t = self.meter_pressure_pa(1), self.meter_temperature_c(1)
+        return min(100.0, 100.0 * self.x_v * p / float(enhancement_factor(t, p) * saturation_vapour_pressure_pa(t)))
 
     def meter_pressure_pa(self, position: int) -> float:
         state = self.solve()
@@ -233,7 +258,7 @@ class GasRig(Component):
 
             def nozzles(p0_pa: float) -> float:
                 return float(np.sum(sonic_nozzle_mass_flow(diameters, cds, p0_pa, temperature_c,
-                                                           p.molar_mass_kg_mol, p.kappa)))
+                                                           self.molar_mass_kg_mol, self.kappa)))
 
             # q = k·p0 (critical flow) and p0 = p_source - N·c·q² (each meter's drop ∝ flow²): solve for p0
             drop_per_q2 = p.meter_pressure_drop_pa * (S_PER_H / (source_density * p.pressure_drop_flowrate_m3h)) ** 2
