@@ -1,5 +1,7 @@
 """The gravimetric measurement model and the test-volume planner built on it."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -42,6 +44,20 @@ def test_budget_names_every_source():
     assert sources["meter water temperature"] == "PRT cert T-1"
     assert sources["MUT pulse output count"] == "MUT S/N 7 pulse output"
     assert sources["diverter timing"] == "diverter timing test"
+
+
+def test_the_rigs_reproducibility_is_a_type_a_input_with_its_degrees_of_freedom():
+    reading = GravimetricReading(1.0, 51.0, 20.0, 20.2, 4e5, 60.0)
+    mut = pulse_inputs(5000, 1e-5)
+    validated = replace(RIG, reproducibility_u_pct=0.08, reproducibility_dof=9, reproducibility_source="validation V-3")
+    without, with_ = evaluate(RIG.error(reading, mut)), evaluate(validated.error(reading, mut))
+    line = next(c for c in with_.contributions if c.name == "rig reproducibility")
+    assert line.source == "validation V-3" and line.dof == 9
+    assert abs(line.contribution) == pytest.approx(0.08 * (1 + with_.value / 100), rel=1e-9)  # ∂E/∂δ = -V_i/V_ref
+    assert "rig reproducibility" not in {c.name for c in without.contributions}  # none stated: no input
+    assert with_.u == pytest.approx((without.u ** 2 + line.contribution ** 2) ** 0.5, rel=1e-9)
+    assert with_.value == pytest.approx(without.value, abs=1e-12)
+    assert with_.dof < 100 and with_.k > 2.0  # the validation's few runs widen the coverage factor
 
 
 def test_same_model_runs_on_arrays_and_validates_against_monte_carlo():

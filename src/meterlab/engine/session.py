@@ -12,7 +12,7 @@ import platform
 import tempfile
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
@@ -311,8 +311,38 @@ def _cert(bench: Bench, role: str) -> str:
     return ids[0]
 
 
+# the instrument whose bench entry states each method's rig data (equipment:), the rig's validation among them
+REFERENCE_ROLE = {"gravimetric": "reference_scale", "master_meter": "reference_master_meter",
+                  "bell_prover": "bell_prover_encoder", "sonic_nozzle": "sonic_nozzle_bank"}
+
+
 def reference_method(inputs: RunInputs, register: Register):
-    """The reference method of the procedure on this bench, with its standards' certificates."""
+    """The reference method of the procedure on this bench, with its standards' certificates and the rig's
+    reproducibility from its validation."""
+    method = _method_of_certificates(inputs, register)
+    return replace(method, **_reproducibility(inputs.bench, REFERENCE_ROLE[inputs.procedure.method]))
+
+
+def _reproducibility(bench: Bench, role: str) -> dict[str, Any]:
+    """The rig's reproducibility (equipment `reproducibility_u_pct`, a relative standard deviation in %, with the
+    validation's `reproducibility_dof`), if the bench states it."""
+    name = bench.by_role(role)[0]
+    equipment = bench.instruments[name].equipment
+    if equipment.get("reproducibility_u_pct") is None:
+        return {}
+    u_pct, dof = equipment["reproducibility_u_pct"], equipment.get("reproducibility_dof")
+    if isinstance(u_pct, bool) or not isinstance(u_pct, (int, float)) or not 0 <= u_pct < 5:
+        raise MeterlabError(f"bench {bench.bench!r}: {name}: equipment.reproducibility_u_pct = {u_pct!r}: give the "
+                            f"rig's relative standard deviation from its validation in %, 0 to 5")
+    if isinstance(dof, bool) or not isinstance(dof, (int, float)) or not dof >= 1:
+        raise MeterlabError(f"bench {bench.bench!r}: {name}: equipment.reproducibility_dof = {dof!r}: give the degrees "
+                            f"of freedom of the validation that gave reproducibility_u_pct (n - 1 runs), at least 1")
+    return {"reproducibility_u_pct": float(u_pct), "reproducibility_dof": float(dof),
+            "reproducibility_source": f"rig validation ({name}, bench file {bench.bench})"}
+
+
+def _method_of_certificates(inputs: RunInputs, register: Register):
+    """The reference method with its standards' uncertainties from their certificates."""
     bench = inputs.bench
     if inputs.procedure.method == "bell_prover":
         from meterlab.metrology.methods import BellProverMethod

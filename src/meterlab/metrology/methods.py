@@ -45,18 +45,35 @@ UNMEASURED_HUMIDITY_PCT = 50.0
 UNMEASURED_HUMIDITY_SOURCE = "not measured: laboratory air, dry to saturated (50 ± 50 %RH, rectangular)"
 
 
+@dataclass(frozen=True, kw_only=True)
 class ReferenceMethod(ABC):
     """What every reference method offers: inputs for a reading, a pure model of E, and the reading a
-    perfect rig would give for a volume (used by the planner)."""
+    perfect rig would give for a volume (used by the planner).
 
-    @abstractmethod
+    Every method carries the rig's reproducibility from its validation (bench file): the relative standard
+    deviation of its reference volume that repeated measurements of a stable transfer standard showed beyond
+    what the other inputs explain, a Type A input with the validation's degrees of freedom (0: none stated)."""
+
+    reproducibility_u_pct: float = 0.0
+    reproducibility_dof: float = inf
+    reproducibility_source: str = "rig validation (bench file)"
+
     def inputs(self, reading: Any) -> dict[str, Any]:
         """The model's inputs for one reading: labelled ureals (with their sources) and constants."""
+        x = self.reference_inputs(reading)
+        if self.reproducibility_u_pct > 0:
+            x["rig_reproducibility"] = quantity(1.0, self.reproducibility_u_pct / 100, dof=self.reproducibility_dof,
+                                                name="rig reproducibility", source=self.reproducibility_source)
+        return x
+
+    @abstractmethod
+    def reference_inputs(self, reading: Any) -> dict[str, Any]:
+        """The inputs of the reference volume's own model for one reading."""
 
     @classmethod
     def model(cls, x: Mapping[str, Any]) -> Any:
         """E in percent from rig and MUT inputs; the same code runs on ureals (GUM) and arrays (Monte Carlo)."""
-        return error_of_indication(indicated_volume(x), cls.reference_volume_m3(x))
+        return error_of_indication(indicated_volume(x), cls.reference_volume_m3(x) * x.get("rig_reproducibility", 1.0))
 
     @staticmethod
     @abstractmethod
@@ -120,8 +137,8 @@ class GravimetricMethod(ReferenceMethod):
     # net load collected (linear between the certified loads), and a load outside the table is refused
     balance_u_table_kg: tuple[tuple[float, float], ...] = ()
 
-    def inputs(self, reading: GravimetricReading) -> dict[str, Any]:
-        """The model's inputs for one reading: labelled ureals (with their sources) and constants."""
+    def reference_inputs(self, reading: GravimetricReading) -> dict[str, Any]:
+        """The gravimetric model's inputs for one reading: labelled ureals (with their sources) and constants."""
         half_step = self.balance_resolution_kg / 2
         x: dict[str, Any] = {
             "balance_start_kg": rectangular(reading.balance_start_kg, half_step, name="balance reading, start",
@@ -260,7 +277,7 @@ class MasterMeterMethod(ReferenceMethod):
     temperature_difference_half_width_c: float = 0.0  # water at the master meter vs at the meters (rig validation)
     temperature_difference_source: str = "rig validation (bench file)"
 
-    def inputs(self, reading: MasterMeterReading) -> dict[str, Any]:
+    def reference_inputs(self, reading: MasterMeterReading) -> dict[str, Any]:
         half_step = self.resolution_l * 1e-3 / 2
         t_u, p_u, thermo, press = (self.water_temperature_u_c, self.pressure_u_pa,
                                    self.thermometer_source, self.pressure_source)
@@ -350,7 +367,7 @@ class BellProverMethod(ReferenceMethod):
     temperature_difference_source: str = "rig validation (bench file)"
     expansion_coefficient_per_k: float = 0.0
 
-    def inputs(self, reading: BellProverReading) -> dict[str, Any]:
+    def reference_inputs(self, reading: BellProverReading) -> dict[str, Any]:
         half = self.encoder_resolution_m / 2
         return {
             "area_m2": quantity(self.effective_area_m2, self.effective_area_u_rel * self.effective_area_m2,
@@ -476,7 +493,7 @@ class SonicNozzleMethod(ReferenceMethod):
                 return nozzle
         raise DeclarationError("nozzles", element, f"one of the certified nozzles {[n[0] for n in self.nozzles]}")
 
-    def inputs(self, reading: SonicNozzleReading) -> dict[str, Any]:
+    def reference_inputs(self, reading: SonicNozzleReading) -> dict[str, Any]:
         if not reading.nozzles:
             raise DeclarationError("nozzles", reading.nozzles, "at least one open nozzle")
         x: dict[str, Any] = {
