@@ -10,12 +10,14 @@ least 2 outside) does not hang on one point."""
 import numpy as np
 import yaml
 
+from meterlab.calibration.register import Register
 from meterlab.engine.control import RunState
 from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.session import execute
 from meterlab.reports.results import run_result
 
-from .test_end_to_end import start, truth
+from .test_end_to_end import REPO, start, truth
+from .test_step_runs import master_meter_programme
 
 CURVE = [[0.0156, 1.2], [0.025, 0.6], [0.25, 0.2], [2.5, -0.1], [3.125, -0.3]]
 # the standard uncertainties the budget takes from the certificates and the bench file (calibration/prt-01,
@@ -54,7 +56,12 @@ def test_the_truth_lies_within_u_about_as_often_as_u_says(tmp_path):
     within = sum(r <= 1 for r in ratios) / len(ratios)
     print(f"truth within U for {within:.1%} of {len(ratios)} points, median |E - truth| = "
           f"{sorted(ratios)[len(ratios) // 2]:.2f} U")
-    assert 0.90 <= within <= 0.995, (within, sorted(ratios)[len(ratios) // 2])
+    # The realized errors here are light-tailed: bounded contributions (the reproducibility shift, the ramps'
+    # rectangular bound) weigh as much as the normal ones, and a budget of rectangular terms covers more than
+    # 95 % at k = 2. So U is proved not too small by the coverage and not inflated by the median, which for a
+    # normal |E - truth| / U at k = 2 is 0.337 (a doubled U would show 0.17).
+    median = sorted(ratios)[len(ratios) // 2]
+    assert within >= 0.90 and 0.22 <= median <= 0.5, (within, median)
 
 
 def test_a_meter_just_outside_its_mpe_at_q3_fails_there(tmp_path):
@@ -63,3 +70,58 @@ def test_a_meter_just_outside_its_mpe_at_q3_fails_there(tmp_path):
     at_q3 = [p for p in points if p["point"] == "Q3"]
     assert len(at_q3) == 3 and all(p["verdict"] == "fail" and p["U_pct"] < 0.3 for p in at_q3)
     assert all(p["verdict"] == "pass" for p in points if p["point"] in ("Q1", "Q2", "0.35(Q2+Q3)"))
+
+
+# -- the master meter (standing starts) ---------------------------------------------------------------------
+MASTER_METER_POINTS = ["0.35(Q2+Q3)", "Q3", "Q4"]  # where mm-w-01 is calibrated (0.1 to 10 m³/h)
+
+
+def _master_meter_scenario(tmp_path, seed: int, curve) -> str:
+    """The master meter's true curve drawn from its certificate (each point's error N(correction, U/k), and the
+    bench's reproducibility half-width as a uniform shift), the thermometer's offset from its own."""
+    rng = np.random.default_rng(seed)
+    register = Register.load(REPO / "calibration")
+    shift = rng.uniform(-0.05, 0.05)  # instruments/sim.yaml: reproducibility_half_width_pct
+    master_curve = [[q, float(e + rng.normal(0.0, u_k2 / 2) + shift)]
+                    for q, e, u_k2 in register.get("mm-w-01").calibration_points()]
+    path = tmp_path / f"mm-seed-{seed}.yaml"
+    path.write_text(yaml.safe_dump({
+        "seed": 3000 + seed,
+        "water_rig": {"max_flowrate_m3h": 6.0, "pump_time_constant_s": 2.0, "water_temperature_c": 19.5},
+        "meters": [{"serial": "WM15-TRUTH", "error_curve": curve, "repeatability_pct": 0.0, "pulse_value_l": 0.01,
+                    "register_resolution_l": 0.05}],
+        "master_meter": {"error_curve": master_curve},
+        "devices": {"thermometer": {"offset_c": float(rng.normal(0.0, THERMOMETER_U_C))}},
+    }), encoding="utf-8")
+    return str(path)
+
+
+def _master_meter_points(tmp_path, seed: int, curve) -> list[tuple[dict, str]]:
+    scenario = _master_meter_scenario(tmp_path, seed, curve)
+    procedure = master_meter_programme(tmp_path, MASTER_METER_POINTS, repeats=3)
+    store, register, run_id = start(tmp_path / f"mm-{seed}", procedure, ["examples/meters/dn15-class2.yaml"], scenario)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    return [(p, scenario) for t in run_result(store, run_id)["tests"] for p in t["points"]]
+
+
+def test_the_truth_lies_within_u_on_the_master_meter_with_standing_starts(tmp_path):
+    points = [item for seed in range(12) for item in _master_meter_points(tmp_path, seed, CURVE)]
+    assert len(points) == 12 * 9
+    ratios = [abs(p["error_pct"] - truth(scenario, 1, p["flowrate_m3h"])) / p["U_pct"] for p, scenario in points]
+    within = sum(r <= 1 for r in ratios) / len(ratios)
+    print(f"master meter: truth within U for {within:.1%} of {len(ratios)} points, median |E - truth| = "
+          f"{sorted(ratios)[len(ratios) // 2]:.2f} U")
+    # The realized errors here are light-tailed: bounded contributions (the reproducibility shift, the ramps'
+    # rectangular bound) weigh as much as the normal ones, and a budget of rectangular terms covers more than
+    # 95 % at k = 2. So U is proved not too small by the coverage and not inflated by the median, which for a
+    # normal |E - truth| / U at k = 2 is 0.337 (a doubled U would show 0.17).
+    median = sorted(ratios)[len(ratios) // 2]
+    assert within >= 0.90 and 0.22 <= median <= 0.5, (within, median)
+
+
+def test_a_meter_just_outside_its_mpe_at_q4_fails_on_the_master_meter(tmp_path):
+    curve = [[0.0156, 1.2], [0.25, 0.2], [2.5, -0.1], [2.9, 2.3], [3.4, 2.3]]  # +2.3 % around Q4 (MPE 2 %)
+    points = [p for p, _ in _master_meter_points(tmp_path, 5, curve)]
+    at_q4 = [p for p in points if p["point"] == "Q4"]
+    assert len(at_q4) == 3 and all(p["verdict"] == "fail" for p in at_q4), at_q4
+    assert all(p["verdict"] == "pass" for p in points if p["point"] in ("0.35(Q2+Q3)", "Q3"))

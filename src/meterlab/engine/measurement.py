@@ -231,12 +231,19 @@ def results_payload(runner: Any, action: Action, raw: Any, volume_l: float, dist
 def ramp_input(standing: Any, meter: Any, run_s: float, point: Any) -> Any:
     """A standing start's start and stop: the meter and the reference see the same volume, but the share passed
     on the ramps (at most 2 τ / run time) is registered at the meter's error at lower flows, which may differ
-    from its error at the point by up to the lower-zone MPE plus the point's MPE (a meter conforming there)."""
+    from its error at the point by up to the MPE where it passed plus the point's MPE (a meter conforming there).
+    Of the ramps' volume, a fraction Q_t/(2 Q) passes below the zones' transition Q_t (Q2, Qt): the stop's
+    exponential tail below Q_t is Q_t·τ of the 2 Q·τ, the start's a negligible (Q_t/Q)²/2 share; the rest passes
+    in the upper zone. A point at or below Q_t has all its ramps in the lower zone."""
     share = standing.ramp_share(run_s)
-    spread_pct = meter.mpe_pct(meter.range_m3h()[0]) + meter.mpe_pct(meter.judged_flowrate_m3h(point))
+    flowrate = meter.judged_flowrate_m3h(point)
+    lower = 1.0 if flowrate <= meter.transition_m3h else meter.transition_m3h / (2 * flowrate)
+    ramp_mpe_pct = lower * meter.mpe_pct(meter.range_m3h()[0]) + (1 - lower) * meter.upper_mpe_pct()
+    spread_pct = ramp_mpe_pct + meter.mpe_pct(flowrate)
     return rectangular(0.0, share * spread_pct, name="start and stop ramps (standing start)",
                        source=f"bench: flow time constant {standing.flow_time_constant_s:g} s over a {run_s:.0f} s run "
-                              f"(ramp share {share:.2%}) × (lower-zone MPE + MPE at the point)")
+                              f"(ramp share {share:.2%}) × ({lower:.0%} at the lower-zone MPE, the rest at the "
+                              f"upper-zone MPE, + MPE at the point)")
 
 
 def _at_meter_inputs(at_meter: dict | None, serial: str) -> dict:

@@ -98,6 +98,11 @@ class _Meter(ABC):
     def zone(self, flowrate_m3h: float) -> Zone:
         """'lower' or 'upper' flowrate zone."""
 
+    @property
+    @abstractmethod
+    def transition_m3h(self) -> float:
+        """The flowrate where the upper zone starts (Q2, Qt)."""
+
     @abstractmethod
     def test_points(self) -> list[TestPoint]:
         """The profile's test flow windows for this meter."""
@@ -151,6 +156,10 @@ class WaterMeter(_Meter):
     @property
     def rated_temperature_c(self) -> tuple[float, float]:
         return self.profile.temperature_classes.classes[self.temperature_class]
+
+    @property
+    def transition_m3h(self) -> float:
+        return self.q2_m3h
 
     def zone(self, flowrate_m3h: float) -> Zone:
         """'lower' for Q1 <= Q < Q2, 'upper' for Q2 <= Q <= Q4 (Q2 itself is upper)."""
@@ -214,6 +223,10 @@ class GasMeter(_Meter):
         self.profile.class_key(accuracy_class)
         self.accuracy_class = accuracy_class
         self.serial = serial
+
+    @property
+    def transition_m3h(self) -> float:
+        return self.qt_m3h
 
     def zone(self, flowrate_m3h: float) -> Zone:
         """'lower' for Qmin <= Q < Qt, 'upper' for Qt <= Q <= Qmax."""
