@@ -91,6 +91,11 @@ class GasRigParams(_Strict):
     bell_area_m2: float = Field(0.950214, gt=0, description="effective area at 20 °C")
     bell_expansion_coefficient_per_k: float = Field(0.0, ge=0, le=1e-4)
     bell_overpressure_pa: float = Field(800.0, ge=0, le=10e3, description="of the bell gas above ambient")
+    bell_gas_temperature_offset_c: float = Field(0.0, ge=-2.0, le=2.0, description="the bell's gas is this much "
+                                                 "warmer than the line's, which one thermometer for both misses")
+    bell_pass_scatter_pct: float = Field(0.0, ge=0, le=1.0, description="relative standard deviation of the "
+                                         "volume a bell pass delivers per metre (the rig's reproducibility), "
+                                         "drawn anew as each pass enters the measuring section")
     bell_bottom_m: float = Field(0.0, ge=0)
     bell_top_m: float = Field(1.10, gt=0)
     bell_initial_position_m: float = Field(1.05, ge=0)

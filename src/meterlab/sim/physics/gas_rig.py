@@ -20,7 +20,9 @@ the bell's flag is within ± detector_flag_m/2 of them; bell.gate is the PLC's m
 while the bell is between the stop and the start detector. Gate edges and the end stops happen at their exact
 simulated times (scheduled world events, so a counter gated on bell.gate sees exactly the volume between
 the detectors). Gas temperature and ambient pressure drift linearly up to a limit (in steps every 10
-simulated seconds).
+simulated seconds). Two effects a bell budget covers from the rig's validation can be made real: the bell's gas
+warmer than the line's (bell_gas_temperature_offset_c) and a scatter of the volume each pass delivers
+(bell_pass_scatter_pct, drawn as the pass enters the measuring section).
 
 The gas is the laboratory's moist air: its water-vapour fraction x_v (from `humidity_pct` at the initial ambient
 pressure and gas temperature, CIPM-2007) holds all along the line and through the run; it sets the molar mass
@@ -107,8 +109,10 @@ class LineState:
 class GasRig(Component):
     name = "gas_rig"
 
-    def __init__(self, params: GasRigParams, meter_count: int):
+    def __init__(self, params: GasRigParams, meter_count: int, rng: np.random.Generator | None = None):
         self.p = params
+        self._rng = rng  # for the bell passes' scatter (only when the scenario sets one)
+        self._pass_factor = 1.0  # this bell pass's volume per metre, relative to the area's
         self.meter_count = meter_count
         self.x_v = water_vapour_mole_fraction(params.gas_temperature_c, params.ambient_pressure_pa,
                                               params.humidity_pct) if params.humidity_pct else 0.0
@@ -171,7 +175,7 @@ class GasRig(Component):
             define(f"gas.meter{position}.temperature_c", lambda n=position: self.meter_temperature_c(n))
         define("bell.position_m", lambda: self.bell_position_m)
         define("bell.pressure_pa", lambda: self.ambient_pressure_pa + self.p.bell_overpressure_pa)
-        define("bell.temperature_c", lambda: self.gas_temperature_c)
+        define("bell.temperature_c", lambda: self.gas_temperature_c + self.p.bell_gas_temperature_offset_c)
         define("bell.encoder", lambda: math.floor(self.bell_travel_m / self.p.encoder_m_per_pulse + 1e-9),
                doc="encoder pulses: the bell's path")
         define("bell.gate", lambda: self.gate_open, doc="measuring section: between the stop and start detectors")
@@ -237,7 +241,7 @@ class GasRig(Component):
         bell_available = self.bell_position_m > p.bell_bottom_m + POSITION_EPS_M
         can_fill = self.bell_filling and self.bell_position_m < p.bell_top_m - POSITION_EPS_M
         key = (self.bell_valve_open, self.inlet_valve_open, self.vacuum_pump_on, tuple(self.nozzle_open),
-               bell_available, can_fill, self.gas_temperature_c, self.ambient_pressure_pa)
+               bell_available, can_fill, self.gas_temperature_c, self.ambient_pressure_pa, self._pass_factor)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         state = self._solve(bell_available, can_fill)
@@ -248,7 +252,8 @@ class GasRig(Component):
         p, temperature_c, count = self.p, self.gas_temperature_c, self.meter_count
         source = "bell" if self.bell_valve_open else "inlet" if self.inlet_valve_open else None
         source_pa = self.ambient_pressure_pa + (p.bell_overpressure_pa if source == "bell" else 0.0)
-        source_density = self.density_kg_m3(source_pa, temperature_c)
+        source_c = temperature_c + (p.bell_gas_temperature_offset_c if source == "bell" else 0.0)
+        source_density = self.density_kg_m3(source_pa, source_c)
         open_nozzles = [i for i, is_open in enumerate(self.nozzle_open) if is_open]
         flowing = bool(source and self.vacuum_pump_on and open_nozzles and (source != "bell" or bell_available))
         mass_flow, nozzle_pa, drop_pa = 0.0, source_pa, 0.0
@@ -268,12 +273,12 @@ class GasRig(Component):
             drop_pa = (source_pa - nozzle_pa) / count if count else 0.0
             pressures = [source_pa - n * drop_pa for n in range(count)] + [nozzle_pa]
             temperatures = [temperature_c + n * p.meter_temperature_step_c for n in range(count)] + [temperature_c]
-            moved = gas_volume_at_meter(1.0, p_ref_pa=source_pa, t_ref_c=temperature_c,
+            moved = gas_volume_at_meter(1.0, p_ref_pa=source_pa, t_ref_c=source_c,
                                         p_mut_pa=np.array(pressures), t_mut_c=np.array(temperatures))
             factors, mm_factor = tuple(float(f) for f in moved[:-1]), float(moved[-1])
-        volume_per_m = bell_prover_volume(1.0, effective_area_m2=p.bell_area_m2,
-                                          bell_expansion_coefficient_per_k=p.bell_expansion_coefficient_per_k,
-                                          bell_temperature_c=temperature_c)
+        volume_per_m = self._pass_factor * bell_prover_volume(
+            1.0, effective_area_m2=p.bell_area_m2, bell_expansion_coefficient_per_k=p.bell_expansion_coefficient_per_k,
+            bell_temperature_c=temperature_c + p.bell_gas_temperature_offset_c)
         fill_m3_s = p.bell_fill_rate_m3h / S_PER_H if can_fill else 0.0
         out_m3_s = mass_flow / source_density if source == "bell" else 0.0
         return LineState(
@@ -346,6 +351,8 @@ class GasRig(Component):
         if gate != self.gate_open:
             self.gate_open = gate
             if gate:
+                if self._rng is not None:
+                    self._pass_factor = 1.0 + self._rng.normal(0.0, self.p.bell_pass_scatter_pct / 100)
                 self.world.emit("measurement_start")
             self.world.emit("bell.gate", value=gate)
             self._sync_line_gate()
@@ -388,9 +395,11 @@ class GasRig(Component):
 
 
 def build(world: World, scenario: Scenario) -> None:
-    rig = GasRig(scenario.gas_rig, len(scenario.gas_meters))
+    meter_rngs = [world.rng() for _ in scenario.gas_meters]
+    # a stream of its own only when drawn from: the other components' streams stay as they were
+    rig = GasRig(scenario.gas_rig, len(scenario.gas_meters),
+                 rng=world.rng() if scenario.gas_rig.bell_pass_scatter_pct else None)
     world.add(rig)
-    world.add(MeterLine(scenario.gas_meters, [world.rng() for _ in scenario.gas_meters], source="gas_rig",
-                        name="gas_meters", prefix="gas_meter"))
+    world.add(MeterLine(scenario.gas_meters, meter_rngs, source="gas_rig", name="gas_meters", prefix="gas_meter"))
     world.add(MasterMeter("gas_master_meter", scenario.gas_rig.master_meter, source="gas_rig",
                           conditions=rig.master_meter_conditions))
