@@ -231,16 +231,17 @@ def test_reverse_flow_passes_the_meters_backwards_and_a_harmed_meter_fails_forwa
     assert verdicts == {"WM15-2026-0003": "fail", "WM15-2026-0001": "pass"}
 
 
-def master_meter_programme(tmp_path, points: list[str], repeats: int = 2) -> str:
-    """The shipped intrinsic-error programme measured against the master meter, with standing starts."""
+def master_meter_programme(tmp_path, points: list[str], repeats: int = 2, method: str = "master_meter") -> str:
+    """The shipped intrinsic-error programme measured against the master meter (or another method), with
+    standing starts."""
     procedure = yaml.safe_load((REPO / "procedures/r49/intrinsic-error.yaml").read_text(encoding="utf-8"))
-    procedure["method"] = "master_meter"
+    procedure["method"] = method
     loop = next(s["for_each_point"] for s in procedure["steps"] if "for_each_point" in s)
     loop["points"] = points
     for step in loop["steps"]:
         if "measure_error" in step:
             step["measure_error"].update(start="standing", repeats=repeats)
-    path = tmp_path / "intrinsic-error-master-meter.yaml"
+    path = tmp_path / f"intrinsic-error-{method}-standing.yaml"
     path.write_text(yaml.safe_dump(procedure, sort_keys=False), encoding="utf-8")
     return str(path)
 

@@ -20,6 +20,8 @@ from .test_end_to_end import REPO, start, truth
 from .test_step_runs import master_meter_programme
 
 CURVE = [[0.0156, 1.2], [0.025, 0.6], [0.25, 0.2], [2.5, -0.1], [3.125, -0.3]]
+OUTSIDE_AT_Q4 = [[0.0156, 1.2], [0.25, 0.2], [2.5, -0.1], [2.9, 2.3], [3.4, 2.3]]  # +2.3 % around Q4 (MPE 2 %)
+STANDING_SEEDS = 9  # 108 points
 # the standard uncertainties the budget takes from the certificates and the bench file (calibration/prt-01,
 # bal-600: about 3 g at no load and 2e-5 of the load; instruments/sim.yaml: diverter_timing_u_s)
 THERMOMETER_U_C, BALANCE_SCATTER_KG, BALANCE_SPAN_U, DIVERTER_U_S = 0.0175, 0.003 / 2 ** 0.5, 2e-5, 0.005
@@ -65,6 +67,41 @@ def test_a_meter_just_outside_its_mpe_at_q3_fails_there(tmp_path):
     at_q3 = [p for p in points if p["point"] == "Q3"]
     assert len(at_q3) == 3 and all(p["verdict"] == "fail" and p["U_pct"] < 0.3 for p in at_q3)
     assert all(p["verdict"] == "pass" for p in points if p["point"] in ("Q1", "Q2", "0.35(Q2+Q3)"))
+
+
+# -- the weighing tank with standing starts --------------------------------------------------------------------
+def _standing_points(tmp_path, seed: int, curve) -> list[tuple[dict, str]]:
+    scenario = _scenario(tmp_path, seed, curve)
+    procedure = master_meter_programme(tmp_path, ["Q1", "Q2", "0.35(Q2+Q3)", "0.7(Q2+Q3)", "Q3", "Q4"], repeats=2,
+                                       method="gravimetric")
+    store, register, run_id = start(tmp_path / f"standing-{seed}", procedure, ["examples/meters/dn15-class2.yaml"],
+                                    scenario)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    return [(p, scenario) for t in run_result(store, run_id)["tests"] for p in t["points"]]
+
+
+def test_the_truth_lies_within_u_on_the_weighing_tank_with_standing_starts(tmp_path):
+    """The ramps pass part of the volume at lower flows, where this meter's error differs (up to 1.5 % between
+    Q1 and Q3): E must still recover the truth at the point within U.
+
+    Only the lower bound is asserted. Above Q2 the ramps' term is two thirds of the budget and it is a bound for
+    any meter conforming at the ramps' flows (the MPEs there), not this meter's curve, which is nearly flat:
+    U is conservative by design there (median |E - truth| about 0.1 U against 0.337 for a budget that fits).
+    A tighter term would need the meter's own error at the ramps' flows."""
+    points = [item for seed in range(STANDING_SEEDS) for item in _standing_points(tmp_path, seed, CURVE)]
+    assert len(points) == STANDING_SEEDS * 12
+    ratios = sorted(abs(p["error_pct"] - truth(scenario, 1, p["flowrate_m3h"])) / p["U_pct"] for p, scenario in points)
+    within, median = sum(r <= 1 for r in ratios) / len(ratios), ratios[len(ratios) // 2]
+    print(f"standing starts: truth within U for {within:.1%} of {len(ratios)} points, median |E - truth| = "
+          f"{median:.2f} U")
+    assert within >= 0.90, (within, median)
+
+
+def test_a_meter_just_outside_its_mpe_at_q4_fails_on_the_weighing_tank_with_standing_starts(tmp_path):
+    points = [p for p, _ in _standing_points(tmp_path, 7, OUTSIDE_AT_Q4)]
+    at_q4 = [p for p in points if p["point"] == "Q4"]
+    assert len(at_q4) == 2 and all(p["verdict"] == "fail" for p in at_q4), at_q4
+    assert all(p["verdict"] == "pass" for p in points if p["point"] in ("0.35(Q2+Q3)", "Q3"))
 
 
 # -- the master meter (standing starts) ---------------------------------------------------------------------
@@ -115,8 +152,7 @@ def test_the_truth_lies_within_u_on_the_master_meter_with_standing_starts(tmp_pa
 
 
 def test_a_meter_just_outside_its_mpe_at_q4_fails_on_the_master_meter(tmp_path):
-    curve = [[0.0156, 1.2], [0.25, 0.2], [2.5, -0.1], [2.9, 2.3], [3.4, 2.3]]  # +2.3 % around Q4 (MPE 2 %)
-    points = [p for p, _ in _master_meter_points(tmp_path, 5, curve)]
+    points = [p for p, _ in _master_meter_points(tmp_path, 5, OUTSIDE_AT_Q4)]
     at_q4 = [p for p in points if p["point"] == "Q4"]
     assert len(at_q4) == 3 and all(p["verdict"] == "fail" for p in at_q4), at_q4
     assert all(p["verdict"] == "pass" for p in points if p["point"] in ("0.35(Q2+Q3)", "Q3"))
