@@ -106,6 +106,10 @@ def test_a_meter_just_outside_its_mpe_at_q4_fails_on_the_weighing_tank_with_stan
 
 # -- the master meter (standing starts) ---------------------------------------------------------------------
 MASTER_METER_POINTS = ["0.35(Q2+Q3)", "Q3", "Q4"]  # where mm-w-01 is calibrated (0.1 to 10 m³/h)
+# 108 points; the master meter's error is drawn once per seed and point (54 draws). Its budget is dominated by
+# the certificate (normal) and the master meter's reproducibility (rectangular, drawn uniform): light tails, so
+# none of 180 points fell outside U with 30 seeds while the median |E - truth| / U was 0.31 (0.337 fits)
+MASTER_METER_SEEDS = 18
 
 
 def _master_meter_scenario(tmp_path, seed: int, curve) -> str:
@@ -130,23 +134,23 @@ def _master_meter_scenario(tmp_path, seed: int, curve) -> str:
 
 def _master_meter_points(tmp_path, seed: int, curve) -> list[tuple[dict, str]]:
     scenario = _master_meter_scenario(tmp_path, seed, curve)
-    procedure = master_meter_programme(tmp_path, MASTER_METER_POINTS, repeats=3)
+    procedure = master_meter_programme(tmp_path, MASTER_METER_POINTS, repeats=2)
     store, register, run_id = start(tmp_path / f"mm-{seed}", procedure, ["examples/meters/dn15-class2.yaml"], scenario)
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
     return [(p, scenario) for t in run_result(store, run_id)["tests"] for p in t["points"]]
 
 
 def test_the_truth_lies_within_u_on_the_master_meter_with_standing_starts(tmp_path):
-    points = [item for seed in range(12) for item in _master_meter_points(tmp_path, seed, CURVE)]
-    assert len(points) == 12 * 9
+    points = [item for seed in range(MASTER_METER_SEEDS) for item in _master_meter_points(tmp_path, seed, CURVE)]
+    assert len(points) == MASTER_METER_SEEDS * 6
     ratios = [abs(p["error_pct"] - truth(scenario, 1, p["flowrate_m3h"])) / p["U_pct"] for p, scenario in points]
     within = sum(r <= 1 for r in ratios) / len(ratios)
     print(f"master meter: truth within U for {within:.1%} of {len(ratios)} points, median |E - truth| = "
           f"{sorted(ratios)[len(ratios) // 2]:.2f} U")
-    # The realized errors here are light-tailed: bounded contributions (the reproducibility shift, the ramps'
-    # rectangular bound) weigh as much as the normal ones, and a budget of rectangular terms covers more than
-    # 95 % at k = 2. So U is proved not too small by the coverage and not inflated by the median, which for a
-    # normal |E - truth| / U at k = 2 is 0.337 (a doubled U would show 0.17).
+    # The realized errors are light-tailed: bounded contributions (the master meter's reproducibility, the ramps'
+    # rectangular bound) weigh as much as the normal one, and such a sum lies within k = 2 times its standard
+    # deviation more often than 95 %. So U is proved not too small by the coverage and not inflated by the median,
+    # which for a normal |E - truth| / U at k = 2 is 0.337 (a doubled U would show 0.17).
     median = sorted(ratios)[len(ratios) // 2]
     assert within >= 0.90 and 0.22 <= median <= 0.5, (within, median)
 
@@ -154,5 +158,5 @@ def test_the_truth_lies_within_u_on_the_master_meter_with_standing_starts(tmp_pa
 def test_a_meter_just_outside_its_mpe_at_q4_fails_on_the_master_meter(tmp_path):
     points = [p for p, _ in _master_meter_points(tmp_path, 5, OUTSIDE_AT_Q4)]
     at_q4 = [p for p in points if p["point"] == "Q4"]
-    assert len(at_q4) == 3 and all(p["verdict"] == "fail" for p in at_q4), at_q4
+    assert len(at_q4) == 2 and all(p["verdict"] == "fail" for p in at_q4), at_q4
     assert all(p["verdict"] == "pass" for p in points if p["point"] in ("0.35(Q2+Q3)", "Q3"))
