@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from meterlab.records.keys import KEY_FILE_ENV
 from meterlab.records.store import Base, Store
 from meterlab.yamlio import INPUT_DIRS_ENV
 
@@ -26,3 +27,10 @@ def postgres_store():
 @pytest.fixture(autouse=True)
 def _temporary_files_may_be_named(monkeypatch, tmp_path_factory):
     monkeypatch.setenv(INPUT_DIRS_ENV, str(tmp_path_factory.getbasetemp()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _records_key_of_the_test_session(tmp_path_factory):
+    """The records key outside the user's configuration: one key file for the whole session (set before any
+    module's fixtures write records)."""
+    os.environ[KEY_FILE_ENV] = str(tmp_path_factory.getbasetemp() / "records.key")

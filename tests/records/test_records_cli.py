@@ -76,3 +76,38 @@ def test_compare_two_runs_writes_one_figure(db, tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "2 points" in result.output
     missing = runner.invoke(app, ["records", "compare", "run1", "run2", "--meter", "XX", "--out", str(out), "--db", db])
     assert missing.exit_code == 2 and "no measured points of meter XX" in missing.output
+
+
+def test_verify_refuses_a_mistyped_path_and_creates_nothing(tmp_path):
+    for command in (["records", "verify"], ["records", "list"], ["records", "anchor"]):
+        result = runner.invoke(app, [*command, "--db", str(tmp_path / "recrods.db")])
+        assert result.exit_code == 2 and "no records database at" in result.output, result.output
+    assert not (tmp_path / "recrods.db").exists()
+
+
+def test_an_anchor_file_catches_a_rollback_and_a_bad_anchor_is_explained(db, tmp_path):
+    backup = tmp_path / "older.db"
+    live, older = sqlite3.connect(db), sqlite3.connect(backup)
+    live.backup(older)
+    live.close(), older.close()
+    anchors = tmp_path / "qa" / "anchors.txt"
+    assert runner.invoke(app, ["records", "anchor", "--db", db, "--append", str(anchors)]).exit_code == 0
+    assert runner.invoke(app, ["records", "approve", "run1", "--by", "quinn", "--role", "qa", "--db", db]).exit_code == 0
+    printed = runner.invoke(app, ["records", "anchor", "--db", db, "--append", str(anchors)])
+    seq, _, digest = printed.output.strip().partition(":")
+    assert int(seq) == 6 and len(digest) == 64 and anchors.read_text().count("\n") == 2
+    ok = runner.invoke(app, ["records", "verify", "--db", db, "--anchors", str(anchors)])
+    assert ok.exit_code == 0 and "2 anchor(s) held" in ok.output, ok.output
+    rolled_back = runner.invoke(app, ["records", "verify", "--db", str(backup), "--anchors", str(anchors)])
+    assert rolled_back.exit_code == 1 and "before the anchored entry 6" in rolled_back.output
+    assert runner.invoke(app, ["records", "verify", "--db", str(backup)]).exit_code == 0  # alone it looks intact
+    bad = runner.invoke(app, ["records", "verify", "--db", db, "--expect", "5:abc"])
+    assert bad.exit_code == 2 and "not an anchor" in bad.output and "SEQ:HASH" in bad.output
+
+
+def test_rotate_key_records_the_rotation_and_verify_still_holds(db):
+    rotated = runner.invoke(app, ["records", "rotate-key", "--db", db])
+    assert rotated.exit_code == 0 and "rotation recorded as entry 6" in rotated.output, rotated.output
+    assert runner.invoke(app, ["records", "approve", "run2", "--by", "quinn", "--role", "qa", "--db", db]).exit_code == 0
+    ok = runner.invoke(app, ["records", "verify", "--db", db])
+    assert ok.exit_code == 0 and "7 entries authenticated" in ok.output, ok.output

@@ -4,39 +4,106 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from meterlab.errors import MeterlabError
+from meterlab.records.keys import KEY_FILE_ENV, Keyring
 from meterlab.records.store import DEFAULT_URL, Store
 
-records_app = typer.Typer(help="Archived runs: list, show, verify integrity, approve.", no_args_is_help=True)
+records_app = typer.Typer(help="Archived runs: list, show, verify integrity, anchor, approve.", no_args_is_help=True)
 console = Console() if sys.stdout.isatty() else Console(width=140)
 
 
 def _store(db: str) -> Store:
+    """An existing records database (a mistyped path is an error, never a new empty database)."""
     try:
-        return Store(db)
+        return Store(db, must_exist=True)
     except MeterlabError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
 
 
+def _anchor(text: str, where: str) -> tuple[int, str]:
+    seq, _, digest = text.strip().partition(":")
+    if not (seq.isdigit() and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+        console.print(f"[red]{where}: {text.strip()!r} is not an anchor; write SEQ:HASH as `records anchor` prints "
+                      f"it (e.g. 42:9f2c…, the hash in 64 hex digits)[/]")
+        raise typer.Exit(2)
+    return int(seq), digest
+
+
+def _anchors(expect: list[str], anchors_file: Path | None) -> list[tuple[int, str]]:
+    found = [_anchor(text, "--expect") for text in expect]
+    if anchors_file is not None:
+        if not anchors_file.is_file():
+            console.print(f"[red]--anchors {anchors_file}: no such file[/]")
+            raise typer.Exit(2)
+        for number, line in enumerate(anchors_file.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                found.append(_anchor(line.split()[0], f"{anchors_file}, line {number}"))
+    return found
+
+
 @records_app.command()
-def verify(db: str = typer.Option(DEFAULT_URL, help="Records database.")) -> None:
-    """Recompute the hash chain; exit 1 and name the first broken link if anything was altered or removed."""
+def verify(
+    db: str = typer.Option(DEFAULT_URL, help="Records database."),
+    expect: list[str] = typer.Option([], "--expect", metavar="SEQ:HASH",
+                                     help="A head printed earlier (on a report, by `records anchor`): the chain "
+                                          "must still hold it. Repeatable."),
+    anchors: Path | None = typer.Option(None, help="An anchor file written by `records anchor --append`."),
+    key_file: Path | None = typer.Option(None, help=f"The records key file (default ${KEY_FILE_ENV}, else "
+                                                    "~/.config/meterlab/records.key)."),
+) -> None:
+    """Check every entry's hash, link and authentication by the laboratory's key, every run's registration and
+    the anchors given; exit 1 naming the first problem of each kind."""
     store = _store(db)
-    problems = store.verify()
+    expected = _anchors(expect, anchors)
+    try:
+        keyring = Keyring.load(key_file) if key_file else None
+    except MeterlabError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    problems = store.verify(keyring=keyring, expect=expected)
     seq, head = store.head()
     if problems:
-        console.print(f"[red bold]{len(problems)} problem(s) in {store.url}[/]")
+        console.print(f"[red bold]{len(problems)} kind(s) of problem in {store.url}[/]")
         for problem in problems:
             console.print(f"  [red]{problem}[/]")
         raise typer.Exit(1)
-    console.print(f"[green]intact[/]: {seq} entries, chain head {head}")
+    anchored = f", {len(expected)} anchor(s) held" if expected else " (no anchor given: a rollback to an older copy " \
+               "needs --expect or --anchors to be found)"
+    console.print(f"[green]intact[/]: {seq} entries authenticated, chain head {seq}:{head}{anchored}")
+
+
+@records_app.command()
+def anchor(
+    db: str = typer.Option(DEFAULT_URL, help="Records database."),
+    append: Path | None = typer.Option(None, help="Also append the anchor, with the time and the database, to this "
+                                                  "file (keep it where the database's writers cannot change it)."),
+) -> None:
+    """Print the chain's head as SEQ:HASH, for `records verify --expect` or an anchor file."""
+    store = _store(db)
+    seq, head = store.head()
+    line = f"{seq}:{head}"
+    if append is not None:
+        append.parent.mkdir(parents=True, exist_ok=True)
+        with append.open("a", encoding="utf-8") as handle:
+            handle.write(f"{line}  {datetime.now(timezone.utc).isoformat(timespec='seconds')}  {store.url}\n")
+    console.print(line, soft_wrap=True)
+
+
+@records_app.command("rotate-key")
+def rotate_key(db: str = typer.Option(DEFAULT_URL, help="Records database.")) -> None:
+    """Put a new records key in the key file and record the rotation in the chain (authenticated by the old key)."""
+    store = _store(db)
+    entry = store.rotate_key()
+    console.print(f"records key {entry.payload['from']} -> {entry.payload['to']}; rotation recorded as entry "
+                  f"{entry.seq}; {store.keyring.path} holds both (keep a copy with QA)")
 
 
 @records_app.command("list")

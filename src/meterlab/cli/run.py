@@ -86,7 +86,7 @@ def resume(
     from meterlab.reports.results import run_result
 
     try:
-        store = Store(db)
+        store = Store(db, must_exist=True)
         store.run(run_id)
         register = Register.load(calibration_dir)
     except MeterlabError as exc:
@@ -236,7 +236,7 @@ def report(
     if format == "pdf" and out is None:
         raise _fail(MeterlabError("--format pdf writes a binary file: give --out PATH"))
     try:
-        store = Store(db)
+        store = Store(db, must_exist=True)
         if format == "json":
             text = json.dumps(run_result(store, run_id), indent=2, ensure_ascii=False, default=str) + "\n"
         else:

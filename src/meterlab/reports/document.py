@@ -26,6 +26,7 @@ import yaml
 
 from meterlab.errors import MeterlabError
 from meterlab.metrology.rounding import rounded
+from meterlab.records.keys import Keyring, RecordsKeyError
 from meterlab.records.store import Entry, Store
 from meterlab.reports.figures import envelope_from_points, envelope_of, error_curve_png
 from meterlab.reports.results import run_result
@@ -167,12 +168,17 @@ def collect(store: Store, run_id: str) -> dict[str, Any]:
     approvals = [{"by": e.payload.get("by"), "role": e.payload.get("role"), "comment": e.payload.get("comment"),
                   "at": e.created_at, "seq": e.seq, "hash": e.hash} for e in entries if e.kind == "approval"]
     head_seq, head_hash = store.head()
+    try:
+        keyring, unauthenticated = Keyring.load(), None
+    except RecordsKeyError as exc:  # a report printed where the lab's key is not: say what was not checked
+        keyring, unauthenticated = None, str(exc)
     return {
         "run_id": run_id, "result": result, "header": header, "measurements": measurements, "entries": entries,
         "approvals": approvals, "declarations": _declarations(header),
         "integrity": {"head_seq": head_seq, "head_hash": head_hash, "last_seq": entries[-1].seq,
                       "last_hash": entries[-1].hash, "last_kind": entries[-1].kind, "entries": len(entries),
-                      "problems": store.verify()},
+                      "problems": store.verify(keyring=keyring, authenticate=keyring is not None),
+                      "unauthenticated": unauthenticated},
         "operator_actions": [{"at": e.created_at, **e.payload} for e in entries if e.kind == "operator"],
         "test_period": _test_period(entries),
     }
@@ -617,7 +623,10 @@ def _signoffs(data: dict) -> str:
 
 def _integrity(data: dict) -> str:
     i = data["integrity"]
-    verdict = ("<span class=\"pass\">intact</span>: every entry's hash and link recomputed" if not i["problems"]
+    checked = ("every entry's hash and link recomputed, each authenticated by the laboratory's records key"
+               if not i.get("unauthenticated") else
+               f"every entry's hash and link recomputed; not authenticated here ({esc(i['unauthenticated'])})")
+    verdict = (f"<span class=\"pass\">intact</span>: {checked}" if not i["problems"]
                else "<span class=\"fail\">BROKEN</span>: " + "; ".join(esc(p) for p in i["problems"]))
     rows = [("Entries of this run", str(i["entries"])),
             ("Last entry of this run", f'{i["last_seq"]} ({esc(i["last_kind"])}) '
@@ -625,8 +634,8 @@ def _integrity(data: dict) -> str:
             ("Head of the chain (store)", f'{i["head_seq"]} <span class="hash">{esc(i["head_hash"])}</span>'),
             ("Chain verification", verdict)]
     return ("<h2>12. Record integrity</h2>\n" + _kv(rows)
-            + "\n<p class=\"note\">Re-check with <code>meterlab records verify</code>; an auditor can anchor the chain "
-              "on the head hash above.</p>")
+            + "\n<p class=\"note\">Re-check with <code>meterlab records verify --expect SEQ:HASH</code> given the head "
+              "above: a database put back from an older copy no longer holds it (docs/records.md).</p>")
 
 
 # ------------------------------------------------------------------------------------------- renderers
