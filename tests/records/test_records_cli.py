@@ -58,15 +58,64 @@ def test_list_filters_by_meter_and_procedure(db):
     assert runner.invoke(app, ["records", "list", "--db", db, "--since", "yesterday"]).exit_code == 2
 
 
+PASSWORDS = {"Dr Metro": "metro-secret-1", "quinn": "quinn-secret-1", "alice": "alice-secret-1"}
+ROLES_OF = {"Dr Metro": ["metrologist"], "quinn": ["qa"], "alice": ["technician", "metrologist"]}
+
+
+def _users(db):
+    for name, roles in ROLES_OF.items():
+        options = [option for role in roles for option in ("--role", role)]
+        added = runner.invoke(app, ["users", "add", name, *options, "--db", db], input=f"{PASSWORDS[name]}\n" * 2)
+        assert added.exit_code == 0, added.output
+
+
+def approve(db, run_id, by, role, password=None):
+    return runner.invoke(app, ["records", "approve", run_id, "--by", by, "--role", role, "--db", db,
+                               "--password-stdin"], input=f"{password or PASSWORDS.get(by, 'none')}\n")
+
+
 def test_approve_adds_a_chained_sign_off_that_show_prints(db):
-    result = runner.invoke(app, ["records", "approve", "run1", "--by", "Dr Metro", "--role", "metrologist", "--db", db])
-    assert result.exit_code == 0
+    _users(db)
+    result = approve(db, "run1", "Dr Metro", "metrologist")
+    assert result.exit_code == 0 and "still needs: qa" in result.output, result.output
     store = Store(db)
     (approval,) = list(store.entries("run1", kinds=["approval"]))
-    assert approval.payload["by"] == "Dr Metro" and store.verify() == []
+    assert approval.payload["by"] == "Dr Metro" and approval.payload["authenticated"] and store.verify() == []
+    assert approval.payload["head"][0] == approval.seq - 1  # bound to the chain as the metrologist saw it
     shown = runner.invoke(app, ["records", "show", "run1", "--db", db])
     assert "approved by Dr Metro (metrologist)" in shown.output and "WM-1" in shown.output
-    assert runner.invoke(app, ["records", "approve", "run1", "--by", "x", "--role", "boss", "--db", db]).exit_code == 2
+    assert approve(db, "run1", "x", "boss").exit_code == 2
+    released = approve(db, "run1", "quinn", "qa")
+    assert released.exit_code == 0 and "released" in released.output
+
+
+def test_sign_off_is_refused_out_of_order_to_the_operator_twice_or_without_the_password(db):
+    _users(db)
+    refusals = {
+        "comes after the metrologist sign-off": approve(db, "run1", "quinn", "qa"),  # release before review
+        "ran this test": approve(db, "run1", "alice", "metrologist"),  # alice is run1's operator
+        "unknown user or wrong password": approve(db, "run1", "Dr Metro", "metrologist", password="guess-guess"),
+        "does not hold the role qa": approve(db, "run1", "Dr Metro", "qa"),
+    }
+    for words, result in refusals.items():
+        assert result.exit_code == 2 and words in result.output, (words, result.output)
+    assert approve(db, "run1", "Dr Metro", "metrologist").exit_code == 0
+    twice = approve(db, "run1", "Dr Metro", "metrologist")
+    assert twice.exit_code == 2 and "signed off as metrologist already" in twice.output
+    assert approve(db, "run2", "alice", "metrologist").exit_code == 0  # bob ran run2: alice may review it
+    assert not list(Store(db).entries("run1", kinds=["approval"]))[1:]  # one sign-off on run1, the refused left none
+
+
+def test_users_are_listed_and_a_short_password_or_unknown_role_is_refused(db):
+    _users(db)
+    listed = runner.invoke(app, ["users", "list", "--db", db])
+    assert "Dr Metro" in listed.output and "technician, metrologist" not in listed.output
+    assert "metrologist, technician" in listed.output and "secret" not in listed.output
+    short = runner.invoke(app, ["users", "add", "eve", "--role", "qa", "--db", db, "--password-stdin"], input="short\n")
+    assert short.exit_code == 2 and "too short" in short.output
+    boss = runner.invoke(app, ["users", "add", "eve", "--role", "boss", "--db", db, "--password-stdin"],
+                         input="long-enough-1\n")
+    assert boss.exit_code == 2 and "technician, metrologist, qa" in boss.output
 
 
 def test_compare_two_runs_writes_one_figure(db, tmp_path):
@@ -92,14 +141,15 @@ def test_an_anchor_file_catches_a_rollback_and_a_bad_anchor_is_explained(db, tmp
     live.close(), older.close()
     anchors = tmp_path / "qa" / "anchors.txt"
     assert runner.invoke(app, ["records", "anchor", "--db", db, "--append", str(anchors)]).exit_code == 0
-    assert runner.invoke(app, ["records", "approve", "run1", "--by", "quinn", "--role", "qa", "--db", db]).exit_code == 0
+    _users(db)
+    assert approve(db, "run1", "Dr Metro", "metrologist").exit_code == 0
     printed = runner.invoke(app, ["records", "anchor", "--db", db, "--append", str(anchors)])
     seq, _, digest = printed.output.strip().partition(":")
-    assert int(seq) == 6 and len(digest) == 64 and anchors.read_text().count("\n") == 2
+    assert int(seq) == 9 and len(digest) == 64 and anchors.read_text().count("\n") == 2
     ok = runner.invoke(app, ["records", "verify", "--db", db, "--anchors", str(anchors)])
     assert ok.exit_code == 0 and "2 anchor(s) held" in ok.output, ok.output
     rolled_back = runner.invoke(app, ["records", "verify", "--db", str(backup), "--anchors", str(anchors)])
-    assert rolled_back.exit_code == 1 and "before the anchored entry 6" in rolled_back.output
+    assert rolled_back.exit_code == 1 and "before the anchored entry 9" in rolled_back.output
     assert runner.invoke(app, ["records", "verify", "--db", str(backup)]).exit_code == 0  # alone it looks intact
     bad = runner.invoke(app, ["records", "verify", "--db", db, "--expect", "5:abc"])
     assert bad.exit_code == 2 and "not an anchor" in bad.output and "SEQ:HASH" in bad.output
@@ -108,6 +158,7 @@ def test_an_anchor_file_catches_a_rollback_and_a_bad_anchor_is_explained(db, tmp
 def test_rotate_key_records_the_rotation_and_verify_still_holds(db):
     rotated = runner.invoke(app, ["records", "rotate-key", "--db", db])
     assert rotated.exit_code == 0 and "rotation recorded as entry 6" in rotated.output, rotated.output
-    assert runner.invoke(app, ["records", "approve", "run2", "--by", "quinn", "--role", "qa", "--db", db]).exit_code == 0
+    _users(db)
+    assert approve(db, "run2", "Dr Metro", "metrologist").exit_code == 0
     ok = runner.invoke(app, ["records", "verify", "--db", db])
-    assert ok.exit_code == 0 and "7 entries authenticated" in ok.output, ok.output
+    assert ok.exit_code == 0 and "10 entries authenticated" in ok.output, ok.output

@@ -189,8 +189,11 @@ def test_a_disturbance_test_reports_before_and_during_the_fault_the_override_and
                          "examples/scenarios/burst-susceptible.yaml", EMC_CLOCK_SCALE, calibration=calibration,
                          override_calibration=reason)
     store.append(run_id, "approval", {"by": "M. Etrologist", "role": "metrologist", "comment": "budget reviewed"})
+    draft = document.render_html(store, run_id)
+    assert "<title>DRAFT — " in draft and "still needs qa" in draft  # reviewed, not released
     store.append(run_id, "approval", {"by": "Q. Ality", "role": "qa", "comment": ""})
     html = document.render_html(store, run_id)
+    assert "DRAFT" not in html
     rows = document.disturbance_rows(document.collect(store, run_id))
     faults = [c for c in run_result(store, run_id)["tests"][0]["checks"] if c["check"] == "significant_fault"]
     assert rows and faults and len(rows) == len(faults)

@@ -19,10 +19,10 @@ records_app = typer.Typer(help="Archived runs: list, show, verify integrity, anc
 console = Console() if sys.stdout.isatty() else Console(width=140)
 
 
-def _store(db: str) -> Store:
-    """An existing records database (a mistyped path is an error, never a new empty database)."""
+def open_store(db: str, *, create: bool = False) -> Store:
+    """An existing records database (a mistyped path is an error, never a new empty database, unless `create`)."""
     try:
-        return Store(db, must_exist=True)
+        return Store(db, must_exist=not create)
     except MeterlabError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
@@ -61,7 +61,7 @@ def verify(
 ) -> None:
     """Check every entry's hash, link and authentication by the laboratory's key, every run's registration and
     the anchors given; exit 1 naming the first problem of each kind."""
-    store = _store(db)
+    store = open_store(db)
     expected = _anchors(expect, anchors)
     try:
         keyring = Keyring.load(key_file) if key_file else None
@@ -87,7 +87,7 @@ def anchor(
                                                   "file (keep it where the database's writers cannot change it)."),
 ) -> None:
     """Print the chain's head as SEQ:HASH, for `records verify --expect` or an anchor file."""
-    store = _store(db)
+    store = open_store(db)
     seq, head = store.head()
     line = f"{seq}:{head}"
     if append is not None:
@@ -100,7 +100,7 @@ def anchor(
 @records_app.command("rotate-key")
 def rotate_key(db: str = typer.Option(DEFAULT_URL, help="Records database.")) -> None:
     """Put a new records key in the key file and record the rotation in the chain (authenticated by the old key)."""
-    store = _store(db)
+    store = open_store(db)
     entry = store.rotate_key()
     console.print(f"records key {entry.payload['from']} -> {entry.payload['to']}; rotation recorded as entry "
                   f"{entry.seq}; {store.keyring.path} holds both (keep a copy with QA)")
@@ -116,7 +116,7 @@ def list_runs(
     """The runs of the database, newest last, with their state and verdict."""
     from meterlab.reports.results import run_result
 
-    store = _store(db)
+    store = open_store(db)
     try:
         since_day = date.fromisoformat(since) if since else None
     except ValueError:
@@ -143,7 +143,7 @@ def show(run_id: str = typer.Argument(..., help="The run."), db: str = typer.Opt
     from meterlab.cli.console import checks_table, results_table
     from meterlab.reports.results import run_result
 
-    store = _store(db)
+    store = open_store(db)
     try:
         result = run_result(store, run_id)
     except MeterlabError as exc:
@@ -173,23 +173,32 @@ def show(run_id: str = typer.Argument(..., help="The run."), db: str = typer.Opt
 @records_app.command()
 def approve(
     run_id: str = typer.Argument(..., help="The run to sign off."),
-    by: str = typer.Option(..., help="Who signs."),
-    role: str = typer.Option(..., help="metrologist (review) or qa (approval)."),
+    by: str = typer.Option(..., help="Who signs: a user (`meterlab users add`), asked for their password."),
+    role: str = typer.Option(..., help="metrologist (technical review) or qa (release)."),
     comment: str = typer.Option("", help="What was reviewed, or reservations."),
     db: str = typer.Option(DEFAULT_URL, help="Records database."),
+    password_stdin: bool = typer.Option(False, help="Read the password from standard input instead of a prompt."),
 ) -> None:
-    """Add a signed-off entry to the run's chain (the report names who ran, reviewed and approved)."""
+    """Sign a run off as an authenticated user, in the order and with the separation of duties the laboratory's
+    policy sets (the run's report is a DRAFT until every sign-off it asks for is recorded)."""
+    from meterlab.cli.people import read_password
+    from meterlab.records.people import authenticate, missing_sign_offs, sign_off
+
     if role not in ("metrologist", "qa"):
         console.print(f"[red]--role {role!r}: use metrologist or qa[/]")
         raise typer.Exit(2)
-    store = _store(db)
+    store = open_store(db)
     try:
         store.run(run_id)
+        user = authenticate(store, by, read_password(password_stdin))
+        entry = sign_off(store, run_id, user, role, comment)
     except MeterlabError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    entry = store.append(run_id, "approval", {"by": by, "role": role, "comment": comment})
+    missing = missing_sign_offs(store, run_id)
+    status = f"still needs: {', '.join(missing)}" if missing else "released: every sign-off the policy asks for"
     console.print(f"run {run_id} signed off by {by} ({role}); entry {entry.seq}, hash {entry.hash}")
+    console.print(status)
 
 
 @records_app.command("mc")
@@ -208,7 +217,7 @@ def monte_carlo_check(
     from meterlab.calibration.register import Register
     from meterlab.engine.mc_validation import validate_point
 
-    store = _store(db)
+    store = open_store(db)
     try:
         v = validate_point(store, run_id, point, register=Register.load(calibration_dir), serial=meter,
                            trials=trials, seed=seed, significant_digits=digits)
@@ -245,7 +254,7 @@ def compare(
     from meterlab.reports.figures import envelope_from_points, error_curve_png
     from meterlab.reports.results import run_result
 
-    store = _store(db)
+    store = open_store(db)
     points = []
     try:
         for run_id in (first, second):

@@ -6,12 +6,31 @@ regenerated years later names the laboratory as it was."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from meterlab.yamlio import load_model
 
 LABORATORY_FILE = Path("instruments/laboratory.yaml")  # relative to the working directory
+
+
+class SignOffPolicy(BaseModel):
+    """Who signs a run's results off, in which order, and the separation of duties (records/people.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    order: list[Literal["metrologist", "qa"]] = Field(
+        default_factory=lambda: ["metrologist", "qa"], min_length=1,
+        description="the sign-offs a release needs, in order: metrologist (technical review), qa (release)")
+    operator_may_sign: bool = Field(False, description="may whoever ran the test sign it off")
+    one_role_per_person: bool = Field(True, description="a different person at each step")
+
+    @field_validator("order")
+    @classmethod
+    def _each_once(cls, order: list[str]) -> list[str]:
+        if len(set(order)) != len(order):
+            raise ValueError("each role signs once: list it once")
+        return order
 
 
 class Laboratory(BaseModel):
@@ -23,6 +42,7 @@ class Laboratory(BaseModel):
     report_prefix: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,15}$",
                                description="starts every report number, e.g. TA (upper case letters, digits, -)")
     example: bool = Field(False, description="true for the shipped example laboratory: reports say it is not real")
+    sign_off: SignOffPolicy = Field(default_factory=SignOffPolicy)
 
 
 def load_laboratory(path: str | Path) -> Laboratory:

@@ -214,11 +214,11 @@ class Store:
             row_header = {"procedure_id": procedure_id, "operator": operator, "meters": meters, **header}
             return self._append(session, run_id, "run_created", row_header, None, created)
 
-    def append(self, run_id: str, kind: str, payload: Any, *, key: str | None = None) -> Entry:
-        """Append one entry in its own transaction (committed before this returns)."""
+    def append(self, run_id: str | None, kind: str, payload: Any, *, key: str | None = None) -> Entry:
+        """Append one entry in its own transaction (committed before this returns); run None: the store's own."""
         return self.append_many(run_id, [(kind, payload, key)])[-1]
 
-    def append_many(self, run_id: str, items: Iterable[tuple[str, Any, str | None]]) -> list[Entry]:
+    def append_many(self, run_id: str | None, items: Iterable[tuple[str, Any, str | None]]) -> list[Entry]:
         """Append several entries atomically: all are committed together, or none (measurement boundary)."""
         try:
             with Session(self.engine) as session, session.begin():
@@ -250,7 +250,7 @@ class Store:
         row.mac = keyring.mac(entry_message(row.seq, keyring.current_id, digest))
         head.seq, head.hash = row.seq, digest
         head.key_id, head.mac = keyring.current_id, keyring.mac(head_message(row.seq, digest))
-        return Entry(row.seq, run_id, kind, key, created, json.loads(payload_json), digest)
+        return _entry(row)
 
     # ------------------------------------------------------------------------------------------- read
     def run(self, run_id: str) -> RunRow:
@@ -275,8 +275,13 @@ class Store:
         if kinds is not None:
             query = query.where(EntryRow.kind.in_(list(kinds)))
         with Session(self.reader) as session:
-            for row in session.scalars(query):
-                yield Entry(row.seq, row.run_id, row.kind, row.key, row.created_at, json.loads(row.payload), row.hash)
+            yield from map(_entry, session.scalars(query))
+
+    def store_entries(self, *, kinds: Iterable[str]) -> Iterator[Entry]:
+        """The store's own entries (no run): people, key rotations."""
+        query = select(EntryRow).where(EntryRow.run_id.is_(None), EntryRow.kind.in_(list(kinds))).order_by(EntryRow.seq)
+        with Session(self.reader) as session:
+            yield from map(_entry, session.scalars(query))
 
     def keys(self, run_id: str) -> set[str]:
         with Session(self.reader) as session:
@@ -313,6 +318,10 @@ class Store:
         with Session(self.reader) as session:
             head = session.get(ChainHead, 1)
             return (head.seq, head.hash) if head else (0, GENESIS_HASH)
+
+
+def _entry(row: EntryRow) -> Entry:
+    return Entry(row.seq, row.run_id, row.kind, row.key, row.created_at, json.loads(row.payload), row.hash)
 
 
 class _Problems:

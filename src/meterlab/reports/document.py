@@ -27,6 +27,7 @@ import yaml
 from meterlab.errors import MeterlabError
 from meterlab.metrology.rounding import rounded
 from meterlab.records.keys import Keyring, RecordsKeyError
+from meterlab.records.people import missing_sign_offs
 from meterlab.records.store import Entry, Store
 from meterlab.reports.figures import envelope_from_points, envelope_of, error_curve_png
 from meterlab.reports.results import run_result
@@ -65,6 +66,7 @@ td .note { font-size: inherit; }
 @media print { body { margin: 0; } table { font-size: 7pt; } }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 th { background: #eee; } .pass { color: #1a7f37; font-weight: bold; } .fail { color: #c62828; font-weight: bold; }
+.draft { border: 2px solid #c62828; color: #c62828; padding: 0.4em 0.8em; font-size: 11pt; }
 .inconclusive, .uncertainty-too-large { color: #b26a00; font-weight: bold; }
 .conditional-pass { color: #4d7f1a; font-weight: bold; } .conditional-fail { color: #d84315; font-weight: bold; }
 .hash { font-family: 'DejaVu Sans Mono', monospace; font-size: 8pt; word-break: break-all; }
@@ -175,6 +177,7 @@ def collect(store: Store, run_id: str) -> dict[str, Any]:
     return {
         "run_id": run_id, "result": result, "header": header, "measurements": measurements, "entries": entries,
         "approvals": approvals, "declarations": _declarations(header),
+        "missing_sign_offs": missing_sign_offs(store, run_id),
         "integrity": {"head_seq": head_seq, "head_hash": head_hash, "last_seq": entries[-1].seq,
                       "last_hash": entries[-1].hash, "last_kind": entries[-1].kind, "entries": len(entries),
                       "problems": store.verify(keyring=keyring, authenticate=keyring is not None),
@@ -618,6 +621,8 @@ def _signoffs(data: dict) -> str:
     out.append(_table(["action", "by", "role", "when (UTC)", "comment", "record entry"], rows))
     if not data["approvals"]:
         out.append("<p><b>Not yet reviewed or approved</b> (no sign-off entry in the record).</p>")
+    elif data["missing_sign_offs"]:
+        out.append(f"<p><b>Not yet released</b>: still needs {esc(' and '.join(data['missing_sign_offs']))}.</p>")
     return "\n".join(out)
 
 
@@ -645,9 +650,13 @@ def render_html(store: Store, run_id: str, *, generated_at: datetime | None = No
     figures = {i: figure_for(data, t) for i, t in enumerate(data["result"]["tests"])}
     r = data["result"]
     when = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds")
-    title = f"Type evaluation report — {r['procedure']['title']}"
+    missing = data["missing_sign_offs"]
+    title = ("DRAFT — " if missing else "") + f"Type evaluation report — {r['procedure']['title']}"
+    draft = (f'<p class="draft"><b>DRAFT</b>: not released. The laboratory\'s sign-off policy still needs '
+             f'{esc(" and ".join(missing))} (<code>meterlab records approve</code>); these results may not be '
+             f"reported as released.</p>") if missing else ""
     body = "\n".join([
-        f"<h1>{esc(title)}</h1>",
+        f"<h1>{esc(title)}</h1>", draft,
         f"<p>Report <b>{esc(report_number(data))}</b> · run {esc(r['id'])} · {esc(r['procedure']['id'])} · "
         f"{esc(r['procedure']['clause'])} · "
         f"verdict {_verdict(r['verdict'])}</p>",
