@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from meterlab.cli import app
+from meterlab.records.store import Store
 
 from .test_end_to_end import REPO
 
@@ -79,5 +80,9 @@ def test_an_expired_standard_refuses_the_run_and_an_override_is_recorded(tmp_pat
 
 
 def test_report_of_an_unknown_run_is_a_clear_error(tmp_path):
+    Store(str(tmp_path / "r.db")).close()
     result = runner.invoke(app, ["report", "nosuchrun", "--db", f"sqlite:///{tmp_path / 'r.db'}"])
     assert result.exit_code == 2 and "no run with id nosuchrun" in result.output
+    missing = runner.invoke(app, ["report", "nosuchrun", "--db", f"sqlite:///{tmp_path / 'typo.db'}"])
+    assert missing.exit_code == 2 and "no records database at" in missing.output
+    assert not (tmp_path / "typo.db").exists()
