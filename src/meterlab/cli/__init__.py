@@ -1,5 +1,5 @@
 """The `meterlab` command line: one module per command group (run: run/resume/plan/validate/report; lab,
-instruments, calibration, records, users, demo). The top layer: the only package that imports across the tree."""
+instruments, calibration, records, users, evaluation, demo). The top layer: the only package that imports across the tree."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typer.core import TyperArgument
 
 from meterlab import __version__
 from meterlab.cli.calibration import calibration_app
+from meterlab.cli.evaluation import evaluation_app
 from meterlab.cli.instruments import instruments_app
 from meterlab.cli.lab import lab_app
 from meterlab.cli.people import users_app
@@ -42,6 +43,7 @@ app.add_typer(instruments_app, name="instruments")
 app.add_typer(calibration_app, name="calibration")
 app.add_typer(records_app, name="records")
 app.add_typer(users_app, name="users")
+app.add_typer(evaluation_app, name="evaluation")
 for command in (run_commands.run, run_commands.resume, run_commands.plan, run_commands.validate, run_commands.report):
     app.command()(command)
 

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from meterlab.errors import MeterlabError
 from meterlab.instruments.bench import SIMULATED_BENCH
+from meterlab.records import evaluations
 from meterlab.records.laboratory import LABORATORY_FILE, load_laboratory
 from meterlab.records.store import DEFAULT_URL
 from meterlab.sim.scenario import default_scenario
@@ -46,6 +47,8 @@ def run(
     yes: bool = typer.Option(False, "--yes", help="Unattended: confirm every operator prompt automatically."),
     laboratory: Path = typer.Option(LABORATORY_FILE, help="The laboratory issuing the report (name, address, "
                                                           "accreditation): recorded with the run."),
+    evaluation: str | None = typer.Option(None, help="Attach the run to this type evaluation (`meterlab evaluation "
+                                                     "new`): the programme and the meters must be in its plan."),
 ) -> None:
     """Run a procedure on the bench and print the results table and the run id."""
     from meterlab.calibration.register import Register
@@ -59,10 +62,15 @@ def run(
         register = Register.load(calibration_dir)
         inputs = load_inputs(procedure, meter, bench, scenario or default_scenario(bench),
                              follow_declarations=scenario is None)
-        store = Store(db)
+        store = Store(db, must_exist=evaluation is not None)
+        if evaluation is not None:  # refused before any record is made
+            evaluations.check_run_fits(evaluations.get(store, evaluation), inputs.procedure.id,
+                                       list(inputs.declarations))
         clock_scale = clock_scale or default_clock_scale(inputs.procedure)
         run_id = create_run(store, inputs, operator=operator, register=register, clock_scale=clock_scale,
                             override_calibration=override_calibration, laboratory=load_laboratory(laboratory))
+        if evaluation is not None:
+            evaluations.attach(store, evaluation, run_id)
     except MeterlabError as exc:
         raise _fail(exc) from None
     console.print(f"run [bold]{run_id}[/] created in {store.url}")

@@ -672,7 +672,11 @@ def render_html(store: Store, run_id: str, *, generated_at: datetime | None = No
 
 def render_pdf(store: Store, run_id: str, *, generated_at: datetime | None = None) -> bytes:
     """The report as PDF, rendered from the HTML by WeasyPrint (needs Pango: see the README of reports)."""
-    html_text = render_html(store, run_id, generated_at=generated_at)
+    return html_to_pdf(render_html(store, run_id, generated_at=generated_at))
+
+
+def html_to_pdf(html_text: str) -> bytes:
+    """A report's HTML as PDF, by WeasyPrint (needs Pango: see the README of reports)."""
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:

@@ -1,0 +1,111 @@
+"""A type evaluation end to end on the simulated lab (issue 13, part 3): two samples, four programmes run from
+its plan, its status, and one dossier whose contents match the runs."""
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from meterlab.cli import app
+from meterlab.records import evaluations
+from meterlab.records.store import Store
+from meterlab.reports.results import run_result
+
+REPO = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+SAMPLES = ["examples/meters/dn15-class2.yaml", "examples/meters/dn15-class2-sample2.yaml"]
+PLAN = [("procedures/r49/intrinsic-error.yaml", "all"), ("procedures/r49/pressure-loss.yaml", [1]),
+        ("procedures/r49/static-pressure.yaml", [2]), ("procedures/r49/water-pressure.yaml", [1]),
+        ("procedures/r49/reverse-flow.yaml", [2])]
+
+
+@pytest.fixture
+def evaluation_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"id": "test-plan", "title": "five tests", "standard": "OIML R 49",
+                                    "items": [{"procedure": p, "samples": s} for p, s in PLAN]}), encoding="utf-8")
+    type_file = tmp_path / "type.yaml"
+    type_file.write_text(yaml.safe_dump({
+        "name": "AquaSmart 15", "standard": "OIML R 49", "applicant": "Example Meters Ltd", "plan": str(plan),
+        "samples": [{"meter": m, "received": date(2026, 11, 2), "condition": "new"} for m in SAMPLES]}), encoding="utf-8")
+    return type_file, plan
+
+
+def _invoke(*args, **kwargs):
+    result = runner.invoke(app, [str(a) for a in args], **kwargs)
+    return result
+
+
+def test_an_evaluation_runs_its_plan_and_its_dossier_matches_the_runs(evaluation_files, tmp_path):
+    type_file, _ = evaluation_files
+    db = str(tmp_path / "records.db")
+    created = _invoke("evaluation", "new", "--type", type_file, "--db", db)
+    assert created.exit_code == 0, created.output
+    evaluation_id = re.search(r"evaluation (TE-[0-9a-f]{8})", created.output).group(1)
+    runs = []
+    for procedure, samples in PLAN[:4]:
+        meters = SAMPLES if samples == "all" else [SAMPLES[n - 1] for n in samples]
+        result = _invoke("run", procedure, *[a for m in meters for a in ("--meter", m)], "--db", db, "--yes",
+                         "--evaluation", evaluation_id, "--operator", "tina")
+        assert result.exit_code == 0, result.output
+        runs.append(re.search(r"run (\w+) created", result.output).group(1))
+    # a run the plan does not hold is refused before anything is recorded
+    wrong = _invoke("run", "procedures/r49/pressure-loss.yaml", "--meter", SAMPLES[1], "--db", db, "--yes",
+                    "--evaluation", evaluation_id)
+    assert wrong.exit_code == 2 and "plans no r49-pressure-loss on WM15-2026-0002" in wrong.output
+    stranger = _invoke("run", "procedures/r49/pressure-loss.yaml", "--meter", "examples/meters/dn25-class1.yaml",
+                       "--db", db, "--yes", "--evaluation", evaluation_id)
+    assert stranger.exit_code == 2 and "not a sample of evaluation" in stranger.output
+    store = Store(db)
+    assert len(store.runs()) == 4 and evaluations.get(store, evaluation_id).runs == runs
+
+    status = _invoke("evaluation", "status", evaluation_id, "--db", db)
+    assert status.exit_code == 0, status.output
+    assert "4 of 5 tests done" in status.output and "r49-reverse-flow" in status.output
+    assert "to do" in status.output and "not complete" in status.output
+    left = float(re.search(r"still to do ([0-9.]+) h", status.output).group(1))
+    assert left > 0  # the reverse-flow test's estimate
+
+    out = tmp_path / "dossier.html"
+    report = _invoke("evaluation", "report", evaluation_id, "--db", db, "--out", out)
+    assert report.exit_code == 0, report.output
+    html = out.read_text(encoding="utf-8")
+    for heading in ("4.1 General", "4.2 Information concerning the type", "4.3 Test equipment",
+                    "4.4 Check list of the tests", "5. Results", "6. Record"):
+        assert heading in html
+    assert "WM15-2026-0001" in html and "WM15-2026-0002" in html and "AQS-1.4.2" in html
+    assert html.count("<img alt=\"error curve") >= 1  # the intrinsic error of both samples
+    for run_id in runs:  # every point of every run, with its E and U as stored
+        result = run_result(store, run_id)
+        assert run_id in html
+        for p in result["tests"][0]["points"]:
+            assert f"{p['error_pct']:+.3f}" in html
+        assert f"run {run_id}" in html.lower() or f"Run {run_id}" in html
+    assert "Not yet performed." in html and html.count("needs metrologist, qa") == 4
+    assert f"--expect {store.head()[0]}:{store.head()[1]}" in html
+
+
+def test_a_type_whose_samples_are_not_one_type_is_refused_with_the_line(evaluation_files, tmp_path):
+    type_file, _ = evaluation_files
+    data = yaml.safe_load(type_file.read_text(encoding="utf-8"))
+    data["samples"].append({"meter": "examples/meters/dn15-class2-manual.yaml", "received": date(2026, 11, 3),
+                            "condition": "new"})
+    type_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = _invoke("evaluation", "new", "--type", type_file, "--db", str(tmp_path / "r.db"))
+    assert result.exit_code == 2 and "samples.2.meter" in result.output and "not the same type" in result.output
+    assert "model 'AquaBasic 15' (first: 'AquaSmart 15')" in result.output
+    unknown = _invoke("evaluation", "status", "TE-00000000", "--db", str(tmp_path / "r.db"))
+    assert unknown.exit_code == 2 and "no records database" in unknown.output  # nothing was created by the refusal
+
+
+def test_a_plan_naming_a_sample_that_does_not_exist_is_refused(evaluation_files, tmp_path):
+    type_file, plan = evaluation_files
+    data = yaml.safe_load(plan.read_text(encoding="utf-8"))
+    data["items"][1]["samples"] = [3]
+    plan.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = _invoke("evaluation", "new", "--type", type_file, "--db", str(tmp_path / "r.db"))
+    assert result.exit_code == 2 and "items.1.samples" in result.output and "sample 3 does not exist" in result.output
