@@ -8,20 +8,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from meterlab.cli.records import open_store
+from meterlab.cli.records import open_store, read_password
 from meterlab.errors import MeterlabError
 from meterlab.records.people import ROLES, add_user, users
 from meterlab.records.store import DEFAULT_URL
 
 users_app = typer.Typer(help="People who sign results off: add, list.", no_args_is_help=True)
 console = Console() if sys.stdout.isatty() else Console(width=140)
-
-
-def read_password(from_stdin: bool, *, confirm: bool = False) -> str:
-    """The password typed at a hidden prompt, or one line of standard input (scripts)."""
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    return typer.prompt("password", hide_input=True, confirmation_prompt=confirm)
 
 
 @users_app.command()

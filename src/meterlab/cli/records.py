@@ -28,6 +28,13 @@ def open_store(db: str, *, create: bool = False) -> Store:
         raise typer.Exit(2) from None
 
 
+def read_password(from_stdin: bool, *, confirm: bool = False) -> str:
+    """The password typed at a hidden prompt, or one line of standard input (scripts)."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return typer.prompt("password", hide_input=True, confirmation_prompt=confirm)
+
+
 def _anchor(text: str, where: str) -> tuple[int, str]:
     seq, _, digest = text.strip().partition(":")
     if not (seq.isdigit() and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
@@ -181,7 +188,6 @@ def approve(
 ) -> None:
     """Sign a run off as an authenticated user, in the order and with the separation of duties the laboratory's
     policy sets (the run's report is a DRAFT until every sign-off it asks for is recorded)."""
-    from meterlab.cli.people import read_password
     from meterlab.records.people import authenticate, missing_sign_offs, sign_off
 
     if role not in ("metrologist", "qa"):
