@@ -109,3 +109,32 @@ def test_a_plan_naming_a_sample_that_does_not_exist_is_refused(evaluation_files,
     plan.write_text(yaml.safe_dump(data), encoding="utf-8")
     result = _invoke("evaluation", "new", "--type", type_file, "--db", str(tmp_path / "r.db"))
     assert result.exit_code == 2 and "items.1.samples" in result.output and "sample 3 does not exist" in result.output
+
+
+def test_a_samples_history_holds_its_runs_and_its_repair_and_a_standards_its_uses(evaluation_files, tmp_path):
+    type_file, _ = evaluation_files
+    db = str(tmp_path / "records.db")
+    evaluation_id = re.search(r"(TE-[0-9a-f]{8})", _invoke("evaluation", "new", "--type", type_file, "--db", db)
+                              .output).group(1)
+    first = _invoke("run", "procedures/r49/pressure-loss.yaml", "--meter", SAMPLES[0], "--db", db, "--yes",
+                    "--evaluation", evaluation_id)
+    assert first.exit_code == 0, first.output
+    added = _invoke("users", "add", "tina", "--role", "technician", "--db", db, "--password-stdin",
+                    input="tina-secret-1\n")
+    assert added.exit_code == 0, added.output
+    repair = _invoke("records", "sample-event", "WM15-2026-0001", "--event", "repair", "--text", "register replaced",
+                     "--by", "tina", "--db", db, "--password-stdin", input="tina-secret-1\n")
+    assert repair.exit_code == 0, repair.output
+    second = _invoke("run", "procedures/r49/water-pressure.yaml", "--meter", SAMPLES[0], "--db", db, "--yes",
+                     "--evaluation", evaluation_id)
+    assert second.exit_code == 0, second.output
+    history = _invoke("records", "history", "--meter", "WM15-2026-0001", "--db", db)
+    lines = [line for line in history.output.splitlines() if "│" in line and "when" not in line]
+    assert [("r49-pressure-loss" in l, "register replaced" in l, "r49-water-pressure" in l) for l in lines] == \
+        [(True, False, False), (False, True, False), (False, False, True)], history.output  # in order
+    uses = _invoke("records", "history", "--standard", "prt-01", "--db", db)
+    assert uses.exit_code == 0 and uses.output.count("T-2026-0412") == 2, uses.output
+    unknown = _invoke("records", "sample-event", "WM99", "--event", "repair", "--text", "x", "--by", "tina", "--db", db,
+                      "--password-stdin", input="tina-secret-1\n")
+    assert unknown.exit_code == 2 and "no run tested a meter 'WM99'" in unknown.output
+    assert _invoke("records", "history", "--meter", "WM99", "--db", db).exit_code == 1

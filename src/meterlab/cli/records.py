@@ -207,6 +207,61 @@ def approve(
     console.print(status)
 
 
+@records_app.command()
+def history(
+    meter: str | None = typer.Option(None, help="A sample's serial: its runs and recorded events."),
+    standard: str | None = typer.Option(None, help="A reference standard's id: the runs that used it."),
+    db: str = typer.Option(DEFAULT_URL, help="Records database."),
+) -> None:
+    """A sample's history (runs, repairs, replacements, remarks) or a reference standard's uses, in order."""
+    from meterlab.records.history import sample_history, standard_history
+
+    if (meter is None) == (standard is None):
+        console.print("[red]give --meter SERIAL or --standard ID[/]")
+        raise typer.Exit(2)
+    store = open_store(db)
+    if meter is not None:
+        table = Table(title=f"history of sample {meter}", title_justify="left")
+        for column in ("when (UTC)", "what", "run", "programme", "detail", "by"):
+            table.add_column(column)
+        for row in sample_history(store, meter):
+            table.add_row(row["at"][:19], row["what"], row["run"] or "—", row["procedure"] or "—", row["detail"],
+                          row["by"])
+    else:
+        table = Table(title=f"uses of standard {standard}", title_justify="left")
+        for column in ("when (UTC)", "run", "programme", "certificate", "due", "status at the start"):
+            table.add_column(column)
+        for row in standard_history(store, standard):
+            table.add_row(row["at"][:19], row["run"], row["procedure"], row["certificate"], row["due_date"],
+                          row["status"])
+    if not table.row_count:
+        console.print(f"[yellow]nothing recorded for {meter or standard} in {store.url}[/]")
+        raise typer.Exit(1)
+    console.print(table)
+
+
+@records_app.command("sample-event")
+def sample_event(
+    serial: str = typer.Argument(..., help="The sample."),
+    event: str = typer.Option(..., help="repair, replacement or remark."),
+    text: str = typer.Option(..., help="What was done or seen."),
+    by: str = typer.Option(..., help="Who records it: a user, asked for their password."),
+    db: str = typer.Option(DEFAULT_URL, help="Records database."),
+    password_stdin: bool = typer.Option(False, help="Read the password from standard input instead of a prompt."),
+) -> None:
+    """Record a repair, a replacement or a remark against a sample (its history shows it among its runs)."""
+    from meterlab.records.history import record_sample_event
+    from meterlab.records.people import authenticate
+
+    store = open_store(db)
+    try:
+        entry = record_sample_event(store, serial, event, text, authenticate(store, by, read_password(password_stdin)))
+    except MeterlabError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"{event} of {serial} recorded by {by}; entry {entry.seq}")
+
+
 @records_app.command("mc")
 def monte_carlo_check(
     run_id: str = typer.Argument(..., help="The run."),
