@@ -138,3 +138,33 @@ def test_a_samples_history_holds_its_runs_and_its_repair_and_a_standards_its_use
                       "--password-stdin", input="tina-secret-1\n")
     assert unknown.exit_code == 2 and "no run tested a meter 'WM99'" in unknown.output
     assert _invoke("records", "history", "--meter", "WM99", "--db", db).exit_code == 1
+
+
+def test_a_nonconformity_is_recorded_disposed_of_and_shown_in_the_dossier(evaluation_files, tmp_path):
+    type_file, _ = evaluation_files
+    db = str(tmp_path / "records.db")
+    evaluation_id = re.search(r"(TE-[0-9a-f]{8})", _invoke("evaluation", "new", "--type", type_file, "--db", db)
+                              .output).group(1)
+    ran = _invoke("run", "procedures/r49/pressure-loss.yaml", "--meter", SAMPLES[0], "--db", db, "--yes",
+                  "--evaluation", evaluation_id)
+    run_id = re.search(r"run (\w+) created", ran.output).group(1)
+    assert _invoke("users", "add", "quinn", "--role", "qa", "--db", db, "--password-stdin",
+                   input="quinn-secret-1\n").exit_code == 0
+
+    def nc(*args):
+        return _invoke("records", "nonconformity", *args, "--by", "quinn", "--db", db, "--password-stdin",
+                       input="quinn-secret-1\n")
+
+    found = nc("--finding", "inlet straight length 8 D instead of 10 D", "--run", run_id)
+    assert found.exit_code == 0, found.output
+    nc_id = re.search(r"(NC-[0-9a-f]{6})", found.output).group(1)
+    assert nc("--finding", "x").exit_code == 2  # against nothing
+    listed = _invoke("records", "nonconformity", "--db", db)
+    assert nc_id in listed.output and "OPEN" in listed.output
+    html = _invoke("evaluation", "report", evaluation_id, "--db", db).output
+    assert "inlet straight length" in html and "<b>open</b>" in html
+    closed = nc("--dispose", nc_id, "--disposition", "repeated with 10 D: results stand")
+    assert closed.exit_code == 0, closed.output
+    assert nc("--dispose", nc_id, "--disposition", "again").exit_code == 2
+    html = _invoke("evaluation", "report", evaluation_id, "--db", db).output
+    assert "repeated with 10 D: results stand (quinn)" in html and "<b>open</b>" not in html

@@ -262,6 +262,47 @@ def sample_event(
     console.print(f"{event} of {serial} recorded by {by}; entry {entry.seq}")
 
 
+@records_app.command()
+def nonconformity(
+    finding: str | None = typer.Option(None, help="Record a finding: what was found."),
+    run: str | None = typer.Option(None, help="The run the finding is against."),
+    standard: str | None = typer.Option(None, help="Or the reference standard it is against."),
+    dispose: str | None = typer.Option(None, metavar="NC-ID", help="Record the disposition of this nonconformity."),
+    disposition: str = typer.Option("", help="What was done, and whether the results stand."),
+    by: str | None = typer.Option(None, help="Who records it: a user, asked for their password."),
+    db: str = typer.Option(DEFAULT_URL, help="Records database."),
+    password_stdin: bool = typer.Option(False, help="Read the password from standard input instead of a prompt."),
+) -> None:
+    """Record a nonconformity (--finding with --run or --standard), its disposition (--dispose NC-ID
+    --disposition), or, with neither, list them all."""
+    from meterlab.records import nonconformities
+    from meterlab.records.people import authenticate
+
+    store = open_store(db)
+    if finding is None and dispose is None:
+        table = Table(title=f"nonconformities in {store.url}", title_justify="left")
+        for column in ("id", "found (UTC)", "against", "finding", "by", "disposition"):
+            table.add_column(column)
+        for n in nonconformities.listed(store):
+            against = f"run {n['run']}" if n["run"] else f"standard {n['standard']}"
+            table.add_row(n["id"], n["at"][:19], against, n["finding"], n["by"],
+                          f"{n['disposition']} ({n['disposed_by']})" if n["disposition"] else "OPEN")
+        console.print(table)
+        return
+    if by is None:
+        console.print("[red]--by NAME: who records it[/]")
+        raise typer.Exit(2)
+    try:
+        user = authenticate(store, by, read_password(password_stdin))
+        entry = (nonconformities.record(store, user, finding, run_id=run, standard=standard) if finding is not None
+                 else nonconformities.dispose(store, user, dispose, disposition))
+    except MeterlabError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"{entry.payload['id']}: {'recorded' if finding is not None else 'disposed of'} by {by}; "
+                  f"entry {entry.seq}")
+
+
 @records_app.command("mc")
 def monte_carlo_check(
     run_id: str = typer.Argument(..., help="The run."),

@@ -8,6 +8,7 @@ import base64
 from datetime import datetime, timezone
 from typing import Any
 
+from meterlab.records import nonconformities
 from meterlab.records.evaluations import Evaluation
 from meterlab.records.people import missing_sign_offs
 from meterlab.records.store import Store
@@ -65,7 +66,7 @@ def render_html(store: Store, evaluation: Evaluation, *, generated_at: datetime 
             f"<p>{esc(t['standard'])} · applicant {esc(t['applicant'])} · evaluation verdict "
             f"{_verdict(summary(rows))} ({sum(r['status'] == 'done' for r in rows)} of {len(rows)} tests done)</p>",
             _general(evaluation, data), _type(t), _equipment(data), _check_list(store, rows), _results(rows, data),
-            _heads(store, rows),
+            _nonconformities(store, data), _heads(store, rows),
             f"<p class=\"generated\">Generated {esc(when)} from the record; everything else is regenerated identically "
             f"from the same record.</p>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -148,6 +149,19 @@ def _results(rows: list[dict[str, Any]], data: dict[str, dict]) -> str:
                                 num(_detail(c, "value"), 3), num(_detail(c, "U_pct"), 2), num(_detail(c, "limit_pct"), 3)]
                                for c in test["checks"]]))
     return "\n".join(out)
+
+
+def _nonconformities(store: Store, data: dict[str, dict]) -> str:
+    """Those against the evaluation's runs and the standards they used."""
+    standards = {s for d in data.values() for s in (d["header"].get("calibration") or {})}
+    found = [n for n in nonconformities.listed(store) if n["run"] in data or n["standard"] in standards]
+    if not found:
+        return "<h2>5a. Nonconformities</h2>\n<p>None recorded against these runs or their standards.</p>"
+    return "<h2>5a. Nonconformities</h2>\n" + _table(
+        ["id", "found", "against", "finding", "by", "disposition"],
+        [[esc(n["id"]), esc(n["at"][:19]), esc(f"run {n['run']}" if n["run"] else f"standard {n['standard']}"),
+          esc(n["finding"]), esc(n["by"]),
+          esc(f"{n['disposition']} ({n['disposed_by']})") if n["disposition"] else "<b>open</b>"] for n in found])
 
 
 def _detail(check: dict, key: str) -> Any:
