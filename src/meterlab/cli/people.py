@@ -20,7 +20,7 @@ console = Console() if sys.stdout.isatty() else Console(width=140)
 @users_app.command()
 def add(
     name: str = typer.Argument(..., help="The person's name, as reports are to print it."),
-    role: list[str] = typer.Option(..., "--role", help=f"One of {', '.join(ROLES)}; repeat for several."),
+    role: list[str] = typer.Option(..., "--role", metavar="ROLE", help=f"One of {', '.join(ROLES)}; repeat for several."),
     db: str = typer.Option(DEFAULT_URL, help="Records database."),
     password_stdin: bool = typer.Option(False, help="Read the password from standard input instead of a prompt."),
 ) -> None:

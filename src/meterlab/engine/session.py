@@ -33,6 +33,7 @@ from meterlab.metrology.profiles import load_profile, profile_path
 from meterlab.procedures.plan import Plan, expand
 from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, Procedure, SetClimate, load_procedure
 from meterlab.procedures.validate import check_certificates
+from meterlab.records import leases
 from meterlab.records.laboratory import Laboratory
 from meterlab.records.store import Store
 from meterlab.rigs.base import CLIMATE_ROLE, SEVERITY_ROLES, RealClock, RunIOLog
@@ -431,7 +432,8 @@ def execute(store: Store, run_id: str, *, prompter: Prompter, bus: EventBus | No
     check_unchanged(store, run_id, header, register, accept_changed_inputs)
     inputs = inputs_from_header(header)
     register = register_for(inputs.bench, register)
-    with bench_session(inputs, clock_scale=header["clock_scale"], register=register) as rig:
+    with leases.hold(store, inputs.bench.bench, run_id, header["operator"]), \
+            bench_session(inputs, clock_scale=header["clock_scale"], register=register) as rig:
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
                         prompter=prompter, procedure=inputs.procedure, bus=bus, control=control,
                         operator=header["operator"], severities=_severities(inputs.procedure), register=register,

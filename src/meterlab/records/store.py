@@ -80,6 +80,20 @@ class ChainHead(Base):
     mac: Mapped[str] = mapped_column(String(64), default="")  # HMAC of head_message: truncation needs the key
 
 
+class LeaseRow(Base):
+    """Who drives a bench now (records/leases.py). Operational state, not evidence: not in the chain, and
+    `verify` does not read it; what the holder did is in the entries."""
+
+    __tablename__ = "bench_leases"
+    bench: Mapped[str] = mapped_column(String(200), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(32))
+    holder: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int]
+    since: Mapped[str] = mapped_column(String(40))
+    heartbeat: Mapped[str] = mapped_column(String(40))
+
+
 @dataclass(frozen=True)
 class Entry:
     seq: int

@@ -26,7 +26,8 @@ def item_status(store: Store, evaluation: Evaluation) -> list[dict[str, Any]]:
         runs = [r for r in results if r["procedure"]["id"] == item["procedure_id"]
                 and set(item["samples"]) <= set(r["meters"])]
         latest = runs[-1] if runs else None
-        status = "to do" if latest is None else "running" if latest["state"] in ACTIVE else "done"
+        status = ("to do" if latest is None else "running" if latest["state"] in ACTIVE
+                  else "interrupted" if latest["state"] == "interrupted" else "done")
         rows.append({**item, "status": status, "run": latest, "runs": [r["id"] for r in runs],
                      "verdict": latest["verdict"] if latest and status == "done" else None,
                      "bench_time_s": sum(_bench_seconds(store, r["id"]) for r in runs)})

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from meterlab.metrology.decision import Outcome
+from meterlab.records import leases
 from meterlab.records.store import Store
 
 RUN_VERDICT = {Outcome.PASS: "pass", Outcome.CONDITIONAL_PASS: "conditional pass", Outcome.INCONCLUSIVE: "inconclusive",
@@ -28,6 +29,8 @@ def run_result(store: Store, run_id: str) -> dict[str, Any]:
     header = entries[0].payload
     states = [e.payload for e in entries if e.kind == "state"]
     last_state = states[-1]["state"] if states else "idle"
+    if last_state in ("running", "paused") and leases.interrupted(store, run_id):
+        last_state = "interrupted"  # its process died: resume it (`meterlab resume`)
     points, outcomes = [], []
     for e in entries:
         if e.kind != "measurement":
