@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Lowest first; a package may import its own modules and those of the packages before it.
 LAYERS = ["errors", "quantities", "yamlio", "metrology", "records", "calibration", "instruments", "sim", "procedures", "rigs",
-          "reports", "engine", "cli", "__main__"]
+          "reports", "engine", "web", "cli", "__main__"]
 
 
 def _modules() -> dict[str, Path]:

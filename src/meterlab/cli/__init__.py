@@ -15,6 +15,7 @@ from meterlab.cli.people import users_app
 from meterlab.cli.procedures import procedures_app
 from meterlab.cli.records import records_app
 from meterlab.cli import run as run_commands
+from meterlab.cli.serve import serve
 
 _argument_type = getattr(TyperArgument, "display_type_rich", None)
 
@@ -44,7 +45,8 @@ app.add_typer(calibration_app, name="calibration")
 app.add_typer(records_app, name="records")
 app.add_typer(users_app, name="users")
 app.add_typer(evaluation_app, name="evaluation")
-for command in (run_commands.run, run_commands.resume, run_commands.plan, run_commands.validate, run_commands.report):
+for command in (run_commands.run, run_commands.resume, run_commands.plan, run_commands.validate, run_commands.report,
+                serve):
     app.command()(command)
 
 

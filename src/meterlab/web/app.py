@@ -1,0 +1,205 @@
+"""The console's FastAPI application: pages for people, the same data as JSON under /api/ for a LIMS (FastAPI
+documents it at /docs). Everything needs a login with a user of the records (`meterlab users add`); every
+form carries the session's CSRF token; every sign-off is recorded with the logged-in user."""
+
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from meterlab.calibration.register import Register
+from meterlab.errors import MeterlabError
+from meterlab.records import evaluations
+from meterlab.records.people import SignOffError, authenticate, missing_sign_offs, sign_off, users
+from meterlab.records.store import Store, StoreError
+from meterlab.reports import document, dossier
+from meterlab.reports.results import run_result
+from meterlab.web import pages
+from meterlab.web.sessions import COOKIE, Login, Sessions, csrf_ok
+
+
+class LoginRequired(Exception):
+    """A page asked for without a session: the browser goes to the login page."""
+
+
+def create_app(store: Store, *, calibration_dir: Path = Path("calibration")) -> FastAPI:
+    app = FastAPI(title="meterlab console", description="Runs, results, sign-off, records, calibration and type "
+                  "evaluations of a meterlab laboratory. Log in at /login first (a session cookie).")
+    sessions = Sessions()
+
+    @app.exception_handler(LoginRequired)
+    async def _to_login(request: Request, exc: LoginRequired) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "log in first (POST /login with name and password)"}, status_code=401)
+        return RedirectResponse("/login", status_code=303)
+
+    def login(request: Request) -> Login:
+        found = sessions.get(request.cookies.get(COOKIE))
+        if found is None:
+            raise LoginRequired()
+        return found
+
+    Who = Annotated[Login, Depends(login)]
+
+    def who(session: Login) -> dict[str, Any]:
+        return {"user": session.user, "csrf": session.csrf}
+
+    def checked(session: Login, csrf: str) -> None:
+        if not csrf_ok(session, csrf):
+            raise HTTPException(403, "the form is stale or forged (CSRF token): reload the page and try again")
+
+    def result_or_404(run_id: str) -> dict[str, Any]:
+        try:
+            return run_result(store, run_id)
+        except StoreError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    # ------------------------------------------------------------------------------------------- login
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page() -> str:
+        return pages.login_form()
+
+    @app.post("/login")
+    def do_login(name: Annotated[str, Form()], password: Annotated[str, Form()]) -> Response:
+        try:
+            user = authenticate(store, name, password)
+        except MeterlabError as exc:
+            return HTMLResponse(pages.login_form(str(exc)), status_code=401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, sessions.open(user.name, user.roles), httponly=True, samesite="strict")
+        return response
+
+    @app.post("/logout")
+    def do_logout(request: Request, session: Who, csrf: Annotated[str, Form()] = "") -> Response:
+        checked(session, csrf)
+        sessions.close(request.cookies.get(COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    # -------------------------------------------------------------------------------------------- runs
+    def search(meter: str, procedure: str, verdict: str) -> list[dict[str, Any]]:
+        found = []
+        for run in reversed(store.runs()):  # newest first
+            if meter and meter not in json.loads(run.meters) or procedure and procedure != run.procedure_id:
+                continue
+            result = run_result(store, run.id)
+            if not verdict or result["verdict"] == verdict:
+                found.append(result)
+        return found
+
+    @app.get("/", response_class=HTMLResponse)
+    def runs_page(session: Who, meter: str = "", procedure: str = "", verdict: str = "") -> str:
+        query = {"meter": meter, "procedure": procedure, "verdict": verdict}
+        return pages.runs_list(search(meter, procedure, verdict), query, **who(session))
+
+    @app.get("/api/runs")
+    def runs_api(session: Who, meter: str = "", procedure: str = "", verdict: str = "") -> list[dict[str, Any]]:
+        return [{k: r[k] for k in ("id", "created_at", "procedure", "meters", "operator", "state", "verdict")}
+                for r in search(meter, procedure, verdict)]
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run_view(run_id: str, session: Who, signed: str = "") -> str:
+        result_or_404(run_id)
+        return pages.run_page(store, run_id, missing_sign_offs(store, run_id),
+                              f"Signed off as {signed}." if signed else "", **who(session))
+
+    @app.get("/api/runs/{run_id}")
+    def run_api(run_id: str, session: Who) -> Response:
+        return Response(pages.as_json(result_or_404(run_id)), media_type="application/json")
+
+    @app.post("/runs/{run_id}/sign")
+    def sign(run_id: str, session: Who, role: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
+             comment: Annotated[str, Form()] = "") -> Response:
+        checked(session, csrf)
+        result_or_404(run_id)
+        user = users(store)[session.user]
+        try:
+            sign_off(store, run_id, user, role, comment)
+        except SignOffError as exc:
+            return HTMLResponse(pages.page("Sign-off refused", f'<p class="error">{pages.esc(str(exc))}</p>'
+                                           f'<p><a href="/runs/{pages.esc(run_id)}">back to the run</a></p>',
+                                           **who(session)), status_code=409)
+        return RedirectResponse(f"/runs/{run_id}?signed={role}", status_code=303)
+
+    @app.get("/runs/{run_id}/report.{fmt}")
+    def report(run_id: str, fmt: str, session: Who) -> Response:
+        result = result_or_404(run_id)
+        if fmt == "html":
+            return HTMLResponse(document.render_html(store, run_id))
+        if fmt == "pdf":
+            return Response(document.render_pdf(store, run_id), media_type="application/pdf",
+                            headers={"Content-Disposition": f'attachment; filename="{run_id}.pdf"'})
+        if fmt == "json":
+            return Response(pages.as_json(result), media_type="application/json")
+        if fmt == "csv":
+            return Response(document.render_csv(store, run_id), media_type="text/csv")
+        raise HTTPException(404, f"no {fmt} report: html, pdf, json or csv")
+
+    # -------------------------------------------------------------------------- records and calibration
+    @app.get("/records", response_class=HTMLResponse)
+    def records(session: Who) -> str:
+        return pages.records_page(store.url, store.verify(), store.head(), **who(session))
+
+    @app.get("/api/verify")
+    def verify_api(session: Who) -> dict[str, Any]:
+        seq, head = store.head()
+        return {"intact": not (problems := store.verify()), "problems": problems, "head": f"{seq}:{head}"}
+
+    def register_rows() -> list[dict[str, Any]]:
+        today = dt.date.today()
+        rows = []
+        for c in Register.load(calibration_dir):
+            status = "simulated laboratory" if c.simulated else (
+                "expired" if c.due_date < today else f"due in {(c.due_date - today).days} days")
+            rows.append({"id": c.id, "description": c.description, "certificate": c.certificate.number,
+                         "issued_by": c.certificate.issued_by, "due": str(c.due_date), "status": status})
+        return rows
+
+    @app.get("/calibration", response_class=HTMLResponse)
+    def calibration(session: Who) -> str:
+        return pages.calibration_page(register_rows(), **who(session))
+
+    @app.get("/api/calibration")
+    def calibration_api(session: Who) -> list[dict[str, Any]]:
+        return register_rows()
+
+    # ------------------------------------------------------------------------------------- evaluations
+    def evaluation_or_404(evaluation_id: str) -> evaluations.Evaluation:
+        try:
+            return evaluations.get(store, evaluation_id)
+        except MeterlabError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.get("/evaluations", response_class=HTMLResponse)
+    def evaluations_list(session: Who) -> str:
+        rows = [{"id": e.payload["evaluation"], "name": e.payload["type"]["name"],
+                 "standard": e.payload["type"]["standard"],
+                 "samples": [s["serial"] for s in e.payload["type"]["samples"]]}
+                for e in store.store_entries(kinds=[evaluations.CREATED])]
+        return pages.evaluations_page(rows, **who(session))
+
+    @app.get("/evaluations/{evaluation_id}", response_class=HTMLResponse)
+    def evaluation_view(evaluation_id: str, session: Who) -> str:
+        evaluation = evaluation_or_404(evaluation_id)
+        rows = dossier.item_status(store, evaluation)
+        return pages.evaluation_page(evaluation_id, evaluation.type["name"], rows, dossier.summary(rows),
+                                     **who(session))
+
+    @app.get("/api/evaluations/{evaluation_id}")
+    def evaluation_api(evaluation_id: str, session: Who) -> Response:
+        evaluation = evaluation_or_404(evaluation_id)
+        rows = dossier.item_status(store, evaluation)
+        return Response(pages.as_json({"id": evaluation_id, "type": evaluation.type, "verdict": dossier.summary(rows),
+                                       "items": [{**r, "run": r["run"]["id"] if r["run"] else None} for r in rows]}),
+                        media_type="application/json")
+
+    @app.get("/evaluations/{evaluation_id}/dossier.html", response_class=HTMLResponse)
+    def evaluation_dossier(evaluation_id: str, session: Who) -> str:
+        return dossier.render_html(store, evaluation_or_404(evaluation_id))
+
+    return app
