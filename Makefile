@@ -6,15 +6,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench install clean
 
-# Debian packages WeasyPrint (PDF reports) needs; installed when missing and we may (root), else named.
-SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+# Debian packages WeasyPrint (PDF reports) needs, and the browser the console's tests drive (Playwright cannot
+# download its own here); installed when missing and we may (root), else named.
+SYSTEM_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core chromium
 
 $(STAMP): pyproject.toml
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	  else echo "PDF reports need these system packages:$$missing (sudo apt-get install$$missing)"; fi; \
+	  else echo "PDF reports and the console's browser tests need these system packages:$$missing (sudo apt-get install$$missing)"; fi; \
 	fi
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
