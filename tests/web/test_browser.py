@@ -2,6 +2,7 @@
 reads its error curve and signs it off; QA releases it and downloads the PDF report. Screenshots of the pages
 go to out/console-screenshots/ (not committed) for a person to look at."""
 
+import re
 import shutil
 import socket
 import threading
@@ -21,7 +22,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's; Playwrig
 
 
 @pytest.fixture
-def console(lab):
+def console(lab, monkeypatch):
+    monkeypatch.chdir(REPO)  # the console offers the lab's files from its working directory
     store, run_id = lab
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -85,4 +87,35 @@ def test_a_metrologist_signs_in_the_browser_and_qa_releases_and_downloads_the_re
         page.goto(f"{base}/calibration")
         expect(page.get_by_role("cell", name="prt-01", exact=True)).to_be_visible()
         page.screenshot(path=SCREENSHOTS / "calibration.png", full_page=True)
+        browser.close()
+
+
+def test_a_technician_starts_a_run_answers_its_prompt_pauses_resumes_and_it_completes(console):
+    base, _ = console
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        _log_in(page, base, "tina")
+        page.get_by_role("link", name="Start a run").click()
+        page.locator("select[name=procedure]").select_option("procedures/r49/intrinsic-error.yaml")
+        page.locator("select[name=meter]").select_option(["examples/meters/dn15-class2.yaml",
+                                                   "examples/meters/dn15-class2-sample2.yaml"])
+        page.locator("select[name=bench]").select_option("instruments/sim.yaml")
+        page.locator("input[name=clock_scale]").fill("200")  # a browser beside the simulated lab loads the machine
+        page.get_by_role("button", name="Start").click()
+        expect(page.get_by_text("Mount the meters under test")).to_be_visible(timeout=60_000)
+        page.screenshot(path=SCREENSHOTS / "live-question.png", full_page=True)
+        page.get_by_role("button", name="Done / yes").click()
+        expect(page.locator("#state")).to_have_text("running", timeout=60_000)
+        page.get_by_role("button", name="Pause").click()
+        expect(page.locator("#state")).to_have_text("paused", timeout=60_000)
+        page.get_by_role("button", name="Resume").click()
+        expect(page.locator("#state")).to_contain_text(re.compile("completed|failed|aborted"), timeout=240_000)
+        expect(page.locator("#state")).to_have_text("completed")
+        expect(page.get_by_role("link", name="Results and sign-off")).to_be_visible()
+        page.wait_for_function("() => { const i = document.getElementById('curve');"
+                               " return i.complete && i.naturalWidth > 0 && i.src.includes('final=1'); }")  # filled in
+        page.screenshot(path=SCREENSHOTS / "live-completed.png", full_page=True)
+        page.get_by_role("link", name="Results and sign-off").click()
+        expect(page.get_by_text("still needs metrologist and qa")).to_be_visible()
         browser.close()

@@ -19,8 +19,6 @@ from meterlab.records.laboratory import LABORATORY_FILE, load_laboratory
 from meterlab.records.store import DEFAULT_URL
 from meterlab.sim.scenario import default_scenario
 
-# A plausibility bound of the software (the default is 2000 or 200): far beyond it a typing slip is likelier.
-MAX_CLOCK_SCALE = 1e5
 # Piped output gets Rich's 80 columns, too narrow for the results table; a terminal keeps its own width.
 console = Console() if sys.stdout.isatty() else Console(width=140)
 
@@ -52,7 +50,7 @@ def run(
 ) -> None:
     """Run a procedure on the bench and print the results table and the run id."""
     from meterlab.calibration.register import Register
-    from meterlab.engine.session import create_run, default_clock_scale, load_inputs
+    from meterlab.engine.session import MAX_CLOCK_SCALE, create_run, default_clock_scale, load_inputs
     from meterlab.records.store import Store
 
     if clock_scale is not None and not 0 < clock_scale <= MAX_CLOCK_SCALE:  # also refuses nan

@@ -45,6 +45,10 @@ DEFAULT_CLOCK_SCALE = 2000.0
 DISTURBANCE_CLOCK_SCALE = 200.0
 
 
+# A plausibility bound of the software (the default is 2000 or 200): far beyond it a typing slip is likelier.
+MAX_CLOCK_SCALE = 1e5
+
+
 def default_clock_scale(procedure: Procedure) -> float:
     """The simulated lab's speed for a procedure: slower when EMC generators run timed sequences during it (a
     disturbance held over a measurement is configured once, before it, and needs no slower clock)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,13 +64,18 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
+_DRAWING = threading.Lock()
+
+
 def error_curve_png(points: Sequence[dict], *, envelope: Iterable[Envelope] = (), title: str = "",
                     boundary_name: str = "Q2", width_in: float = 7.0, height_in: float = 4.2, dpi: int = 120) -> bytes:
     """PNG bytes of the error curve: one series per meter, a marker per role, U as error bars."""
     import matplotlib as mpl
 
     envelope = list(envelope)
-    with mpl.rc_context(STYLE):
+    # one figure at a time: rc_context changes global settings and matplotlib's text parser is not thread-safe
+    # (the console draws a run's curve for several browsers at once)
+    with _DRAWING, mpl.rc_context(STYLE):
         fig = Figure(figsize=(width_in, height_in), dpi=dpi)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)

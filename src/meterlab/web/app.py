@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from meterlab.calibration.register import Register
+from meterlab.engine.session import MAX_CLOCK_SCALE
 from meterlab.errors import MeterlabError
 from meterlab.records import evaluations
 from meterlab.records.people import SignOffError, authenticate, missing_sign_offs, sign_off, users
@@ -19,6 +20,7 @@ from meterlab.records.store import Store, StoreError
 from meterlab.reports import document, dossier
 from meterlab.reports.results import run_result
 from meterlab.web import pages
+from meterlab.web.live import Benches, LiveRun
 from meterlab.web.sessions import COOKIE, Login, Sessions, csrf_ok
 
 
@@ -139,6 +141,102 @@ def create_app(store: Store, *, calibration_dir: Path = Path("calibration")) -> 
         if fmt == "csv":
             return Response(document.render_csv(store, run_id), media_type="text/csv")
         raise HTTPException(404, f"no {fmt} report: html, pdf, json or csv")
+
+    # ---------------------------------------------------------------------------- runs from the console
+    benches = Benches(store, calibration_dir)
+    app.state.benches = benches
+
+    def choices() -> dict[str, list[str]]:
+        return {"procedures": sorted(str(p) for p in Path("procedures").glob("r*/*.yaml")),
+                "meters": sorted(str(p) for p in Path("examples/meters").glob("*.yaml")),
+                "benches": sorted(str(p) for p in Path("instruments").glob("*.yaml")
+                                  if p.read_text(encoding="utf-8").startswith("bench:")
+                                  or "\nbench:" in p.read_text(encoding="utf-8"))}
+
+    def live_or_404(run_id: str) -> LiveRun:
+        if run_id not in benches.runs:
+            raise HTTPException(404, f"run {run_id} was not started from this console (see /runs/{run_id})")
+        return benches.runs[run_id]
+
+    @app.get("/start", response_class=HTMLResponse)
+    def start_page(session: Who) -> str:
+        return pages.start_form(**choices(), **who(session))
+
+    @app.post("/start")
+    def start(session: Who, procedure: Annotated[str, Form()], bench: Annotated[str, Form()],
+              meter: Annotated[list[str], Form()], csrf: Annotated[str, Form()] = "",
+              evaluation: Annotated[str, Form()] = "", clock_scale: Annotated[str, Form()] = "") -> Response:
+        checked(session, csrf)
+        try:
+            scale = float(clock_scale) if clock_scale.strip() else None
+            if scale is not None and not 0 < scale <= MAX_CLOCK_SCALE:
+                raise MeterlabError(f"clock scale {clock_scale}: simulated seconds per real second, above 0 and at "
+                                    f"most {MAX_CLOCK_SCALE:g}")
+            live = benches.start(Path(procedure), [Path(m) for m in meter], Path(bench), session.user,
+                                 evaluation.strip() or None, scale)
+        except ValueError:
+            return HTMLResponse(pages.start_form(**choices(), message=f"clock scale {clock_scale!r} is not a number",
+                                                 **who(session)), status_code=422)
+        except MeterlabError as exc:
+            return HTMLResponse(pages.start_form(**choices(), message=str(exc), **who(session)), status_code=409)
+        return RedirectResponse(f"/runs/{live.run_id}/live", status_code=303)
+
+    @app.get("/runs/{run_id}/live", response_class=HTMLResponse)
+    def live_view(run_id: str, session: Who) -> str:
+        live_or_404(run_id)
+        return pages.live_page(run_id, **who(session))
+
+    @app.get("/api/runs/{run_id}/live")
+    def live_api(run_id: str, session: Who) -> dict[str, Any]:
+        return live_or_404(run_id).snapshot()
+
+    @app.get("/runs/{run_id}/events")
+    def live_events(run_id: str, session: Who) -> StreamingResponse:
+        live = live_or_404(run_id)
+
+        def stream():
+            seen = -1
+            while True:
+                with live.changed:
+                    live.changed.wait_for(lambda: (live.events and live.events[-1]["n"] > seen)
+                                          or live.thread is None or not live.thread.is_alive(), timeout=15)
+                    fresh = [e for e in live.events if e["n"] > seen]
+                for event in fresh:
+                    seen = event["n"]
+                    yield f"data: {pages.as_json(event)}\n\n"
+                if not fresh:
+                    yield ": still here\n\n"  # a comment keeps proxies from closing the stream
+                if live.thread is not None and not live.thread.is_alive():
+                    yield f"data: {pages.as_json({'kind': 'ended', 'data': {'state': live.state}})}\n\n"
+                    return
+
+        return StreamingResponse(stream(), media_type="text/event-stream")
+
+    @app.get("/runs/{run_id}/curve.png")
+    def curve(run_id: str, session: Who) -> Response:
+        result_or_404(run_id)
+        return Response(pages.curve_png(store, run_id), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    @app.post("/runs/{run_id}/answer")
+    def answer(run_id: str, session: Who, csrf: Annotated[str, Form()] = "",
+               confirmed: Annotated[str | None, Form()] = None, value: Annotated[str | None, Form()] = None) -> Response:
+        checked(session, csrf)
+        live_or_404(run_id)
+        refused = benches.answer(run_id, session.user, confirmed, value)
+        if refused:
+            return HTMLResponse(pages.page("Answer refused", f'<p class="error">{pages.esc(refused)}</p><p><a href='
+                                           f'"/runs/{pages.esc(run_id)}/live">back to the run</a></p>', **who(session)),
+                                status_code=422)
+        return RedirectResponse(f"/runs/{run_id}/live", status_code=303)
+
+    @app.post("/runs/{run_id}/control")
+    def control(run_id: str, session: Who, action: Annotated[str, Form()], csrf: Annotated[str, Form()] = "") -> Response:
+        checked(session, csrf)
+        live = live_or_404(run_id)
+        if action not in ("pause", "resume", "abort"):
+            raise HTTPException(422, f"{action!r}: pause, resume or abort")
+        getattr(live.control, action)()
+        return RedirectResponse(f"/runs/{run_id}/live", status_code=303)
 
     # -------------------------------------------------------------------------- records and calibration
     @app.get("/records", response_class=HTMLResponse)

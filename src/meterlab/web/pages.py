@@ -10,7 +10,8 @@ from typing import Any
 
 from meterlab.reports.document import CSS, _kv, _table, _verdict, collect, esc, figure_for, num
 
-NAV = [("/", "Runs"), ("/evaluations", "Evaluations"), ("/calibration", "Calibration"), ("/records", "Records")]
+NAV = [("/", "Runs"), ("/start", "Start a run"), ("/evaluations", "Evaluations"), ("/calibration", "Calibration"),
+       ("/records", "Records")]
 CONSOLE_CSS = CSS + """
 nav { background: #1f3b57; padding: 0.5em 1em; margin: -1.5em -1.5em 1em; }
 nav a, nav span { color: #fff; margin-right: 1.2em; text-decoration: none; font-weight: bold; }
@@ -87,6 +88,12 @@ def run_page(store: Any, run_id: str, missing: list[str], message: str = "", **w
     return page(f"Run {run_id}", "\n".join(body), **who)
 
 
+def curve_png(store: Any, run_id: str) -> bytes:
+    """The run's error curve as it is now (a run in progress: the points measured so far)."""
+    data = collect(store, run_id)
+    return figure_for(data, data["result"]["tests"][0])
+
+
 def records_page(url: str, problems: list[str], head: tuple[int, str], **who: Any) -> str:
     state = ('<p class="notice">Intact: every entry\'s hash, link and authentication checked.</p>' if not problems
              else '<p class="error">' + "<br>".join(esc(p) for p in problems) + "</p>")
@@ -118,3 +125,78 @@ def evaluation_page(evaluation_id: str, name: str, rows: list[dict[str, Any]], v
 
 def as_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def start_form(procedures: list[str], meters: list[str], benches: list[str], message: str = "", **who: Any) -> str:
+    def options(values: list[str]) -> str:
+        return "".join(f'<option value="{esc(v)}">{esc(v)}</option>' for v in values)
+
+    note = f'<p class="error">{esc(message)}</p>' if message else ""
+    return page("Start a run", note + f"""<form method="post" action="/start">
+<input type="hidden" name="csrf" value="{esc(who.get("csrf", ""))}">
+<p><label>Programme <select name="procedure">{options(procedures)}</select></label></p>
+<p><label>Meters (in series; several with Ctrl) <select name="meter" multiple size="8">{options(meters)}</select></label></p>
+<p><label>Bench <select name="bench">{options(benches)}</select></label></p>
+<p><label>Type evaluation (optional) <input name="evaluation" placeholder="TE-…"></label></p>
+<p><label>Clock scale <small>(simulated lab only; empty: the default for the programme; 1 to watch in real time)</small>
+<input name="clock_scale" size="8"></label></p>
+<p><button type="submit">Start</button></p></form>""", **who)
+
+
+LIVE_SCRIPT = """
+<script>
+const run = document.body.dataset.run;
+const source = new EventSource(`/runs/${run}/events`);
+let shown = 0;
+async function refresh() {
+  const live = await (await fetch(`/api/runs/${run}/live`)).json();
+  document.getElementById('state').textContent = live.state + (live.error ? ` — ${live.error}` : '');
+  const q = live.question;
+  document.getElementById('question').hidden = !q;
+  if (q) {
+    document.getElementById('question-text').textContent = q.text + (q.meter_serial ? ` [${q.meter_serial}]` : '');
+    document.getElementById('confirm').hidden = q.value_name !== null;
+    document.getElementById('value').hidden = q.value_name === null;
+    document.getElementById('value-name').textContent = q.value_name ? `${q.value_name} (${q.unit || ''})` : '';
+  }
+  document.getElementById('log').innerHTML = live.last.map(e =>
+    `<li>${e.kind}: ${JSON.stringify(e.data).slice(0, 160).replace(/</g, '&lt;')}</li>`).join('');
+  const curve = document.getElementById('curve');
+  if (curve.complete && live.n !== shown) {  // one image at a time, the latest
+    shown = live.n;
+    curve.src = `/runs/${run}/curve.png?n=${live.n}`;
+  }
+  const ended = ['completed', 'aborted', 'failed'].includes(live.state);
+  document.querySelectorAll('.control button').forEach(b => b.disabled = ended);
+  if (ended) {
+    source.close();
+    document.getElementById('done').hidden = false;
+    curve.src = `/runs/${run}/curve.png?n=${live.n}&final=1`;
+  }
+}
+source.onmessage = refresh;
+refresh();
+</script>"""
+
+
+def live_page(run_id: str, **who: Any) -> str:
+    csrf = esc(who.get("csrf", ""))
+    control = "".join(f'<form method="post" action="/runs/{esc(run_id)}/control" style="display:inline">'
+                      f'<input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="action" '
+                      f'value="{a}"><button type="submit"{onclick}>{a.capitalize()}</button></form> '
+                      for a, onclick in (("pause", ""), ("resume", ""),
+                                         ("abort", ' onclick="return confirm(\'Abort the run? The rig goes to its '
+                                                   'safe state.\')"')))
+    body = f"""<p>State: <b id="state">…</b></p>
+<div id="question" class="notice" hidden><p><b>The run asks:</b> <span id="question-text"></span></p>
+<form method="post" action="/runs/{esc(run_id)}/answer"><input type="hidden" name="csrf" value="{csrf}">
+<span id="confirm"><button name="confirmed" value="yes" type="submit">Done / yes</button>
+<button name="confirmed" value="no" type="submit">No</button></span>
+<span id="value" hidden><label><span id="value-name"></span> <input name="value" size="10"></label>
+<button type="submit">Enter</button></span></form></div>
+<p class="control">{control}</p>
+<p id="done" hidden><a href="/runs/{esc(run_id)}">Results and sign-off</a></p>
+<img id="curve" alt="error curve so far" src="/runs/{esc(run_id)}/curve.png?n=0">
+<h2>Latest events</h2><ul id="log"></ul>{LIVE_SCRIPT}"""
+    html_text = page(f"Run {run_id} (live)", body, **who)
+    return html_text.replace("<body>", f'<body data-run="{esc(run_id)}">', 1)

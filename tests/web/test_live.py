@@ -1,0 +1,88 @@
+"""Runs started from the console (issue 15): the prompt answered through the page's API by the logged-in user,
+pause and resume, the run completed; a second run on the busy bench refused with the holder's name; an abort
+that leaves the rig in its safe state, recorded."""
+
+import re
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from meterlab.records.people import add_user
+from meterlab.records.store import Store
+from meterlab.reports.results import run_result
+from meterlab.web.app import create_app
+
+from .conftest import REPO
+
+METERS = ["examples/meters/dn15-class2.yaml", "examples/meters/dn15-class2-sample2.yaml"]
+
+
+@pytest.fixture
+def console(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)  # the console offers the lab's files from its working directory
+    store = Store(str(tmp_path / "records.db"))
+    add_user(store, "tina", ["technician"], "tina-secret-1")
+    client = TestClient(create_app(store, calibration_dir=REPO / "calibration"))
+    assert client.post("/login", data={"name": "tina", "password": "tina-secret-1"}).status_code == 200
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/start").text).group(1)
+    yield client, store, csrf
+    for live in client.app.state.benches.runs.values():
+        live.control.abort()
+        live.thread.join(timeout=60)
+    store.close()
+
+
+def _start(client, csrf, procedure="procedures/r49/intrinsic-error.yaml"):
+    return client.post("/start", data={"procedure": procedure, "meter": METERS, "bench": "instruments/sim.yaml",
+                                       "csrf": csrf}, follow_redirects=False)
+
+
+def _wait(client, run_id, until, timeout_s=120):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        live = client.get(f"/api/runs/{run_id}/live").json()
+        if until(live):
+            return live
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id}: still {live}")
+
+
+def test_a_run_started_from_the_console_asks_is_paused_resumed_and_completes(console):
+    client, store, csrf = console
+    started = _start(client, csrf)
+    assert started.status_code == 303
+    run_id = re.search(r"/runs/(\w+)/live", started.headers["location"]).group(1)
+    live = _wait(client, run_id, lambda s: s["question"] is not None)
+    assert "Mount the meters" in live["question"]["text"]
+    busy = _start(client, csrf)  # the bench is held by this run
+    assert busy.status_code == 409 and "bench sim-water-rig is busy" in busy.text and "tina" in busy.text
+    assert client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "maybe"}).status_code == 422
+    assert client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"},
+                       follow_redirects=False).status_code == 303
+    _wait(client, run_id, lambda s: s["state"] == "running")
+    client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "pause"})
+    _wait(client, run_id, lambda s: s["state"] == "paused")
+    client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "resume"})
+    _wait(client, run_id, lambda s: s["state"] == "completed", timeout_s=300)
+    assert client.get(f"/runs/{run_id}/curve.png").content.startswith(b"\x89PNG")
+    answered = [e.payload for e in store.entries(run_id) if '"answered_by"' in str(e.payload).replace("'", '"')]
+    assert answered and "'answered_by': 'tina'" in str(answered[0]), answered  # the prompt, answered by her
+    states = [e.payload["state"] for e in store.entries(run_id, kinds=["state"])]
+    assert "paused" in states and states[-1] == "completed"
+    assert run_result(store, run_id)["operator"] == "tina"
+    events = client.get(f"/runs/{run_id}/events")  # the stream replays the run and ends with it
+    assert "measurement" in events.text or "action_done" in events.text
+    assert '"kind": "ended"' in events.text
+
+
+def test_an_abort_from_the_console_leaves_the_rig_in_its_safe_state(console):
+    client, store, csrf = console
+    run_id = re.search(r"/runs/(\w+)/live", _start(client, csrf).headers["location"]).group(1)
+    _wait(client, run_id, lambda s: s["question"] is not None)
+    client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})
+    _wait(client, run_id, lambda s: any(e["kind"] == "action_started" for e in s["last"]))
+    client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "abort"})
+    _wait(client, run_id, lambda s: s["state"] == "aborted")
+    aborted = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]
+    assert aborted["state"] == "aborted" and aborted.get("safe_state"), aborted
