@@ -22,9 +22,11 @@ usually): the bench entry's `wiring` says which meter sits at which primary addr
 `options.primary_address` which one `read_volume_l()` reads by default. The framing is binary
 (`read_termination = ""`, `write_raw`, `read_bytes`); the codec lives in `meterlab.instruments.mbus`.
 
-Modbus meters have vendor register maps: `MODBUS_METER_MODELS` holds one table per model; a bench
-chooses one with `options.model`. The generic tables below are meterlab's own layouts [U]: check a real
-meter's map and add its table before use.
+Modbus meters have vendor register maps, kept as data in `tables/modbus-meters.yaml` (register addresses,
+type, word order, scale, unit, plausible range, roll-over, largest step between reads, each model with its
+source and confidence tag) and loaded into `MODBUS_METER_MODELS`; a bench chooses one with `options.model`.
+The generic maps are meterlab's own layouts [U]: check a real meter's map and add its model before use.
+Every register read is checked before it is returned (plausibility.py); a roll-over is unwrapped.
 
 Manual entry needs no instrument: `ManualRegister` asks the operator through an injected `ask(prompt)`
 callable (the engine's prompter) and refuses implausible readings before they are recorded."""
@@ -36,20 +38,26 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from meterlab.errors import MeterlabError
 from meterlab.instruments import mbus
 from meterlab.instruments.base import MessageInstrument, ModbusInstrument
 from meterlab.instruments.errors import (
+    ImplausibleValue,
     InstrumentFailure,
     InstrumentReplyError,
     InstrumentTimeout,
     InstrumentValueError,
 )
-from meterlab.instruments.transport import RegisterTable, WordOrder, registers_to_float32
+from meterlab.instruments.plausibility import CounterLimits, CounterTrack, Implausible
+from meterlab.instruments.transport import RegisterTable, WordOrder, float32_to_registers, registers_to_float32
+from meterlab.quantities import AsTuple
+from meterlab.yamlio import read_yaml, read_yaml_text, validate_data
 
 # --------------------------------------------------------------------------------------------------------
 # Wired M-Bus
@@ -267,32 +275,107 @@ class MBusMeter(MessageInstrument):
 # --------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ModbusMeterModel:
-    """Where a Modbus meter keeps its register and serial number (protocol addresses, 0-based)."""
 
+LITRES_PER = {"L": Decimal(1), "mL": Decimal("0.001"), "m3": Decimal(1000)}
+RegisterType = Literal["uint32", "int32", "float32"]
+
+
+class VolumeRegister(BaseModel):
+    """Where and how a meter keeps its totaliser, and what it may plausibly read (tables/modbus-meters.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    table: Literal["input", "holding"]
+    address: int = Field(ge=0, le=0xFFFE)
+    type: RegisterType
+    word_order: Literal["big", "word_swapped"] = "big"
+    scale: float = Field(1.0, gt=0, description="`unit` per count (integers) or per unit of the value")
+    unit: Literal["L", "mL", "m3"] = "L"
+    range: Annotated[tuple[float, float], AsTuple] = Field(description="plausible values in `unit`: [low, high]")
+    rollover: int | None = Field(None, gt=1, description="count at which an integer register rolls over to 0")
+    max_step: float | None = Field(None, gt=0, description="largest forward step between two reads, in `unit`")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VolumeRegister:
+        if self.range[0] > self.range[1]:
+            raise ValueError(f"range {list(self.range)}: low above high")
+        if self.rollover is not None and self.type == "float32":
+            raise ValueError("a float32 register does not roll over: remove `rollover`")
+        return self
+
+    @property
+    def registers_table(self) -> RegisterTable:
+        return RegisterTable(self.table)
+
+    @property
+    def words(self) -> WordOrder:
+        return WordOrder(self.word_order)
+
+    @property
+    def litres_per_unit(self) -> Decimal:
+        """Litres per count (integers) or per unit of the value (floats), exact (scale as the file states it)."""
+        return Decimal(repr(self.scale)) * LITRES_PER[self.unit]
+
+    def limits(self) -> CounterLimits:
+        """The plausibility limits in the register's own terms: counts for integers, the value for floats."""
+        per = Decimal(repr(self.scale)) if self.type != "float32" else Decimal(1)
+        low, high = (float(Decimal(repr(v)) / per) for v in self.range)
+        step = None if self.max_step is None else float(Decimal(repr(self.max_step)) / per)
+        unit = "counts" if self.type != "float32" else self.unit
+        return CounterLimits(low, high, None if self.rollover is None else float(self.rollover), step, unit)
+
+    def decode(self, registers: list[int]) -> int | float:
+        if self.type == "float32":
+            return registers_to_float32(registers, self.words)
+        value = registers_to_uint32(registers, self.words)
+        return value - (1 << 32) if self.type == "int32" and value >= 1 << 31 else value
+
+    def encode(self, value: int | float) -> list[int]:
+        """The registers holding `value` (counts or the float), for the simulated meter."""
+        if self.type == "float32":
+            return float32_to_registers(value, self.words)
+        return uint32_to_registers(int(value) % (1 << 32), self.words)
+
+    def to_litres(self, value: int | float) -> float:
+        """Counts or the float's value in litres, exact to the float nearest the decimal value."""
+        text = str(value) if isinstance(value, int) else shortest_float32_text(value)
+        return float(Decimal(text) * self.litres_per_unit)
+
+
+class SerialRegister(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    table: Literal["input", "holding"]
+    address: int = Field(ge=0, le=0xFFFE)
+    type: Literal["uint32", "ascii"]
+    registers: int = Field(2, ge=1, le=32, description="2 for uint32; 2 characters per register for ascii")
+
+
+class ModbusMeterModel(BaseModel):
+    """One model's register map: its volume register and serial number, with its source and confidence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
     description: str
-    table: RegisterTable
-    volume_address: int
-    volume_type: Literal["uint32", "float32"]
-    word_order: WordOrder
-    litres_per_unit: Decimal  # uint32: litres per count; float32: litres per unit of the value (1000 for m³)
-    serial_address: int
-    serial_type: Literal["uint32", "ascii"]
-    serial_registers: int  # 2 for uint32; 2 characters per register for ascii
+    source: str
+    confidence: Literal["V", "S", "U"]
+    volume: VolumeRegister
+    serial: SerialRegister
 
 
-MODBUS_METER_MODELS: dict[str, ModbusMeterModel] = {  # [U] meterlab's own generic layouts
-    "generic_uint32_l": ModbusMeterModel(
-        "register as uint32 in litres (input registers 0-1, high word first); serial uint32 at 2-3",
-        RegisterTable.INPUT, 0, "uint32", WordOrder.BIG, Decimal(1), 2, "uint32", 2),
-    "generic_uint32_ml": ModbusMeterModel(
-        "register as uint32 in millilitres (input registers 0-1, high word first); serial uint32 at 2-3",
-        RegisterTable.INPUT, 0, "uint32", WordOrder.BIG, Decimal("0.001"), 2, "uint32", 2),
-    "generic_float32_m3": ModbusMeterModel(
-        "register as float32 in m³ (holding 100-101, low word first); serial 16 ASCII characters at 110-117",
-        RegisterTable.HOLDING, 100, "float32", WordOrder.SWAPPED, Decimal(1000), 110, "ascii", 8),
-}
+class ModbusMeterTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    models: dict[str, ModbusMeterModel]
+
+
+def load_modbus_meter_models(path: str | Path | None = None) -> dict[str, ModbusMeterModel]:
+    """The register maps of a table file (default: the shipped tables/modbus-meters.yaml)."""
+    if path is None:
+        file = resources.files(__package__).joinpath("tables", "modbus-meters.yaml")
+        data, lines = read_yaml_text(file.read_text(encoding="utf-8"), str(file))
+        return validate_data(str(file), ModbusMeterTable, data, lines).models
+    data, lines = read_yaml(path)
+    return validate_data(path, ModbusMeterTable, data, lines).models
+
+
+MODBUS_METER_MODELS: dict[str, ModbusMeterModel] = load_modbus_meter_models()
 
 
 class ModbusMeterOptions(BaseModel):
@@ -336,40 +419,66 @@ def ascii_to_registers(text: str, count: int) -> list[int]:
     return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, 2 * count, 2)]
 
 
+@dataclass(frozen=True)
+class RegisterReading:
+    """One accepted read of a Modbus meter's volume register: the words as they came, the value they hold
+    (counts or the float), the value unwrapped across roll-overs, and that in litres."""
+
+    registers: tuple[int, ...]
+    raw: int | float
+    unwrapped: int | float
+    volume_l: float
+    rollovers: int
+
+
 class ModbusMeter(ModbusInstrument):
-    """A meter under test with a Modbus interface: its register and serial number, per model table."""
+    """A meter under test with a Modbus interface: its register and serial number, per model register map.
+
+    Every volume read is checked (instruments/plausibility.py) before it is returned: a NaN, a value outside
+    the map's range, a backward step that is not a roll-over, a step beyond `max_step` raise ImplausibleValue
+    and nothing is returned. A roll-over of the register is unwrapped (once between two reads)."""
 
     Options = ModbusMeterOptions
     terminals = r"meter"  # wiring: meter = the meter it is (meter1)
     default_timeout_s = 2.0
     options: ModbusMeterOptions
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._track = CounterTrack(self.model.volume.limits())  # kept across safe_state: it is not rig state
+
     @property
     def model(self) -> ModbusMeterModel:
         return MODBUS_METER_MODELS[self.options.model]
 
     def read_volume_l(self) -> float:
-        """The register in litres."""
-        model = self.model
-        registers = self.transport.read_registers(model.table, model.volume_address, 2)
-        if model.volume_type == "uint32":
-            return float(registers_to_uint32(registers, model.word_order) * model.litres_per_unit)
-        value = registers_to_float32(registers, model.word_order)
-        if value != value or value in (float("inf"), float("-inf")):
-            raise self.reply_error(f"read {model.table.value} {model.volume_address}+2 (volume)",
-                                   f"the volume register holds {value!r}")
-        return float(Decimal(shortest_float32_text(value)) * model.litres_per_unit)
+        """The register in litres (unwrapped across roll-overs)."""
+        return self.read_register().volume_l
+
+    def read_register(self) -> RegisterReading:
+        """The volume register, read and checked (ImplausibleValue if it cannot be the meter's register)."""
+        volume = self.model.volume
+        registers = self.transport.read_registers(volume.registers_table, volume.address, 2)
+        raw = volume.decode(registers)
+        try:
+            unwrapped = self._track.accept(raw)
+        except Implausible as exc:
+            command = f"read {volume.table} {volume.address}+2 (unit {self.transport.unit}): volume register"
+            raise self.transport.fail(ImplausibleValue(self.name, command, exc.got, exc.expected)) from None
+        if volume.type != "float32":
+            unwrapped = int(unwrapped)
+        return RegisterReading(tuple(registers), raw, unwrapped, volume.to_litres(unwrapped), self._track.rollovers)
 
     @property
     def volume_resolution_l(self) -> float | None:
         """The register's unit for integer registers; None for float registers (depends on the value)."""
-        model = self.model
-        return float(model.litres_per_unit) if model.volume_type == "uint32" else None
+        volume = self.model.volume
+        return float(volume.litres_per_unit) if volume.type != "float32" else None
 
     def serial_number(self) -> str:
-        model = self.model
-        registers = self.transport.read_registers(model.table, model.serial_address, model.serial_registers)
-        if model.serial_type == "uint32":
+        serial = self.model.serial
+        registers = self.transport.read_registers(RegisterTable(serial.table), serial.address, serial.registers)
+        if serial.type == "uint32":
             return str(registers_to_uint32(registers, WordOrder.BIG))
         return registers_to_ascii(registers)
 
@@ -509,5 +618,6 @@ def _l(value: Decimal) -> str:
 
 __all__ = [
     "MBusMeter", "MBusOptions", "ModbusMeter", "ModbusMeterModel", "ModbusMeterOptions", "MODBUS_METER_MODELS",
+    "RegisterReading", "VolumeRegister", "load_modbus_meter_models",
     "ManualRegister", "ImplausibleReading", "Context",
 ]

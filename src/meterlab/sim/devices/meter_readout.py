@@ -33,7 +33,7 @@ from meterlab.instruments.meter_readout import (
     ascii_to_registers,
     uint32_to_registers,
 )
-from meterlab.instruments.transport import RegisterTable, WordOrder, float32_to_registers
+from meterlab.instruments.transport import RegisterTable, WordOrder
 from meterlab.sim.devices.base import MAX_FRAME_BYTES, LineDevice, ModbusDevice
 from meterlab.sim.physics.meters import MeterLine, SimulatedMeter
 from meterlab.sim.world import World
@@ -273,32 +273,35 @@ class SimModbusMeter(ModbusDevice):
     def read(self, table: str, address: int, count: int) -> list[int] | int:
         if table not in ("holding", "input"):
             return self.ILLEGAL_FUNCTION
-        if RegisterTable(table) is not self.model.table:
-            return self.ILLEGAL_ADDRESS
         with self.world.now():
             meter = find_meter(self.world, self.meter_name)
             if meter is None:
                 return self.DEVICE_FAILURE
             registers = self._registers(meter)
-        if any(a not in registers for a in range(address, address + count)):
+        if RegisterTable(table) not in registers:
             return self.ILLEGAL_ADDRESS
-        return [registers[a] for a in range(address, address + count)]
+        words = registers[RegisterTable(table)]
+        if any(a not in words for a in range(address, address + count)):
+            return self.ILLEGAL_ADDRESS
+        return [words[a] for a in range(address, address + count)]
 
     def write(self, table: str, address: int, values: list[int] | list[bool]) -> int | None:
         return self.ILLEGAL_FUNCTION if table != "holding" else self.ILLEGAL_ADDRESS  # nothing is writable
 
-    def _registers(self, meter: SimulatedMeter) -> dict[int, int]:
-        model = self.model
-        if model.volume_type == "uint32":
-            counts = math.floor(meter.register_l / float(model.litres_per_unit) + 1e-6) % 2**32
-            volume = uint32_to_registers(counts, model.word_order)
+    def _registers(self, meter: SimulatedMeter) -> dict[RegisterTable, dict[int, int]]:
+        volume, serial = self.model.volume, self.model.serial
+        per_unit = float(volume.litres_per_unit)
+        if volume.type == "float32":
+            value: int | float = meter.register_l / per_unit
         else:
-            volume = float32_to_registers(meter.register_l / float(model.litres_per_unit), model.word_order)
-        serial = self.params.serial or meter.spec.serial
-        if model.serial_type == "uint32":
-            serial_words = uint32_to_registers(digits_of(serial, 0) % 2**32, WordOrder.BIG)
+            value = math.floor(meter.register_l / per_unit + 1e-6) % (volume.rollover or 1 << 32)
+        text = self.params.serial or meter.spec.serial
+        if serial.type == "uint32":
+            serial_words = uint32_to_registers(digits_of(text, 0) % 2**32, WordOrder.BIG)
         else:
-            serial_words = ascii_to_registers(serial, model.serial_registers)
-        registers = dict(zip(range(model.volume_address, model.volume_address + 2), volume))
-        registers.update(zip(range(model.serial_address, model.serial_address + len(serial_words)), serial_words))
-        return registers
+            serial_words = ascii_to_registers(text, serial.registers)
+        tables: dict[RegisterTable, dict[int, int]] = {}
+        tables.setdefault(RegisterTable(volume.table), {}).update(zip(range(volume.address, volume.address + 2), volume.encode(value)))
+        tables.setdefault(RegisterTable(serial.table), {}).update(zip(range(serial.address, serial.address + len(serial_words)),
+                                                       serial_words))
+        return tables
