@@ -77,6 +77,39 @@ class MBusOptions(BaseModel):
     reset_each_read: bool = Field(True, description="SND_NKE before each read (else once, then FCB toggles)")
     idle_s: float = Field(0.05, gt=0, le=2.0, description="silence that ends a bad telegram being discarded")
     max_telegrams: int = Field(4, ge=1, le=16, description="follow-up telegrams read while looking for the volume")
+    register_rolls_over: bool = Field(False, description="the meters' volume registers roll over (at the record's "
+                                      "capacity, tables/mbus-records.yaml): a backward step that fits is unwrapped")
+
+
+class MBusRecordLimits(BaseModel):
+    """Plausibility of volume records by their coding (tables/mbus-records.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: str
+    confidence: Literal["V", "S", "U"]
+    rollover_by_data_field: dict[int, int]
+    real_max_m3: float = Field(gt=0)
+    max_step_fraction: float = Field(gt=0, le=1)
+
+    def limits(self, record: mbus.Record, rolls_over: bool) -> CounterLimits:
+        """Limits of the record's raw value (counts of its VIF unit): its capacity, or real_max_m3 for reals
+        and codings without one; a roll-over only if the meter's register rolls over and the coding has one."""
+        step_l = record.volume_step_l
+        unit = f"counts of {step_l:g} L"
+        modulus = self.rollover_by_data_field.get(record.data_field)
+        if modulus is None:
+            high = self.real_max_m3 * 1000 / step_l
+            return CounterLimits(0, high, None, high * self.max_step_fraction, unit)
+        return CounterLimits(0, modulus - 1, modulus if rolls_over else None, modulus * self.max_step_fraction, unit)
+
+
+def _load_mbus_record_limits() -> MBusRecordLimits:
+    file = resources.files(__package__).joinpath("tables", "mbus-records.yaml")
+    data, lines = read_yaml_text(file.read_text(encoding="utf-8"), str(file))
+    return validate_data(str(file), MBusRecordLimits, data, lines)
+
+
+MBUS_RECORD_LIMITS = _load_mbus_record_limits()
 
 
 class MBusMeter(MessageInstrument):
@@ -100,6 +133,7 @@ class MBusMeter(MessageInstrument):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._fcb: dict[int, bool] = {}  # primary address -> FCB of the next REQ_UD2 (absent: reset first)
+        self._tracks: dict[int, CounterTrack] = {}  # primary address -> its register's readings (plausibility)
 
     # -- addresses ------------------------------------------------------------------------------------------
     @property
@@ -157,15 +191,34 @@ class MBusMeter(MessageInstrument):
         for telegram in telegrams:
             record = telegram.volume_record
             if record is not None:
-                try:
-                    return record.volume_l, record.volume_step_l, telegram
-                except mbus.MBusFrameError as exc:
-                    raise self.reply_error(self.transport.last_command, f"{exc}: {record.describe()}") from None
+                return self._checked_volume_l(address, record), record.volume_step_l, telegram
         found = "; ".join(r.describe() for t in telegrams for r in t.records) or "no records"
         why = f"; {telegrams[-1].problem}" if telegrams[-1].problem else ""
         raise self.reply_error(self.transport.last_command,
                                f"no present volume record (VIF 0x10..0x17, storage 0) in {len(telegrams)} "
                                f"telegram(s) from primary address {address}: {found}{why}")
+
+    def _checked_volume_l(self, address: int, record: mbus.Record) -> float:
+        """The record's volume in litres once it passes the plausibility checks (unwrapped across a roll-over
+        if `register_rolls_over`); ImplausibleValue otherwise, and the reading is not kept."""
+        command = self.transport.last_command
+        try:
+            raw = record.value
+        except mbus.MBusFrameError as exc:
+            raise self.reply_error(command, f"{exc}: {record.describe()}") from None
+        if not isinstance(raw, int | float):
+            raise self.reply_error(command, f"the volume record holds no number: {record.describe()}")
+        limits = MBUS_RECORD_LIMITS.limits(record, self.options.register_rolls_over)
+        track = self._tracks.get(address)
+        if track is None or track.limits != limits:  # first read, or the meter changed its coding
+            track = self._tracks[address] = CounterTrack(limits)
+        try:
+            unwrapped = track.accept(raw)
+        except Implausible as exc:
+            raise self.transport.fail(ImplausibleValue(
+                self.name, command, f"{exc.got} from primary address {address} ({record.describe()})",
+                exc.expected)) from None
+        return mbus.counts_to_litres(round(unwrapped) if isinstance(raw, int) else unwrapped, record.vif)
 
     def _telegrams(self, address: int, *, until_volume: bool) -> list[mbus.Telegram]:
         if self.options.reset_each_read or address not in self._fcb:
