@@ -37,6 +37,7 @@ import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
@@ -55,6 +56,7 @@ from meterlab.instruments.errors import (
     InstrumentValueError,
 )
 from meterlab.instruments.plausibility import CounterLimits, CounterTrack, Implausible
+from meterlab.instruments.readings.decoders import mbus_reading, modbus_reading
 from meterlab.instruments.transport import RegisterTable, WordOrder, float32_to_registers, registers_to_float32
 from meterlab.quantities import AsTuple
 from meterlab.yamlio import read_yaml, read_yaml_text, validate_data
@@ -134,6 +136,7 @@ class MBusMeter(MessageInstrument):
         super().__init__(*args, **kwargs)
         self._fcb: dict[int, bool] = {}  # primary address -> FCB of the next REQ_UD2 (absent: reset first)
         self._tracks: dict[int, CounterTrack] = {}  # primary address -> its register's readings (plausibility)
+        self._rolled_over: dict[int, bool] = {}  # primary address -> its last read unwrapped a roll-over
 
     # -- addresses ------------------------------------------------------------------------------------------
     @property
@@ -212,13 +215,23 @@ class MBusMeter(MessageInstrument):
         track = self._tracks.get(address)
         if track is None or track.limits != limits:  # first read, or the meter changed its coding
             track = self._tracks[address] = CounterTrack(limits)
+        rollovers = track.rollovers
         try:
             unwrapped = track.accept(raw)
         except Implausible as exc:
             raise self.transport.fail(ImplausibleValue(
                 self.name, command, f"{exc.got} from primary address {address} ({record.describe()})",
                 exc.expected)) from None
+        self._rolled_over[address] = track.rollovers > rollovers
         return mbus.counts_to_litres(round(unwrapped) if isinstance(raw, int) else unwrapped, record.vif)
+
+    def read_meter_reading(self, address: int | None = None, *, meter: str | None = None,
+                           timestamp: datetime | None = None) -> dict:
+        """The present volume as a meter reading (readings/meter-reading-v1.json), checked and validated."""
+        address = self._address(address, meter)
+        volume_l, _, telegram = self.read_volume(address)
+        return mbus_reading(telegram, volume_l=volume_l, rolled_over=self._rolled_over.get(address, False),
+                            timestamp=timestamp or datetime.now(UTC), instrument=self.name)
 
     def _telegrams(self, address: int, *, until_volume: bool) -> list[mbus.Telegram]:
         if self.options.reset_each_read or address not in self._fcb:
@@ -434,6 +447,7 @@ MODBUS_METER_MODELS: dict[str, ModbusMeterModel] = load_modbus_meter_models()
 class ModbusMeterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: str = Field("generic_uint32_ml", description=f"one of {', '.join(MODBUS_METER_MODELS)}")
+    kind: Literal["water", "gas"] = Field("water", description="what the meter measures (for its readings)")
 
     @field_validator("model")
     @classmethod
@@ -481,7 +495,8 @@ class RegisterReading:
     raw: int | float
     unwrapped: int | float
     volume_l: float
-    rollovers: int
+    rollovers: int  # since the driver was opened
+    rolled_over: bool = False  # this read unwrapped a roll-over
 
 
 class ModbusMeter(ModbusInstrument):
@@ -513,6 +528,7 @@ class ModbusMeter(ModbusInstrument):
         volume = self.model.volume
         registers = self.transport.read_registers(volume.registers_table, volume.address, 2)
         raw = volume.decode(registers)
+        rollovers = self._track.rollovers
         try:
             unwrapped = self._track.accept(raw)
         except Implausible as exc:
@@ -520,7 +536,15 @@ class ModbusMeter(ModbusInstrument):
             raise self.transport.fail(ImplausibleValue(self.name, command, exc.got, exc.expected)) from None
         if volume.type != "float32":
             unwrapped = int(unwrapped)
-        return RegisterReading(tuple(registers), raw, unwrapped, volume.to_litres(unwrapped), self._track.rollovers)
+        return RegisterReading(tuple(registers), raw, unwrapped, volume.to_litres(unwrapped), self._track.rollovers,
+                               self._track.rollovers > rollovers)
+
+    def read_meter_reading(self, *, timestamp: datetime | None = None) -> dict:
+        """The volume register as a meter reading (readings/meter-reading-v1.json), checked and validated."""
+        read = self.read_register()
+        return modbus_reading(read, self.model.volume, model=self.options.model, identification=self.serial_number(),
+                              kind=self.options.kind, timestamp=timestamp or datetime.now(UTC),
+                              unit_id=self.transport.unit, instrument=self.name)
 
     @property
     def volume_resolution_l(self) -> float | None:
