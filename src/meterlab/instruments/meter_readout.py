@@ -5,8 +5,8 @@ Four ways to read a meter under test, and how they compare:
 | Readout | Driver | What it gives | Resolution | Under disturbance |
 |---|---|---|---|---|
 | Pulse output | `counter.Keysight53230A` (not here) | pulses counted during the gate (the diverter's run) | the pulse value | pulses can be lost or added, undetectably |
-| Wired M-Bus | `MBusMeter` | the register, as a telegram on request | the VIF's unit (0x13 = 1 L, 0x10 = 1 mL) | telegrams can be corrupted; the checksum and frame checks catch it, the driver retries |
-| Modbus meter | `ModbusMeter` | the register, from holding/input registers | the register's unit (uint32), ~7 digits (float32) | the RTU CRC / TCP catch transmission errors; a failing meter answers an exception |
+| Wired M-Bus | `MBusMeter` | the register, as a telegram on request | the VIF's unit (0x13 = 1 L, 0x10 = 1 mL) | telegrams can be corrupted; the checksum and frame checks catch it, the driver retries; implausible values are refused |
+| Modbus meter | `ModbusMeter` | the register, from holding/input registers | the register's unit (uint32), ~7 digits (float32) | the RTU CRC / TCP catch transmission errors; a failing meter answers an exception; malformed replies and implausible values are refused |
 | Manual entry | `ManualRegister` | the register as the operator reads it from the display | the scale interval | human error: typing mistakes are caught by plausibility checks |
 
 - The pulse output is the only real-time readout: the counter is gated by the diverter, so start and stop
@@ -122,7 +122,11 @@ class MBusMeter(MessageInstrument):
     has not been found. A bad or missing reply is repeated with the same FCB (the meter then repeats its
     telegram), at most `retries` times; then the failure is raised: InstrumentReplyError (corrupted,
     short or wrong telegram, saying what was wrong), InstrumentTimeout (no meter answers), InstrumentError
-    (the meter reports an application error or an error status). A lost connection is raised at once."""
+    (the meter reports an application error or an error status). A lost connection is raised at once.
+
+    The volume is checked before it is returned (plausibility.py, limits in tables/mbus-records.yaml): a NaN
+    or out-of-range record, a backward step (unless `register_rolls_over` and it fits a roll-over, which is
+    then unwrapped), a step too far ahead raise ImplausibleValue; nothing is returned."""
 
     Options = MBusOptions
     terminals = ADDRESS_TERMINAL.pattern  # wiring: addr<primary address> -> meter (e.g. addr1: meter1)
