@@ -1,5 +1,5 @@
 """The `meterlab` command line: one module per command group (run: run/resume/plan/validate/report; lab,
-instruments, calibration, records, demo). The top layer: the only package that imports across the tree."""
+instruments, calibration, records, readings, demo). The top layer: the only package that imports across the tree."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from meterlab.cli.calibration import calibration_app
 from meterlab.cli.instruments import instruments_app
 from meterlab.cli.lab import lab_app
 from meterlab.cli.procedures import procedures_app
+from meterlab.cli.readings import readings_app
 from meterlab.cli.records import records_app
 from meterlab.cli import run as run_commands
 
@@ -40,6 +41,7 @@ app.add_typer(lab_app, name="lab")
 app.add_typer(instruments_app, name="instruments")
 app.add_typer(calibration_app, name="calibration")
 app.add_typer(records_app, name="records")
+app.add_typer(readings_app, name="readings")
 for command in (run_commands.run, run_commands.resume, run_commands.plan, run_commands.validate, run_commands.report):
     app.command()(command)
 
