@@ -82,7 +82,14 @@ def test_the_shipped_maps_declare_source_confidence_range_and_roll_over():
         assert model.source and model.confidence in ("V", "S", "U")
         assert model.volume.range[0] < model.volume.range[1]
     assert MODBUS_METER_MODELS["generic_uint32_ml"].volume.limits() == CounterLimits(
-        0.0, 4294967295.0, 4294967296.0, 2147483648.0, "counts")
+        0.0, 4294967295.0, 4294967296.0, 2147483648.0, "counts", (4294967295.0,))
+
+
+def test_the_no_value_marker_is_refused_even_on_a_first_read():
+    with expected_protocol(ModbusMeter, [(READ_ML, counts(0xFFFF_FFFF))], options={"model": "generic_uint32_ml"}) as meter:
+        with pytest.raises(ImplausibleValue, match="4294967295 counts, the register map's no-value marker; "
+                                                   r"expected a value \(the meter has none to send\)"):
+            meter.read_volume_l()
 
 
 def test_a_bad_register_map_file_names_the_line_and_field(tmp_path):

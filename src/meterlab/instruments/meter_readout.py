@@ -363,6 +363,7 @@ class VolumeRegister(BaseModel):
     range: Annotated[tuple[float, float], AsTuple] = Field(description="plausible values in `unit`: [low, high]")
     rollover: int | None = Field(None, gt=1, description="count at which an integer register rolls over to 0")
     max_step: float | None = Field(None, gt=0, description="largest forward step between two reads, in `unit`")
+    no_value: list[int] = Field(default_factory=list, description="raw counts the meter sends for 'no value'")
 
     @model_validator(mode="after")
     def _consistent(self) -> VolumeRegister:
@@ -391,7 +392,8 @@ class VolumeRegister(BaseModel):
         low, high = (float(Decimal(repr(v)) / per) for v in self.range)
         step = None if self.max_step is None else float(Decimal(repr(self.max_step)) / per)
         unit = "counts" if self.type != "float32" else self.unit
-        return CounterLimits(low, high, None if self.rollover is None else float(self.rollover), step, unit)
+        return CounterLimits(low, high, None if self.rollover is None else float(self.rollover), step, unit,
+                             tuple(float(v) for v in self.no_value))
 
     def decode(self, registers: list[int]) -> int | float:
         if self.type == "float32":

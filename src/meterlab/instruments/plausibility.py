@@ -1,7 +1,7 @@
 """Plausibility checks of a meter's totaliser register as it is read over an interface (Modbus, M-Bus).
 
-A register reading is refused, never recorded, when it cannot be the meter's register: not a finite number,
-outside the range its register map declares, lower than the previous reading of the same register (unless
+A register reading is refused, never recorded, when it cannot be the meter's register: the map's no-value
+marker (0xFFFFFFFF in many maps), not a finite number, outside the range its register map declares, lower than the previous reading of the same register (unless
 that is a roll-over), or further ahead of it than the map allows between two reads. The limits come from the
 register maps (`tables/modbus-meters.yaml`, `tables/mbus-records.yaml`), never from code.
 
@@ -35,6 +35,7 @@ class CounterLimits:
     modulus: float | None = None  # where the register rolls over (None: it does not)
     max_step: float | None = None  # largest forward step between two reads (None: not checked)
     unit: str = "counts"
+    no_value: tuple[float, ...] = ()  # raw values the meter sends for "no value" (0xFFFFFFFF in many maps)
 
 
 def check_finite(value: float, what: str = "the totaliser register") -> float:
@@ -64,6 +65,9 @@ class CounterTrack:
 
     def accept(self, raw: float) -> float:
         limits = self.limits
+        if raw in limits.no_value:
+            raise Implausible(f"{raw:.10g} {limits.unit}, the register map's no-value marker",
+                              "a value (the meter has none to send)")
         check_range(raw, limits)
         rolled = False
         if self.previous_raw is not None:
