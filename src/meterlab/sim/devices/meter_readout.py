@@ -36,8 +36,8 @@ from meterlab.instruments.meter_readout import (
 )
 from meterlab.instruments.transport import RegisterTable, WordOrder
 from meterlab.sim.devices.base import MAX_FRAME_BYTES, LineDevice, ModbusDevice
-from meterlab.sim.scenario import READOUT_FAULTS
 from meterlab.sim.physics.meters import MeterLine, SimulatedMeter
+from meterlab.sim.scenario import READOUT_FAULTS
 from meterlab.sim.world import World
 
 log = logging.getLogger(__name__)
@@ -281,9 +281,10 @@ class SimMBusGateway(LineDevice):
         kind = fault.kind if fault is not None else None
         if kind == "short_reply":
             return frame[:-4]
-        if kind == "wrong_function":
-            decoded = mbus.decode_frame(frame)
-            return mbus.long_frame(mbus.C_SND_UD, decoded.address, decoded.ci, decoded.data)
+        if kind == "wrong_function" and frame[:1] == bytes((mbus.LONG_START,)):
+            # rebuilt from the frame's own fields (a telegram corrupted by a disturbance stays as it is)
+            body = frame[4:-2]
+            return mbus.long_frame(mbus.C_SND_UD, body[1], body[2], body[3:])
         return frame
 
     def _present_record(self, slave: _Slave, present: int, vif: int, bcd: bool, wrap: int) -> bytes:
