@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from meterlab.instruments import mbus
 from meterlab.instruments.bench import Bench, InstrumentEntry, load_bench, open_instrument
 from meterlab.instruments.errors import (
+    ImplausibleValue,
     InstrumentConnectionError,
     InstrumentError,
     InstrumentFailure,
@@ -210,7 +211,7 @@ def test_modbus_float32_cubic_metres_word_swapped_and_ascii_serial():
     ], options={"model": "generic_float32_m3"}) as mm:
         assert mm.read_volume_l() == 12345.0
         assert mm.identify().endswith("S/N MB-12345678")
-        with pytest.raises(InstrumentReplyError, match="holds nan"):
+        with pytest.raises(ImplausibleValue, match="got the totaliser register = nan; expected a finite number"):
             mm.read_volume_l()
 
 

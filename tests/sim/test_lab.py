@@ -118,6 +118,10 @@ def test_a_scenario_fault_at_a_simulated_time(tmp_path):
 @pytest.mark.parametrize("fault, message", [
     (FaultSpec(kind="no_answer", instrument="hygrometer", at_s=1), "'hygrometer' is not simulated here"),
     (FaultSpec(kind="meteor_strike", at_s=1), "unknown kind 'meteor_strike'; this lab knows: no_answer"),
+    (FaultSpec(kind="value_nan", instrument="pump", at_s=1), "pump does not serve the read-out fault 'value_nan' "
+                                                            r"\(it serves: none\)"),
+    (FaultSpec(kind="extra_registers", instrument="mbus", at_s=1), "mbus does not serve the read-out fault "
+                                                                   "'extra_registers' \\(it serves: counter_wrap, "),
 ])
 def test_faults_the_lab_cannot_inject_are_refused_at_start(fault, message):
     lab = SimLab(load_bench(SIM_BENCH), Scenario(faults=[fault]))

@@ -1,5 +1,5 @@
 """The `meterlab` command line: one module per command group (run: run/resume/plan/validate/report; lab,
-instruments, calibration, records, users, evaluation, demo). The top layer: the only package that imports across the tree."""
+instruments, calibration, records, users, evaluation, readings, demo). The top layer: the only package that imports across the tree."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from meterlab.cli.instruments import instruments_app
 from meterlab.cli.lab import lab_app
 from meterlab.cli.people import users_app
 from meterlab.cli.procedures import procedures_app
+from meterlab.cli.readings import readings_app
 from meterlab.cli.records import records_app
 from meterlab.cli import run as run_commands
 from meterlab.cli.serve import serve
@@ -45,6 +46,7 @@ app.add_typer(calibration_app, name="calibration")
 app.add_typer(records_app, name="records")
 app.add_typer(users_app, name="users")
 app.add_typer(evaluation_app, name="evaluation")
+app.add_typer(readings_app, name="readings")
 for command in (run_commands.run, run_commands.resume, run_commands.plan, run_commands.validate, run_commands.report,
                 serve):
     app.command()(command)

@@ -31,6 +31,21 @@ class InstrumentReplyError(InstrumentFailure):
         return "reply not understood"
 
 
+class ImplausibleValue(InstrumentReplyError):
+    """A well-formed reply whose value cannot be a measurement: NaN or infinite, outside the range the
+    register map declares, or a totaliser that went backwards (not a roll-over). Never recorded.
+
+    Not a transient fault for the run (the engine retries only the exact kinds it lists): a meter that sends
+    implausible values is a finding, not a glitch to ride out."""
+
+    def __init__(self, instrument: str, command: str | None, got: str, expected: str):
+        self.got, self.expected = got, expected
+        super().__init__(instrument, command, f"got {got}; expected {expected}")
+
+    def describe(self) -> str:
+        return "implausible value refused"
+
+
 class InstrumentTimeout(InstrumentFailure):
     """The instrument did not answer within the timeout."""
 

@@ -312,14 +312,19 @@ class Record:
         raw = self.value
         if not isinstance(raw, int | float):
             raise MBusFrameError(f"volume record at byte {self.offset} holds no number (DIF 0x{self.dif:02X})")
-        exponent = (self.vif & 0x07) - 6 + L_PER_M3_EXPONENT
-        if isinstance(raw, int):  # int / 10**k is correctly rounded; int * 0.001 is not
-            return float(raw * 10**exponent) if exponent >= 0 else raw / 10**-exponent
-        return raw * 10.0**exponent
+        return counts_to_litres(raw, self.vif)
 
     def describe(self) -> str:
         return (f"DIF 0x{self.dif:02X}{self.difes.hex().upper()} VIF 0x{self.vif:02X}{self.vifes.hex().upper()} "
                 f"data {self.data.hex(' ') or '-'}")
+
+
+def counts_to_litres(value: int | float, vif: int) -> float:
+    """A volume record's value in litres with volume VIF `vif` (exact to the float nearest the decimal value)."""
+    exponent = (vif & 0x07) - 6 + L_PER_M3_EXPONENT
+    if isinstance(value, int):  # int / 10**k is correctly rounded; int * 0.001 is not
+        return float(value * 10**exponent) if exponent >= 0 else value / 10**-exponent
+    return value * 10.0**exponent
 
 
 def volume_step_l(vif: int) -> float:

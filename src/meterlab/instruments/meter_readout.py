@@ -5,8 +5,8 @@ Four ways to read a meter under test, and how they compare:
 | Readout | Driver | What it gives | Resolution | Under disturbance |
 |---|---|---|---|---|
 | Pulse output | `counter.Keysight53230A` (not here) | pulses counted during the gate (the diverter's run) | the pulse value | pulses can be lost or added, undetectably |
-| Wired M-Bus | `MBusMeter` | the register, as a telegram on request | the VIF's unit (0x13 = 1 L, 0x10 = 1 mL) | telegrams can be corrupted; the checksum and frame checks catch it, the driver retries |
-| Modbus meter | `ModbusMeter` | the register, from holding/input registers | the register's unit (uint32), ~7 digits (float32) | the RTU CRC / TCP catch transmission errors; a failing meter answers an exception |
+| Wired M-Bus | `MBusMeter` | the register, as a telegram on request | the VIF's unit (0x13 = 1 L, 0x10 = 1 mL) | telegrams can be corrupted; the checksum and frame checks catch it, the driver retries; implausible values are refused |
+| Modbus meter | `ModbusMeter` | the register, from holding/input registers | the register's unit (uint32), ~7 digits (float32) | the RTU CRC / TCP catch transmission errors; a failing meter answers an exception; malformed replies and implausible values are refused |
 | Manual entry | `ManualRegister` | the register as the operator reads it from the display | the scale interval | human error: typing mistakes are caught by plausibility checks |
 
 - The pulse output is the only real-time readout: the counter is gated by the diverter, so start and stop
@@ -22,9 +22,11 @@ usually): the bench entry's `wiring` says which meter sits at which primary addr
 `options.primary_address` which one `read_volume_l()` reads by default. The framing is binary
 (`read_termination = ""`, `write_raw`, `read_bytes`); the codec lives in `meterlab.instruments.mbus`.
 
-Modbus meters have vendor register maps: `MODBUS_METER_MODELS` holds one table per model; a bench
-chooses one with `options.model`. The generic tables below are meterlab's own layouts [U]: check a real
-meter's map and add its table before use.
+Modbus meters have vendor register maps, kept as data in `tables/modbus-meters.yaml` (register addresses,
+type, word order, scale, unit, plausible range, roll-over, largest step between reads, each model with its
+source and confidence tag) and loaded into `MODBUS_METER_MODELS`; a bench chooses one with `options.model`.
+The generic maps are meterlab's own layouts [U]: check a real meter's map and add its model before use.
+Every register read is checked before it is returned (plausibility.py); a roll-over is unwrapped.
 
 Manual entry needs no instrument: `ManualRegister` asks the operator through an injected `ask(prompt)`
 callable (the engine's prompter) and refuses implausible readings before they are recorded."""
@@ -35,21 +37,29 @@ import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from meterlab.errors import MeterlabError
 from meterlab.instruments import mbus
 from meterlab.instruments.base import MessageInstrument, ModbusInstrument
 from meterlab.instruments.errors import (
+    ImplausibleValue,
     InstrumentFailure,
     InstrumentReplyError,
     InstrumentTimeout,
     InstrumentValueError,
 )
-from meterlab.instruments.transport import RegisterTable, WordOrder, registers_to_float32
+from meterlab.instruments.plausibility import CounterLimits, CounterTrack, Implausible
+from meterlab.instruments.readings.decoders import mbus_reading, modbus_reading
+from meterlab.instruments.transport import RegisterTable, WordOrder, float32_to_registers, registers_to_float32
+from meterlab.quantities import AsTuple
+from meterlab.yamlio import read_yaml, read_yaml_text, validate_data
 
 # --------------------------------------------------------------------------------------------------------
 # Wired M-Bus
@@ -69,6 +79,39 @@ class MBusOptions(BaseModel):
     reset_each_read: bool = Field(True, description="SND_NKE before each read (else once, then FCB toggles)")
     idle_s: float = Field(0.05, gt=0, le=2.0, description="silence that ends a bad telegram being discarded")
     max_telegrams: int = Field(4, ge=1, le=16, description="follow-up telegrams read while looking for the volume")
+    register_rolls_over: bool = Field(False, description="the meters' volume registers roll over (at the record's "
+                                      "capacity, tables/mbus-records.yaml): a backward step that fits is unwrapped")
+
+
+class MBusRecordLimits(BaseModel):
+    """Plausibility of volume records by their coding (tables/mbus-records.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: str
+    confidence: Literal["V", "S", "U"]
+    rollover_by_data_field: dict[int, int]
+    real_max_m3: float = Field(gt=0)
+    max_step_fraction: float = Field(gt=0, le=1)
+
+    def limits(self, record: mbus.Record, rolls_over: bool) -> CounterLimits:
+        """Limits of the record's raw value (counts of its VIF unit): its capacity, or real_max_m3 for reals
+        and codings without one; a roll-over only if the meter's register rolls over and the coding has one."""
+        step_l = record.volume_step_l
+        unit = f"counts of {step_l:g} L"
+        modulus = self.rollover_by_data_field.get(record.data_field)
+        if modulus is None:
+            high = self.real_max_m3 * 1000 / step_l
+            return CounterLimits(0, high, None, high * self.max_step_fraction, unit)
+        return CounterLimits(0, modulus - 1, modulus if rolls_over else None, modulus * self.max_step_fraction, unit)
+
+
+def _load_mbus_record_limits() -> MBusRecordLimits:
+    file = resources.files(__package__).joinpath("tables", "mbus-records.yaml")
+    data, lines = read_yaml_text(file.read_text(encoding="utf-8"), str(file))
+    return validate_data(str(file), MBusRecordLimits, data, lines)
+
+
+MBUS_RECORD_LIMITS = _load_mbus_record_limits()
 
 
 class MBusMeter(MessageInstrument):
@@ -79,7 +122,11 @@ class MBusMeter(MessageInstrument):
     has not been found. A bad or missing reply is repeated with the same FCB (the meter then repeats its
     telegram), at most `retries` times; then the failure is raised: InstrumentReplyError (corrupted,
     short or wrong telegram, saying what was wrong), InstrumentTimeout (no meter answers), InstrumentError
-    (the meter reports an application error or an error status). A lost connection is raised at once."""
+    (the meter reports an application error or an error status). A lost connection is raised at once.
+
+    The volume is checked before it is returned (plausibility.py, limits in tables/mbus-records.yaml): a NaN
+    or out-of-range record, a backward step (unless `register_rolls_over` and it fits a roll-over, which is
+    then unwrapped), a step too far ahead raise ImplausibleValue; nothing is returned."""
 
     Options = MBusOptions
     terminals = ADDRESS_TERMINAL.pattern  # wiring: addr<primary address> -> meter (e.g. addr1: meter1)
@@ -92,6 +139,8 @@ class MBusMeter(MessageInstrument):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._fcb: dict[int, bool] = {}  # primary address -> FCB of the next REQ_UD2 (absent: reset first)
+        self._tracks: dict[int, CounterTrack] = {}  # primary address -> its register's readings (plausibility)
+        self._rolled_over: dict[int, bool] = {}  # primary address -> its last read unwrapped a roll-over
 
     # -- addresses ------------------------------------------------------------------------------------------
     @property
@@ -149,15 +198,44 @@ class MBusMeter(MessageInstrument):
         for telegram in telegrams:
             record = telegram.volume_record
             if record is not None:
-                try:
-                    return record.volume_l, record.volume_step_l, telegram
-                except mbus.MBusFrameError as exc:
-                    raise self.reply_error(self.transport.last_command, f"{exc}: {record.describe()}") from None
+                return self._checked_volume_l(address, record), record.volume_step_l, telegram
         found = "; ".join(r.describe() for t in telegrams for r in t.records) or "no records"
         why = f"; {telegrams[-1].problem}" if telegrams[-1].problem else ""
         raise self.reply_error(self.transport.last_command,
                                f"no present volume record (VIF 0x10..0x17, storage 0) in {len(telegrams)} "
                                f"telegram(s) from primary address {address}: {found}{why}")
+
+    def _checked_volume_l(self, address: int, record: mbus.Record) -> float:
+        """The record's volume in litres once it passes the plausibility checks (unwrapped across a roll-over
+        if `register_rolls_over`); ImplausibleValue otherwise, and the reading is not kept."""
+        command = self.transport.last_command
+        try:
+            raw = record.value
+        except mbus.MBusFrameError as exc:
+            raise self.reply_error(command, f"{exc}: {record.describe()}") from None
+        if not isinstance(raw, int | float):
+            raise self.reply_error(command, f"the volume record holds no number: {record.describe()}")
+        limits = MBUS_RECORD_LIMITS.limits(record, self.options.register_rolls_over)
+        track = self._tracks.get(address)
+        if track is None or track.limits != limits:  # first read, or the meter changed its coding
+            track = self._tracks[address] = CounterTrack(limits)
+        rollovers = track.rollovers
+        try:
+            unwrapped = track.accept(raw)
+        except Implausible as exc:
+            raise self.transport.fail(ImplausibleValue(
+                self.name, command, f"{exc.got} from primary address {address} ({record.describe()})",
+                exc.expected)) from None
+        self._rolled_over[address] = track.rollovers > rollovers
+        return mbus.counts_to_litres(round(unwrapped) if isinstance(raw, int) else unwrapped, record.vif)
+
+    def read_meter_reading(self, address: int | None = None, *, meter: str | None = None,
+                           timestamp: datetime | None = None) -> dict:
+        """The present volume as a meter reading (readings/meter-reading-v1.json), checked and validated."""
+        address = self._address(address, meter)
+        volume_l, _, telegram = self.read_volume(address)
+        return mbus_reading(telegram, volume_l=volume_l, rolled_over=self._rolled_over.get(address, False),
+                            timestamp=timestamp or datetime.now(UTC), instrument=self.name)
 
     def _telegrams(self, address: int, *, until_volume: bool) -> list[mbus.Telegram]:
         if self.options.reset_each_read or address not in self._fcb:
@@ -267,37 +345,115 @@ class MBusMeter(MessageInstrument):
 # --------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ModbusMeterModel:
-    """Where a Modbus meter keeps its register and serial number (protocol addresses, 0-based)."""
 
+LITRES_PER = {"L": Decimal(1), "mL": Decimal("0.001"), "m3": Decimal(1000)}
+RegisterType = Literal["uint32", "int32", "float32"]
+
+
+class VolumeRegister(BaseModel):
+    """Where and how a meter keeps its totaliser, and what it may plausibly read (tables/modbus-meters.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    table: Literal["input", "holding"]
+    address: int = Field(ge=0, le=0xFFFE)
+    type: RegisterType
+    word_order: Literal["big", "word_swapped"] = "big"
+    scale: float = Field(1.0, gt=0, description="`unit` per count (integers) or per unit of the value")
+    unit: Literal["L", "mL", "m3"] = "L"
+    range: Annotated[tuple[float, float], AsTuple] = Field(description="plausible values in `unit`: [low, high]")
+    rollover: int | None = Field(None, gt=1, description="count at which an integer register rolls over to 0")
+    max_step: float | None = Field(None, gt=0, description="largest forward step between two reads, in `unit`")
+    no_value: list[int] = Field(default_factory=list, description="raw counts the meter sends for 'no value'")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VolumeRegister:
+        if self.range[0] > self.range[1]:
+            raise ValueError(f"range {list(self.range)}: low above high")
+        if self.rollover is not None and self.type == "float32":
+            raise ValueError("a float32 register does not roll over: remove `rollover`")
+        return self
+
+    @property
+    def registers_table(self) -> RegisterTable:
+        return RegisterTable(self.table)
+
+    @property
+    def words(self) -> WordOrder:
+        return WordOrder(self.word_order)
+
+    @property
+    def litres_per_unit(self) -> Decimal:
+        """Litres per count (integers) or per unit of the value (floats), exact (scale as the file states it)."""
+        return Decimal(repr(self.scale)) * LITRES_PER[self.unit]
+
+    def limits(self) -> CounterLimits:
+        """The plausibility limits in the register's own terms: counts for integers, the value for floats."""
+        per = Decimal(repr(self.scale)) if self.type != "float32" else Decimal(1)
+        low, high = (float(Decimal(repr(v)) / per) for v in self.range)
+        step = None if self.max_step is None else float(Decimal(repr(self.max_step)) / per)
+        unit = "counts" if self.type != "float32" else self.unit
+        return CounterLimits(low, high, None if self.rollover is None else float(self.rollover), step, unit,
+                             tuple(float(v) for v in self.no_value))
+
+    def decode(self, registers: list[int]) -> int | float:
+        if self.type == "float32":
+            return registers_to_float32(registers, self.words)
+        value = registers_to_uint32(registers, self.words)
+        return value - (1 << 32) if self.type == "int32" and value >= 1 << 31 else value
+
+    def encode(self, value: int | float) -> list[int]:
+        """The registers holding `value` (counts or the float), for the simulated meter."""
+        if self.type == "float32":
+            return float32_to_registers(value, self.words)
+        return uint32_to_registers(int(value) % (1 << 32), self.words)
+
+    def to_litres(self, value: int | float) -> float:
+        """Counts or the float's value in litres, exact to the float nearest the decimal value."""
+        text = str(value) if isinstance(value, int) else shortest_float32_text(value)
+        return float(Decimal(text) * self.litres_per_unit)
+
+
+class SerialRegister(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    table: Literal["input", "holding"]
+    address: int = Field(ge=0, le=0xFFFE)
+    type: Literal["uint32", "ascii"]
+    registers: int = Field(2, ge=1, le=32, description="2 for uint32; 2 characters per register for ascii")
+
+
+class ModbusMeterModel(BaseModel):
+    """One model's register map: its volume register and serial number, with its source and confidence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
     description: str
-    table: RegisterTable
-    volume_address: int
-    volume_type: Literal["uint32", "float32"]
-    word_order: WordOrder
-    litres_per_unit: Decimal  # uint32: litres per count; float32: litres per unit of the value (1000 for m³)
-    serial_address: int
-    serial_type: Literal["uint32", "ascii"]
-    serial_registers: int  # 2 for uint32; 2 characters per register for ascii
+    source: str
+    confidence: Literal["V", "S", "U"]
+    volume: VolumeRegister
+    serial: SerialRegister
 
 
-MODBUS_METER_MODELS: dict[str, ModbusMeterModel] = {  # [U] meterlab's own generic layouts
-    "generic_uint32_l": ModbusMeterModel(
-        "register as uint32 in litres (input registers 0-1, high word first); serial uint32 at 2-3",
-        RegisterTable.INPUT, 0, "uint32", WordOrder.BIG, Decimal(1), 2, "uint32", 2),
-    "generic_uint32_ml": ModbusMeterModel(
-        "register as uint32 in millilitres (input registers 0-1, high word first); serial uint32 at 2-3",
-        RegisterTable.INPUT, 0, "uint32", WordOrder.BIG, Decimal("0.001"), 2, "uint32", 2),
-    "generic_float32_m3": ModbusMeterModel(
-        "register as float32 in m³ (holding 100-101, low word first); serial 16 ASCII characters at 110-117",
-        RegisterTable.HOLDING, 100, "float32", WordOrder.SWAPPED, Decimal(1000), 110, "ascii", 8),
-}
+class ModbusMeterTable(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    models: dict[str, ModbusMeterModel]
+
+
+def load_modbus_meter_models(path: str | Path | None = None) -> dict[str, ModbusMeterModel]:
+    """The register maps of a table file (default: the shipped tables/modbus-meters.yaml)."""
+    if path is None:
+        file = resources.files(__package__).joinpath("tables", "modbus-meters.yaml")
+        data, lines = read_yaml_text(file.read_text(encoding="utf-8"), str(file))
+        return validate_data(str(file), ModbusMeterTable, data, lines).models
+    data, lines = read_yaml(path)
+    return validate_data(path, ModbusMeterTable, data, lines).models
+
+
+MODBUS_METER_MODELS: dict[str, ModbusMeterModel] = load_modbus_meter_models()
 
 
 class ModbusMeterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: str = Field("generic_uint32_ml", description=f"one of {', '.join(MODBUS_METER_MODELS)}")
+    kind: Literal["water", "gas"] = Field("water", description="what the meter measures (for its readings)")
 
     @field_validator("model")
     @classmethod
@@ -336,40 +492,76 @@ def ascii_to_registers(text: str, count: int) -> list[int]:
     return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, 2 * count, 2)]
 
 
+@dataclass(frozen=True)
+class RegisterReading:
+    """One accepted read of a Modbus meter's volume register: the words as they came, the value they hold
+    (counts or the float), the value unwrapped across roll-overs, and that in litres."""
+
+    registers: tuple[int, ...]
+    raw: int | float
+    unwrapped: int | float
+    volume_l: float
+    rollovers: int  # since the driver was opened
+    rolled_over: bool = False  # this read unwrapped a roll-over
+
+
 class ModbusMeter(ModbusInstrument):
-    """A meter under test with a Modbus interface: its register and serial number, per model table."""
+    """A meter under test with a Modbus interface: its register and serial number, per model register map.
+
+    Every volume read is checked (instruments/plausibility.py) before it is returned: a NaN, a value outside
+    the map's range, a backward step that is not a roll-over, a step beyond `max_step` raise ImplausibleValue
+    and nothing is returned. A roll-over of the register is unwrapped (once between two reads)."""
 
     Options = ModbusMeterOptions
     terminals = r"meter"  # wiring: meter = the meter it is (meter1)
     default_timeout_s = 2.0
     options: ModbusMeterOptions
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._track = CounterTrack(self.model.volume.limits())  # kept across safe_state: it is not rig state
+
     @property
     def model(self) -> ModbusMeterModel:
         return MODBUS_METER_MODELS[self.options.model]
 
     def read_volume_l(self) -> float:
-        """The register in litres."""
-        model = self.model
-        registers = self.transport.read_registers(model.table, model.volume_address, 2)
-        if model.volume_type == "uint32":
-            return float(registers_to_uint32(registers, model.word_order) * model.litres_per_unit)
-        value = registers_to_float32(registers, model.word_order)
-        if value != value or value in (float("inf"), float("-inf")):
-            raise self.reply_error(f"read {model.table.value} {model.volume_address}+2 (volume)",
-                                   f"the volume register holds {value!r}")
-        return float(Decimal(shortest_float32_text(value)) * model.litres_per_unit)
+        """The register in litres (unwrapped across roll-overs)."""
+        return self.read_register().volume_l
+
+    def read_register(self) -> RegisterReading:
+        """The volume register, read and checked (ImplausibleValue if it cannot be the meter's register)."""
+        volume = self.model.volume
+        registers = self.transport.read_registers(volume.registers_table, volume.address, 2)
+        raw = volume.decode(registers)
+        rollovers = self._track.rollovers
+        try:
+            unwrapped = self._track.accept(raw)
+        except Implausible as exc:
+            command = f"read {volume.table} {volume.address}+2 (unit {self.transport.unit}): volume register"
+            raise self.transport.fail(ImplausibleValue(self.name, command, exc.got, exc.expected)) from None
+        if volume.type != "float32":
+            unwrapped = int(unwrapped)
+        return RegisterReading(tuple(registers), raw, unwrapped, volume.to_litres(unwrapped), self._track.rollovers,
+                               self._track.rollovers > rollovers)
+
+    def read_meter_reading(self, *, timestamp: datetime | None = None) -> dict:
+        """The volume register as a meter reading (readings/meter-reading-v1.json), checked and validated."""
+        read = self.read_register()
+        return modbus_reading(read, self.model.volume, model=self.options.model, identification=self.serial_number(),
+                              kind=self.options.kind, timestamp=timestamp or datetime.now(UTC),
+                              unit_id=self.transport.unit, instrument=self.name)
 
     @property
     def volume_resolution_l(self) -> float | None:
         """The register's unit for integer registers; None for float registers (depends on the value)."""
-        model = self.model
-        return float(model.litres_per_unit) if model.volume_type == "uint32" else None
+        volume = self.model.volume
+        return float(volume.litres_per_unit) if volume.type != "float32" else None
 
     def serial_number(self) -> str:
-        model = self.model
-        registers = self.transport.read_registers(model.table, model.serial_address, model.serial_registers)
-        if model.serial_type == "uint32":
+        serial = self.model.serial
+        registers = self.transport.read_registers(RegisterTable(serial.table), serial.address, serial.registers)
+        if serial.type == "uint32":
             return str(registers_to_uint32(registers, WordOrder.BIG))
         return registers_to_ascii(registers)
 
@@ -509,5 +701,6 @@ def _l(value: Decimal) -> str:
 
 __all__ = [
     "MBusMeter", "MBusOptions", "ModbusMeter", "ModbusMeterModel", "ModbusMeterOptions", "MODBUS_METER_MODELS",
+    "RegisterReading", "VolumeRegister", "load_modbus_meter_models",
     "ManualRegister", "ImplausibleReading", "Context",
 ]

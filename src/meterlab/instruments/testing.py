@@ -196,7 +196,7 @@ def expected_protocol(
     Message drivers: (bytes written without termination, reply without termination | None | TIMEOUT);
     (None, reply) is a reply the driver reads without writing first. Modbus drivers: (request PDU, response
     PDU | TIMEOUT), e.g. (bytes.fromhex("06 0063 047f"), bytes.fromhex("06 0063 047f"))."""
-    iolog = iolog or MemoryIOLog()
+    iolog = MemoryIOLog() if iolog is None else iolog  # an empty log is falsy (it has a length)
     if issubclass(driver_class, MessageInstrument):
         transport = ScriptedTransport(
             name, exchanges, iolog, read_termination=driver_class.read_termination,

@@ -13,6 +13,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
@@ -369,6 +370,8 @@ class ModbusTransport(Transport):
             raise ValueError(f"{name}: give exactly one of host (Modbus TCP) or serial_port (Modbus RTU)")
         self.unit = unit
         self.endpoint = f"{host}:{port}" if host else f"{serial_port} @ {baudrate} baud"
+        self.is_tcp = host is not None
+        self._received = b""  # what came back for the request under way (the framer's buffer, as traced)
         self._lock = threading.Lock()  # one request at a time on this connection
         self._client = self._make_client(host, port, serial_port, baudrate, parity, stopbits, bytesize, retries)
         self.open()
@@ -390,6 +393,8 @@ class ModbusTransport(Transport):
     def _trace(self, sending: bool, data: bytes) -> bytes:
         if data:
             (self.log.write if sending else self.log.read)(data)
+            if not sending:
+                self._received = bytes(data)  # pymodbus hands its whole receive buffer: the reply so far
         return data
 
     def open(self) -> None:
@@ -410,13 +415,13 @@ class ModbusTransport(Transport):
     # -- registers ----------------------------------------------------------------------------------------
     def read_holding_registers(self, address: int, count: int = 1) -> list[int]:
         response = self._execute(f"read holding {address}+{count}", self._client.read_holding_registers,
-                                 address, count=count)
-        return list(response.registers[:count])
+                                 address, count=count, expect=Expected(FC_READ_HOLDING, registers=count))
+        return list(response.registers)
 
     def read_input_registers(self, address: int, count: int = 1) -> list[int]:
         response = self._execute(f"read input {address}+{count}", self._client.read_input_registers,
-                                 address, count=count)
-        return list(response.registers[:count])
+                                 address, count=count, expect=Expected(FC_READ_INPUT, registers=count))
+        return list(response.registers)
 
     def read_registers(self, table: RegisterTable, address: int, count: int = 1) -> list[int]:
         if RegisterTable(table) is RegisterTable.INPUT:
@@ -424,28 +429,33 @@ class ModbusTransport(Transport):
         return self.read_holding_registers(address, count)
 
     def write_register(self, address: int, value: int) -> None:
-        self._execute(f"write holding {address} = {value:#06x}", self._client.write_register, address, value)
+        self._execute(f"write holding {address} = {value:#06x}", self._client.write_register, address, value,
+                      expect=Expected(FC_WRITE_REGISTER))
 
     def write_registers(self, address: int, values: list[int]) -> None:
         text = ", ".join(f"{v:#06x}" for v in values)
-        self._execute(f"write holding {address} = [{text}]", self._client.write_registers, address, values)
+        self._execute(f"write holding {address} = [{text}]", self._client.write_registers, address, values,
+                      expect=Expected(FC_WRITE_REGISTERS))
 
     # -- bits ---------------------------------------------------------------------------------------------
     def read_coils(self, address: int, count: int = 1) -> list[bool]:
-        response = self._execute(f"read coils {address}+{count}", self._client.read_coils, address, count=count)
+        response = self._execute(f"read coils {address}+{count}", self._client.read_coils, address, count=count,
+                                 expect=Expected(FC_READ_COILS, bits=count))
         return [bool(b) for b in response.bits[:count]]
 
     def read_discrete_inputs(self, address: int, count: int = 1) -> list[bool]:
         response = self._execute(f"read discrete inputs {address}+{count}", self._client.read_discrete_inputs,
-                                 address, count=count)
+                                 address, count=count, expect=Expected(FC_READ_DISCRETE, bits=count))
         return [bool(b) for b in response.bits[:count]]
 
     def write_coil(self, address: int, value: bool) -> None:
-        self._execute(f"write coil {address} = {int(value)}", self._client.write_coil, address, bool(value))
+        self._execute(f"write coil {address} = {int(value)}", self._client.write_coil, address, bool(value),
+                      expect=Expected(FC_WRITE_COIL))
 
     def write_coils(self, address: int, values: list[bool]) -> None:
         text = "".join(str(int(v)) for v in values)
-        self._execute(f"write coils {address} = {text}", self._client.write_coils, address, [bool(v) for v in values])
+        self._execute(f"write coils {address} = {text}", self._client.write_coils, address, [bool(v) for v in values],
+                      expect=Expected(FC_WRITE_COILS))
 
     # -- 32-bit floats ------------------------------------------------------------------------------------
     def read_float32(self, address: int, *, word_order: WordOrder, table: RegisterTable = RegisterTable.HOLDING) -> float:
@@ -455,12 +465,12 @@ class ModbusTransport(Transport):
         self.write_registers(address, float32_to_registers(value, word_order))
 
     # -- one request --------------------------------------------------------------------------------------
-    def _execute(self, command: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _execute(self, command: str, call: Callable[..., Any], *args: Any, expect: Expected, **kwargs: Any) -> Any:
         from pymodbus.exceptions import ConnectionException, ModbusIOException
-        from pymodbus.pdu import ExceptionResponse
 
         command = f"{command} (unit {self.unit})"
         with self._lock:
+            self._received = b""
             try:
                 response = call(*args, device_id=self.unit, **kwargs)
             except ConnectionException as exc:
@@ -471,11 +481,81 @@ class ModbusTransport(Transport):
             except ModbusIOException as exc:
                 if not self._client.connected:
                     raise self.fail(InstrumentConnectionError(self.name, command, f"{self.endpoint}: connection lost"))
+                if self._received:  # bytes came back, but pymodbus could not make a reply of them
+                    raise self.fail(InstrumentReplyError(
+                        self.name, command, f"reply {self._received.hex(' ')} cannot be decoded as a Modbus "
+                                            f"response ({exc.string or 'malformed'}); expected {expect.describe()}"))
                 raise self.fail(InstrumentTimeout(self.name, command, self.timeout_s, str(exc.string or "")))
+            self._check_reply(command, response, expect)
+        return response
+
+    def _check_reply(self, command: str, response: Any, expect: Expected) -> None:
+        """Refuse every reply that is not exactly the answer to this request: an exception response (the
+        device's own error), a function code that differs, more or fewer registers or bits than asked."""
+        from pymodbus.pdu import ExceptionResponse
+
+        raw = f" (reply {self._received.hex(' ')})" if self._received else ""
+        function = response.function_code & 0x7F
+        if function != expect.function_code:
+            kind = "an exception response" if isinstance(response, ExceptionResponse) else "a response"
+            raise self.fail(InstrumentReplyError(
+                self.name, command, f"{kind} with function code {function} ({function_name(function)}); "
+                                    f"expected {expect.describe()}{raw}"))
         if isinstance(response, ExceptionResponse) or response.isError():
             code = getattr(response, "exception_code", None)
             raise self.fail(InstrumentError(self.name, command, f"Modbus exception {describe_exception(code)}"))
-        return response
+        problem = expect.mismatch(response, self._pdu_length() if self.is_tcp else None)
+        if problem:
+            raise self.fail(InstrumentReplyError(self.name, command, f"{problem}; expected {expect.describe()}{raw}"))
+
+    def _pdu_length(self) -> int | None:
+        """The PDU length a Modbus TCP reply declared in its MBAP header (pymodbus ignores trailing bytes)."""
+        frame = self._received
+        return int.from_bytes(frame[4:6], "big") - 1 if len(frame) >= 7 else None
+
+
+FC_READ_COILS, FC_READ_DISCRETE, FC_READ_HOLDING, FC_READ_INPUT = 1, 2, 3, 4
+FC_WRITE_COIL, FC_WRITE_REGISTER, FC_WRITE_COILS, FC_WRITE_REGISTERS = 5, 6, 15, 16
+FUNCTION_NAMES = {1: "read coils", 2: "read discrete inputs", 3: "read holding registers", 4: "read input registers",
+                  5: "write single coil", 6: "write single register", 15: "write multiple coils",
+                  16: "write multiple registers"}
+
+
+def function_name(code: int) -> str:
+    return FUNCTION_NAMES.get(code, "not a function meterlab asked for")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What the reply to one request must be: its function code and, for reads, how many registers or bits."""
+
+    function_code: int
+    registers: int | None = None
+    bits: int | None = None
+
+    def describe(self) -> str:
+        what = f"function code {self.function_code} ({function_name(self.function_code)})"
+        if self.registers is not None:
+            what += f" with {self.registers} register(s) ({2 * self.registers} data bytes)"
+        if self.bits is not None:
+            what += f" with {self.bits} bit(s) ({-(-self.bits // 8)} data bytes)"
+        return what
+
+    def mismatch(self, response: Any, pdu_length: int | None) -> str | None:
+        """Why `response` is not this answer (None: it is). `pdu_length` from the TCP header, if known."""
+        if self.registers is not None:
+            got = len(response.registers)
+            if got != self.registers:
+                return f"{got} register(s) came back"
+            if pdu_length is not None and pdu_length != 2 + 2 * self.registers:
+                return f"the reply's PDU is {pdu_length} bytes long, not {2 + 2 * self.registers}"
+        if self.bits is not None:
+            data_bytes = -(-self.bits // 8)
+            if len(response.bits) != 8 * data_bytes:  # bits come padded to whole bytes
+                return f"{len(response.bits) // 8} data byte(s) of bits came back"
+            if pdu_length is not None and pdu_length != 2 + data_bytes:
+                return f"the reply's PDU is {pdu_length} bytes long, not {2 + data_bytes}"
+        return None
 
 
 def describe_exception(code: int | None) -> str:

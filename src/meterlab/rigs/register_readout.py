@@ -1,6 +1,7 @@
 """Reading the meters under test by their registers (M-Bus gateway, Modbus meter, the operator), for the
 water rig's standing starts: where each register is read (from the bench wiring), and reading them at rest
-(a bus register counts once it repeats; a meter's declared refresh time is waited for first).
+(a bus register counts once it repeats; a meter's declared refresh time is waited for first). A bus read keeps
+the reading in the meter-reading format (`<phase>_reading`, instruments/readings), which an export writes out.
 
 `RegisterReadout` is a mixin for `rig.WaterRig` (it uses `bench`, `clock`, `wait` and the `_readouts` that
 `WaterRig.set_meters` builds from the meter declarations)."""
@@ -64,14 +65,18 @@ class RegisterReadout:
                                   f"{phase}_s": self.clock.now()}
         if kind == "mbus":
             def read(phase: str) -> dict:
-                value_l, step_l, telegram = driver.read_volume(source["address"])
+                reading = driver.read_meter_reading(source["address"])
                 return {"readout": "mbus", "gateway": driver.name, "address": source["address"],
-                        "identification": telegram.identification, "resolution_l": step_l,
-                        f"{phase}_l": value_l, f"{phase}_s": self.clock.now()}
+                        "identification": reading["meter"]["identification"], "resolution_l": reading["resolution"],
+                        f"{phase}_l": reading["value"], f"{phase}_s": self.clock.now(), f"{phase}_reading": reading}
             return read
-        return lambda phase: {"readout": "modbus", "instrument": driver.name, "model": driver.options.model,
-                              "resolution_l": driver.volume_resolution_l, f"{phase}_l": driver.read_volume_l(),
-                              f"{phase}_s": self.clock.now()}
+
+        def read_modbus(phase: str) -> dict:
+            reading = driver.read_meter_reading()
+            return {"readout": "modbus", "instrument": driver.name, "model": driver.options.model,
+                    "resolution_l": reading["resolution"], f"{phase}_l": reading["value"],
+                    f"{phase}_s": self.clock.now(), f"{phase}_reading": reading}
+        return read_modbus
 
     def _read_registers(self, readers: dict[str, tuple[dict, Callable[[str], dict]]], phase: str,
                         guard: Guard) -> dict[str, dict]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from meterlab.errors import MeterlabError
 from meterlab.sim.clock import SimClock
-from meterlab.sim.scenario import COMM_FAULTS, FaultSpec
+from meterlab.sim.scenario import INSTRUMENT_FAULTS, READOUT_FAULTS, FaultSpec
 from meterlab.sim.world import World
 
 RANDOM_DEFAULT_DURATION_S = 10.0
@@ -72,23 +72,31 @@ class CommFaults:
         return None
 
 
-def fault_problems(specs: list[FaultSpec], world: World, instruments: list[str] | None) -> list[tuple[tuple, str]]:
+def fault_problems(specs: list[FaultSpec], world: World, instruments: list[str] | None,
+                   readout_faults: dict[str, frozenset[str]] | None = None) -> list[tuple[tuple, str]]:
     """The faults the lab cannot inject: (path in the scenario file, message). `instruments`: the simulated
-    instruments of the bench, None when the bench is not known (only the kinds are checked then)."""
+    instruments of the bench, None when the bench is not known (only the kinds are checked then);
+    `readout_faults`: which read-out fault kinds each of them serves (None: not checked)."""
     problems = []
     for index, spec in enumerate(specs):
         if spec.is_comm and instruments is not None and spec.instrument not in instruments:
             problems.append((("faults", index, "instrument"), f"instrument {spec.instrument!r} is not simulated "
                                                               f"here (simulated: {', '.join(instruments)})"))
+        elif spec.kind in READOUT_FAULTS and readout_faults is not None:
+            served = readout_faults.get(spec.instrument or "", frozenset())
+            if spec.kind not in served:
+                problems.append((("faults", index, "kind"), f"{spec.instrument} does not serve the read-out fault "
+                                                            f"{spec.kind!r} (it serves: {', '.join(sorted(served)) or 'none'})"))
         if not spec.is_comm and spec.kind not in world.fault_handlers:
-            known = ", ".join([*COMM_FAULTS, *sorted(world.fault_handlers)])
+            known = ", ".join([*INSTRUMENT_FAULTS, *sorted(world.fault_handlers)])
             problems.append((("faults", index, "kind"), f"unknown kind {spec.kind!r}; this lab knows: {known}"))
     return problems
 
 
-def check_faults(specs: list[FaultSpec], world: World, instruments: list[str]) -> None:
+def check_faults(specs: list[FaultSpec], world: World, instruments: list[str],
+                 readout_faults: dict[str, frozenset[str]] | None = None) -> None:
     """Refuse faults the lab cannot inject, before anything starts."""
-    problems = fault_problems(specs, world, instruments)
+    problems = fault_problems(specs, world, instruments, readout_faults)
     if problems:
         raise MeterlabError("scenario faults cannot be injected:\n  " + "\n  ".join(
             f"faults[{loc[1]}]: {message}" for loc, message in problems))

@@ -42,7 +42,9 @@ def check_scenario(scenario: Scenario, bench: Bench | None) -> None:
     simulator refuses. Problems raise InputFileError naming the scenario file and line."""
     path, lines = scenario.source
     simulated = bench.simulated if bench is not None else None
-    problems = fault_problems(scenario.faults, build_world(scenario, SimClock()), simulated)
+    served = None if bench is None else {
+        name: registry.sim_device_class(bench.instruments[name].driver).readout_faults for name in simulated}
+    problems = fault_problems(scenario.faults, build_world(scenario, SimClock()), simulated, served)
     problems += [(("devices", name), f"{name!r} is not a simulated instrument of bench {bench.bench} "
                                      f"(simulated: {', '.join(simulated)})")
                  for name in scenario.devices if bench is not None and name not in simulated]
@@ -72,7 +74,8 @@ class SimLab:
         names = self.bench.simulated
         self.clock = SimClock(self.clock_scale)
         self.world = build_world(self.scenario, self.clock)
-        check_faults(self.scenario.faults, self.world, names)
+        served = {name: registry.sim_device_class(self.bench.instruments[name].driver).readout_faults for name in names}
+        check_faults(self.scenario.faults, self.world, names, served)
         try:
             self._start_devices(names)
             schedule_physical_faults(self.scenario.faults, self.world)
@@ -124,7 +127,8 @@ class SimLab:
     def inject(self, spec: FaultSpec) -> None:
         """Add a fault while running, as if it were in the scenario (`at_s` on the lab's simulated clock)."""
         assert self.world is not None and self.faults is not None, "start the lab first"
-        check_faults([spec], self.world, list(self.devices))
+        check_faults([spec], self.world, list(self.devices),
+                     {name: device.readout_faults for name, device in self.devices.items()})
         if spec.is_comm:
             self.faults.add(spec, self.world.rng())
         else:

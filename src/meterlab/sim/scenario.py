@@ -20,6 +20,14 @@ M = TypeVar("M", bound=BaseModel)
 
 ErrorCurve = list[Annotated[tuple[FLOWRATE_M3H, ERROR_PCT], AsTuple]]
 COMM_FAULTS = ("no_answer", "garbage", "drop_connection", "error")  # served by the protocol servers
+# Anomalous meter data, served by the meter read-out devices that list them (SimDevice.readout_faults): malformed
+# replies (a Modbus reply one register short or long, a wrong function code, an exception code; an M-Bus telegram
+# cut short, a wrong C field, an application error) and anomalous values (NaN, negative, huge, a counter
+# rolling over). The `message:` of exception_code is the code; of counter_wrap, how many counts below the
+# roll-over the register stands when the fault starts.
+READOUT_FAULTS = ("short_reply", "extra_registers", "wrong_function", "exception_code",
+                  "value_nan", "value_negative", "value_huge", "counter_wrap")
+INSTRUMENT_FAULTS = COMM_FAULTS + READOUT_FAULTS  # a fault of one instrument, asked by its server or device
 
 
 class Strict(BaseModel):
@@ -150,7 +158,7 @@ class RfParams(Strict):
 class FaultSpec(Strict):
     """A fault injected at simulated time `at_s`, or at random (`rate_per_h`, seeded by the scenario)."""
 
-    kind: str = Field(description=f"{', '.join(COMM_FAULTS)} (instrument), or a physical fault, e.g. pump_trip")
+    kind: str = Field(description=f"{', '.join(INSTRUMENT_FAULTS)} (instrument), or a physical fault, e.g. pump_trip")
     instrument: str | None = Field(None, description="bench instrument name, for communication faults")
     at_s: DURATION_S | None = None
     rate_per_h: float | None = Field(None, gt=0, le=3600)
@@ -161,13 +169,14 @@ class FaultSpec(Strict):
     def _when_and_where(self) -> FaultSpec:
         if (self.at_s is None) == (self.rate_per_h is None):
             raise ValueError("give either at_s (a simulated time) or rate_per_h (at random)")
-        if self.kind in COMM_FAULTS and self.instrument is None:
+        if self.kind in INSTRUMENT_FAULTS and self.instrument is None:
             raise ValueError(f"a {self.kind} fault needs `instrument:` (which one stops answering?)")
         return self
 
     @property
     def is_comm(self) -> bool:
-        return self.kind in COMM_FAULTS
+        """A fault of one instrument's interface (communication or read-out), not of the physics."""
+        return self.kind in INSTRUMENT_FAULTS
 
 
 class Scenario(Strict):

@@ -17,6 +17,8 @@ from meterlab.sim.world import World
 
 if TYPE_CHECKING:
     from meterlab.instruments.bench import InstrumentEntry
+    from meterlab.sim.faults import CommFaults
+    from meterlab.sim.scenario import FaultSpec
 
 MAX_FRAME_BYTES = 65536  # a request longer than this without a terminator is discarded
 
@@ -28,6 +30,8 @@ class NoParams(BaseModel):
 class SimDevice(ABC):
     protocol: ClassVar[str]
     Params: ClassVar[type[BaseModel]] = NoParams
+    readout_faults: ClassVar[frozenset[str]] = frozenset()  # the scenario's READOUT_FAULTS this device serves
+    faults: CommFaults | None = None  # set by the server that serves the device
 
     def __init__(self, name: str, world: World, entry: InstrumentEntry, params: BaseModel | None = None):
         self.name, self.world, self.entry = name, world, entry
@@ -38,6 +42,10 @@ class SimDevice(ABC):
     def signal(self, terminal: str) -> str | None:
         """The rig signal wired to `terminal`, if any."""
         return self.wiring.get(terminal)
+
+    def active_fault(self) -> FaultSpec | None:
+        """The fault of this instrument active now (read-out faults are the device's to play)."""
+        return self.faults.active(self.name) if self.faults is not None else None
 
 
 class LineDevice(SimDevice):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import struct
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -33,9 +34,10 @@ from meterlab.instruments.meter_readout import (
     ascii_to_registers,
     uint32_to_registers,
 )
-from meterlab.instruments.transport import RegisterTable, WordOrder, float32_to_registers
+from meterlab.instruments.transport import RegisterTable, WordOrder
 from meterlab.sim.devices.base import MAX_FRAME_BYTES, LineDevice, ModbusDevice
 from meterlab.sim.physics.meters import MeterLine, SimulatedMeter
+from meterlab.sim.scenario import READOUT_FAULTS
 from meterlab.sim.world import World
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,31 @@ def digits_of(serial: str, fallback: int) -> int:
     """An 8-digit M-Bus identification from a serial number: its last 8 digits, else `fallback`."""
     digits = "".join(ch for ch in serial if ch.isdigit())
     return int(digits[-8:]) if digits else fallback
+
+
+HUGE_FLOAT = 3.0e30  # value_huge on a float register: far beyond any meter's display
+REAL32_DIF = 0x05  # a 32-bit real record
+NO_VALUE_U32 = 0xFFFF_FFFF  # value_nan on an integer register: the "no value" word many meters send
+DEFAULT_WRAP_MARGIN = 1000  # counter_wrap without `message:`: counts below the roll-over at the fault's start
+
+
+class CounterWrap:
+    """The counter_wrap fault: while it is active the register stands `margin` counts (the fault's message,
+    default 1000) below its roll-over at the fault's start and counts on from there, so the flow carries it over
+    the roll-over as a meter whose register is near its end would."""
+
+    def __init__(self) -> None:
+        self._spec = None
+        self._offset = 0
+
+    def offset(self, fault, counts: int, modulus: int) -> int:
+        if fault is None or fault.kind != "counter_wrap":
+            self._spec = None
+            return 0
+        if fault is not self._spec:
+            margin = int(fault.message) if fault.message and fault.message.isdigit() else DEFAULT_WRAP_MARGIN
+            self._spec, self._offset = fault, (modulus - margin - counts) % modulus
+        return self._offset
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -111,15 +138,24 @@ class _Slave:
         self.last: bytes | None = None
         self.access_number = 0
         self.snapshot_l: float | None = None  # the bus register of a meter that refreshes it periodically
+        self.wrap = CounterWrap()
 
     def reset(self) -> None:
         self.expected_fcb, self.last = True, None
 
 
 class SimMBusGateway(LineDevice):
+    """The gateway and its meters, and the anomalous data they may send (scenario faults of this instrument,
+    for every meter behind it): short_reply (the RSP_UD cut short by 4 bytes: the length field announces more),
+    wrong_function (C field SND_UD 0x53 instead of RSP_UD), exception_code (an application error, CI 0x70, the
+    fault's message as code), value_nan / value_huge (the present volume as a 32-bit real, NaN or 3e30),
+    value_negative (the present volume negative: BCD with top nibble F, or a negative integer), counter_wrap
+    (the register near its roll-over, then rolling over with the flow)."""
+
     Params = MBusGatewayParams
     terminators = ()
     reply_terminator = b""  # binary framing: no terminator (the garbage fault sends bare bytes)
+    readout_faults = frozenset(READOUT_FAULTS) - {"extra_registers"}  # a Modbus notion
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -194,9 +230,12 @@ class SimMBusGateway(LineDevice):
                 slave.reset()
                 return bytes((mbus.ACK,))
             if isinstance(decoded, mbus.ShortFrame) and c & ~mbus.FCB in (mbus.C_REQ_UD2, mbus.C_REQ_UD2 & ~mbus.FCV):
+                fault = self.active_fault()
+                if fault is not None and fault.kind == "exception_code":
+                    error_code = int(fault.message) if fault.message and fault.message.isdigit() else 0
                 if error_code is not None:
-                    return mbus.application_error(slave.address, error_code)
-                return self._corrupted(self._rsp_ud(slave, meter, c), meter)
+                    return mbus.application_error(slave.address, error_code & 0xFF)
+                return self._malformed(self._corrupted(self._rsp_ud(slave, meter, c), meter), fault)
             if isinstance(decoded, mbus.ShortFrame) and c & ~mbus.FCB == mbus.C_REQ_UD1:
                 return bytes((mbus.ACK,))  # no alarm (class 1) data
             if isinstance(decoded, mbus.LongFrame) and c & ~mbus.FCB == mbus.C_SND_UD:
@@ -228,7 +267,7 @@ class SimMBusGateway(LineDevice):
         records = (
             mbus.encode_record(mbus.DIF_BCD8, mbus.VIF_FABRICATION_NUMBER, mbus.encode_bcd(identification, 4))
             + mbus.volume_record(due_date, vif, bcd=bcd, storage=1)
-            + mbus.volume_record(present, vif, bcd=bcd)
+            + self._present_record(slave, present, vif, bcd, wrap)
             + mbus.encode_record(0x02, 0xFD, mbus.encode_int(0, 2), vifes=bytes((ERROR_FLAGS_VIFE,)))
             + bytes((mbus.DIF_MANUFACTURER,)) + MANUFACTURER_DATA
         )
@@ -236,6 +275,33 @@ class SimMBusGateway(LineDevice):
             slave.address, identification=identification, manufacturer=params.manufacturer,
             version=params.version, medium=params.medium, access_number=slave.access_number, records=records,
         )
+
+    @staticmethod
+    def _malformed(frame: bytes, fault) -> bytes:
+        kind = fault.kind if fault is not None else None
+        if kind == "short_reply":
+            return frame[:-4]
+        if kind == "wrong_function" and frame[:1] == bytes((mbus.LONG_START,)):
+            # rebuilt from the frame's own fields (a telegram corrupted by a disturbance stays as it is)
+            body = frame[4:-2]
+            return mbus.long_frame(mbus.C_SND_UD, body[1], body[2], body[3:])
+        return frame
+
+    def _present_record(self, slave: _Slave, present: int, vif: int, bcd: bool, wrap: int) -> bytes:
+        """The present volume record as the meter sends it, with an active value fault."""
+        fault = self.active_fault()
+        kind = fault.kind if fault is not None else None
+        if kind in ("value_nan", "value_huge"):
+            value = math.nan if kind == "value_nan" else HUGE_FLOAT
+            return mbus.encode_record(REAL32_DIF, vif, struct.pack("<f", value))
+        present = (present + slave.wrap.offset(fault, present, wrap)) % wrap
+        if kind == "value_negative":
+            if not bcd:
+                return mbus.volume_record(-max(present, 1), vif, bcd=False)
+            digits = bytearray(mbus.encode_bcd(max(present, 1) % 10**7, 4))
+            digits[-1] |= 0xF0  # top nibble F: a negative BCD number [U]
+            return mbus.encode_record(mbus.DIF_BCD8, vif, bytes(digits))
+        return mbus.volume_record(present, vif, bcd=bcd)
 
     def _corrupted(self, frame: bytes, meter: SimulatedMeter) -> bytes:
         fraction = disturbed_fraction(meter)
@@ -263,42 +329,61 @@ class ModbusMeterParams(BaseModel):
 
 
 class SimModbusMeter(ModbusDevice):
+    """The Modbus meter, and the anomalous data a meter may send (scenario faults READOUT_FAULTS): malformed
+    replies (played by the Modbus server), NaN (integers: the no-value word 0xFFFFFFFF), a negative value (two's
+    complement in an unsigned register), a huge value (a float far off scale; an integer half its range ahead),
+    a counter rolling over."""
+
     Params = ModbusMeterParams
+    readout_faults = frozenset(READOUT_FAULTS)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.model = MODBUS_METER_MODELS[ModbusMeterOptions.model_validate(self.entry.options).model]
         self.meter_name = self.signal("meter") or "meter1"
+        self.wrap = CounterWrap()
 
     def read(self, table: str, address: int, count: int) -> list[int] | int:
         if table not in ("holding", "input"):
             return self.ILLEGAL_FUNCTION
-        if RegisterTable(table) is not self.model.table:
-            return self.ILLEGAL_ADDRESS
         with self.world.now():
             meter = find_meter(self.world, self.meter_name)
             if meter is None:
                 return self.DEVICE_FAILURE
             registers = self._registers(meter)
-        if any(a not in registers for a in range(address, address + count)):
+        if RegisterTable(table) not in registers:
             return self.ILLEGAL_ADDRESS
-        return [registers[a] for a in range(address, address + count)]
+        words = registers[RegisterTable(table)]
+        if any(a not in words for a in range(address, address + count)):
+            return self.ILLEGAL_ADDRESS
+        return [words[a] for a in range(address, address + count)]
 
     def write(self, table: str, address: int, values: list[int] | list[bool]) -> int | None:
         return self.ILLEGAL_FUNCTION if table != "holding" else self.ILLEGAL_ADDRESS  # nothing is writable
 
-    def _registers(self, meter: SimulatedMeter) -> dict[int, int]:
-        model = self.model
-        if model.volume_type == "uint32":
-            counts = math.floor(meter.register_l / float(model.litres_per_unit) + 1e-6) % 2**32
-            volume = uint32_to_registers(counts, model.word_order)
+    def _registers(self, meter: SimulatedMeter) -> dict[RegisterTable, dict[int, int]]:
+        volume, serial = self.model.volume, self.model.serial
+        value = self._volume_value(meter.register_l / float(volume.litres_per_unit))
+        text = self.params.serial or meter.spec.serial
+        if serial.type == "uint32":
+            serial_words = uint32_to_registers(digits_of(text, 0) % 2**32, WordOrder.BIG)
         else:
-            volume = float32_to_registers(meter.register_l / float(model.litres_per_unit), model.word_order)
-        serial = self.params.serial or meter.spec.serial
-        if model.serial_type == "uint32":
-            serial_words = uint32_to_registers(digits_of(serial, 0) % 2**32, WordOrder.BIG)
-        else:
-            serial_words = ascii_to_registers(serial, model.serial_registers)
-        registers = dict(zip(range(model.volume_address, model.volume_address + 2), volume))
-        registers.update(zip(range(model.serial_address, model.serial_address + len(serial_words)), serial_words))
-        return registers
+            serial_words = ascii_to_registers(text, serial.registers)
+        tables: dict[RegisterTable, dict[int, int]] = {}
+        tables.setdefault(RegisterTable(volume.table), {}).update(zip(range(volume.address, volume.address + 2), volume.encode(value)))
+        tables.setdefault(RegisterTable(serial.table), {}).update(zip(range(serial.address, serial.address + len(serial_words)),
+                                                       serial_words))
+        return tables
+
+    def _volume_value(self, value: float) -> int | float:
+        """The register's value (counts or the float) as the meter sends it, with an active value fault."""
+        fault = self.active_fault()
+        kind = fault.kind if fault is not None else None
+        if self.model.volume.type == "float32":
+            anomalous = {"value_nan": math.nan, "value_negative": -max(value, 1.0), "value_huge": HUGE_FLOAT}
+            return anomalous.get(kind, value)
+        modulus = self.model.volume.rollover or 1 << 32
+        counts = math.floor(value + 1e-6) % modulus
+        counts = (counts + self.wrap.offset(fault, counts, modulus)) % modulus
+        anomalous = {"value_nan": NO_VALUE_U32, "value_negative": -max(counts, 1), "value_huge": counts + (1 << 31) + 12345}
+        return anomalous.get(kind, counts)

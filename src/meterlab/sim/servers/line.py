@@ -3,7 +3,8 @@
 The device decides the framing (`split`) and the replies (`respond`); this server moves bytes, one thread
 per connection, and injects the scenario's communication faults before each request:
 no_answer (the request is swallowed), garbage (the reply is replaced by bytes that are not text),
-drop_connection (the connection is reset), error (the device reports an error its own way)."""
+drop_connection (the connection is reset), error (the device reports an error its own way). Read-out faults
+(anomalous meter data: scenario.READOUT_FAULTS) pass through to the device, which plays them."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class LineServer:
     def __init__(self, device: LineDevice, faults: CommFaults | None = None, *, seed: int = 0,
                  host: str = "127.0.0.1"):
         self.device, self.faults = device, faults
+        device.faults = faults  # read-out faults (anomalous data) are the device's to play
         self._rng = random.Random(seed)
         self._stop = threading.Event()
         self._listener = socket.create_server((host, 0))  # port 0: the OS picks a free one

@@ -2,7 +2,10 @@
 
 Every read and write goes to the device model with its exact address and count; the device answers
 values or a Modbus exception code. The scenario's communication faults act per request, as in the line
-server: no_answer, garbage, drop_connection, error (an exception response)."""
+server: no_answer, garbage, drop_connection, error (an exception response). Malformed replies to register reads,
+for devices that serve them (`readout_faults`): short_reply (one register fewer than asked, byte count to
+match), extra_registers (one more), wrong_function (the other read function: 3 <-> 4), exception_code (an
+exception response with the fault's message as code, default 4). Anomalous values are the device's to play."""
 
 from __future__ import annotations
 
@@ -87,10 +90,42 @@ class _FaultyHandler(ServerRequestHandler):
         if fault.kind == "garbage":
             self.send(bytes(server.rng.randrange(256) for _ in range(9)))
             return None
+        if fault.kind in MALFORMED_REPLIES and fault.kind in server.device.readout_faults:
+            pdu = malformed_reply(server.device, self.last_pdu, fault)
+            if pdu is None:
+                return await super().handle_request()
+            self.send(struct.pack(">HHHB", self.last_pdu.transaction_id, 0, len(pdu) + 1, self.last_pdu.dev_id) + pdu)
+            return None
+        if fault.kind != "error":  # a value fault: the device plays it in its answer
+            return await super().handle_request()
         response = ExceptionResponse(self.last_pdu.function_code, ExcCodes(server.device.error_code(fault.message)))
         response.transaction_id, response.dev_id = self.last_pdu.transaction_id, self.last_pdu.dev_id
         self.server_send(response, self.last_addr)
         return None
+
+
+MALFORMED_REPLIES = ("short_reply", "extra_registers", "wrong_function", "exception_code")
+OTHER_READ = {3: 4, 4: 3}  # wrong_function answers a holding read as an input read and the reverse
+
+
+def malformed_reply(device: ModbusDevice, request, fault) -> bytes | None:
+    """The PDU of a malformed answer to a register read (None: not a register read, answer it normally)."""
+    function = request.function_code
+    if function not in OTHER_READ:
+        return None
+    if fault.kind == "exception_code":
+        return bytes((function | 0x80, device.error_code(fault.message) & 0xFF))
+    with device.lock:
+        registers = device.read(TABLES[function], request.address, request.count)
+    if isinstance(registers, int):  # the device refuses the read anyway: its own exception
+        return bytes((function | 0x80, registers))
+    if fault.kind == "short_reply":
+        registers = registers[:-1]
+    elif fault.kind == "extra_registers":
+        registers = [*registers, 0]
+    else:
+        function = OTHER_READ[function]
+    return bytes((function, 2 * len(registers))) + b"".join(r.to_bytes(2, "big") for r in registers)
 
 
 class _DeviceServer(ModbusTcpServer):
@@ -113,6 +148,7 @@ class ModbusServerHost:
 
     def serve(self, device: ModbusDevice, faults: CommFaults | None = None, seed: int = 0) -> int:
         """Start serving `device`; return its port."""
+        device.faults = faults  # read-out faults (anomalous values) are the device's to play
         async def start() -> int:
             server = _DeviceServer(device, faults, seed)
             await server.serve_forever(background=True)
