@@ -64,6 +64,7 @@ class ShockTester(ScpiInstrument):
     read_termination = "\n"
     write_termination = "\n"
     default_timeout_s = 3.0
+    not_a_number_reads_errors = True  # a query the controller cannot answer: 9.91E+37, the reason in SYST:ERR?
 
     state = measurement("STAT?", "SAFE, ARMED or FIRING.", map_values=True, values={s: s for s in STATES}, cast=str)
     shape = control("SHOC:SHAP?", "SHOC:SHAP %s", "Pulse shape: half_sine.", map_values=True, values=SHAPES,

@@ -122,6 +122,7 @@ class ShakerController(ScpiInstrument):
     read_termination = "\n"
     write_termination = "\n"
     default_timeout_s = 3.0
+    not_a_number_reads_errors = True  # a query the controller cannot answer: 9.91E+37, the reason in SYST:ERR?
 
     axis = control("AXIS?", "AXIS %s", "The axis of the meter the table excites: X, Y or Z.",
                    validator=strict_discrete_set, values=AXES, cast=str, check_set_errors=True)
