@@ -4,11 +4,12 @@ driver over a real socket against the simulated gas bench's tester."""
 import pytest
 
 from meterlab.instruments.bench import open_instrument
-from meterlab.instruments.errors import InstrumentError, InstrumentReplyError, InstrumentValueError
+from meterlab.instruments.errors import InstrumentError, InstrumentReplyError, InstrumentTimeout, InstrumentValueError
 from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.shock import ShockTester
 from meterlab.instruments.testing import expected_protocol
 from meterlab.sim.scenario import FaultSpec
+from meterlab.sim.testing import FAULT_SLACK_S, FAULT_TIMEOUT_S, inject_fault, open_with_timeout, raised_within
 
 NO_ERROR = (b"SYST:ERR?", b'+0,"No error"')
 RATING = {"max_peak_m_s2": 3000.0, "min_duration_ms": 1.0, "max_duration_ms": 20.0}
@@ -129,3 +130,19 @@ def test_an_open_interlock_refuses_arming_and_disarms_an_armed_tester(gas_lab, t
     assert tester.state == "ARMED"
     tester.safe_state()
     assert tester.state == "SAFE"
+
+
+def test_an_injected_error_is_the_testers_error_with_the_reason_from_its_queue(gas_lab):
+    with open_with_timeout(gas_lab, "shock") as driver:
+        inject_fault(gas_lab, "shock", "error", '-240,"Hardware error"')
+        try:
+            with pytest.raises(InstrumentError, match=r"FETC:PEAK\?.*-240,\"Hardware error\""):
+                driver.measured_peak_m_s2()
+        finally:
+            gas_lab.clear_faults()
+        inject_fault(gas_lab, "shock", "no_answer")
+        try:
+            exc, elapsed = raised_within(lambda: driver.state)
+            assert isinstance(exc, InstrumentTimeout) and elapsed < FAULT_TIMEOUT_S + FAULT_SLACK_S
+        finally:
+            gas_lab.clear_faults()
