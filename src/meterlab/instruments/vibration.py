@@ -50,7 +50,6 @@ from meterlab.instruments.validators import strict_discrete_set, strict_range
 AXES = ("X", "Y", "Z")
 MODES = {"sine": "SINE", "sweep": "SWE", "random": "RAND"}
 STATES = ("IDLE", "RUNNING", "DONE", "STOPPED", "ABORTED")
-M_S2_PER_GAL = 0.01  # 1 gal = 1 cm/s² (definition of the unit)
 
 
 # -- acceleration spectral density ---------------------------------------------------------------------------

@@ -113,7 +113,7 @@ class RandomLines:
 
 
 @dataclass(frozen=True)
-class Test:
+class ShakerRun:
     """What the table runs: kind sine | sweep | random, the demanded level (peak or RMS), from `start_s`."""
 
     kind: str
@@ -145,7 +145,7 @@ class Shaker(_LazyRandom, Component):
 
     def __init__(self, params: ShakerParams):
         self.p = params
-        self.test: Test | None = None
+        self.test: ShakerRun | None = None
         self.state = "IDLE"
         self.last_start_s = 0.0
         self._end: Scheduled | None = None
@@ -161,16 +161,16 @@ class Shaker(_LazyRandom, Component):
 
     # -- the controller's commands ---------------------------------------------------------------------------
     def start_sine(self, axis: str, level_m_s2: float, frequency_hz: float, duration_s: float | None) -> None:
-        self._start(Test("sine", axis, level_m_s2, self.world.t_s, duration_s, frequency_hz=frequency_hz))
+        self._start(ShakerRun("sine", axis, level_m_s2, self.world.t_s, duration_s, frequency_hz=frequency_hz))
 
     def start_sweep(self, axis: str, level_m_s2: float, sweep: Sweep) -> None:
-        self._start(Test("sweep", axis, level_m_s2, self.world.t_s, sweep.duration_s, sweep=sweep))
+        self._start(ShakerRun("sweep", axis, level_m_s2, self.world.t_s, sweep.duration_s, sweep=sweep))
 
     def start_random(self, axis: str, profile: list[tuple[float, float]], duration_s: float | None) -> None:
         lines = RandomLines.from_profile(profile, self.p.random_lines, self.rng)
-        self._start(Test("random", axis, lines.rms_m_s2, self.world.t_s, duration_s, lines=lines))
+        self._start(ShakerRun("random", axis, lines.rms_m_s2, self.world.t_s, duration_s, lines=lines))
 
-    def _start(self, test: Test) -> None:
+    def _start(self, test: ShakerRun) -> None:
         self.test, self.state, self.last_start_s = test, "RUNNING", test.start_s
         if test.duration_s is not None:
             self._end = self.world.schedule(test.start_s + test.duration_s, lambda: self._finish("DONE"))
@@ -189,7 +189,7 @@ class Shaker(_LazyRandom, Component):
         self.world.emit("shaker", state=state)
 
     # -- the motion ------------------------------------------------------------------------------------------
-    def _envelope(self, test: Test, t_s: float) -> float:
+    def _envelope(self, test: ShakerRun, t_s: float) -> float:
         """Demanded level x the loop's error x the start-up ramp."""
         since = t_s - test.start_s
         ramp = 1.0 if self.p.startup_s <= 0 else min(1.0, max(0.0, since / self.p.startup_s))
