@@ -27,3 +27,14 @@ def rig(lab, iolog):
     """The real drivers of the default bench, connected to the lab through pyvisa-py and pymodbus."""
     with lab.open_bench(iolog) as bench:
         yield bench
+
+
+GAS_BENCH = ROOT / "instruments" / "sim-gas.yaml"
+GAS_SCENARIO = ROOT / "tests" / "sim" / "data" / "gas.yaml"
+
+
+@pytest.fixture(scope="module")
+def gas_lab():
+    """The simulated gas bench at 1000x, serving the gas test scenario (one lab per test module)."""
+    with running_lab(GAS_BENCH, GAS_SCENARIO, clock_scale=1000) as lab:
+        yield lab

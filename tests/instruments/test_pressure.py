@@ -11,6 +11,8 @@ from meterlab.instruments.errors import (
     InstrumentTimeout,
     InstrumentValueError,
 )
+from meterlab.instruments.bench import open_instrument
+from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.pressure import DruckPace
 from meterlab.instruments.testing import expected_protocol
 from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
@@ -196,3 +198,75 @@ def test_an_instrument_error_is_read_from_its_echoed_error_queue(lab, short_time
     inject(lab, "error", '-310,"System error"')
     with pytest.raises(InstrumentError, match=r"-310,\"System error\""):
         short_timeout.pressure
+
+
+# -- ramps (the gas supply's controller) --------------------------------------------------------------------------
+
+
+def test_slew_rate_both_ways_and_a_ramp_sends_rate_setpoint_then_control_on():
+    with expected_protocol(DruckPace, [
+        (b":UNIT:PRES?", b":UNIT:PRES KPA"),
+        (b":SOUR:PRES:SLEW?", b":SOUR:PRES:SLEW 0.05"),
+        (b":UNIT:PRES?", b":UNIT:PRES PA"),
+        (b":SOUR:PRES:SLEW 20", None),
+        (b":SYST:ERR?", b':SYST:ERR 0,"No error"'),
+        (b":UNIT:PRES?", b":UNIT:PRES PA"),
+        (b":SOUR:PRES:LEV:IMM:AMPL 500", None),
+        (b":SYST:ERR?", b':SYST:ERR 0,"No error"'),
+        (b":OUTP:STAT?", b":OUTP:STAT 0"),
+        (b":OUTP:STAT ON", None),
+        (b":OUTP:STAT?", b":OUTP:STAT 1"),
+    ], options={"controller": True, "full_scale_pa": 35000, "max_slew_pa_per_s": 2000}) as pace:
+        assert pace.slew_pa_per_s() == pytest.approx(50.0)
+        pace.ramp_to_pa(500.0, 20.0)
+
+
+@pytest.mark.parametrize("setpoint_pa, rate_pa_per_s, words", [
+    (500.0, 2500.0, r"0 .. 2000, in Pa/s"), (500.0, -20.0, r"0 .. 2000, in Pa/s"), (500.0, 0.0, "> 0 Pa/s"),
+    (-1.0, 20.0, r"0 .. 35000, in Pa"), (40000.0, 20.0, r"0 .. 35000, in Pa"),
+])
+def test_a_ramp_beyond_the_controllers_rating_is_refused_before_anything_is_sent(setpoint_pa, rate_pa_per_s, words):
+    with expected_protocol(DruckPace, [], options={"controller": True, "full_scale_pa": 35000,
+                                                  "max_slew_pa_per_s": 2000}) as pace:
+        with pytest.raises(InstrumentValueError, match=words):
+            pace.ramp_to_pa(setpoint_pa, rate_pa_per_s)
+
+
+@pytest.fixture(scope="module")
+def supply(gas_lab):
+    entry = gas_lab.bench.instruments["supply_pressure"]
+    with open_instrument("supply_pressure", entry, MemoryIOLog(), gas_lab.resources["supply_pressure"]) as pace:
+        pace.unit = "Pa"
+        yield pace
+        pace.safe_state()
+
+
+def timed_reading(lab, pace):
+    """(simulated time, gauge pressure, half the time the reading took): the reading fell within that window."""
+    before = lab.clock.now()
+    value = pace.pressure
+    after = lab.clock.now()
+    return (before + after) / 2, value, (after - before) / 2
+
+
+def test_the_supply_controller_reads_the_gauge_pressure_at_the_meters_inlet(gas_lab, supply):
+    gas_lab.clock.sleep(5, max_real_s=1)
+    world = gas_lab.world
+    gauge = world.read("gas_supply.pressure_pa") - world.read("ambient.pressure_pa")
+    assert gauge == pytest.approx(2000.0) and supply.pressure_pa() == pytest.approx(gauge, abs=1.0)
+
+
+@pytest.mark.parametrize("setpoint_pa, rate_pa_per_s", [(500.0, 20.0), (1500.0, 40.0)])
+def test_the_inlet_pressure_ramps_down_and_up_at_the_set_rate(gas_lab, supply, setpoint_pa, rate_pa_per_s):
+    start = supply.pressure
+    supply.ramp_to_pa(setpoint_pa, rate_pa_per_s)
+    assert supply.slew_pa_per_s() == pytest.approx(rate_pa_per_s) and supply.setpoint_pa() == setpoint_pa
+    t1, p1, w1 = timed_reading(gas_lab, supply)
+    gas_lab.clock.sleep(15, max_real_s=1)
+    t2, p2, w2 = timed_reading(gas_lab, supply)
+    slope = (p2 - p1) / (t2 - t1)
+    slack = (rate_pa_per_s * (w1 + w2) + 2.0) / (t2 - t1)  # the readings' time windows, 1 Pa resolution
+    assert abs(slope) == pytest.approx(rate_pa_per_s, abs=slack) and (slope < 0) == (setpoint_pa < start)
+    duration_s = abs(setpoint_pa - start) / rate_pa_per_s
+    assert gas_lab.clock.wait_until(lambda: abs(supply.pressure - setpoint_pa) <= 1.0, timeout_sim_s=duration_s + 30,
+                                    max_real_s=5)

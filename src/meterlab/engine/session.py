@@ -36,7 +36,7 @@ from meterlab.procedures.validate import check_certificates
 from meterlab.records import leases
 from meterlab.records.laboratory import Laboratory
 from meterlab.records.store import Store
-from meterlab.rigs.base import CLIMATE_ROLE, SEVERITY_ROLES, RealClock, RunIOLog
+from meterlab.rigs.base import CLIMATE_ROLE, MECHANICAL_ROLES, SEVERITY_ROLES, RealClock, RunIOLog
 from meterlab.rigs.water_gravimetric import WaterRig
 from meterlab.yamlio import read_text
 
@@ -181,7 +181,7 @@ def inputs_from_header(header: dict) -> RunInputs:
 
 def standards_of(bench: Bench) -> list[str]:
     """Certificate ids of the reference standards the bench names (not the severity-setting equipment)."""
-    severity = set(SEVERITY_ROLES.values()) | {CLIMATE_ROLE}
+    severity = set(SEVERITY_ROLES.values()) | {CLIMATE_ROLE, *MECHANICAL_ROLES}
     return sorted({entry.calibration for entry in bench.instruments.values()
                    if entry.calibration and entry.role not in severity})
 

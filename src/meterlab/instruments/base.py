@@ -125,6 +125,21 @@ class ScpiInstrument(MessageInstrument):
 
     error_query: ClassVar[str] = "SYST:ERR?"
     max_error_reads: ClassVar[int] = 32  # a SCPI queue holds a bounded number; never loop forever
+    # True: a reply of 9.91E+37 (SCPI not-a-number: the instrument has no valid value) is an InstrumentError with
+    # the error queue's entries, which say why; False leaves it to the caller (it is then a reply error)
+    not_a_number_reads_errors: ClassVar[bool] = False
+
+    def check_reply(self, command: str, reply: str) -> str:
+        if self.not_a_number_reads_errors and "?" in command:
+            try:
+                invalid = abs(float(reply)) >= SCPI_NOT_A_NUMBER
+            except ValueError:
+                invalid = False
+            if invalid:
+                errors = self.read_error_queue()
+                why = "; ".join(f'{code},"{message}"' for code, message in errors) or "no error queued"
+                raise self.instrument_error(command, f"no valid value (9.91E+37): {why}")
+        return reply
 
     def identify(self) -> str:
         return self.ask("*IDN?").strip()

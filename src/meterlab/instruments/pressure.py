@@ -7,7 +7,12 @@ errors queue in `:SYST:ERR?`. LAN port 5025, LF framing. [U] the echo of `*IDN?`
 layout of the `:SYST:ERR?` and `:OUTP:STAT?` replies (`:SYST:ERR 0,"No error"`, `:OUTP:STAT 0`) and
 9.91E+37 as the value of a reading the instrument cannot give (then the error queue says why).
 
-Wiring: port = the rig signal at the instrument's pressure port (`port: water.pressure_bar`)."""
+Ramps: `:SOUR:PRES:SLEW <rate>` sets the rate at which the controller moves to a new setpoint [V, reference sheet
+3.6], in the pressure unit per second [U: the unit of the rate; the PACE manual also has a slew mode (linear or
+maximum) not used here]; `ramp_to_pa(setpoint, rate)` sets the rate, then the setpoint, then switches control on.
+
+Wiring: port = the rig signal at the instrument's pressure port (`port: water.pressure_bar`); reference = the
+signal at a gauge sensor's reference port (`reference: ambient.pressure_pa`), for a gauge sensor only."""
 
 from __future__ import annotations
 
@@ -26,11 +31,12 @@ class PaceOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     controller: bool = Field(False, description="a controller (PACE 5000/6000): safe_state switches control off")
     full_scale_pa: float = Field(2e6, gt=0, description="upper end of the controlled range, for setpoints")
+    max_slew_pa_per_s: float = Field(1e5, gt=0, description="fastest ramp the controller is rated for")
 
 
 class DruckPace(ScpiInstrument):
     Options = PaceOptions
-    terminals = r"port"
+    terminals = r"port|reference"
     read_termination = "\n"
     write_termination = "\n"
     default_timeout_s = 3.0
@@ -84,14 +90,54 @@ class DruckPace(ScpiInstrument):
     def set_setpoint_pa(self, setpoint_pa: float) -> None:
         """Set the controller's setpoint (checked against 0 .. full_scale_pa before anything is sent), in the
         instrument's unit; then read the error queue, which also confirms the instrument took it."""
+        self._check_setpoint(setpoint_pa)
+        factor = PA_PER_UNIT[UNITS[self.unit]]
+        self.write(f":SOUR:PRES:LEV:IMM:AMPL {setpoint_pa / factor:.10g}")
+        self.check_errors()
+
+    def _check_setpoint(self, setpoint_pa: float) -> None:
         full_scale = self.options.full_scale_pa  # type: ignore[attr-defined]
         try:
             strict_range(setpoint_pa, (0.0, full_scale))
         except ValueError as exc:
             raise InstrumentValueError(self.name, "setpoint_pa", setpoint_pa, f"{exc}, in Pa") from None
+
+    # -- ramps ----------------------------------------------------------------------------------------------
+    def slew_pa_per_s(self) -> float:
+        """The rate at which the controller moves to a new setpoint, in Pa/s."""
         factor = PA_PER_UNIT[UNITS[self.unit]]
-        self.write(f":SOUR:PRES:LEV:IMM:AMPL {setpoint_pa / factor:.10g}")
+        command = ":SOUR:PRES:SLEW?"
+        reply = self.ask(command)
+        try:
+            return float(reply) * factor
+        except ValueError:
+            raise self.reply_error(command, f"not a slew rate: {reply!r}") from None
+
+    def set_slew_pa_per_s(self, rate_pa_per_s: float) -> None:
+        """Set the ramp rate (checked against 0 < rate <= max_slew_pa_per_s before anything is sent)."""
+        self._check_slew(rate_pa_per_s)
+        factor = PA_PER_UNIT[UNITS[self.unit]]
+        self.write(f":SOUR:PRES:SLEW {rate_pa_per_s / factor:.10g}")
         self.check_errors()
+
+    def _check_slew(self, rate_pa_per_s: float) -> None:
+        maximum = self.options.max_slew_pa_per_s  # type: ignore[attr-defined]
+        try:
+            strict_range(rate_pa_per_s, (0.0, maximum))
+        except ValueError as exc:
+            raise InstrumentValueError(self.name, "rate_pa_per_s", rate_pa_per_s, f"{exc}, in Pa/s") from None
+        if rate_pa_per_s <= 0:
+            raise InstrumentValueError(self.name, "rate_pa_per_s", rate_pa_per_s, "must be > 0 Pa/s")
+
+    def ramp_to_pa(self, setpoint_pa: float, rate_pa_per_s: float) -> None:
+        """Ramp the controlled pressure to `setpoint_pa` at `rate_pa_per_s` (both checked before anything is sent):
+        the rate, then the setpoint, then control on (each confirmed)."""
+        self._check_slew(rate_pa_per_s)
+        self._check_setpoint(setpoint_pa)
+        self.set_slew_pa_per_s(rate_pa_per_s)
+        self.set_setpoint_pa(setpoint_pa)
+        if not self.output_enabled:
+            self.output_on()
 
     # -- control output -------------------------------------------------------------------------------------
     @property

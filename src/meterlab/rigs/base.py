@@ -42,6 +42,9 @@ SEVERITY_ROLES: dict[str, str] = {
     "conducted_rf": "rf_power_meter", "radiated_rf": "field_probe",
 }
 CLIMATE_ROLE = "climate_chamber"  # sets the temperature and humidity of the climatic tests
+# Set the severity of the mechanical tests (vibration, shock): verified like the EMC generators, never a reference
+# standard of a volume; enforced by the programmes that use them (issue 14, part 2).
+MECHANICAL_ROLES = ("shaker_controller", "shock_tester")
 
 
 class _SequenceStopped(Exception):

@@ -128,6 +128,36 @@ class ChamberParams(Strict):
     alarm_stops_conditioning: bool = Field(True, description="an alarm stops heating/cooling until reset")
 
 
+class ShakerParams(Strict):
+    """The vibration table (physics/motion.py): how the motion at the meter differs from what its controller was
+    told. Invented characteristics of a plausible servo-hydraulic seismic table, not from any datasheet."""
+
+    level_error_pct: float = Field(0.0, ge=-50, le=50, description="true level / demanded level - 1, in %: the "
+                                   "control loop's residual error (the control accelerometer's reading shows it)")
+    startup_s: float = Field(1.0, ge=0, le=60, description="the level rises linearly from 0 over this time at START")
+    random_lines: int = Field(400, ge=10, le=5000, description="sinusoids of random phase that make up a random "
+                                 "vibration (equally spaced over the profile's band)")
+
+
+class ShockParams(Strict):
+    """The mechanical shock / pendulum impact tester (physics/motion.py): the pulse the meter receives."""
+
+    peak_error_pct: float = Field(0.0, ge=-50, le=50, description="true peak / set peak - 1, in %")
+    peak_scatter_pct: float = Field(1.0, ge=0, le=20, description="1-sigma shot-to-shot scatter of the true peak")
+    duration_error_pct: float = Field(0.0, ge=-50, le=50, description="true pulse duration / set duration - 1, in %")
+    release_delay_s: float = Field(2.0, ge=0, le=60, description="from FIRE to the impact (the pendulum's swing)")
+
+
+class GasSupplyParams(Strict):
+    """The gas supply line of the safety-function tests (physics/gas_supply.py): a supply at its nominal pressure
+    and, between it and the meter's inlet, a pressure controller's valve."""
+
+    supply_gauge_pa: float = Field(2000.0, gt=0, le=1e6, description="gauge pressure of the supply, what the "
+                                   "meter's inlet has while the controller does not regulate (city gas, invented)")
+    time_constant_s: float = Field(0.5, gt=0, le=60, description="first-order response of the inlet pressure")
+    max_slew_pa_per_s: float = Field(5000.0, gt=0, description="fastest change the controller's valve can make")
+
+
 Curve = list[Annotated[tuple[float, float], AsTuple]]  # [[frequency_hz, value], ...]
 
 
@@ -185,6 +215,9 @@ class Scenario(Strict):
     water_conditioning: WaterConditioningParams = Field(default_factory=WaterConditioningParams)
     rf: RfParams = Field(default_factory=RfParams)
     chamber: ChamberParams = Field(default_factory=ChamberParams)
+    shaker: ShakerParams = Field(default_factory=ShakerParams)
+    shock: ShockParams = Field(default_factory=ShockParams)
+    gas_supply: GasSupplyParams = Field(default_factory=GasSupplyParams)
     meters: list[MeterSpec] = Field(default_factory=list, description="in series, position 1 first")
     master_meter: MasterMeterParams = Field(default_factory=MasterMeterParams, description="in the water line")
     gas_rig: GasRigParams = Field(default_factory=GasRigParams)

@@ -6,7 +6,12 @@ The port signal's unit comes from its name: `*_bar` is a gauge pressure in bar (
 (setpoint, output on/off) is accepted and remembered; it moves the line only for a bench entry with
 `options: {controller: true}` whose port signal has a regulator in the world (`<port>.setpoint`, e.g.
 `water.pressure_bar.setpoint`): with the output on, the regulator holds the setpoint (converted to the port's
-reference), with the output off it stops regulating. Otherwise the simulated PACE is an indicator on the line. Errors: unknown header -113, a unit other than PA/HPA/KPA/MPA/MBAR/BAR/PSI -224, a setpoint outside
+reference), with the output off it stops regulating; where the regulator also has a ramp rate (`<port>.slew_per_s`, in the
+port's unit per second, e.g. the gas supply's `gas_supply.pressure_pa.slew_per_s`), the slew rate set with
+`:SOUR:PRES:SLEW` drives it (0: as fast as the regulator can). Otherwise the simulated PACE is an indicator on the
+line. A gauge sensor reads against the signal wired to its `reference` port (`reference: ambient.pressure_pa`), or
+`atmosphere_pa` without one; the sensor is the scenario's `sensor`, else the bench's `equipment.pressure_reference`.
+Errors: unknown header -113, a unit other than PA/HPA/KPA/MPA/MBAR/BAR/PSI -224, a setpoint outside
 the sensor's range -222 (the setpoint stays as it was); every reply echoes the header (`:SENS:PRES 1013.25`)."""
 
 from __future__ import annotations
@@ -61,6 +66,10 @@ class SimDruckPace(ScpiDevice):
         controls = port is not None and bool(self.entry.options.get("controller")) and \
             f"{port}.setpoint" in self.world.signals
         self.control = f"{port}.setpoint" if controls else None
+        self.slew = f"{port}.slew_per_s" if controls and f"{port}.slew_per_s" in self.world.signals else None
+        self.reference = self.signal("reference")
+        stated = self.entry.equipment.get("pressure_reference")
+        self.sensor = self.params.sensor if "sensor" in self.params.model_fields_set or stated is None else stated
         self.reset()
         self.scpi = ScpiCommandSet()  # every reply echoes its header, the common commands too
         add = self.scpi.add
@@ -75,12 +84,15 @@ class SimDruckPace(ScpiDevice):
         add("SOURce:PRESsure:LEVel:IMMediate:AMPLitude", self._set_setpoint)
         add("SOURce:PRESsure:LEVel:IMMediate:AMPLitude?",
             lambda call: f":SOUR:PRES:LEV:IMM:AMPL {self._format(self.setpoint_pa)}")
+        add("SOURce:PRESsure:SLEW", self._set_slew)
+        add("SOURce:PRESsure:SLEW?", lambda call: f":SOUR:PRES:SLEW {self.slew_pa_per_s / PA_PER_UNIT[self.unit]:.10g}")
         add("OUTPut:STATe", self._set_output)
         add("OUTPut:STATe?", lambda call: f":OUTP:STAT {int(self.output_on)}")
 
     def reset(self) -> None:
         self.unit = self.params.unit
         self.setpoint_pa = 0.0
+        self.slew_pa_per_s = 0.0  # 0: as fast as the regulator can
         self.output_on = False
         self._drive()
 
@@ -91,9 +103,18 @@ class SimDruckPace(ScpiDevice):
         value = None
         if self.output_on:
             setpoint = self.setpoint_pa - self.params.offset_pa  # the sensor's error shifts what it controls to
-            absolute = setpoint if self.params.sensor == "absolute" else setpoint + self.params.atmosphere_pa
+            absolute = setpoint if self.sensor == "absolute" else setpoint + self._atmosphere_pa()
             value = (absolute - self.params.atmosphere_pa) / PA_PER_BAR if self.port.endswith("_bar") else absolute
+        if self.slew is not None:
+            rate = self.slew_pa_per_s / PA_PER_BAR if self.port.endswith("_bar") else self.slew_pa_per_s
+            self.world.write(self.slew, rate or None)
         self.world.write(self.control, value)
+
+    def _atmosphere_pa(self) -> float:
+        """What a gauge sensor's reference port sees."""
+        if self.reference is None:
+            return self.params.atmosphere_pa
+        return float(self.world.read(self.reference))
 
     def _pop_error(self, call: ScpiCall) -> str:
         return f":SYST:ERR {self.errors.pop()}"
@@ -107,14 +128,14 @@ class SimDruckPace(ScpiDevice):
     # -- pressure -------------------------------------------------------------------------------------------
     def _reading_pa(self) -> float:
         if self.port is None:
-            return self.params.atmosphere_pa if self.params.sensor == "absolute" else 0.0
+            return self.params.atmosphere_pa if self.sensor == "absolute" else 0.0
         with self.world.now() as world:
             value = float(world.signals[self.port].read())
         if self.port.endswith("_bar"):
             absolute = value * PA_PER_BAR + self.params.atmosphere_pa
         else:
             absolute = value
-        reading = absolute if self.params.sensor == "absolute" else absolute - self.params.atmosphere_pa
+        reading = absolute if self.sensor == "absolute" else absolute - self._atmosphere_pa()
         return reading + self.params.offset_pa
 
     def _format(self, pascal: float) -> str:
@@ -130,6 +151,10 @@ class SimDruckPace(ScpiDevice):
         if not low <= pascal <= high:
             raise ScpiError(*DATA_OUT_OF_RANGE)
         self.setpoint_pa = pascal
+        self._drive()
+
+    def _set_slew(self, call: ScpiCall) -> None:
+        self.slew_pa_per_s = number(call, 0, minimum=0.0) * PA_PER_UNIT[self.unit]
         self._drive()
 
     def _set_output(self, call: ScpiCall) -> None:
