@@ -74,3 +74,14 @@ def test_sign_off_follows_the_policy_and_needs_the_forms_token(client, lab):
     pdf = client.get(f"/runs/{run_id}/report.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get(f"/runs/{run_id}/report.csv").text.count("\n") > 10
+
+
+def test_a_points_page_shows_its_budget_with_the_certificates_and_its_instrument_io(client, lab):
+    store, run_id = lab
+    _login(client, "quinn")
+    page = client.get(f"/runs/{run_id}").text
+    link = re.search(rf'href="(/runs/{run_id}/points/\d+\?meter=WM15-2026-0001)">Q3 #1<', page).group(1)
+    point = client.get(link).text
+    assert "Uncertainty budget" in point and "cert" in point and "bal-" in point  # inputs name their certificates
+    assert "Instrument I/O" in point and "scale" in point and "write" in point
+    assert client.get(f"/runs/{run_id}/points/1").status_code == 404  # entry 1 is not a measurement

@@ -86,3 +86,24 @@ def test_an_abort_from_the_console_leaves_the_rig_in_its_safe_state(console):
     _wait(client, run_id, lambda s: s["state"] == "aborted")
     aborted = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]
     assert aborted["state"] == "aborted" and aborted.get("safe_state"), aborted
+
+
+def test_an_interrupted_run_is_resumed_from_its_page(console):
+    from meterlab.calibration.register import Register
+    from meterlab.engine.session import create_run, load_inputs
+
+    client, store, csrf = console
+    inputs = load_inputs(REPO / "procedures/r49/pressure-loss.yaml", [REPO / METERS[0]], REPO / "instruments/sim.yaml",
+                         None, follow_declarations=True)
+    run_id = create_run(store, inputs, operator="tina", register=Register.load(REPO / "calibration"), clock_scale=2000.0)
+    store.append(run_id, "state", {"state": "running", "resumed": False, "first_action": 0})  # its process died here
+    page = client.get(f"/runs/{run_id}").text
+    assert "Interrupted" in page and "Resume the run" in page
+    resumed = client.post(f"/runs/{run_id}/resume", data={"csrf": csrf}, follow_redirects=False)
+    assert resumed.status_code == 303
+    live = _wait(client, run_id, lambda s: s["state"] in ("completed", "failed", "aborted") or s["question"])
+    if live["question"]:
+        client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})
+        live = _wait(client, run_id, lambda s: s["state"] in ("completed", "failed", "aborted"))
+    assert live["state"] == "completed", live
+    assert run_result(store, run_id)["state"] == "completed"

@@ -484,18 +484,23 @@ def _budget(data: dict) -> str:
                f"{' (' + esc(e.payload['step_label']) + ')' if e.payload.get('step_label') else ''}, "
                f"Q = {num(e.payload.get('flowrate_m3h'), 5)} m³/h, V_ref = {num(e.payload.get('reference_volume_l'), 6)} L "
                f"(record entry {e.seq}). Chosen as the point where U is the largest fraction of the MPE.</p>")
+    out.append(budget_table(m))
+    return "\n".join(out)
+
+
+def budget_table(m: dict) -> str:
+    """One meter's budget at one point (a measurement's `meters` item): every input with its source (the
+    certificate that read it), and the result."""
     rows = []
     for b in m["budget"]:
         rows.append([esc(b.get("name")), esc(b.get("source")), num(b.get("value"), 8), num(b.get("u"), 3),
                      num(b.get("dof"), 3), num(b.get("sensitivity"), 4),
                      f"{b['contribution']:+.2e}" if isinstance(b.get("contribution"), float) else esc(b.get("contribution")),
                      f"{b['variance_pct']:.1f} %" if isinstance(b.get("variance_pct"), float) else "—"])
-    out.append(_table(["input", "source", "estimate", "u(xᵢ)", "νᵢ", "cᵢ", "cᵢ·u(xᵢ) / %", "share"], rows,
-                      numeric_from=2))
-    out.append(f"<p>E = {num(m.get('error_pct'), 4, signed=True)} %, u = {num(m.get('u_pct'), 4)} %, "
-               f"ν_eff = {num(m.get('dof'), 3)}, k = {num(m.get('k'), 3)}, U = {num(m.get('U_pct'), 4)} % "
-               f"(limit {num(m.get('max_U_pct'), 3)} %), MPE ± {num(m.get('mpe_pct'))} %.</p>")
-    return "\n".join(out)
+    return (_table(["input", "source", "estimate", "u(xᵢ)", "νᵢ", "cᵢ", "cᵢ·u(xᵢ) / %", "share"], rows, numeric_from=2)
+            + f"\n<p>E = {num(m.get('error_pct'), 4, signed=True)} %, u = {num(m.get('u_pct'), 4)} %, "
+              f"ν_eff = {num(m.get('dof'), 3)}, k = {num(m.get('k'), 3)}, U = {num(m.get('U_pct'), 4)} % "
+              f"(limit {num(m.get('max_U_pct'), 3)} %), MPE ± {num(m.get('mpe_pct'))} %.</p>")
 
 
 def disturbance_rows(data: dict) -> list[dict]:

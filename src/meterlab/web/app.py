@@ -32,6 +32,8 @@ def create_app(store: Store, *, calibration_dir: Path = Path("calibration")) -> 
     app = FastAPI(title="meterlab console", description="Runs, results, sign-off, records, calibration and type "
                   "evaluations of a meterlab laboratory. Log in at /login first (a session cookie).")
     sessions = Sessions()
+    benches = Benches(store, calibration_dir)
+    app.state.benches = benches
 
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, exc: LoginRequired) -> Response:
@@ -128,6 +130,29 @@ def create_app(store: Store, *, calibration_dir: Path = Path("calibration")) -> 
                                            **who(session)), status_code=409)
         return RedirectResponse(f"/runs/{run_id}?signed={role}", status_code=303)
 
+    @app.get("/runs/{run_id}/points/{seq}", response_class=HTMLResponse)
+    def point(run_id: str, seq: int, session: Who, meter: str = "") -> str:
+        result_or_404(run_id)
+        entries = {e.seq: e for e in store.entries(run_id)}
+        if seq not in entries or entries[seq].kind != "measurement":
+            raise HTTPException(404, f"entry {seq} is not a measurement of run {run_id}")
+        measurement = entries[seq].payload
+        found = [m for m in measurement["meters"] if m["meter_serial"] == meter] or measurement["meters"][:1]
+        following = entries.get(seq + 1)  # the I/O is appended with its measurement, right after it
+        io = following.payload if following is not None and following.kind == "io" else []
+        return pages.point_page(run_id, measurement, found[0], io, seq, **who(session))
+
+    @app.post("/runs/{run_id}/resume")
+    def resume(run_id: str, session: Who, csrf: Annotated[str, Form()] = "") -> Response:
+        checked(session, csrf)
+        result_or_404(run_id)
+        try:
+            benches.resume(run_id, session.user)
+        except MeterlabError as exc:
+            return HTMLResponse(pages.page("Resume refused", f'<p class="error">{pages.esc(str(exc))}</p>',
+                                           **who(session)), status_code=409)
+        return RedirectResponse(f"/runs/{run_id}/live", status_code=303)
+
     @app.get("/runs/{run_id}/report.{fmt}")
     def report(run_id: str, fmt: str, session: Who) -> Response:
         result = result_or_404(run_id)
@@ -143,8 +168,6 @@ def create_app(store: Store, *, calibration_dir: Path = Path("calibration")) -> 
         raise HTTPException(404, f"no {fmt} report: html, pdf, json or csv")
 
     # ---------------------------------------------------------------------------- runs from the console
-    benches = Benches(store, calibration_dir)
-    app.state.benches = benches
 
     def choices() -> dict[str, list[str]]:
         return {"procedures": sorted(str(p) for p in Path("procedures").glob("r*/*.yaml")),

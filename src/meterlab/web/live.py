@@ -86,6 +86,20 @@ class Benches:
         live.thread.start()
         return live
 
+    def resume(self, run_id: str, operator: str) -> LiveRun:
+        """Go on with an interrupted run (its process died) from where its journal ends."""
+        header = next(self.store.entries(run_id, kinds=["run_created"])).payload
+        held = leases.holder(self.store, header["bench"]["name"])
+        if held is not None:
+            raise leases.BenchBusy(f"bench {header['bench']['name']} is busy: run {held.run_id} is driven by "
+                                   f"{held.holder.rsplit(' [', 1)[0]}")
+        live = LiveRun(run_id, header["bench"]["name"], operator)
+        live.thread = threading.Thread(target=self._execute, args=(live, Register.load(self.calibration_dir)),
+                                       name=f"run-{run_id}", daemon=True)
+        self.runs[run_id] = live
+        live.thread.start()
+        return live
+
     def _execute(self, live: LiveRun, register: Register) -> None:
         try:
             state = execute(self.store, live.run_id, prompter=live.prompter, bus=live.bus, control=live.control,

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from meterlab.reports.document import CSS, _kv, _table, _verdict, collect, esc, figure_for, num
+from meterlab.reports.document import CSS, _kv, _table, _verdict, budget_table, collect, esc, figure_for, num
 
 NAV = [("/", "Runs"), ("/start", "Start a run"), ("/evaluations", "Evaluations"), ("/calibration", "Calibration"),
        ("/records", "Records")]
@@ -66,10 +66,19 @@ def run_page(store: Any, run_id: str, missing: list[str], message: str = "", **w
     if len({p["point"] for p in test["points"]}) >= 2:
         png = base64.b64encode(figure_for(data, test)).decode("ascii")
         body.append(f'<img alt="error curve" src="data:image/png;base64,{png}">')
+    if r["state"] == "interrupted":
+        body.append(f'<form method="post" action="/runs/{esc(run_id)}/resume"><input type="hidden" name="csrf" '
+                    f'value="{esc(who.get("csrf", ""))}"><p class="error">Interrupted: the process that ran it is gone. '
+                    f'<button type="submit">Resume the run</button></p></form>')
+    seqs = {(e.payload["point"]["name"], e.payload["repeat"], e.payload.get("step_label")): e.seq
+            for e in data["measurements"]}
     if test["points"]:
-        body.append("<h2>Points</h2>" + _table(
+        body.append("<h2>Points</h2><p>A point's label opens its uncertainty budget and instrument I/O.</p>" + _table(
             ["meter", "point", "Q (m³/h)", "E (%)", "U (%)", "MPE (%)", "rule", "verdict"],
-            [[esc(p["meter_serial"]), esc(p["label"]), num(p["flowrate_m3h"]), num(p["error_pct"], 3, signed=True),
+            [[esc(p["meter_serial"]),
+              f'<a href="/runs/{esc(run_id)}/points/{seqs.get((p["point"], p["repeat"], p["step_label"]), 0)}?meter='
+              f'{esc(p["meter_serial"])}">{esc(p["label"])}</a>',
+              num(p["flowrate_m3h"]), num(p["error_pct"], 3, signed=True),
               num(p["U_pct"], 2), f"± {num(p['mpe_pct'])}", esc(p["decision_rule"]), _verdict(p["verdict"])]
              for p in test["points"]], numeric=(2, 3, 4)))
     if test["checks"]:
@@ -86,6 +95,22 @@ def run_page(store: Any, run_id: str, missing: list[str], message: str = "", **w
                     f'<label>Comment <input name="comment" size="50"></label> '
                     f'<button type="submit">Sign off</button></form>')
     return page(f"Run {run_id}", "\n".join(body), **who)
+
+
+def point_page(run_id: str, measurement: dict, meter: dict, io: list, seq: int, **who: Any) -> str:
+    """One meter at one measured point: its budget (each input with the certificate that read it) and the
+    instrument I/O recorded with the measurement."""
+    point = measurement.get("point") or {}
+    head = (f"<p>Meter {esc(meter['meter_serial'])}, point {esc(point.get('name'))} repeat "
+            f"{esc(measurement.get('repeat'))}, Q = {num(measurement.get('flowrate_m3h'), 5)} m³/h, V_ref = "
+            f"{num(measurement.get('reference_volume_l'), 6)} L, record entry {seq}, verdict "
+            f"{_verdict(meter.get('outcome'))} ({esc(meter.get('decision_rule'))}). "
+            f'<a href="/runs/{esc(run_id)}">back to the run</a></p>')
+    log = _table(["time (s)", "instrument", "direction", "data"],
+                 [[num(line[1], 6), esc(line[2]), esc(line[3]), f"<code>{esc(repr(line[4])[1:-1][:120])}</code>"]
+                  for line in io[:400]]) if io else "<p>No instrument I/O recorded with this measurement.</p>"
+    return page(f"Run {run_id}: {point.get('name')} #{measurement.get('repeat')}",
+                head + "<h2>Uncertainty budget</h2>" + budget_table(meter) + "<h2>Instrument I/O</h2>" + log, **who)
 
 
 def curve_png(store: Any, run_id: str) -> bytes:
