@@ -125,9 +125,14 @@ def test_a_samples_history_holds_its_runs_and_its_repair_and_a_standards_its_use
     repair = _invoke("records", "sample-event", "WM15-2026-0001", "--event", "repair", "--text", "register replaced",
                      "--by", "tina", "--db", db, "--password-stdin", input="tina-secret-1\n")
     assert repair.exit_code == 0, repair.output
+    refused = _invoke("run", "procedures/r49/water-pressure.yaml", "--meter", SAMPLES[0], "--db", db, "--yes",
+                      "--evaluation", evaluation_id)  # the records have users now: the operator must be one
+    assert refused.exit_code == 2 and "the operator must be one who runs tests (tina)" in refused.output
     second = _invoke("run", "procedures/r49/water-pressure.yaml", "--meter", SAMPLES[0], "--db", db, "--yes",
-                     "--evaluation", evaluation_id)
+                     "--evaluation", evaluation_id, "--operator", "tina", "--password-stdin", input="tina-secret-1\n")
     assert second.exit_code == 0, second.output
+    header = next(Store(db).entries(re.search(r"run (\w+) created", second.output).group(1))).payload
+    assert header["operator_authenticated"] is True and header["operator"] == "tina"
     history = _invoke("records", "history", "--meter", "WM15-2026-0001", "--db", db)
     lines = [line for line in history.output.splitlines() if "│" in line and "when" not in line]
     assert [("r49-pressure-loss" in l, "register replaced" in l, "r49-water-pressure" in l) for l in lines] == \

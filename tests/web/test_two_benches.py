@@ -33,13 +33,16 @@ def lab_db(request, tmp_path):
     else:
         store = request.getfixturevalue("postgres_store")
     add_user(store, "quinn", ["qa"], "quinn-secret-1")
+    add_user(store, "tina", ["technician"], "tina-secret-1")
     yield store
     store.close()
 
 
-def _bench_process(store, args):
-    return subprocess.Popen([*COMMAND, "run", *args, "--db", store.url, "--yes", "--operator", "tina"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, text=True)
+def _bench_process(store, args, password_file):
+    with password_file.open(encoding="utf-8") as password:  # the operator's password on standard input
+        return subprocess.Popen([*COMMAND, "run", *args, "--db", store.url, "--yes", "--operator", "tina",
+                                 "--password-stdin"], cwd=REPO, stdin=password, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True, text=True)
 
 
 def _wait_for(predicate, timeout_s=120):
@@ -49,10 +52,12 @@ def _wait_for(predicate, timeout_s=120):
         time.sleep(0.2)
 
 
-def test_two_bench_processes_one_console_and_a_killed_run_resumed_from_it(lab_db, monkeypatch):
+def test_two_bench_processes_one_console_and_a_killed_run_resumed_from_it(lab_db, monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)
     store = lab_db
-    water, gas = _bench_process(store, WATER), _bench_process(store, GAS)
+    password = tmp_path / "password"
+    password.write_text("tina-secret-1\n", encoding="utf-8")
+    water, gas = _bench_process(store, WATER, password), _bench_process(store, GAS, password)
     _wait_for(lambda: len(store.runs()) == 2)
     client = TestClient(create_app(store, calibration_dir=REPO / "calibration"))
     client.post("/login", data={"name": "quinn", "password": "quinn-secret-1"})

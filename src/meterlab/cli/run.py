@@ -47,10 +47,14 @@ def run(
                                                           "accreditation): recorded with the run."),
     evaluation: str | None = typer.Option(None, help="Attach the run to this type evaluation (`meterlab evaluation "
                                                      "new`): the programme and the meters must be in its plan."),
+    password_stdin: bool = typer.Option(False, help="Read the operator's password from standard input (asked "
+                                                    "only when the records have users)."),
 ) -> None:
     """Run a procedure on the bench and print the results table and the run id."""
     from meterlab.calibration.register import Register
+    from meterlab.cli.records import read_password
     from meterlab.engine.session import MAX_CLOCK_SCALE, create_run, default_clock_scale, load_inputs
+    from meterlab.records.people import authenticated_operator
     from meterlab.records.store import Store
 
     if clock_scale is not None and not 0 < clock_scale <= MAX_CLOCK_SCALE:  # also refuses nan
@@ -64,9 +68,11 @@ def run(
         if evaluation is not None:  # refused before any record is made
             evaluations.check_run_fits(evaluations.get(store, evaluation), inputs.procedure.id,
                                        list(inputs.declarations))
+        authenticated = authenticated_operator(store, operator, lambda: read_password(password_stdin))
         clock_scale = clock_scale or default_clock_scale(inputs.procedure)
         run_id = create_run(store, inputs, operator=operator, register=register, clock_scale=clock_scale,
-                            override_calibration=override_calibration, laboratory=load_laboratory(laboratory))
+                            override_calibration=override_calibration, laboratory=load_laboratory(laboratory),
+                            operator_authenticated=authenticated)
         if evaluation is not None:
             evaluations.attach(store, evaluation, run_id)
     except MeterlabError as exc:
@@ -84,10 +90,14 @@ def resume(
     accept_changed_inputs: str | None = typer.Option(
         None, help="Go on although a profile or certificate changed since the run was created; the reason and "
                    "the changes are recorded."),
+    password_stdin: bool = typer.Option(False, help="Read the operator's password from standard input (asked "
+                                                    "only when the records have users)."),
 ) -> None:
     """Continue a run at its first unfinished measurement, after restoring the rig state it needs."""
     from meterlab.calibration.register import Register
     from meterlab.cli.console import results_table
+    from meterlab.cli.records import read_password
+    from meterlab.records.people import authenticated_operator
     from meterlab.records.store import Store
     from meterlab.reports.results import run_result
 
@@ -95,6 +105,7 @@ def resume(
         store = Store(db, must_exist=True)
         store.run(run_id)
         register = Register.load(calibration_dir)
+        authenticated = authenticated_operator(store, operator, lambda: read_password(password_stdin))
     except MeterlabError as exc:
         raise _fail(exc) from None
     result = run_result(store, run_id)
@@ -102,7 +113,7 @@ def resume(
         console.print(results_table(result))
         console.print(f"run {run_id} is completed; there is nothing to resume")
         return
-    store.append(run_id, "operator", {"action": "resume", "operator": operator})
+    store.append(run_id, "operator", {"action": "resume", "operator": operator, "authenticated": authenticated})
     _execute(store, run_id, register, operator, yes, accept_changed_inputs)
 
 

@@ -208,7 +208,7 @@ def register_for(bench: Bench, register: Register) -> Register:
 
 def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Register, clock_scale: float,
                override_calibration: str | None = None, today: date | None = None,
-               laboratory: Laboratory | None = None) -> str:
+               laboratory: Laboratory | None = None, operator_authenticated: bool = False) -> str:
     """Check the standards and the severity-setting equipment, and record a new run with everything needed
     to repeat or resume it.
 
@@ -237,6 +237,7 @@ def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Regi
         if problems else None,
         "inputs": inputs.texts,
         "laboratory": laboratory.model_dump() if laboratory else None,  # who issues the report, as it was
+        "operator_authenticated": operator_authenticated,  # a user of the records who gave their password
     }
     store.create_run(run_id, procedure_id=inputs.procedure.id, operator=operator,
                      meters=list(inputs.declarations), header=header)

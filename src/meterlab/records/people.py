@@ -81,6 +81,25 @@ def authenticate(store: Store, name: str, password: str) -> User:
     return user
 
 
+OPERATOR_ROLES = ("technician", "metrologist")  # who may run a test
+
+
+def authenticated_operator(store: Store, name: str, read_password) -> bool:
+    """Whether the operator of a new run (or resume) is an authenticated user. Records without users (a lone
+    bench, the simulated lab) take the name as typed: False, and the record says so. Once the laboratory has
+    users, the operator must be one of them, with a role that runs tests, and give their password."""
+    known = users(store)
+    if not known:
+        return False
+    user = known.get(name)
+    if user is None or not set(user.roles) & set(OPERATOR_ROLES):
+        runners = [n for n, u in known.items() if set(u.roles) & set(OPERATOR_ROLES)]
+        raise SignOffError(f"--operator {name!r}: the records have users, and the operator must be one who runs "
+                           f"tests ({', '.join(runners) or 'none yet: meterlab users add NAME --role technician'})")
+    authenticate(store, name, read_password())
+    return True
+
+
 def _policy(header: dict[str, Any]) -> SignOffPolicy:
     return SignOffPolicy.model_validate((header.get("laboratory") or {}).get("sign_off") or {})
 

@@ -616,7 +616,10 @@ def _unverified(data: dict) -> str:
 
 def _signoffs(data: dict) -> str:
     out = ["<h2>11. Sign-offs</h2>"]
-    rows = [["performed", esc(data["result"]["operator"]), "operator", esc(data["result"]["created_at"]), "", ""]]
+    authenticated = data["header"].get("operator_authenticated")
+    how = "authenticated user" if authenticated else "name as given (not a user of the records)"
+    rows = [["performed", esc(data["result"]["operator"]), f"operator ({how})", esc(data["result"]["created_at"]),
+             "", ""]]
     for a in data["operator_actions"]:
         rows.append([esc(a.get("action")), esc(a.get("operator")), "operator", esc(a.get("at")), "", ""])
     for a in data["approvals"]:

@@ -77,7 +77,8 @@ class Benches:
                                        list(inputs.declarations))
         run_id = create_run(self.store, inputs, operator=operator, register=register,
                             clock_scale=clock_scale or default_clock_scale(inputs.procedure),
-                            laboratory=load_laboratory(LABORATORY_FILE) if LABORATORY_FILE.is_file() else None)
+                            laboratory=load_laboratory(LABORATORY_FILE) if LABORATORY_FILE.is_file() else None,
+                            operator_authenticated=True)  # the console's logged-in user
         if evaluation:
             evaluations.attach(self.store, evaluation, run_id)
         live = LiveRun(run_id, inputs.bench.bench, operator)
