@@ -212,3 +212,13 @@ def test_a_key_swapped_in_without_a_recorded_rotation_is_found(store, tmp_path):
     both = Keyring(tmp_path / "both.key", store.keyring.secrets + Keyring.load(tmp_path / "x.key", create=True).secrets)
     Store(store.url, keyring=both).append("run2", "approval", {"by": "quinn", "role": "qa"})
     _one(store.verify(keyring=both), "approval, run run2", "no recorded key rotation introduced")
+
+
+def test_a_database_of_an_earlier_version_is_refused_with_what_to_do(tmp_path):
+    database = tmp_path / "old.db"
+    old = sqlite3.connect(database)
+    old.execute("CREATE TABLE entries (seq INTEGER PRIMARY KEY, run_id TEXT, kind TEXT, key TEXT, created_at TEXT, "
+                "payload TEXT, prev_hash TEXT, hash TEXT)")
+    old.close()
+    with pytest.raises(StoreError, match="written by an earlier meterlab.*new database"):
+        Store(str(database))

@@ -157,6 +157,20 @@ def _sqlite_pragmas(engine: Engine, *, begin: str = "BEGIN IMMEDIATE") -> None:
         conn.exec_driver_sql(begin)
 
 
+def _check_schema(engine: Engine, url: str, must_exist: bool) -> None:
+    """An existing database must be one this version can read and authenticate."""
+    inspector = inspect(engine)
+    if not inspector.has_table(EntryRow.__tablename__):
+        if must_exist:
+            raise StoreError(f"{url} holds no meterlab records (no entries table): check the URL")
+        return
+    columns = {c["name"] for c in inspector.get_columns(EntryRow.__tablename__)}
+    if not {"key_id", "mac"} <= columns:
+        raise StoreError(f"{url} was written by an earlier meterlab, before entries were authenticated by the "
+                         f"laboratory's records key: keep it as it is (verify it with that version) and record new "
+                         f"runs in a new database")
+
+
 class Store:
     """A connection to the records database. Any SQLAlchemy URL; SQLite file by default.
 
@@ -173,15 +187,15 @@ class Store:
             self.reader = self.engine
             if self.engine.dialect.name == "sqlite":
                 database = self.engine.url.database
-                if database and database != ":memory:":  # a file: readers get their own engine (a memory
+                # a file gets a second engine for readers (an in-memory database is one per engine: none)
+                if database and database != ":memory:":
                     if must_exist and not Path(database).is_file():
                         raise StoreError(f"no records database at {database}: check the path (nothing was created)")
                     Path(database).parent.mkdir(parents=True, exist_ok=True)  # --db out/new/records.db just works
-                    self.reader = create_engine(url, future=True)  # database is one per engine)
+                    self.reader = create_engine(url, future=True)
                     _sqlite_pragmas(self.reader, begin="BEGIN")
                 _sqlite_pragmas(self.engine)
-            if must_exist and not inspect(self.engine).has_table(EntryRow.__tablename__):
-                raise StoreError(f"{url} holds no meterlab records (no entries table): check the URL")
+            _check_schema(self.engine, url, must_exist)
             Base.metadata.create_all(self.engine)
         except StoreError:
             raise
