@@ -44,6 +44,9 @@ def test_the_api_lists_finds_and_returns_runs_as_recorded(client, lab):
     runs = client.get("/api/runs", params={"meter": "WM15-2026-0002"}).json()
     assert [r["id"] for r in runs] == [run_id] and runs[0]["verdict"] == run_result(store, run_id)["verdict"]
     assert client.get("/api/runs", params={"meter": "WM99"}).json() == []
+    assert [r["id"] for r in client.get("/api/runs", params={"since": "2000-01-01", "pending": "1"}).json()] == [run_id]
+    assert client.get("/api/runs", params={"since": "2999-01-01"}).json() == []
+    assert client.get("/api/runs", params={"evaluation": "TE-00000000"}).status_code == 404
     assert client.get(f"/api/runs/{run_id}").json()["tests"][0]["points"] == run_result(store, run_id)["tests"][0]["points"]
     assert client.get("/api/runs/nosuchrun").status_code == 404
     assert client.get("/api/verify").json()["intact"] is True

@@ -86,25 +86,37 @@ def create_app(store: Store, *, calibration_dir: Path = Path("calibration")) -> 
         return response
 
     # -------------------------------------------------------------------------------------------- runs
-    def search(meter: str, procedure: str, verdict: str) -> list[dict[str, Any]]:
+    def search(meter: str = "", procedure: str = "", verdict: str = "", since: str = "", evaluation: str = "",
+               pending: str = "") -> list[dict[str, Any]]:
+        """Runs newest first, filtered by meter, procedure, verdict, creation date, evaluation, and (pending) those
+        ended but not yet released by the sign-off policy."""
+        attached = set(evaluation_or_404(evaluation).runs) if evaluation else None
         found = []
-        for run in reversed(store.runs()):  # newest first
+        for run in reversed(store.runs()):
             if meter and meter not in json.loads(run.meters) or procedure and procedure != run.procedure_id:
                 continue
+            if since and run.created_at[:10] < since or attached is not None and run.id not in attached:
+                continue
             result = run_result(store, run.id)
-            if not verdict or result["verdict"] == verdict:
-                found.append(result)
+            if verdict and result["verdict"] != verdict:
+                continue
+            if pending and not (result["state"] == "completed" and missing_sign_offs(store, run.id)):
+                continue
+            found.append(result)
         return found
 
     @app.get("/", response_class=HTMLResponse)
-    def runs_page(session: Who, meter: str = "", procedure: str = "", verdict: str = "") -> str:
-        query = {"meter": meter, "procedure": procedure, "verdict": verdict}
-        return pages.runs_list(search(meter, procedure, verdict), query, **who(session))
+    def runs_page(session: Who, meter: str = "", procedure: str = "", verdict: str = "", since: str = "",
+                  evaluation: str = "", pending: str = "") -> str:
+        query = {"meter": meter, "procedure": procedure, "verdict": verdict, "since": since,
+                 "evaluation": evaluation, "pending": pending}
+        return pages.runs_list(search(**query), query, **who(session))
 
     @app.get("/api/runs")
-    def runs_api(session: Who, meter: str = "", procedure: str = "", verdict: str = "") -> list[dict[str, Any]]:
+    def runs_api(session: Who, meter: str = "", procedure: str = "", verdict: str = "", since: str = "",
+                 evaluation: str = "", pending: str = "") -> list[dict[str, Any]]:
         return [{k: r[k] for k in ("id", "created_at", "procedure", "meters", "operator", "state", "verdict")}
-                for r in search(meter, procedure, verdict)]
+                for r in search(meter, procedure, verdict, since, evaluation, pending)]
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_view(run_id: str, session: Who, signed: str = "") -> str:

@@ -44,8 +44,10 @@ def runs_list(results: Iterable[dict[str, Any]], query: dict[str, str], **who: A
     search = ('<form class="search" method="get" action="/">'
               + "".join(f'<input name="{k}" placeholder="{label}" value="{esc(query.get(k, ""))}">'
                         for k, label in (("meter", "meter serial"), ("procedure", "procedure id"),
-                                         ("verdict", "verdict")))
-              + '<button type="submit">Search</button></form>')
+                                         ("verdict", "verdict"), ("since", "since YYYY-MM-DD"),
+                                         ("evaluation", "evaluation TE-…")))
+              + f'<label><input type="checkbox" name="pending" value="1"{" checked" if query.get("pending") else ""}>'
+              f' awaiting sign-off</label> <button type="submit">Search</button></form>')
     rows = [[f'<a href="/runs/{esc(r["id"])}">{esc(r["id"])}</a>', esc(str(r["created_at"])[:19]),
              esc(r["procedure"]["id"]), esc(", ".join(r["meters"])), esc(r["operator"]), esc(r["state"]),
              _verdict(r["verdict"])] for r in results]
