@@ -107,6 +107,7 @@ def test_a_technician_starts_a_run_answers_its_prompt_pauses_resumes_and_it_comp
         page.screenshot(path=SCREENSHOTS / "live-question.png", full_page=True)
         page.get_by_role("button", name="Done / yes").click()
         expect(page.locator("#state")).to_have_text("running", timeout=60_000)
+        expect(page.locator("#doing")).to_contain_text(" of 32: ", timeout=60_000)  # the live panel
         page.get_by_role("button", name="Pause").click()
         expect(page.locator("#state")).to_have_text("paused", timeout=60_000)
         page.get_by_role("button", name="Resume").click()

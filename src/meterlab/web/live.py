@@ -36,6 +36,7 @@ class LiveRun:
     error: str | None = None
     thread: threading.Thread | None = None
     numbers: Any = field(default_factory=itertools.count)
+    now: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.prompter = HandOffPrompter(self.control)
@@ -45,6 +46,8 @@ class LiveRun:
         with self.changed:
             if event.kind == "state":
                 self.state = event.data.get("state", self.state)
+            if event.kind in ("action_started", "collected", "conditions"):
+                self.now[event.kind] = event.data  # the live panel: what is done, how far, the conditions
             self.events.append({"n": next(self.numbers), "kind": event.kind, "data": event.data})
             self.changed.notify_all()
 
@@ -53,7 +56,8 @@ class LiveRun:
         with self.changed:
             return {"run": self.run_id, "state": self.state, "error": self.error,
                     "question": None if question is None else question.__dict__,
-                    "last": list(self.events)[-12:], "n": self.events[-1]["n"] if self.events else 0}
+                    "last": list(self.events)[-12:], "n": self.events[-1]["n"] if self.events else 0,
+                    "now": dict(self.now)}
 
 
 class Benches:

@@ -186,6 +186,14 @@ async function refresh() {
     document.getElementById('value').hidden = q.value_name === null;
     document.getElementById('value-name').textContent = q.value_name ? `${q.value_name} (${q.unit || ''})` : '';
   }
+  const now = live.now, action = now.action_started, got = now.collected, c = now.conditions;
+  document.getElementById('doing').textContent = action ? `${action.index + 1} of ${action.total}: ${action.label}` : '—';
+  document.getElementById('collected').textContent = got ?
+    `${got.collected.toFixed(2)} of ${got.target.toFixed(2)} ${got.unit} (${(100 * got.collected / got.target).toFixed(0)} %)` : '—';
+  document.getElementById('conditions').textContent = c ? [
+    c.flowrate_m3h != null ? `Q ${c.flowrate_m3h.toFixed(4)} m³/h` : null,
+    c.water_temperature_c != null ? `water ${c.water_temperature_c.toFixed(2)} °C` : null,
+    c.chamber_alarm ? `chamber alarm: ${c.chamber_alarm}` : null].filter(x => x).join(' · ') || '—' : '—';
   document.getElementById('log').innerHTML = live.last.map(e =>
     `<li>${e.kind}: ${JSON.stringify(e.data).slice(0, 160).replace(/</g, '&lt;')}</li>`).join('');
   const curve = document.getElementById('curve');
@@ -215,6 +223,8 @@ def live_page(run_id: str, **who: Any) -> str:
                                          ("abort", ' onclick="return confirm(\'Abort the run? The rig goes to its '
                                                    'safe state.\')"')))
     body = f"""<p>State: <b id="state">…</b></p>
+<table><tr><th>Doing</th><td id="doing">—</td></tr><tr><th>Reference collected</th><td id="collected">—</td></tr>
+<tr><th>Conditions</th><td id="conditions">—</td></tr></table>
 <div id="question" class="notice" hidden><p><b>The run asks:</b> <span id="question-text"></span></p>
 <form method="post" action="/runs/{esc(run_id)}/answer"><input type="hidden" name="csrf" value="{csrf}">
 <span id="confirm"><button name="confirmed" value="yes" type="submit">Done / yes</button>
