@@ -32,6 +32,11 @@ def page(title: str, body: str, *, user: str | None = None, csrf: str = "") -> s
             f"\n</body>\n</html>\n")
 
 
+def refused(title: str, why: str, back: str, **who: Any) -> str:
+    """An action refused: why, and the way back."""
+    return page(title, f'<p class="error">{esc(why)}</p><p><a href="{esc(back)}">back</a></p>', **who)
+
+
 def login_form(message: str = "") -> str:
     note = f'<p class="error">{esc(message)}</p>' if message else ""
     return page("Log in", note + """<form method="post" action="/login">
