@@ -86,3 +86,20 @@ def test_report_of_an_unknown_run_is_a_clear_error(tmp_path):
     missing = runner.invoke(app, ["report", "nosuchrun", "--db", f"sqlite:///{tmp_path / 'typo.db'}"])
     assert missing.exit_code == 2 and "no records database at" in missing.output
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_run_warns_of_a_standard_falling_due_soon(tmp_path, monkeypatch):
+    import datetime as dt
+
+    monkeypatch.chdir(REPO)
+    calibration = tmp_path / "calibration"
+    shutil.copytree(REPO / "calibration", calibration)
+    prt = calibration / "prt-01.yaml"
+    due = dt.date.today() + dt.timedelta(days=12)
+    prt.write_text(prt.read_text("utf-8").replace("\nsimulated: true", "\n")
+                   .replace("calibration_date: 2026-03-12", f"calibration_date: {due - dt.timedelta(days=365)}")
+                   .replace("due_date: 2027-03-12", f"due_date: {due}"), "utf-8")
+    result = runner.invoke(app, ["run", "procedures/r49/pressure-loss.yaml", "--meter", "examples/meters/dn15-class2.yaml",
+                                 "--db", str(tmp_path / "r.db"), "--calibration-dir", str(calibration), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert f"prt-01 (certificate T-2026-0412) falls due on {due}, in 12 day(s)" in result.output

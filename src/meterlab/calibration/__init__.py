@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+DUE_WARNING_DAYS = 30  # a laboratory's usual notice to book a calibration: `calibration list`, a run's start
+
 _EXPORTS = {
     "Certificate": "certificates", "Status": "certificates", "load_certificate": "certificates",
     "Correction": "corrections", "OutOfCalibratedRange": "corrections", "Range": "corrections",

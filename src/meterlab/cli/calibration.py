@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from meterlab.calibration import DUE_WARNING_DAYS
+
 if TYPE_CHECKING:  # the commands import these on use, so `meterlab --help` stays fast
     from meterlab.calibration.certificates import Certificate
     from meterlab.calibration.register import Register
@@ -67,7 +69,7 @@ def list_certificates(
     folder: Path = typer.Option(Path("calibration"), "--dir", help="Folder of certificate files."),
     at: dt.datetime | None = typer.Option(None, "--at", formats=["%Y-%m-%d"], help="Status on this date "
                                           "(default today)."),
-    warn_days: int = typer.Option(30, "--warn-days", min=0, help="Show 'due in N days' from this many days."),
+    warn_days: int = typer.Option(DUE_WARNING_DAYS, "--warn-days", min=0, help="Show 'due in N days' from this many days."),
 ) -> None:
     """List the reference standards with their certificates, due dates and status."""
     from meterlab.calibration.register import Register

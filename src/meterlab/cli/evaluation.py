@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -13,8 +14,10 @@ from rich.table import Table
 from meterlab.cli.records import open_store
 from meterlab.errors import MeterlabError
 from meterlab.instruments.bench import SIMULATED_BENCH
-from meterlab.records import evaluations
 from meterlab.records.store import DEFAULT_URL
+
+if TYPE_CHECKING:  # the commands import it on use, so `meterlab --help` does not pay for the metrology
+    from meterlab.records import evaluations
 
 evaluation_app = typer.Typer(help="Type evaluations: new, plan, status, report.", no_args_is_help=True)
 console = Console() if sys.stdout.isatty() else Console(width=140)
@@ -41,6 +44,8 @@ def new(
     db: str = typer.Option(DEFAULT_URL, help="Records database."),
 ) -> None:
     """Record a new type evaluation; runs made with `meterlab run --evaluation ID` are attached to it."""
+    from meterlab.records import evaluations
+
     try:
         type_, resolved = evaluations.load(type_file, plan)
     except MeterlabError as exc:
@@ -59,6 +64,8 @@ def plan(
     db: str = typer.Option(DEFAULT_URL, help="Records database."),
 ) -> None:
     """Print the evaluation's plan, or record a new one (the earlier plans stay in the record)."""
+    from meterlab.records import evaluations
+
     store = open_store(db)
     try:
         evaluation = (evaluations.replan(store, evaluation_id, template) if template
@@ -92,6 +99,7 @@ def status(
 ) -> None:
     """Each planned test: to do, running or done (with its verdict and sign-off), the bench time spent, and the
     estimated rig time of the tests still to do."""
+    from meterlab.records import evaluations
     from meterlab.records.people import missing_sign_offs
     from meterlab.reports.dossier import item_status, summary
 
@@ -126,6 +134,7 @@ def report(
     out: Path | None = typer.Option(None, help="Write to this file instead of standard output (needed for pdf)."),
 ) -> None:
     """The evaluation's dossier (R 49-3 / R 137-3 structure), regenerated from the record."""
+    from meterlab.records import evaluations
     from meterlab.reports.dossier import render_html
 
     if format not in ("html", "pdf"):

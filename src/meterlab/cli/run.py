@@ -14,7 +14,6 @@ from rich.table import Table
 
 from meterlab.errors import MeterlabError
 from meterlab.instruments.bench import SIMULATED_BENCH
-from meterlab.records import evaluations
 from meterlab.records.laboratory import LABORATORY_FILE, load_laboratory
 from meterlab.records.store import DEFAULT_URL
 from meterlab.sim.scenario import default_scenario
@@ -54,6 +53,7 @@ def run(
     from meterlab.calibration.register import Register
     from meterlab.cli.records import read_password
     from meterlab.engine.session import MAX_CLOCK_SCALE, create_run, default_clock_scale, load_inputs
+    from meterlab.records import evaluations
     from meterlab.records.people import authenticated_operator
     from meterlab.records.store import Store
 
@@ -78,7 +78,25 @@ def run(
     except MeterlabError as exc:
         raise _fail(exc) from None
     console.print(f"run [bold]{run_id}[/] created in {store.url}")
+    _warn_due_soon(store, run_id)
     _execute(store, run_id, register, operator, yes)
+
+
+def _warn_due_soon(store, run_id: str) -> None:
+    """A standard this run uses falls due soon: say so at the start, while there is time to book it."""
+    import datetime as dt
+
+    from meterlab.calibration import DUE_WARNING_DAYS
+
+    header = next(store.entries(run_id)).payload
+    today = dt.date.today()
+    for standard in (header.get("calibration") or {}).values():
+        if standard.get("simulated") or standard.get("status") != "valid":
+            continue
+        days = (dt.date.fromisoformat(standard["due_date"]) - today).days
+        if days <= DUE_WARNING_DAYS:
+            console.print(f"[yellow]{standard['id']} (certificate {standard['certificate']}) falls due on "
+                          f"{standard['due_date']}, in {days} day(s): book its calibration[/]", soft_wrap=True)
 
 
 def resume(
