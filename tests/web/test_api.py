@@ -88,3 +88,14 @@ def test_a_points_page_shows_its_budget_with_the_certificates_and_its_instrument
     assert "Uncertainty budget" in point and "cert" in point and "bal-" in point  # inputs name their certificates
     assert "Instrument I/O" in point and "scale" in point and "write" in point
     assert client.get(f"/runs/{run_id}/points/1").status_code == 404  # entry 1 is not a measurement
+
+
+def test_two_runs_compared_in_one_figure(client, lab):
+    store, run_id = lab
+    _login(client, "quinn")
+    page = client.get("/compare", params={"first": run_id, "second": run_id}).text
+    assert f"/compare.png?first={run_id}" in page
+    png = client.get("/compare.png", params={"first": run_id, "second": run_id, "meter": "WM15-2026-0001"})
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    assert client.get("/compare.png", params={"first": run_id, "second": run_id, "meter": "WM99"}).status_code == 404
+    assert client.get("/compare.png", params={"first": run_id, "second": "nosuchrun"}).status_code == 404

@@ -353,35 +353,15 @@ def compare(
     """The error curves of two runs in one figure (error vs flowrate, U as error bars, MPE envelope)."""
     from pathlib import Path
 
-    from meterlab.reports.figures import envelope_from_points, error_curve_png
-    from meterlab.reports.results import run_result
+    from meterlab.reports.comparison import comparison_png
 
     store = open_store(db)
-    points = []
     try:
-        for run_id in (first, second):
-            for p in run_result(store, run_id)["tests"][0]["points"]:
-                if meter is None or p["meter_serial"] == meter:
-                    points.append({**p, "meter_serial": f"{p['meter_serial']} [{run_id}]"})
+        png, count = comparison_png(store, first, second, meter)
     except MeterlabError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
-    if not points:
-        console.print(f"[red]no measured points{f' of meter {meter}' if meter else ''} in runs {first} and {second}[/]")
-        raise typer.Exit(2)
-    Path(out).write_bytes(error_curve_png(points, envelope=_envelope(store, first, meter) or envelope_from_points(points),
-                                          title=f"error curves: {first} vs {second}"))
-    console.print(f"figure written to {out} ({len(points)} points)")
+    Path(out).write_bytes(png)
+    console.print(f"figure written to {out} ({count} points)")
 
 
-def _envelope(store: Store, run_id: str, serial: str | None):
-    """The MPE envelope of the meter declared in the run (the first meter unless `serial`); [] if unknown."""
-    from meterlab.engine.session import inputs_from_header
-    from meterlab.reports.figures import envelope_of
-
-    try:
-        declarations = inputs_from_header(next(store.entries(run_id)).payload).declarations
-        declaration = declarations[serial] if serial else next(iter(declarations.values()))
-        return envelope_of(declaration.meter())
-    except (MeterlabError, KeyError, StopIteration):
-        return []

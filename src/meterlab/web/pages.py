@@ -10,8 +10,8 @@ from typing import Any
 
 from meterlab.reports.document import CSS, _kv, _table, _verdict, budget_table, collect, esc, figure_for, num
 
-NAV = [("/", "Runs"), ("/start", "Start a run"), ("/evaluations", "Evaluations"), ("/calibration", "Calibration"),
-       ("/records", "Records")]
+NAV = [("/", "Runs"), ("/start", "Start a run"), ("/compare", "Compare"), ("/evaluations", "Evaluations"),
+       ("/calibration", "Calibration"), ("/records", "Records")]
 CONSOLE_CSS = CSS + """
 nav { background: #1f3b57; padding: 0.5em 1em; margin: -1.5em -1.5em 1em; }
 nav a, nav span { color: #fff; margin-right: 1.2em; text-decoration: none; font-weight: bold; }
@@ -124,6 +124,17 @@ def curve_png(store: Any, run_id: str) -> bytes:
     """The run's error curve as it is now (a run in progress: the points measured so far)."""
     data = collect(store, run_id)
     return figure_for(data, data["result"]["tests"][0])
+
+
+def compare_page(first: str, second: str, meter: str, **who: Any) -> str:
+    form = ('<form class="search" method="get" action="/compare">'
+            + "".join(f'<input name="{k}" placeholder="{label}" value="{esc(v)}">'
+                      for k, label, v in (("first", "first run", first), ("second", "second run", second),
+                                          ("meter", "meter serial (all)", meter)))
+            + '<button type="submit">Compare</button></form>')
+    figure = (f'<img alt="error curves compared" src="/compare.png?first={esc(first)}&amp;second={esc(second)}'
+              f'&amp;meter={esc(meter)}">') if first and second else "<p>Give two runs (e.g. before and after durability).</p>"
+    return page("Compare two runs", form + figure, **who)
 
 
 def records_page(url: str, problems: list[str], head: tuple[int, str], **who: Any) -> str:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from meterlab.errors import MeterlabError
 from meterlab.records.people import SignOffError, missing_sign_offs, sign_off, users
 from meterlab.reports import document
+from meterlab.reports.comparison import comparison_png
 from meterlab.reports.results import run_result
 from meterlab.web import pages
 from meterlab.web.context import Lab, LabOf, Who, checked, who
@@ -123,3 +124,18 @@ def report(run_id: str, fmt: str, lab: LabOf, session: Who) -> Response:
 def curve(run_id: str, lab: LabOf, session: Who) -> Response:
     lab.result_or_404(run_id)
     return Response(pages.curve_png(lab.store, run_id), media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page(lab: LabOf, session: Who, first: str = "", second: str = "", meter: str = "") -> str:
+    return pages.compare_page(first, second, meter, **who(session))
+
+
+@router.get("/compare.png")
+def compare_png(lab: LabOf, session: Who, first: str, second: str, meter: str = "") -> Response:
+    lab.result_or_404(first), lab.result_or_404(second)
+    try:
+        png, _ = comparison_png(lab.store, first, second, meter or None)
+    except MeterlabError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Response(png, media_type="image/png")
