@@ -25,6 +25,7 @@ from typing import Any
 from GTC.lib import UncertainReal
 
 from meterlab.calibration.certificates import Certificate, Status, Used, as_date, load_certificate
+from meterlab.calibration.checks import ControlState, IntermediateChecks, load_checks
 from meterlab.errors import InputFileError, MeterlabError
 
 __all__ = [
@@ -46,6 +47,7 @@ class ProblemKind(StrEnum):
     OUT_OF_RANGE = "out of range"
     UNKNOWN_STANDARD = "unknown standard"
     SIMULATED = "simulated laboratory"   # never overridden: it is no calibration of a real instrument
+    OUT_OF_CONTROL = "out of control"    # its latest intermediate check is beyond the action limit
 
 
 @dataclass(frozen=True)
@@ -89,17 +91,20 @@ class CalibrationRefused(MeterlabError):
 class Register:
     """All certificates of a folder, indexed by id and by bench instrument name."""
 
-    def __init__(self, certificates: Iterable[Certificate]):
+    def __init__(self, certificates: Iterable[Certificate], checks: Mapping[str, IntermediateChecks] | None = None):
         self._by_id: dict[str, Certificate] = {}
         self._by_instrument: dict[str, Certificate] = {}
         self._simulated_accepted: frozenset[str] = frozenset()
         for certificate in certificates:
             self._add(certificate)
+        self.checks: dict[str, IntermediateChecks] = dict(checks or {})
+        if unknown := sorted(set(self.checks) - set(self._by_id)):
+            raise UnknownStandard(unknown[0], list(self._by_id))
 
     def accepting_simulated(self, certificate_ids: Iterable[str]) -> Register:
         """This register as a bench sees it whose simulated instruments name `certificate_ids`: those of them
         issued for the simulated laboratory are accepted whatever the date (their ranges still apply)."""
-        view = Register(self._by_id.values())
+        view = Register(self._by_id.values(), self.checks)
         view._simulated_accepted = frozenset(certificate_ids)
         return view
 
@@ -110,7 +115,7 @@ class Register:
         if not folder.is_dir():
             raise InputFileError(folder, [(None, "", f"the calibration folder {folder} does not exist: run from the meterlab folder or give --calibration-dir")])
         files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-        return cls(load_certificate(path) for path in files)
+        return cls((load_certificate(path) for path in files), load_checks(folder))
 
     def _add(self, certificate: Certificate) -> None:
         for key, index, field in ((certificate.id, self._by_id, "id"),
@@ -205,6 +210,14 @@ class Register:
             problems.append(_status_problem(certificate, status, day))
         problems += [Problem(ProblemKind.OUT_OF_RANGE, certificate.id, certificate.certificate.number,
                              f"{certificate.label}: {exc}") for exc in certificate.out_of_range(used)]
+        checks = self.checks.get(certificate.id)
+        if checks is not None and checks.state(day) is ControlState.ACTION:
+            latest = checks.latest(day)
+            problems.append(Problem(ProblemKind.OUT_OF_CONTROL, certificate.id, certificate.certificate.number,
+                                    f"{certificate.label}: its intermediate check of {latest.date} read "
+                                    f"{latest.value:g} {checks.unit} against {checks.reference_value:g} (deviation "
+                                    f"{checks.deviation(latest):+g}, action limit ±{checks.limits.action:g}): out of "
+                                    f"control until investigated and checked again"))
         return problems
 
     # ------------------------------------------------------------------------------------- snapshot
@@ -215,6 +228,11 @@ class Register:
         for reference in references:
             certificate = self.get(reference)
             snapshot[certificate.id] = _snapshot_entry(certificate, day)
+            checks = self.checks.get(certificate.id)
+            if checks is not None and (latest := checks.latest(day)) is not None:
+                snapshot[certificate.id]["intermediate_check"] = {
+                    "date": latest.date.isoformat(), "value": latest.value, "unit": checks.unit,
+                    "deviation": checks.deviation(latest), "state": str(checks.state_of(latest))}
         return snapshot
 
 

@@ -89,6 +89,42 @@ def list_certificates(
     console.print(certificates_table(register, day, warn_days))
 
 
+@calibration_app.command("checks")
+def intermediate_checks(
+    standard: str = typer.Argument(..., help="The standard's id (its checks are in calibration/checks/ID.yaml)."),
+    folder: Path = typer.Option(Path("calibration"), "--dir", help="Folder of certificate files."),
+    out: Path | None = typer.Option(None, help="Also write the control chart to this PNG file."),
+) -> None:
+    """A standard's intermediate checks against its warning and action limits, and its state now."""
+    from meterlab.calibration.register import Register
+    from meterlab.errors import MeterlabError
+
+    try:
+        checks = Register.load(folder).checks.get(standard)
+    except MeterlabError as exc:
+        Console(stderr=True).print(f"[red]{exc}[/]", highlight=False, markup=False)
+        raise typer.Exit(2) from exc
+    if checks is None:
+        Console(stderr=True).print(f"[red]no intermediate checks of {standard!r} in {folder / 'checks'}[/]")
+        raise typer.Exit(2)
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    table = Table(title=f"{standard}: {checks.check_standard} (reference {checks.reference_value:g} {checks.unit}; "
+                        f"limits ±{checks.limits.warning:g} / ±{checks.limits.action:g}: {checks.limits.source})",
+                  title_justify="left")
+    for column in ("date", "value", "deviation", "state", "by"):
+        table.add_column(column)
+    for check in checks.checks:
+        table.add_row(str(check.date), f"{check.value:g}", f"{checks.deviation(check):+g}", str(checks.state_of(check)),
+                      check.by)
+    console.print(table)
+    console.print(f"state on {dt.date.today()}: [bold]{checks.state(dt.date.today())}[/]")
+    if out is not None:
+        from meterlab.reports.figures import control_chart_png
+
+        out.write_bytes(control_chart_png(checks))
+        console.print(f"control chart written to {out}")
+
+
 @calibration_app.command("check")
 def check_files(
     paths: list[Path] = typer.Argument(..., metavar="PATH", help="Certificate files, or folders of them."),

@@ -83,7 +83,8 @@ def run(
 
 
 def _warn_due_soon(store, run_id: str) -> None:
-    """A standard this run uses falls due soon: say so at the start, while there is time to book it."""
+    """A standard this run uses falls due soon, or its latest intermediate check is beyond the warning limit:
+    say so at the start, while there is time to act."""
     import datetime as dt
 
     from meterlab.calibration import DUE_WARNING_DAYS
@@ -91,6 +92,10 @@ def _warn_due_soon(store, run_id: str) -> None:
     header = next(store.entries(run_id)).payload
     today = dt.date.today()
     for standard in (header.get("calibration") or {}).values():
+        check = standard.get("intermediate_check") or {}
+        if check.get("state") == "beyond the warning limit":
+            console.print(f"[yellow]{standard['id']}: its intermediate check of {check['date']} is beyond the warning "
+                          f"limit (deviation {check['deviation']:+g} {check['unit']}): watch it[/]", soft_wrap=True)
         if standard.get("simulated") or standard.get("status") != "valid":
             continue
         days = (dt.date.fromisoformat(standard["due_date"]) - today).days

@@ -130,3 +130,31 @@ def error_curve_png(points: Sequence[dict], *, envelope: Iterable[Envelope] = ()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, metadata=PNG_METADATA)
     return buffer.getvalue()
+
+
+def control_chart_png(checks: Any, *, width_in: float = 7.0, height_in: float = 3.6, dpi: int = 120) -> bytes:
+    """An intermediate-check control chart (calibration/checks.py): each check's deviation from the check
+    standard's value by date, with the warning and action limits."""
+    import matplotlib as mpl
+
+    with _DRAWING, mpl.rc_context(STYLE):
+        fig = Figure(figsize=(width_in, height_in), dpi=dpi)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
+        dates = [c.date for c in checks.checks]
+        deviations = [checks.deviation(c) for c in checks.checks]
+        ax.plot(dates, deviations, marker="o", color=COLOURS[0], linewidth=0.8, label="check")
+        for limit, style, name in ((checks.limits.warning, "--", "warning"), (checks.limits.action, "-", "action")):
+            for sign in (1, -1):
+                ax.axhline(sign * limit, color="#c62828" if name == "action" else "#e69500", linestyle=style,
+                           linewidth=1.0, label=f"{name} limit" if sign > 0 else None)
+        ax.axhline(0.0, color="grey", linewidth=0.5)
+        ax.set_ylabel(f"deviation / {checks.unit}")
+        ax.set_title(f"{checks.standard}: {checks.check_standard}", loc="left", fontsize=9)
+        ax.grid(True, linewidth=0.3, alpha=0.6)
+        ax.legend(loc="best", fontsize=7)
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, metadata=PNG_METADATA)
+    return buffer.getvalue()
