@@ -107,3 +107,23 @@ def test_an_interrupted_run_is_resumed_from_its_page(console):
         live = _wait(client, run_id, lambda s: s["state"] in ("completed", "failed", "aborted"))
     assert live["state"] == "completed", live
     assert run_result(store, run_id)["state"] == "completed"
+
+
+def test_a_run_of_an_evaluation_is_started_on_its_samples_from_the_console(console, tmp_path):
+    from meterlab.records import evaluations
+
+    client, store, csrf = console
+    evaluation = evaluations.create(store, *evaluations.load(REPO / "examples/evaluations/aquasmart-15.yaml"))
+    form = client.get("/start", params={"evaluation": evaluation.id}).text
+    assert "examples/meters/dn15-class2-sample3.yaml" in form and "examples/meters/dn25-class1.yaml" not in form
+    assert "procedures/r49/pressure-loss.yaml" in form and "procedures/r137/" not in form
+    started = client.post("/start", data={"procedure": "procedures/r49/pressure-loss.yaml", "meter": [METERS[0]],
+                                           "bench": "instruments/sim.yaml", "csrf": csrf, "evaluation": evaluation.id},
+                          follow_redirects=False)
+    assert started.status_code == 303, started.text
+    run_id = re.search(r"/runs/(\w+)/live", started.headers["location"]).group(1)
+    assert evaluations.get(store, evaluation.id).runs == [run_id]
+    stranger = client.post("/start", data={"procedure": "procedures/r49/pressure-loss.yaml",
+                                           "meter": ["examples/meters/dn25-class1.yaml"], "bench": "instruments/sim.yaml",
+                                           "csrf": csrf, "evaluation": evaluation.id})
+    assert stranger.status_code == 409 and "not a sample of evaluation" in stranger.text

@@ -40,9 +40,20 @@ def _clock_scale(text: str) -> float | None:
     return scale
 
 
+def evaluation_choices(lab: Any, evaluation_id: str) -> dict[str, list[str]]:
+    """For a run of a type evaluation: its samples' declarations, and the programmes of its plan still to do."""
+    from meterlab.reports.dossier import item_status
+
+    evaluation = lab.evaluation_or_404(evaluation_id)
+    to_do = [r["procedure"] for r in item_status(lab.store, evaluation) if r["status"] != "done"]
+    return {**choices(), "procedures": list(dict.fromkeys(to_do)),
+            "meters": [s["meter"] for s in evaluation.type["samples"]]}
+
+
 @router.get("/start", response_class=HTMLResponse)
-def start_page(session: Who) -> str:
-    return pages.start_form(**choices(), **who(session))
+def start_page(lab: LabOf, session: Who, evaluation: str = "") -> str:
+    offered = evaluation_choices(lab, evaluation) if evaluation else choices()
+    return pages.start_form(**offered, evaluation=evaluation, **who(session))
 
 
 @router.post("/start")

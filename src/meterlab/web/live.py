@@ -72,13 +72,13 @@ class Benches:
         """Create the run and start it; refused before anything is recorded if the bench is busy."""
         register = Register.load(self.calibration_dir)
         inputs = load_inputs(procedure, meters, bench, default_scenario(bench), follow_declarations=True)
+        if evaluation:
+            evaluations.check_run_fits(evaluations.get(self.store, evaluation), inputs.procedure.id,
+                                       list(inputs.declarations))
         held = leases.holder(self.store, inputs.bench.bench)
         if held is not None:
             raise leases.BenchBusy(f"bench {inputs.bench.bench} is busy: run {held.run_id} is driven by "
                                    f"{held.holder.rsplit(' [', 1)[0]} since {held.since[:19]} UTC")
-        if evaluation:
-            evaluations.check_run_fits(evaluations.get(self.store, evaluation), inputs.procedure.id,
-                                       list(inputs.declarations))
         run_id = create_run(self.store, inputs, operator=operator, register=register,
                             clock_scale=clock_scale or default_clock_scale(inputs.procedure),
                             laboratory=load_laboratory(LABORATORY_FILE) if LABORATORY_FILE.is_file() else None,

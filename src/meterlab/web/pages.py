@@ -163,14 +163,16 @@ def evaluation_page(evaluation_id: str, name: str, rows: list[dict[str, Any]], v
          _verdict(r["verdict"]) if r["verdict"] else "—",
          f'<a href="/runs/{esc(r["run"]["id"])}">{esc(r["run"]["id"])}</a>' if r["run"] else "—"] for r in rows])
     return page(f"{evaluation_id}: {name}", f"<p>Evaluation verdict: {_verdict(verdict)} · "
-                f'<a href="/evaluations/{esc(evaluation_id)}/dossier.html">dossier</a></p>' + table, **who)
+                f'<a href="/evaluations/{esc(evaluation_id)}/dossier.html">dossier</a> · '
+                f'<a href="/start?evaluation={esc(evaluation_id)}">start one of its tests</a></p>' + table, **who)
 
 
 def as_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def start_form(procedures: list[str], meters: list[str], benches: list[str], message: str = "", **who: Any) -> str:
+def start_form(procedures: list[str], meters: list[str], benches: list[str], message: str = "", evaluation: str = "",
+               **who: Any) -> str:
     def options(values: list[str]) -> str:
         return "".join(f'<option value="{esc(v)}">{esc(v)}</option>' for v in values)
 
@@ -180,7 +182,8 @@ def start_form(procedures: list[str], meters: list[str], benches: list[str], mes
 <p><label>Programme <select name="procedure">{options(procedures)}</select></label></p>
 <p><label>Meters (in series; several with Ctrl) <select name="meter" multiple size="8">{options(meters)}</select></label></p>
 <p><label>Bench <select name="bench">{options(benches)}</select></label></p>
-<p><label>Type evaluation (optional) <input name="evaluation" placeholder="TE-…"></label></p>
+<p><label>Type evaluation (optional) <input name="evaluation" placeholder="TE-…" value="{esc(evaluation)}"></label>
+{'(its samples, and the programmes of its plan still to do)' if evaluation else ''}</p>
 <p><label>Clock scale <small>(simulated lab only; empty: the default for the programme; 1 to watch in real time)</small>
 <input name="clock_scale" size="8"></label></p>
 <p><button type="submit">Start</button></p></form>""", **who)
