@@ -19,6 +19,7 @@ from .conftest import PASSWORDS, REPO
 
 SCREENSHOTS = REPO / "out" / "console-screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's; Playwright's own download is not reachable
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage"]  # as root in CI; a container's /dev/shm may be small
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_a_metrologist_signs_in_the_browser_and_qa_releases_and_downloads_the_re
     base, run_id = console
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{base}/runs/{run_id}")
         expect(page.get_by_role("heading", name="Log in")).to_be_visible()  # no page without a login
@@ -93,7 +94,7 @@ def test_a_metrologist_signs_in_the_browser_and_qa_releases_and_downloads_the_re
 def test_a_technician_starts_a_run_answers_its_prompt_pauses_resumes_and_it_completes(console):
     base, _ = console
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         _log_in(page, base, "tina")
         page.get_by_role("link", name="Start a run").click()
