@@ -66,3 +66,65 @@ def test_exact_replies_pass_and_bits_and_writes_are_checked_too():
         probe.transport.write_register(100, 0x2000)
         with pytest.raises(InstrumentReplyError, match="function code 16 .* expected function code 6"):
             probe.transport.write_register(100, 0x2000)
+
+
+def test_a_late_reply_to_a_timed_out_request_does_not_spoil_the_next_one():
+    """After a timeout the late reply (another length, its own transaction id) may arrive together with the next
+    reply: it is skipped, and the next reply is checked by its own frame."""
+    import socket
+    import struct
+    import threading
+
+    from meterlab.instruments.errors import InstrumentTimeout
+    from meterlab.instruments.transport import ModbusTransport
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            first = conn.recv(260)  # request 1: no answer in time
+            second = conn.recv(260)
+            stale = struct.pack(">HHHB", int.from_bytes(first[:2], "big"), 0, 11, 1) + hx("03 08 0001 0002 0003 0004")
+            fresh = struct.pack(">HHHB", int.from_bytes(second[:2], "big"), 0, 7, 1) + hx("03 04 0001 E240")
+            conn.sendall(stale + fresh)
+            conn.recv(260)  # until the client closes
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with ModbusTransport("meter", MemoryIOLog(), host="127.0.0.1", port=port, timeout_s=0.3) as transport:
+        with pytest.raises(InstrumentTimeout):
+            transport.read_holding_registers(0, 2)
+        assert transport.read_holding_registers(0, 2) == [0x0001, 0xE240]
+    listener.close()
+    thread.join(2)
+
+
+def test_a_late_reply_alone_is_still_a_timeout():
+    import socket
+    import struct
+    import threading
+
+    from meterlab.instruments.errors import InstrumentTimeout
+    from meterlab.instruments.transport import ModbusTransport
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            first = conn.recv(260)
+            conn.recv(260)  # request 2: answered only with the late reply to request 1
+            conn.sendall(struct.pack(">HHHB", int.from_bytes(first[:2], "big"), 0, 7, 1) + hx("03 04 0001 E240"))
+            conn.recv(260)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with ModbusTransport("meter", MemoryIOLog(), host="127.0.0.1", port=port, timeout_s=0.3) as transport:
+        for _ in range(2):
+            with pytest.raises(InstrumentTimeout):
+                transport.read_holding_registers(0, 2)
+    listener.close()
+    thread.join(2)

@@ -4,9 +4,10 @@ ahead are refused (ImplausibleValue, never a value); a roll-over of the counter 
 import pytest
 
 from meterlab.errors import InputFileError
+from meterlab.instruments import mbus
 from meterlab.instruments.errors import ImplausibleValue
 from meterlab.instruments.iolog import Direction, MemoryIOLog
-from meterlab.instruments.meter_readout import MODBUS_METER_MODELS, ModbusMeter, load_modbus_meter_models
+from meterlab.instruments.meter_readout import MODBUS_METER_MODELS, MBusMeter, ModbusMeter, load_modbus_meter_models
 from meterlab.instruments.plausibility import CounterLimits, CounterTrack, Implausible
 from meterlab.instruments.testing import expected_protocol
 
@@ -113,3 +114,42 @@ def test_the_counter_track_unwraps_only_one_roll_over_between_reads():
     with pytest.raises(Implausible, match="declared range"):
         track.accept(100_000_000)
     assert track.rollovers == 1 and track.previous_raw == 40_000_000
+
+
+# -- M-Bus records, byte-exact ----------------------------------------------------------------------------------
+
+REQ_UD2 = hx("10 7B 01 7C 16")  # FCB set after the link reset
+
+
+def telegram(counts: int, *, bcd: bool = True) -> bytes:
+    return mbus.encode_rsp_ud(1, identification=12345678, manufacturer="SIM", version=1, medium=7, access_number=5,
+                              records=mbus.volume_record(counts, 0x10, bcd=bcd))  # VIF 0x10: mL
+
+
+def reads(*telegrams):
+    return [exchange for t in telegrams for exchange in ((mbus.snd_nke(1), hx("E5")), (REQ_UD2, t))]
+
+
+def test_an_mbus_register_going_backwards_is_refused_unless_the_meter_rolls_over():
+    with expected_protocol(MBusMeter, reads(telegram(99_999_000), telegram(500)),
+                           options={"primary_address": 1}, wiring={"addr1": "meter1"}) as meter:
+        assert meter.read_volume_l() == 99_999.0
+        with pytest.raises(ImplausibleValue) as info:
+            meter.read_volume_l()
+    assert info.value.got.startswith("500 counts of 0.001 L, lower than the previous reading 99999000 from primary "
+                                     "address 1 (DIF 0x0C VIF 0x10")
+    assert "this register does not roll over" in info.value.expected
+    with expected_protocol(MBusMeter, reads(telegram(99_999_000), telegram(500)),
+                           options={"primary_address": 1, "register_rolls_over": True},
+                           wiring={"addr1": "meter1"}) as meter:
+        assert meter.read_volume_l() == 99_999.0
+        assert meter.read_volume_l() == pytest.approx(100_000.5, abs=1e-9)  # 1.5 L across the 8-digit roll-over
+
+
+def test_an_mbus_meter_switching_coding_is_still_compared_with_its_last_reading_in_each():
+    with expected_protocol(MBusMeter, reads(telegram(5000), telegram(6000, bcd=False), telegram(4000)),
+                           options={"primary_address": 1}, wiring={"addr1": "meter1"}) as meter:
+        assert meter.read_volume_l() == 5.0
+        assert meter.read_volume_l() == 6.0
+        with pytest.raises(ImplausibleValue, match="4000 counts of 0.001 L, lower than the previous reading 5000"):
+            meter.read_volume_l()

@@ -139,7 +139,7 @@ class MBusMeter(MessageInstrument):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._fcb: dict[int, bool] = {}  # primary address -> FCB of the next REQ_UD2 (absent: reset first)
-        self._tracks: dict[int, CounterTrack] = {}  # primary address -> its register's readings (plausibility)
+        self._tracks: dict[tuple[int, int, int], CounterTrack] = {}  # (address, data field, VIF) -> readings so far
         self._rolled_over: dict[int, bool] = {}  # primary address -> its last read unwrapped a roll-over
 
     # -- addresses ------------------------------------------------------------------------------------------
@@ -215,10 +215,11 @@ class MBusMeter(MessageInstrument):
             raise self.reply_error(command, f"{exc}: {record.describe()}") from None
         if not isinstance(raw, int | float):
             raise self.reply_error(command, f"the volume record holds no number: {record.describe()}")
-        limits = MBUS_RECORD_LIMITS.limits(record, self.options.register_rolls_over)
-        track = self._tracks.get(address)
-        if track is None or track.limits != limits:  # first read, or the meter changed its coding
-            track = self._tracks[address] = CounterTrack(limits)
+        # one history per coding: a meter that switches coding is still compared with its last reading in each
+        key = (address, record.data_field, record.vif)
+        track = self._tracks.get(key)
+        if track is None:
+            track = self._tracks[key] = CounterTrack(MBUS_RECORD_LIMITS.limits(record, self.options.register_rolls_over))
         rollovers = track.rollovers
         try:
             unwrapped = track.accept(raw)

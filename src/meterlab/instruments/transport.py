@@ -481,9 +481,10 @@ class ModbusTransport(Transport):
             except ModbusIOException as exc:
                 if not self._client.connected:
                     raise self.fail(InstrumentConnectionError(self.name, command, f"{self.endpoint}: connection lost"))
-                if self._received:  # bytes came back, but pymodbus could not make a reply of them
+                reply = self._reply_frame(exc.transaction_id) if self.is_tcp else self._received
+                if reply:  # this request's reply came back, but pymodbus could not make a response of it
                     raise self.fail(InstrumentReplyError(
-                        self.name, command, f"reply {self._received.hex(' ')} cannot be decoded as a Modbus "
+                        self.name, command, f"reply {reply.hex(' ')} cannot be decoded as a Modbus "
                                             f"response ({exc.string or 'malformed'}); expected {expect.describe()}"))
                 raise self.fail(InstrumentTimeout(self.name, command, self.timeout_s, str(exc.string or "")))
             self._check_reply(command, response, expect)
@@ -494,7 +495,8 @@ class ModbusTransport(Transport):
         device's own error), a function code that differs, more or fewer registers or bits than asked."""
         from pymodbus.pdu import ExceptionResponse
 
-        raw = f" (reply {self._received.hex(' ')})" if self._received else ""
+        frame = self._reply_frame(response.transaction_id) if self.is_tcp else self._received
+        raw = f" (reply {frame.hex(' ')})" if frame else ""
         function = response.function_code & 0x7F
         if function != expect.function_code:
             kind = "an exception response" if isinstance(response, ExceptionResponse) else "a response"
@@ -504,14 +506,21 @@ class ModbusTransport(Transport):
         if isinstance(response, ExceptionResponse) or response.isError():
             code = getattr(response, "exception_code", None)
             raise self.fail(InstrumentError(self.name, command, f"Modbus exception {describe_exception(code)}"))
-        problem = expect.mismatch(response, self._pdu_length() if self.is_tcp else None)
+        pdu_length = int.from_bytes(frame[4:6], "big") - 1 if self.is_tcp and frame else None
+        problem = expect.mismatch(response, pdu_length)  # pymodbus ignores bytes past the byte count
         if problem:
             raise self.fail(InstrumentReplyError(self.name, command, f"{problem}; expected {expect.describe()}{raw}"))
 
-    def _pdu_length(self) -> int | None:
-        """The PDU length a Modbus TCP reply declared in its MBAP header (pymodbus ignores trailing bytes)."""
-        frame = self._received
-        return int.from_bytes(frame[4:6], "big") - 1 if len(frame) >= 7 else None
+    def _reply_frame(self, transaction_id: int | None) -> bytes:
+        """The Modbus TCP frame of this transaction in what was received: after a timeout the late reply to the
+        previous request may come first in the same buffer (pymodbus skips it by its transaction id)."""
+        data, pos = self._received, 0
+        while pos + 7 <= len(data):
+            size = 6 + int.from_bytes(data[pos + 4:pos + 6], "big")
+            if int.from_bytes(data[pos:pos + 2], "big") == transaction_id:
+                return data[pos:pos + size]
+            pos += size
+        return b""
 
 
 FC_READ_COILS, FC_READ_DISCRETE, FC_READ_HOLDING, FC_READ_INPUT = 1, 2, 3, 4
