@@ -40,6 +40,16 @@ def _invoke(*args, **kwargs):
     return result
 
 
+def _evaluation_with_a_run(type_file, db) -> tuple[str, str]:
+    """(evaluation id, run id): a new evaluation, and the pressure loss of its first sample measured for it."""
+    evaluation_id = re.search(r"(TE-[0-9a-f]{8})", _invoke("evaluation", "new", "--type", type_file, "--db", db)
+                              .output).group(1)
+    ran = _invoke("run", "procedures/r49/pressure-loss.yaml", "--meter", SAMPLES[0], "--db", db, "--yes",
+                  "--evaluation", evaluation_id)
+    assert ran.exit_code == 0, ran.output
+    return evaluation_id, re.search(r"run (\w+) created", ran.output).group(1)
+
+
 def test_an_evaluation_runs_its_plan_and_its_dossier_matches_the_runs(evaluation_files, tmp_path):
     type_file, _ = evaluation_files
     db = str(tmp_path / "records.db")
@@ -114,11 +124,7 @@ def test_a_plan_naming_a_sample_that_does_not_exist_is_refused(evaluation_files,
 def test_a_samples_history_holds_its_runs_and_its_repair_and_a_standards_its_uses(evaluation_files, tmp_path):
     type_file, _ = evaluation_files
     db = str(tmp_path / "records.db")
-    evaluation_id = re.search(r"(TE-[0-9a-f]{8})", _invoke("evaluation", "new", "--type", type_file, "--db", db)
-                              .output).group(1)
-    first = _invoke("run", "procedures/r49/pressure-loss.yaml", "--meter", SAMPLES[0], "--db", db, "--yes",
-                    "--evaluation", evaluation_id)
-    assert first.exit_code == 0, first.output
+    evaluation_id, _ = _evaluation_with_a_run(type_file, db)
     added = _invoke("users", "add", "tina", "--role", "technician", "--db", db, "--password-stdin",
                     input="tina-secret-1\n")
     assert added.exit_code == 0, added.output
@@ -148,11 +154,7 @@ def test_a_samples_history_holds_its_runs_and_its_repair_and_a_standards_its_use
 def test_a_nonconformity_is_recorded_disposed_of_and_shown_in_the_dossier(evaluation_files, tmp_path):
     type_file, _ = evaluation_files
     db = str(tmp_path / "records.db")
-    evaluation_id = re.search(r"(TE-[0-9a-f]{8})", _invoke("evaluation", "new", "--type", type_file, "--db", db)
-                              .output).group(1)
-    ran = _invoke("run", "procedures/r49/pressure-loss.yaml", "--meter", SAMPLES[0], "--db", db, "--yes",
-                  "--evaluation", evaluation_id)
-    run_id = re.search(r"run (\w+) created", ran.output).group(1)
+    evaluation_id, run_id = _evaluation_with_a_run(type_file, db)
     assert _invoke("users", "add", "quinn", "--role", "qa", "--db", db, "--password-stdin",
                    input="quinn-secret-1\n").exit_code == 0
 
