@@ -3,7 +3,8 @@ true effective area and its transmitters' and thermometer's errors are drawn fro
 (bell-01, ptx-g-04 at the bell, ptx-g-01 at the meter, prt-01), and what the budget takes from the bench file
 is made real too: the bell's gas warmer or cooler than the line's (within the stated half-width, which the one
 thermometer cannot see) and each bell pass's scatter (the rig's reproducibility). The truth lies within U for
-at least 90 % and at most 99.5 % of the points across seeds, and a meter truly just outside its MPE fails."""
+at least 90 % of the points across seeds, U is not inflated (median |E - truth| / U near the 0.337 of a budget
+that fits), and a meter truly just outside its MPE fails."""
 
 import numpy as np
 import yaml
@@ -71,7 +72,11 @@ def test_the_truth_lies_within_u_on_the_bell_prover(tmp_path):
     ratios = sorted(abs(p["error_pct"] - truth(CURVE, p["flowrate_m3h"])) / p["U_pct"] for p in points)
     within, median = sum(r <= 1 for r in ratios) / len(ratios), ratios[len(ratios) // 2]
     print(f"bell: truth within U for {within:.1%} of {len(ratios)} points, median |E - truth| = {median:.2f} U")
-    assert 0.90 <= within <= 0.995, (within, median)
+    # Not "at most 99.5 % within": over 105 points that demands at least one miss, and the bell's realized errors
+    # are light-tailed (rectangular terms, the temperature difference and the resolutions, weigh as much as the
+    # normal ones), so no miss at all is a common outcome (CI: 105 of 105, median 0.31 U). U is shown not
+    # inflated by the median instead: 0.337 for a normal |E - truth| / U at k = 2, 0.17 for a doubled U.
+    assert within >= 0.90 and 0.22 <= median <= 0.5, (within, median)
 
 
 def test_a_gas_meter_just_outside_its_mpe_at_qmax_fails_on_the_bell(tmp_path):
