@@ -300,7 +300,8 @@ def bench_session(inputs: RunInputs, *, clock_scale: float, register: Register) 
             else:
                 rig.set_meters({i: d.pulse_value_l for i, d in by_position.items()})
             rig.lab = lab
-            yield rig
+            with clock.actor():  # on a virtual clock, simulated time waits for the run's thread
+                yield rig
         finally:
             connected.safe_state()
             connected.close()

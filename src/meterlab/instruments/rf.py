@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -185,8 +186,11 @@ class RohdeSchwarzNrp(ScpiInstrument):
         """True while a measurement is running (STAT:OPER:COND? MEASuring bit)."""
         return bool(int(self._number("STAT:OPER:COND?", "a status register")) & self.MEASURING)
 
-    def measure_power_w(self, *, timeout_s: float | None = None) -> float:
-        """One measurement: INIT:IMM, wait (bounded) until it completes, FETC? -> W."""
+    def measure_power_w(self, *, timeout_s: float | None = None,
+                        between_polls: Callable[[], None] | None = None) -> float:
+        """One measurement: INIT:IMM, wait (bounded) until it completes, FETC? -> W. `between_polls` waits
+        between two status polls (default POLL_REAL_S of real time; the simulated lab's virtual clock passes
+        its own, for the measurement takes simulated time)."""
         timeout_s = timeout_s or self.options.measurement_timeout_s  # type: ignore[attr-defined]
         self.write("INIT:IMM")
         deadline = time.monotonic() + timeout_s
@@ -194,7 +198,7 @@ class RohdeSchwarzNrp(ScpiInstrument):
             if time.monotonic() > deadline:
                 self.write("ABOR")
                 raise self.instrument_error("INIT:IMM", f"the measurement did not complete within {timeout_s:g} s")
-            time.sleep(POLL_REAL_S)
+            between_polls() if between_polls is not None else time.sleep(POLL_REAL_S)
         return self._number("FETC?", "a power in W")
 
     def _number(self, command: str, what: str) -> float:
@@ -210,9 +214,10 @@ class RohdeSchwarzNrp(ScpiInstrument):
             raise self.instrument_error(command, f"no valid value (9.91E+37): {why}")
         return value
 
-    def measure_power_dbm(self, *, timeout_s: float | None = None) -> float:
+    def measure_power_dbm(self, *, timeout_s: float | None = None,
+                          between_polls: Callable[[], None] | None = None) -> float:
         """One measurement in dBm (-inf if the sensor reads <= 0 W, i.e. noise without a signal)."""
-        return watts_to_dbm(self.measure_power_w(timeout_s=timeout_s))
+        return watts_to_dbm(self.measure_power_w(timeout_s=timeout_s, between_polls=between_polls))
 
     def abort(self) -> None:
         self.write("ABOR")

@@ -41,6 +41,7 @@ from meterlab.yamlio import load_model
 SYSTEM_IMPEDANCE_OHM = 50.0  # the power sensor (and the adaptor's measuring port)
 MAX_STEPS = 100_000  # a frequency list longer than this is a mistake in the parameters
 SLICE_REAL_S = 0.05  # dwell waits are cut into slices that look at should_stop
+VIRTUAL_POLL_S = 0.1  # on a virtual clock, status polls of a running measurement are this far apart (simulated)
 LEVEL_RESOLUTION_DB = 0.01  # the generator's level setting resolution
 
 
@@ -396,17 +397,41 @@ def calibrate_field_levels(generator: RohdeSchwarzSmb100a, probe: EtsLindgrenHi6
 class Clock(Protocol):
     """Seconds on the test's time base: the wall clock on a real bench, the simulated lab's clock in it."""
 
+    virtual: bool  # the simulated lab's virtual time (sim/clock.py): waits and polls go through the clock
+
     def now(self) -> float: ...
 
     def real_seconds(self, sim_s: float) -> float: ...
 
+    def pause(self, sim_s: float) -> None:
+        """One slice of a wait of `sim_s` more seconds (the caller loops)."""
+
+    def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
+        """Start `target` in a daemon thread that drives the lab until it ends (a virtual clock waits for it)."""
+
 
 class WallClock:
+    virtual = False
+
     def now(self) -> float:
         return time.monotonic()
 
     def real_seconds(self, sim_s: float) -> float:
         return sim_s
+
+    def pause(self, sim_s: float) -> None:
+        time.sleep(min(SLICE_REAL_S, max(sim_s, 0.0005)))
+
+    def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        return thread
+
+
+def between_polls(clock: Clock) -> Callable[[], None] | None:
+    """What a driver waits between two status polls on `clock`: simulated time on a virtual clock (the
+    instrument's operation takes simulated time), else the driver's own real-time poll (None)."""
+    return (lambda: clock.pause(VIRTUAL_POLL_S)) if clock.virtual else None
 
 
 @dataclass(frozen=True)
@@ -439,7 +464,7 @@ def _dwell(clock: Clock, until_s: float, should_stop: Callable[[], bool] | None)
         left = until_s - clock.now()
         if left <= 0:
             return True
-        time.sleep(min(SLICE_REAL_S, max(clock.real_seconds(left), 0.0005)))
+        clock.pause(left) if clock.virtual else time.sleep(min(SLICE_REAL_S, max(clock.real_seconds(left), 0.0005)))
 
 
 def run_sweep(generator: RohdeSchwarzSmb100a, table: LevelCalibration, *, dwell_s: float, am_depth_pct: float,
@@ -500,7 +525,7 @@ def run_sweep(generator: RohdeSchwarzSmb100a, table: LevelCalibration, *, dwell_
             power_dbm = field_v_per_m = None
             if power_meter is not None:
                 power_meter.frequency_hz = point.frequency_hz
-                power_dbm = power_meter.measure_power_dbm()
+                power_dbm = power_meter.measure_power_dbm(between_polls=between_polls(clock))
             if probe is not None:
                 field_v_per_m = probe.field_v_per_m()
             completed = _dwell(clock, applied_s + dwell_s, should_stop)
@@ -572,8 +597,7 @@ class RfSweepDisturbance:
             raise RfImmunityError("the RF sweep is already running")
         self._stop.clear()
         self.error = None
-        self._thread = threading.Thread(target=self._run, name="rf-sweep", daemon=True)
-        self._thread.start()
+        self._thread = (self.clock or WallClock()).start_thread(self._run, "rf-sweep")
 
     def _run(self) -> None:
         params = dict(self.params or {})

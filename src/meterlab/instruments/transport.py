@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 import pyvisa as _pyvisa
 
+from meterlab.instruments import wire
 from meterlab.instruments.errors import (
     InstrumentConnectionError,
     InstrumentError,
@@ -189,6 +190,7 @@ class VisaTransport(MessageTransport):
         self.serial = dict(serial or {})  # baud_rate, data_bits, parity, stop_bits for ASRL resources
         self._resource: Any = None
         self._visa_timeout_ms: int | None = None
+        self._wire_key: wire.Address | None = None  # counted for the virtual clock if the peer is simulated here
         self.open()
 
     def open(self) -> None:
@@ -212,6 +214,7 @@ class VisaTransport(MessageTransport):
         if sock is not None:
             # A command followed by a query would otherwise wait ~40 ms for Nagle and delayed ACKs.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._wire_key = sock.getsockname()[:2] if wire.is_served(sock.getpeername()[:2]) else None
         self._set_timeout(self.timeout_s)
 
     def reconnect(self) -> None:
@@ -221,6 +224,8 @@ class VisaTransport(MessageTransport):
 
     def close(self) -> None:
         resource, self._resource = self._resource, None
+        wire.forget(self._wire_key)
+        self._wire_key = None
         if resource is not None:
             try:
                 resource.close()
@@ -241,6 +246,7 @@ class VisaTransport(MessageTransport):
 
     def _send(self, data: bytes, command: str) -> None:
         self._wait_writable(command)
+        wire.driver_sent(self._wire_key, len(data))
         try:
             self.resource.write_raw(data)
         except (_pyvisa.errors.Error, OSError) as exc:
@@ -265,7 +271,10 @@ class VisaTransport(MessageTransport):
         """One read_raw: up to the termination character, what came before a pause, or b"" at the
         slice's timeout (pyvisa-py times out only with nothing received, so nothing is lost)."""
         try:
-            return self.resource.read_raw()
+            with wire.reading(self._wire_key):
+                data = self.resource.read_raw()
+            wire.driver_received(self._wire_key, len(data))
+            return data
         except (_pyvisa.errors.Error, OSError) as exc:
             if isinstance(exc, _pyvisa.VisaIOError) and exc.error_code == _pyvisa.constants.StatusCode.error_timeout:
                 return b""
@@ -275,7 +284,10 @@ class VisaTransport(MessageTransport):
         self._check_peer(command)
         self._set_timeout(timeout_s)
         try:
-            return bytes(self.resource.read_bytes(count))
+            with wire.reading(self._wire_key):
+                data = bytes(self.resource.read_bytes(count))
+            wire.driver_received(self._wire_key, len(data))
+            return data
         except (_pyvisa.errors.Error, OSError) as exc:
             raise self._failure(exc, command, timeout_s) from exc
 

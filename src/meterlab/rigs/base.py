@@ -10,6 +10,7 @@ within a fraction of a second, and every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -29,6 +30,11 @@ from meterlab.rigs.conditions import Readings
 
 Guard = Callable[[], None]
 SLICE_REAL_S = 0.05
+# On a virtual clock (sim/clock.py) a wait is in simulated time: a rig samples its instruments every
+# VIRTUAL_SLICE_S while it collects or waits for a condition (a real rig's software samples every few seconds
+# too), every VIRTUAL_DISTURBED_SLICE_S while a disturbance runs over the collection (which ends with it), and a
+# collection's last approach to its target goes down to VIRTUAL_MIN_SLICE_S.
+VIRTUAL_SLICE_S, VIRTUAL_DISTURBED_SLICE_S, VIRTUAL_MIN_SLICE_S = 5.0, 1.0, 0.05
 SETTLE_S = 10.0  # after a speed change, before the flow is judged (several pump time constants)
 ATMOSPHERE_PA = 101325.0
 
@@ -55,6 +61,7 @@ class RealClock:
     """Wall-clock seconds, for real benches (same interface as the simulated lab's clock)."""
 
     scale = 1.0
+    virtual = False
 
     def __init__(self) -> None:
         self._t0 = time.monotonic()
@@ -64,6 +71,18 @@ class RealClock:
 
     def real_seconds(self, sim_s: float) -> float:
         return sim_s
+
+    def pause(self, sim_s: float) -> None:
+        time.sleep(max(0.0, min(SLICE_REAL_S, sim_s)))
+
+    def actor(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
+        """Start `target` in a daemon thread (only a virtual clock needs to know who drives the lab)."""
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        return thread
 
 
 class RunIOLog:
@@ -158,8 +177,7 @@ class DisturbanceRun:
                 self.ended_s = self.clock.now()
                 self._errors.append(exc)
 
-        self._thread = threading.Thread(target=work, name=f"disturbance-{kind}", daemon=True)
-        self._thread.start()
+        self._thread = self.clock.start_thread(work, f"disturbance-{kind}")  # a virtual clock waits for it too
 
     def ended(self) -> bool:
         return not self._thread.is_alive()
@@ -264,7 +282,7 @@ class BenchRig:
         end = self.clock.now() + duration_s
         while (left := end - self.clock.now()) > 0:
             guard()
-            time.sleep(min(SLICE_REAL_S, self.clock.real_seconds(left)))
+            self.clock.pause(left)
 
     def _wait_for(self, predicate: Callable[[], bool], *, timeout_s: float, guard: Guard, what: str) -> None:
         end = self.clock.now() + timeout_s
@@ -272,7 +290,23 @@ class BenchRig:
             if self.clock.now() >= end:
                 raise RigError(f"{what}: not reached within {timeout_s:g} s")
             guard()
-            time.sleep(SLICE_REAL_S)
+            self.clock.pause(VIRTUAL_SLICE_S) if self.clock.virtual else time.sleep(SLICE_REAL_S)
+
+    def _between_polls(self) -> Callable[[], None] | None:
+        """How a generator's driver waits between two status polls: simulated time on a virtual clock (its
+        test runs in simulated time), else its own real-time poll (None)."""
+        return (lambda: self.clock.pause(VIRTUAL_DISTURBED_SLICE_S)) if self.clock.virtual else None
+
+    def _collection_pause(self, sim_s: float, disturbed: DisturbanceRun | None) -> None:
+        """One slice of a collection that needs about `sim_s` more: on a virtual clock that much simulated time
+        within [VIRTUAL_MIN_SLICE_S, VIRTUAL_SLICE_S]; otherwise a short real slice, cut short when the
+        collection's disturbance ends (the collection must end with it)."""
+        if self.clock.virtual:
+            longest_s = VIRTUAL_SLICE_S if disturbed is None else VIRTUAL_DISTURBED_SLICE_S
+            self.clock.pause(min(max(sim_s, VIRTUAL_MIN_SLICE_S), longest_s))
+            return
+        pause_s = max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(sim_s)))
+        disturbed.pause(pause_s) if disturbed is not None else time.sleep(pause_s)
 
     def wait_condition(self, criteria, *, guard: Guard, timeout_s: float = 3600.0) -> None:
         """After a suspension: wait until the criteria hold again (the stabilise rules)."""
@@ -314,7 +348,7 @@ class BenchRig:
                 generator.configure(**run)
                 generator.arm()
                 generator.start()
-                generator.wait_complete(limit_real_s, guard=guard)
+                generator.wait_complete(limit_real_s, guard=guard, between_polls=self._between_polls())
         finally:
             generator.stop()
             generator.disarm()

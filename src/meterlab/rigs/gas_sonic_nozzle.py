@@ -6,12 +6,11 @@ nozzles' inlet and the meters' p and T are averaged over it. Meters sit in serie
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from meterlab.errors import RigError
 from meterlab.metrology.methods import SonicNozzleMethod, SonicNozzleReading
-from meterlab.rigs.base import SLICE_REAL_S, DisturbanceRun, Guard, RawMeasurement, with_cover
+from meterlab.rigs.base import DisturbanceRun, Guard, RawMeasurement, with_cover
 from meterlab.rigs.conditions import Readings, Suspended, violation
 from meterlab.rigs.gas_line import GasLine
 
@@ -94,8 +93,7 @@ class SonicNozzleRig(GasLine):
                                 water_temperature_c=criteria.water_temperature_c)
                 if why:
                     raise Suspended(why)
-            pause_s = max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(duration_s - elapsed)))
-            disturbed.pause(pause_s) if disturbed is not None else time.sleep(pause_s)
+            self._collection_pause(duration_s - elapsed, disturbed)
 
     def _result(self, serials: list[str], samples: list, planned_s: float, t0: float, t1: float) -> RawMeasurement:
         count = self.timer.fetch_count(timeout_s=10.0)

@@ -40,6 +40,7 @@ from meterlab.instruments.rf_immunity import (
     LevelCalibration,
     RfImmunityError,
     SweepResult,
+    WallClock,
     _rf_off,
     load_level_table,
     run_sweep,
@@ -255,9 +256,9 @@ class RfImmunityGenerator:
         self._stop.clear()
         self._applied.clear()
         self._error = None
-        self._thread = threading.Thread(target=self._sweep, args=(self._table, dict(self._run)),
-                                        name=f"{self.kind}-sweep", daemon=True)
-        self._thread.start()
+        table, run = self._table, dict(self._run)
+        # on a virtual clock, time waits for the sweep's steps too
+        self._thread = (self.clock or WallClock()).start_thread(lambda: self._sweep(table, run), f"{self.kind}-sweep")
 
     def _sweep(self, table: LevelCalibration, run: dict[str, Any]) -> None:
         try:
@@ -276,7 +277,8 @@ class RfImmunityGenerator:
         """True from the first applied level until the sweep ends."""
         return self._thread is not None and self._thread.is_alive() and self._applied.is_set()
 
-    def wait_complete(self, timeout_s: float, *, guard: Callable[[], None] | None = None) -> None:
+    def wait_complete(self, timeout_s: float, *, guard: Callable[[], None] | None = None,
+                      between_polls: Callable[[], None] | None = None) -> None:
         """Until the sweep has covered every frequency (real seconds bound), calling `guard` between short
         slices (it raises to pause/abort: the rig then calls stop()). A failed sweep raises its error."""
         deadline = time.monotonic() + timeout_s
@@ -286,7 +288,7 @@ class RfImmunityGenerator:
             if time.monotonic() > deadline:
                 self.stop()
                 raise RfImmunityError(f"the {self.kind} sweep did not complete within {timeout_s:g} s (real)")
-            self._thread.join(SLICE_REAL_S)
+            between_polls() if between_polls is not None else self._thread.join(SLICE_REAL_S)
         self._raise_error()
 
     def _raise_error(self) -> None:

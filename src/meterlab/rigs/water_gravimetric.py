@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -17,7 +16,6 @@ from meterlab.metrology.methods import GravimetricReading, ReferenceMethod
 from meterlab.rigs.base import (
     ATMOSPHERE_PA,
     SETTLE_S,
-    SLICE_REAL_S,
     BenchRig,
     DisturbanceRun,
     Guard,
@@ -334,9 +332,7 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
                     raise Suspended(why)
             if self.clock.now() > end:
                 raise RigError(f"{what}: not done within {expected_s * 3 + 60:.0f} s")
-            remaining_s = (target - got) / per_s
-            pause_s = max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(remaining_s * 0.5)))
-            disturbed.pause(pause_s) if disturbed is not None else time.sleep(pause_s)
+            self._collection_pause((target - got) / per_s * 0.5, disturbed)
 
     # ------------------------------------------------------------------------- measurement helpers
     def _check_health(self, what: str) -> None:

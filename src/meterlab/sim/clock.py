@@ -1,19 +1,48 @@
-"""Simulated time: `now()` runs `scale` times faster than real time from an origin.
+"""Simulated time, scaled or virtual.
 
-Every wait on simulated time is bounded in real time: a test at 1000x that asks for a simulated day by
-mistake fails at once instead of sleeping for a real minute and a half."""
+`SimClock`: `now()` runs `scale` times faster than real time from an origin. Every wait on simulated time is
+bounded in real time: a test at 1000x that asks for a simulated day by mistake fails at once instead of
+sleeping for a real minute and a half. What a host's load delays is simulated time lost: results depend on it.
+
+`VirtualClock`: simulated time moves only when every actor waits, and then jumps to the earliest wake-up. The
+actors are the threads that drive the lab (the runner, a disturbance's thread: `actor()`, `start_thread()`); they
+wait on the clock (`sleep`, `pause`, `wait_until`) or on a reply from a simulated instrument, and the servers'
+threads wait on it while a request needs time (a gate, a settling). Nothing on the wire between them
+(`instruments/wire.py`) and no server handling a request: only then has everything that happens at the
+present simulated time happened. The same seed gives the same record on any host at any load."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import logging
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+from meterlab.instruments import wire
+
+log = logging.getLogger(__name__)
 DEFAULT_MAX_REAL_S = 30.0
+SLICE_REAL_S = 0.05  # a guarded wait on a scaled clock looks at its guard this often
+VIRTUAL = 0.0  # the clock scale that means virtual time (stored with a run like any scale)
+# Bounds in real time derived from simulated durations (a reply timeout, a sequence's limit) take virtual time
+# to run at least this fast; it runs far faster unless the physics or the protocol traffic is heavy.
+VIRTUAL_BOUND_SPEED = 50.0
+RECHECK_REAL_S = 0.05  # a waiting actor looks again this often even if nobody told it that the lab went quiet
+STALL_REPORT_REAL_S = 30.0  # waited that long for quiet: say what is busy (a bug, or an operator prompt)
+
+
+def make_clock(scale: float) -> SimClock:
+    """The clock of a simulated lab: virtual for `scale` 0 (VIRTUAL), else scaled real time."""
+    return VirtualClock() if scale == VIRTUAL else SimClock(scale)
 
 
 class SimClock:
     """Simulated seconds since the lab started; `origin_unix_s` is the wall time of simulated t = 0."""
+
+    virtual = False
 
     def __init__(self, scale: float = 1.0):
         if not scale > 0:
@@ -28,10 +57,30 @@ class SimClock:
     def real_seconds(self, sim_s: float) -> float:
         return sim_s / self.scale
 
+    def sim_seconds(self, real_s: float) -> float:
+        return real_s * self.scale
+
     def sleep(self, sim_s: float, *, max_real_s: float = DEFAULT_MAX_REAL_S) -> None:
         """Sleep `sim_s` simulated seconds; ValueError if that would take longer than `max_real_s`."""
         real_s = self._bounded(sim_s, max_real_s)
         time.sleep(real_s)
+
+    def pause(self, sim_s: float) -> None:
+        """One slice of a guarded wait of `sim_s` more simulated seconds (the caller loops, guard between)."""
+        time.sleep(max(0.0, min(SLICE_REAL_S, self.real_seconds(sim_s))))
+
+    def actor(self) -> contextlib.AbstractContextManager:
+        """The calling thread drives the lab while the block runs (it matters to a virtual clock only)."""
+        return contextlib.nullcontext()
+
+    def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
+        """Start `target` in a daemon thread that drives the lab (a disturbance's sequence, a sweep)."""
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        """Release every waiter (the lab is stopping)."""
 
     def wait_until(
         self,
@@ -93,3 +142,145 @@ class ManualClock(SimClock):
         while not predicate() and self._now < deadline:
             self.advance(min(step_s, deadline - self._now))
         return predicate()
+
+
+class VirtualClock(SimClock):
+    """Simulated time that moves only when every actor waits (see the module's docstring).
+
+    One waiter at a time is woken, the earliest due first and, among those due at the same simulated time,
+    the one that began to wait first: the lab runs one actor at a time, each until it waits again, so the order
+    of what happens at one simulated instant (a sweep's new level, the rig's next reading) is the same on every
+    run. A thread started by an actor (`start_thread`) waits for its turn before its first step."""
+
+    virtual = True
+
+    def __init__(self, start_s: float = 0.0):
+        self.scale = VIRTUAL
+        self.origin_unix_s = time.time()
+        self._now = float(start_s)
+        self._cond = threading.Condition()
+        self._actors: dict[threading.Thread, int] = {}
+        self._sleepers: dict[threading.Thread, tuple[float, int]] = {}  # thread -> (wake-up time, order)
+        self._order = itertools.count()
+        self._stopped = False
+        wire.add_listener(self._poke)
+
+    def now(self) -> float:
+        return self._now
+
+    def real_seconds(self, sim_s: float) -> float:
+        return sim_s / VIRTUAL_BOUND_SPEED
+
+    def sim_seconds(self, real_s: float) -> float:
+        return real_s * VIRTUAL_BOUND_SPEED
+
+    # -- actors -----------------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def actor(self) -> Iterator[None]:
+        me = threading.current_thread()
+        with self._cond:
+            self._actors[me] = self._actors.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._actors[me] -= 1
+                if not self._actors[me]:
+                    del self._actors[me]
+                self._cond.notify_all()
+
+    def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
+        """Start `target` in an actor thread that takes its first step when its turn comes (now, after the
+        caller waits): its steps never race the caller's."""
+        thread = threading.Thread(target=self._in_turn, args=(target,), name=name, daemon=True)
+        with self._cond:
+            self._actors[thread] = 1
+            self._sleepers[thread] = (self._now, next(self._order))
+        thread.start()
+        return thread
+
+    def _in_turn(self, target: Callable[[], None]) -> None:
+        try:
+            with self._cond:
+                self._wait_turn(threading.current_thread())
+            target()
+        finally:
+            with self._cond:
+                self._actors.pop(threading.current_thread(), None)
+                self._cond.notify_all()
+
+    # -- waiting ----------------------------------------------------------------------------------------------
+    def sleep(self, sim_s: float, *, max_real_s: float = DEFAULT_MAX_REAL_S) -> None:
+        """Wait until simulated time has moved `sim_s` on (at once in real time if the lab is otherwise quiet)."""
+        if not sim_s >= 0 or math.isinf(sim_s):
+            raise ValueError(f"cannot wait {sim_s!r} simulated s")
+        me = threading.current_thread()
+        with self._cond:
+            if self._stopped:
+                return
+            self._sleepers[me] = (self._now + sim_s, next(self._order))
+            self._wait_turn(me)
+
+    def _wait_turn(self, me: threading.Thread) -> None:
+        """Under the lock: until `me` is woken (no longer among the sleepers) or the clock stops."""
+        waited_since, reported = time.monotonic(), False
+        try:
+            while me in self._sleepers and not self._stopped:
+                if self._advance_if_quiet():
+                    continue
+                self._cond.wait(RECHECK_REAL_S)
+                if not reported and time.monotonic() - waited_since > STALL_REPORT_REAL_S:
+                    reported = True
+                    log.warning("virtual clock at %.3f s: %s waits for %s", self._now, me.name,
+                                "; ".join(self._busy()) or "nothing known")
+        finally:
+            self._sleepers.pop(me, None)
+
+    def pause(self, sim_s: float) -> None:
+        self.sleep(max(0.0, sim_s))
+
+    def wait_until(
+        self,
+        predicate: Callable[[], bool],
+        *,
+        timeout_sim_s: float,
+        poll_sim_s: float | None = None,
+        max_real_s: float = DEFAULT_MAX_REAL_S,
+        stop: threading.Event | None = None,
+    ) -> bool:
+        deadline = self._now + timeout_sim_s
+        step_s = poll_sim_s or timeout_sim_s / 100
+        while not predicate():
+            if self._now >= deadline or self._stopped or (stop is not None and stop.is_set()):
+                return predicate()
+            self.sleep(min(step_s, deadline - self._now))
+        return True
+
+    def stop(self) -> None:
+        wire.remove_listener(self._poke)
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    # -- moving on --------------------------------------------------------------------------------------------
+    def _poke(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _busy(self) -> list[str]:
+        """What keeps time from moving (empty: everything waits on the clock or on a simulated instrument)."""
+        sleeping = set(self._sleepers)
+        for thread in [t for t in self._actors if t.ident is not None and not t.is_alive()]:
+            del self._actors[thread]  # an actor that ended
+        busy = [f"{t.name} running" for t in self._actors if t not in sleeping and not wire.waiting_for_reply(t)]
+        return busy + wire.busy(sleeping)
+
+    def _advance_if_quiet(self) -> bool:
+        """Under the lock: if all is quiet, wake the next waiter (moving time on to its wake-up); True if done."""
+        if not self._sleepers or self._busy():
+            return False
+        thread, (wake_s, _) = min(self._sleepers.items(), key=lambda item: item[1])
+        self._now = max(self._now, wake_s)
+        del self._sleepers[thread]
+        self._cond.notify_all()
+        return True

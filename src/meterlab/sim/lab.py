@@ -16,7 +16,7 @@ from meterlab.errors import InputFileError
 from meterlab.instruments import registry
 from meterlab.instruments.bench import Bench, ConnectedBench, open_bench
 from meterlab.instruments.iolog import IOLogSink
-from meterlab.sim.clock import SimClock
+from meterlab.sim.clock import SimClock, make_clock
 from meterlab.sim.devices.base import LineDevice, ModbusDevice, SimDevice
 from meterlab.sim.faults import (
     CommFaults,
@@ -72,14 +72,15 @@ class SimLab:
     # -- life cycle ---------------------------------------------------------------------------------------
     def start(self) -> SimLab:
         names = self.bench.simulated
-        self.clock = SimClock(self.clock_scale)
+        self.clock = make_clock(self.clock_scale)
         self.world = build_world(self.scenario, self.clock)
         served = {name: registry.sim_device_class(self.bench.instruments[name].driver).readout_faults for name in names}
         check_faults(self.scenario.faults, self.world, names, served)
         try:
             self._start_devices(names)
             schedule_physical_faults(self.scenario.faults, self.world)
-            self.world.start_ticker(self.tick_real_s)
+            if not self.clock.virtual:  # virtual time: the world moves when the clock does, no ticker
+                self.world.start_ticker(self.tick_real_s)
         except BaseException:
             self.stop()
             raise
@@ -110,6 +111,8 @@ class SimLab:
         """Stop everything promptly: waiting requests are released, connections closed, threads joined."""
         if self.world is not None:
             self.world.stop()
+        if self.clock is not None:
+            self.clock.stop()
         for server in self._line_servers:
             server.stop()
         self._line_servers.clear()

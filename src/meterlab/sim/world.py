@@ -16,6 +16,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -28,6 +29,7 @@ from meterlab.sim.clock import SimClock
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_STEP_S = 1.0
+VIRTUAL_POLL_S = 0.1  # a server waiting on continuous state (not a scheduled event) looks again this often
 
 
 class Component:
@@ -180,11 +182,29 @@ class World:
             log.exception("simulation callback %r failed", callback)
 
     # -- waiting and running -------------------------------------------------------------------------------
-    def wait_until(self, predicate: Callable[[], bool], *, timeout_real_s: float) -> bool:
-        """Block until `predicate()` (checked under the lock after each advance) or timeout or stop."""
+    def wait_until(self, predicate: Callable[[], bool], *, timeout_real_s: float,
+                   timeout_sim_s: float | None = None) -> bool:
+        """Block until `predicate()` (checked under the lock after each advance) or timeout or stop. A server
+        thread answering a request waits here for simulated time to pass (a gate, a settling)."""
+        if self.clock.virtual:
+            limit_s = timeout_sim_s if timeout_sim_s is not None else self.clock.sim_seconds(timeout_real_s)
+            return self._wait_virtual(predicate, self.clock.now() + limit_s)
         with self.changed:
             self.changed.wait_for(lambda: self.stopped.is_set() or predicate(), timeout_real_s)
             return predicate()
+
+    def _wait_virtual(self, predicate: Callable[[], bool], deadline_s: float) -> bool:
+        """On a virtual clock: sleep to the next scheduled event (or a short poll, for a predicate on continuous
+        state such as a settling reading) until the predicate holds or the deadline passes."""
+        while True:
+            with self.now():
+                if self.stopped.is_set() or predicate():
+                    return predicate()
+                next_event_s = self._queue[0].at_s if self._queue else math.inf
+                now = self.t_s
+            if now >= deadline_s:
+                return False
+            self.clock.sleep(min(deadline_s, next_event_s, now + VIRTUAL_POLL_S) - now)
 
     def start_ticker(self, period_real_s: float = 0.01) -> None:
         """Advance in the background so scheduled events fire even when no instrument is asked."""

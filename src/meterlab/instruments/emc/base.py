@@ -297,11 +297,14 @@ class EmcGenerator(MessageInstrument):
     def running(self) -> bool:
         return self.state == "running"
 
-    def wait_complete(self, timeout_s: float, *, guard: Callable[[], None] | None = None) -> None:
+    def wait_complete(self, timeout_s: float, *, guard: Callable[[], None] | None = None,
+                      between_polls: Callable[[], None] | None = None) -> None:
         """Poll until the test ran to its end; bounded by `timeout_s` (real seconds).
 
         If the generator leaves RUN without completing (interlock opened, stopped at the front panel) the
-        error register says why: InstrumentError. `guard()` is called between polls (pause/abort points)."""
+        error register says why: InstrumentError. `guard()` is called between polls (pause/abort points);
+        `between_polls` waits between them (default `poll_s` of real time; the simulated lab's virtual clock
+        passes its own, for the test takes simulated time)."""
         deadline = time.monotonic() + timeout_s
         while True:
             if self.test_complete:
@@ -316,7 +319,7 @@ class EmcGenerator(MessageInstrument):
                                                             "the test is still running"))
             if guard is not None:
                 guard()
-            time.sleep(self.poll_s)
+            between_polls() if between_polls is not None else time.sleep(self.poll_s)
 
     def safe_state(self) -> None:
         """Stopped, disarmed, high voltage off; confirmed by querying the high voltage.

@@ -137,7 +137,8 @@ class SimEspecChamber(LineDevice):
             return
         clock = self.world.clock
         deadline = clock.now() + sim_s
-        self.world.wait_until(lambda: clock.now() >= deadline, timeout_real_s=clock.real_seconds(sim_s))
+        self.world.wait_until(lambda: clock.now() >= deadline, timeout_real_s=clock.real_seconds(sim_s),
+                              timeout_sim_s=sim_s)
 
     # -- queries ----------------------------------------------------------------------------------------------
     def _program_progress(self) -> float:

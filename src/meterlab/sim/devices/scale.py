@@ -76,8 +76,9 @@ class SimMettlerToledoSics(LineDevice):
             return mass_kg, steady
 
     def _wait_steady(self) -> tuple[float, bool]:
-        timeout_real_s = self.world.clock.real_seconds(self.params.stability_timeout_s)
-        self.world.wait_until(lambda: bool(self.world.signals[self._steady_signal].read()), timeout_real_s=timeout_real_s)
+        timeout_s = self.params.stability_timeout_s
+        self.world.wait_until(lambda: bool(self.world.signals[self._steady_signal].read()),
+                              timeout_real_s=self.world.clock.real_seconds(timeout_s), timeout_sim_s=timeout_s)
         return self._load_kg()
 
     def _format(self, kg: float) -> str:

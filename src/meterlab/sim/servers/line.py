@@ -14,6 +14,7 @@ import socket
 import struct
 import threading
 
+from meterlab.instruments import wire
 from meterlab.sim.devices.base import LineDevice
 from meterlab.sim.faults import CommFaults
 
@@ -41,6 +42,7 @@ class LineServer:
         return f"TCPIP::{self.host}::{self.port}::SOCKET"
 
     def start(self) -> LineServer:
+        wire.serve((self.host, self.port))
         self._spawn(self._accept_loop, f"{self.device.name}-accept")
         return self
 
@@ -66,6 +68,7 @@ class LineServer:
 
     def _serve(self, conn: socket.socket) -> None:
         buffer = bytearray()
+        peer = conn.getpeername()[:2]
         try:
             while not self._stop.is_set():
                 try:
@@ -74,18 +77,20 @@ class LineServer:
                     continue
                 if not data:
                     return
-                buffer += data
-                for frame in self.device.split(buffer):
-                    if not self._answer(conn, frame):
-                        return
+                with wire.handling(peer, len(data)):  # the virtual clock waits until this is answered
+                    buffer += data
+                    for frame in self.device.split(buffer):
+                        if not self._answer(conn, frame, peer):
+                            return
         except OSError:
             return
         finally:
             with self._lock:
                 self._connections.discard(conn)
+            wire.forget(peer)
             conn.close()
 
-    def _answer(self, conn: socket.socket, frame: bytes) -> bool:
+    def _answer(self, conn: socket.socket, frame: bytes, peer: wire.Address) -> bool:
         """Answer one request; False if the connection was dropped."""
         fault = self.faults.active(self.device.name) if self.faults else None
         kind = fault.kind if fault else None
@@ -103,11 +108,13 @@ class LineServer:
             return True
         if kind == "garbage":
             reply = bytes(self._rng.randrange(0x80, 0x100) for _ in range(12)) + self.device.reply_terminator
+        wire.server_sent(peer, len(reply))
         conn.sendall(reply)
         return True
 
     def stop(self) -> None:
         self._stop.set()
+        wire.unserve((self.host, self.port))
         self._listener.close()
         with self._lock:
             connections, threads = list(self._connections), list(self._threads)

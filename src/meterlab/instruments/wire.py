@@ -1,0 +1,145 @@
+"""What is on the wire between drivers and the simulated instruments served in the same process.
+
+The simulated lab's virtual clock (`sim/clock.py`) may move time on only when nothing is happening: no command on
+its way to a simulated instrument or being handled by it, no reply on its way back to a driver that waits for
+it. Drivers and the line servers tell this registry what they send, receive and handle, byte by byte, so the
+clock knows it exactly rather than guessing from the host's timing. Only connections to a server registered
+here (`serve`) are counted: a real instrument's traffic is none of the clock's business.
+
+Keys are the driver's end of a connection (its socket's local address), which the server sees as its peer."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+Address = tuple[str, int]
+
+_lock = threading.Lock()
+_served: set[Address] = set()  # listening addresses of in-process simulated servers
+_to_server: Counter[Address] = Counter()  # bytes a driver sent that its server has not taken yet
+_to_driver: Counter[Address] = Counter()  # bytes a server sent that its driver has not read yet
+_handling: Counter[threading.Thread] = Counter()  # server threads handling what they received
+_reading: dict[threading.Thread, Address] = {}  # driver threads blocked waiting for a reply
+_listeners: list[Callable[[], None]] = []  # told whenever the wire may have gone quiet
+
+
+def serve(address: Address) -> None:
+    with _lock:
+        _served.add(_normal(address))
+
+
+def unserve(address: Address) -> None:
+    with _lock:
+        _served.discard(_normal(address))
+
+
+def is_served(address: Address) -> bool:
+    with _lock:
+        return _normal(address) in _served
+
+
+def _normal(address) -> Address:
+    return str(address[0]), int(address[1])
+
+
+def add_listener(listener: Callable[[], None]) -> None:
+    with _lock:
+        _listeners.append(listener)
+
+
+def remove_listener(listener: Callable[[], None]) -> None:
+    with _lock:
+        if listener in _listeners:
+            _listeners.remove(listener)
+
+
+def _notify() -> None:
+    for listener in list(_listeners):
+        listener()
+
+
+# -- the driver's side --------------------------------------------------------------------------------------
+def driver_sent(key: Address | None, count: int) -> None:
+    """Call before the bytes leave (the server may take them before send() returns)."""
+    if key is not None and count:
+        with _lock:
+            _to_server[key] += count
+
+
+def driver_received(key: Address | None, count: int) -> None:
+    if key is not None and count:
+        with _lock:
+            _to_driver[key] = max(0, _to_driver[key] - count)
+
+
+@contextlib.contextmanager
+def reading(key: Address | None) -> Iterator[None]:
+    """The calling driver thread waits for a reply from a simulated instrument: while nothing is on its way
+    back, the thread waits on the instrument, not on itself."""
+    if key is None:
+        yield
+        return
+    me = threading.current_thread()
+    with _lock:
+        _reading[me] = key
+    _notify()  # a server may be waiting on the clock for this thread to wait
+    try:
+        yield
+    finally:
+        with _lock:
+            _reading.pop(me, None)
+
+
+def forget(key: Address | None) -> None:
+    """A connection closed: what was on its way will never arrive."""
+    if key is None:
+        return
+    with _lock:
+        _to_server.pop(key, None)
+        _to_driver.pop(key, None)
+    _notify()
+
+
+# -- the server's side --------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def handling(peer: Address, count: int) -> Iterator[None]:
+    """The calling server thread took `count` bytes from `peer` and handles them until the block ends."""
+    me, key = threading.current_thread(), _normal(peer)
+    with _lock:  # busy before the bytes stop counting as on their way: never a moment of false quiet
+        _handling[me] += 1
+        _to_server[key] = max(0, _to_server[key] - count)
+    try:
+        yield
+    finally:
+        with _lock:
+            _handling[me] -= 1
+            if _handling[me] <= 0:
+                del _handling[me]
+        _notify()
+
+
+def server_sent(peer: Address, count: int) -> None:
+    """Call before the reply leaves."""
+    if count:
+        with _lock:
+            _to_driver[_normal(peer)] += count
+
+
+# -- what the clock asks -------------------------------------------------------------------------------------
+def busy(sleeping: set[threading.Thread]) -> list[str]:
+    """Why the wire is not quiet (empty if it is): bytes on their way to a server, servers handling (unless
+    they sleep on the clock, in `sleeping`)."""
+    with _lock:
+        reasons = [f"{n} bytes on their way to {key}" for key, n in _to_server.items() if n > 0]
+        reasons += [f"{t.name} handling a request" for t in _handling if t not in sleeping and t.is_alive()]
+        return reasons
+
+
+def waiting_for_reply(thread: threading.Thread) -> bool:
+    """True if `thread` waits for a reply that is not on its way yet (it waits on a simulated instrument)."""
+    with _lock:
+        key = _reading.get(thread)
+        return key is not None and _to_driver[key] <= 0
