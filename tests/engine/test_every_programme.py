@@ -12,7 +12,7 @@ import pytest
 from meterlab.calibration.register import Register
 from meterlab.engine.control import RunState
 from meterlab.engine.prompts import AutoPrompter
-from meterlab.engine.session import create_run, default_clock_scale, execute, load_inputs
+from meterlab.engine.session import DEFAULT_CLOCK_SCALE, create_run, execute, load_inputs
 from meterlab.instruments.bench import SIMULATED_BENCH, SIMULATED_GAS_BENCH
 from meterlab.procedures.schema import load_procedure
 from meterlab.records.store import Store
@@ -43,7 +43,7 @@ def test_a_programme_without_a_scenario_recovers_a_good_meter(path, tmp_path):
     store = Store(str(tmp_path / "records.db"))
     register = Register.load(REPO / "calibration")
     run_id = create_run(store, inputs, operator="pytest", register=register,
-                        clock_scale=default_clock_scale(procedure))
+                        clock_scale=DEFAULT_CLOCK_SCALE)
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
     measured = [e.payload for e in store.entries(run_id, kinds=["measurement"]) if "meters" in e.payload]
     outside = [(m["point"], m["flowrate_m3h"]) for m in measured

@@ -36,8 +36,9 @@ def run(
     db: str = typer.Option(DEFAULT_URL, help="Records database: a SQLAlchemy URL or a SQLite file."),
     operator: str = typer.Option("technician", help="Who runs the test (recorded)."),
     clock_scale: float | None = typer.Option(
-        None, help="Simulated lab only: simulated seconds per real second (default 2000; 200 for programmes "
-                   "with EMC disturbances, whose generator traffic costs simulated time)."),
+        None, help="Simulated lab only: run on a scaled real-time clock, simulated seconds per real second (e.g. "
+                   "1 to watch it live). Default: virtual time, as fast as the host allows and the same record "
+                   "for the same seed on any host."),
     calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of reference-standard certificates."),
     override_calibration: str | None = typer.Option(None, help="Run although a standard is out of calibration; "
                                                                   "the reason is recorded and printed on the report."),
@@ -52,7 +53,7 @@ def run(
     """Run a procedure on the bench and print the results table and the run id."""
     from meterlab.calibration.register import Register
     from meterlab.cli.records import read_password
-    from meterlab.engine.session import MAX_CLOCK_SCALE, create_run, default_clock_scale, load_inputs
+    from meterlab.engine.session import DEFAULT_CLOCK_SCALE, MAX_CLOCK_SCALE, create_run, load_inputs
     from meterlab.records import evaluations
     from meterlab.records.people import authenticated_operator
     from meterlab.records.store import Store
@@ -69,7 +70,7 @@ def run(
             evaluations.check_run_fits(evaluations.get(store, evaluation), inputs.procedure.id,
                                        list(inputs.declarations))
         authenticated = authenticated_operator(store, operator, lambda: read_password(password_stdin))
-        clock_scale = clock_scale or default_clock_scale(inputs.procedure)
+        clock_scale = clock_scale or DEFAULT_CLOCK_SCALE
         run_id = create_run(store, inputs, operator=operator, register=register, clock_scale=clock_scale,
                             override_calibration=override_calibration, laboratory=load_laboratory(laboratory),
                             operator_authenticated=authenticated)

@@ -38,22 +38,14 @@ from meterlab.records.laboratory import Laboratory
 from meterlab.records.store import Store
 from meterlab.rigs.base import CLIMATE_ROLE, MECHANICAL_ROLES, SEVERITY_ROLES, RealClock, RunIOLog
 from meterlab.rigs.water_gravimetric import WaterRig
+from meterlab.sim.clock import VIRTUAL
 from meterlab.yamlio import read_text
 
-DEFAULT_CLOCK_SCALE = 2000.0
-# Instrument I/O costs simulated time: a generator's configuration traffic would swamp a 60 s burst at 2000x.
-DISTURBANCE_CLOCK_SCALE = 200.0
-
-
-# A plausibility bound of the software (the default is 2000 or 200): far beyond it a typing slip is likelier.
+# The simulated lab runs on virtual time unless a run asks for a scaled real-time clock (a demonstration at 1x):
+# the same seed gives the same record on any host at any load (sim/clock.py).
+DEFAULT_CLOCK_SCALE = VIRTUAL
+# A plausibility bound of the software for a scaled clock: far beyond it a typing slip is likelier.
 MAX_CLOCK_SCALE = 1e5
-
-
-def default_clock_scale(procedure: Procedure) -> float:
-    """The simulated lab's speed for a procedure: slower when EMC generators run timed sequences during it (a
-    disturbance held over a measurement is configured once, before it, and needs no slower clock)."""
-    disturbed = any(isinstance(step, ApplyDisturbance) and step.mode != "hold" for step, _, _ in procedure.walk())
-    return DISTURBANCE_CLOCK_SCALE if disturbed else DEFAULT_CLOCK_SCALE
 
 
 def sha256_text(text: str) -> str:

@@ -20,6 +20,7 @@ before the sensor reads, since the sensor is another instrument. The RF is switc
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import threading
@@ -409,6 +410,9 @@ class Clock(Protocol):
     def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
         """Start `target` in a daemon thread that drives the lab until it ends (a virtual clock waits for it)."""
 
+    def idle(self) -> contextlib.AbstractContextManager:
+        """The caller waits on another thread meanwhile (a virtual clock lets time move on for it)."""
+
 
 class WallClock:
     virtual = False
@@ -426,6 +430,9 @@ class WallClock:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         return thread
+
+    def idle(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
 
 
 def between_polls(clock: Clock) -> Callable[[], None] | None:
@@ -624,7 +631,8 @@ class RfSweepDisturbance:
         """Stop the sweep (the RF goes off); raise what went wrong in the sweep, if anything."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(self.stop_timeout_real_s)
+            with (self.clock or WallClock()).idle():
+                self._thread.join(self.stop_timeout_real_s)
             if self._thread.is_alive():
                 raise RfImmunityError(f"the RF sweep did not stop within {self.stop_timeout_real_s:g} s")
         if self.error is not None:

@@ -78,6 +78,9 @@ class RealClock:
     def actor(self) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
 
+    def idle(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
     def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
         """Start `target` in a daemon thread (only a virtual clock needs to know who drives the lab)."""
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -189,7 +192,8 @@ class DisturbanceRun:
     def stop(self) -> None:
         """Stop the sequence if it still runs (the generator ends stopped and disarmed); re-raise its error."""
         self._stop.set()
-        self._thread.join(timeout=30)
+        with self.clock.idle():  # on a virtual clock, the sequence needs time to see the stop
+            self._thread.join(timeout=30)
         if self._errors:
             raise self._errors[0]
 
@@ -435,7 +439,8 @@ class BenchRig:
         problems: list[str] = []
         pool = ThreadPoolExecutor(max_workers=max(1, len(self.bench)))
         futures = {pool.submit(driver.safe_state): name for name, driver in self.bench.items()}
-        done, pending = wait(futures, timeout=timeout_s)
+        with self.clock.idle():  # on a virtual clock, an instrument's reply may take simulated time
+            done, pending = wait(futures, timeout=timeout_s)
         pool.shutdown(wait=False, cancel_futures=True)
         for future in done:
             if future.exception() is not None:

@@ -301,7 +301,8 @@ class RfImmunityGenerator:
         that does not stop is switched off from here). A failure of the sweep is raised once."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(self.stop_timeout_real_s)
+            with (self.clock or WallClock()).idle():
+                self._thread.join(self.stop_timeout_real_s)
             if self._thread.is_alive():
                 _rf_off(self.generator, self.amplifier)
                 raise RfImmunityError(f"the {self.kind} sweep did not stop within {self.stop_timeout_real_s:g} s; "

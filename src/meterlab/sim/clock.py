@@ -73,6 +73,10 @@ class SimClock:
         """The calling thread drives the lab while the block runs (it matters to a virtual clock only)."""
         return contextlib.nullcontext()
 
+    def idle(self) -> contextlib.AbstractContextManager:
+        """The calling actor waits on other threads (joins them) while the block runs (virtual clock only)."""
+        return contextlib.nullcontext()
+
     def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
         """Start `target` in a daemon thread that drives the lab (a disturbance's sequence, a sweep)."""
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -160,6 +164,7 @@ class VirtualClock(SimClock):
         self._now = float(start_s)
         self._cond = threading.Condition()
         self._actors: dict[threading.Thread, int] = {}
+        self._idle: dict[threading.Thread, int] = {}  # actors waiting on other threads
         self._sleepers: dict[threading.Thread, tuple[float, int]] = {}  # thread -> (wake-up time, order)
         self._order = itertools.count()
         self._stopped = False
@@ -188,6 +193,22 @@ class VirtualClock(SimClock):
                 if not self._actors[me]:
                     del self._actors[me]
                 self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def idle(self) -> Iterator[None]:
+        """The calling actor waits on other threads (a sequence it stops, instruments put in their safe state
+        in parallel): time may move on for them meanwhile."""
+        me = threading.current_thread()
+        with self._cond:
+            self._idle[me] = self._idle.get(me, 0) + 1
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._idle[me] -= 1
+                if not self._idle[me]:
+                    del self._idle[me]
 
     def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
         """Start `target` in an actor thread that takes its first step when its turn comes (now, after the
@@ -272,7 +293,8 @@ class VirtualClock(SimClock):
         sleeping = set(self._sleepers)
         for thread in [t for t in self._actors if t.ident is not None and not t.is_alive()]:
             del self._actors[thread]  # an actor that ended
-        busy = [f"{t.name} running" for t in self._actors if t not in sleeping and not wire.waiting_for_reply(t)]
+        busy = [f"{t.name} running" for t in self._actors
+                if t not in sleeping and t not in self._idle and not wire.waiting_for_reply(t)]
         return busy + wire.busy(sleeping)
 
     def _advance_if_quiet(self) -> bool:

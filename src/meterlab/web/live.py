@@ -13,7 +13,7 @@ from meterlab.calibration.register import Register
 from meterlab.engine.control import RunControl
 from meterlab.engine.events import Event, EventBus
 from meterlab.engine.prompts import Answer, HandOffPrompter, Question, parse_confirm, parse_value
-from meterlab.engine.session import create_run, default_clock_scale, execute, load_inputs
+from meterlab.engine.session import DEFAULT_CLOCK_SCALE, create_run, execute, load_inputs
 from meterlab.errors import MeterlabError
 from meterlab.records import evaluations, leases
 from meterlab.records.laboratory import LABORATORY_FILE, load_laboratory
@@ -80,7 +80,7 @@ class Benches:
             raise leases.BenchBusy(f"bench {inputs.bench.bench} is busy: run {held.run_id} is driven by "
                                    f"{held.holder.rsplit(' [', 1)[0]} since {held.since[:19]} UTC")
         run_id = create_run(self.store, inputs, operator=operator, register=register,
-                            clock_scale=clock_scale or default_clock_scale(inputs.procedure),
+                            clock_scale=clock_scale or DEFAULT_CLOCK_SCALE,
                             laboratory=load_laboratory(LABORATORY_FILE) if LABORATORY_FILE.is_file() else None,
                             operator_authenticated=True)  # the console's logged-in user
         if evaluation:
