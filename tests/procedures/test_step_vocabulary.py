@@ -156,18 +156,6 @@ def test_every_step_kind_is_in_the_authors_guide():
     assert [kind for kind in STEP_TYPES if f"| `{kind}` |" not in guide] == []
 
 
-def test_programmes_with_emc_generators_run_the_simulated_lab_slower_by_default():
-    from meterlab.engine.session import DEFAULT_CLOCK_SCALE, DISTURBANCE_CLOCK_SCALE, default_clock_scale
-
-    repo = Path(__file__).resolve().parents[2]
-    assert default_clock_scale(load_procedure(repo / "procedures/r137/burst-mains.yaml")) == DISTURBANCE_CLOCK_SCALE
-    assert default_clock_scale(load_procedure(repo / "procedures/r49/intrinsic-error.yaml")) == DEFAULT_CLOCK_SCALE
-    assert DISTURBANCE_CLOCK_SCALE < DEFAULT_CLOCK_SCALE
-    # held disturbances are configured once, before the measurement: the normal speed
-    assert default_clock_scale(load_procedure(repo / "procedures/r49/static-magnetic-field.yaml")) == DEFAULT_CLOCK_SCALE
-    assert default_clock_scale(load_procedure(repo / "procedures/r49/power-voltage-variation.yaml")) == DEFAULT_CLOCK_SCALE
-
-
 def test_a_programme_written_for_a_temperature_class_refuses_a_meter_of_another():
     from meterlab.engine.session import load_inputs
     from meterlab.errors import DeclarationError

@@ -31,6 +31,7 @@ from meterlab.records.people import missing_sign_offs
 from meterlab.records.store import Entry, Store
 from meterlab.reports.figures import envelope_from_points, envelope_of, error_curve_png
 from meterlab.reports.results import run_result
+from meterlab.sim.clock import VIRTUAL
 
 GENERATED_CLASS = "generated"
 CSV_COLUMNS = ("run_id", "test_id", "meter_serial", "point", "repeat", "step_label", "role", "flowrate_m3h",
@@ -242,9 +243,10 @@ def _general(data: dict) -> str:
         ("Run state", esc(r["state"])),
         ("Overall verdict", _verdict(r["verdict"])),
     ]
-    if h.get("clock_scale", 1.0) != 1.0:
-        rows.append(("Simulated lab", f"yes (clock scale {num(h.get('clock_scale'))}): results are not from a "
-                                      f"physical rig"))
+    scale = h.get("clock_scale", 1.0)
+    if scale != 1.0:
+        clock = "virtual time" if scale == VIRTUAL else f"clock scale {num(scale)}"
+        rows.append(("Simulated lab", f"yes ({clock}): results are not from a physical rig"))
     return "<h2>1. General information</h2>\n" + _kv(rows)
 
 

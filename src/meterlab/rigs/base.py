@@ -288,13 +288,15 @@ class BenchRig:
             guard()
             self.clock.pause(left)
 
-    def _wait_for(self, predicate: Callable[[], bool], *, timeout_s: float, guard: Guard, what: str) -> None:
+    def _wait_for(self, predicate: Callable[[], bool], *, timeout_s: float, guard: Guard, what: str,
+                  virtual_poll_s: float = VIRTUAL_SLICE_S) -> None:
+        """Until `predicate()` (asked every `virtual_poll_s` on a virtual clock, every real slice otherwise)."""
         end = self.clock.now() + timeout_s
         while not predicate():
             if self.clock.now() >= end:
                 raise RigError(f"{what}: not reached within {timeout_s:g} s")
             guard()
-            self.clock.pause(VIRTUAL_SLICE_S) if self.clock.virtual else time.sleep(SLICE_REAL_S)
+            self.clock.pause(virtual_poll_s) if self.clock.virtual else time.sleep(SLICE_REAL_S)
 
     def _between_polls(self) -> Callable[[], None] | None:
         """How a generator's driver waits between two status polls: simulated time on a virtual clock (its
