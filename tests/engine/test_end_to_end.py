@@ -9,12 +9,15 @@ from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.session import create_run, execute, load_inputs
 from meterlab.records.store import Store
 from meterlab.reports.results import run_result
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "instruments" / "sim.yaml"
-CLOCK_SCALE = 4000.0
-EMC_CLOCK_SCALE = 200.0  # instrument I/O takes simulated time too: keep it small against a 60 s burst
+CLOCK_SCALE = VIRTUAL  # the same record on any host at any load
+EMC_CLOCK_SCALE = VIRTUAL  # the generators' traffic takes no simulated time from a 60 s burst
+# A test that acts on a run in flight (pause, abort while a disturbance runs) needs real time to act in.
+CONTROL_CLOCK_SCALE = 200.0
 
 
 def start(tmp_path, procedure: str, meters: list[str], scenario: str, clock_scale: float = CLOCK_SCALE, **kwargs):

@@ -24,6 +24,7 @@ from meterlab.engine.session import (
 from meterlab.records.store import Store
 from meterlab.reports.results import run_result
 from meterlab.rigs.water_gravimetric import RigError
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.scenario import load_scenario
 
 from .test_gas_run import truth
@@ -34,8 +35,8 @@ METERS = [REPO / "examples" / "meters" / "g4-diaphragm.yaml",
           REPO / "examples" / "meters" / "g4-diaphragm-sample2.yaml"]
 TWO_METERS = REPO / "examples" / "scenarios" / "g4-two-gas-meters.yaml"
 BURST = REPO / "examples" / "scenarios" / "g4-burst-susceptible.yaml"
-CLOCK_SCALE = 2000.0
-EMC_CLOCK_SCALE = 200.0  # instrument I/O takes simulated time too: keep it small against a 60 s burst
+CLOCK_SCALE = EMC_CLOCK_SCALE = VIRTUAL
+CONTROL_CLOCK_SCALE = 200.0  # aborting a run in flight needs real time to act in
 
 
 def start(tmp_path, procedure: Path, meters: list[Path], scenario: Path, clock_scale: float = CLOCK_SCALE):
@@ -153,12 +154,12 @@ def test_abort_leaves_the_generators_disarmed_and_the_flow_stopped(tmp_path):
     inputs = load_inputs(REPO / "procedures" / "r137" / "burst-mains.yaml", METERS, BENCH, BURST)
     store = Store(str(tmp_path / "records.db"))
     register = Register.load(REPO / "calibration")
-    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=EMC_CLOCK_SCALE)
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=CONTROL_CLOCK_SCALE)
     inputs = inputs_from_header(next(store.entries(run_id)).payload)
     control, bus = RunControl(), EventBus()
     measured = threading.Event()
     bus.subscribe(lambda e: measured.set() if e.kind == "action_done" and e.data.get("kind") == "measurement" else None)
-    with bench_session(inputs, clock_scale=EMC_CLOCK_SCALE, register=register) as rig:
+    with bench_session(inputs, clock_scale=CONTROL_CLOCK_SCALE, register=register) as rig:
         burst = rig.bench["burst"]
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
                         prompter=AutoPrompter(), procedure=inputs.procedure, bus=bus, control=control,

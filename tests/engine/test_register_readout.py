@@ -14,6 +14,7 @@ from meterlab.errors import MeterlabError
 from meterlab.metrology.declarations import load_meter
 from meterlab.procedures.schema import load_procedure
 from meterlab.reports.results import run_result
+from meterlab.sim.clock import VIRTUAL
 
 from .test_end_to_end import EMC_CLOCK_SCALE, start, truth
 
@@ -22,7 +23,7 @@ TWO_POINTS = str((HERE / "data" / "standing-two-points.yaml").relative_to(HERE.p
 DATA = str((HERE / "data").relative_to(HERE.parents[1]))
 GOOD = "examples/scenarios/good-meter.yaml"
 DEMO = "examples/scenarios/demo-three-meters.yaml"
-CLOCK_SCALE = 4000.0
+CLOCK_SCALE = VIRTUAL
 
 
 def _measurements(store, run_id) -> list[dict]:

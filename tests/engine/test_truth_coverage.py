@@ -15,6 +15,7 @@ from meterlab.engine.control import RunState
 from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.session import execute
 from meterlab.reports.results import run_result
+from meterlab.sim.clock import VIRTUAL
 
 from .test_end_to_end import REPO, start, truth
 from .test_step_runs import master_meter_programme
@@ -22,7 +23,7 @@ from .test_step_runs import master_meter_programme
 CURVE = [[0.0156, 1.2], [0.025, 0.6], [0.25, 0.2], [2.5, -0.1], [3.125, -0.3]]
 OUTSIDE_AT_Q4 = [[0.0156, 1.2], [0.25, 0.2], [2.5, -0.1], [2.9, 2.3], [3.4, 2.3]]  # +2.3 % around Q4 (MPE 2 %)
 STANDING_SEEDS = 9  # 108 points
-STANDING_CLOCK_SCALE = 500.0
+STANDING_CLOCK_SCALE = VIRTUAL
 # the standard uncertainties the budget takes from the certificates and the bench file (calibration/prt-01,
 # bal-600: about 3 g at no load and 2e-5 of the load; instruments/sim.yaml: diverter_timing_u_s)
 THERMOMETER_U_C, BALANCE_SCATTER_KG, BALANCE_SPAN_U, DIVERTER_U_S = 0.0175, 0.003 / 2 ** 0.5, 2e-5, 0.005

@@ -68,6 +68,7 @@ class WaterRig(Component):
         self.start_valve_open = False
         self.diverter_to_tank = False  # the command, which gates the meters' counters
         self.tank_collecting = False  # the flap, which follows the command (with a random lag, see _set_diverter)
+        self._flap_due_s = -math.inf  # when the flap completes its last commanded switch
         self.drain_open = False
         self.reversed = False  # the reversing manifold sends the flow backwards through the meters
         # state
@@ -124,7 +125,10 @@ class WaterRig(Component):
         # the flap lags its command by a mean of 3 sd, each switch with its own scatter: the net difference
         # between filling and gating is then normal with standard deviation sd (what a diverter test measures)
         lag_s = max(0.0, 3 * sd + float(self._rng.normal(0.0, sd / math.sqrt(2))))
-        self.world.schedule(self.world.t_s + lag_s, lambda: setattr(self, "tank_collecting", to_tank))
+        # a flap ends where its last command sends it: a switch commanded within the lags of the one before
+        # (back and forth within milliseconds) completes after it, never before
+        self._flap_due_s = max(self.world.t_s + lag_s, self._flap_due_s)
+        self.world.schedule(self._flap_due_s, lambda: setattr(self, "tank_collecting", to_tank))
 
     def _set_start_valve(self, value: Any) -> None:
         opening = bool(value)
