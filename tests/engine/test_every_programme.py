@@ -2,8 +2,10 @@
 meter of its kind, gives a good meter's errors: the truth within U, and no gross error anywhere, each at an achieved
 flowrate inside its point's window.
 
-The durability programmes are left out: hundreds of hours of rig time take an hour of wall time on the scaled
-clock (tests/engine/test_long_steps.py covers their long steps); virtual time will bring them in."""
+On virtual time (the default), so a run's record does not depend on the host's load: the R 49 durability
+programmes are in (100 000 start/stop cycles take about four minutes). R 137's is left out: its 2000 h of flow,
+committed in 12 000 parts that each set the flow again, take more than ten (tests/engine/test_long_steps.py
+covers long steps)."""
 
 from pathlib import Path
 
@@ -25,7 +27,8 @@ REPO = Path(__file__).resolve().parents[2]
 BENCHES = {"water": REPO / SIMULATED_BENCH, "gas": REPO / SIMULATED_GAS_BENCH}
 EXAMPLE_METER = {"water": "examples/meters/dn15-class2.yaml", "gas": "examples/meters/g4-diaphragm.yaml"}
 FOR_CLASS = {"T50": "examples/meters/dn25-class1.yaml"}  # programmes written for another temperature class
-PROGRAMMES = sorted(p for p in REPO.glob("procedures/r*/*.yaml") if "durability" not in p.stem)
+LEFT_OUT = REPO / "procedures/r137/durability.yaml"
+PROGRAMMES = sorted(p for p in REPO.glob("procedures/r*/*.yaml") if p != LEFT_OUT)
 
 
 def _meter(procedure) -> Path:

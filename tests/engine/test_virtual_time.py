@@ -3,6 +3,7 @@ whatever the host's load; a disturbance's thread (EMC sequence, RF sweep) takes 
 with the rig's; and the verdicts are the ones the truth calls for (a susceptible meter fails)."""
 
 import subprocess
+import threading
 import sys
 from contextlib import contextmanager
 
@@ -65,3 +66,21 @@ def test_an_rf_sweep_in_its_own_thread_gives_the_same_record(tmp_path):
     again, _ = _record(tmp_path / "2", "procedures/r49/radiated-rf.yaml", "examples/scenarios/rf-susceptible.yaml")
     assert again == first
     assert [p["verdict"] for p in points] == ["pass", "fail"], points
+
+
+def test_two_labs_in_one_process_neither_wait_on_each_other_nor_change_each_others_records(tmp_path):
+    """Two benches in one console: each lab's clock watches its own servers' wire only (a counter's gate or a
+    balance's settling on one never holds the other's time), and each record is the one it has alone."""
+    alone, _ = _record(tmp_path / "alone", "procedures/r49/burst-mains.yaml", "examples/scenarios/burst-susceptible.yaml")
+    results: dict[str, list[dict]] = {}
+
+    def run(name: str) -> None:
+        results[name] = _record(tmp_path / name, "procedures/r49/burst-mains.yaml",
+                                "examples/scenarios/burst-susceptible.yaml")[0]
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("bench-1", "bench-2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert results == {"bench-1": alone, "bench-2": alone}

@@ -190,7 +190,7 @@ class VisaTransport(MessageTransport):
         self.serial = dict(serial or {})  # baud_rate, data_bits, parity, stop_bits for ASRL resources
         self._resource: Any = None
         self._visa_timeout_ms: int | None = None
-        self._wire_key: wire.Address | None = None  # counted for the virtual clock if the peer is simulated here
+        self._wire_key: wire.Key | None = None  # counted for the virtual clock if the peer is simulated here
         self.open()
 
     def open(self) -> None:
@@ -214,7 +214,7 @@ class VisaTransport(MessageTransport):
         if sock is not None:
             # A command followed by a query would otherwise wait ~40 ms for Nagle and delayed ACKs.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._wire_key = sock.getsockname()[:2] if wire.is_served(sock.getpeername()[:2]) else None
+            self._wire_key = wire.connection(sock.getpeername()[:2], sock.getsockname()[:2])
         self._set_timeout(self.timeout_s)
 
     def reconnect(self) -> None:

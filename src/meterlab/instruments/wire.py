@@ -6,7 +6,8 @@ it. Drivers and the line servers tell this registry what they send, receive and 
 clock knows it exactly rather than guessing from the host's timing. Only connections to a server registered
 here (`serve`) are counted: a real instrument's traffic is none of the clock's business.
 
-Keys are the driver's end of a connection (its socket's local address), which the server sees as its peer."""
+A connection is keyed by (the server's address, the driver's end): a lab's clock looks at its own servers only,
+so two simulated labs in one process (two benches in the console) never wait on each other."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 
 Address = tuple[str, int]
+Key = tuple[Address, Address]  # (server, driver)
 
 _lock = threading.Lock()
 _served: set[Address] = set()  # listening addresses of in-process simulated servers
-_to_server: Counter[Address] = Counter()  # bytes a driver sent that its server has not taken yet
-_to_driver: Counter[Address] = Counter()  # bytes a server sent that its driver has not read yet
-_handling: Counter[threading.Thread] = Counter()  # server threads handling what they received
-_reading: dict[threading.Thread, Address] = {}  # driver threads blocked waiting for a reply
+_to_server: Counter[Key] = Counter()  # bytes a driver sent that its server has not taken yet
+_to_driver: Counter[Key] = Counter()  # bytes a server sent that its driver has not read yet
+_handling: dict[threading.Thread, tuple[Address, int]] = {}  # server threads handling what they received
+_reading: dict[threading.Thread, Key] = {}  # driver threads blocked waiting for a reply
 _listeners: list[Callable[[], None]] = []  # told whenever the wire may have gone quiet
 
 
@@ -45,6 +47,11 @@ def _normal(address) -> Address:
     return str(address[0]), int(address[1])
 
 
+def connection(server: Address, driver: Address) -> Key | None:
+    """The key of a driver's connection to `server` if that is a simulated server of this process, else None."""
+    return (_normal(server), _normal(driver)) if is_served(server) else None
+
+
 def add_listener(listener: Callable[[], None]) -> None:
     with _lock:
         _listeners.append(listener)
@@ -62,21 +69,21 @@ def _notify() -> None:
 
 
 # -- the driver's side --------------------------------------------------------------------------------------
-def driver_sent(key: Address | None, count: int) -> None:
+def driver_sent(key: Key | None, count: int) -> None:
     """Call before the bytes leave (the server may take them before send() returns)."""
     if key is not None and count:
         with _lock:
             _to_server[key] += count
 
 
-def driver_received(key: Address | None, count: int) -> None:
+def driver_received(key: Key | None, count: int) -> None:
     if key is not None and count:
         with _lock:
             _to_driver[key] = max(0, _to_driver[key] - count)
 
 
 @contextlib.contextmanager
-def reading(key: Address | None) -> Iterator[None]:
+def reading(key: Key | None) -> Iterator[None]:
     """The calling driver thread waits for a reply from a simulated instrument: while nothing is on its way
     back, the thread waits on the instrument, not on itself."""
     if key is None:
@@ -93,7 +100,7 @@ def reading(key: Address | None) -> Iterator[None]:
             _reading.pop(me, None)
 
 
-def forget(key: Address | None) -> None:
+def forget(key: Key | None) -> None:
     """A connection closed: what was on its way will never arrive."""
     if key is None:
         return
@@ -105,36 +112,40 @@ def forget(key: Address | None) -> None:
 
 # -- the server's side --------------------------------------------------------------------------------------
 @contextlib.contextmanager
-def handling(peer: Address, count: int) -> Iterator[None]:
-    """The calling server thread took `count` bytes from `peer` and handles them until the block ends."""
-    me, key = threading.current_thread(), _normal(peer)
+def handling(key: Key, count: int) -> Iterator[None]:
+    """The calling server thread took `count` bytes of connection `key` and handles them until the block ends."""
+    me = threading.current_thread()
     with _lock:  # busy before the bytes stop counting as on their way: never a moment of false quiet
-        _handling[me] += 1
+        server, depth = _handling.get(me, (key[0], 0))
+        _handling[me] = (server, depth + 1)
         _to_server[key] = max(0, _to_server[key] - count)
     try:
         yield
     finally:
         with _lock:
-            _handling[me] -= 1
-            if _handling[me] <= 0:
+            server, depth = _handling[me]
+            if depth > 1:
+                _handling[me] = (server, depth - 1)
+            else:
                 del _handling[me]
         _notify()
 
 
-def server_sent(peer: Address, count: int) -> None:
+def server_sent(key: Key, count: int) -> None:
     """Call before the reply leaves."""
     if count:
         with _lock:
-            _to_driver[_normal(peer)] += count
+            _to_driver[key] += count
 
 
 # -- what the clock asks -------------------------------------------------------------------------------------
-def busy(sleeping: set[threading.Thread]) -> list[str]:
-    """Why the wire is not quiet (empty if it is): bytes on their way to a server, servers handling (unless
-    they sleep on the clock, in `sleeping`)."""
+def busy(servers: set[Address], sleeping: set[threading.Thread]) -> list[str]:
+    """Why the wire to `servers` is not quiet (empty if it is): bytes on their way to one of them, one of them
+    handling a request (unless its thread sleeps on the clock, in `sleeping`)."""
     with _lock:
-        reasons = [f"{n} bytes on their way to {key}" for key, n in _to_server.items() if n > 0]
-        reasons += [f"{t.name} handling a request" for t in _handling if t not in sleeping and t.is_alive()]
+        reasons = [f"{n} bytes on their way to {key[0]}" for key, n in _to_server.items() if n > 0 and key[0] in servers]
+        reasons += [f"{t.name} handling a request" for t, (server, _) in _handling.items()
+                    if server in servers and t not in sleeping and t.is_alive()]
         return reasons
 
 

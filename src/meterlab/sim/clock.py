@@ -77,6 +77,9 @@ class SimClock:
         """The calling actor waits on other threads (joins them) while the block runs (virtual clock only)."""
         return contextlib.nullcontext()
 
+    def watch(self, server: tuple[str, int]) -> None:
+        """`server` is one of the lab's simulated servers (it matters to a virtual clock only)."""
+
     def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
         """Start `target` in a daemon thread that drives the lab (a disturbance's sequence, a sweep)."""
         thread = threading.Thread(target=target, name=name, daemon=True)
@@ -167,6 +170,7 @@ class VirtualClock(SimClock):
         self._idle: dict[threading.Thread, int] = {}  # actors waiting on other threads
         self._sleepers: dict[threading.Thread, tuple[float, int]] = {}  # thread -> (wake-up time, order)
         self._order = itertools.count()
+        self._servers: set[wire.Address] = set()  # the lab's simulated servers: their wire is watched
         self._stopped = False
         wire.add_listener(self._poke)
 
@@ -178,6 +182,11 @@ class VirtualClock(SimClock):
 
     def sim_seconds(self, real_s: float) -> float:
         return real_s * VIRTUAL_BOUND_SPEED
+
+    def watch(self, server: tuple[str, int]) -> None:
+        """`server` (an address) is one of this lab's simulated servers: time waits for what is on its wire."""
+        with self._cond:
+            self._servers.add((str(server[0]), int(server[1])))
 
     # -- actors -----------------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -295,7 +304,7 @@ class VirtualClock(SimClock):
             del self._actors[thread]  # an actor that ended
         busy = [f"{t.name} running" for t in self._actors
                 if t not in sleeping and t not in self._idle and not wire.waiting_for_reply(t)]
-        return busy + wire.busy(sleeping)
+        return busy + wire.busy(self._servers, sleeping)
 
     def _advance_if_quiet(self) -> bool:
         """Under the lock: if all is quiet, wake the next waiter (moving time on to its wake-up); True if done."""

@@ -99,6 +99,7 @@ class SimLab:
             seed = self.scenario.seed * 1000 + index
             if isinstance(device, LineDevice):
                 server = LineServer(device, faults, seed=seed).start()
+                self.clock.watch((server.host, server.port))
                 self._line_servers.append(server)
                 self.resources[name] = server.resource
             elif isinstance(device, ModbusDevice):

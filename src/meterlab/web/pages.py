@@ -184,7 +184,8 @@ def start_form(procedures: list[str], meters: list[str], benches: list[str], mes
 <p><label>Bench <select name="bench">{options(benches)}</select></label></p>
 <p><label>Type evaluation (optional) <input name="evaluation" placeholder="TE-…" value="{esc(evaluation)}"></label>
 {'(its samples, and the programmes of its plan still to do)' if evaluation else ''}</p>
-<p><label>Clock scale <small>(simulated lab only; empty: the default for the programme; 1 to watch in real time)</small>
+<p><label>Clock scale <small>(simulated lab only; empty: virtual time, as fast as the host computes; 1 to watch
+in real time)</small>
 <input name="clock_scale" size="8"></label></p>
 <p><button type="submit">Start</button></p></form>""", **who)
 

@@ -68,7 +68,7 @@ class LineServer:
 
     def _serve(self, conn: socket.socket) -> None:
         buffer = bytearray()
-        peer = conn.getpeername()[:2]
+        key = ((self.host, self.port), conn.getpeername()[:2])
         try:
             while not self._stop.is_set():
                 try:
@@ -77,20 +77,20 @@ class LineServer:
                     continue
                 if not data:
                     return
-                with wire.handling(peer, len(data)):  # the virtual clock waits until this is answered
+                with wire.handling(key, len(data)):  # the virtual clock waits until this is answered
                     buffer += data
                     for frame in self.device.split(buffer):
-                        if not self._answer(conn, frame, peer):
+                        if not self._answer(conn, frame, key):
                             return
         except OSError:
             return
         finally:
             with self._lock:
                 self._connections.discard(conn)
-            wire.forget(peer)
+            wire.forget(key)
             conn.close()
 
-    def _answer(self, conn: socket.socket, frame: bytes, peer: wire.Address) -> bool:
+    def _answer(self, conn: socket.socket, frame: bytes, key: wire.Key) -> bool:
         """Answer one request; False if the connection was dropped."""
         fault = self.faults.active(self.device.name) if self.faults else None
         kind = fault.kind if fault else None
@@ -108,7 +108,7 @@ class LineServer:
             return True
         if kind == "garbage":
             reply = bytes(self._rng.randrange(0x80, 0x100) for _ in range(12)) + self.device.reply_terminator
-        wire.server_sent(peer, len(reply))
+        wire.server_sent(key, len(reply))
         conn.sendall(reply)
         return True
 
