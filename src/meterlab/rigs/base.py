@@ -32,9 +32,11 @@ Guard = Callable[[], None]
 SLICE_REAL_S = 0.05
 # On a virtual clock (sim/clock.py) a wait is in simulated time: a rig samples its instruments every
 # VIRTUAL_SLICE_S while it collects or waits for a condition (a real rig's software samples every few seconds
-# too), every VIRTUAL_DISTURBED_SLICE_S while a disturbance runs over the collection (which ends with it), and a
-# collection's last approach to its target goes down to VIRTUAL_MIN_SLICE_S.
+# too), or about COLLECTION_SAMPLES times over a long collection (at Qmin one lasts hours: a sample every few
+# seconds would cost more than it tells); every VIRTUAL_DISTURBED_SLICE_S while a disturbance runs over the
+# collection (which ends with it); and a collection's last approach to its target goes down to VIRTUAL_MIN_SLICE_S.
 VIRTUAL_SLICE_S, VIRTUAL_DISTURBED_SLICE_S, VIRTUAL_MIN_SLICE_S = 5.0, 1.0, 0.05
+COLLECTION_SAMPLES = 100
 SETTLE_S = 10.0  # after a speed change, before the flow is judged (several pump time constants)
 ATMOSPHERE_PA = 101325.0
 
@@ -303,12 +305,17 @@ class BenchRig:
         test runs in simulated time), else its own real-time poll (None)."""
         return (lambda: self.clock.pause(VIRTUAL_DISTURBED_SLICE_S)) if self.clock.virtual else None
 
-    def _collection_pause(self, sim_s: float, disturbed: DisturbanceRun | None) -> None:
-        """One slice of a collection that needs about `sim_s` more: on a virtual clock that much simulated time
-        within [VIRTUAL_MIN_SLICE_S, VIRTUAL_SLICE_S]; otherwise a short real slice, cut short when the
-        collection's disturbance ends (the collection must end with it)."""
+    @staticmethod
+    def _virtual_sample_s(duration_s: float | None) -> float:
+        """On a virtual clock, how often a collection lasting about `duration_s` samples its instruments."""
+        return max(VIRTUAL_SLICE_S, (duration_s or 0.0) / COLLECTION_SAMPLES)
+
+    def _collection_pause(self, sim_s: float, disturbed: DisturbanceRun | None, duration_s: float | None = None) -> None:
+        """One slice of a collection lasting about `duration_s` that needs about `sim_s` more: on a virtual
+        clock that much simulated time, at least VIRTUAL_MIN_SLICE_S, at most a sampling period; otherwise a
+        short real slice, cut short when the collection's disturbance ends (the collection must end with it)."""
         if self.clock.virtual:
-            longest_s = VIRTUAL_SLICE_S if disturbed is None else VIRTUAL_DISTURBED_SLICE_S
+            longest_s = self._virtual_sample_s(duration_s) if disturbed is None else VIRTUAL_DISTURBED_SLICE_S
             self.clock.pause(min(max(sim_s, VIRTUAL_MIN_SLICE_S), longest_s))
             return
         pause_s = max(0.001, min(SLICE_REAL_S, self.clock.real_seconds(sim_s)))

@@ -11,7 +11,7 @@ from typing import Any
 
 from meterlab.errors import RigError
 from meterlab.metrology.methods import BellProverMethod, BellProverReading
-from meterlab.rigs.base import VIRTUAL_SLICE_S, Guard, RawMeasurement, with_cover
+from meterlab.rigs.base import Guard, RawMeasurement, with_cover
 from meterlab.rigs.conditions import Readings, Suspended, violation
 from meterlab.rigs.gas_line import GasLine
 
@@ -19,9 +19,6 @@ BELL_FILL_TIMEOUT_S = 3600.0
 BELL_RUN_TIMEOUT_S = 48 * 3600.0
 MAX_BELL_PASSES = 20  # a planned volume needing more passes than this calls for a bigger bell or another method
 INPUT_TOP_SWITCH = 2  # DI2 of the gas valves module: bell.top_switch (see _input_bit)
-# On a virtual clock a bell run's conditions are sampled about this many times (and at least every
-# VIRTUAL_SLICE_S): at Qmin a run lasts hours, and a sample every few seconds would cost more than it tells.
-SECTION_SAMPLES = 100
 
 
 class BellProverRig(GasLine):
@@ -113,7 +110,8 @@ class BellProverRig(GasLine):
 
             started_s = self.clock.now()
             self._wait_for(section_done, timeout_s=BELL_RUN_TIMEOUT_S, guard=guard,
-                           what="the bell through its measuring section", virtual_poll_s=self._section_poll_s())
+                           what="the bell through its measuring section",
+                           virtual_poll_s=self._virtual_sample_s(self._section_s()))
             t_meter, p_bell, p_meter = (sum(column) / len(samples) for column in zip(*samples))
             # The flow through the run, not at the valves' switch: read there, the master meter could still show
             # the line at rest (0 m³/h), and the point was judged in the wrong MPE zone.
@@ -138,11 +136,11 @@ class BellProverRig(GasLine):
                 "p_meter": p_meter, "flow": flow, "downstream": downstream,
                 "counts": {pos: counter.fetch_count(timeout_s=10.0) for pos, counter in self.counters.items()}}
 
-    def _section_poll_s(self) -> float:
-        """How often a bell run's conditions are sampled on a virtual clock (see SECTION_SAMPLES)."""
+    def _section_s(self) -> float | None:
+        """How long a bell run through the measuring section takes at the set flow (once one has been seen)."""
         if not self._section_m3h_s or not self.target_m3h:
-            return VIRTUAL_SLICE_S
-        return max(VIRTUAL_SLICE_S, self._section_m3h_s / self.target_m3h / SECTION_SAMPLES)
+            return None
+        return self._section_m3h_s / self.target_m3h
 
     def _bell_reading(self, passes: list[dict], corrections: dict[str, list] | None = None) -> BellProverReading:
         """The passes as one reading: displacements summed, conditions averaged and corrected by their

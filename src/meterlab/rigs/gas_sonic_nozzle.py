@@ -93,7 +93,7 @@ class SonicNozzleRig(GasLine):
                                 water_temperature_c=criteria.water_temperature_c)
                 if why:
                     raise Suspended(why)
-            self._collection_pause(duration_s - elapsed, disturbed)
+            self._collection_pause(duration_s - elapsed, disturbed, duration_s)
 
     def _result(self, serials: list[str], samples: list, planned_s: float, t0: float, t1: float) -> RawMeasurement:
         count = self.timer.fetch_count(timeout_s=10.0)

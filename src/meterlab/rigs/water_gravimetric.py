@@ -332,7 +332,7 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
                     raise Suspended(why)
             if self.clock.now() > end:
                 raise RigError(f"{what}: not done within {expected_s * 3 + 60:.0f} s")
-            self._collection_pause((target - got) / per_s * 0.5, disturbed)
+            self._collection_pause((target - got) / per_s * 0.5, disturbed, expected_s)
 
     # ------------------------------------------------------------------------- measurement helpers
     def _check_health(self, what: str) -> None:
