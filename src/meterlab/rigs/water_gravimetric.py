@@ -483,6 +483,9 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         (there is no other proof for every meter: a pulse or register that stops changing may just be slow)."""
         self._stop_flow_at_valve()
         self.valves.diverter_to_tank()
+        # what coasts on must reach the tank before its steadiness means anything: at once, a tank that was fed
+        # through the bypass is still steady (virtual time asks at once; a busy host's I/O used to give the time)
+        self.wait(SETTLE_S, guard=guard)
         self._wait_tank_steady(guard)
 
     def _wait_tank_steady(self, guard: Guard) -> None:
