@@ -402,8 +402,6 @@ class Clock(Protocol):
 
     def now(self) -> float: ...
 
-    def real_seconds(self, sim_s: float) -> float: ...
-
     def pause(self, sim_s: float) -> None:
         """One slice of a wait of `sim_s` more seconds (the caller loops)."""
 
@@ -419,9 +417,6 @@ class WallClock:
 
     def now(self) -> float:
         return time.monotonic()
-
-    def real_seconds(self, sim_s: float) -> float:
-        return sim_s
 
     def pause(self, sim_s: float) -> None:
         time.sleep(min(SLICE_REAL_S, max(sim_s, 0.0005)))
@@ -471,7 +466,7 @@ def _dwell(clock: Clock, until_s: float, should_stop: Callable[[], bool] | None)
         left = until_s - clock.now()
         if left <= 0:
             return True
-        clock.pause(left) if clock.virtual else time.sleep(min(SLICE_REAL_S, max(clock.real_seconds(left), 0.0005)))
+        clock.pause(left)
 
 
 def run_sweep(generator: RohdeSchwarzSmb100a, table: LevelCalibration, *, dwell_s: float, am_depth_pct: float,

@@ -25,6 +25,7 @@ from meterlab.instruments.emc import EmcGenerator
 from meterlab.instruments.iolog import IOEntry
 from meterlab.instruments.pump import SinamicsV20
 from meterlab.instruments.rf import RohdeSchwarzSmb100a
+from meterlab.instruments.rf_immunity import WallClock
 from meterlab.metrology.methods import GravimetricReading, ReferenceMethod
 from meterlab.rigs.conditions import Readings
 
@@ -59,11 +60,10 @@ class _SequenceStopped(Exception):
     """The measurement a background disturbance served has ended."""
 
 
-class RealClock:
-    """Wall-clock seconds, for real benches (same interface as the simulated lab's clock)."""
+class RealClock(WallClock):
+    """Wall-clock seconds since the run's bench opened, for real benches (the simulated lab's clock's interface)."""
 
     scale = 1.0
-    virtual = False
 
     def __init__(self) -> None:
         self._t0 = time.monotonic()
@@ -74,20 +74,8 @@ class RealClock:
     def real_seconds(self, sim_s: float) -> float:
         return sim_s
 
-    def pause(self, sim_s: float) -> None:
-        time.sleep(max(0.0, min(SLICE_REAL_S, sim_s)))
-
     def actor(self) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
-
-    def idle(self) -> contextlib.AbstractContextManager:
-        return contextlib.nullcontext()
-
-    def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
-        """Start `target` in a daemon thread (only a virtual clock needs to know who drives the lab)."""
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        return thread
 
 
 class RunIOLog:
