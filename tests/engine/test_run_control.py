@@ -15,7 +15,7 @@ from meterlab.engine.session import bench_session, create_run, execute, inputs_f
 from meterlab.records.store import Store
 from meterlab.reports.results import run_result
 
-from .test_end_to_end import BENCH, CONTROL_CLOCK_SCALE, REPO, start
+from .test_end_to_end import BENCH, EMC_CLOCK_SCALE, REPO, start
 
 HERE = Path(__file__).parent
 DN15 = "examples/meters/dn15-class2.yaml"
@@ -24,7 +24,7 @@ DN15 = "examples/meters/dn15-class2.yaml"
 def test_burst_susceptible_meter_shows_a_significant_fault_and_the_immune_one_passes(tmp_path):
     meters = ["examples/meters/dn15-class2-sample3.yaml", DN15]  # position 1 is wired to the burst generator
     store, register, run_id = start(tmp_path, "procedures/r49/burst-mains.yaml", meters,
-                                    "examples/scenarios/burst-susceptible.yaml", clock_scale=CONTROL_CLOCK_SCALE)
+                                    "examples/scenarios/burst-susceptible.yaml", clock_scale=EMC_CLOCK_SCALE)
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
     checks = {c["meter_serial"]: c for c in run_result(store, run_id)["tests"][0]["checks"]}
     susceptible, immune = checks["WM15-2026-0003"], checks["WM15-2026-0001"]
@@ -56,7 +56,7 @@ def test_under_guarded_acceptance_the_points_carry_their_guard_band_and_the_faul
     text = (REPO / "procedures/r49/burst-mains.yaml").read_text(encoding="utf-8")
     procedure.write_text(text.replace("decision_rule: simple", "decision_rule: guarded"), encoding="utf-8")
     store, register, run_id = start(tmp_path, str(procedure), ["examples/meters/dn15-class2-sample3.yaml", DN15],
-                                    "examples/scenarios/burst-susceptible.yaml", clock_scale=CONTROL_CLOCK_SCALE)
+                                    "examples/scenarios/burst-susceptible.yaml", clock_scale=EMC_CLOCK_SCALE)
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
     result = run_result(store, run_id)
     checks = {c["meter_serial"]: c for c in result["tests"][0]["checks"]}
@@ -161,7 +161,7 @@ def test_pause_holds_the_rig_and_resume_finishes_the_run(tmp_path):
 def test_esd_is_applied_between_two_measurements_at_the_declared_severity(tmp_path):
     meters = ["examples/meters/dn15-class2-sample3.yaml", DN15]
     store, register, run_id = start(tmp_path, "procedures/r49/esd.yaml", meters,
-                                    "examples/scenarios/burst-susceptible.yaml", clock_scale=CONTROL_CLOCK_SCALE)
+                                    "examples/scenarios/burst-susceptible.yaml", clock_scale=EMC_CLOCK_SCALE)
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
     applied = [e.payload for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("disturbance")]
     assert applied[0]["disturbance"] == "esd" and applied[0]["mode"] == "between"
