@@ -43,6 +43,7 @@ class SimClock:
     """Simulated seconds since the lab started; `origin_unix_s` is the wall time of simulated t = 0."""
 
     virtual = False
+    _stopped = False  # a virtual clock's waits end when its lab stops
 
     def __init__(self, scale: float = 1.0):
         if not scale > 0:
@@ -117,6 +118,26 @@ class SimClock:
         return real_s
 
 
+def _wait_in_steps(
+    clock: SimClock,
+    predicate: Callable[[], bool],
+    *,
+    timeout_sim_s: float,
+    poll_sim_s: float | None = None,
+    max_real_s: float = DEFAULT_MAX_REAL_S,
+    stop: threading.Event | None = None,
+) -> bool:
+    """`wait_until` for a clock whose `sleep` moves simulated time itself (manual, virtual): no real time to
+    bound, the predicate asked after every step of `poll_sim_s`."""
+    deadline = clock.now() + timeout_sim_s
+    step_s = poll_sim_s or timeout_sim_s / 100
+    while not predicate():
+        if clock.now() >= deadline or clock._stopped or (stop is not None and stop.is_set()):
+            return predicate()
+        clock.sleep(min(step_s, deadline - clock.now()))
+    return True
+
+
 class ManualClock(SimClock):
     """A clock that moves only when told (unit tests of physics): `advance(dt)`, `sleep` advances at once."""
 
@@ -135,20 +156,7 @@ class ManualClock(SimClock):
     def sleep(self, sim_s: float, *, max_real_s: float = DEFAULT_MAX_REAL_S) -> None:
         self.advance(sim_s)
 
-    def wait_until(
-        self,
-        predicate: Callable[[], bool],
-        *,
-        timeout_sim_s: float,
-        poll_sim_s: float | None = None,
-        max_real_s: float = DEFAULT_MAX_REAL_S,
-        stop: threading.Event | None = None,
-    ) -> bool:
-        deadline = self._now + timeout_sim_s
-        step_s = poll_sim_s or timeout_sim_s / 100
-        while not predicate() and self._now < deadline:
-            self.advance(min(step_s, deadline - self._now))
-        return predicate()
+    wait_until = _wait_in_steps
 
 
 class VirtualClock(SimClock):
@@ -269,22 +277,7 @@ class VirtualClock(SimClock):
     def pause(self, sim_s: float) -> None:
         self.sleep(max(0.0, sim_s))
 
-    def wait_until(
-        self,
-        predicate: Callable[[], bool],
-        *,
-        timeout_sim_s: float,
-        poll_sim_s: float | None = None,
-        max_real_s: float = DEFAULT_MAX_REAL_S,
-        stop: threading.Event | None = None,
-    ) -> bool:
-        deadline = self._now + timeout_sim_s
-        step_s = poll_sim_s or timeout_sim_s / 100
-        while not predicate():
-            if self._now >= deadline or self._stopped or (stop is not None and stop.is_set()):
-                return predicate()
-            self.sleep(min(step_s, deadline - self._now))
-        return True
+    wait_until = _wait_in_steps
 
     def stop(self) -> None:
         wire.remove_listener(self._poke)
