@@ -49,6 +49,17 @@ def rate(call, seconds: float) -> float:
     return count / elapsed
 
 
+def cpu_per_call_us(call, count: int = 3000, rounds: int = 5) -> float:
+    """The calling thread's CPU time per call, best of `rounds` (the host's load does not add to it)."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.thread_time()
+        for _ in range(count):
+            call()
+        best = min(best, (time.thread_time() - start) / count)
+    return best * 1e6
+
+
 def raw_query(conn: socket.socket, request: bytes) -> bytes:
     conn.sendall(request)
     reply = b""
@@ -96,6 +107,7 @@ def query_rates(seconds: float) -> None:
     print("1. queries per second to the simulated counter's gate time (lab in its own process)")
     print(f"   {'placement':32} {'driver':>8} {'pyvisa-py':>10} {'raw socket':>11} {'driver/raw':>11} {'pyvisa/raw':>11}")
     original = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    cpu_us: list[float] = []
     for placement, client_cpu, lab_cpu in (("scheduler's choice", None, None), ("lab and client on own CPUs", 0, 1)):
         with tempfile.TemporaryDirectory() as tmp:
             ports_file = Path(tmp) / "ports.json"
@@ -108,19 +120,22 @@ def query_rates(seconds: float) -> None:
                         open_instrument("counter", entry, MemoryIOLog(max_entries=10_000), resource) as counter:
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     visa = counter.transport.resource
-                    driver, pyvisa_py, raw = medians([
-                        lambda: getattr(counter, command),
-                        lambda: (visa.write_raw(request), visa.read_raw()),
-                        lambda: raw_query(conn, request),
-                    ], seconds)
+                    ways = [lambda: getattr(counter, command), lambda: (visa.write_raw(request), visa.read_raw()),
+                            lambda: raw_query(conn, request)]
+                    driver, pyvisa_py, raw = medians(ways, seconds)
+                    cpu_us = [cpu_per_call_us(way) for way in ways]
             finally:
                 process.terminate()
                 process.wait(10)
                 if original:
                     os.sched_setaffinity(0, original)
         print(f"   {placement:32} {driver:8.0f} {pyvisa_py:10.0f} {raw:11.0f} {driver / raw:11.2f} {pyvisa_py / raw:11.2f}")
+    driver_cpu, pyvisa_cpu, raw_cpu = cpu_us
+    print(f"   {'client CPU per query (µs)':32} {driver_cpu:8.1f} {pyvisa_cpu:10.1f} {raw_cpu:11.1f} "
+          f"{driver_cpu / raw_cpu:11.2f} {pyvisa_cpu / raw_cpu:11.2f}   driver/pyvisa-py {driver_cpu / pyvisa_cpu:.2f}")
     print("   driver = the Keysight53230A property (VisaTransport, I/O log, parsing); pyvisa-py = the same")
-    print("   resource's write_raw + read_raw; raw socket = sendall + recv on a plain socket.")
+    print("   resource's write_raw + read_raw; raw socket = sendall + recv on a plain socket. Rates depend on how")
+    print("   the host schedules two processes; the client's CPU per query is what each layer itself costs.")
 
 
 class BenchLoad:

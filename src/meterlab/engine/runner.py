@@ -13,6 +13,7 @@ alarm) the current measurement is suspended, discarded, and retried once the con
 
 from __future__ import annotations
 
+import itertools
 import math
 import traceback
 from typing import Any
@@ -336,8 +337,10 @@ class Runner:
         step: RunFlow = action.step
         q = action.point.nominal_m3h
         if step.duration_s is not None:
+            parts_run = itertools.count()  # the flow is set by the first part this execution runs, not by each
             self._in_parts(action, step.duration_s, PART_S, lambda seconds: self.rig.run_flow(
-                q, duration_s=seconds, cycles=None, on_s=None, off_s=None, guard=self.checkpoint))
+                q, duration_s=seconds, cycles=None, on_s=None, off_s=None, guard=self.checkpoint,
+                flowing=next(parts_run) > 0))
         else:
             per_part = max(1, int(PART_S // (step.on_s + step.off_s)))
             self._in_parts(action, step.cycles, per_part, lambda cycles: self.rig.run_flow(

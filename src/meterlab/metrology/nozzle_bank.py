@@ -23,16 +23,25 @@ class NozzleBank:
 
     def critical_flow_m3h(self, signals: tuple[str, ...], p0_pa: float, t0_c: float) -> float:
         """Volume flow at p0, T0 that the open nozzles pass (ISO 9300, Cd from the certificate)."""
-        mass = sum(sonic_nozzle_mass_flow(self.nozzles[s][0], self.nozzles[s][1], p0_pa, t0_c,
-                                          self.molar_mass_kg_mol, self.kappa) for s in signals)
-        density = p0_pa * self.molar_mass_kg_mol / (MOLAR_GAS_CONSTANT * (t0_c + ZERO_CELSIUS_K))
-        return mass / density * 3600.0
+        return self._volume_flow_m3h(sum(self._mass_flow(s, p0_pa, t0_c) for s in signals), p0_pa, t0_c)
 
     def flows(self, p0_pa: float, t0_c: float) -> list[tuple[tuple[str, ...], float]]:
         """Every combination of nozzles with its flow at p0, T0, smallest flow first."""
+        # each nozzle's mass flow once: a bank of 8 has 255 combinations, and durability sets its flow thousands
+        # of times
+        masses = {name: self._mass_flow(name, p0_pa, t0_c) for name in self.nozzles}
         combinations = (c for count in range(1, len(self.nozzles) + 1)
                         for c in itertools.combinations(self.nozzles, count))
-        return sorted(((c, self.critical_flow_m3h(c, p0_pa, t0_c)) for c in combinations), key=lambda cq: cq[1])
+        return sorted(((c, self._volume_flow_m3h(sum(masses[s] for s in c), p0_pa, t0_c)) for c in combinations),
+                      key=lambda cq: cq[1])
+
+    def _mass_flow(self, name: str, p0_pa: float, t0_c: float) -> float:
+        d_m, cd = self.nozzles[name]
+        return sonic_nozzle_mass_flow(d_m, cd, p0_pa, t0_c, self.molar_mass_kg_mol, self.kappa)
+
+    def _volume_flow_m3h(self, mass_kg_s: float, p0_pa: float, t0_c: float) -> float:
+        density = p0_pa * self.molar_mass_kg_mol / (MOLAR_GAS_CONSTANT * (t0_c + ZERO_CELSIUS_K))
+        return mass_kg_s / density * 3600.0
 
     def choose(self, flowrate_m3h: float, p0_pa: float, t0_c: float) -> tuple[tuple[str, ...], float]:
         """The nozzle combination whose critical flow is closest to `flowrate_m3h`, and that flow."""

@@ -131,7 +131,8 @@ class Rig(Protocol):
     def held_disturbances(self) -> dict[str, Any]: ...
     def set_climate(self, temperature_c: float, humidity_pct: float | None, *, ramp_c_per_min: float | None) -> None: ...
     def soak(self, duration_s: float, *, within_c: float, guard: Guard) -> None: ...
-    def run_flow(self, flowrate_m3h: float, *, duration_s, cycles, on_s, off_s, guard: Guard) -> None: ...
+    def run_flow(self, flowrate_m3h: float, *, duration_s, cycles, on_s, off_s, guard: Guard,
+                 flowing: bool = False) -> None: ...
     def wait(self, duration_s: float, *, guard: Guard) -> None: ...
     def wait_condition(self, criteria, *, guard: Guard, timeout_s: float = 3600.0) -> None: ...
     def standards(self) -> list[str]: ...
@@ -413,16 +414,27 @@ class BenchRig:
                        what=f"chamber at {target:g} °C")
         self.wait(duration_s, guard=guard)
 
-    def run_flow(self, flowrate_m3h: float, *, duration_s, cycles, on_s, off_s, guard: Guard) -> None:
+    def run_flow(self, flowrate_m3h: float, *, duration_s, cycles, on_s, off_s, guard: Guard,
+                 flowing: bool = False) -> None:
+        """Flow for `duration_s` (`flowing`: already set at this flowrate, by the step's previous part), or
+        `cycles` start/stop cycles, ending stopped."""
         if duration_s is not None:
-            self.set_flow(flowrate_m3h)
+            if not flowing:
+                self.set_flow(flowrate_m3h)
             self.wait(duration_s, guard=guard)
             return
-        for _ in range(cycles):
-            self.set_flow(flowrate_m3h)
+        for index in range(cycles):
+            self.set_flow(flowrate_m3h) if index == 0 else self._restart_flow(flowrate_m3h)
             self.wait(on_s, guard=guard)
-            self.stop_flow()
+            self.stop_flow() if index == cycles - 1 else self._interrupt_flow()
             self.wait(off_s, guard=guard)
+
+    def _interrupt_flow(self) -> None:
+        """Stop the flow within a run of start/stop cycles (a rig with a quick valve leaves the rest as set)."""
+        self.stop_flow()
+
+    def _restart_flow(self, flowrate_m3h: float) -> None:
+        self.set_flow(flowrate_m3h)
 
     def reconnect(self, name: str) -> None:
         """Close and reopen the connection of instrument `name` (after a lost connection or a missed reply, whose

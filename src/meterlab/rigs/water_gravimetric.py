@@ -134,6 +134,14 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         self.pump.stop()
         self.valves.close_start_valve()
 
+    def _interrupt_flow(self) -> None:
+        # start/stop cycles switch the start valve; the pump keeps its speed (the line, diverter and direction
+        # stay as set), as a rig's quick-acting valve does
+        self.valves.close_start_valve()
+
+    def _restart_flow(self, flowrate_m3h: float) -> None:
+        self.valves.open_start_valve()
+
     def flowrate_m3h(self, *, guard: Guard, window_s: float = 0.0) -> float:
         """Mean flow over at least `window_s`, from the first meter's pulses (at least ~100 pulses, so that
         one pulse more or less is within 1 %)."""
