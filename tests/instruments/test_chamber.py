@@ -16,6 +16,7 @@ from meterlab.instruments.errors import (
 )
 from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.testing import TIMEOUT, expected_protocol
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.scenario import FaultSpec, load_scenario
 from meterlab.sim.testing import raised_within, running_lab, wait_for
 
@@ -314,9 +315,9 @@ def connect(lab, name, timeout_s=None):
 
 @pytest.fixture(scope="module")
 def fast_espec():
-    """The default bench's ESPEC chamber alone, at 10^4x: simulated hours in real seconds."""
+    """The default bench's ESPEC chamber alone, on virtual time: simulated hours in real milliseconds, exact."""
     entry = load_bench(SIM_BENCH).instruments["chamber"].model_dump()
-    with small_lab("chamber", entry, 10_000) as lab, connect(lab, "chamber") as chamber:
+    with small_lab("chamber", entry, VIRTUAL) as lab, connect(lab, "chamber") as chamber:
         yield lab, chamber
 
 
@@ -324,7 +325,7 @@ def fast_espec():
 def watlow():
     entry = {"driver": "watlow_f4", "role": "climate_chamber", "sim": True, "options": WATLOW,
              "wiring": {"air": "chamber"}}
-    with small_lab("chamber_modbus", entry, 10_000) as lab, connect(lab, "chamber_modbus") as chamber:
+    with small_lab("chamber_modbus", entry, VIRTUAL) as lab, connect(lab, "chamber_modbus") as chamber:
         yield lab, chamber
 
 
@@ -335,12 +336,13 @@ def espec(lab):
         yield chamber
 
 
-def settles(chamber, temperature_c, humidity_pct=None, *, within_c=0.1, within_pct=1.0, timeout_real_s=10):
+def settles(lab, chamber, temperature_c, humidity_pct=None, *, within_c=0.1, within_pct=1.0):
+    """The chamber reaches the climate within 12 simulated hours, read every 10 s (on the lab's virtual clock)."""
     def there():
         temperature, humidity = chamber.read()
         return abs(temperature - temperature_c) <= within_c and (
             humidity_pct is None or abs(humidity - humidity_pct) <= within_pct)
-    return wait_for(there, timeout_real_s=timeout_real_s, poll_real_s=0.01)
+    return lab.clock.wait_until(there, timeout_sim_s=12 * 3600, poll_sim_s=10)
 
 
 def test_espec_chamber_reaches_its_setpoint_and_the_meter_follows(fast_espec):
@@ -348,10 +350,11 @@ def test_espec_chamber_reaches_its_setpoint_and_the_meter_follows(fast_espec):
     started_s = lab.clock.now()
     chamber.set_climate(55, 85)
     assert chamber.mode == "constant" and chamber.setpoint() == (55.0, 85.0)
-    assert settles(chamber, 55, 85)
+    assert settles(lab, chamber, 55, 85)
     # 32 K at 3 K/min less 9 K of exponential tail: at least ~7 min; the lab must not jump there
     assert lab.clock.now() - started_s > 400
-    assert wait_for(lambda: abs(lab.world.read("meter.ambient_c") - 55) < 0.1, timeout_real_s=10)  # lags behind
+    assert lab.clock.wait_until(lambda: abs(lab.world.read("meter.ambient_c") - 55) < 0.1, timeout_sim_s=24 * 3600,
+                                poll_sim_s=60)  # lags behind
     assert lab.world.read("chamber.temperature_c") == pytest.approx(55, abs=1e-3)
     assert chamber.read() == (55.0, 85.0)
     chamber.safe_state()
@@ -361,7 +364,7 @@ def test_espec_chamber_reaches_its_setpoint_and_the_meter_follows(fast_espec):
 def test_espec_ramp_moves_the_program_setpoint_at_the_rate_and_the_air_follows(fast_espec):
     lab, chamber = fast_espec
     chamber.set_climate(23, None)
-    assert settles(chamber, 23)
+    assert settles(lab, chamber, 23)
     before_s = lab.clock.now()
     chamber.set_climate(35, None, ramp_c_per_min=2.0)  # 12 K at 2 K/min: TIME0:6
     after_s = lab.clock.now()  # the program started between before_s and after_s
@@ -373,7 +376,7 @@ def test_espec_ramp_moves_the_program_setpoint_at_the_rate_and_the_air_follows(f
     pv, sp = (float(x) for x in reply.split(",")[:2])
     assert 23 + 2 * (asked_s - after_s) / 60 - 0.1 <= sp <= 23 + 2 * (answered_s - before_s) / 60 + 0.1
     assert 23 + 3 < sp < 35 - 3 and abs(pv - sp) < 0.5  # midway, and the air tracks the program
-    assert settles(chamber, 35)
+    assert settles(lab, chamber, 35)
     assert chamber.setpoint()[0] == 35.0 and chamber.transport.query("MODE?,DETAIL") == "RMT RUN END HOLD"
     chamber.safe_state()
 
@@ -438,7 +441,7 @@ def test_watlow_chamber_reaches_its_setpoints_and_the_profile_ramp_runs(watlow):
     assert chamber.mode == "standby" and "range -40 .. 150" in chamber.identify()
     chamber.set_climate(-10, None)
     assert chamber.mode == "constant" and chamber.setpoint() == (-10.0, None)
-    assert settles(chamber, -10)
+    assert settles(lab, chamber, -10)
     assert lab.world.read("chamber.humidity_setpoint_pct") is None
     before_s = lab.clock.now()
     chamber.set_climate(20, 60, ramp_c_per_min=1.5)  # 30 K at 1.5 K/min: 20 min
@@ -452,7 +455,7 @@ def test_watlow_chamber_reaches_its_setpoints_and_the_profile_ramp_runs(watlow):
     assert low - 0.1 <= temperature_sp <= high + 0.1 and 0 < temperature_sp < 10 and humidity_sp == 60.0
     temperature_c, _ = chamber.read()
     assert temperature_sp - 0.5 <= temperature_c <= chamber.setpoint()[0] + 0.5  # the air tracks the profile
-    assert settles(chamber, 20, 60, within_c=0.1)
+    assert settles(lab, chamber, 20, 60, within_c=0.1)
     assert chamber.mode == "constant" and chamber.setpoint() == (20.0, 60.0)  # the profile has ended
     chamber.safe_state()
     assert chamber.mode == "standby" and lab.world.read("chamber.running") is False

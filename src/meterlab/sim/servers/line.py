@@ -115,6 +115,10 @@ class LineServer:
     def stop(self) -> None:
         self._stop.set()
         wire.unserve((self.host, self.port))
+        try:  # wakes the accept loop now (Linux), rather than at its next POLL_S: a lab stops in milliseconds
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         with self._lock:
             connections, threads = list(self._connections), list(self._threads)
