@@ -34,15 +34,16 @@ def test_the_shaker_table_and_thresholds_are_the_reference_sheets_with_their_sta
     assert profile.seismic.operate.status == "secondary" and profile.valve.max_leak_l_h.status == "unverified"
     # nothing is verified today: CNS 14741 was not read
     assert "seismic.operate" in profile.unverified_values() and "valve.max_leak_l_h" in profile.unverified_values()
-    with pytest.raises(DeclarationError, match="G4"):
-        profile.excess_threshold_m3h("G40")
+    assert profile.excess_threshold_m3h(6.0) == ("G4", 5.0)
+    with pytest.raises(DeclarationError, match=r"G4 \(Qmax 6\)"):
+        profile.excess_threshold_m3h(16.0)
 
 
 @pytest.mark.parametrize("old, new, field", [
     ("max_leak_l_h: {value: 0.1,", "max_leak_l_h: {value: 0.1, unit: l,", "valve.max_leak_l_h.unit"),
     ("status: secondary}", "status: checked}", "status"),
     ("- {acceleration_gal: 250, period_s: 0.3}", "- {acceleration_gal: -250, period_s: 0.3}", "acceleration_gal"),
-    ("G4: 5.0", "G4: 0", "by_designation"),
+    ("G4: {qmax_m3h: 6.0, threshold_m3h: 5.0}", "G4: {qmax_m3h: 6.0, threshold_m3h: 0}", "threshold_m3h"),
 ])
 def test_a_wrong_field_is_refused_naming_the_file_the_line_and_the_field(tmp_path, old, new, field):
     bad = tmp_path / "gas-safety-bad.yaml"

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from meterlab.errors import DeclarationError
 from meterlab.metrology.decision import Decision, DecisionRule, Outcome, decide
@@ -87,16 +87,13 @@ class PressureDrop(_Strict):
     observe_s: Value
 
 
-class Thresholds(Sourced):
-    by_designation: dict[str, float] = Field(min_length=1)
+class SizeThreshold(_Strict):
+    qmax_m3h: float = Field(gt=0, description="the size's Qmax: how a declared meter is matched to its size")
+    threshold_m3h: float = Field(gt=0)
 
-    @field_validator("by_designation")
-    @classmethod
-    def _positive(cls, table: dict[str, float]) -> dict[str, float]:
-        bad = [name for name, value in table.items() if not value > 0]
-        if bad:
-            raise ValueError(f"every threshold must be > 0 m³/h; fix {', '.join(bad)}")
-        return table
+
+class Thresholds(Sourced):
+    by_designation: dict[str, SizeThreshold] = Field(min_length=1)
 
 
 class ExcessFlow(_Strict):
@@ -137,12 +134,15 @@ class SafetyProfile(_Strict):
             raise DeclarationError("gas", gas, f"one of {', '.join(self.pressure_drop.gases)} "
                                                f"(profile {self.profile})") from None
 
-    def excess_threshold_m3h(self, designation: str) -> float:
+    def excess_threshold_m3h(self, qmax_m3h: float) -> tuple[str, float]:
+        """(designation, threshold) of the meter size with this Qmax."""
         table = self.excess_flow.thresholds_m3h.by_designation
-        if designation not in table:
-            raise DeclarationError("designation", designation, f"one of {', '.join(table)} (profile {self.profile}, "
-                                   "excess_flow.thresholds_m3h.by_designation: add the size there)")
-        return table[designation]
+        for designation, size in table.items():
+            if math.isclose(size.qmax_m3h, qmax_m3h, rel_tol=1e-6):
+                return designation, size.threshold_m3h
+        sizes = ", ".join(f"{name} (Qmax {size.qmax_m3h:g})" for name, size in table.items())
+        raise DeclarationError("qmax_m3h", qmax_m3h, f"the Qmax of a size of profile {self.profile}: {sizes}; add the "
+                               "meter's size under excess_flow.thresholds_m3h.by_designation")
 
     def unverified_values(self) -> list[str]:
         """Dotted names of every value not verified against the standard (for reports)."""
