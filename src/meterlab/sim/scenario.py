@@ -89,6 +89,8 @@ class SafetySpec(Strict):
         "none", description="valve_leaks: the closed valve passes leak_l_h; trips_on_shocks: the seismic logic lacks "
         "its impulse rejection (no envelope hold, one peak is enough); never_trips: no function ever closes the valve")
     leak_l_h: float = Field(0.0, ge=0, description="valve_leaks: the flow through the closed valve, L/h")
+    clock_offset_s: float = Field(0.0, description="the meter's clock minus the lab's: its logged event times are "
+                                  "off by this (a meter whose clock was not set)")
 
     @model_validator(mode="after")
     def _leak_of_a_leaking_valve(self) -> SafetySpec:

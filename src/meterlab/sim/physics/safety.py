@@ -23,7 +23,7 @@ Pressure and flow are judged once per world step (at most 1 s apart): their deci
 resolution; the seismic decision is at the exact sample. Every decision and reset is logged with its simulated
 time (the meter's clock), with the alarms (causes since the last reset): what the meter's interface serves.
 
-Faults (`fault:`): valve_leaks; trips_on_shocks (the logic lacks its impulse rejection: dwell_by_level counts the
+The meter logs on its own clock, `clock_offset_s` off the lab's. Faults (`fault:`): valve_leaks; trips_on_shocks (the logic lacks its impulse rejection: dwell_by_level counts the
 dwell from the envelope's rise, trigger_then_peaks needs one peak); never_trips (no function ever closes the valve).
 
 Signals: gas_meter<n>.valve (open | closing | closed), gas_meter<n>.flow_l_h (the flow through the meter in
@@ -233,7 +233,7 @@ class SafetyUnit(Component):
             return
         self.valve = "closing"
         self.alarms.add(cause)
-        self.events.append(Event(cause, at_s))
+        self.events.append(Event(cause, at_s + self.spec.clock_offset_s))
         self.world.schedule(at_s + self.spec.valve_close_s, self._closed)
         self.world.emit("safety_shut_off", meter=self.position, cause=cause, t_s=at_s)
 
@@ -247,7 +247,7 @@ class SafetyUnit(Component):
         self.alarms.clear()
         self.since = dict.fromkeys(self.since)
         self.logic.reset()
-        self.events.append(Event("reset", self.world.t_s))
+        self.events.append(Event("reset", self.world.t_s + self.spec.clock_offset_s))
 
 
 def _sign(a: tuple[float, float, float]) -> float:
