@@ -11,7 +11,13 @@ import yaml
 from meterlab.calibration.register import Register
 from meterlab.engine.control import RunControl, RunState
 from meterlab.engine.prompts import AutoPrompter
-from meterlab.engine.session import create_run, execute, load_inputs
+from meterlab.engine.events import EventBus
+from meterlab.engine.runner import Runner
+from meterlab.engine.session import bench_session, create_run, execute, inputs_from_header, load_inputs
+from meterlab.errors import InputFileError
+from meterlab.instruments.bench import open_instrument
+from meterlab.instruments.iolog import MemoryIOLog
+from meterlab.procedures.schema import load_procedure
 from meterlab.records.store import Store
 from meterlab.sim.clock import VIRTUAL
 
@@ -138,3 +144,45 @@ def test_a_good_meter_shuts_off_above_the_excess_flow_threshold_only(tmp_path):
 def test_a_meter_whose_excess_flow_threshold_is_wrong_fails(tmp_path, threshold_m3h, failing):
     _, outcomes, _ = run(tmp_path, "excess-flow", scenario_with(tmp_path, excess_flow_m3h=threshold_m3h))
     assert failed(outcomes) == failing
+
+
+# -- abort and bad input ----------------------------------------------------------------------------------------
+def test_an_abort_during_a_shaking_leaves_the_shaker_stopped_as_the_instrument_says(tmp_path):
+    inputs = load_inputs(SAFETY / "seismic-non-operate.yaml", [METER], BENCH, GOOD)
+    store, register = Store(str(tmp_path / "records.db")), Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=20.0)
+    inputs = inputs_from_header(next(store.entries(run_id)).payload)
+    control = RunControl()
+    with bench_session(inputs, clock_scale=20.0, register=register) as rig:
+        runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
+                        prompter=AutoPrompter(), procedure=inputs.procedure, bus=EventBus(), control=control)
+        worker = threading.Thread(target=runner.run)
+        worker.start()
+        world = rig.lab.world
+        assert world.wait_until(lambda: world.read("shaker.running"), timeout_real_s=60)
+        control.abort()  # in the middle of the first 60 s shaking
+        worker.join(60)
+        assert runner.state is RunState.ABORTED
+        entry = rig.lab.bench.instruments["shaker"]
+        with open_instrument("shaker", entry, MemoryIOLog(), rig.lab.resources["shaker"]) as shaker:  # its own word
+            assert shaker.state in ("ABORTED", "STOPPED") and shaker.control_acceleration_m_s2 == 0.0
+        assert world.read("shaker.running") is False and world.read("gas.flowrate_m3h") == 0
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("function: seismic, table: operate", "function: seismc, table: operate", ["function", "seismic"]),
+    ("table: operate, expect: shut_off", "table: operate, expect: shutoff", ["expect", "shut_off"]),
+    ("function: seismic, table: operate", "function: seismic", ["names its table"]),
+    ("safety_profile: gas-safety-cns14741", "safety_profile: gas-safety-cns1474", ["safety_profile",
+                                                                                   "gas-safety-cns1474"]),
+    ("safety_profile: gas-safety-cns14741\n", "", ["needs the procedure's safety_profile"]),
+])
+def test_a_programme_with_a_wrong_field_is_refused_naming_file_line_field_and_fix(tmp_path, old, new, words):
+    text = (SAFETY / "seismic-operate.yaml").read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        load_procedure(bad)
+    message = str(caught.value)
+    assert str(bad) in message and "line" in message and all(w in message for w in words), message
