@@ -131,6 +131,14 @@ def test_a_valve_that_leaks_when_closed_fails_tightness(tmp_path):
     assert tests[1]["leak"]["value_l_h"] == pytest.approx(2.0, rel=0.05)
 
 
+@pytest.mark.parametrize("threshold_pa, failing", [(1000.0, []), (300.0, ["below-threshold"])])
+def test_the_lp_gas_programme_judges_against_the_lp_gas_threshold(tmp_path, threshold_pa, failing):
+    """An LP-gas meter (1 kPa) passes; a city-gas meter (0.3 kPa) does not close at 0.8 kPa and fails."""
+    state, outcomes, tests = run(tmp_path, "pressure-drop-lp-gas", scenario_with(tmp_path, pressure_drop_gauge_pa=threshold_pa))
+    assert state is RunState.COMPLETED and failed(outcomes) == failing
+    assert tests[1]["stimulus"]["threshold_pa"] == 1000 and tests[1]["stimulus"]["inlet_gauge_pa"] == pytest.approx(800)
+
+
 # -- excess flow ------------------------------------------------------------------------------------------------
 def test_a_good_meter_shuts_off_above_the_excess_flow_threshold_only(tmp_path):
     state, outcomes, tests = run(tmp_path, "excess-flow")

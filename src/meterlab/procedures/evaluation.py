@@ -195,8 +195,10 @@ def check_safety(extra: dict, rule: str) -> list[CheckResult]:
         if "leak" in test:
             leak = test["leak"]
             decision = judge_leak(leak["value_l_h"], leak["U_l_h"], _value(leak["limit"]), rule=rule)
+            judged = {"value": max(leak["value_l_h"], 0.0), "U": leak["U_l_h"], "limit": leak["limit"]["value"],
+                      "unit": "L/h"}
             results.append(CheckResult("safety", test["meter_serial"], decision.outcome, f"{where}: valve tightness",
-                                       {**leak, **decision.details()}))
+                                       {**leak, **judged, **decision.details()}))
         if "transmitted" in test:
             results.append(_transmitted_result(test, where, rule))
     return results
@@ -204,8 +206,9 @@ def check_safety(extra: dict, rule: str) -> list[CheckResult]:
 
 def _shut_off_result(test: dict, where: str, rule: str) -> CheckResult:
     serial, details = test["meter_serial"], {k: v for k, v in test.items() if k not in ("leak", "transmitted")}
-    if test["expect"] == "no_shut_off":
-        return CheckResult("safety", serial, judge_no_shut_off(test["shut_off"]), where, details)
+    if test["expect"] == "no_shut_off":  # a state seen, not a quantity: no value, U or limit in the tables
+        state = {"unit": "state", "observed": "valve closed" if test["shut_off"] else "valve open"}
+        return CheckResult("safety", serial, judge_no_shut_off(test["shut_off"]), where, {**details, **state})
     expected = {"seismic": "seismic", "pressure_drop": "pressure_drop", "excess_flow": "excess_flow"}[test["function"]]
     if not test["shut_off"]:
         note = f"the valve did not close within {test['watched_until_s']:.0f} s"
@@ -214,8 +217,9 @@ def _shut_off_result(test: dict, where: str, rule: str) -> CheckResult:
         note = f"the valve closed for {test.get('cause')!r}, not {expected!r}"
         return CheckResult("safety", serial, Outcome.FAIL, where, {**details, "note": note})
     decision = judge_time(ObservedTime(test["time_s"], test["u_time_s"]), _value(test["limit_shut_off_s"]), rule=rule)
-    return CheckResult("safety", serial, decision.outcome, where, {**details, "U_time_s": 2 * test["u_time_s"],
-                                                                   "k": 2, **decision.details()})
+    judged = {"value": test["time_s"], "U": 2 * test["u_time_s"], "limit": test["limit_shut_off_s"]["value"],
+              "unit": "s"}
+    return CheckResult("safety", serial, decision.outcome, where, {**details, **judged, "k": 2, **decision.details()})
 
 
 def _transmitted_result(test: dict, where: str, rule: str) -> CheckResult:
@@ -227,7 +231,10 @@ def _transmitted_result(test: dict, where: str, rule: str) -> CheckResult:
         return CheckResult("safety", serial, Outcome.FAIL, f"{where}: event transmitted", {**sent, "note": note})
     decision = judge_transmitted_time(sent["time_since_stimulus_s"], ObservedTime(test["time_s"], test["u_time_s"]),
                                       _value(limit), rule=rule)
-    return CheckResult("safety", serial, decision.outcome, f"{where}: event transmitted", {**sent, **decision.details()})
+    judged = {"value": sent["time_since_stimulus_s"] - test["time_s"], "U": 2 * test["u_time_s"],
+              "limit": limit["value"], "unit": "s"}
+    return CheckResult("safety", serial, decision.outcome, f"{where}: event transmitted",
+                       {**sent, **judged, **decision.details()})
 
 
 def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tuple[str, Meter]],
