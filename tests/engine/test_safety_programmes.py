@@ -19,6 +19,7 @@ from meterlab.instruments.bench import open_instrument
 from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.procedures.schema import load_procedure
 from meterlab.records.store import Store
+from meterlab.reports.document import collect, decisions
 from meterlab.sim.clock import VIRTUAL
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +38,8 @@ def scenario_with(tmp_path, **safety) -> Path:
     return path
 
 
-def run(tmp_path, programme: str, scenario: Path = GOOD, control: RunControl | None = None, clock_scale=VIRTUAL):
+def run(tmp_path, programme: str, scenario: Path = GOOD, control: RunControl | None = None, clock_scale=VIRTUAL,
+        keep: dict | None = None):
     inputs = load_inputs(SAFETY / f"{programme}.yaml", [METER], BENCH, scenario)
     store = Store(str(tmp_path / "records.db"))
     register = Register.load(REPO / "calibration")
@@ -45,6 +47,8 @@ def run(tmp_path, programme: str, scenario: Path = GOOD, control: RunControl | N
     state = execute(store, run_id, prompter=AutoPrompter(), register=register, control=control)
     checks = [c for e in store.entries(run_id, kinds=["evaluation"]) for c in e.payload["checks"]]
     tests = [e.payload for e in store.entries(run_id, kinds=["safety_test"])]
+    if keep is not None:
+        keep.update(store=store, run_id=run_id)
     return state, {c["point"]: c["outcome"] for c in checks}, tests
 
 
@@ -117,6 +121,18 @@ def test_a_good_meter_shuts_off_below_the_pressure_threshold_only_and_its_valve_
     below = tests[1]
     assert below["cause"] == "pressure_drop" and below["leak"]["value_l_h"] == pytest.approx(0.0, abs=0.01)
     assert below["stimulus"]["inlet_gauge_pa"] == pytest.approx(240.0)  # 0.8 x 300 Pa, from the profile
+
+
+def test_the_run_records_its_safety_profile_and_the_report_states_each_quantity_in_its_unit(tmp_path):
+    kept: dict = {}
+    run(tmp_path, "pressure-drop", keep=kept)
+    store, run_id = kept["store"], kept["run_id"]
+    header = next(store.entries(run_id, kinds=["run_created"])).payload
+    assert header["safety_profile"]["name"] == "gas-safety-cns14741"
+    assert "valve.max_leak_l_h" in header["safety_profile"]["unverified"]
+    rows = {(row[1], row[3]): row for row in decisions(collect(store, run_id))}
+    assert rows[("below-threshold", "s")][6] == "30" and rows[("below-threshold: valve tightness", "L/h")][6] == "0.1"
+    assert rows[("above-threshold", "state")][8].count("pass")
 
 
 @pytest.mark.parametrize("threshold_pa, failing", [(200.0, ["below-threshold"]), (400.0, ["above-threshold"])])
