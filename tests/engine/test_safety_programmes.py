@@ -62,10 +62,12 @@ def test_a_correct_logic_passes_the_operate_table_and_transmits_each_shut_off(tm
     state, outcomes, tests = run(tmp_path, "seismic-operate", scenario_with(tmp_path, logic=logic))
     assert state is RunState.COMPLETED
     assert len(outcomes) == 6 and set(outcomes.values()) == {"pass"}  # 3 points, each shut-off and its event
-    for test in tests:  # the measured time recovers the truth: the dwell of the band the filtered level is in
+    for test in tests:
         assert test["shut_off"] and test["cause"] == "seismic" and 0 < test["time_s"] < 10
         assert test["u_time_s"] == pytest.approx(0.5 / 2 / 3 ** 0.5)
-        assert abs(test["transmitted"]["time_since_stimulus_s"] - test["time_s"]) < 1.5  # the valve's 1 s travel
+        # the truth: the meter's decision (its clock is the lab's here) plus the valve's 1 s travel, within U
+        truth_s = test["transmitted"]["time_since_stimulus_s"] + 1.0
+        assert abs(test["time_s"] - truth_s) <= 2 * test["u_time_s"]
 
 
 def test_a_meter_that_never_trips_fails_every_operate_point(tmp_path):

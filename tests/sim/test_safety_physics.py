@@ -151,3 +151,17 @@ def test_a_leak_without_the_fault_is_refused_with_the_reason():
     with pytest.raises(ValidationError, match="belongs to gas_meters"):
         Scenario(meters=[dict(serial="W1", error_curve=[[1, 0]], pulse_value_l=1, register_resolution_l=1,
                               safety={})])
+
+
+def test_a_scenario_file_with_a_wrong_safety_field_names_file_line_and_field(tmp_path):
+    from meterlab.errors import InputFileError
+    from meterlab.sim.scenario import load_scenario
+
+    path = tmp_path / "bad.yaml"
+    path.write_text("gas_meters:\n  - serial: G1\n    error_curve: [[0.1, 0.0]]\n    pulse_value_l: 0.1\n"
+                    "    register_resolution_l: 0.1\n    safety:\n      logic: dwell_by_levels\n", encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        load_scenario(path)
+    message = str(caught.value)
+    assert str(path) in message and "line 7" in message and "gas_meters.0.safety.logic" in message
+    assert "dwell_by_level" in message and "trigger_then_peaks" in message  # the allowed values: the fix
