@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from meterlab.errors import RigError
+from meterlab.metrology.safety import GAL_M_S2
 
 Guard = Callable[[], None]
 POLL_S = 0.5  # rig seconds between two reads of the valve's state: the resolution of a shut-off time
-GAL_M_S2 = 0.01
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,6 @@ class Susceptibility(Strict):
     corrupt_fraction: float = Field(0.0, ge=0, le=1, description="corrupt_telegrams: share of bad telegrams")
 
 
-GAL_M_S2 = 0.01  # 1 gal = 1 cm/s² (a unit, not a standard's value)
-
-
 class SeismicBand(Strict):
     """dwell_by_level: a filtered acceleration of at least `level_gal` held for `dwell_s` trips the meter."""
 

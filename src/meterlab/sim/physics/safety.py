@@ -35,7 +35,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from meterlab.sim.scenario import GAL_M_S2, SafetySpec, Scenario
+from meterlab.metrology.safety import GAL_M_S2
+from meterlab.sim.scenario import SafetySpec, Scenario
 from meterlab.sim.world import Component, World
 
 L_PER_M3 = 1000.0
