@@ -76,8 +76,11 @@ def test_the_options_must_name_a_unit_of_the_quantity():
     assert TransmitterOptions(quantity="humidity").unit == "%RH"
     with pytest.raises(ValidationError, match="a humidity unit is one of %RH"):
         TransmitterOptions(quantity="humidity", unit="kPa")
+    assert TransmitterOptions(quantity="flow").unit == "L/h"  # a leak tester's output (valve tightness)
+    with pytest.raises(ValidationError, match="a flow unit is one of L/h"):
+        TransmitterOptions(quantity="flow", unit="kPa")
     with pytest.raises(ValidationError):
-        TransmitterOptions(quantity="flow")
+        TransmitterOptions(quantity="speed")
 
 
 def test_a_modbus_exception_and_identify():

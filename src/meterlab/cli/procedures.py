@@ -14,11 +14,12 @@ from rich.table import Table
 from meterlab.errors import MeterlabError
 from meterlab.instruments.bench import SIMULATED_BENCH, SIMULATED_GAS_BENCH
 
-procedures_app = typer.Typer(help="The test programmes (procedures/r49, procedures/r137).", no_args_is_help=True)
+procedures_app = typer.Typer(help="The test programmes (procedures/r49, procedures/r137, procedures/safety).",
+                             no_args_is_help=True)
 # Piped output gets Rich's 80 columns, too narrow for the table; a terminal keeps its own width.
 console = Console() if sys.stdout.isatty() else Console(width=140)
 
-STANDARDS = {"r49": "OIML R 49", "r137": "OIML R 137"}
+STANDARDS = {"r49": "OIML R 49", "r137": "OIML R 137", "safety": "smart gas meters' shut-off functions"}
 EXAMPLE_METERS = {"water": Path("examples/meters/dn15-class2.yaml"), "gas": Path("examples/meters/g4-diaphragm.yaml")}
 BENCHES = {"water": SIMULATED_BENCH, "gas": SIMULATED_GAS_BENCH}
 BENCH_KIND = {"gravimetric": "water rig", "master_meter": "water rig", "volumetric": "water rig",
@@ -37,11 +38,11 @@ class Row:
 
 @procedures_app.command("list")
 def list_procedures(
-    standard: str | None = typer.Option(None, help="r49 or r137; both when omitted."),
+    standard: str | None = typer.Option(None, help="r49, r137 or safety; all when omitted."),
     meter: list[Path] = typer.Option([], "--meter", metavar="FILE",
                                      help="Meter declaration for the points and rig time (one water and/or one gas "
                                           "meter); the example meters by default."),
-    folder: Path = typer.Option(Path("procedures"), help="Where the programmes are (r49/ and r137/ inside)."),
+    folder: Path = typer.Option(Path("procedures"), help="Where the programmes are (r49/, r137/, safety/ inside)."),
     calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of certificates (for the method's volumes)."),
 ) -> None:
     """Each programme with its clause, reference method, bench, test points and estimated rig time."""
@@ -58,7 +59,7 @@ def list_procedures(
         raise typer.Exit(2) from None
     files = sorted(p for s in ([standard] if standard else STANDARDS) for p in (folder / s).glob("*.yaml"))
     if not files:
-        console.print(f"[red]no programmes in {folder}/{standard or '{r49,r137}'}[/]")
+        console.print(f"[red]no programmes in {folder}/{standard or '{' + ','.join(STANDARDS) + '}'}[/]")
         raise typer.Exit(1)
     rows = [_row(path, meters, register) for path in files]
     console.print(_table(rows, meters, folder))
@@ -107,7 +108,9 @@ def _estimate(procedure: Path, meter: Path, bench: Path, register) -> tuple[int,
 
     inputs = load_inputs(procedure, [meter], bench, None)
     _, seconds = estimate(inputs, reference_method(inputs, register))
-    points = {a.point.name for a in inputs.plan().actions if getattr(a, "point", None) is not None}
+    actions = inputs.plan().actions
+    points = {a.point.name for a in actions if getattr(a, "point", None) is not None}
+    points |= {a.variant for a in actions if getattr(a, "variant", None)}  # a safety table's shaker points
     return len(points), seconds
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from meterlab.metrology.planner import plan_volume
+from meterlab.metrology.safety import load_safety_profile
 from meterlab.procedures.schema import (
     ClimateCycle,
     MeasureError,
     MeasurePressureLoss,
     RunFlow,
+    SafetyTest,
     SetWaterConditions,
     Soak,
     Stabilise,
@@ -29,7 +31,8 @@ def _hms(seconds: float) -> str:
 
 
 def action_seconds(action, meter, method, resolution_l: float, readout: str,
-                   severity: Severity | None = None, standing: Any = None) -> tuple[float, dict]:
+                   severity: Severity | None = None, standing: Any = None,
+                   safety_profile: str | None = None) -> tuple[float, dict]:
     """Physical minimum rig time of one action, and what to show for it. `severity` gives the numbers of
     the steps that take them from the severity profile (soaks, climate cycles); `standing` the rig's
     shortest standing start."""
@@ -63,7 +66,20 @@ def action_seconds(action, meter, method, resolution_l: float, readout: str,
     if isinstance(step, RunFlow):
         seconds = step.duration_s if step.duration_s is not None else step.cycles * (step.on_s + step.off_s)
         return seconds, {"flowrate": f"{action.point.nominal_m3h:.4g}"}
+    if isinstance(step, SafetyTest) and safety_profile is not None:
+        return safety_seconds(step, load_safety_profile(safety_profile)), row
     return 0.0, row
+
+
+def safety_seconds(step: SafetyTest, profile) -> float:
+    """The longest a safety test takes: its stimulus and watch until the profile's limits (a good meter closes
+    sooner), the leak tester's settling after a shut-off; a pressure ramp's own time is not known here."""
+    if step.function == "seismic":
+        window = 0.0 if step.gas_in_use else 2 * profile.seismic.flow_window_s.value
+        seconds = profile.seismic.shaking_s.value + window
+    else:
+        seconds = getattr(profile, step.function).observe_s.value
+    return seconds + (profile.valve.leak_settle_s.value if step.tightness else 0.0)
 
 
 def estimate(inputs, method) -> tuple[list[dict], float]:
@@ -80,7 +96,7 @@ def estimate(inputs, method) -> tuple[list[dict], float]:
     rows, total = [], 0.0
     for action in inputs.plan().actions:
         seconds, row = action_seconds(action, meter, method, resolution_l, readout, severity,
-                                      standing_start_of(inputs.bench))
+                                      standing_start_of(inputs.bench), inputs.procedure.safety_profile)
         total += seconds
         rows.append({"label": action.label, "time": _hms(seconds), "seconds": seconds, **row})
     return rows, total

@@ -21,6 +21,7 @@ from typing import Any
 from meterlab.engine.control import TRANSITIONS, AbortRequested, InvalidTransition, RunControl, RunState
 from meterlab.engine.events import Event, EventBus
 from meterlab.engine.measurement import measure_point
+from meterlab.engine.safety import run_safety_test
 from meterlab.engine.prompts import Prompter, Question
 from meterlab.errors import MeterlabError
 from meterlab.instruments.errors import (
@@ -31,6 +32,7 @@ from meterlab.instruments.errors import (
 )
 from meterlab.metrology.decision import Outcome
 from meterlab.metrology.declarations import max_pressure_loss_kpa
+from meterlab.metrology.safety import load_safety_profile
 from meterlab.procedures.evaluation import evaluate_checks
 from meterlab.procedures.plan import Action, Plan
 from meterlab.procedures.schema import (
@@ -42,6 +44,7 @@ from meterlab.procedures.schema import (
     Prompt,
     ReleaseDisturbance,
     RunFlow,
+    SafetyTest,
     SetClimate,
     SetFlow,
     SetWaterConditions,
@@ -210,9 +213,10 @@ class Runner:
             RunFlow: self._run_flow, ApplyDisturbance: self._disturbance, Evaluate: self._evaluate,
             StopFlow: self._stop_flow, ReleaseDisturbance: self._release, ClimateCycle: self._climate_cycle,
             SetWaterConditions: self._set_water_conditions, MeasurePressureLoss: self._measure_pressure_loss,
+            SafetyTest: self._safety_test,
         }
         result = self._riding_out(action, handlers[type(step)])
-        if not isinstance(step, (MeasureError, Evaluate, MeasurePressureLoss)):
+        if not isinstance(step, (MeasureError, Evaluate, MeasurePressureLoss, SafetyTest)):
             self._commit(action, "action_done", {"label": action.label, **(result or {})})
 
     def _riding_out(self, action: Action, do: Any) -> Any:
@@ -391,6 +395,10 @@ class Runner:
             payload["calibration_problems"] = problems
         self._commit(action, "pressure_loss", payload)
 
+    def _safety_test(self, action: Action) -> None:
+        profile = load_safety_profile(self.procedure.safety_profile)
+        self._commit(action, "safety_test", run_safety_test(self, action, profile))
+
     def _release(self, action: Action) -> dict:
         was_on = self.rig.release_disturbance(action.step.held)
         return {"released": action.step.held, "was_on": was_on}
@@ -438,7 +446,8 @@ class Runner:
         """What checks other than the error checks read: pressure losses, typed values, limits."""
         prompts = [e.payload for e in self.store.entries(self.run_id, kinds=["action_done"]) if e.payload.get("value_name")]
         return {"pressure_loss": [e.payload for e in self.store.entries(self.run_id, kinds=["pressure_loss"])],
-                "prompts": prompts, "pressure_loss_limits": self._pressure_loss_limits()}
+                "prompts": prompts, "pressure_loss_limits": self._pressure_loss_limits(),
+                "safety": [e.payload for e in self.store.entries(self.run_id, kinds=["safety_test"])]}
 
     def _pressure_loss_limits(self) -> dict[str, dict]:
         """Each water meter's limit from its pressure-loss class in the standard profile; a gas meter's is

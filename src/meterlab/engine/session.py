@@ -30,6 +30,7 @@ from meterlab.instruments.bench import Bench, load_bench, open_bench
 from meterlab.metrology.declarations import MeterDeclaration, load_meter
 from meterlab.metrology.methods import GravimetricMethod, MasterMeterMethod
 from meterlab.metrology.profiles import load_profile, profile_path
+from meterlab.metrology.safety import load_safety_profile
 from meterlab.procedures.plan import Plan, expand
 from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, Procedure, SetClimate, load_procedure
 from meterlab.procedures.validate import check_certificates
@@ -221,6 +222,7 @@ def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Regi
         "profile": {"name": inputs.procedure.profile, "sha256": sha256_text(read_text(profile)),
                     "unverified": load_profile(inputs.procedure.profile).unverified_values()},
         "severities": _severities_record(inputs.procedure),
+        "safety_profile": _safety_profile_record(inputs.procedure),
         "decision_rule": inputs.procedure.decision_rule,
         "bench": {"name": inputs.bench.bench, "sha256": sha256_text(inputs.texts["bench"]["text"])},
         "clock_scale": clock_scale if inputs.bench.simulated else 1.0,
@@ -451,6 +453,9 @@ def changed_inputs(header: dict, register: Register) -> list[str]:
     if header.get("severities"):
         recorded.append((f"severity profile {header['severities']['name']}", header["severities"]["name"],
                          header["severities"]["sha256"]))
+    if header.get("safety_profile"):
+        recorded.append((f"safety profile {header['safety_profile']['name']}", header["safety_profile"]["name"],
+                         header["safety_profile"]["sha256"]))
     for label, name, sha in recorded:
         path = profile_path(name)
         now = sha256_text(read_text(path))
@@ -483,6 +488,14 @@ def _severities_record(procedure: Procedure) -> dict | None:
     if procedure.severities is None:
         return None
     return {"name": procedure.severities, "sha256": sha256_text(read_text(profile_path(procedure.severities)))}
+
+
+def _safety_profile_record(procedure: Procedure) -> dict | None:
+    """The safety profile a run judges by: its hash (a change stops a resume) and its values not yet verified."""
+    if procedure.safety_profile is None:
+        return None
+    return {"name": procedure.safety_profile, "sha256": sha256_text(read_text(profile_path(procedure.safety_profile))),
+            "unverified": load_safety_profile(procedure.safety_profile).unverified_values()}
 
 
 def _severities(procedure: Procedure):

@@ -59,7 +59,7 @@ ROLES = (
     "gas_rig_valves", "mut_gas_temperature", "mut_gas_pressure", "gas_humidity", "barometer", "reference_gas_master_meter",
     "climate_chamber", "surge_generator", "burst_generator", "esd_generator", "dips_generator",
     "magnetic_field_source", "rf_generator", "rf_amplifier", "rf_power_meter", "field_probe",
-    "shaker_controller", "shock_tester", "gas_supply_pressure_controller",
+    "shaker_controller", "shock_tester", "gas_supply_pressure_controller", "valve_leak_tester",
 )
 
 

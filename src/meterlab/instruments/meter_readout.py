@@ -422,8 +422,42 @@ class SerialRegister(BaseModel):
     registers: int = Field(2, ge=1, le=32, description="2 for uint32; 2 characters per register for ascii")
 
 
+class SafetyRegisters(BaseModel):
+    """A smart gas meter's shut-off valve block (tables/modbus-meters.yaml `safety:`). Input registers from
+    `address`: +0 valve state (index into `valve_states`), +1 alarms (bit code-1 set per cause code active since
+    the last reset), +2 events logged since power-on, then `entries` events newest first, 3 registers each: the
+    event's code (`event_codes`, 0 = none) and its time on the meter's clock, uint32 ms, high word first. Writing
+    1 to holding register `reset_address` resets the valve (opens it, clears the alarms)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    address: int = Field(ge=0, le=0xFF00)
+    entries: int = Field(8, ge=1, le=64)
+    reset_address: int = Field(ge=0, le=0xFFFF)
+    valve_states: list[str] = Field(min_length=2)
+    event_codes: dict[int, str] = Field(min_length=1, description="code -> cause (1..16: an alarm bit each)")
+
+    @field_validator("event_codes")
+    @classmethod
+    def _codes(cls, codes: dict[int, str]) -> dict[int, str]:
+        if any(not 1 <= code <= 16 for code in codes):
+            raise ValueError("event codes are 1..16 (code c is alarm bit c-1)")
+        return codes
+
+    @property
+    def count(self) -> int:
+        """Registers of the block."""
+        return 3 + 3 * self.entries
+
+    def code_of(self, cause: str) -> int:
+        for code, name in self.event_codes.items():
+            if name == cause:
+                return code
+        raise KeyError(f"no event code for {cause!r}; the map has {sorted(self.event_codes.values())}")
+
+
 class ModbusMeterModel(BaseModel):
-    """One model's register map: its volume register and serial number, with its source and confidence."""
+    """One model's register map: its volume register and serial number (and, for a smart gas meter, its valve
+    block), with its source and confidence."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     description: str
@@ -431,6 +465,7 @@ class ModbusMeterModel(BaseModel):
     confidence: Literal["V", "S", "U"]
     volume: VolumeRegister
     serial: SerialRegister
+    safety: SafetyRegisters | None = None
 
 
 class ModbusMeterTable(BaseModel):
@@ -506,6 +541,22 @@ class RegisterReading:
     rolled_over: bool = False  # this read unwrapped a roll-over
 
 
+@dataclass(frozen=True)
+class MeterEvent:
+    cause: str  # a cause of the map's event_codes ("seismic", "reset", ...) or "code <n>" for an unknown code
+    t_s: float  # the meter's clock
+
+
+@dataclass(frozen=True)
+class SafetyState:
+    """What a smart gas meter says of its valve: its state, the alarms since its last reset, its event log."""
+
+    valve: str
+    alarms: frozenset[str]
+    event_count: int
+    events: tuple[MeterEvent, ...]  # newest first
+
+
 class ModbusMeter(ModbusInstrument):
     """A meter under test with a Modbus interface: its register and serial number, per model register map.
 
@@ -545,6 +596,30 @@ class ModbusMeter(ModbusInstrument):
             unwrapped = int(unwrapped)
         return RegisterReading(tuple(registers), raw, unwrapped, volume.to_litres(unwrapped), self._track.rollovers,
                                self._track.rollovers > rollovers)
+
+    def _safety_map(self) -> SafetyRegisters:
+        safety = self.model.safety
+        if safety is None:
+            raise self.instrument_error("safety", f"model {self.options.model!r} has no valve block "
+                                        "(tables/modbus-meters.yaml `safety:`); choose a smart gas meter's model")
+        return safety
+
+    def read_safety_state(self) -> SafetyState:
+        """The valve block, read in one request (state, alarms and log consistent with each other)."""
+        safety = self._safety_map()
+        words = self.transport.read_registers(RegisterTable.INPUT, safety.address, safety.count)
+        if not 0 <= words[0] < len(safety.valve_states):
+            raise self.reply_error(f"read input {safety.address}", f"valve state {words[0]} is not in the map")
+        alarms = frozenset(name for code, name in safety.event_codes.items() if words[1] >> (code - 1) & 1)
+        events = []
+        for i in range(min(words[2], safety.entries)):
+            code, high, low = words[3 + 3 * i: 6 + 3 * i]
+            events.append(MeterEvent(safety.event_codes.get(code, f"code {code}"), ((high << 16) | low) / 1000.0))
+        return SafetyState(safety.valve_states[words[0]], alarms, words[2], tuple(events))
+
+    def reset_valve(self) -> None:
+        """The meter's reset of its shut-off valve (opens it, clears its alarms)."""
+        self.transport.write_register(self._safety_map().reset_address, 1)
 
     def read_meter_reading(self, *, timestamp: datetime | None = None) -> dict:
         """The volume register as a meter reading (readings/meter-reading-v1.json), checked and validated."""
@@ -701,7 +776,7 @@ def _l(value: Decimal) -> str:
 
 
 __all__ = [
-    "MBusMeter", "MBusOptions", "ModbusMeter", "ModbusMeterModel", "ModbusMeterOptions", "MODBUS_METER_MODELS",
+    "MBusMeter", "MBusOptions", "MeterEvent", "ModbusMeter", "SafetyRegisters", "SafetyState", "ModbusMeterModel", "ModbusMeterOptions", "MODBUS_METER_MODELS",
     "RegisterReading", "VolumeRegister", "load_modbus_meter_models",
     "ManualRegister", "ImplausibleReading", "Context",
 ]

@@ -4,7 +4,8 @@ float register.
 One driver for every such transmitter: the bench's `options:` state where the value is (address, input or
 holding table, word order), what it measures and in which unit, and optionally a status register (0 = ok).
 Examples [U]: a Vaisala PTB330 barometer, a Keller 33X pressure transmitter, a Pt100 head transmitter with a
-Modbus output, a Vaisala HMT330 humidity transmitter (relative humidity in %RH): take each device's register table from its manual and write it in the bench file.
+Modbus output, a Vaisala HMT330 humidity transmitter (relative humidity in %RH), a leak tester's flow output
+(quantity flow: the leak past a closed shut-off valve): take each device's register table from its manual and write it in the bench file.
 
 Wiring: input = the rig signal the transmitter measures (`input: gas.pressure_pa`)."""
 
@@ -21,14 +22,16 @@ from meterlab.instruments.transport import RegisterTable, WordOrder, registers_t
 PA_PER_UNIT = {"Pa": 1.0, "hPa": 100.0, "kPa": 1e3, "MPa": 1e6, "mbar": 100.0, "bar": 1e5}
 CELSIUS_OFFSET = {"degC": 0.0, "K": -273.15}  # °C = value + offset
 PERCENT_RH = {"%RH": 1.0}
-UNITS = {"pressure": PA_PER_UNIT, "temperature": CELSIUS_OFFSET, "humidity": PERCENT_RH}
-DEFAULT_UNIT = {"pressure": "Pa", "temperature": "degC", "humidity": "%RH"}
+L_H_PER_UNIT = {"L/h": 1.0, "mL/min": 0.06, "m3/h": 1000.0}  # small flows: a leak tester's (valve tightness)
+UNITS = {"pressure": PA_PER_UNIT, "temperature": CELSIUS_OFFSET, "humidity": PERCENT_RH, "flow": L_H_PER_UNIT}
+DEFAULT_UNIT = {"pressure": "Pa", "temperature": "degC", "humidity": "%RH", "flow": "L/h"}
 
 
 class TransmitterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    quantity: Literal["pressure", "temperature", "humidity"]
-    unit: str | None = Field(None, description="of the register: Pa, hPa, kPa, MPa, mbar, bar / degC, K / %RH")
+    quantity: Literal["pressure", "temperature", "humidity", "flow"]
+    unit: str | None = Field(None, description="of the register: Pa, hPa, kPa, MPa, mbar, bar / degC, K / %RH / "
+                             "L/h, mL/min, m3/h")
     address: int = Field(0, ge=0, le=65534, description="protocol address of the float's first register")
     table: Literal["input", "holding"] = "input"
     word_order: Literal["big", "word_swapped"] = "big"
@@ -73,6 +76,12 @@ class ModbusTransmitter(ModbusInstrument):
         """Relative humidity in %RH."""
         self._needs("humidity")
         return self.value
+
+    @property
+    def flow_l_h(self) -> float:
+        """A flow (a leak tester's reading) in L/h."""
+        self._needs("flow")
+        return self.value * L_H_PER_UNIT[self.options.unit]  # type: ignore[index]
 
     def _needs(self, quantity: str) -> None:
         if self.options.quantity != quantity:

@@ -23,6 +23,8 @@ from meterlab.metrology.indication import (
     same_sign_rule,
 )
 from meterlab.metrology.meters import GasMeter, WaterMeter
+from meterlab.metrology.profiles import Value
+from meterlab.metrology.safety import ObservedTime, judge_leak, judge_no_shut_off, judge_time, judge_transmitted_time
 
 Meter = WaterMeter | GasMeter
 
@@ -179,6 +181,62 @@ def check_no_leak(serial: str, extra: dict) -> list[CheckResult]:
                                  "typed_by": sorted({p.get("answered_by") for p in typed})})]
 
 
+def _value(limit: dict) -> Value:
+    return Value(value=limit["value"], clause=limit["clause"], status=limit["status"])
+
+
+def check_safety(extra: dict, rule: str) -> list[CheckResult]:
+    """Every safety_test observation of the run (engine/safety.py), judged against the limits it recorded: the
+    shut-off (or its absence), the closed valve's leak, the event the meter transmitted. One result each."""
+    results: list[CheckResult] = []
+    for test in extra.get("safety", []):
+        where = " ".join(str(part) for part in (test.get("step_label") or test["function"], test.get("variant")) if part)
+        results.append(_shut_off_result(test, where, rule))
+        if "leak" in test:
+            leak = test["leak"]
+            decision = judge_leak(leak["value_l_h"], leak["U_l_h"], _value(leak["limit"]), rule=rule)
+            judged = {"value": max(leak["value_l_h"], 0.0), "U": leak["U_l_h"], "limit": leak["limit"]["value"],
+                      "unit": "L/h"}
+            results.append(CheckResult("safety", test["meter_serial"], decision.outcome, f"{where}: valve tightness",
+                                       {**leak, **judged, **decision.details()}))
+        if "transmitted" in test:
+            results.append(_transmitted_result(test, where, rule))
+    return results
+
+
+def _shut_off_result(test: dict, where: str, rule: str) -> CheckResult:
+    serial, details = test["meter_serial"], {k: v for k, v in test.items() if k not in ("leak", "transmitted")}
+    if test["expect"] == "no_shut_off":  # a state seen, not a quantity: no value, U or limit in the tables
+        state = {"unit": "state", "observed": "valve closed" if test["shut_off"] else "valve open"}
+        return CheckResult("safety", serial, judge_no_shut_off(test["shut_off"]), where, {**details, **state})
+    expected = {"seismic": "seismic", "pressure_drop": "pressure_drop", "excess_flow": "excess_flow"}[test["function"]]
+    if not test["shut_off"]:
+        note = f"the valve did not close within {test['watched_until_s']:.0f} s"
+        return CheckResult("safety", serial, Outcome.FAIL, where, {**details, "note": note})
+    if test.get("cause") != expected:
+        note = f"the valve closed for {test.get('cause')!r}, not {expected!r}"
+        return CheckResult("safety", serial, Outcome.FAIL, where, {**details, "note": note})
+    decision = judge_time(ObservedTime(test["time_s"], test["u_time_s"]), _value(test["limit_shut_off_s"]), rule=rule)
+    judged = {"value": test["time_s"], "U": 2 * test["u_time_s"], "limit": test["limit_shut_off_s"]["value"],
+              "unit": "s"}
+    return CheckResult("safety", serial, decision.outcome, where, {**details, **judged, "k": 2, **decision.details()})
+
+
+def _transmitted_result(test: dict, where: str, rule: str) -> CheckResult:
+    sent, serial = test["transmitted"], test["meter_serial"]
+    limit = test.get("limit_event_s")
+    if sent["time_since_stimulus_s"] is None or sent["cause"] != sent.get("expected_cause") or limit is None:
+        note = "the meter transmitted no shut-off event" if sent["cause"] is None else \
+            f"the meter transmitted {sent['cause']!r}, not {sent.get('expected_cause')!r}"
+        return CheckResult("safety", serial, Outcome.FAIL, f"{where}: event transmitted", {**sent, "note": note})
+    decision = judge_transmitted_time(sent["time_since_stimulus_s"], ObservedTime(test["time_s"], test["u_time_s"]),
+                                      _value(limit), rule=rule)
+    judged = {"value": sent["time_since_stimulus_s"] - test["time_s"], "U": 2 * test["u_time_s"],
+              "limit": limit["value"], "unit": "s"}
+    return CheckResult("safety", serial, decision.outcome, f"{where}: event transmitted",
+                       {**sent, **judged, **decision.details()})
+
+
 def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tuple[str, Meter]],
                     reference_label: str | None, extra: dict | None = None, rule: str = "simple") -> list[CheckResult]:
     """Run the named checks for every meter over the measurements stored so far. `extra` holds the other
@@ -208,4 +266,6 @@ def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tu
                 results += check_pressure_loss(serial, extra, rule)
             elif check == "no_leak":
                 results += check_no_leak(serial, extra)
+    if "safety" in checks:  # the safety tests are of the meter with the interface, not of every meter
+        results += check_safety(extra, rule)
     return results

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from meterlab.errors import DeclarationError
 from meterlab.metrology.meters import GasMeter, TestPoint, WaterMeter
+from meterlab.metrology.safety import load_safety_profile
 from meterlab.procedures.schema import (
     MULTIPLE,
     POINT_VARIABLE,
@@ -19,6 +20,7 @@ from meterlab.procedures.schema import (
     MeasureError,
     Procedure,
     Prompt,
+    SafetyTest,
     SetFlow,
     Step,
 )
@@ -34,6 +36,7 @@ class Action:
     repeat: int = 0              # 1..n for measurements, 0 otherwise
     repeats: int = 0
     meter_serial: str | None = None  # set inside for_each_meter and for per-meter prompts
+    variant: str | None = None   # a safety_test's point of its profile table ("250 gal / 0.5 s")
 
     @property
     def kind(self) -> str:
@@ -42,7 +45,7 @@ class Action:
     @property
     def label(self) -> str:
         base = self.step.label or self.step.kind
-        where = f" @ {self.point.name}" if self.point else ""
+        where = f" @ {self.point.name}" if self.point else f" @ {self.variant}" if self.variant else ""
         rep = f" #{self.repeat}/{self.repeats}" if self.repeats else ""
         who = f" [{self.meter_serial}]" if self.meter_serial else ""
         return f"{base}{where}{rep}{who}"
@@ -109,6 +112,10 @@ def expand(procedure: Procedure, meters: list[tuple[str, Meter]]) -> Plan:
                 n = step.repeats or reference_meter.repeats()
                 for r in range(1, n + 1):
                     plan.actions.append(Action(f"{here}/r{r}", step, tp, r, n, serial))
+            elif isinstance(step, SafetyTest) and step.table is not None:
+                table = getattr(load_safety_profile(procedure.safety_profile).seismic, step.table)
+                for number, table_point in enumerate(table.points, start=1):
+                    plan.actions.append(Action(f"{here}/p{number}", step, point, 0, 0, serial, table_point.label))
             elif isinstance(step, Prompt) and step.per_meter and serial is None:
                 for meter_serial, _ in meters:
                     plan.actions.append(Action(f"{here}/{meter_serial}", step, point, 0, 0, meter_serial))

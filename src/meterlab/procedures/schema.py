@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 
 from meterlab.errors import DeclarationError, InputFileError
 from meterlab.metrology.profiles import ProfileName, Window, load_profile, profile_path
+from meterlab.metrology.safety import load_safety_profile
 from meterlab.quantities import DURATION_S, FLOWRATE_M3H, POSITIVE_DURATION_S, TEMPERATURE_C, VOLUME_L, AsTuple
 from meterlab.yamlio import load_model, locate, read_yaml
 
@@ -38,7 +39,7 @@ PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
                           "power_frequency_magnetic_field", "voltage_variation"]
 Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault", "wme", "durability_shift",
-                "pressure_loss", "no_leak"]
+                "pressure_loss", "no_leak", "safety"]
 
 
 class _Step(BaseModel):
@@ -234,6 +235,30 @@ class MeasurePressureLoss(_PointRef):
     duration_s: POSITIVE_DURATION_S = Field(60.0, description="averaging time")
 
 
+class SafetyTest(_Step):
+    """One test of a smart gas meter's shut-off function; every number (table points, thresholds, times, limits)
+    comes from the procedure's safety profile. A seismic step with a table runs once per point of that table."""
+
+    kind: Literal["safety_test"] = "safety_test"
+    function: Literal["seismic", "shock", "pressure_drop", "excess_flow"]
+    expect: Literal["shut_off", "no_shut_off"]
+    table: Literal["operate", "non_operate"] | None = Field(None, description="seismic: the profile's shaker table")
+    gas_in_use: bool = Field(True, description="seismic: gas flows (false: a quake without gas flow)")
+    gas: Literal["city_gas", "lp_gas"] = Field("city_gas", description="pressure_drop: whose threshold")
+    tightness: bool = Field(False, description="after the shut-off: the closed valve's leak against the profile")
+    event: bool = Field(True, description="after the shut-off: the meter's transmitted event and its time")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SafetyTest:
+        if (self.function == "seismic") != (self.table is not None):
+            raise ValueError("a seismic test names its table (operate or non_operate); other functions none")
+        if not self.gas_in_use and self.function != "seismic":
+            raise ValueError("gas_in_use: false is a quake without gas flow (function: seismic)")
+        if self.tightness and self.expect != "shut_off":
+            raise ValueError("tightness is checked after a shut-off: use it with expect: shut_off")
+        return self
+
+
 class Evaluate(_Step):
     kind: Literal["evaluate"] = "evaluate"
     checks: list[Check] = Field(min_length=1)
@@ -253,7 +278,7 @@ class ForEachMeter(_Step):
 
 STEP_TYPES = {cls.model_fields["kind"].default: cls for cls in
               (Prompt, SetFlow, StopFlow, Stabilise, MeasureError, SetClimate, ClimateCycle, Soak, Wait, RunFlow,
-               SetWaterConditions, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, Evaluate,
+               SetWaterConditions, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, SafetyTest, Evaluate,
                ForEachPoint, ForEachMeter)}
 
 
@@ -330,6 +355,8 @@ class Procedure(Metadata):
     method: Literal["gravimetric", "master_meter", "volumetric", "bell_prover", "sonic_nozzle"] = "gravimetric"
     decision_rule: Literal["simple", "guarded"] = "simple"
     severities: ProfileName | None = Field(None, description="severity profile for disturbances, e.g. d11-2013")
+    safety_profile: ProfileName | None = Field(None, description="safety profile of safety_test steps, e.g. "
+                                               "gas-safety-cns14741")
     electronic_only: bool = Field(False, description="applies only to meters with electronic devices")
     temperature_classes: list[str] | None = Field(
         None, min_length=1, description="water: the temperature classes the programme is written for (e.g. [T30])")
@@ -385,6 +412,9 @@ class Procedure(Metadata):
                 problems.append((path + ("reference",), f"'{step.reference}' names no earlier labelled step"))
             if isinstance(step, ApplyDisturbance) and step.mode == "hold":
                 held.add(step.label)
+            if isinstance(step, SafetyTest) and self.safety_profile is None:
+                problems.append((path + ("function",), "a safety_test needs the procedure's safety_profile: "
+                                 "add e.g. safety_profile: gas-safety-cns14741"))
             if isinstance(step, ReleaseDisturbance) and step.held not in held:
                 problems.append((path + ("held",), f"'{step.held}' names no earlier apply_disturbance with mode: hold"))
         return problems
@@ -421,6 +451,11 @@ def _profile_problems(procedure: Procedure) -> list[tuple[tuple, str]]:
             profile_path(procedure.severities)
     except DeclarationError as exc:
         return [(("severities",), f"{exc.value!r} is not {exc.allowed}")]
+    try:
+        if procedure.safety_profile is not None:
+            load_safety_profile(procedure.safety_profile)
+    except DeclarationError as exc:
+        return [(("safety_profile",), f"{exc.value!r} is not {exc.allowed}")]
     try:
         profile = load_profile(procedure.profile)
     except DeclarationError as exc:

@@ -561,20 +561,25 @@ def _disturbances(data: dict) -> str:
 
 
 def decisions(data: dict) -> list[list[str]]:
-    """One row per decided quantity (point or check): what, value, U, limit, guard band, outcome, specific risk."""
+    """One row per decided quantity (point or check): what, its unit, value, U, limit, guard band, outcome, specific
+    risk. Errors and the checks on them are in %; a check stating its own `unit` (the safety checks: s, L/h) gives
+    its `value`, `U` and `limit` in it."""
     rows = []
     for test in data["result"]["tests"]:
         for p in test["points"]:
-            rows.append([esc(p["meter_serial"]), esc(p["label"]), "error", num(p["error_pct"], 3, signed=True),
+            rows.append([esc(p["meter_serial"]), esc(p["label"]), "error", "%", num(p["error_pct"], 3, signed=True),
                          num(p["U_pct"], 3), f"± {num(p['mpe_pct'])}", num(p.get("guard_band_pct"), 3),
                          _verdict(p["verdict"], p.get("uncertainty_too_large")), _risk(p.get("specific_risk"))])
         for c in test["checks"]:
             d = c.get("details") or {}
-            value = next((d[k] for k in ("fault_pct", "wme_pct", "shift_pct", "std_dev_pct") if k in d), None)
-            rows.append([esc(c.get("meter_serial")), esc(c.get("point") or ""), esc(c.get("check")), num(value, 3),
-                         num(d.get("U_pct"), 3), num(d.get("limit_pct") or d.get("max_shift_pct")),
-                         num(d.get("guard_band_pct"), 3), _verdict(c.get("outcome"), d.get("uncertainty_too_large")),
-                         _risk(d.get("specific_risk"))])
+            if "unit" in d:
+                value, expanded, limit, unit = d.get("value"), d.get("U"), d.get("limit"), d["unit"]
+            else:
+                value = next((d[k] for k in ("fault_pct", "wme_pct", "shift_pct", "std_dev_pct") if k in d), None)
+                expanded, limit, unit = d.get("U_pct"), d.get("limit_pct") or d.get("max_shift_pct"), "%"
+            rows.append([esc(c.get("meter_serial")), esc(c.get("point") or ""), esc(c.get("check")), esc(unit),
+                         num(value, 3), num(expanded, 3), num(limit), num(d.get("guard_band_pct"), 3),
+                         _verdict(c.get("outcome"), d.get("uncertainty_too_large")), _risk(d.get("specific_risk"))])
     return rows
 
 
@@ -584,8 +589,8 @@ def _decision(data: dict) -> str:
     return ("<h2>8. Decision rule and specific risk</h2>\n"
             f"<p>Decision rule <b>{esc(rule)}</b> (as applied: {esc(', '.join(applied) or rule)}). "
             f"{esc(RULE_TEXT.get(rule, ''))}</p>\n<p>{esc(RISK_TEXT)}</p>\n"
-            + _table(["meter", "point", "quantity", "value (%)", "U (%)", "limit (%)", "guard band w (%)", "outcome",
-                      "specific risk"], decisions(data), numeric=range(3, 7))
+            + _table(["meter", "point", "quantity", "unit", "value", "U", "limit", "guard band w", "outcome",
+                      "specific risk"], decisions(data), numeric=range(4, 8))
             + "<p class=\"note\">— : not recorded (a record made before guard bands and risks were stored), or no "
               "decision (inconclusive, uncertainty too large).</p>")
 

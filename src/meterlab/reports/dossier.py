@@ -146,7 +146,7 @@ def _results(rows: list[dict[str, Any]], data: dict[str, dict]) -> str:
                                for p in test["points"]], numeric=(2, 3, 4)))
         if test["checks"]:
             out.append(_table(["check", "meter", "outcome", "value", "U", "limit"],
-                              [[esc(c["check"]), esc(c.get("meter_serial") or "—"), _verdict(c["outcome"]),
+                              [[esc(_check_name(c)), esc(c.get("meter_serial") or "—"), _verdict(c["outcome"]),
                                 num(_detail(c, "value"), 3), num(_detail(c, "U_pct"), 2), num(_detail(c, "limit_pct"), 3)]
                                for c in test["checks"]]))
     return "\n".join(out)
@@ -165,8 +165,18 @@ def _nonconformities(store: Store, data: dict[str, dict]) -> str:
           esc(f"{n['disposition']} ({n['disposed_by']})") if n["disposition"] else "<b>open</b>"] for n in found])
 
 
+def _check_name(check: dict) -> str:
+    """The check's name; a check in its own unit (the safety checks, several per run) with its point and unit."""
+    unit = (check.get("details") or {}).get("unit")
+    return check["check"] if unit is None else f"{check['check']}: {check.get('point') or ''} ({unit})"
+
+
 def _detail(check: dict, key: str) -> Any:
+    """A check's value, U or limit (`U_pct`, `limit_pct`: or the U and limit of a check in its own unit, the
+    safety checks')."""
     details = check.get("details") or {}
+    if "unit" in details and key in ("U_pct", "limit_pct"):
+        return details.get(key[:-4] if key == "limit_pct" else "U")
     if key == "value":
         return next((details[k] for k in ("fault_pct", "wme_pct", "shift_pct", "spread_pct", "value") if k in details),
                     None)

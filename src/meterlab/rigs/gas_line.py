@@ -17,6 +17,7 @@ from meterlab.metrology.nozzle_bank import NozzleBank
 from meterlab.metrology.reference_volume import MOLAR_MASS_AIR
 from meterlab.rigs.base import BenchRig, Guard, RunIOLog
 from meterlab.rigs.conditions import Readings, violation
+from meterlab.rigs.safety import SafetyFunctions
 
 BELL_FILL_TIMEOUT_S = 3600.0
 BELL_RUN_TIMEOUT_S = 48 * 3600.0
@@ -43,7 +44,7 @@ def wired_bank(wiring: dict[str, str], certificate: Any, diameters_m: list[float
     return NozzleBank(nozzles, **gas)
 
 
-class GasLine(BenchRig):
+class GasLine(SafetyFunctions, BenchRig):
     """What both gas rigs share: gas valves (digital I/O), sonic nozzle bank, pulse counters per meter position,
     p/T transmitters, barometer, optional gas master meter, EMC generators and climate chamber (of BenchRig)."""
 

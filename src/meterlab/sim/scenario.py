@@ -43,6 +43,67 @@ class Susceptibility(Strict):
     corrupt_fraction: float = Field(0.0, ge=0, le=1, description="corrupt_telegrams: share of bad telegrams")
 
 
+class SeismicBand(Strict):
+    """dwell_by_level: a filtered acceleration of at least `level_gal` held for `dwell_s` trips the meter."""
+
+    level_gal: float = Field(gt=0)
+    dwell_s: float = Field(ge=0)
+
+
+class SafetySpec(Strict):
+    """The safety functions of a smart (microcomputer) gas meter (physics/safety.py): its shut-off valve, its
+    accelerometer, inlet-pressure sensor and flow sensing, the seismic decision logic and the meter's own
+    thresholds. These are the simulated meter's DESIGN (the truth a test recovers), not the standard's limits:
+    those live in the safety profile (procedures/standards/). Defaults: a meter built after the decision logics
+    of the reference sheet (smart-meter-tests.md §3, patents [S]) with an invented sensor filter."""
+
+    logic: Literal["dwell_by_level", "trigger_then_peaks"] = "dwell_by_level"
+    sample_hz: float = Field(500.0, ge=50, le=5000, description="the accelerometer's sampling rate")
+    filter_cutoff_hz: float = Field(4.0, gt=0, description="2nd-order Butterworth low-pass of the seismic sensor: "
+                                    "a 10 Hz (0.1 s) shaking is not an earthquake")
+    envelope_s: float = Field(1.0, gt=0, description="dwell_by_level: a level counts while the filtered |a| "
+                              "reached it within this trailing window (longer than the slowest period)")
+    bands: list[SeismicBand] = Field(default_factory=lambda: [
+        SeismicBand(level_gal=80, dwell_s=30), SeismicBand(level_gal=100, dwell_s=5),
+        SeismicBand(level_gal=150, dwell_s=3), SeismicBand(level_gal=250, dwell_s=0.5)],
+        description="dwell_by_level: [{level_gal, dwell_s}]; held = the envelope above the level for "
+                    "envelope_s + dwell_s, so one impulse (which lifts the envelope for envelope_s) never counts")
+    trigger_gal: float = Field(80.0, gt=0, description="trigger_then_peaks: starts an evaluation")
+    confirm_gal: float = Field(200.0, gt=0, description="trigger_then_peaks: must follow the trigger ...")
+    confirm_within_s: float = Field(0.5, gt=0, description="... within this time")
+    peak_gal: float = Field(100.0, gt=0, description="trigger_then_peaks: then this many peaks of |a| ...")
+    peaks: int = Field(10, ge=1)
+    peaks_within_s: float = Field(5.0, gt=0, description="... within this time from the trigger")
+    in_use_flow_m3h: float = Field(0.005, gt=0, description="flow the meter takes for gas in use")
+    flow_window_s: float = Field(120.0, ge=0, description="seismic shut-off only if gas was in use this long "
+                                 "before the detection or is within this long after it")
+    pressure_drop_gauge_pa: float = Field(300.0, gt=0, description="inlet gauge pressure at or below which ...")
+    pressure_drop_dwell_s: float = Field(2.0, ge=0, description="... held this long, the meter shuts off")
+    excess_flow_m3h: float = Field(5.0, gt=0, description="flow above which ...")
+    excess_flow_dwell_s: float = Field(30.0, ge=0, description="... held this long, the meter shuts off")
+    valve_close_s: float = Field(1.0, ge=0, description="the valve's travel from the decision to closed")
+    fault: Literal["none", "valve_leaks", "trips_on_shocks", "never_trips"] = Field(
+        "none", description="valve_leaks: the closed valve passes leak_l_h; trips_on_shocks: the seismic logic lacks "
+        "its impulse rejection (no envelope hold, one peak is enough); never_trips: no function ever closes the valve")
+    leak_l_h: float = Field(0.0, ge=0, description="valve_leaks: the flow through the closed valve, L/h")
+    clock_offset_s: float = Field(0.0, description="the meter's clock minus the lab's: its logged event times are "
+                                  "off by this (a meter whose clock was not set)")
+
+    @model_validator(mode="after")
+    def _leak_of_a_leaking_valve(self) -> SafetySpec:
+        if (self.fault == "valve_leaks") != (self.leak_l_h > 0):
+            raise ValueError("fault valve_leaks goes with leak_l_h > 0 (and leak_l_h > 0 with fault valve_leaks)")
+        return self
+
+    @field_validator("bands")
+    @classmethod
+    def _rising(cls, bands: list[SeismicBand]) -> list[SeismicBand]:
+        levels = [b.level_gal for b in bands]
+        if not levels or any(b <= a for a, b in zip(levels, levels[1:])):
+            raise ValueError("give at least one band, level_gal strictly increasing")
+        return bands
+
+
 class MeterSpec(Strict):
     serial: SafeName
     error_curve: ErrorCurve = Field(min_length=1, description="[[flowrate_m3h, error_pct], ...], interpolated "
@@ -60,6 +121,7 @@ class MeterSpec(Strict):
     # (a vane or a magnetic coupling harmed) keeps an error shift afterwards.
     reverse_flow_shift_pct: float = Field(0.0, description="lasting error shift after a reverse flow of more "
                                                             "than 1 L; 0: unharmed")
+    safety: SafetySpec | None = Field(None, description="a smart gas meter's shut-off valve and safety functions")
 
     @field_validator("error_curve")
     @classmethod
@@ -227,6 +289,13 @@ class Scenario(Strict):
     )
     faults: list[FaultSpec] = Field(default_factory=list)
     _source: tuple[Path, dict[Path_, int]] | None = PrivateAttr(None)
+
+    @field_validator("meters")
+    @classmethod
+    def _no_valve_on_water(cls, meters: list[MeterSpec]) -> list[MeterSpec]:
+        if any(m.safety is not None for m in meters):
+            raise ValueError("safety: belongs to gas_meters (the shut-off valve of a smart gas meter)")
+        return meters
 
     @field_validator("meters", "gas_meters")
     @classmethod

@@ -37,6 +37,7 @@ from meterlab.instruments.meter_readout import (
 from meterlab.instruments.transport import RegisterTable, WordOrder
 from meterlab.sim.devices.base import MAX_FRAME_BYTES, LineDevice, ModbusDevice
 from meterlab.sim.physics.meters import MeterLine, SimulatedMeter
+from meterlab.sim.physics.safety import SafetyUnit, find_safety_unit
 from meterlab.sim.scenario import READOUT_FAULTS
 from meterlab.sim.world import World
 
@@ -359,7 +360,24 @@ class SimModbusMeter(ModbusDevice):
         return [words[a] for a in range(address, address + count)]
 
     def write(self, table: str, address: int, values: list[int] | list[bool]) -> int | None:
-        return self.ILLEGAL_FUNCTION if table != "holding" else self.ILLEGAL_ADDRESS  # nothing is writable
+        """Only a smart gas meter's valve reset is writable (1 resets; other values are refused)."""
+        safety = self.model.safety
+        if table != "holding":
+            return self.ILLEGAL_FUNCTION
+        if safety is None or address != safety.reset_address or len(values) != 1:
+            return self.ILLEGAL_ADDRESS
+        if values[0] != 1:
+            return self.ILLEGAL_VALUE
+        with self.world.now():
+            unit = self._safety_unit()
+            if unit is None:
+                return self.DEVICE_FAILURE
+            unit.reset()
+        return None
+
+    def _safety_unit(self) -> SafetyUnit | None:
+        meter = find_meter(self.world, self.meter_name)
+        return None if meter is None else find_safety_unit(self.world, meter.position)
 
     def _registers(self, meter: SimulatedMeter) -> dict[RegisterTable, dict[int, int]]:
         volume, serial = self.model.volume, self.model.serial
@@ -373,7 +391,25 @@ class SimModbusMeter(ModbusDevice):
         tables.setdefault(RegisterTable(volume.table), {}).update(zip(range(volume.address, volume.address + 2), volume.encode(value)))
         tables.setdefault(RegisterTable(serial.table), {}).update(zip(range(serial.address, serial.address + len(serial_words)),
                                                        serial_words))
+        unit = self._safety_unit() if self.model.safety is not None else None
+        if unit is not None:  # a meter without a valve has no valve block: reading it is an illegal address
+            tables.setdefault(RegisterTable.INPUT, {}).update(self._safety_words(unit))
+            # the reset register reads 1 (as written: a write is answered with the register read back), the
+            # reset itself being done at once
+            tables.setdefault(RegisterTable.HOLDING, {})[self.model.safety.reset_address] = 1
         return tables
+
+    def _safety_words(self, unit: SafetyUnit) -> dict[int, int]:
+        """The valve block of the map (instruments/meter_readout.py SafetyRegisters) from the meter's state."""
+        safety = self.model.safety
+        alarms = sum(1 << (safety.code_of(cause) - 1) for cause in unit.alarms)
+        words = [safety.valve_states.index(unit.valve), alarms, min(len(unit.events), 0xFFFF)]
+        newest = list(reversed(unit.events))[:safety.entries]
+        for event in newest:
+            ms = int(round(event.t_s * 1000)) % (1 << 32)
+            words += [safety.code_of(event.cause), ms >> 16, ms & 0xFFFF]
+        words += [0] * (safety.count - len(words))
+        return dict(zip(range(safety.address, safety.address + safety.count), words))
 
     def _volume_value(self, value: float) -> int | float:
         """The register's value (counts or the float) as the meter sends it, with an active value fault."""

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from meterlab.instruments.transmitter import CELSIUS_OFFSET, PA_PER_UNIT, TransmitterOptions
+from meterlab.instruments.transmitter import CELSIUS_OFFSET, L_H_PER_UNIT, PA_PER_UNIT, TransmitterOptions
 from meterlab.instruments.transport import WordOrder, float32_to_registers
 from meterlab.sim.devices.base import ModbusDevice
 
-SIGNAL_SUFFIX = {"pressure": "_pa", "temperature": "_c", "humidity": "_pct"}
+SIGNAL_SUFFIX = {"pressure": "_pa", "temperature": "_c", "humidity": "_pct", "flow": "_l_h"}
 
 
 class TransmitterParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    offset: float = Field(0.0, description="the transmitter's error in Pa, °C or %RH: reading - true value")
-    noise: float = Field(0.0, ge=0, description="1-sigma reading noise, in Pa, °C or %RH")
+    offset: float = Field(0.0, description="the transmitter's error in Pa, °C, %RH or L/h: reading - true value")
+    noise: float = Field(0.0, ge=0, description="1-sigma reading noise, in Pa, °C, %RH or L/h")
     status: int = Field(0, ge=0, le=0xFFFF, description="what the status register shows")
 
 
@@ -50,6 +50,8 @@ class SimModbusTransmitter(ModbusDevice):
             return value / PA_PER_UNIT[self.options.unit]  # type: ignore[index]
         if self.options.quantity == "humidity":
             return value
+        if self.options.quantity == "flow":
+            return value / L_H_PER_UNIT[self.options.unit]  # type: ignore[index]
         return value - CELSIUS_OFFSET[self.options.unit]  # type: ignore[index]
 
     def read(self, table: str, address: int, count: int) -> list[int] | int:

@@ -12,7 +12,7 @@ from meterlab.sim.clock import SimClock
 from meterlab.sim.physics import chamber, meters, water_conditioning, water_rig
 from meterlab.sim.physics import rf as rf_chain
 from meterlab.sim.physics import emc as emc_coupling
-from meterlab.sim.physics import gas_rig, gas_supply, master_meter, motion
+from meterlab.sim.physics import gas_rig, gas_supply, master_meter, motion, safety
 from meterlab.sim.scenario import Scenario
 from meterlab.sim.world import World
 
@@ -27,6 +27,7 @@ BUILDERS: tuple[Callable[[World, Scenario], None], ...] = (
     chamber.build,
     gas_supply.build,  # after the gas rig, whose ambient pressure it is above
     motion.build,  # the shaker and the shock machine, and the acceleration at the meter
+    safety.build,  # last: the gas meters' safety functions read the rig's flow, the supply and the motion
 )
 
 

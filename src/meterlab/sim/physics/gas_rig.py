@@ -48,6 +48,7 @@ which it comes back; the drift goes on underneath)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,6 +135,9 @@ class GasRig(Component):
         self.bell_travel_m = 0.0  # path of the bell since the start, for the encoder
         self.gate_open = params.bell_stop_detector_m < self.bell_position_m < params.bell_start_detector_m
         self.line_gate_open = False  # gas.gate
+        # shut-off valves of meters under test (physics/safety.py): each says None (open) or the flow, m³/h at
+        # the source's conditions, its closed valve passes
+        self.valves: list[Callable[[], float | None]] = []
         self.total_mass_kg = 0.0
         self.total_volume_l = 0.0  # at the source's conditions
         self.bell_volume_out_l = 0.0  # left the bell to the line, at the bell's conditions
@@ -241,7 +245,8 @@ class GasRig(Component):
         bell_available = self.bell_position_m > p.bell_bottom_m + POSITION_EPS_M
         can_fill = self.bell_filling and self.bell_position_m < p.bell_top_m - POSITION_EPS_M
         key = (self.bell_valve_open, self.inlet_valve_open, self.vacuum_pump_on, tuple(self.nozzle_open),
-               bell_available, can_fill, self.gas_temperature_c, self.ambient_pressure_pa, self._pass_factor)
+               bell_available, can_fill, self.gas_temperature_c, self.ambient_pressure_pa, self._pass_factor,
+               self._closed_flow_m3h())
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         state = self._solve(bell_available, can_fill)
@@ -276,6 +281,7 @@ class GasRig(Component):
             moved = gas_volume_at_meter(1.0, p_ref_pa=source_pa, t_ref_c=source_c,
                                         p_mut_pa=np.array(pressures), t_mut_c=np.array(temperatures))
             factors, mm_factor = tuple(float(f) for f in moved[:-1]), float(moved[-1])
+            mass_flow = self._through_valves(mass_flow, source_density)
         volume_per_m = self._pass_factor * bell_prover_volume(
             1.0, effective_area_m2=p.bell_area_m2, bell_expansion_coefficient_per_k=p.bell_expansion_coefficient_per_k,
             bell_temperature_c=temperature_c + p.bell_gas_temperature_offset_c)
@@ -288,6 +294,17 @@ class GasRig(Component):
             master_meter_density_kg_m3=self.density_kg_m3(nozzle_pa, temperature_c),
             bell_speed_m_s=(fill_m3_s - out_m3_s) / volume_per_m,
         )
+
+    def _closed_flow_m3h(self) -> float | None:
+        """The flow the closed shut-off valves let through (the tightest in the series), None if all are open."""
+        closed = [flow for flow in (valve() for valve in self.valves) if flow is not None]
+        return min(closed) if closed else None
+
+    def _through_valves(self, mass_flow_kg_s: float, source_density: float) -> float:
+        """A closed valve passes no more than its leak. Simplified: the line's pressures stay those of the open
+        line (the nozzles unchoke; nothing a safety test reads depends on them)."""
+        closed = self._closed_flow_m3h()
+        return mass_flow_kg_s if closed is None else min(mass_flow_kg_s, closed / S_PER_H * source_density)
 
     # -- for the meters under test and the master meter -----------------------------------------------------
     def at_meter(self, position: int) -> float:
