@@ -16,6 +16,7 @@ from meterlab.engine.session import create_run, execute, load_inputs
 from meterlab.errors import MeterlabError
 from meterlab.records.store import Store
 from meterlab.reports.results import run_result
+from meterlab.sim.clock import VIRTUAL
 
 from .test_end_to_end import start
 from .test_gas_nozzle_run import BENCH as GAS_BENCH
@@ -41,7 +42,7 @@ def test_a_bench_that_cannot_give_a_windows_flow_is_refused_before_any_record(tm
     inputs = load_inputs(procedure, [G4], _bench_without_small_nozzles(tmp_path), None)
     store = Store(str(tmp_path / "records.db"))
     with pytest.raises(MeterlabError) as refused:
-        create_run(store, inputs, operator="pytest", register=Register.load(REPO / "calibration"), clock_scale=2000)
+        create_run(store, inputs, operator="pytest", register=Register.load(REPO / "calibration"), clock_scale=VIRTUAL)
     message = str(refused.value)
     assert "2 test point(s)" in message  # Qmin and 3Qmin; 0.7Qmax has a combination
     assert "Qmin: window 0.04 .. 0.042 m³/h" in message and "3Qmin: window 0.114 .. 0.126 m³/h" in message

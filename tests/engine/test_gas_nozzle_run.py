@@ -199,7 +199,7 @@ def test_a_gas_temperature_excursion_suspends_the_collection_and_the_point_is_me
     scenario_path = tmp_path / "excursion-scenario.yaml"
     scenario_path.write_text(yaml.safe_dump(scenario), encoding="utf-8")
     # a slower clock: the set-up before the first collection must stay well short of the excursion's end
-    store, register, run_id = start(tmp_path, procedure_path, METERS, scenario_path, clock_scale=500.0)
+    store, register, run_id = start(tmp_path, procedure_path, METERS, scenario_path, clock_scale=VIRTUAL)
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
     suspended = [e.payload for e in store.entries(run_id, kinds=["event"]) if e.payload.get("event") == "suspended"]
     assert suspended and "temperature" in suspended[0]["reason"]

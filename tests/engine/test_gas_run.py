@@ -127,7 +127,7 @@ def test_two_meters_on_the_bell_and_a_planned_volume_larger_than_the_section(tmp
     register = Register.load(REPO / "calibration")
     # Qmax only: the bell runs are short, so a slower clock keeps each pass's p/T sampling close to its
     # simulated moment even on a busy machine
-    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=2000.0)
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=VIRTUAL)
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
     specs = {s.serial: s for s in load_scenario(scenario_path).gas_meters}
     measurements = [e.payload for e in store.entries(run_id, kinds=["measurement"])]

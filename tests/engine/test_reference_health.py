@@ -9,6 +9,7 @@ from meterlab.engine.events import EventBus
 from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.runner import Runner
 from meterlab.engine.session import bench_session, register_for
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.scenario import FaultSpec
 
 from .test_run_control import DN15, _runner_in_session
@@ -27,7 +28,7 @@ def _run_with_fault_at_first_measurement(tmp_path, procedure: str, fault: str) -
             seen["lab"].inject(FaultSpec(kind=fault, at_s=seen["fault"]))
 
     bus.subscribe(inject)
-    with bench_session(inputs, clock_scale=2000.0, register=register_for(inputs.bench, register)) as rig:
+    with bench_session(inputs, clock_scale=VIRTUAL, register=register_for(inputs.bench, register)) as rig:
         seen["lab"] = rig.lab
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
                         prompter=AutoPrompter(), procedure=inputs.procedure, bus=bus)

@@ -13,6 +13,7 @@ from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.session import InputsChanged, create_run, execute, load_inputs
 from meterlab.metrology.profiles import PROFILE_DIR_ENV
 from meterlab.records.store import Store
+from meterlab.sim.clock import VIRTUAL
 
 from .test_end_to_end import REPO
 
@@ -33,7 +34,7 @@ def aborted_run(tmp_path, monkeypatch):
     store = Store(str(tmp_path / "records.db"))
     register = Register.load(calibration)
     run_id = create_run(store, load_inputs(PROCEDURE, [METER], REPO / "instruments" / "sim.yaml", SCENARIO),
-                        operator="pytest", register=register, clock_scale=4000.0)
+                        operator="pytest", register=register, clock_scale=VIRTUAL)
     control, bus = RunControl(), EventBus()
     bus.subscribe(lambda e: control.abort() if e.kind == "action_done" and e.data.get("kind") == "measurement" else None)
     assert execute(store, run_id, prompter=AutoPrompter(), bus=bus, control=control, register=register) \

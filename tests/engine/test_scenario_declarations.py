@@ -15,6 +15,7 @@ from meterlab.errors import MeterlabError
 from meterlab.instruments.bench import SIMULATED_BENCH
 from meterlab.records.store import Store
 from meterlab.reports.results import run_result
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.scenario import default_scenario
 
 from .test_end_to_end import truth
@@ -40,7 +41,7 @@ def test_without_a_scenario_the_simulated_meter_follows_its_declaration(tmp_path
     assert "following the declarations" in inputs.texts["scenario"]["file"]
     store = Store(str(tmp_path / "records.db"))
     register = Register.load(REPO / "calibration")
-    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=2000.0)
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=VIRTUAL)
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
     # the record holds the scenario as run: a resume rebuilds the same simulated meter from it
     rebuilt = inputs_from_header(next(store.entries(run_id, kinds=["run_created"])).payload)

@@ -12,6 +12,7 @@ from meterlab.engine.control import RunState
 from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.session import create_run, execute, load_inputs, severity_equipment
 from meterlab.records.store import Store
+from meterlab.sim.clock import VIRTUAL
 
 REPO = Path(__file__).resolve().parents[2]
 SIM_BENCH = REPO / "instruments" / "sim.yaml"
@@ -36,7 +37,7 @@ def _header(tmp_path: Path, procedure: str, bench: Path, register: Register, **k
     """The first record entry of a run created (not executed) on the bench."""
     inputs = load_inputs(REPO / procedure, [REPO / m for m in METERS], bench, None)
     store = Store(str(tmp_path / "records.db"))
-    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=200.0, **kwargs)
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=VIRTUAL, **kwargs)
     return next(store.entries(run_id)).payload
 
 
@@ -45,7 +46,7 @@ def test_a_surge_run_with_a_lapsed_generator_verification_is_refused_before_anyt
     store = Store(str(tmp_path / "records.db"))
     inputs = load_inputs(REPO / SURGE, [REPO / m for m in METERS], bench, None)
     with pytest.raises(CalibrationRefused) as caught:
-        create_run(store, inputs, operator="pytest", register=register, clock_scale=200.0)
+        create_run(store, inputs, operator="pytest", register=register, clock_scale=VIRTUAL)
     message = str(caught.value)
     assert "emc-sg-00 (surge)" in message and "EMC-V-2022-0019" in message and "due 2023-09-30" in message
     assert [(p.kind, p.standard) for p in caught.value.problems] == [(ProblemKind.EXPIRED, "emc-sg-00")]
@@ -70,7 +71,7 @@ def test_a_run_under_the_override_records_the_lapsed_verification_at_each_surge_
     inputs = load_inputs(REPO / SURGE, [REPO / m for m in METERS], bench, GOOD_METERS,
                          follow_declarations=True)
     store = Store(str(tmp_path / "records.db"))
-    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=200.0,
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=VIRTUAL,
                         override_calibration="verified on our scope 2026-12-01")
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
     surges = [e.payload for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("disturbance") == "surge"]
@@ -86,7 +87,7 @@ def test_surges_above_the_verified_voltages_stop_the_run_before_the_rig_moves(tm
     inputs = load_inputs(REPO / SURGE, [REPO / m for m in METERS], SIM_BENCH, GOOD_METERS,
                          follow_declarations=True)
     store = Store(str(tmp_path / "records.db"))
-    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=200.0)
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=VIRTUAL)
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.FAILED
     error = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]["error"]
     assert "emc-sg-01 (surge)" in error and "voltage_kv = 1 to 2 kV" in error and "0.5 to 1 kV" in error

@@ -10,12 +10,13 @@ from meterlab.engine.control import RunControl, RunState
 from meterlab.engine.events import EventBus
 from meterlab.engine.prompts import Answer, AutoPrompter
 from meterlab.engine.runner import Runner
-from meterlab.engine.session import DEFAULT_CLOCK_SCALE, bench_session, create_run, execute, load_inputs
+from meterlab.engine.session import bench_session, create_run, execute, load_inputs
 from meterlab.procedures.severities import load_severities
 from meterlab.records.store import Store
 from meterlab.reports.document import render_html
 from meterlab.reports.results import run_result
 from meterlab.rigs.water_conditioning import STANDARD_ATMOSPHERE_PA
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.scenario import load_scenario
 
 from .test_end_to_end import REPO, start, truth
@@ -32,7 +33,7 @@ def _severities(inputs):
 def test_the_supply_voltage_is_held_for_the_influence_measurements_and_released(tmp_path):
     store, register, run_id, inputs = _runner_in_session(tmp_path, "procedures/r49/power-voltage-variation.yaml",
                                                          [SENSITIVE, DN15], VOLTAGE_SCENARIO)
-    with bench_session(inputs, clock_scale=2000.0, register=register) as rig:
+    with bench_session(inputs, clock_scale=VIRTUAL, register=register) as rig:
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
                         prompter=AutoPrompter(), procedure=inputs.procedure, severities=_severities(inputs))
         assert runner.run() is RunState.COMPLETED
@@ -96,7 +97,7 @@ def test_stop_flow_then_a_damp_heat_cycle_resumed_in_the_phase_it_was_in(tmp_pat
             control.abort()
 
     bus.subscribe(watch)
-    with bench_session(inputs, clock_scale=20000.0, register=register) as rig:
+    with bench_session(inputs, clock_scale=VIRTUAL, register=register) as rig:
         lab["world"] = rig.lab.world
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
                         prompter=AutoPrompter(), procedure=inputs.procedure, bus=bus, control=control,
@@ -110,7 +111,7 @@ def test_stop_flow_then_a_damp_heat_cycle_resumed_in_the_phase_it_was_in(tmp_pat
                       if e.key and e.key.count("#") == 1 and "phase" in e.key]
     assert phases() == ["phase1/4", "phase2/4"]
 
-    with bench_session(inputs, clock_scale=20000.0, register=register) as rig:
+    with bench_session(inputs, clock_scale=VIRTUAL, register=register) as rig:
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
                         prompter=AutoPrompter(), procedure=inputs.procedure, severities=_severities(inputs))
         assert runner.run() is RunState.COMPLETED
@@ -191,7 +192,7 @@ def test_gas_pressure_loss_typed_by_the_operator_is_judged_against_the_declared_
                          REPO / "examples/scenarios/g4-two-gas-meters.yaml")
     store = Store(str(tmp_path / "records.db"))
     register = Register.load(REPO / "calibration")
-    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=20000.0)
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=VIRTUAL)
     typed = TypedLosses({"GM4-2026-0042": 230.0, "GM4-2026-0043": 120.0})
     assert execute(store, run_id, prompter=typed, register=register) is RunState.COMPLETED
     checks = {c["meter_serial"]: c for c in run_result(store, run_id)["tests"][0]["checks"]}
@@ -217,7 +218,7 @@ def test_reverse_flow_passes_the_meters_backwards_and_a_harmed_meter_fails_forwa
                                    world.component("meters").meter(1).reverse_volume_l, world.read("meter1.pulse"))
 
     bus.subscribe(watch)
-    with bench_session(inputs, clock_scale=4000.0, register=register) as rig:
+    with bench_session(inputs, clock_scale=VIRTUAL, register=register) as rig:
         seen["world"] = rig.lab.world
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
                         prompter=AutoPrompter(), procedure=inputs.procedure, bus=bus)
@@ -250,7 +251,7 @@ def test_the_master_meter_method_recovers_the_true_errors_without_the_weighing_t
     scenario = "examples/scenarios/good-meter.yaml"
     store, register, run_id, inputs = _runner_in_session(
         tmp_path, master_meter_programme(tmp_path, ["0.35(Q2+Q3)", "Q3"]), [DN15], scenario)
-    with bench_session(inputs, clock_scale=4000.0, register=register) as rig:
+    with bench_session(inputs, clock_scale=VIRTUAL, register=register) as rig:
         tank_before = rig.lab.world.read("tank.mass_kg")
         runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
                         prompter=AutoPrompter(), procedure=inputs.procedure)
@@ -343,7 +344,7 @@ def test_start_stop_cycles_stop_and_restart_the_flow_each_cycle_and_end_stopped(
     store, register, run_id, inputs = _runner_in_session(tmp_path, "procedures/r49/intrinsic-error.yaml", [DN15],
                                                          "examples/scenarios/good-meter.yaml")
     flowrate_m3h, on_s, off_s = 2.5, 15.0, 15.0
-    with bench_session(inputs, clock_scale=DEFAULT_CLOCK_SCALE, register=register) as rig:
+    with bench_session(inputs, clock_scale=VIRTUAL, register=register) as rig:
         world = rig.lab.world
         register_l = lambda: world.read("meter1.register_l")  # noqa: E731
         volumes = []
