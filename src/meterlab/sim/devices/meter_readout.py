@@ -36,6 +36,7 @@ from meterlab.instruments.meter_readout import (
 )
 from meterlab.instruments.transport import RegisterTable, WordOrder
 from meterlab.sim.devices.base import MAX_FRAME_BYTES, LineDevice, ModbusDevice
+from meterlab.sim.devices.interface_weaknesses import MASK_WRITE, InterfaceHealth, Weaknesses
 from meterlab.sim.physics.meters import MeterLine, SimulatedMeter
 from meterlab.sim.scenario import READOUT_FAULTS
 from meterlab.sim.world import World
@@ -326,6 +327,20 @@ class SimMBusGateway(LineDevice):
 class ModbusMeterParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     serial: str | None = Field(None, description="default: the scenario meter's serial")
+    software_id: int = Field(0x4D4C0100, ge=0, le=0xFFFF_FFFF, description="the software identification "
+                                                                           "(a checksum) at input 4-5")
+    weaknesses: Weaknesses = Field(default_factory=Weaknesses, description="planted interface weaknesses "
+                                                                           "(none: the robust meter)")
+
+
+# The simulated smart meter's registers beyond the model's volume and serial: meterlab's own layout [U], the one
+# examples/meters/dn15-class2-modbus.yaml declares for fuzzing.
+SOFTWARE_ID_INPUT = 4        # input 4-5: software identification, uint32, read only
+METER_FACTOR_HOLDING = 0     # holding 0-1: meter factor in ppm (1 000 000 = as adjusted), legally relevant, protected
+DISPLAY_MODE_HOLDING = 2     # holding 2: display mode 0..3, documented as writable
+UNITY_PPM = 1_000_000
+DISPLAY_MODES = range(4)
+PLAIN_WRITES = (6, 16)
 
 
 class SimModbusMeter(ModbusDevice):
@@ -342,14 +357,34 @@ class SimModbusMeter(ModbusDevice):
         self.model = MODBUS_METER_MODELS[ModbusMeterOptions.model_validate(self.entry.options).model]
         self.meter_name = self.signal("meter") or "meter1"
         self.wrap = CounterWrap()
+        self.health = InterfaceHealth(self.params.weaknesses)
+        self.meter_factor_ppm = UNITY_PPM
+        self.display_mode = 0
 
+    # -- the interface's health (planted weaknesses) ---------------------------------------------------------
+    def interface_down(self) -> str | None:
+        with self.world.now() as world:
+            return self.health.state(world.t_s)
+
+    def on_frame(self, count: int = 1) -> None:
+        with self.world.now() as world:
+            for _ in range(count):
+                self.health.on_request(world.t_s)
+
+    def _undocumented(self) -> bool:
+        """A request by FC 22, which the meter does not document: refused unless the weakness is planted."""
+        return self.request_function == MASK_WRITE and not self.params.weaknesses.undocumented_function
+
+    # -- registers --------------------------------------------------------------------------------------------
     def read(self, table: str, address: int, count: int) -> list[int] | int:
-        if table not in ("holding", "input"):
+        if table not in ("holding", "input") or self._undocumented():
             return self.ILLEGAL_FUNCTION
-        with self.world.now():
+        with self.world.now() as world:
             meter = find_meter(self.world, self.meter_name)
             if meter is None:
                 return self.DEVICE_FAILURE
+            if self.health.on_read(world.t_s, address, count):
+                return self.DEVICE_FAILURE  # never sent: the server swallows requests while the meter is down
             registers = self._registers(meter)
         if RegisterTable(table) not in registers:
             return self.ILLEGAL_ADDRESS
@@ -359,7 +394,33 @@ class SimModbusMeter(ModbusDevice):
         return [words[a] for a in range(address, address + count)]
 
     def write(self, table: str, address: int, values: list[int] | list[bool]) -> int | None:
-        return self.ILLEGAL_FUNCTION if table != "holding" else self.ILLEGAL_ADDRESS  # nothing is writable
+        """Only the display mode is writable; the meter factor is protected (legally relevant) unless a weakness
+        lets a write through. Everything is checked before anything changes."""
+        if table != "holding" or self._undocumented():
+            return self.ILLEGAL_FUNCTION
+        span = range(address, address + len(values))
+        factor = range(METER_FACTOR_HOLDING, METER_FACTOR_HOLDING + 2)
+        protected_open = (self.params.weaknesses.writable_protected and self.request_function in PLAIN_WRITES
+                          or self.request_function == MASK_WRITE)
+        if any(a in factor for a in span) and not protected_open:
+            return self.ILLEGAL_ADDRESS
+        if any(a not in factor and a != DISPLAY_MODE_HOLDING for a in span):
+            return self.ILLEGAL_ADDRESS
+        if DISPLAY_MODE_HOLDING in span and values[span.index(DISPLAY_MODE_HOLDING)] not in DISPLAY_MODES:
+            return self.ILLEGAL_VALUE
+        self._store(dict(zip(span, (int(v) for v in values))))
+        return None
+
+    def _store(self, words: dict[int, int]) -> None:
+        if DISPLAY_MODE_HOLDING in words:
+            self.display_mode = words[DISPLAY_MODE_HOLDING]
+        high, low = uint32_to_registers(self.meter_factor_ppm, WordOrder.BIG)
+        high, low = words.get(METER_FACTOR_HOLDING, high), words.get(METER_FACTOR_HOLDING + 1, low)
+        self.meter_factor_ppm = high << 16 | low
+        with self.world.now():
+            meter = find_meter(self.world, self.meter_name)
+            if meter is not None:  # the adjustment acts on what the meter measures from now on
+                meter.adjustment_pct = (self.meter_factor_ppm - UNITY_PPM) / 1e4
 
     def _registers(self, meter: SimulatedMeter) -> dict[RegisterTable, dict[int, int]]:
         volume, serial = self.model.volume, self.model.serial
@@ -373,7 +434,21 @@ class SimModbusMeter(ModbusDevice):
         tables.setdefault(RegisterTable(volume.table), {}).update(zip(range(volume.address, volume.address + 2), volume.encode(value)))
         tables.setdefault(RegisterTable(serial.table), {}).update(zip(range(serial.address, serial.address + len(serial_words)),
                                                        serial_words))
+        self._smart_registers(tables)
         return tables
+
+    def _smart_registers(self, tables: dict[RegisterTable, dict[int, int]]) -> None:
+        """Software identification, meter factor and display mode, where the model's map leaves them free."""
+        extra = {
+            RegisterTable.INPUT: dict(zip((SOFTWARE_ID_INPUT, SOFTWARE_ID_INPUT + 1),
+                                          uint32_to_registers(self.params.software_id, WordOrder.BIG))),
+            RegisterTable.HOLDING: {**dict(zip((METER_FACTOR_HOLDING, METER_FACTOR_HOLDING + 1),
+                                               uint32_to_registers(self.meter_factor_ppm, WordOrder.BIG))),
+                                    DISPLAY_MODE_HOLDING: self.display_mode},
+        }
+        for table, words in extra.items():
+            known = tables.setdefault(table, {})
+            known.update({a: w for a, w in words.items() if a not in known})
 
     def _volume_value(self, value: float) -> int | float:
         """The register's value (counts or the float) as the meter sends it, with an active value fault."""

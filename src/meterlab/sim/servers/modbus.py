@@ -51,17 +51,19 @@ class DeviceContext(ModbusServerContext):
 
     async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):
         self._check_unit(device_id)
-        result = self._call(self.device.read, TABLES[func_code], address, count)
+        result = self._call(func_code, self.device.read, TABLES[func_code], address, count)
         return ExcCodes(result) if isinstance(result, int) else result
 
     async def async_setValues(self, device_id: int, func_code: int, address: int, values: Sequence):
         self._check_unit(device_id)
-        result = self._call(self.device.write, TABLES[func_code], address, list(values))
+        result = self._call(func_code, self.device.write, TABLES[func_code], address, list(values))
         return None if result is None else ExcCodes(result)
 
-    def _call(self, method, *args):
+    def _call(self, func_code: int, method, *args):
         try:
             with self.device.lock:
+                # the function that asked: a meter may treat a mask write (22) unlike a plain write (6, 16)
+                self.device.request_function = func_code
                 return method(*args)
         except Exception:  # a bug in a simulated device: say so loudly, answer DEVICE FAILURE
             log.exception("%s failed on %s%r", self.device.name, method.__name__, args)
@@ -72,7 +74,19 @@ class DeviceContext(ModbusServerContext):
 
 
 class _FaultyHandler(ServerRequestHandler):
-    """Applies the active communication fault to each request of one connection."""
+    """Applies the active communication fault to each request of one connection, and a device's own outage
+    (a planted crash or hang: the frame is swallowed, a crashed device also drops the connection)."""
+
+    def callback_data(self, data: bytes, addr: tuple | None = None) -> int:
+        device: ModbusDevice = self.server.device
+        with device.lock:
+            device.on_frame(frames_in(data))
+            down = device.interface_down()
+        if down is None:
+            return super().callback_data(data, addr)
+        if down == "crash" and self.transport is not None:
+            self.transport.abort()
+        return len(data)
 
     async def handle_request(self):
         server: _DeviceServer = self.server
@@ -102,6 +116,16 @@ class _FaultyHandler(ServerRequestHandler):
         response.transaction_id, response.dev_id = self.last_pdu.transaction_id, self.last_pdu.dev_id
         self.server_send(response, self.last_addr)
         return None
+
+
+def frames_in(data: bytes) -> int:
+    """How many Modbus TCP frames a chunk of received bytes holds (by their MBAP length fields; at least one):
+    a flood sent back to back arrives in few chunks and must still count frame by frame."""
+    count, at = 0, 0
+    while at + 6 <= len(data):
+        count += 1
+        at += 6 + int.from_bytes(data[at + 4:at + 6], "big")
+    return max(count, 1)
 
 
 MALFORMED_REPLIES = ("short_reply", "extra_registers", "wrong_function", "exception_code")

@@ -1,0 +1,381 @@
+"""An interface fuzzing campaign with a metrological oracle (issue 16, part 2; docs/fuzzing.md).
+
+The meter runs at constant flow on the rig for the whole campaign. Its error against the reference is measured
+before the first case and after the last (flying starts, pulses against the weighing tank); their difference
+must stay within the significant-fault limit of the meter's profile. Around every case the oracle reads the
+meter's declared registers (software identification, legally relevant parameters, totaliser): a register may
+change only where the case is a documented write to it; the meter must answer again within its stated recovery
+time; a malformed frame must never get a normal reply. Every frame both ways is in the case's I/O log.
+
+Classes: fail (undocumented state change, significant fault, corrupted frame accepted, no recovery in the stated
+time), warning (a crash or hang that recovered in time with nothing changed), pass."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from meterlab.engine.session import DEFAULT_CLOCK_SCALE, RunInputs, bench_session, load_inputs, sha256_text
+from meterlab.errors import MeterlabError
+from meterlab.instruments.fuzz.cases import FuzzCase, generate_cases, read_pdu
+from meterlab.instruments.fuzz.link import LinkDown, ModbusTcpLink, decode_reply
+from meterlab.metrology.declarations import MeterDeclaration
+from meterlab.metrology.fluids import water_density
+from meterlab.metrology.interface import ModbusInterface, RegisterDecl
+from meterlab.records.store import Store
+
+PROCEDURE_ID = "interface-fuzz"
+# The rig's part of the campaign is an intrinsic-error set-up: its procedure names the method and the bench's
+# reference; only its flowrate window matters here.
+RIG_PROCEDURE = Path(__file__).resolve().parents[3] / "procedures" / "r49" / "intrinsic-error.yaml"
+FLOW_FRACTION_OF_Q3 = 0.5  # the constant flow of the campaign, a share of Q3 every meter measures at
+MEASURE_S = 60.0            # one error measurement: about this long a collection at the campaign's flow
+PROBE_STEP_S = 1.0          # simulated seconds between two probes of a meter that does not answer
+RECOVERY_WATCH_FACTOR = 3   # how long past its stated recovery time a silent meter is watched (its figure)
+NO_GUARD: Callable[[], None] = lambda: None
+
+
+class FuzzInputError(MeterlabError):
+    """A campaign's input that cannot work, found before any record is made."""
+
+
+@dataclass
+class FuzzSetup:
+    inputs: RunInputs
+    declaration: MeterDeclaration
+    interface: ModbusInterface
+    instrument: str  # the bench's instrument that is the meter's Modbus interface
+    meter_file: str
+
+
+def load_fuzz_inputs(meter: Path, bench: Path, scenario: Path | None) -> FuzzSetup:
+    """Read and check everything a campaign needs; every problem names the file, the field and the fix."""
+    if not Path(meter).is_file():
+        raise FuzzInputError(f"{meter}: no such meter declaration file; give the path of a meter declaration "
+                             f"(e.g. examples/meters/dn15-class2-modbus.yaml)")
+    from meterlab.sim.scenario import default_scenario
+
+    inputs = load_inputs(RIG_PROCEDURE, [meter], bench, scenario or default_scenario(bench),
+                         follow_declarations=scenario is None)
+    declaration = next(iter(inputs.declarations.values()))
+    if declaration.interface is None or declaration.interface.modbus is None:
+        raise FuzzInputError(f"{meter}: field 'interface' is missing: a fuzz campaign is generated from the meter's "
+                             f"declared interface. Add `interface: {{recovery_s: ..., modbus: {{unit: ..., functions: "
+                             f"[...], registers: [...]}}}}` from the maker's manual (docs/fuzzing.md, section 1)")
+    if declaration.interface.modbus.transport != "tcp":
+        raise FuzzInputError(f"{meter}: field 'interface.modbus.transport' is {declaration.interface.modbus.transport}: "
+                             f"only Modbus TCP is fuzzed so far; use a Modbus TCP gateway and declare transport: tcp")
+    names = [n for n, e in inputs.bench.instruments.items() if e.role == "mut_modbus"]
+    if not names:
+        raise FuzzInputError(f"{bench}: no instrument with role 'mut_modbus': add the meter's Modbus interface to "
+                             f"the bench (docs/instruments.md, bench files)")
+    return FuzzSetup(inputs, declaration, declaration.interface.modbus, names[0], str(meter))
+
+
+def campaign_header(setup: FuzzSetup, *, seed: int, cases: int | None, budget_s: float | None) -> dict:
+    texts = setup.inputs.texts
+    return {
+        "kind": PROCEDURE_ID, "seed": seed, "max_cases": cases, "budget_s": budget_s,
+        "instrument": setup.instrument, "meter_file": setup.meter_file,
+        "recovery_s": setup.declaration.interface.recovery_s,
+        "interface": setup.interface.model_dump(),
+        "inputs": {"meters": texts["meters"], "bench": texts["bench"], "scenario": texts["scenario"]},
+        "sha256": {"meter": sha256_text(texts["meters"][0]["text"]), "bench": sha256_text(texts["bench"]["text"])},
+    }
+
+
+def create_campaign(store: Store, setup: FuzzSetup, *, operator: str, seed: int, cases: int | None,
+                    budget_s: float | None) -> str:
+    import uuid
+
+    run_id = uuid.uuid4().hex[:12]
+    store.create_run(run_id, procedure_id=PROCEDURE_ID, operator=operator, meters=[setup.declaration.serial],
+                     header=campaign_header(setup, seed=seed, cases=cases, budget_s=budget_s))
+    return run_id
+
+
+# ------------------------------------------------------------------------------------------------ the oracle
+@dataclass
+class Oracle:
+    """Reads the meter's declared state over fresh connections, and times its recovery on the rig's clock."""
+
+    interface: ModbusInterface
+    link: Callable[[], ModbusTcpLink]
+    rig: Any
+    recovery_s: float
+    state: dict[str, list[int]] = field(default_factory=dict)
+    totaliser: list[int] | None = None
+
+    def read(self, reg: RegisterDecl) -> list[int] | None:
+        link = self.link()
+        try:
+            reply = link.exchange(_frame(self.interface, reg))
+        except LinkDown:
+            return None
+        finally:
+            link.close()
+        pdu = decode_reply(reply) if reply else None
+        registers = getattr(pdu, "registers", None)
+        return list(registers) if registers and len(registers) == reg.count and pdu.function_code < 0x80 else None
+
+    def answers(self) -> bool:
+        return self.read(self.interface.watched()[0] if self.interface.watched() else self.interface.registers[0]) is not None
+
+    def recovery(self) -> float | None:
+        """Simulated seconds until the meter answers again (0: it never stopped); None: not within the watch."""
+        start = self.rig.clock.now()
+        limit = self.recovery_s * RECOVERY_WATCH_FACTOR
+        while not self.answers():
+            if self.rig.clock.now() - start > limit:
+                return None
+            self.rig.wait(PROBE_STEP_S, guard=NO_GUARD)
+        return self.rig.clock.now() - start
+
+    def snapshot(self) -> dict[str, list[int] | None]:
+        return {reg.name: self.read(reg) for reg in self.interface.watched()}
+
+    def read_totaliser(self) -> list[int] | None:
+        regs = self.interface.by_role("totaliser")
+        return self.read(regs[0]) if regs else None
+
+
+def _frame(interface: ModbusInterface, reg: RegisterDecl) -> bytes:
+    from pymodbus.framer import FramerSocket
+    from pymodbus.pdu import DecodePDU
+
+    pdu = read_pdu(reg.table, reg.address, reg.count)
+    pdu.dev_id, pdu.transaction_id = interface.unit, 0xFFF0
+    return FramerSocket(DecodePDU(False)).buildFrame(pdu)
+
+
+# ------------------------------------------------------------------------------------------------ a case
+def send_case(case: FuzzCase, link: ModbusTcpLink) -> list[dict]:
+    """Send the case's frames; what came back for each (a flood is sent back to back, then drained)."""
+    replies: list[dict] = []
+    try:
+        if case.flood:
+            for frame in case.frames:
+                link.send(frame)
+            while (reply := link.receive(0.05)) is not None:
+                replies.append(_reply(reply))
+            return replies
+        for frame in case.frames:
+            reply = link.exchange(frame)
+            replies.append(_reply(reply) if reply else {"reply": None, "normal": False})
+    except LinkDown as exc:
+        replies.append({"reply": None, "normal": False, "link": str(exc)})
+    finally:
+        link.close()
+    return replies
+
+
+def _reply(data: bytes) -> dict:
+    pdu = decode_reply(data)
+    normal = pdu is not None and pdu.function_code < 0x80
+    return {"reply": data.hex(" "), "normal": normal}
+
+
+def judge_case(case: FuzzCase, replies: list[dict], recovery_s: float | None, stated_s: float,
+               changes: dict[str, tuple], totaliser_back: bool) -> tuple[str, list[str]]:
+    """The case's class and why."""
+    fails, warnings = [], []
+    if case.malformed and any(r["normal"] for r in replies):
+        fails.append("corrupted frame accepted: a malformed frame got a normal reply")
+    for name, (before, after) in changes.items():
+        fails.append(f"undocumented state change: {name} {before} -> {after}")
+    if totaliser_back:
+        fails.append("undocumented state change: the totaliser went backwards or was reset")
+    if recovery_s is None:
+        fails.append(f"no answer within {RECOVERY_WATCH_FACTOR} x the stated recovery time ({stated_s:g} s)")
+    elif recovery_s > stated_s:
+        fails.append(f"recovered after {recovery_s:g} s, beyond the stated {stated_s:g} s")
+    elif recovery_s > 0:
+        warnings.append(f"stopped answering; recovered after {recovery_s:g} s (stated {stated_s:g} s), nothing changed")
+    return ("fail", fails) if fails else ("warning", warnings) if warnings else ("pass", [])
+
+
+def changed(case: FuzzCase, interface: ModbusInterface, before: dict, after: dict) -> dict[str, tuple]:
+    """Registers that changed where the case does not document a change (or left a documented write's range)."""
+    out = {}
+    for reg in interface.watched():
+        old, new = before.get(reg.name), after.get(reg.name)
+        if old is None or new is None or old == new:
+            continue
+        documented = reg.name in case.allowed and reg.values and all(reg.values[0] <= w <= reg.values[1] for w in new)
+        if not documented:
+            out[reg.name] = (old, new)
+    return out
+
+
+def run_case(case: FuzzCase, oracle: Oracle, link: ModbusTcpLink) -> dict:
+    before = dict(oracle.state)
+    total_before = oracle.totaliser
+    replies = send_case(case, link)
+    recovery = oracle.recovery()
+    after = oracle.snapshot() if recovery is not None else {}
+    total_after = oracle.read_totaliser() if recovery is not None else None
+    changes = changed(case, oracle.interface, before, after)
+    back = total_before is not None and total_after is not None and _u32(total_after) < _u32(total_before)
+    verdict, reasons = judge_case(case, replies, recovery, oracle.recovery_s, changes, back)
+    oracle.state.update({k: v for k, v in after.items() if v is not None})
+    oracle.totaliser = total_after or total_before
+    return {**case.summary(), "replies": replies[:8], "replies_total": len(replies), "recovery_s": recovery,
+            "verdict": verdict, "reasons": reasons}
+
+
+def _u32(words: list[int]) -> int:
+    value = 0
+    for word in words:
+        value = value << 16 | word
+    return value
+
+
+# ------------------------------------------------------------------------------------------------ metrology
+def error_pct(rig: Any, serial: str, pulse_value_l: float, flowrate_m3h: float) -> dict:
+    """One flying-start measurement at the campaign's flow: the meter's pulses against the weighing tank. The
+    buoyancy and the tank's corrections are left out: both measurements share them, and the oracle judges their
+    difference."""
+    volume_l = flowrate_m3h / 3.6 * MEASURE_S
+    raw = rig.measure(volume_l, flowrate_m3h, [serial], start="flying", disturbance=None, criteria=None,
+                      guard=NO_GUARD)
+    reading = raw.reading
+    reference_l = (reading.balance_end_kg - reading.balance_start_kg) / float(
+        water_density(reading.tank_water_temperature_c)) * 1000.0
+    indicated_l = raw.mut[serial]["pulses"] * pulse_value_l
+    return {"reference_l": reference_l, "indicated_l": indicated_l,
+            "error_pct": (indicated_l - reference_l) / reference_l * 100.0, "at_s": rig.clock.now()}
+
+
+# ------------------------------------------------------------------------------------------------ the campaign
+def selected(cases: list[FuzzCase], max_cases: int | None) -> list[FuzzCase]:
+    return cases if max_cases is None else cases[:max_cases]
+
+
+def execute_campaign(store: Store, run_id: str, *, on_case: Callable[[dict], None] | None = None) -> dict:
+    """Run (or resume: cases already recorded are skipped) the campaign `run_id`; return its summary."""
+    header = next(store.entries(run_id, kinds=["run_created"])).payload
+    setup = _setup_from_header(header)
+    done = {e.key for e in store.entries(run_id, kinds=["fuzz_case"])}
+    cases = selected(generate_cases(setup.interface, header["seed"]), header.get("max_cases"))
+    with bench_session(setup.inputs, clock_scale=DEFAULT_CLOCK_SCALE, register=_register(setup)) as rig:
+        oracle, link = _oracle(setup, rig)
+        decl = setup.declaration
+        flow = FLOW_FRACTION_OF_Q3 * decl.q3_m3h
+        rig.set_flow(flow)
+        rig.stabilise(flow, flow_within_pct=2.5, water_temperature_c=None, for_s=30, timeout_s=600, guard=NO_GUARD)
+        store.append(run_id, "fuzz_measurement", {"phase": "before", **error_pct(rig, decl.serial, decl.pulse_value_l, flow)},
+                     key=f"measure:before:{len(done)}")
+        oracle.state = {k: v for k, v in oracle.snapshot().items() if v is not None}
+        oracle.totaliser = oracle.read_totaliser()
+        _run_cases(store, run_id, cases, done, oracle, link, header.get("budget_s"), on_case)
+        after = error_pct(rig, decl.serial, decl.pulse_value_l, flow)
+        store.append(run_id, "fuzz_measurement", {"phase": "after", **after}, key="measure:after")
+        rig.stop_flow()
+    summary = summarise(store, run_id, decl)
+    store.append(run_id, "state", {"state": "completed", "summary": summary}, key="state:completed")
+    return summary
+
+
+def _run_cases(store, run_id, cases, done, oracle, link, budget_s, on_case) -> None:
+    started = time.monotonic()
+    for case in cases:
+        if f"case:{case.number}" in done:
+            continue
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            store.append(run_id, "fuzz_budget", {"stopped_before_case": case.number, "budget_s": budget_s})
+            break
+        result = run_case(case, oracle, link())
+        result["io"] = oracle.rig.drain_io()
+        store.append(run_id, "fuzz_case", result, key=f"case:{case.number}")
+        if on_case is not None:
+            on_case(result)
+
+
+def _oracle(setup: FuzzSetup, rig: Any) -> tuple[Oracle, Callable[[], ModbusTcpLink]]:
+    lab = getattr(rig, "lab", None)
+    entry = setup.inputs.bench.instruments[setup.instrument]
+    if lab is not None:
+        host, _, port = lab.resources[setup.instrument].rpartition(":")
+    else:
+        host, port = entry.modbus.host, entry.modbus.port
+
+    def link() -> ModbusTcpLink:
+        return ModbusTcpLink(setup.instrument, host, int(port), rig.iolog)
+
+    return Oracle(setup.interface, link, rig, setup.declaration.interface.recovery_s), link
+
+
+def _setup_from_header(header: dict) -> FuzzSetup:
+    """The campaign's inputs from its record alone (resume and replay read no file but the record)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="meterlab-fuzz-"))
+    paths = {}
+    for key, item in (("meter", header["inputs"]["meters"][0]), ("bench", header["inputs"]["bench"]),
+                      ("scenario", header["inputs"]["scenario"])):
+        if item is None:
+            paths[key] = None
+            continue
+        path = folder / f"{key}.yaml"
+        path.write_text(item["text"], encoding="utf-8")
+        paths[key] = path
+    setup = load_fuzz_inputs(paths["meter"], paths["bench"], paths["scenario"])
+    setup.meter_file = header["meter_file"]
+    return setup
+
+
+def _register(setup: FuzzSetup):
+    from meterlab.calibration.register import Register
+    from meterlab.engine.session import register_for
+
+    return register_for(setup.inputs.bench, Register.load(Path(__file__).resolve().parents[3] / "calibration"))
+
+
+# ------------------------------------------------------------------------------------------------ summary
+def summarise(store: Store, run_id: str, decl: MeterDeclaration) -> dict:
+    cases = [e.payload for e in store.entries(run_id, kinds=["fuzz_case"])]
+    measures = {e.payload["phase"]: e.payload for e in store.entries(run_id, kinds=["fuzz_measurement"])}
+    limit = decl.meter().significant_fault_pct()
+    fault = None
+    if "before" in measures and "after" in measures:
+        fault = measures["after"]["error_pct"] - measures["before"]["error_pct"]
+    findings = [{"case": c["case"], "group": c["group"], "title": c["title"], "class": c["verdict"],
+                 "reasons": c["reasons"]} for c in cases if c["verdict"] != "pass"]
+    if fault is not None and abs(fault) > limit:
+        changed_cases = [f["case"] for f in findings if any("state change" in r for r in f["reasons"])]
+        findings.append({"case": changed_cases[0] if changed_cases else None, "group": "metrology",
+                         "title": "significant fault over the campaign", "class": "fail",
+                         "reasons": [f"error {measures['before']['error_pct']:+.3f} % before, "
+                                     f"{measures['after']['error_pct']:+.3f} % after: fault {fault:+.3f} % beyond the "
+                                     f"significant-fault limit {limit:g} %"]})
+    per_class = {k: sum(1 for c in cases if c["verdict"] == k) for k in ("pass", "warning", "fail")}
+    per_group: dict[str, dict[str, int]] = {}
+    for c in cases:
+        per_group.setdefault(c["group"], {"pass": 0, "warning": 0, "fail": 0})[c["verdict"]] += 1
+    verdict = "fail" if any(f["class"] == "fail" for f in findings) else "warning" if findings else "pass"
+    return {"cases_run": len(cases), "per_class": per_class, "per_group": per_group, "findings": findings,
+            "recovery_s": [[c["case"], c["recovery_s"]] for c in cases if c["recovery_s"]],
+            "fault_pct": fault, "significant_fault_limit_pct": limit, "verdict": verdict,
+            "measurements": measures}
+
+
+def replay_case(store: Store, run_id: str, number: int) -> dict:
+    """Replay one case of a recorded campaign on a fresh bench: same seed, same case, same oracle."""
+    header = next(store.entries(run_id, kinds=["run_created"])).payload
+    if header.get("kind") != PROCEDURE_ID:
+        raise FuzzInputError(f"run {run_id} is not an interface fuzz campaign")
+    setup = _setup_from_header(header)
+    cases = generate_cases(setup.interface, header["seed"])
+    if not 0 <= number < len(cases):
+        raise FuzzInputError(f"case {number}: campaign {run_id} has cases 0..{len(cases) - 1}")
+    with bench_session(setup.inputs, clock_scale=DEFAULT_CLOCK_SCALE, register=_register(setup)) as rig:
+        oracle, link = _oracle(setup, rig)
+        oracle.state = {k: v for k, v in oracle.snapshot().items() if v is not None}
+        oracle.totaliser = oracle.read_totaliser()
+        result = run_case(cases[number], oracle, link())
+        result["io"] = rig.drain_io()
+    return result
+
+

@@ -1,0 +1,103 @@
+"""A raw Modbus TCP link for interface fuzzing: sends any bytes, good or malformed, and brings back whatever the
+meter answers, one reply frame or nothing within a bounded wait. Every frame both ways, every timeout and lost
+connection goes to the I/O log (the evidence of a finding is the bytes). The regular driver (`ModbusTransport`)
+refuses to send what a fuzzer must send, hence this link; replies are still decoded with pymodbus."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from pymodbus.framer import FramerSocket
+from pymodbus.pdu import DecodePDU, ModbusPDU
+
+from meterlab.instruments.iolog import ChannelLog, IOLogSink
+
+MBAP_BYTES = 7
+MAX_ADU_BYTES = 260  # the largest Modbus TCP frame (MBAP 7 + PDU 253)
+
+
+class LinkDown(Exception):
+    """The meter refused or dropped the connection."""
+
+
+class ModbusTcpLink:
+    def __init__(self, name: str, host: str, port: int, iolog: IOLogSink, *, reply_timeout_s: float = 0.3):
+        self.name, self.host, self.port = name, host, port
+        self.log = ChannelLog(name, iolog)
+        self.reply_timeout_s = reply_timeout_s
+        self._sock: socket.socket | None = None
+
+    def open(self) -> None:
+        self.close()
+        try:
+            self._sock = socket.create_connection((self.host, self.port), timeout=self.reply_timeout_s)
+        except OSError as exc:
+            self.log.error(f"connect {self.host}:{self.port}: {exc}")
+            raise LinkDown(str(exc)) from exc
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def send(self, frame: bytes) -> None:
+        if self._sock is None:
+            self.open()
+        self.log.write(frame)
+        try:
+            self._sock.sendall(frame)
+        except OSError as exc:
+            self.log.error(f"send: {exc}")
+            self.close()
+            raise LinkDown(str(exc)) from exc
+
+    def receive(self, timeout_s: float | None = None) -> bytes | None:
+        """One reply frame (by its MBAP length), or None when nothing complete came within the wait."""
+        assert self._sock is not None, "send first"
+        deadline = time.monotonic() + (timeout_s or self.reply_timeout_s)
+        data = b""
+        while not _complete(data):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._sock.settimeout(remaining)
+            try:
+                chunk = self._sock.recv(MAX_ADU_BYTES)
+            except TimeoutError:
+                break
+            except OSError as exc:
+                self.log.error(f"receive: {exc}")
+                self.close()
+                raise LinkDown(str(exc)) from exc
+            if not chunk:
+                if data:
+                    self.log.read(data)
+                self.log.error("connection closed by the meter")
+                self.close()
+                raise LinkDown("connection closed by the meter")
+            data += chunk
+        if data:
+            self.log.read(data)
+        if not _complete(data):
+            self.log.error(f"no complete reply within {timeout_s or self.reply_timeout_s:g} s")
+            return None
+        return data
+
+    def exchange(self, frame: bytes, timeout_s: float | None = None) -> bytes | None:
+        self.send(frame)
+        return self.receive(timeout_s)
+
+
+def _complete(data: bytes) -> bool:
+    return len(data) >= 6 and len(data) >= 6 + int.from_bytes(data[4:6], "big")
+
+
+def decode_reply(data: bytes) -> ModbusPDU | None:
+    """The response PDU a reply frame holds (pymodbus' client decoder), or None if it holds none it knows."""
+    framer = FramerSocket(DecodePDU(False))
+    try:
+        _used, pdu = framer.handleFrame(data, 0, 0)
+    except Exception:  # noqa: BLE001 - a reply pymodbus cannot decode is a finding, not a crash of the fuzzer
+        return None
+    return pdu
