@@ -124,14 +124,17 @@ class Oracle:
         return self.read(self.interface.watched()[0] if self.interface.watched() else self.interface.registers[0]) is not None
 
     def recovery(self) -> float | None:
-        """Simulated seconds until the meter answers again (0: it never stopped); None: not within the watch."""
+        """Simulated seconds until the meter answers again (0: it never stopped); None: not within the watch. Each
+        probe of a silent meter costs a reply timeout of real time, so the probes thin out (1, 2, 4 ... s), with
+        one at the stated recovery time itself, where the verdict turns."""
         start = self.rig.clock.now()
-        limit = self.recovery_s * RECOVERY_WATCH_FACTOR
-        while not self.answers():
-            if self.rig.clock.now() - start > limit:
-                return None
-            self.rig.wait(PROBE_STEP_S, guard=NO_GUARD)
-        return self.rig.clock.now() - start
+        for offset in probe_offsets(self.recovery_s):
+            wait = start + offset - self.rig.clock.now()
+            if wait > 0:
+                self.rig.wait(wait, guard=NO_GUARD)
+            if self.answers():
+                return self.rig.clock.now() - start
+        return None
 
     def snapshot(self) -> dict[str, list[int] | None]:
         return {reg.name: self.read(reg) for reg in self.interface.watched()}
@@ -139,6 +142,18 @@ class Oracle:
     def read_totaliser(self) -> list[int] | None:
         regs = self.interface.by_role("totaliser")
         return self.read(regs[0]) if regs else None
+
+
+def probe_offsets(stated_s: float) -> list[float]:
+    """When to probe a meter that may be down, from the case's end: 0, then doubling steps up to the stated
+    recovery time, the stated time itself, and on to RECOVERY_WATCH_FACTOR times it (the figure reported)."""
+    offsets, step = [0.0], PROBE_STEP_S
+    while step < stated_s:
+        offsets.append(step)
+        step *= 2
+    offsets.append(stated_s)
+    offsets += [stated_s * k for k in range(2, RECOVERY_WATCH_FACTOR + 1)]
+    return offsets
 
 
 def _frame(interface: ModbusInterface, reg: RegisterDecl) -> bytes:

@@ -22,7 +22,7 @@ class LinkDown(Exception):
 
 
 class ModbusTcpLink:
-    def __init__(self, name: str, host: str, port: int, iolog: IOLogSink, *, reply_timeout_s: float = 0.3):
+    def __init__(self, name: str, host: str, port: int, iolog: IOLogSink, *, reply_timeout_s: float = 0.2):
         self.name, self.host, self.port = name, host, port
         self.log = ChannelLog(name, iolog)
         self.reply_timeout_s = reply_timeout_s

@@ -1,0 +1,69 @@
+"""`meterlab fuzz`: an interface fuzz campaign with a metrological oracle, recorded like any run
+(docs/fuzzing.md); `--replay RUN_ID CASE` replays one case of a recorded campaign."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from meterlab.errors import MeterlabError
+from meterlab.records.store import DEFAULT_URL
+
+console = Console()
+SIMULATED_BENCH = Path("instruments/sim.yaml")
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(str(exc), style="red", markup=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def fuzz(
+    meter: Path | None = typer.Option(None, "--meter", metavar="FILE", help="Meter declaration with `interface:`."),
+    bench: Path = typer.Option(SIMULATED_BENCH, help="Bench description (the simulated lab by default)."),
+    scenario: Path | None = typer.Option(None, help="Simulated lab scenario (e.g. a planted weakness)."),
+    seed: int = typer.Option(0, help="Seed of the case generator: the same seed gives the same cases."),
+    cases: int | None = typer.Option(None, help="Run the first N cases only (default: all of them)."),
+    budget_s: float | None = typer.Option(None, help="Stop starting new cases after this many seconds."),
+    db: str = typer.Option(DEFAULT_URL, help="Records database: a SQLAlchemy URL or a SQLite file."),
+    operator: str = typer.Option("technician", help="Who runs the campaign (recorded)."),
+    out: Path = typer.Option(Path("reports"), help="Folder for the campaign's report (HTML and JSON)."),
+    replay: tuple[str, int] | None = typer.Option(None, metavar="RUN_ID CASE",
+                                                  help="Replay case CASE of recorded campaign RUN_ID."),
+) -> None:
+    """Fuzz a meter's Modbus TCP interface while it measures at constant flow; report the findings."""
+    from meterlab.engine import fuzz as campaign
+    from meterlab.records.store import Store
+
+    try:
+        if replay is not None and replay[0] is not None:
+            store = Store(db, must_exist=True)
+            result = campaign.replay_case(store, replay[0], replay[1])
+            console.print(json.dumps({k: v for k, v in result.items() if k != "io"}, indent=1), markup=False)
+            raise typer.Exit(1 if result["verdict"] == "fail" else 0)
+        if meter is None:
+            raise MeterlabError("give --meter FILE (a meter declaration with `interface:`), or --replay RUN_ID CASE")
+        setup = campaign.load_fuzz_inputs(meter, bench, scenario)
+        store = Store(db)
+        run_id = campaign.create_campaign(store, setup, operator=operator, seed=seed, cases=cases, budget_s=budget_s)
+    except MeterlabError as exc:
+        raise _fail(exc) from None
+    console.print(f"campaign [bold]{run_id}[/] created in {store.url}")
+    summary = campaign.execute_campaign(store, run_id, on_case=_progress)
+    from meterlab.reports.fuzz import write_fuzz_report
+
+    paths = write_fuzz_report(store, run_id, out)
+    console.print(f"{summary['cases_run']} cases: {summary['per_class']}; verdict {summary['verdict'].upper()}")
+    for finding in summary["findings"]:
+        console.print(f"  case {finding['case']} {finding['class']}: {finding['title']}: "
+                      f"{'; '.join(finding['reasons'])}", markup=False)
+    console.print("report: " + ", ".join(str(p) for p in paths))
+    raise typer.Exit(1 if summary["verdict"] == "fail" else 0)
+
+
+def _progress(result: dict) -> None:
+    if result["verdict"] != "pass":
+        console.print(f"case {result['case']} {result['verdict']}: {result['title']}", markup=False)
