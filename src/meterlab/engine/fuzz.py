@@ -34,6 +34,10 @@ FLOW_FRACTION_OF_Q3 = 0.5  # the constant flow of the campaign, a share of Q3 ev
 MEASURE_S = 60.0            # one error measurement: about this long a collection at the campaign's flow
 PROBE_STEP_S = 1.0          # simulated seconds between two probes of a meter that does not answer
 RECOVERY_WATCH_FACTOR = 3   # how long past its stated recovery time a silent meter is watched (its figure)
+QUICK_FAILURE_REAL_S = 0.05  # a probe that failed faster than this was refused, not left unanswered
+# Simulated seconds between two cases: a campaign's pace on the wire, as a meter sees it. Without it a virtual
+# clock would put every case at one instant and any meter that counts requests per second would see a flood.
+CASE_PACE_S = 0.5
 NO_GUARD: Callable[[], None] = lambda: None
 
 
@@ -124,17 +128,24 @@ class Oracle:
         return self.read(self.interface.watched()[0] if self.interface.watched() else self.interface.registers[0]) is not None
 
     def recovery(self) -> float | None:
-        """Simulated seconds until the meter answers again (0: it never stopped); None: not within the watch. Each
-        probe of a silent meter costs a reply timeout of real time, so the probes thin out (1, 2, 4 ... s), with
-        one at the stated recovery time itself, where the verdict turns."""
+        """Simulated seconds until the meter answers again (0: it never stopped); None: not within the watch.
+        A refused or dropped connection is probed again every second; a silent meter costs a reply timeout of real
+        time per probe, so those probes thin out (1, 2, 4 ... s). The stated recovery time is always probed: the
+        verdict turns there. The figure is an upper bound, to the probe that answered."""
         start = self.rig.clock.now()
-        for offset in probe_offsets(self.recovery_s):
-            wait = start + offset - self.rig.clock.now()
+        schedule = probe_offsets(self.recovery_s)
+        at = 0.0
+        while True:
+            wait = start + at - self.rig.clock.now()
             if wait > 0:
                 self.rig.wait(wait, guard=NO_GUARD)
+            asked = time.monotonic()
             if self.answers():
                 return self.rig.clock.now() - start
-        return None
+            if at >= schedule[-1]:
+                return None
+            later = min(o for o in schedule if o > at)
+            at = min(at + PROBE_STEP_S, later) if time.monotonic() - asked < QUICK_FAILURE_REAL_S else later
 
     def snapshot(self) -> dict[str, list[int] | None]:
         return {reg.name: self.read(reg) for reg in self.interface.watched()}
@@ -301,6 +312,7 @@ def _run_cases(store, run_id, cases, done, oracle, link, budget_s, on_case) -> N
         if budget_s is not None and time.monotonic() - started > budget_s:
             store.append(run_id, "fuzz_budget", {"stopped_before_case": case.number, "budget_s": budget_s})
             break
+        oracle.rig.wait(CASE_PACE_S, guard=NO_GUARD)
         result = run_case(case, oracle, link())
         result["io"] = oracle.rig.drain_io()
         store.append(run_id, "fuzz_case", result, key=f"case:{case.number}")

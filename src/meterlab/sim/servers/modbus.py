@@ -77,10 +77,16 @@ class _FaultyHandler(ServerRequestHandler):
     """Applies the active communication fault to each request of one connection, and a device's own outage
     (a planted crash or hang: the frame is swallowed, a crashed device also drops the connection)."""
 
-    def callback_data(self, data: bytes, addr: tuple | None = None) -> int:
+    def datagram_received(self, data: bytes, addr: tuple | None) -> None:
+        """Count the frames newly received (pymodbus hands `callback_data` its whole buffer again and again)."""
         device: ModbusDevice = self.server.device
         with device.lock:
             device.on_frame(frames_in(data))
+        super().datagram_received(data, addr)
+
+    def callback_data(self, data: bytes, addr: tuple | None = None) -> int:
+        device: ModbusDevice = self.server.device
+        with device.lock:
             down = device.interface_down()
         if down is None:
             return super().callback_data(data, addr)
@@ -119,8 +125,9 @@ class _FaultyHandler(ServerRequestHandler):
 
 
 def frames_in(data: bytes) -> int:
-    """How many Modbus TCP frames a chunk of received bytes holds (by their MBAP length fields; at least one):
-    a flood sent back to back arrives in few chunks and must still count frame by frame."""
+    """How many Modbus TCP frames a chunk of received bytes holds (by their MBAP length fields, so a frame split
+    across chunks may count twice or not at all; at least one): a flood sent back to back arrives in few chunks
+    and must still count frame by frame."""
     count, at = 0, 0
     while at + 6 <= len(data):
         count += 1
