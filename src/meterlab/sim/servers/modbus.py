@@ -85,14 +85,22 @@ class _FaultyHandler(ServerRequestHandler):
         super().datagram_received(data, addr)
 
     def callback_data(self, data: bytes, addr: tuple | None = None) -> int:
+        if self._down() is None:
+            return super().callback_data(data, addr)
+        return len(data)
+
+    def server_send(self, pdu, addr):
+        """Nothing goes out from a device that went down, the request that took it down included."""
+        if self._down() is None:
+            super().server_send(pdu, addr)
+
+    def _down(self) -> str | None:
         device: ModbusDevice = self.server.device
         with device.lock:
             down = device.interface_down()
-        if down is None:
-            return super().callback_data(data, addr)
         if down == "crash" and self.transport is not None:
             self.transport.abort()
-        return len(data)
+        return down
 
     async def handle_request(self):
         server: _DeviceServer = self.server
