@@ -75,3 +75,41 @@ def test_a_campaign_is_recorded_reported_and_its_finding_replayed(tmp_path):
     replayed = fuzz("--replay", run_id, str(finding["case"]), "--db", str(db))
     assert replayed.exit_code == 1
     assert "undocumented state change: meter_factor" in replayed.output
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_campaign_resumes_where_it_stopped_and_reports(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the resumed campaign writes its report to out/
+    from meterlab.engine.fuzz import PROCEDURE_ID, create_campaign, execute_campaign, load_fuzz_inputs
+
+    from meterlab.cli.fuzz import FUZZ_PROCEDURE_ID
+
+    assert FUZZ_PROCEDURE_ID == PROCEDURE_ID
+    db = tmp_path / "f.db"
+    store = Store(f"sqlite:///{db}")
+    setup = load_fuzz_inputs(METER, ROOT / "instruments" / "sim.yaml", SCENARIOS / "modbus-robust.yaml")
+    run_id = create_campaign(store, setup, operator="tester", seed=0, cases=40, budget_s=None)
+    seen = []
+
+    def stop_after_ten(result):
+        seen.append(result["case"])
+        if len(seen) == 10:
+            raise Interrupted  # the PC dies after the tenth case is recorded
+
+    try:
+        execute_campaign(store, run_id, on_case=stop_after_ten)
+    except Interrupted:
+        pass
+    assert len(list(store.entries(run_id, kinds=["fuzz_case"]))) == 10
+    result = runner.invoke(app, ["resume", run_id, "--db", str(db), "--calibration-dir", str(ROOT / "calibration")])
+    assert result.exit_code == 0, result.output
+    numbers = [e.payload["case"] for e in store.entries(run_id, kinds=["fuzz_case"])]
+    assert numbers == list(range(40))  # each case once, in order
+    report = json.loads(runner.invoke(app, ["report", run_id, "--db", str(db)]).output)
+    assert report["completed"] and report["summary"]["cases_run"] == 40
+    html = runner.invoke(app, ["report", run_id, "--db", str(db), "--format", "html"]).output
+    assert "Interface fuzz campaign" in html and "PASS" in html
+    assert runner.invoke(app, ["report", run_id, "--db", str(db), "--format", "pdf", "--out", str(tmp_path / "x.pdf")]).exit_code == 2

@@ -14,6 +14,7 @@ from meterlab.records.store import DEFAULT_URL
 
 console = Console()
 SIMULATED_BENCH = Path("instruments/sim.yaml")
+FUZZ_PROCEDURE_ID = "interface-fuzz"  # engine.fuzz.PROCEDURE_ID (not imported: the CLI starts without the engine)
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -30,7 +31,7 @@ def fuzz(
     budget_s: float | None = typer.Option(None, help="Stop starting new cases after this many seconds."),
     db: str = typer.Option(DEFAULT_URL, help="Records database: a SQLAlchemy URL or a SQLite file."),
     operator: str = typer.Option("technician", help="Who runs the campaign (recorded)."),
-    out: Path = typer.Option(Path("reports"), help="Folder for the campaign's report (HTML and JSON)."),
+    out: Path = typer.Option(Path("out"), help="Folder for the campaign's report (HTML and JSON)."),
     replay: tuple[str, int] | None = typer.Option(None, metavar="RUN_ID CASE",
                                                   help="Replay case CASE of recorded campaign RUN_ID."),
 ) -> None:
@@ -52,9 +53,17 @@ def fuzz(
     except MeterlabError as exc:
         raise _fail(exc) from None
     console.print(f"campaign [bold]{run_id}[/] created in {store.url}")
-    summary = campaign.execute_campaign(store, run_id, on_case=_progress)
+    _run_and_report(store, run_id, out)
+
+
+def _run_and_report(store, run_id: str, out: Path) -> None:
+    from meterlab.engine import fuzz as campaign
     from meterlab.reports.fuzz import write_fuzz_report
 
+    try:
+        summary = campaign.execute_campaign(store, run_id, on_case=_progress)
+    except MeterlabError as exc:
+        raise _fail(exc) from None
     paths = write_fuzz_report(store, run_id, out)
     console.print(f"{summary['cases_run']} cases: {summary['per_class']}; verdict {summary['verdict'].upper()}")
     for finding in summary["findings"]:
@@ -67,3 +76,22 @@ def fuzz(
 def _progress(result: dict) -> None:
     if result["verdict"] != "pass":
         console.print(f"case {result['case']} {result['verdict']}: {result['title']}", markup=False)
+
+
+def resume_campaign(store, run_id: str, operator: str, authenticated: bool, out: Path = Path("out")) -> None:
+    """`meterlab resume` of a campaign: the cases not yet recorded, on a fresh bench (baseline measured again)."""
+    if any(e.payload.get("state") == "completed" for e in store.entries(run_id, kinds=["state"])):
+        console.print(f"campaign {run_id} is completed; there is nothing to resume")
+        return
+    store.append(run_id, "operator", {"action": "resume", "operator": operator, "authenticated": authenticated})
+    _run_and_report(store, run_id, out)
+
+
+def campaign_report(store, run_id: str, format: str) -> str:
+    """`meterlab report` of a campaign: json or html, from the record."""
+    from meterlab.reports.fuzz import fuzz_report, render_html
+
+    if format not in ("json", "html"):
+        raise MeterlabError(f"--format {format}: a fuzz campaign's report is json or html")
+    report = fuzz_report(store, run_id)
+    return render_html(report) if format == "html" else json.dumps(report, indent=1, sort_keys=True, default=str) + "\n"

@@ -24,6 +24,7 @@ from meterlab.instruments.fuzz.link import LinkDown, ModbusTcpLink, decode_reply
 from meterlab.metrology.declarations import MeterDeclaration
 from meterlab.metrology.fluids import water_density
 from meterlab.metrology.interface import ModbusInterface, RegisterDecl
+from meterlab.records import leases
 from meterlab.records.store import Store
 
 PROCEDURE_ID = "interface-fuzz"
@@ -285,7 +286,8 @@ def execute_campaign(store: Store, run_id: str, *, on_case: Callable[[dict], Non
     setup = _setup_from_header(header)
     done = {e.key for e in store.entries(run_id, kinds=["fuzz_case"])}
     cases = selected(generate_cases(setup.interface, header["seed"]), header.get("max_cases"))
-    with bench_session(setup.inputs, clock_scale=DEFAULT_CLOCK_SCALE, register=_register(setup)) as rig:
+    with leases.hold(store, setup.inputs.bench.bench, run_id, header["operator"]), \
+            bench_session(setup.inputs, clock_scale=DEFAULT_CLOCK_SCALE, register=_register(setup)) as rig:
         oracle, link = _oracle(setup, rig)
         decl = setup.declaration
         flow = FLOW_FRACTION_OF_Q3 * decl.q3_m3h
