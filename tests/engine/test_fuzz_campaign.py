@@ -53,6 +53,9 @@ def test_the_robust_meter_gets_no_fail(campaigns, store):
     assert fails(summary) == []
     assert summary["per_class"]["fail"] == 0
     assert abs(summary["fault_pct"]) < summary["significant_fault_limit_pct"]
+    # the error measured before, after each group of cases (the meter runs at flow all along) and after the last
+    assert set(summary["measurements"]) == {"before", "after conformance", "after boundaries", "after grammar",
+                                            "after sweep", "after protected", "after"}
     assert store.verify() == []  # the chain, its authentication, the registration of the campaign
 
 

@@ -89,7 +89,7 @@ def render_html(report: dict) -> str:
 <p>Meter {esc(', '.join(report['meters']))} ({esc(report['meter_file'])}), interface {esc(report['instrument'])},
 seed {report['seed']}, operator {esc(report['operator'])}.</p>
 <p>Cases run: {summary['cases_run']} (pass {summary['per_class']['pass']}, warning {summary['per_class']['warning']},
-fail {summary['per_class']['fail']}). Error fault over the campaign:
+fail {summary['per_class']['fail']}). Largest change of the error since the first measurement:
 {'n/a' if fault is None else f'{fault:+.3f} %'} (significant-fault limit {summary['significant_fault_limit_pct']:g} %).
 Stated recovery time {report['recovery_s_stated']:g} s.</p>
 <img alt="cases by group and class" src="data:image/png;base64,{classes_figure(summary)}">
