@@ -113,3 +113,13 @@ def test_an_interrupted_campaign_resumes_where_it_stopped_and_reports(tmp_path, 
     html = runner.invoke(app, ["report", run_id, "--db", str(db), "--format", "html"]).output
     assert "Interface fuzz campaign" in html and "PASS" in html
     assert runner.invoke(app, ["report", run_id, "--db", str(db), "--format", "pdf", "--out", str(tmp_path / "x.pdf")]).exit_code == 2
+
+
+def test_a_declared_framing_the_simulated_meter_does_not_speak_is_refused(tmp_path):
+    db = tmp_path / "f.db"
+    result = fuzz("--meter", str(ROOT / "examples" / "meters" / "dn15-class2-modbus-rtu.yaml"),
+                  "--scenario", str(SCENARIOS / "modbus-robust.yaml"), "--db", str(db))
+    assert result.exit_code == 2
+    text = flat(result.output)
+    assert "field 'interface.modbus.transport' is rtu, but the simulated modbus_meter speaks tcp" in text
+    assert not db.exists()

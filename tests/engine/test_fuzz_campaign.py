@@ -112,3 +112,25 @@ def test_every_frame_of_a_case_is_in_its_io_log(campaigns, store):
         written = [row[4].encode("latin-1").hex(" ") for row in entry.payload["io"] if row[3] == "write"]
         for frame in entry.payload["frames"]:
             assert frame in written, (entry.payload["case"], frame)
+
+
+# An RTU meter behind a transparent serial gateway: the simulated (pymodbus) RTU server stays silent on an unknown
+# function code instead of answering an exception, so each of the ~250 sweep cases costs a reply timeout; the
+# robust meter's test runs the cases up to the grammar group, where the RTU-specific (CRC) cases are.
+RTU_METER = ROOT / "examples" / "meters" / "dn15-class2-modbus-rtu.yaml"
+RTU_ROBUST_CASES = 60
+
+
+@pytest.mark.parametrize("name, cases", [("rtu-robust", RTU_ROBUST_CASES), ("rtu-bad-crc", None)])
+def test_rtu_a_bad_crc_accepted_fails_and_the_robust_meter_does_not(store, name, cases):
+    setup = load_fuzz_inputs(RTU_METER, BENCH, SCENARIOS / f"modbus-{name}.yaml")
+    run_id = create_campaign(store, setup, operator="tester", seed=1, cases=cases, budget_s=None)
+    summary = execute_campaign(store, run_id)
+    found = fails(summary)
+    if name == "rtu-robust":
+        assert found == [] and summary["cases_run"] == RTU_ROBUST_CASES
+        return
+    assert {f["title"].split(": ", 1)[-1] for f in found} >= {"bad CRC (low byte)", "bad CRC (high byte)"}
+    assert all("corrupted frame accepted" in f["reasons"][0] for f in found)
+    write = [f for f in found if f["title"].startswith("write display_mode")]
+    assert write and "undocumented state change: display_mode" in write[0]["reasons"][1]

@@ -107,3 +107,22 @@ def test_protected_and_flood_cases(cases):
     (flood,) = by_group(cases, "flood")
     assert flood.flood and len(flood.frames) == DEFAULT_FLOOD_FRAMES
     assert len({mbap(f)[0] for f in flood.frames}) == DEFAULT_FLOOD_FRAMES  # each its own transaction
+
+
+def test_rtu_cases_carry_their_crc_and_the_corrupted_ones_a_wrong_one(interface):
+    from pymodbus.framer import FramerRTU
+
+    rtu = generate_cases(interface.model_copy(update={"transport": "rtu"}), seed=5)
+
+    def crc_ok(frame: bytes) -> bool:
+        return FramerRTU.compute_CRC(frame[:-2]).to_bytes(2, "big") == frame[-2:]
+
+    for case in rtu:
+        if case.group in ("conformance", "boundaries", "protected", "flood"):
+            assert all(crc_ok(f) for f in case.frames), case.title
+    bad_crc = [c for c in rtu if "bad CRC" in c.title]
+    assert len(bad_crc) == 3 and all(c.malformed and not crc_ok(c.frames[0]) for c in bad_crc)
+    assert any(c.title.startswith("write display_mode") for c in bad_crc)
+    assert not any(c.title.startswith("out-of-order") or "MBAP" in c.title for c in rtu)
+    assert [c.title for c in by_group(rtu, "conformance")] == [
+        c.title for c in by_group(generate_cases(interface, seed=5), "conformance")]

@@ -130,3 +130,28 @@ def test_a_flood_takes_the_interface_down_for_its_recovery_time(lab_of):
     assert ask(lab, ReadInputRegistersRequest(address=0, count=2)) is None
     lab.clock.sleep(61, max_real_s=5)
     assert ask(lab, ReadInputRegistersRequest(address=0, count=2)).function_code == 4
+
+
+def rtu_ask(lab, frame_bytes: bytes):
+    """One RTU frame over the meter's TCP socket (a transparent serial gateway): the decoded reply or None."""
+    host, _, port = lab.resources["modbus_meter"].rpartition(":")
+    link = ModbusTcpLink("modbus_meter", host, int(port), MemoryIOLog(), framing="rtu")
+    try:
+        reply = link.exchange(frame_bytes)
+    finally:
+        link.close()
+    return None if reply is None else decode_reply(reply, "rtu")
+
+
+def test_an_rtu_meter_ignores_a_bad_crc_unless_the_weakness_is_planted(lab_of):
+    from meterlab.instruments.fuzz.cases import rtu_adu
+
+    write = rtu_adu(1, bytes.fromhex("06 0002 0002"))  # display mode 2
+    bad = write[:-1] + bytes((write[-1] ^ 0xFF,))
+    robust = lab_of("rtu-robust")
+    assert rtu_ask(robust, rtu_adu(1, bytes.fromhex("04 0004 0002"))).registers == [0x4D4C, 0x0100]  # software id
+    assert rtu_ask(robust, bad) is None
+    assert rtu_ask(robust, rtu_adu(1, bytes.fromhex("03 0002 0001"))).registers == [0]
+    weak = lab_of("rtu-bad-crc")
+    assert rtu_ask(weak, bad).function_code == 6
+    assert rtu_ask(weak, rtu_adu(1, bytes.fromhex("03 0002 0001"))).registers == [2]

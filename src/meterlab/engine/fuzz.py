@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from meterlab.engine.session import DEFAULT_CLOCK_SCALE, RunInputs, bench_session, load_inputs, sha256_text
 from meterlab.errors import MeterlabError
-from meterlab.instruments.fuzz.cases import FuzzCase, generate_cases, read_pdu
+from meterlab.instruments.fuzz.cases import FuzzCase, framer_for, generate_cases, read_pdu
 from meterlab.instruments.fuzz.link import LinkDown, ModbusTcpLink, decode_reply
 from meterlab.metrology.declarations import MeterDeclaration
 from meterlab.metrology.fluids import water_density
@@ -69,14 +69,28 @@ def load_fuzz_inputs(meter: Path, bench: Path, scenario: Path | None) -> FuzzSet
         raise FuzzInputError(f"{meter}: field 'interface' is missing: a fuzz campaign is generated from the meter's "
                              f"declared interface. Add `interface: {{recovery_s: ..., modbus: {{unit: ..., functions: "
                              f"[...], registers: [...]}}}}` from the maker's manual (docs/fuzzing.md, section 1)")
-    if declaration.interface.modbus.transport != "tcp":
-        raise FuzzInputError(f"{meter}: field 'interface.modbus.transport' is {declaration.interface.modbus.transport}: "
-                             f"only Modbus TCP is fuzzed so far; use a Modbus TCP gateway and declare transport: tcp")
     names = [n for n, e in inputs.bench.instruments.items() if e.role == "mut_modbus"]
     if not names:
         raise FuzzInputError(f"{bench}: no instrument with role 'mut_modbus': add the meter's Modbus interface to "
                              f"the bench (docs/instruments.md, bench files)")
+    check_framing(inputs, names[0], declaration.interface.modbus.transport, meter)
     return FuzzSetup(inputs, declaration, declaration.interface.modbus, names[0], str(meter))
+
+
+def check_framing(inputs: RunInputs, instrument: str, transport: str, meter: Path) -> None:
+    """On a simulated bench, the simulated meter must speak the framing the declaration fuzzes (RTU is reached
+    over TCP through a transparent gateway, so nothing else would tell the two apart until nothing answers)."""
+    entry = inputs.bench.instruments[instrument]
+    if not entry.sim or inputs.scenario is None:
+        return
+    from meterlab.instruments import registry
+
+    params = inputs.scenario.device_params(instrument, registry.sim_device_class(entry.driver).Params)
+    framing = getattr(params, "framing", "tcp")
+    if framing != transport:
+        raise FuzzInputError(f"{meter}: field 'interface.modbus.transport' is {transport}, but the simulated "
+                             f"{instrument} speaks {framing}: declare transport: {framing}, or give a scenario whose "
+                             f"devices.{instrument}.framing is {transport}")
 
 
 def campaign_header(setup: FuzzSetup, *, seed: int, cases: int | None, budget_s: float | None) -> dict:
@@ -121,7 +135,7 @@ class Oracle:
             return None
         finally:
             link.close()
-        pdu = decode_reply(reply) if reply else None
+        pdu = decode_reply(reply, self.interface.transport) if reply else None
         registers = getattr(pdu, "registers", None)
         return list(registers) if registers and len(registers) == reg.count and pdu.function_code < 0x80 else None
 
@@ -169,12 +183,9 @@ def probe_offsets(stated_s: float) -> list[float]:
 
 
 def _frame(interface: ModbusInterface, reg: RegisterDecl) -> bytes:
-    from pymodbus.framer import FramerSocket
-    from pymodbus.pdu import DecodePDU
-
     pdu = read_pdu(reg.table, reg.address, reg.count)
     pdu.dev_id, pdu.transaction_id = interface.unit, 0xFFF0
-    return FramerSocket(DecodePDU(False)).buildFrame(pdu)
+    return framer_for(interface.transport).buildFrame(pdu)
 
 
 # ------------------------------------------------------------------------------------------------ a case
@@ -186,11 +197,11 @@ def send_case(case: FuzzCase, link: ModbusTcpLink) -> list[dict]:
             for frame in case.frames:
                 link.send(frame)
             while (reply := link.receive(0.05)) is not None:
-                replies.append(_reply(reply))
+                replies.append(_reply(reply, link.framing))
             return replies
         for frame in case.frames:
             reply = link.exchange(frame)
-            replies.append(_reply(reply) if reply else {"reply": None, "normal": False})
+            replies.append(_reply(reply, link.framing) if reply else {"reply": None, "normal": False})
     except LinkDown as exc:
         replies.append({"reply": None, "normal": False, "link": str(exc)})
     finally:
@@ -198,8 +209,8 @@ def send_case(case: FuzzCase, link: ModbusTcpLink) -> list[dict]:
     return replies
 
 
-def _reply(data: bytes) -> dict:
-    pdu = decode_reply(data)
+def _reply(data: bytes, framing: str) -> dict:
+    pdu = decode_reply(data, framing)
     normal = pdu is not None and pdu.function_code < 0x80
     return {"reply": data.hex(" "), "normal": normal}
 
@@ -338,7 +349,7 @@ def _oracle(setup: FuzzSetup, rig: Any) -> tuple[Oracle, Callable[[], ModbusTcpL
         host, port = entry.modbus.host, entry.modbus.port
 
     def link() -> ModbusTcpLink:
-        return ModbusTcpLink(setup.instrument, host, int(port), rig.iolog)
+        return ModbusTcpLink(setup.instrument, host, int(port), rig.iolog, framing=setup.interface.transport)
 
     return Oracle(setup.interface, link, rig, setup.declaration.interface.recovery_s), link
 

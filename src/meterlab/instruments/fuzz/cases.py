@@ -26,7 +26,7 @@ import random
 import struct
 from dataclasses import dataclass, field
 
-from pymodbus.framer import FramerSocket
+from pymodbus.framer import FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU, ModbusPDU
 from pymodbus.pdu.register_message import (
     MaskWriteRegisterRequest,
@@ -40,7 +40,6 @@ from meterlab.metrology.interface import READ_FUNCTIONS, ModbusInterface, Regist
 
 DEFAULT_FLOOD_FRAMES = 300
 RANDOM_REGISTER_READS = 24
-_FRAMER = FramerSocket(DecodePDU(False))
 
 
 @dataclass(frozen=True)
@@ -58,12 +57,25 @@ class FuzzCase:
                 "allowed": sorted(self.allowed), "flood": self.flood, "frames": [f.hex(" ") for f in self.frames]}
 
 
+def framer_for(transport: str) -> FramerSocket | FramerRTU:
+    return FramerRTU(DecodePDU(False)) if transport == "rtu" else FramerSocket(DecodePDU(False))
+
+
+def rtu_adu(unit: int, pdu_bytes: bytes) -> bytes:
+    """An RTU frame: unit id, PDU, CRC (low byte first on the wire, as pymodbus encodes it)."""
+    adu = bytes((unit,)) + pdu_bytes
+    return adu + FramerRTU.compute_CRC(adu).to_bytes(2, "big")
+
+
 class _Builder:
-    """Makes frames with successive transaction ids, and numbers the cases."""
+    """Makes frames in the interface's framing (Modbus TCP: successive transaction ids; RTU: the CRC), and numbers
+    the cases."""
 
     def __init__(self, interface: ModbusInterface, rng: random.Random):
         self.interface, self.rng = interface, rng
         self.unit = interface.unit
+        self.rtu = interface.transport == "rtu"
+        self.framer = framer_for(interface.transport)
         self.tid = 0
         self.cases: list[FuzzCase] = []
 
@@ -72,7 +84,12 @@ class _Builder:
             self.tid = self.tid % 0xFFFF + 1
             tid = self.tid
         pdu.dev_id, pdu.transaction_id = self.unit if unit is None else unit, tid
-        return _FRAMER.buildFrame(pdu)
+        return self.framer.buildFrame(pdu)
+
+    def wrap(self, pdu_bytes: bytes, *, unit: int | None = None) -> bytes:
+        """Raw PDU bytes (function code first) in a well-formed frame of the interface's framing."""
+        unit = self.unit if unit is None else unit
+        return rtu_adu(unit, pdu_bytes) if self.rtu else self.raw(pdu_bytes, unit=unit)
 
     def raw(self, pdu_bytes: bytes, *, unit: int | None = None, protocol: int = 0, length: int | None = None) -> bytes:
         """A frame with the MBAP header as given (the length field may lie)."""
@@ -134,11 +151,9 @@ def _boundaries(b: _Builder) -> None:
         first, last = min(r.address for r in regs), max(r.span[-1] for r in regs)
         for address in sorted({0, first, last, last + 1, 0xFFFF}):
             for count in (0, 1, limit, limit + 1):
-                pdu = read_pdu(table, address, 1)
-                frame = b.frame(pdu)
-                # the quantity field as the boundary asks (pymodbus would refuse to encode 0 or > 125)
-                frame = frame[:-2] + count.to_bytes(2, "big")
-                b.add("boundaries", f"read {table} address {address} quantity {count}", [frame])
+                # the PDU as bytes: pymodbus would refuse to encode a quantity of 0 or above 125
+                pdu = struct.pack(">BHH", READ_FUNCTIONS[table], address, count)
+                b.add("boundaries", f"read {table} address {address} quantity {count}", [b.wrap(pdu)])
 
 
 def _valid_read(b: _Builder) -> RegisterDecl:
@@ -150,24 +165,46 @@ def _grammar(b: _Builder) -> None:
     pdu = read_pdu(reg.table, reg.address, reg.count).encode()
     fc = bytes((READ_FUNCTIONS[reg.table],))
     what = f"read {reg.name}"
-    size = len(pdu) + 2  # unit id, function code, the rest of the PDU
-    b.add("grammar", f"{what}: MBAP length one short", [b.raw(fc + pdu, length=size - 1)], malformed=True)
-    b.add("grammar", f"{what}: MBAP length one long", [b.raw(fc + pdu, length=size + 1)], malformed=True)
-    b.add("grammar", f"{what}: MBAP length 0", [b.raw(fc + pdu, length=0)], malformed=True)
-    b.add("grammar", f"{what}: protocol id 1", [b.raw(fc + pdu, protocol=1)], malformed=True)
-    for cut in sorted({1, 2, len(pdu)}):
-        b.add("grammar", f"{what}: PDU truncated to {cut} byte(s)", [b.raw((fc + pdu)[:cut])], malformed=True)
+    (_grammar_rtu if b.rtu else _grammar_tcp)(b, fc + pdu, what)
+    # an oversize PDU in a well-formed frame is not a corrupted frame (nothing in it is inconsistent; many meters
+    # ignore trailing bytes): sent for a crash or a state change, not judged by its reply
     extra = bytes(b.rng.randrange(256) for _ in range(b.rng.randrange(1, 8)))
-    # an oversize PDU inside a consistent MBAP length is not a corrupted frame on TCP (no checksum to break; many
-    # meters ignore trailing bytes): sent for a crash or a state change, not judged by its reply
-    b.add("grammar", f"{what}: oversize frame (+{len(extra)} byte(s) inside the length)", [b.raw(fc + pdu + extra)])
-    b.add("grammar", f"{what}: oversize frame ({253 + 1} byte PDU)", [b.raw(fc + pdu + bytes(253 - len(pdu)))])
+    b.add("grammar", f"{what}: oversize frame (+{len(extra)} byte(s))", [b.wrap(fc + pdu + extra)])
+    b.add("grammar", f"{what}: oversize frame ({253 + 1} byte PDU)", [b.wrap(fc + pdu + bytes(253 - len(pdu)))])
     for function in (0, 0x80 | fc[0], 0xFF):
-        b.add("grammar", f"function code {function} (exception range or none)", [b.raw(bytes((function,)) + pdu)],
+        b.add("grammar", f"function code {function} (exception range or none)", [b.wrap(bytes((function,)) + pdu)],
               malformed=True)
     wrong = b.unit % 247 + 1
-    b.add("grammar", f"{what}: unit id {wrong} (not the meter's)", [b.raw(fc + pdu, unit=wrong)], malformed=True)
+    b.add("grammar", f"{what}: unit id {wrong} (not the meter's)", [b.wrap(fc + pdu, unit=wrong)], malformed=True)
     _broadcast_and_transactions(b)
+
+
+def _grammar_tcp(b: _Builder, request: bytes, what: str) -> None:
+    """The MBAP header lies, or the PDU is cut short."""
+    size = len(request) + 1  # unit id and the PDU
+    b.add("grammar", f"{what}: MBAP length one short", [b.raw(request, length=size - 1)], malformed=True)
+    b.add("grammar", f"{what}: MBAP length one long", [b.raw(request, length=size + 1)], malformed=True)
+    b.add("grammar", f"{what}: MBAP length 0", [b.raw(request, length=0)], malformed=True)
+    b.add("grammar", f"{what}: protocol id 1", [b.raw(request, protocol=1)], malformed=True)
+    for cut in sorted({1, 2, len(request) - 1}):
+        b.add("grammar", f"{what}: PDU truncated to {cut} byte(s)", [b.raw(request[:cut])], malformed=True)
+
+
+def _grammar_rtu(b: _Builder, request: bytes, what: str) -> None:
+    """A wrong CRC (on a read and on a documented write: neither may be taken), no CRC, a PDU cut short."""
+    good = rtu_adu(b.unit, request)
+    for flip, where in ((0x01, "low"), (0x80, "high")):
+        bad = good[:-2] + bytes((good[-2] ^ flip if where == "low" else good[-2], good[-1] ^ flip if where == "high" else good[-1]))
+        b.add("grammar", f"{what}: bad CRC ({where} byte)", [bad], malformed=True)
+    for reg in _writable(b.interface):  # the lower bound: conformance left the upper one, so a write taken shows
+        write = _write_pdu(16, reg.address, [reg.values[0]] * reg.count).encode()
+        adu = rtu_adu(b.unit, bytes((16,)) + write)
+        b.add("grammar", f"write {reg.name} = {reg.values[0]} with a bad CRC", [adu[:-1] + bytes((adu[-1] ^ 0x55,))],
+              malformed=True)
+    b.add("grammar", f"{what}: no CRC", [bytes((b.unit,)) + request], malformed=True)
+    for cut in sorted({1, 2, len(request) - 1}):
+        b.add("grammar", f"{what}: PDU truncated to {cut} byte(s), CRC of what is left",
+              [rtu_adu(b.unit, request[:cut])], malformed=True)
 
 
 def _broadcast_and_transactions(b: _Builder) -> None:
@@ -179,6 +216,8 @@ def _broadcast_and_transactions(b: _Builder) -> None:
         frame = b.frame(_write_pdu(16, reg.address, [value] * reg.count))
         b.add("grammar", f"replayed transaction: write {reg.name} = {value} twice", [frame, frame],
               allowed=frozenset({reg.name}))
+        if b.rtu:
+            continue  # RTU has no transaction ids to put out of order
         first = b.frame(_write_pdu(16, reg.address, [reg.values[1]] * reg.count), tid=0x7000)
         older = b.frame(_write_pdu(16, reg.address, [value] * reg.count), tid=0x0001)
         b.add("grammar", f"out-of-order transactions on {reg.name}", [first, older], allowed=frozenset({reg.name}))
@@ -218,7 +257,7 @@ def _undocumented_frame(b: _Builder, function: int, reg: RegisterDecl) -> bytes:
     if function in (6, 16):
         return b.frame(_write_pdu(function, reg.address, _different(b, reg)))
     payload = reg.address.to_bytes(2, "big") + bytes(b.rng.randrange(256) for _ in range(4))
-    return b.raw(bytes((function,)) + payload)
+    return b.wrap(bytes((function,)) + payload)
 
 
 def _protected_writes(b: _Builder) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import socket
 import time
 
-from pymodbus.framer import FramerSocket
+from pymodbus.framer import FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU, ModbusPDU
 
 from meterlab.instruments.iolog import ChannelLog, IOLogSink
 
 MBAP_BYTES = 7
 MAX_ADU_BYTES = 260  # the largest Modbus TCP frame (MBAP 7 + PDU 253)
+RTU_GAP_S = 0.02  # a pause that ends an RTU reply read over TCP (generous: no gateway splits a frame that long)
 
 
 class LinkDown(Exception):
@@ -22,8 +23,13 @@ class LinkDown(Exception):
 
 
 class ModbusTcpLink:
-    def __init__(self, name: str, host: str, port: int, iolog: IOLogSink, *, reply_timeout_s: float = 0.2):
-        self.name, self.host, self.port = name, host, port
+    """`framing` tcp: Modbus TCP (a reply is complete by its MBAP length); rtu: RTU frames over a TCP socket (a
+    transparent serial gateway; a reply ends with a pause of RTU_GAP_S, as the 3.5 character silence ends it on
+    the line)."""
+
+    def __init__(self, name: str, host: str, port: int, iolog: IOLogSink, *, reply_timeout_s: float = 0.2,
+                 framing: str = "tcp"):
+        self.name, self.host, self.port, self.framing = name, host, port, framing
         self.log = ChannelLog(name, iolog)
         self.reply_timeout_s = reply_timeout_s
         self._sock: socket.socket | None = None
@@ -53,18 +59,24 @@ class ModbusTcpLink:
             raise LinkDown(str(exc)) from exc
 
     def receive(self, timeout_s: float | None = None) -> bytes | None:
-        """One reply frame (by its MBAP length), or None when nothing complete came within the wait."""
+        """One reply frame (TCP: complete by its MBAP length; RTU: what came before a pause), or None when nothing
+        (TCP: nothing complete) came within the wait."""
         assert self._sock is not None, "send first"
         deadline = time.monotonic() + (timeout_s or self.reply_timeout_s)
         data = b""
-        while not _complete(data):
+        while not self._complete(data):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
+            if data and self.framing == "rtu":  # RTU: once a reply has begun, a pause ends it
+                remaining = min(remaining, RTU_GAP_S)
             self._sock.settimeout(remaining)
             try:
                 chunk = self._sock.recv(MAX_ADU_BYTES)
             except TimeoutError:
+                if data and self.framing == "rtu":
+                    self.log.read(data)
+                    return data
                 break
             except OSError as exc:
                 self.log.error(f"receive: {exc}")
@@ -79,7 +91,9 @@ class ModbusTcpLink:
             data += chunk
         if data:
             self.log.read(data)
-        if not _complete(data):
+        if data and self.framing == "rtu":
+            return data
+        if not self._complete(data):
             self.log.error(f"no complete reply within {timeout_s or self.reply_timeout_s:g} s")
             return None
         return data
@@ -89,13 +103,16 @@ class ModbusTcpLink:
         return self.receive(timeout_s)
 
 
-def _complete(data: bytes) -> bool:
-    return len(data) >= 6 and len(data) >= 6 + int.from_bytes(data[4:6], "big")
+    def _complete(self, data: bytes) -> bool:
+        if self.framing == "rtu":  # a whole frame with its right CRC; anything else ends with a pause
+            return decode_reply(data, "rtu") is not None
+        return len(data) >= 6 and len(data) >= 6 + int.from_bytes(data[4:6], "big")
 
 
-def decode_reply(data: bytes) -> ModbusPDU | None:
-    """The response PDU a reply frame holds (pymodbus' client decoder), or None if it holds none it knows."""
-    framer = FramerSocket(DecodePDU(False))
+def decode_reply(data: bytes, framing: str = "tcp") -> ModbusPDU | None:
+    """The response PDU a reply frame holds (pymodbus' client decoder; RTU: only with a right CRC), or None if it
+    holds none it knows."""
+    framer = FramerRTU(DecodePDU(False)) if framing == "rtu" else FramerSocket(DecodePDU(False))
     try:
         _used, pdu = framer.handleFrame(data, 0, 0)
     except Exception:  # noqa: BLE001 - a reply pymodbus cannot decode is a finding, not a crash of the fuzzer

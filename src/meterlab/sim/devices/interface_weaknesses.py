@@ -12,6 +12,7 @@ scenario setting of the simulated meter (`devices.<name>.weaknesses`), and a met
 | `crash_past_address: N` | a read touching register N or above (any table) takes it down for `reboot_s` simulated seconds: `crash_mode: crash` drops the connection and ignores every request, `hang` keeps it and stays silent |
 | `writable_protected: true` | a write (FC 6 / 16) to a protected, legally relevant register is executed instead of refused |
 | `undocumented_function: true` | FC 22 (mask write register), which the meter does not document, writes any holding register, protected ones included |
+| `accept_bad_crc: true` | (RTU framing) a frame with a wrong CRC is executed instead of ignored |
 | `flood_requests: N` | more than N requests within `flood_window_s` take it down for `flood_recovery_s` (slow recovery after a flood) |
 
 Times are simulated seconds on the world's clock, so a campaign on virtual time sees the same recovery times
@@ -34,6 +35,7 @@ class Weaknesses(BaseModel):
     reboot_s: float = Field(5.0, gt=0, le=3600, description="simulated seconds down after a crash or hang")
     writable_protected: bool = False
     undocumented_function: bool = False
+    accept_bad_crc: bool = Field(False, description="RTU framing: frames are taken whatever their CRC")
     flood_requests: int | None = Field(None, ge=1, description="requests within flood_window_s that take it down")
     flood_window_s: float = Field(1.0, gt=0)
     flood_recovery_s: float = Field(60.0, gt=0, le=3600)
@@ -41,7 +43,7 @@ class Weaknesses(BaseModel):
     @property
     def any(self) -> bool:
         return (self.crash_past_address is not None or self.writable_protected or self.undocumented_function
-                or self.flood_requests is not None)
+                or self.accept_bad_crc or self.flood_requests is not None)
 
 
 class InterfaceHealth:

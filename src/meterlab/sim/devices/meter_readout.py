@@ -331,6 +331,8 @@ class ModbusMeterParams(BaseModel):
                                                                            "(a checksum) at input 4-5")
     weaknesses: Weaknesses = Field(default_factory=Weaknesses, description="planted interface weaknesses "
                                                                            "(none: the robust meter)")
+    framing: Literal["tcp", "rtu"] = Field("tcp", description="rtu: the meter speaks Modbus RTU, reached through a "
+                                                              "transparent serial-to-TCP gateway")
 
 
 # The simulated smart meter's registers beyond the model's volume and serial: meterlab's own layout [U], the one
@@ -358,6 +360,8 @@ class SimModbusMeter(ModbusDevice):
         self.meter_name = self.signal("meter") or "meter1"
         self.wrap = CounterWrap()
         self.health = InterfaceHealth(self.params.weaknesses)
+        self.framing = self.params.framing
+        self.accepts_bad_crc = self.params.weaknesses.accept_bad_crc
         self.meter_factor_ppm = UNITY_PPM
         self.display_mode = 0
 
