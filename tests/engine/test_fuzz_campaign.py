@@ -66,6 +66,8 @@ def test_a_crash_that_recovers_in_time_is_a_warning_with_its_recovery_time(campa
     assert warnings and all("recovered after" in f["reasons"][0] for f in warnings)
     assert all(0 < seconds <= 10 for _, seconds in summary["recovery_s"])  # reboot 5 s, stated 10 s
     assert any("quantity 125" in f["title"] for f in warnings)  # a boundary read past register 40
+    (kind,) = summary["finding_kinds"]  # one weakness: one kind of finding, with its count and first case
+    assert kind["count"] == len(warnings) and kind["first_case"] == warnings[0]["case"]
 
 
 def test_a_hang_beyond_the_stated_recovery_time_fails(campaigns):

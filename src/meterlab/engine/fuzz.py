@@ -405,9 +405,25 @@ def summarise(store: Store, run_id: str, decl: MeterDeclaration) -> dict:
         per_group.setdefault(c["group"], {"pass": 0, "warning": 0, "fail": 0})[c["verdict"]] += 1
     verdict = "fail" if any(f["class"] == "fail" for f in findings) else "warning" if findings else "pass"
     return {"cases_run": len(cases), "per_class": per_class, "per_group": per_group, "findings": findings,
+            "finding_kinds": finding_kinds(findings),
             "recovery_s": [[c["case"], c["recovery_s"]] for c in cases if c["recovery_s"]],
             "fault_pct": fault, "significant_fault_limit_pct": limit, "verdict": verdict,
             "measurements": measures}
+
+
+def finding_kinds(findings: list[dict]) -> list[dict]:
+    """The findings by kind (their reasons with the numbers left out): one weakness met by sixty cases is one line
+    with its count and the first case to replay, not sixty lines."""
+    import re
+
+    kinds: dict[tuple[str, str], dict] = {}
+    for finding in findings:
+        for reason in finding["reasons"]:
+            kind = re.sub(r"\[[^\]]*\]|[-+]?\d+(\.\d+)?", "#", reason)
+            entry = kinds.setdefault((finding["class"], kind), {"class": finding["class"], "kind": kind, "count": 0,
+                                                                 "first_case": finding["case"], "example": reason})
+            entry["count"] += 1
+    return sorted(kinds.values(), key=lambda k: (k["class"] != "fail", k["first_case"] is None, k["first_case"] or 0))
 
 
 def replay_case(store: Store, run_id: str, number: int) -> dict:

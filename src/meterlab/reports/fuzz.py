@@ -83,6 +83,8 @@ def render_html(report: dict) -> str:
         return f"<html><body><h1>Interface fuzz campaign {esc(report['run'])}</h1><p>Not completed.</p></body></html>"
     rows = "".join(f"<tr><td>{f['case']}</td><td>{esc(f['class'])}</td><td>{esc(f['group'])}</td>"
                    f"<td>{esc(f['title'])}</td><td>{esc('; '.join(f['reasons']))}</td></tr>" for f in summary["findings"])
+    kinds = "".join(f"<tr><td>{esc(k['class'])}</td><td>{k['count']}</td><td>{k['first_case']}</td>"
+                    f"<td>{esc(k['example'])}</td></tr>" for k in summary.get("finding_kinds", []))
     fault = summary["fault_pct"]
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Fuzz campaign {esc(report['run'])}</title></head>
 <body><h1>Interface fuzz campaign {esc(report['run'])}: {esc(summary['verdict'].upper())}</h1>
@@ -94,6 +96,8 @@ fail {summary['per_class']['fail']}). Largest change of the error since the firs
 Stated recovery time {report['recovery_s_stated']:g} s.</p>
 <img alt="cases by group and class" src="data:image/png;base64,{classes_figure(summary)}">
 <img alt="recovery times" src="data:image/png;base64,{recovery_figure(summary, report['recovery_s_stated'])}">
+<h2>Findings by kind</h2><table border="1"><tr><th>class</th><th>cases</th><th>first case</th><th>example</th></tr>
+{kinds}</table>
 <h2>Findings</h2><table border="1"><tr><th>case</th><th>class</th><th>group</th><th>case title</th><th>why</th></tr>
 {rows}</table><p>Replay a finding: <code>{esc(report['replay'])}</code></p></body></html>"""
 
