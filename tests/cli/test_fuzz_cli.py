@@ -72,6 +72,8 @@ def test_a_campaign_is_recorded_reported_and_its_finding_replayed(tmp_path):
     html = (out / f"fuzz-{run_id}.html").read_text()
     assert "data:image/png;base64," in html and finding["title"] in html
     assert [r.procedure_id for r in Store(f"sqlite:///{db}").runs()] == ["interface-fuzz"]
+    listed = runner.invoke(app, ["records", "list", "--db", str(db)])  # a campaign is listed like any run
+    assert listed.exit_code == 0 and "interface-fuzz" in listed.output and "fail" in listed.output
     replayed = fuzz("--replay", run_id, str(finding["case"]), "--db", str(db))
     assert replayed.exit_code == 1
     assert "undocumented state change: meter_factor" in replayed.output
@@ -123,3 +125,17 @@ def test_a_declared_framing_the_simulated_meter_does_not_speak_is_refused(tmp_pa
     text = flat(result.output)
     assert "field 'interface.modbus.transport' is rtu, but the simulated modbus_meter speaks tcp" in text
     assert not db.exists()
+
+
+def test_cases_and_budget_are_exclusive_and_a_budget_stops_the_campaign(tmp_path):
+    db = tmp_path / "f.db"
+    both = fuzz("--meter", str(METER), "--cases", "5", "--budget-s", "1", "--db", str(db))
+    assert both.exit_code == 2 and "either --cases or --budget-s" in flat(both.output) and not db.exists()
+    result = fuzz("--meter", str(METER), "--scenario", str(SCENARIOS / "modbus-robust.yaml"), "--budget-s", "0.3",
+                  "--db", str(db), "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    run_id = re.search(r"campaign (\w+) created", result.output).group(1)
+    store = Store(f"sqlite:///{db}")
+    (stopped,) = [e.payload for e in store.entries(run_id, kinds=["fuzz_budget"])]
+    cases = [e.payload["case"] for e in store.entries(run_id, kinds=["fuzz_case"])]
+    assert cases == list(range(len(cases))) and 0 < len(cases) == stopped["stopped_before_case"] < 390

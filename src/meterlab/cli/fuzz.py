@@ -47,6 +47,8 @@ def fuzz(
             raise typer.Exit(1 if result["verdict"] == "fail" else 0)
         if meter is None:
             raise MeterlabError("give --meter FILE (a meter declaration with `interface:`), or --replay RUN_ID CASE")
+        if cases is not None and budget_s is not None:
+            raise MeterlabError("give either --cases or --budget-s, not both (the first N cases, or as many as fit)")
         setup = campaign.load_fuzz_inputs(meter, bench, scenario)
         store = Store(db)
         run_id = campaign.create_campaign(store, setup, operator=operator, seed=seed, cases=cases, budget_s=budget_s)

@@ -12,6 +12,7 @@ time), warning (a crash or hang that recovered in time with nothing changed), pa
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from meterlab.records import leases
 from meterlab.records.store import Store
 
 PROCEDURE_ID = "interface-fuzz"
+TITLE = "Interface fuzzing with a metrological oracle"
 # The rig's part of the campaign is an intrinsic-error set-up: its procedure names the method and the bench's
 # reference; only its flowrate window matters here.
 RIG_PROCEDURE = Path(__file__).resolve().parents[3] / "procedures" / "r49" / "intrinsic-error.yaml"
@@ -94,8 +96,18 @@ def check_framing(inputs: RunInputs, instrument: str, transport: str, meter: Pat
 
 
 def campaign_header(setup: FuzzSetup, *, seed: int, cases: int | None, budget_s: float | None) -> dict:
+    import platform
+
+    from meterlab import __version__
+
     texts = setup.inputs.texts
+    generator = {"interface": setup.interface.model_dump(), "seed": seed, "max_cases": cases}
     return {
+        # what every run's header says (records list, show, the console): the "procedure" is the case generator
+        "software_version": __version__, "python": platform.python_version(), "platform": platform.platform(),
+        "procedure": {"id": PROCEDURE_ID, "version": 1, "title": TITLE, "standard": "OIML D 31", "edition": "2023",
+                      "clause": "6.2.3.3, 6.3.6.6 (protective interface); the campaign is meterlab's design [U]",
+                      "sha256": sha256_text(json.dumps(generator, sort_keys=True))},
         "kind": PROCEDURE_ID, "seed": seed, "max_cases": cases, "budget_s": budget_s,
         "instrument": setup.instrument, "meter_file": setup.meter_file,
         "recovery_s": setup.declaration.interface.recovery_s,
@@ -326,7 +338,7 @@ def _run_cases(store, run_id, cases, done, oracle, link, budget_s, on_case, meas
     for index, case in enumerate(cases):
         if f"case:{case.number}" in done:
             continue
-        if budget_s is not None and time.monotonic() - started > budget_s:
+        if budget_s is not None and index > 0 and time.monotonic() - started > budget_s:  # one case at least
             store.append(run_id, "fuzz_budget", {"stopped_before_case": case.number, "budget_s": budget_s})
             break
         oracle.rig.wait(CASE_PACE_S, guard=NO_GUARD)
