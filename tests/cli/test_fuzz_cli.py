@@ -139,3 +139,12 @@ def test_cases_and_budget_are_exclusive_and_a_budget_stops_the_campaign(tmp_path
     (stopped,) = [e.payload for e in store.entries(run_id, kinds=["fuzz_budget"])]
     cases = [e.payload["case"] for e in store.entries(run_id, kinds=["fuzz_case"])]
     assert cases == list(range(len(cases))) and 0 < len(cases) == stopped["stopped_before_case"] < 390
+
+
+def test_a_bench_whose_standards_are_not_in_the_register_is_refused_before_any_record(tmp_path):
+    db, empty = tmp_path / "f.db", tmp_path / "certificates"
+    empty.mkdir()
+    result = fuzz("--meter", str(METER), "--calibration-dir", str(empty), "--db", str(db))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "sim.yaml" in flat(result.output)  # the bench file that names certificates the register lacks
+    assert not db.exists()

@@ -31,6 +31,7 @@ def fuzz(
     budget_s: float | None = typer.Option(None, help="Stop starting new cases after this many seconds."),
     db: str = typer.Option(DEFAULT_URL, help="Records database: a SQLAlchemy URL or a SQLite file."),
     operator: str = typer.Option("technician", help="Who runs the campaign (recorded)."),
+    calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of reference-standard certificates."),
     out: Path = typer.Option(Path("out"), help="Folder for the campaign's report (HTML and JSON)."),
     replay: tuple[str, int] | None = typer.Option(None, metavar="RUN_ID CASE",
                                                   help="Replay case CASE of recorded campaign RUN_ID."),
@@ -50,8 +51,10 @@ def fuzz(
         if cases is not None and budget_s is not None:
             raise MeterlabError("give either --cases or --budget-s, not both (the first N cases, or as many as fit)")
         setup = campaign.load_fuzz_inputs(meter, bench, scenario)
+        campaign.check_standards(setup, calibration_dir.resolve())  # refused before the database is touched
         store = Store(db)
-        run_id = campaign.create_campaign(store, setup, operator=operator, seed=seed, cases=cases, budget_s=budget_s)
+        run_id = campaign.create_campaign(store, setup, operator=operator, seed=seed, cases=cases, budget_s=budget_s,
+                                          calibration_dir=calibration_dir.resolve())
     except MeterlabError as exc:
         raise _fail(exc) from None
     console.print(f"campaign [bold]{run_id}[/] created in {store.url}")

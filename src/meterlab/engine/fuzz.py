@@ -118,13 +118,31 @@ def campaign_header(setup: FuzzSetup, *, seed: int, cases: int | None, budget_s:
 
 
 def create_campaign(store: Store, setup: FuzzSetup, *, operator: str, seed: int, cases: int | None,
-                    budget_s: float | None) -> str:
+                    budget_s: float | None, calibration_dir: Path | None = None) -> str:
+    """Record a new campaign. The rig's reference standards must be in calibration, as for any run (the error is
+    measured with them): a campaign that cannot start leaves no record behind."""
     import uuid
 
+    register, used = check_standards(setup, calibration_dir)
+    header = campaign_header(setup, seed=seed, cases=cases, budget_s=budget_s)
+    header["calibration"] = register.snapshot([ref for ref in used if ref in register])
+    header["calibration_dir"] = str(calibration_dir) if calibration_dir else None
     run_id = uuid.uuid4().hex[:12]
     store.create_run(run_id, procedure_id=PROCEDURE_ID, operator=operator, meters=[setup.declaration.serial],
-                     header=campaign_header(setup, seed=seed, cases=cases, budget_s=budget_s))
+                     header=header)
     return run_id
+
+
+def check_standards(setup: FuzzSetup, calibration_dir: Path | None = None) -> tuple[Any, list[str]]:
+    """Every certificate the bench names exists, and the rig's standards are in calibration (else it raises)."""
+    from meterlab.engine.session import standards_of
+    from meterlab.procedures.validate import check_certificates
+
+    register = _register(setup, calibration_dir)
+    check_certificates(setup.inputs.bench, Path(setup.inputs.texts["bench"]["file"]), register)
+    used = standards_of(setup.inputs.bench)
+    register.enforce(used)
+    return register, used
 
 
 # ------------------------------------------------------------------------------------------------ the oracle
@@ -310,7 +328,8 @@ def execute_campaign(store: Store, run_id: str, *, on_case: Callable[[dict], Non
     done = {e.key for e in store.entries(run_id, kinds=["fuzz_case"])}
     cases = selected(generate_cases(setup.interface, header["seed"]), header.get("max_cases"))
     with leases.hold(store, setup.inputs.bench.bench, run_id, header["operator"]), \
-            bench_session(setup.inputs, clock_scale=DEFAULT_CLOCK_SCALE, register=_register(setup)) as rig:
+            bench_session(setup.inputs, clock_scale=DEFAULT_CLOCK_SCALE,
+                          register=_register(setup, header.get("calibration_dir"))) as rig:
         oracle, link = _oracle(setup, rig)
         decl = setup.declaration
         flow = FLOW_FRACTION_OF_Q3 * decl.q3_m3h
@@ -385,11 +404,13 @@ def _setup_from_header(header: dict) -> FuzzSetup:
     return setup
 
 
-def _register(setup: FuzzSetup):
+def _register(setup: FuzzSetup, calibration_dir: Path | str | None = None):
+    """The register of certificates as this bench sees it (default: the checkout's calibration/ folder)."""
     from meterlab.calibration.register import Register
     from meterlab.engine.session import register_for
 
-    return register_for(setup.inputs.bench, Register.load(Path(__file__).resolve().parents[3] / "calibration"))
+    folder = Path(calibration_dir) if calibration_dir else Path(__file__).resolve().parents[3] / "calibration"
+    return register_for(setup.inputs.bench, Register.load(folder))
 
 
 # ------------------------------------------------------------------------------------------------ summary
@@ -447,7 +468,8 @@ def replay_case(store: Store, run_id: str, number: int) -> dict:
     cases = generate_cases(setup.interface, header["seed"])
     if not 0 <= number < len(cases):
         raise FuzzInputError(f"case {number}: campaign {run_id} has cases 0..{len(cases) - 1}")
-    with bench_session(setup.inputs, clock_scale=DEFAULT_CLOCK_SCALE, register=_register(setup)) as rig:
+    with bench_session(setup.inputs, clock_scale=DEFAULT_CLOCK_SCALE,
+                       register=_register(setup, header.get("calibration_dir"))) as rig:
         oracle, link = _oracle(setup, rig)
         oracle.state = {k: v for k, v in oracle.snapshot().items() if v is not None}
         oracle.totaliser = oracle.read_totaliser()
