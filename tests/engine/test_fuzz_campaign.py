@@ -136,3 +136,38 @@ def test_rtu_a_bad_crc_accepted_fails_and_the_robust_meter_does_not(store, name,
     assert all("corrupted frame accepted" in f["reasons"][0] for f in found)
     write = [f for f in found if f["title"].startswith("write display_mode")]
     assert write and "undocumented state change: display_mode" in write[0]["reasons"][1]
+
+
+# M-Bus: the simulated gateway stays silent on what it does not take (as a bus does), so each of the ~500 sweep
+# cases costs a reply timeout; the tests run the cases up to the grammar group and a part of the sweep.
+MBUS_METER = ROOT / "examples" / "meters" / "dn15-class2-mbus-fuzz.yaml"
+MBUS_CASES = 60
+
+
+def test_mbus_a_bad_checksum_accepted_fails_the_robust_meter_does_not_and_the_finding_replays(store):
+    summaries = {}
+    for name in ("robust", "bad-checksum"):
+        setup = load_fuzz_inputs(MBUS_METER, BENCH, SCENARIOS / f"mbus-{name}.yaml")
+        run_id = create_campaign(store, setup, operator="tester", seed=1, cases=MBUS_CASES, budget_s=None)
+        summaries[name] = run_id, execute_campaign(store, run_id)
+    assert fails(summaries["robust"][1]) == [] and summaries["robust"][1]["cases_run"] == MBUS_CASES
+    run_id, summary = summaries["bad-checksum"]
+    found = fails(summary)
+    assert {f["title"] for f in found} == {"REQ_UD2 with a bad checksum", "SND_NKE with a bad checksum",
+                                           "SND_UD with a bad checksum"}
+    assert all("corrupted frame accepted" in f["reasons"][0] for f in found)
+    replayed = replay_case(store, run_id, found[0]["case"])
+    assert (replayed["verdict"], replayed["reasons"]) == ("fail", found[0]["reasons"])
+
+
+def test_a_declared_record_the_meter_does_not_send_stops_the_campaign_naming_it(store, tmp_path):
+    from meterlab.engine.fuzz import FuzzInputError
+
+    meter = tmp_path / "meter.yaml"
+    meter.write_text(MBUS_METER.read_text().replace("{name: volume, vif: 0x11", "{name: volume, vif: 0x12"))
+    setup = load_fuzz_inputs(meter, BENCH, SCENARIOS / "mbus-robust.yaml")
+    run_id = create_campaign(store, setup, operator="tester", seed=1, cases=5, budget_s=None)
+    with pytest.raises(FuzzInputError, match="field 'interface': volume declared but not read from the meter"):
+        execute_campaign(store, run_id)
+    states = [e.payload for e in store.entries(run_id, kinds=["state"])]
+    assert states[-1]["state"] == "failed" and "volume" in states[-1]["reason"]

@@ -125,3 +125,25 @@ def test_rtu_cases_carry_their_crc_and_the_corrupted_ones_a_wrong_one(interface)
     assert not any(c.title.startswith("out-of-order") or "MBAP" in c.title for c in rtu)
     assert [c.title for c in by_group(rtu, "conformance")] == [
         c.title for c in by_group(generate_cases(interface, seed=5), "conformance")]
+
+
+def test_mbus_cases_from_the_declared_records_and_commands():
+    from meterlab.instruments import mbus
+    from meterlab.instruments.fuzz.mbus_cases import generate_mbus_cases
+
+    declaration, _ = load_meter(ROOT / "examples" / "meters" / "dn15-class2-mbus-fuzz.yaml")
+    interface = declaration.interface.mbus
+    cases = generate_mbus_cases(interface, seed=2)
+    assert cases == generate_mbus_cases(interface, seed=2)
+    swept = {c.frames[0][1] for c in by_group(cases, "sweep") if c.title.startswith("undocumented C field")}
+    assert swept == set(range(256)) - interface.documented_c()
+    cis = {c.frames[0][6] for c in by_group(cases, "sweep") if c.title.startswith("SND_UD with undocumented CI")}
+    assert cis == set(range(256)) - {0x50}
+    for case in by_group(cases, "grammar"):
+        if "checksum" in case.title:
+            assert case.malformed
+            with pytest.raises(mbus.MBusFrameError):
+                mbus.decode_frame(case.frames[0])
+    assert {c.title.split(": ")[1].split(" =")[0] for c in by_group(cases, "protected")} == {
+        "fabrication_number", "volume", "due_date_volume"}
+    assert {c.frames[0][2] for c in by_group(cases, "boundaries")} == {0, 250, 251, 252, 253, 254, 255}

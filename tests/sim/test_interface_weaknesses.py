@@ -155,3 +155,42 @@ def test_an_rtu_meter_ignores_a_bad_crc_unless_the_weakness_is_planted(lab_of):
     weak = lab_of("rtu-bad-crc")
     assert rtu_ask(weak, bad).function_code == 6
     assert rtu_ask(weak, rtu_adu(1, bytes.fromhex("03 0002 0001"))).registers == [2]
+
+
+def mbus_ask(lab, frame_bytes: bytes) -> bytes | None:
+    """One frame to the simulated M-Bus gateway (a transparent gateway on TCP): what came back, or None."""
+    _, host, port, _ = lab.resources["mbus"].split("::")
+    link = ModbusTcpLink("mbus", host, int(port), MemoryIOLog(), framing="mbus")
+    try:
+        return link.exchange(frame_bytes)
+    finally:
+        link.close()
+
+
+@pytest.fixture
+def mbus_lab_of():
+    started = []
+
+    def start(name: str):
+        bench = load_bench(SIM_BENCH)
+        keep = {"pump", "valves", "mbus"}
+        small = Bench(bench=bench.bench, instruments={k: v for k, v in bench.instruments.items() if k in keep})
+        context = running_lab(small, load_scenario(SCENARIOS / f"mbus-{name}.yaml"), clock_scale=VIRTUAL)
+        started.append(context)
+        return context.__enter__()
+
+    yield start
+    for context in started:
+        context.__exit__(None, None, None)
+
+
+def test_an_mbus_meter_ignores_a_bad_checksum_unless_the_weakness_is_planted(mbus_lab_of):
+    from meterlab.instruments import mbus
+
+    read = mbus.short_frame(0x4B, 1)
+    bad = read[:3] + bytes((read[3] ^ 0x01,)) + read[4:]
+    robust = mbus_lab_of("robust")
+    assert mbus.decode_rsp_ud(mbus_ask(robust, read), address=1).address == 1
+    assert mbus_ask(robust, bad) is None
+    weak = mbus_lab_of("bad-checksum")
+    assert mbus.decode_rsp_ud(mbus_ask(weak, bad), address=1).address == 1

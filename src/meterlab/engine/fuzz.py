@@ -21,10 +21,12 @@ from typing import Any, Callable
 from meterlab.engine.session import DEFAULT_CLOCK_SCALE, RunInputs, bench_session, load_inputs, sha256_text
 from meterlab.errors import MeterlabError
 from meterlab.instruments.fuzz.cases import FuzzCase, framer_for, generate_cases, read_pdu
-from meterlab.instruments.fuzz.link import LinkDown, ModbusTcpLink, decode_reply
+from meterlab.instruments import mbus
+from meterlab.instruments.fuzz.link import LinkDown, ModbusTcpLink, decode_reply, mbus_normal
+from meterlab.instruments.fuzz.mbus_cases import REQ_UD2_FRESH, generate_mbus_cases
 from meterlab.metrology.declarations import MeterDeclaration
 from meterlab.metrology.fluids import water_density
-from meterlab.metrology.interface import ModbusInterface, RegisterDecl
+from meterlab.metrology.interface import MBusInterface, ModbusInterface, RegisterDecl
 from meterlab.records import leases
 from meterlab.records.store import Store
 
@@ -52,7 +54,7 @@ class FuzzInputError(MeterlabError):
 class FuzzSetup:
     inputs: RunInputs
     declaration: MeterDeclaration
-    interface: ModbusInterface
+    interface: ModbusInterface | MBusInterface
     instrument: str  # the bench's instrument that is the meter's Modbus interface
     meter_file: str
 
@@ -67,16 +69,20 @@ def load_fuzz_inputs(meter: Path, bench: Path, scenario: Path | None) -> FuzzSet
     inputs = load_inputs(RIG_PROCEDURE, [meter], bench, scenario or default_scenario(bench),
                          follow_declarations=scenario is None)
     declaration = next(iter(inputs.declarations.values()))
-    if declaration.interface is None or declaration.interface.modbus is None:
+    if declaration.interface is None:
         raise FuzzInputError(f"{meter}: field 'interface' is missing: a fuzz campaign is generated from the meter's "
                              f"declared interface. Add `interface: {{recovery_s: ..., modbus: {{unit: ..., functions: "
-                             f"[...], registers: [...]}}}}` from the maker's manual (docs/fuzzing.md, section 1)")
-    names = [n for n, e in inputs.bench.instruments.items() if e.role == "mut_modbus"]
+                             f"[...], registers: [...]}}}}` (or `mbus:`) from the maker's manual (docs/fuzzing.md, "
+                             f"section 1)")
+    interface = declaration.interface.modbus or declaration.interface.mbus  # a meter with both: its Modbus side
+    role = "mut_mbus_gateway" if interface.transport == "mbus" else "mut_modbus"
+    names = [n for n, e in inputs.bench.instruments.items() if e.role == role]
     if not names:
-        raise FuzzInputError(f"{bench}: no instrument with role 'mut_modbus': add the meter's Modbus interface to "
-                             f"the bench (docs/instruments.md, bench files)")
-    check_framing(inputs, names[0], declaration.interface.modbus.transport, meter)
-    return FuzzSetup(inputs, declaration, declaration.interface.modbus, names[0], str(meter))
+        raise FuzzInputError(f"{bench}: no instrument with role {role!r}: add the meter's interface to the bench "
+                             f"(docs/instruments.md, bench files)")
+    if interface.transport != "mbus":
+        check_framing(inputs, names[0], interface.transport, meter)
+    return FuzzSetup(inputs, declaration, interface, names[0], str(meter))
 
 
 def check_framing(inputs: RunInputs, instrument: str, transport: str, meter: Path) -> None:
@@ -150,7 +156,7 @@ def check_standards(setup: FuzzSetup, calibration_dir: Path | None = None) -> tu
 class Oracle:
     """Reads the meter's declared state over fresh connections, and times its recovery on the rig's clock."""
 
-    interface: ModbusInterface
+    interface: Any  # ModbusInterface or MBusInterface
     link: Callable[[], ModbusTcpLink]
     rig: Any
     recovery_s: float
@@ -200,6 +206,65 @@ class Oracle:
         return self.read(regs[0]) if regs else None
 
 
+@dataclass
+class MBusOracle(Oracle):
+    """The oracle of an M-Bus meter: each read is a REQ_UD2 without FCV (always a new telegram); the state is the
+    telegram's header (identification, manufacturer, version: the software, medium) and the declared records."""
+
+    def telegram(self) -> Any:
+        link = self.link()
+        try:
+            reply = link.exchange(mbus.short_frame(REQ_UD2_FRESH, self.interface.primary_address))
+        except LinkDown:
+            return None
+        finally:
+            link.close()
+        try:
+            return mbus.decode_rsp_ud(reply, address=self.interface.primary_address) if reply else None
+        except (mbus.MBusFrameError, mbus.MBusApplicationError):
+            return None
+
+    def answers(self) -> bool:
+        return self.telegram() is not None
+
+    def snapshot(self) -> dict[str, list | None]:
+        telegram = self.telegram()
+        if telegram is None:
+            return {}
+        state: dict[str, list | None] = {"identification": [telegram.identification],
+                                         "manufacturer": [telegram.manufacturer], "version": [telegram.version],
+                                         "medium": [telegram.medium]}
+        for record in self.interface.watched():
+            state[record.name] = _record_value(telegram, record)
+        return state
+
+    def read_totaliser(self) -> list | None:
+        records = self.interface.by_role("totaliser")
+        telegram = self.telegram() if records else None
+        return _record_value(telegram, records[0]) if telegram is not None else None
+
+
+def _record_value(telegram: Any, record: Any) -> list | None:
+    found = next((r for r in telegram.records if r.vif == record.vif and r.storage_number == record.storage), None)
+    return None if found is None else [found.value]
+
+
+def baseline(oracle: Oracle, meter_file: str) -> None:
+    """The meter's state before the first case. Everything declared must be read: a register or record that is not
+    there would be left out of every comparison, and its changes never seen."""
+    state = oracle.snapshot()
+    totaliser = oracle.read_totaliser()
+    declared = [item.name for item in oracle.interface.watched()]
+    missing = [name for name in declared if state.get(name) is None]
+    if oracle.interface.by_role("totaliser") and totaliser is None:
+        missing += [item.name for item in oracle.interface.by_role("totaliser")]
+    if not state or missing:
+        raise FuzzInputError(f"{meter_file}: field 'interface': {', '.join(missing) or 'nothing'} declared but not "
+                             f"read from the meter before the first case (not answered, or not where the declaration "
+                             f"says): check the addresses, tables, VIFs and storage numbers against the meter")
+    oracle.state, oracle.totaliser = state, totaliser
+
+
 def probe_offsets(stated_s: float) -> list[float]:
     """When to probe a meter that may be down, from the case's end: 0, then doubling steps up to the stated
     recovery time, the stated time itself, and on to RECOVERY_WATCH_FACTOR times it (the figure reported)."""
@@ -240,6 +305,8 @@ def send_case(case: FuzzCase, link: ModbusTcpLink) -> list[dict]:
 
 
 def _reply(data: bytes, framing: str) -> dict:
+    if framing == "mbus":
+        return {"reply": data.hex(" "), "normal": mbus_normal(data)}
     pdu = decode_reply(data, framing)
     normal = pdu is not None and pdu.function_code < 0x80
     return {"reply": data.hex(" "), "normal": normal}
@@ -264,16 +331,18 @@ def judge_case(case: FuzzCase, replies: list[dict], recovery_s: float | None, st
     return ("fail", fails) if fails else ("warning", warnings) if warnings else ("pass", [])
 
 
-def changed(case: FuzzCase, interface: ModbusInterface, before: dict, after: dict) -> dict[str, tuple]:
-    """Registers that changed where the case does not document a change (or left a documented write's range)."""
+def changed(case: FuzzCase, interface: Any, before: dict, after: dict) -> dict[str, tuple]:
+    """What changed where the case does not document a change (or left a documented write's range)."""
+    declared = {reg.name: reg for reg in interface.watched()}
     out = {}
-    for reg in interface.watched():
-        old, new = before.get(reg.name), after.get(reg.name)
+    for name, old in before.items():
+        new = after.get(name)
         if old is None or new is None or old == new:
             continue
-        documented = reg.name in case.allowed and reg.values and all(reg.values[0] <= w <= reg.values[1] for w in new)
+        values = getattr(declared.get(name), "values", None)
+        documented = name in case.allowed and values and all(values[0] <= w <= values[1] for w in new)
         if not documented:
-            out[reg.name] = (old, new)
+            out[name] = (old, new)
     return out
 
 
@@ -293,7 +362,10 @@ def run_case(case: FuzzCase, oracle: Oracle, link: ModbusTcpLink) -> dict:
             "verdict": verdict, "reasons": reasons}
 
 
-def _u32(words: list[int]) -> int:
+def _u32(words: list) -> float:
+    """A totaliser as one number: Modbus registers high word first, or an M-Bus record's value."""
+    if len(words) == 1:
+        return words[0]
     value = 0
     for word in words:
         value = value << 16 | word
@@ -326,7 +398,7 @@ def execute_campaign(store: Store, run_id: str, *, on_case: Callable[[dict], Non
     header = next(store.entries(run_id, kinds=["run_created"])).payload
     setup = _setup_from_header(header)
     done = {e.key for e in store.entries(run_id, kinds=["fuzz_case"])}
-    cases = selected(generate_cases(setup.interface, header["seed"]), header.get("max_cases"))
+    cases = selected(cases_for(setup.interface, header["seed"]), header.get("max_cases"))
     with leases.hold(store, setup.inputs.bench.bench, run_id, header["operator"]), \
             bench_session(setup.inputs, clock_scale=DEFAULT_CLOCK_SCALE,
                           register=_register(setup, header.get("calibration_dir"))) as rig:
@@ -340,8 +412,11 @@ def execute_campaign(store: Store, run_id: str, *, on_case: Callable[[dict], Non
                          {"phase": phase, **error_pct(rig, decl.serial, decl.pulse_value_l, flow)}, key=key)
 
         measure("before", f"measure:before:{len(done)}")
-        oracle.state = {k: v for k, v in oracle.snapshot().items() if v is not None}
-        oracle.totaliser = oracle.read_totaliser()
+        try:
+            baseline(oracle, setup.meter_file)
+        except FuzzInputError as exc:
+            store.append(run_id, "state", {"state": "failed", "reason": str(exc)})
+            raise
         _run_cases(store, run_id, cases, done, oracle, link, header.get("budget_s"), on_case, measure)
         measure("after", "measure:after")
         rig.stop_flow()
@@ -372,17 +447,34 @@ def _run_cases(store, run_id, cases, done, oracle, link, budget_s, on_case, meas
 
 
 def _oracle(setup: FuzzSetup, rig: Any) -> tuple[Oracle, Callable[[], ModbusTcpLink]]:
-    lab = getattr(rig, "lab", None)
-    entry = setup.inputs.bench.instruments[setup.instrument]
-    if lab is not None:
-        host, _, port = lab.resources[setup.instrument].rpartition(":")
-    else:
-        host, port = entry.modbus.host, entry.modbus.port
+    host, port = _address(setup, getattr(rig, "lab", None))
 
     def link() -> ModbusTcpLink:
         return ModbusTcpLink(setup.instrument, host, int(port), rig.iolog, framing=setup.interface.transport)
 
-    return Oracle(setup.interface, link, rig, setup.declaration.interface.recovery_s), link
+    kind = MBusOracle if setup.interface.transport == "mbus" else Oracle
+    return kind(setup.interface, link, rig, setup.declaration.interface.recovery_s), link
+
+
+def _address(setup: FuzzSetup, lab: Any) -> tuple[str, int]:
+    """Where the meter's interface listens: the simulated lab's server, or the bench entry's Modbus address or
+    TCPIP socket resource (an M-Bus gateway)."""
+    entry = setup.inputs.bench.instruments[setup.instrument]
+    resource = lab.resources[setup.instrument] if lab is not None else entry.resource
+    if resource and resource.upper().startswith("TCPIP"):  # TCPIP::host::port::SOCKET
+        _, host, port, _ = resource.split("::")
+        return host, int(port)
+    if lab is not None:
+        host, _, port = resource.rpartition(":")
+        return host, int(port)
+    if entry.modbus is None or entry.modbus.host is None:
+        raise FuzzInputError(f"bench instrument {setup.instrument}: its interface is fuzzed over TCP; give "
+                             f"modbus: {{host, port}} or a TCPIP::host::port::SOCKET resource")
+    return entry.modbus.host, entry.modbus.port
+
+
+def cases_for(interface: Any, seed: int) -> list[FuzzCase]:
+    return generate_mbus_cases(interface, seed) if interface.transport == "mbus" else generate_cases(interface, seed)
 
 
 def _setup_from_header(header: dict) -> FuzzSetup:
@@ -465,14 +557,13 @@ def replay_case(store: Store, run_id: str, number: int) -> dict:
     if header.get("kind") != PROCEDURE_ID:
         raise FuzzInputError(f"run {run_id} is not an interface fuzz campaign")
     setup = _setup_from_header(header)
-    cases = generate_cases(setup.interface, header["seed"])
+    cases = cases_for(setup.interface, header["seed"])
     if not 0 <= number < len(cases):
         raise FuzzInputError(f"case {number}: campaign {run_id} has cases 0..{len(cases) - 1}")
     with bench_session(setup.inputs, clock_scale=DEFAULT_CLOCK_SCALE,
                        register=_register(setup, header.get("calibration_dir"))) as rig:
         oracle, link = _oracle(setup, rig)
-        oracle.state = {k: v for k, v in oracle.snapshot().items() if v is not None}
-        oracle.totaliser = oracle.read_totaliser()
+        baseline(oracle, setup.meter_file)
         result = run_case(cases[number], oracle, link())
         result["io"] = rig.drain_io()
     return result

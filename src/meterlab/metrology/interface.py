@@ -16,7 +16,7 @@ Pure data and its consistency checks; nothing here talks to a meter."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -83,13 +83,56 @@ class ModbusInterface(BaseModel):
         return [r for r in self.registers if r.role != "totaliser"]
 
 
+MBUS_COMMANDS = {"SND_NKE": (0x40,), "REQ_UD2": (0x5B, 0x7B, 0x4B), "REQ_UD1": (0x5A, 0x7A, 0x4A),
+                 "SND_UD": (0x53, 0x73)}  # the C fields of each command (FCB set / clear, FCV clear)
+
+
+class MBusRecordDecl(BaseModel):
+    """A data record of the meter's RSP_UD, found by its VIF and storage number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=1)
+    vif: int = Field(ge=0, le=0xFF)
+    storage: int = Field(0, ge=0)
+    legally_relevant: bool = False
+    role: Literal["totaliser", "identification", "software_id", "parameter", "status"] = "parameter"
+
+
+class MBusInterface(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    primary_address: int = Field(ge=1, le=250)
+    commands: list[Literal["SND_NKE", "REQ_UD2", "REQ_UD1", "SND_UD"]] = Field(min_length=1)
+    snd_ud_ci: list[int] = Field(default_factory=list, description="CI fields a SND_UD may carry, documented")
+    records: list[MBusRecordDecl] = Field(min_length=1)
+
+    transport: ClassVar[str] = "mbus"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MBusInterface:
+        if "REQ_UD2" not in self.commands:
+            raise ValueError("commands: REQ_UD2 (reading the meter) must be among the documented commands")
+        if self.snd_ud_ci and "SND_UD" not in self.commands:
+            raise ValueError("snd_ud_ci is given but SND_UD is not among the documented commands")
+        return self
+
+    def documented_c(self) -> set[int]:
+        return {c for command in self.commands for c in MBUS_COMMANDS[command]}
+
+    def by_role(self, role: str) -> list[MBusRecordDecl]:
+        return [r for r in self.records if r.role == role]
+
+    def watched(self) -> list[MBusRecordDecl]:
+        return [r for r in self.records if r.role != "totaliser"]
+
+
 class MeterInterface(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     recovery_s: float = Field(10.0, gt=0, le=3600, description="stated time within which the meter answers again")
     modbus: ModbusInterface | None = None
+    mbus: MBusInterface | None = None
 
     @model_validator(mode="after")
     def _something(self) -> MeterInterface:
-        if self.modbus is None:
-            raise ValueError("declare at least one interface (modbus:)")
+        if self.modbus is None and self.mbus is None:
+            raise ValueError("declare at least one interface (modbus: or mbus:)")
         return self

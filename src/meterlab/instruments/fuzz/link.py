@@ -11,6 +11,7 @@ import time
 from pymodbus.framer import FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU, ModbusPDU
 
+from meterlab.instruments import mbus, wire
 from meterlab.instruments.iolog import ChannelLog, IOLogSink
 
 MBAP_BYTES = 7
@@ -25,7 +26,7 @@ class LinkDown(Exception):
 class ModbusTcpLink:
     """`framing` tcp: Modbus TCP (a reply is complete by its MBAP length); rtu: RTU frames over a TCP socket (a
     transparent serial gateway; a reply ends with a pause of RTU_GAP_S, as the 3.5 character silence ends it on
-    the line)."""
+    the line); mbus: M-Bus frames through a transparent M-Bus gateway (E5, or a frame by its length)."""
 
     def __init__(self, name: str, host: str, port: int, iolog: IOLogSink, *, reply_timeout_s: float = 0.2,
                  framing: str = "tcp"):
@@ -33,11 +34,13 @@ class ModbusTcpLink:
         self.log = ChannelLog(name, iolog)
         self.reply_timeout_s = reply_timeout_s
         self._sock: socket.socket | None = None
+        self._wire_key: wire.Key | None = None  # counted for a virtual clock when the peer is simulated here
 
     def open(self) -> None:
         self.close()
         try:
             self._sock = socket.create_connection((self.host, self.port), timeout=self.reply_timeout_s)
+            self._wire_key = wire.connection(self._sock.getpeername()[:2], self._sock.getsockname()[:2])
         except OSError as exc:
             self.log.error(f"connect {self.host}:{self.port}: {exc}")
             raise LinkDown(str(exc)) from exc
@@ -46,11 +49,14 @@ class ModbusTcpLink:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+            wire.forget(self._wire_key)
+            self._wire_key = None
 
     def send(self, frame: bytes) -> None:
         if self._sock is None:
             self.open()
         self.log.write(frame)
+        wire.driver_sent(self._wire_key, len(frame))
         try:
             self._sock.sendall(frame)
         except OSError as exc:
@@ -68,13 +74,15 @@ class ModbusTcpLink:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            if data and self.framing == "rtu":  # RTU: once a reply has begun, a pause ends it
+            if data and self.framing != "tcp":  # RTU, M-Bus: once a reply has begun, a pause ends it
                 remaining = min(remaining, RTU_GAP_S)
             self._sock.settimeout(remaining)
             try:
-                chunk = self._sock.recv(MAX_ADU_BYTES)
+                with wire.reading(self._wire_key):
+                    chunk = self._sock.recv(MAX_ADU_BYTES)
+                wire.driver_received(self._wire_key, len(chunk))
             except TimeoutError:
-                if data and self.framing == "rtu":
+                if data and self.framing != "tcp":
                     self.log.read(data)
                     return data
                 break
@@ -91,7 +99,7 @@ class ModbusTcpLink:
             data += chunk
         if data:
             self.log.read(data)
-        if data and self.framing == "rtu":
+        if data and self.framing != "tcp":
             return data
         if not self._complete(data):
             self.log.error(f"no complete reply within {timeout_s or self.reply_timeout_s:g} s")
@@ -106,6 +114,8 @@ class ModbusTcpLink:
     def _complete(self, data: bytes) -> bool:
         if self.framing == "rtu":  # a whole frame with its right CRC; anything else ends with a pause
             return decode_reply(data, "rtu") is not None
+        if self.framing == "mbus":
+            return mbus_complete(data)
         return len(data) >= 6 and len(data) >= 6 + int.from_bytes(data[4:6], "big")
 
 
@@ -118,3 +128,24 @@ def decode_reply(data: bytes, framing: str = "tcp") -> ModbusPDU | None:
     except Exception:  # noqa: BLE001 - a reply pymodbus cannot decode is a finding, not a crash of the fuzzer
         return None
     return pdu
+
+
+def mbus_complete(data: bytes) -> bool:
+    """An M-Bus reply is whole: E5, a short frame (5 bytes) or a long frame of its L field (anything else ends with
+    a pause)."""
+    if data[:1] == bytes((mbus.ACK,)):
+        return True
+    if data[:1] == bytes((mbus.SHORT_START,)):
+        return len(data) >= 5
+    return data[:1] == bytes((mbus.LONG_START,)) and len(data) >= 4 and len(data) >= data[1] + 6
+
+
+def mbus_normal(data: bytes) -> bool:
+    """A reply a master takes as an answer: E5, or a frame whose checksum is right."""
+    if data == bytes((mbus.ACK,)):
+        return True
+    try:
+        mbus.decode_frame(data)
+    except (mbus.MBusFrameError, ValueError, IndexError):
+        return False
+    return True

@@ -117,6 +117,8 @@ class TelegramParams(BaseModel):
 
 class MBusGatewayParams(TelegramParams):
     by_address: dict[int, dict] = Field(default_factory=dict, description="per primary address overrides")
+    accept_bad_checksum: bool = Field(False, description="a planted interface weakness: the meters act on frames "
+                                                         "whatever their checksum (docs/fuzzing.md)")
 
     @field_validator("by_address")
     @classmethod
@@ -126,7 +128,7 @@ class MBusGatewayParams(TelegramParams):
         return by_address
 
     def for_address(self, address: int) -> TelegramParams:
-        base = self.model_dump(exclude={"by_address"})
+        base = self.model_dump(exclude={"by_address", "accept_bad_checksum"})
         return TelegramParams.model_validate({**base, **self.by_address.get(address, {})})
 
 
@@ -214,7 +216,7 @@ class SimMBusGateway(LineDevice):
 
     def _respond(self, frame: bytes, error_code: int | None) -> bytes | None:
         try:
-            decoded = mbus.decode_frame(frame)
+            decoded = mbus.decode_frame(self._checked(frame))
         except mbus.MBusFrameError:
             return None  # a slave ignores a frame it cannot check
         with self.lock, self.world.now():
@@ -242,6 +244,14 @@ class SimMBusGateway(LineDevice):
             if isinstance(decoded, mbus.LongFrame) and c & ~mbus.FCB == mbus.C_SND_UD:
                 return bytes((mbus.ACK,))  # accepted (application reset, baud rate, ...) without effect
             return None
+
+    def _checked(self, frame: bytes) -> bytes:
+        """The frame as the meters check it: with the weakness accept_bad_checksum, its checksum is taken as right
+        (recomputed), so a frame corrupted on the bus is acted on."""
+        if not self.params.accept_bad_checksum or len(frame) < 5 or frame[-1] != mbus.STOP:
+            return frame
+        body = frame[1:3] if frame[0] == mbus.SHORT_START else frame[4:-2]
+        return frame[:-2] + bytes((mbus.checksum(body), mbus.STOP))
 
     def _rsp_ud(self, slave: _Slave, meter: SimulatedMeter, c: int) -> bytes:
         if c & mbus.FCV:
