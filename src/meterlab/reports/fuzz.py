@@ -19,6 +19,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from meterlab.records.store import Store  # noqa: E402
 
+FUZZ_CAMPAIGN = "interface-fuzz"  # the procedure id a campaign is recorded under (engine.fuzz.PROCEDURE_ID)
 CLASS_COLOURS = {"pass": "#2ca02c", "warning": "#ff7f0e", "fail": "#d62728"}
 PNG_METADATA = {"Software": None}  # the same record gives the same image bytes
 
@@ -26,7 +27,7 @@ PNG_METADATA = {"Software": None}  # the same record gives the same image bytes
 def fuzz_report(store: Store, run_id: str) -> dict[str, Any]:
     entries = list(store.entries(run_id))
     header = entries[0].payload
-    if header.get("kind") != "interface-fuzz":
+    if header.get("kind") != FUZZ_CAMPAIGN:
         raise ValueError(f"run {run_id} is not an interface fuzz campaign")
     states = [e.payload for e in entries if e.kind == "state"]
     summary = states[-1]["summary"] if states else None
