@@ -82,7 +82,7 @@ class _FaultyHandler(ServerRequestHandler):
         """Count the frames newly received (pymodbus hands `callback_data` its whole buffer again and again)."""
         device: ModbusDevice = self.server.device
         with device.lock:
-            device.on_frame(frames_in(data) if device.framing == "tcp" else max(1, len(data) // RTU_REQUEST_BYTES))
+            device.on_frame(frames_in(data, device.framing))
         super().datagram_received(data, addr)
 
     def callback_data(self, data: bytes, addr: tuple | None = None) -> int:
@@ -133,18 +133,15 @@ class _FaultyHandler(ServerRequestHandler):
         return None
 
 
-RTU_REQUEST_BYTES = 8  # a read request in RTU framing: an RTU flood is counted by its bytes
+# What a flood is counted in: the bytes received over the size of the smallest request, a read (Modbus TCP 12
+# bytes, RTU 8). By bytes, not by parsing frames: a chunk may begin inside a frame, and a parse from there would
+# undercount; a flood of reads is counted exactly, longer frames count more than once (a flood either way).
+SMALLEST_REQUEST_BYTES = {"tcp": 12, "rtu": 8}
 
 
-def frames_in(data: bytes) -> int:
-    """How many Modbus TCP frames a chunk of received bytes holds (by their MBAP length fields, so a frame split
-    across chunks may count twice or not at all; at least one): a flood sent back to back arrives in few chunks
-    and must still count frame by frame."""
-    count, at = 0, 0
-    while at + 6 <= len(data):
-        count += 1
-        at += 6 + int.from_bytes(data[at + 4:at + 6], "big")
-    return max(count, 1)
+def frames_in(data: bytes, framing: str = "tcp") -> int:
+    """How many requests a chunk of received bytes counts for (at least one)."""
+    return max(1, len(data) // SMALLEST_REQUEST_BYTES[framing])
 
 
 MALFORMED_REPLIES = ("short_reply", "extra_registers", "wrong_function", "exception_code")
