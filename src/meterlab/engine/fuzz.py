@@ -176,7 +176,8 @@ class Oracle:
         return list(registers) if registers and len(registers) == reg.count and pdu.function_code < 0x80 else None
 
     def answers(self) -> bool:
-        return self.read(self.interface.watched()[0] if self.interface.watched() else self.interface.registers[0]) is not None
+        watched = self.interface.watched() or self.interface.registers
+        return self.read(watched[0]) is not None
 
     def recovery(self) -> float | None:
         """Simulated seconds until the meter answers again (0: it never stopped); None: not within the watch.

@@ -193,9 +193,10 @@ def _grammar_tcp(b: _Builder, request: bytes, what: str) -> None:
 def _grammar_rtu(b: _Builder, request: bytes, what: str) -> None:
     """A wrong CRC (on a read and on a documented write: neither may be taken), no CRC, a PDU cut short."""
     good = rtu_adu(b.unit, request)
-    for flip, where in ((0x01, "low"), (0x80, "high")):
-        bad = good[:-2] + bytes((good[-2] ^ flip if where == "low" else good[-2], good[-1] ^ flip if where == "high" else good[-1]))
-        b.add("grammar", f"{what}: bad CRC ({where} byte)", [bad], malformed=True)
+    for position, where in ((-2, "low"), (-1, "high")):  # pymodbus puts the CRC's low byte first
+        bad = bytearray(good)
+        bad[position] ^= 0x01
+        b.add("grammar", f"{what}: bad CRC ({where} byte)", [bytes(bad)], malformed=True)
     for reg in _writable(b.interface):  # the lower bound: conformance left the upper one, so a write taken shows
         write = _write_pdu(16, reg.address, [reg.values[0]] * reg.count).encode()
         adu = rtu_adu(b.unit, bytes((16,)) + write)

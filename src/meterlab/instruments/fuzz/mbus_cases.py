@@ -68,11 +68,13 @@ def _grammar(b: _Cases) -> None:
     b.add("grammar", "SND_UD with a bad checksum", [send[:-2] + bytes((send[-2] ^ 0x10, send[-1]))], malformed=True)
     b.add("grammar", "SND_UD whose two L fields disagree", [send[:2] + bytes((send[2] + 1,)) + send[3:]], malformed=True)
     extra = bytes(b.rng.randrange(256) for _ in range(200))
-    b.add("grammar", "SND_UD oversize (200 data bytes)", [mbus.long_frame(mbus.C_SND_UD, a, mbus.CI_APPLICATION_RESET, extra)])
+    oversize = mbus.long_frame(mbus.C_SND_UD, a, mbus.CI_APPLICATION_RESET, extra)
+    b.add("grammar", "SND_UD oversize (200 data bytes)", [oversize])
     b.add("grammar", "REQ_UD2 repeated with the same FCB (a master that missed the reply)",
           [mbus.req_ud2(a, True), mbus.req_ud2(a, True)])
     empty = 250 if a != 250 else 249
-    b.add("grammar", f"REQ_UD2 with a bad checksum to address {empty}", [mbus.short_frame(REQ_UD2_FRESH, empty)[:3] + b"\x00\x16"],
+    nobody = mbus.short_frame(REQ_UD2_FRESH, empty)
+    b.add("grammar", f"REQ_UD2 with a bad checksum to address {empty}", [nobody[:3] + bytes((nobody[3] ^ 0x01, 0x16))],
           malformed=True)
 
 
