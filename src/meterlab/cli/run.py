@@ -147,7 +147,7 @@ def resume(
 
 
 def _execute(store, run_id: str, register, operator: str, yes: bool, accept_changed_inputs: str | None = None) -> None:
-    from meterlab.cli.console import ConsoleProgress, checks_table, results_table
+    from meterlab.cli.console import ConsoleProgress, print_result
     from meterlab.cli.terminal import RunTerminal
     from meterlab.engine.control import RunControl, RunState
     from meterlab.engine.events import EventBus
@@ -189,10 +189,7 @@ def _execute(store, run_id: str, register, operator: str, yes: bool, accept_chan
     if "error" in outcome:
         raise _fail(outcome["error"])
     result = run_result(store, run_id)
-    console.print(results_table(result))
-    checks = checks_table(result)
-    if checks is not None:
-        console.print(checks)
+    print_result(console, result)
     console.print(f"run id: [bold]{run_id}[/]   verdict: [bold]{result['verdict']}[/]   state: {result['state']}")
     if outcome.get("state") in (RunState.FAILED, RunState.ABORTED):
         console.print(f"resume with: meterlab resume {run_id} --db {store.url}")
