@@ -49,15 +49,17 @@ def rate(call, seconds: float) -> float:
     return count / elapsed
 
 
-def cpu_per_call_us(call, count: int = 3000, rounds: int = 5) -> float:
-    """The calling thread's CPU time per call, best of `rounds` (the host's load does not add to it)."""
-    best = float("inf")
+def cpu_per_call_us(ways: list, count: int = 3000, rounds: int = 7) -> list[float]:
+    """The calling thread's CPU time per call of each way, the best of `rounds` alternating rounds (the host's
+    load adds to a round, never takes away)."""
+    best = [float("inf")] * len(ways)
     for _ in range(rounds):
-        start = time.thread_time()
-        for _ in range(count):
-            call()
-        best = min(best, (time.thread_time() - start) / count)
-    return best * 1e6
+        for index, call in enumerate(ways):
+            start = time.thread_time()
+            for _ in range(count):
+                call()
+            best[index] = min(best[index], (time.thread_time() - start) / count)
+    return [b * 1e6 for b in best]
 
 
 def raw_query(conn: socket.socket, request: bytes) -> bytes:
@@ -123,7 +125,7 @@ def query_rates(seconds: float) -> None:
                     ways = [lambda: getattr(counter, command), lambda: (visa.write_raw(request), visa.read_raw()),
                             lambda: raw_query(conn, request)]
                     driver, pyvisa_py, raw = medians(ways, seconds)
-                    cpu_us = [cpu_per_call_us(way) for way in ways]
+                    cpu_us = cpu_per_call_us(ways)
             finally:
                 process.terminate()
                 process.wait(10)
