@@ -38,6 +38,7 @@ from meterlab.instruments.transport import RegisterTable, WordOrder
 from meterlab.sim.devices.base import MAX_FRAME_BYTES, LineDevice, ModbusDevice
 from meterlab.sim.physics.meters import MeterLine, SimulatedMeter
 from meterlab.sim.physics.safety import SafetyUnit, find_safety_unit
+from meterlab.sim.devices import transmission
 from meterlab.sim.scenario import READOUT_FAULTS
 from meterlab.sim.world import World
 
@@ -140,6 +141,7 @@ class _Slave:
         self.access_number = 0
         self.snapshot_l: float | None = None  # the bus register of a meter that refreshes it periodically
         self.wrap = CounterWrap()
+        self.transmitted = transmission.TransmittedVolume()  # frozen or off while disturbed
 
     def reset(self) -> None:
         self.expected_fcb, self.last = True, None
@@ -206,7 +208,17 @@ class SimMBusGateway(LineDevice):
         return frames
 
     def respond(self, frame: bytes) -> bytes | None:
-        return self._respond(frame, error_code=None)
+        reply = self._respond(frame, error_code=None)
+        delay_s = self._reply_delay_s(frame)
+        if reply is not None and delay_s > 0:  # a disturbed meter answering late: simulated time passes
+            self.world.wait_until(lambda: False, timeout_real_s=self.world.clock.real_seconds(delay_s),
+                                  timeout_sim_s=delay_s)
+        return reply
+
+    def _reply_delay_s(self, frame: bytes) -> float:
+        slave = self.slaves.get(frame[2] if frame[:1] == bytes((mbus.SHORT_START,)) and len(frame) == 5 else -1)
+        meter = find_meter(self.world, slave.signal) if slave else None
+        return transmission.effects(meter).delay_s if meter is not None else 0.0
 
     def respond_error(self, frame: bytes, message: str | None) -> bytes | None:
         code = int(message) if message and message.isdigit() and int(message) <= 0xFF else 0
@@ -236,14 +248,18 @@ class SimMBusGateway(LineDevice):
                     error_code = int(fault.message) if fault.message and fault.message.isdigit() else 0
                 if error_code is not None:
                     return mbus.application_error(slave.address, error_code & 0xFF)
-                return self._malformed(self._corrupted(self._rsp_ud(slave, meter, c), meter), fault)
+                telegram = self._rsp_ud(slave, meter, c)
+                return None if telegram is None else self._malformed(self._corrupted(telegram, meter), fault)
             if isinstance(decoded, mbus.ShortFrame) and c & ~mbus.FCB == mbus.C_REQ_UD1:
                 return bytes((mbus.ACK,))  # no alarm (class 1) data
             if isinstance(decoded, mbus.LongFrame) and c & ~mbus.FCB == mbus.C_SND_UD:
                 return bytes((mbus.ACK,))  # accepted (application reset, baud rate, ...) without effect
             return None
 
-    def _rsp_ud(self, slave: _Slave, meter: SimulatedMeter, c: int) -> bytes:
+    def _rsp_ud(self, slave: _Slave, meter: SimulatedMeter, c: int) -> bytes | None:
+        now = transmission.effects(meter)
+        if now.silent:
+            return None  # a meter without supply: no answer, and its datasets stay buffered
         if c & mbus.FCV:
             fcb = bool(c & mbus.FCB)
             if fcb != slave.expected_fcb and slave.last is not None:
@@ -251,6 +267,9 @@ class SimMBusGateway(LineDevice):
             slave.expected_fcb = not fcb
         slave.access_number = (slave.access_number + 1) & 0xFF
         slave.last = self._telegram(slave, meter)
+        if now.drop_fraction and self.rng.random() < now.drop_fraction:
+            slave.last = None  # the dataset is lost: the repeated request gets the next one
+            return None
         return slave.last
 
     def _telegram(self, slave: _Slave, meter: SimulatedMeter) -> bytes:
@@ -259,7 +278,7 @@ class SimMBusGateway(LineDevice):
         step_l = mbus.volume_step_l(vif)
         bcd = params.volume_format == "bcd8"
         wrap = 10**8 if bcd else 2**31  # the register rolls over like the display
-        register_l = meter.register_l if slave.snapshot_l is None else slave.snapshot_l
+        register_l = slave.transmitted.value_l(meter, meter.register_l if slave.snapshot_l is None else slave.snapshot_l)
         present = math.floor(register_l / step_l + 1e-6) % wrap
         due_date = math.floor(meter.spec.initial_register_l / step_l + 1e-6) % wrap
         identification = params.identification
@@ -343,13 +362,14 @@ class SimModbusMeter(ModbusDevice):
         self.model = MODBUS_METER_MODELS[ModbusMeterOptions.model_validate(self.entry.options).model]
         self.meter_name = self.signal("meter") or "meter1"
         self.wrap = CounterWrap()
+        self.transmitted = transmission.TransmittedVolume()  # frozen or off while disturbed
 
     def read(self, table: str, address: int, count: int) -> list[int] | int:
         if table not in ("holding", "input"):
             return self.ILLEGAL_FUNCTION
         with self.world.now():
             meter = find_meter(self.world, self.meter_name)
-            if meter is None:
+            if meter is None or transmission.effects(meter).silent:  # a meter without supply cannot answer
                 return self.DEVICE_FAILURE
             registers = self._registers(meter)
         if RegisterTable(table) not in registers:
@@ -381,7 +401,7 @@ class SimModbusMeter(ModbusDevice):
 
     def _registers(self, meter: SimulatedMeter) -> dict[RegisterTable, dict[int, int]]:
         volume, serial = self.model.volume, self.model.serial
-        value = self._volume_value(meter.register_l / float(volume.litres_per_unit))
+        value = self._volume_value(self.transmitted.value_l(meter, meter.register_l) / float(volume.litres_per_unit))
         text = self.params.serial or meter.spec.serial
         if serial.type == "uint32":
             serial_words = uint32_to_registers(digits_of(text, 0) % 2**32, WordOrder.BIG)
