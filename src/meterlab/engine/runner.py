@@ -33,7 +33,7 @@ from meterlab.instruments.errors import (
 from meterlab.metrology.decision import Outcome
 from meterlab.metrology.declarations import max_pressure_loss_kpa
 from meterlab.metrology.safety import load_safety_profile
-from meterlab.procedures.evaluation import evaluate_checks
+from meterlab.procedures.evaluation import evaluate_checks, skipped_checks
 from meterlab.procedures.plan import Action, Plan
 from meterlab.procedures.schema import (
     ApplyDisturbance,
@@ -438,16 +438,20 @@ class Runner:
 
     def _evaluate(self, action: Action) -> None:
         measurements = self.measurements()
+        extra = self._evaluation_records()
         results = evaluate_checks(action.step.checks, measurements, self.meters, action.step.reference,
-                                  extra=self._evaluation_records(), rule=self.procedure.decision_rule)
-        self._commit(action, "evaluation", {"checks": [r.to_dict() for r in results]})
+                                  extra=extra, rule=self.procedure.decision_rule)
+        skipped = skipped_checks(action.step.checks, extra["interfaces"], [s for s, _ in self.meters])
+        self._commit(action, "evaluation", {"checks": [r.to_dict() for r in results], "skipped": skipped})
 
     def _evaluation_records(self) -> dict:
         """What checks other than the error checks read: pressure losses, typed values, limits."""
         prompts = [e.payload for e in self.store.entries(self.run_id, kinds=["action_done"]) if e.payload.get("value_name")]
         return {"pressure_loss": [e.payload for e in self.store.entries(self.run_id, kinds=["pressure_loss"])],
                 "prompts": prompts, "pressure_loss_limits": self._pressure_loss_limits(),
-                "safety": [e.payload for e in self.store.entries(self.run_id, kinds=["safety_test"])]}
+                "safety": [e.payload for e in self.store.entries(self.run_id, kinds=["safety_test"])],
+                "interfaces": {s: {"interfaces": [i.kind for i in d.interfaces], "scale_interval_l": d.scale_interval_l}
+                               for s, d in self.declarations.items()}}
 
     def _pressure_loss_limits(self) -> dict[str, dict]:
         """Each water meter's limit from its pressure-loss class in the standard profile; a gas meter's is

@@ -24,6 +24,7 @@ from meterlab.metrology.indication import (
 )
 from meterlab.metrology.meters import GasMeter, WaterMeter
 from meterlab.metrology.profiles import Value
+from meterlab.metrology import transmission
 from meterlab.metrology.safety import ObservedTime, judge_leak, judge_no_shut_off, judge_time, judge_transmitted_time
 
 Meter = WaterMeter | GasMeter
@@ -237,6 +238,41 @@ def _transmitted_result(test: dict, where: str, rule: str) -> CheckResult:
                        {**sent, **judged, **decision.details()})
 
 
+def check_data_transmission(serial: str, meter: Meter, measurements: list[dict], declared: dict) -> list[CheckResult]:
+    """Per disturbed measurement and interface: what the meter transmitted while disturbed, against its pulses
+    (metrology/transmission.py). `declared`: the meter's interfaces and scale interval (the runner's)."""
+    limits = meter.profile.data_transmission
+    results = []
+    for m in measurements:
+        for row in m["meters"]:
+            watched = row["meter_serial"] == serial and (row.get("raw") or {}).get("transmission")
+            if not watched:
+                continue
+            times = m["sim_time_s"]
+            rate = transmission.Rate(row["indicated_volume_l"], times["stop_s"] - times["start_s"])
+            for interface in watched["interfaces"]:
+                judged = transmission.judge(interface["datasets"], rate, fault_pct=meter.significant_fault_pct(),
+                                            limits=limits, disturbance=watched["disturbance"],
+                                            scale_interval_l=declared.get("scale_interval_l", 0.0))
+                where = f"{m['point']['name']} ({m.get('step_label')}), {interface['kind']}"
+                results.append(CheckResult("data_transmission", serial, judged.outcome, where,
+                                           {**judged.figures, "interface": interface["kind"],
+                                            "reasons": "; ".join(judged.reasons) or None}))
+    if not results:  # declared, but no disturbed measurement polled it: nothing to judge
+        results.append(CheckResult("data_transmission", serial, Outcome.INCONCLUSIVE, None,
+                                   {"reasons": "no disturbed measurement polled the declared interface(s)"}))
+    return results
+
+
+def skipped_checks(checks: list[str], declared: dict[str, dict], serials: list[str]) -> list[dict]:
+    """The checks that do not apply to a meter, and why (a meter without an interface has no transmitted data)."""
+    if "data_transmission" not in checks:
+        return []
+    return [{"check": "data_transmission", "meter_serial": s,
+             "why": "the meter declares no communication interface (declaration `interfaces:`): nothing to judge"}
+            for s in serials if not declared.get(s, {}).get("interfaces")]
+
+
 def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tuple[str, Meter]],
                     reference_label: str | None, extra: dict | None = None, rule: str = "simple") -> list[CheckResult]:
     """Run the named checks for every meter over the measurements stored so far. `extra` holds the other
@@ -266,6 +302,8 @@ def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tu
                 results += check_pressure_loss(serial, extra, rule)
             elif check == "no_leak":
                 results += check_no_leak(serial, extra)
+            elif check == "data_transmission" and extra.get("interfaces", {}).get(serial, {}).get("interfaces"):
+                results += check_data_transmission(serial, meter, measurements, extra["interfaces"][serial])
     if "safety" in checks:  # the safety tests are of the meter with the interface, not of every meter
         results += check_safety(extra, rule)
     return results
