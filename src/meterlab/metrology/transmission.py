@@ -40,8 +40,13 @@ class Judgement:
     reasons: list[str] = field(default_factory=list)
 
 
+def _since(d: dict) -> float:
+    """The earliest time the dataset may date from: the first request since the last valid dataset."""
+    return d.get("t_first_request_s", d["t_request_s"])
+
+
 def _time(d: dict) -> float:
-    return (d["t_request_s"] + d["t_reply_s"]) / 2
+    return (_since(d) + d["t_reply_s"]) / 2
 
 
 def lost_datasets(valid: list[dict]) -> int | None:
@@ -66,7 +71,8 @@ def deviations(valid: list[dict], rate: Rate, fault_pct: float, scale_interval_l
         expected_l = rate.l_per_s * (_time(d) - _time(anchor))
         got_l = d["volume_l"] - anchor["volume_l"]
         resolution_l = max(d.get("resolution_l") or 0.0, anchor.get("resolution_l") or 0.0, scale_interval_l)
-        timing_l = rate.l_per_s * ((d["t_reply_s"] - d["t_request_s"]) + (anchor["t_reply_s"] - anchor["t_request_s"]))
+        # what flows while the dataset may have been made (half its window either side of its time), both ends
+        timing_l = rate.l_per_s * ((d["t_reply_s"] - _since(d)) + (anchor["t_reply_s"] - _since(anchor))) / 2
         tolerance_l = abs(expected_l) * fault_pct / 100 + 2 * resolution_l + timing_l
         out.append({"t_s": _time(d), "phase": d["phase"], "difference_l": got_l - expected_l,
                     "tolerance_l": tolerance_l, "wrong": abs(got_l - expected_l) > tolerance_l})

@@ -12,6 +12,7 @@ integrity (valid / rejected / no_answer / meter_error), in the measurement's rec
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from meterlab.errors import RigError
@@ -66,6 +67,8 @@ class TransmissionWatch:
         if disturbance is None or not interfaces:
             return
         sources = {serials[p - 1]: lst for p, lst in interfaces.items() if p <= len(serials)}
+        for source in (s for lst in sources.values() for s in lst):
+            source.pop("failed_since_s", None)  # a new watch: no failed request pending
         self._watch = _Watch(disturbance[0], self._poll_interval_s, sources, self.clock.now())
         self._poll_all("start")
 
@@ -102,12 +105,23 @@ class TransmissionWatch:
     def _poll(self, source: dict, phase: str) -> dict:
         t_request = self.clock.now()
         driver = source["driver"]
-        dataset = driver.poll_dataset(source["address"]) if source["kind"] == "mbus" else driver.poll_dataset()
+        hold = getattr(self.clock, "hold", None) if self.clock.virtual else None
+        with hold() if hold is not None else contextlib.nullcontext():
+            dataset = driver.poll_dataset(source["address"]) if source["kind"] == "mbus" else driver.poll_dataset()
+        if hold is not None and dataset["integrity"] != "valid":
+            # time stood still while the driver waited out its real-time timeout: the bus took that long
+            self.clock.pause(driver.transport.timeout_s)
         disturbed = getattr(self, "_disturbed", None)
         active = (disturbed is not None and disturbed.started_s is not None and disturbed.started_s <= t_request
                   and not disturbed.ended())
-        return {"phase": phase, "t_request_s": t_request, "t_reply_s": self.clock.now(), "disturbed": active,
-                **dataset}
+        # After a failed poll the meter may answer with the telegram it made for the failed request (M-Bus: the
+        # FCB was not toggled): the dataset dates from that request at the earliest.
+        since_s = source.get("failed_since_s", t_request)
+        source["failed_since_s"] = since_s
+        if dataset["integrity"] == "valid":
+            source.pop("failed_since_s")
+        return {"phase": phase, "t_request_s": t_request, "t_first_request_s": since_s, "t_reply_s": self.clock.now(),
+                "disturbed": active, **dataset}
 
 
 def _described(source: dict) -> dict:

@@ -46,7 +46,6 @@ class Susceptibility(Strict):
     drop_fraction: float = Field(0.0, ge=0, le=1, description="share of datasets lost: the meter counts the "
                                  "dataset (access number) but never sends it")
     silent: bool = Field(False, description="no answer while disturbed; datasets are kept and sent afterwards")
-    delay_s: float = Field(0.0, ge=0, description="M-Bus: each reply comes this many seconds late")
     freeze: bool = Field(False, description="the transmitted volume stays at its value when the disturbance began")
     wrong_value_pct: float = Field(0.0, description="the transmitted volume is off by this percent while disturbed")
 

@@ -208,17 +208,7 @@ class SimMBusGateway(LineDevice):
         return frames
 
     def respond(self, frame: bytes) -> bytes | None:
-        reply = self._respond(frame, error_code=None)
-        delay_s = self._reply_delay_s(frame)
-        if reply is not None and delay_s > 0:  # a disturbed meter answering late: simulated time passes
-            self.world.wait_until(lambda: False, timeout_real_s=self.world.clock.real_seconds(delay_s),
-                                  timeout_sim_s=delay_s)
-        return reply
-
-    def _reply_delay_s(self, frame: bytes) -> float:
-        slave = self.slaves.get(frame[2] if frame[:1] == bytes((mbus.SHORT_START,)) and len(frame) == 5 else -1)
-        meter = find_meter(self.world, slave.signal) if slave else None
-        return transmission.effects(meter).delay_s if meter is not None else 0.0
+        return self._respond(frame, error_code=None)
 
     def respond_error(self, frame: bytes, message: str | None) -> bytes | None:
         code = int(message) if message and message.isdigit() and int(message) <= 0xFF else 0

@@ -1,5 +1,5 @@
 """What a simulated meter's communication interface does while a disturbance is applied to the meter: the
-interface settings of its susceptibilities (scenario `susceptibility.<kind>`: drop_fraction, silent, delay_s,
+interface settings of its susceptibilities (scenario `susceptibility.<kind>`: drop_fraction, silent,
 freeze, wrong_value_pct; corrupt_telegrams is the older `effect`, handled by the M-Bus gateway). The M-Bus
 gateway and the Modbus meter ask `effects(meter)` for each reply and keep one `TransmittedVolume` per meter,
 so a frozen register stays at the value it had when the disturbance began. An immune meter has none of the
@@ -16,7 +16,6 @@ from meterlab.sim.physics.meters import SimulatedMeter
 class Effects:
     drop_fraction: float = 0.0
     silent: bool = False
-    delay_s: float = 0.0
     freeze: bool = False
     wrong_value_pct: float = 0.0
 
@@ -27,7 +26,7 @@ def effects(meter: SimulatedMeter) -> Effects:
     if not active:
         return Effects()
     return Effects(drop_fraction=max(d.drop_fraction for d in active), silent=any(d.silent for d in active),
-                   delay_s=max(d.delay_s for d in active), freeze=any(d.freeze for d in active),
+                   freeze=any(d.freeze for d in active),
                    wrong_value_pct=sum(d.wrong_value_pct for d in active))
 
 
