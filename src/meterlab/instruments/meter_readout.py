@@ -324,11 +324,13 @@ class MBusMeter(MessageInstrument):
     def _request(self, address: int, fcb: bool, command: str) -> mbus.Telegram:
         self.transport.write_raw(mbus.req_ud2(address, fcb), command=command)
         start = self.transport.read_bytes(1)
+        self._last_rsp = start
         if start[0] != mbus.LONG_START:
             self._drain()
             what = "the acknowledgement E5" if start[0] == mbus.ACK else f"0x{start[0]:02X}"
             raise self.reply_error(command, f"expected a RSP_UD long frame (start byte 68), got {what}")
         header = self.transport.read_bytes(3)
+        self._last_rsp = start + header
         length = header[0]
         if header[1] != length or header[2] != mbus.LONG_START or length < 3:
             self._drain()

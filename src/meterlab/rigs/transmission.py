@@ -100,7 +100,9 @@ class TransmissionWatch:
         for serial, sources in watch.sources.items():
             for i, source in enumerate(sources):
                 watch.datasets[(serial, i)].append(self._poll(source, phase))
-        watch.next_s = self.clock.now() + watch.interval_s
+        # on a fixed grid from the first poll, so a slow round (a timeout) does not shift the later ones
+        while watch.next_s <= self.clock.now():
+            watch.next_s += watch.interval_s
 
     def _poll(self, source: dict, phase: str) -> dict:
         t_request = self.clock.now()
