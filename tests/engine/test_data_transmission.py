@@ -59,3 +59,43 @@ def test_a_burst_susceptible_mbus_meter_fails_and_an_immune_one_passes_in_one_ru
     rejected = [x for x in datasets if x["integrity"] == "rejected"]
     assert rejected and all(x["raw"] and x["why"] for x in rejected)  # the bytes as they came, and why
     assert store.verify() == []
+
+
+def test_a_modbus_meter_transmitting_a_wrong_value_during_dips_fails_while_its_pulses_are_right(tmp_path):
+    store, run_id, checks, fault = _run(tmp_path, "procedures/r49/short-time-power-reductions.yaml", [MODBUS],
+                                        f"{DATA}/transmission-dips-modbus.yaml")
+    check = checks["WM15-2026-0102"]
+    assert fault["WM15-2026-0102"]["outcome"] == "pass"  # the pulses: no significant fault
+    assert check["outcome"] == "fail" and check["details"]["interface"] == "modbus"
+    d = check["details"]
+    assert d["accepted_but_wrong"] > 0 and d["rejected"] == 0 and d["unanswered"] == 0
+    assert d["lost"] == "not counted (no consecutive number)"
+    assert d["largest_difference_l"] > d["its_tolerance_l"] > 0
+    assert "significant fault" in d["reasons"]
+    datasets = _datasets(store, run_id, "WM15-2026-0102")
+    assert datasets[0]["integrity"] == "valid" and not datasets[0]["disturbed"]
+    assert datasets[-1]["identification"] == "20260102"  # the serial number register (uint32: its digits), each poll
+
+
+def test_dips_with_buffered_datasets_delivered_pass_and_lost_datasets_fail(tmp_path):
+    meters = [MBUS, f"{DATA}/dn15-pulses-mbus-2.yaml"]
+    store, run_id, checks, _ = _run(tmp_path, "procedures/r49/short-time-power-reductions.yaml", meters,
+                                    f"{DATA}/transmission-dips-buffered.yaml")
+    buffered, losing = checks["WM15-2026-0101"]["details"], checks["WM15-2026-0103"]["details"]
+    assert checks["WM15-2026-0101"]["outcome"] == "pass", buffered
+    assert buffered["unanswered"] > 0 and buffered["lost"] == 0  # silent while its supply dipped, nothing lost
+    assert checks["WM15-2026-0103"]["outcome"] == "fail" and losing["lost"] > 0, losing
+    numbers = [x["access_number"] for x in _datasets(store, run_id, "WM15-2026-0101") if x["integrity"] == "valid"]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+def test_an_interface_the_bench_cannot_read_is_refused_before_any_record(tmp_path):
+    # the simulated bench wires its Modbus meter to position 1 only: a Modbus meter at position 2 has none
+    meters = [REPO / "examples/meters/dn15-class2.yaml", REPO / MODBUS]
+    with pytest.raises(InputFileError) as info:
+        load_inputs(REPO / "procedures/r49/burst-mains.yaml", meters, BENCH, None)
+    text = str(info.value)
+    assert "dn15-class2-pulses-modbus.yaml" in text and "interfaces" in text and "meter2" in text
+    assert "wiring: {meter: meter2}" in text and str(BENCH) in text  # the fix, in the bench file named
+    store = Store(str(tmp_path / "records.db"))
+    assert store.runs() == []
