@@ -11,6 +11,7 @@ from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.session import execute, load_inputs
 from meterlab.errors import InputFileError
 from meterlab.records.store import Store
+from meterlab.reports.document import render_html
 from meterlab.reports.results import run_result
 
 from .test_end_to_end import BENCH, EMC_CLOCK_SCALE, REPO, start
@@ -58,7 +59,20 @@ def test_a_burst_susceptible_mbus_meter_fails_and_an_immune_one_passes_in_one_ru
     assert not datasets[0]["disturbed"] and any(x["disturbed"] for x in datasets)
     rejected = [x for x in datasets if x["integrity"] == "rejected"]
     assert rejected and all(x["raw"] and x["why"] for x in rejected)  # the bytes as they came, and why
+    html = render_html(store, run_id)  # the figures on the report
+    assert "data_transmission" in html and "accepted_but_wrong" in html and "lost" in html
     assert store.verify() == []
+
+
+def test_a_meter_without_interface_is_skipped_saying_so(tmp_path):
+    meters = ["examples/meters/dn15-class2-sample3.yaml", MBUS]
+    store, run_id, checks, _ = _run(tmp_path, "procedures/r49/burst-mains.yaml", meters, f"{DATA}/transmission-burst.yaml")
+    result = run_result(store, run_id)
+    assert set(checks) == {"WM15-2026-0101"}  # judged only where an interface is declared
+    skipped = result["tests"][0]["skipped_checks"]
+    assert [(s["meter_serial"], s["check"]) for s in skipped] == [("WM15-2026-0003", "data_transmission")]
+    assert "declares no communication interface" in skipped[0]["why"]
+    assert "Checks not applicable" in render_html(store, run_id)
 
 
 def test_a_modbus_meter_transmitting_a_wrong_value_during_dips_fails_while_its_pulses_are_right(tmp_path):
