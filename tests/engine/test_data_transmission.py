@@ -113,3 +113,25 @@ def test_an_interface_the_bench_cannot_read_is_refused_before_any_record(tmp_pat
     assert "wiring: {meter: meter2}" in text and str(BENCH) in text  # the fix, in the bench file named
     store = Store(str(tmp_path / "records.db"))
     assert store.runs() == []
+
+
+def test_the_same_seed_gives_the_same_datasets(tmp_path):
+    # virtual time: the polls, their timeouts (corrupt and unanswered telegrams included) and what the meters send
+    # fall at the same simulated instants in two runs of one seed, whatever the host's load
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        store, run_id, _, _ = _run(tmp_path / name, "procedures/r49/burst-mains.yaml",
+                                   [MBUS, f"{DATA}/dn15-pulses-mbus-2.yaml"], f"{DATA}/transmission-burst.yaml")
+        runs.append(_datasets(store, run_id, "WM15-2026-0101"))
+    assert runs[0] == runs[1]
+    assert {d["integrity"] for d in runs[0]} == {"valid", "rejected", "no_answer"}
+
+
+def test_a_frozen_transmitted_register_fails(tmp_path):
+    store, run_id, checks, _ = _run(tmp_path, "procedures/r49/burst-mains.yaml", [MODBUS],
+                                    f"{DATA}/transmission-burst-freeze.yaml")
+    datasets, check = _datasets(store, run_id, "WM15-2026-0102"), checks["WM15-2026-0102"]
+    assert check["outcome"] == "fail" and check["details"]["accepted_but_wrong"] > 0
+    frozen = [d["volume_l"] for d in datasets if d["disturbed"]]
+    assert len(set(frozen)) == 1 and datasets[-1]["volume_l"] > frozen[0]  # stuck while disturbed, moving after
