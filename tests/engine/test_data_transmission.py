@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from meterlab.calibration.register import Register
 from meterlab.engine.control import RunState
 from meterlab.engine.prompts import AutoPrompter
-from meterlab.engine.session import execute, load_inputs
+from meterlab.engine.session import create_run, execute, load_inputs
 from meterlab.errors import InputFileError
 from meterlab.records.store import Store
 from meterlab.reports.document import render_html
@@ -20,6 +21,7 @@ HERE = Path(__file__).parent
 DATA = str((HERE / "data").relative_to(HERE.parents[1]))
 MBUS = "examples/meters/dn15-class2-pulses-mbus.yaml"
 MODBUS = "examples/meters/dn15-class2-pulses-modbus.yaml"
+GAS_BENCH = REPO / "instruments" / "sim-gas.yaml"
 
 
 def _run(tmp_path, procedure: str, meters: list[str], scenario: str):
@@ -135,3 +137,22 @@ def test_a_frozen_transmitted_register_fails(tmp_path):
     assert check["outcome"] == "fail" and check["details"]["accepted_but_wrong"] > 0
     frozen = [d["volume_l"] for d in datasets if d["disturbed"]]
     assert len(set(frozen)) == 1 and datasets[-1]["volume_l"] > frozen[0]  # stuck while disturbed, moving after
+
+
+def test_gas_meters_with_mbus_on_the_sonic_nozzle_rig(tmp_path):
+    # R 137 burst on the gas rig: errors by the pulses against the nozzles, the M-Bus interfaces polled alongside
+    meters = [REPO / "examples/meters/g4-diaphragm-pulses-mbus.yaml", HERE / "data" / "g4-pulses-mbus-2.yaml"]
+    inputs = load_inputs(REPO / "procedures/r137/burst-mains.yaml", meters, GAS_BENCH,
+                         HERE / "data" / "transmission-g4-burst.yaml")
+    store = Store(str(tmp_path / "records.db"))
+    register = Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=EMC_CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    checks = run_result(store, run_id)["tests"][0]["checks"]
+    judged = {c["meter_serial"]: c for c in checks if c["check"] == "data_transmission"}
+    fault = {c["meter_serial"]: c for c in checks if c["check"] == "significant_fault"}
+    assert fault["GM4-2026-0101"]["outcome"] == "pass" and fault["GM4-2026-0102"]["outcome"] == "pass"
+    losing, immune = judged["GM4-2026-0101"], judged["GM4-2026-0102"]
+    assert losing["outcome"] == "fail" and losing["details"]["lost"] > 0, losing
+    assert immune["outcome"] == "pass" and immune["details"]["valid"] == immune["details"]["expected"] > 2, immune
+    assert abs(immune["details"]["change_difference_pct"]) < 1.0
