@@ -156,3 +156,16 @@ def test_gas_meters_with_mbus_on_the_sonic_nozzle_rig(tmp_path):
     assert losing["outcome"] == "fail" and losing["details"]["lost"] > 0, losing
     assert immune["outcome"] == "pass" and immune["details"]["valid"] == immune["details"]["expected"] > 2, immune
     assert abs(immune["details"]["change_difference_pct"]) < 1.0
+
+
+def test_a_held_disturbance_is_watched_over_the_measurement_made_under_it(tmp_path):
+    # voltage variation: the supply is held at each limit while the error is measured; the meter's Modbus
+    # register freezes meanwhile (its pulses count on)
+    store, run_id, checks, _ = _run(tmp_path, "procedures/r49/power-voltage-variation.yaml", [MODBUS],
+                                    f"{DATA}/transmission-voltage-freeze.yaml")
+    check = checks["WM15-2026-0102"]
+    assert check["outcome"] == "fail" and check["details"]["disturbance"] == "voltage_variation"
+    assert check["details"]["accepted_but_wrong"] > 0
+    watched = [e.payload for e in store.entries(run_id, kinds=["measurement"])
+               if (e.payload["meters"][0].get("raw") or {}).get("transmission")]
+    assert [m["step_label"] for m in watched] == ["at-upper-voltage", "at-lower-voltage"]  # not the rated one

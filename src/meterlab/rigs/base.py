@@ -389,11 +389,13 @@ class BenchRig:
         generator.arm()
         generator.start()
         self.held_disturbances()[label] = generator
+        self.__dict__.setdefault("_held_kinds", {})[label] = kind  # what a measurement made meanwhile is under
         return runs[0]
 
     def release_disturbance(self, label: str) -> bool:
         """Stop and disarm the generator of a held disturbance; False if it was not held."""
         generator = self.held_disturbances().pop(label, None)
+        self.__dict__.get("_held_kinds", {}).pop(label, None)
         if generator is None:
             return False
         generator.stop()

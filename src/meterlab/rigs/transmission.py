@@ -46,6 +46,16 @@ class _Watch:
                                                             for i in range(len(lst))}
 
 
+class _Held:
+    """A held disturbance, seen as a running one from before the first poll to after the last."""
+
+    started_s = float("-inf")
+
+    @staticmethod
+    def ended() -> bool:
+        return False
+
+
 class TransmissionWatch:
     """Polls the declared interfaces of the meters through a disturbed collection."""
 
@@ -61,9 +71,14 @@ class TransmissionWatch:
         self._watch: _Watch | None = None
 
     def _watch_start(self, serials: list[str], disturbance: tuple[str, dict] | None) -> None:
-        """Before a disturbed measurement's disturbance starts: the first poll of every interface."""
+        """Before a disturbed measurement's disturbance starts: the first poll of every interface. A measurement
+        made under a held disturbance (a supply voltage at a limit, a static field) is watched too, every poll
+        then made under it."""
         interfaces = getattr(self, "_interfaces", {})
         self._watch, self._disturbed = None, None
+        held = sorted(set(self.__dict__.get("_held_kinds", {}).values()))
+        if disturbance is None and held:
+            disturbance, self._disturbed = (", ".join(held), {}), _Held()
         if disturbance is None or not interfaces:
             return
         sources = {serials[p - 1]: lst for p, lst in interfaces.items() if p <= len(serials)}
@@ -74,7 +89,8 @@ class TransmissionWatch:
 
     def _watch_disturbed(self, disturbed: Any) -> None:
         """The disturbance now runs: the polls from here on say whether it was applied when they were made."""
-        self._disturbed = disturbed
+        if disturbed is not None:  # else a held one (or none) stays as _watch_start found it
+            self._disturbed = disturbed
 
     def _watch_tick(self) -> None:
         """During the collection: poll when the interval has passed (called from the collection's loop)."""
