@@ -13,6 +13,7 @@ from meterlab.engine.session import create_run, execute, load_inputs
 from meterlab.errors import InputFileError
 from meterlab.records.store import Store
 from meterlab.reports.document import render_html
+from meterlab.reports.readings import run_readings
 from meterlab.reports.results import run_result
 
 from .test_end_to_end import BENCH, EMC_CLOCK_SCALE, REPO, start
@@ -61,6 +62,8 @@ def test_a_burst_susceptible_mbus_meter_fails_and_an_immune_one_passes_in_one_ru
     assert not datasets[0]["disturbed"] and any(x["disturbed"] for x in datasets)
     rejected = [x for x in datasets if x["integrity"] == "rejected"]
     assert rejected and all(x["raw"] and x["why"] for x in rejected)  # the bytes as they came, and why
+    exported = [(where, r) for where, r in run_readings(store, run_id) if where["phase"].startswith("transmission:")]
+    assert {r["integrity"]["result"] for _, r in exported} == {"ok", "rejected"}  # in the one reading format
     html = render_html(store, run_id)  # the figures on the report
     assert "data_transmission" in html and "accepted_but_wrong" in html and "lost" in html
     assert store.verify() == []
@@ -125,7 +128,8 @@ def test_the_same_seed_gives_the_same_datasets(tmp_path):
         (tmp_path / name).mkdir()
         store, run_id, _, _ = _run(tmp_path / name, "procedures/r49/burst-mains.yaml",
                                    [MBUS, f"{DATA}/dn15-pulses-mbus-2.yaml"], f"{DATA}/transmission-burst.yaml")
-        runs.append(_datasets(store, run_id, "WM15-2026-0101"))
+        # the readings' timestamps are the host's wall clock (as every bus reading's): all else must agree
+        runs.append([{k: v for k, v in d.items() if k != "reading"} for d in _datasets(store, run_id, "WM15-2026-0101")])
     assert runs[0] == runs[1]
     assert {d["integrity"] for d in runs[0]} == {"valid", "rejected", "no_answer"}
 

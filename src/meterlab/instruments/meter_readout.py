@@ -57,7 +57,8 @@ from meterlab.instruments.errors import (
     InstrumentValueError,
 )
 from meterlab.instruments.plausibility import CounterLimits, CounterTrack, Implausible
-from meterlab.instruments.readings.decoders import mbus_reading, modbus_reading
+from meterlab.instruments.readings.decoders import mbus_reading, modbus_reading, rejected_reading
+from meterlab.instruments.readings.schema import ReadingFormatError
 from meterlab.instruments.transport import RegisterTable, WordOrder, float32_to_registers, registers_to_float32
 from meterlab.quantities import AsTuple
 from meterlab.yamlio import read_yaml, read_yaml_text, validate_data
@@ -276,12 +277,20 @@ class MBusMeter(MessageInstrument):
         except InstrumentTimeout as exc:
             return {"integrity": "no_answer", "raw": self._last_rsp.hex(), "why": str(exc)}
         except InstrumentReplyError as exc:
-            return {"integrity": "rejected", "raw": self._last_rsp.hex(), "why": str(exc)}
+            wired = self.wired_addresses.get(address, str(address))  # its identity is in the telegram that failed
+            reading = rejected_reading(identification=wired, kind="gas" if wired.startswith("gas") else "water",
+                                       interface="mbus", reason=str(exc), timestamp=datetime.now(UTC),
+                                       instrument=self.name, address=str(address), raw=self._last_rsp)
+            return {"integrity": "rejected", "raw": self._last_rsp.hex(), "why": str(exc), "reading": reading}
         except InstrumentError as exc:
             return {"integrity": "meter_error", "raw": self._last_rsp.hex(), "why": str(exc)}
         self._fcb[address] = not fcb
         record = telegram.volume_record
-        return {"integrity": "valid", "raw": self._last_rsp.hex(), "why": None,
+        try:  # the dataset in the one reading format too (readings export), where the telegram fits it
+            reading = mbus_reading(telegram, timestamp=datetime.now(UTC), instrument=self.name)
+        except ReadingFormatError:
+            reading = None
+        return {"integrity": "valid", "raw": self._last_rsp.hex(), "why": None, "reading": reading,
                 "volume_l": record.volume_l if record is not None else None,
                 "resolution_l": record.volume_step_l if record is not None else None,
                 "access_number": telegram.access_number, "identification": str(telegram.identification),
