@@ -63,6 +63,7 @@ class SonicNozzleRig(GasLine):
         except BaseException:
             for counter in counters:
                 counter.abort()
+            self._watch = None  # a discarded collection: its datasets go with it
             raise
         finally:
             self._stop_disturbance(disturbed)

@@ -297,6 +297,7 @@ class WaterRig(WaterConditioning, RegisterReadout, TransmissionWatch, BenchRig):
             self._collect(mass_kg, before_kg, flowrate_m3h, criteria, guard, disturbed)
         except BaseException:
             self._abandon()
+            self._watch = None  # a discarded collection: its datasets go with it
             raise
         finally:
             self._stop_disturbance(disturbed)
