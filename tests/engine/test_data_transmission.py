@@ -173,3 +173,18 @@ def test_a_held_disturbance_is_watched_over_the_measurement_made_under_it(tmp_pa
     watched = [e.payload for e in store.entries(run_id, kinds=["measurement"])
                if (e.payload["meters"][0].get("raw") or {}).get("transmission")]
     assert [m["step_label"] for m in watched] == ["at-upper-voltage", "at-lower-voltage"]  # not the rated one
+
+
+def test_a_disturbance_applied_between_measurements_is_watched_while_it_runs(tmp_path):
+    # surges (NSAa): applied between the intrinsic and the after-disturbance measurement, the flow running on;
+    # the interfaces are polled while the generator runs and judged against the intrinsic measurement's rate
+    meters = [MBUS, f"{DATA}/dn15-pulses-mbus-2.yaml"]
+    store, run_id, checks, _ = _run(tmp_path, "procedures/r49/surge-mains.yaml", meters,
+                                    f"{DATA}/transmission-surge.yaml")
+    bad, good = checks["WM15-2026-0101"], checks["WM15-2026-0103"]
+    assert bad["outcome"] == "fail" and bad["details"]["rejected"] + bad["details"]["unanswered"] > 0, bad
+    assert good["outcome"] == "pass" and good["details"]["valid"] == good["details"]["expected"] > 2, good
+    assert good["point"].startswith("between measurements, rate of intrinsic")
+    assert abs(good["details"]["change_difference_pct"]) < 1.0  # the volume sent follows the intrinsic rate
+    done = [e.payload for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("transmission")]
+    assert len(done) == 1 and done[0]["disturbance"] == "surge"

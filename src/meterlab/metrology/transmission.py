@@ -57,11 +57,11 @@ def lost_datasets(valid: list[dict]) -> int | None:
     return sum(((b - a) % ACCESS_NUMBER_MODULUS) - 1 for a, b in zip(numbers, numbers[1:]) if b != a)
 
 
-def deviations(valid: list[dict], rate: Rate, fault_pct: float, scale_interval_l: float = 0.0) -> list[dict]:
+def deviations(valid: list[dict], rate: Rate | None, fault_pct: float, scale_interval_l: float = 0.0) -> list[dict]:
     """Each valid dataset's volume against the anchor (the first valid one before the disturbance, else the
     first valid) advanced by the pulses' rate: difference, tolerance, and whether it is wrong. The resolution is
     the coarser of the transmitted unit and the declared scale interval (the register behind the interface)."""
-    if not valid:
+    if not valid or rate is None:  # no pulses' rate to judge the volumes by
         return []
     anchor = next((d for d in valid if not d["disturbed"] and d.get("volume_l") is not None), valid[0])
     out = []
@@ -79,10 +79,10 @@ def deviations(valid: list[dict], rate: Rate, fault_pct: float, scale_interval_l
     return out
 
 
-def judge(datasets: list[dict], rate: Rate, *, fault_pct: float, limits, disturbance: str,
+def judge(datasets: list[dict], rate: Rate | None, *, fault_pct: float, limits, disturbance: str,
           scale_interval_l: float = 0.0) -> Judgement:
     """The data_transmission outcome of one interface over one disturbed collection. `limits` is the profile's
-    DataTransmission section."""
+    DataTransmission section; `rate` None: no pulses' rate (the volumes are not judged, and the figures say so)."""
     valid = [d for d in datasets if d["integrity"] == "valid"]
     rejected = sum(d["integrity"] == "rejected" for d in datasets)
     unanswered = sum(d["integrity"] in ("no_answer", "meter_error") for d in datasets)
@@ -106,9 +106,11 @@ def judge(datasets: list[dict], rate: Rate, *, fault_pct: float, limits, disturb
     return Judgement(Outcome.FAIL if reasons else Outcome.PASS, figures, reasons)
 
 
-def _volume_change(valid: list[dict], rate: Rate) -> dict:
+def _volume_change(valid: list[dict], rate: Rate | None) -> dict:
     """The transmitted volume change from the first to the last valid dataset, and the pulses' over that time."""
     with_volume = [d for d in valid if d.get("volume_l") is not None]
+    if rate is None:
+        return {"transmitted_change_l": None, "pulses_change_l": "not judged (no pulses' rate)"}
     if len(with_volume) < 2:
         return {"transmitted_change_l": None, "pulses_change_l": None}
     first, last = with_volume[0], with_volume[-1]

@@ -238,26 +238,42 @@ def _transmitted_result(test: dict, where: str, rule: str) -> CheckResult:
                        {**sent, **judged, **decision.details()})
 
 
-def check_data_transmission(serial: str, meter: Meter, measurements: list[dict], declared: dict) -> list[CheckResult]:
-    """Per disturbed measurement and interface: what the meter transmitted while disturbed, against its pulses
-    (metrology/transmission.py). `declared`: the meter's interfaces and scale interval (the runner's)."""
-    limits = meter.profile.data_transmission
+def _transmission_results(serial: str, meter: Meter, watched: dict, rate, declared: dict,
+                          where: str) -> list[CheckResult]:
+    """One result per interface of one watch (a disturbed measurement, or a disturbance between two)."""
+    results = []
+    for interface in watched["interfaces"]:
+        judged = transmission.judge(interface["datasets"], rate, fault_pct=meter.significant_fault_pct(),
+                                    limits=meter.profile.data_transmission, disturbance=watched["disturbance"],
+                                    scale_interval_l=declared.get("scale_interval_l", 0.0))
+        results.append(CheckResult("data_transmission", serial, judged.outcome, f"{where}, {interface['kind']}",
+                                   {**judged.figures, "interface": interface["kind"],
+                                    "reasons": "; ".join(judged.reasons) or None}))
+    return results
+
+
+def _rate(indicated_l: float, times: dict):
+    return transmission.Rate(indicated_l, times["stop_s"] - times["start_s"])
+
+
+def check_data_transmission(serial: str, meter: Meter, measurements: list[dict], declared: dict,
+                            between: list[dict] = ()) -> list[CheckResult]:
+    """Per disturbed measurement (or disturbance between measurements) and interface: what the meter transmitted
+    while disturbed, against its pulses (metrology/transmission.py). `declared`: the meter's interfaces and scale
+    interval; `between`: the watches of disturbances applied between measurements, with the measurement before
+    each (its pulses' rate; none: the volumes are not judged)."""
     results = []
     for m in measurements:
         for row in m["meters"]:
             watched = row["meter_serial"] == serial and (row.get("raw") or {}).get("transmission")
-            if not watched:
-                continue
-            times = m["sim_time_s"]
-            rate = transmission.Rate(row["indicated_volume_l"], times["stop_s"] - times["start_s"])
-            for interface in watched["interfaces"]:
-                judged = transmission.judge(interface["datasets"], rate, fault_pct=meter.significant_fault_pct(),
-                                            limits=limits, disturbance=watched["disturbance"],
-                                            scale_interval_l=declared.get("scale_interval_l", 0.0))
-                where = f"{m['point']['name']} ({m.get('step_label')}), {interface['kind']}"
-                results.append(CheckResult("data_transmission", serial, judged.outcome, where,
-                                           {**judged.figures, "interface": interface["kind"],
-                                            "reasons": "; ".join(judged.reasons) or None}))
+            if watched:
+                results += _transmission_results(serial, meter, watched, _rate(row["indicated_volume_l"], m["sim_time_s"]),
+                                                 declared, f"{m['point']['name']} ({m.get('step_label')})")
+    for item in (b for b in between if b["meter_serial"] == serial):
+        before = item["before"]
+        rate = _rate(before["indicated_volume_l"], before["sim_time_s"]) if before else None
+        where = f"between measurements, rate of {before['label'] if before else 'none'}"
+        results += _transmission_results(serial, meter, item["transmission"], rate, declared, where)
     if not results:  # declared, but no disturbed measurement polled it: nothing to judge
         results.append(CheckResult("data_transmission", serial, Outcome.INCONCLUSIVE, None,
                                    {"reasons": "no disturbed measurement polled the declared interface(s)"}))
@@ -303,7 +319,8 @@ def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tu
             elif check == "no_leak":
                 results += check_no_leak(serial, extra)
             elif check == "data_transmission" and extra.get("interfaces", {}).get(serial, {}).get("interfaces"):
-                results += check_data_transmission(serial, meter, measurements, extra["interfaces"][serial])
+                results += check_data_transmission(serial, meter, measurements, extra["interfaces"][serial],
+                                                   extra.get("between", []))
     if "safety" in checks:  # the safety tests are of the meter with the interface, not of every meter
         results += check_safety(extra, rule)
     return results

@@ -13,6 +13,7 @@ integrity (valid / rejected / no_answer / meter_error), in the measurement's rec
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from meterlab.errors import RigError
@@ -56,6 +57,16 @@ class _Held:
         return False
 
 
+class _Sequence:
+    """A disturbance sequence applied between measurements: running from its start until it returns."""
+
+    def __init__(self, started_s: float):
+        self.started_s, self.done = started_s, False
+
+    def ended(self) -> bool:
+        return self.done
+
+
 class TransmissionWatch:
     """Polls the declared interfaces of the meters through a disturbed collection."""
 
@@ -91,6 +102,25 @@ class TransmissionWatch:
         """The disturbance now runs: the polls from here on say whether it was applied when they were made."""
         if disturbed is not None:  # else a held one (or none) stays as _watch_start found it
             self._disturbed = disturbed
+
+    def _watch_between(self, serials: list[str], kind: str, run: Callable[[Callable[[], None] | None], None]) -> dict | None:
+        """A disturbance applied between measurements (NSAa: ESD, surges), watched like a disturbed collection:
+        a poll before, polls between the generator's status polls, one after. serial -> {"transmission": ...}."""
+        self._watch_start(serials, (kind, {}))
+        if self._watch is None:
+            run(None)
+            return None
+        sequence = self._disturbed = _Sequence(self.clock.now())
+        try:
+            run(self._watch_tick)
+        except BaseException:
+            self._watch = None
+            raise
+        finally:
+            sequence.done = True
+        watched: dict[str, dict] = {}
+        self._watch_end(watched)
+        return watched
 
     def _watch_tick(self) -> None:
         """During the collection: poll when the interval has passed (called from the collection's loop)."""
