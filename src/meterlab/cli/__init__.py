@@ -9,6 +9,7 @@ from typer.core import TyperArgument
 from meterlab import __version__
 from meterlab.cli.calibration import calibration_app
 from meterlab.cli.evaluation import evaluation_app
+from meterlab.cli.fuzz import fuzz
 from meterlab.cli.instruments import instruments_app
 from meterlab.cli.lab import lab_app
 from meterlab.cli.people import users_app
@@ -48,7 +49,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(evaluation_app, name="evaluation")
 app.add_typer(readings_app, name="readings")
 for command in (run_commands.run, run_commands.resume, run_commands.plan, run_commands.validate, run_commands.report,
-                serve):
+                serve, fuzz):
     app.command()(command)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 from rich.console import Console
 from rich.markup import escape
@@ -164,12 +164,22 @@ def beside_text(too_large: bool | None, outcome: str) -> str:
     return f" [{VERDICT_STYLE[label]}]({label})[/]" if too_large and outcome != label else ""
 
 
+# shown in their own columns (meter, deciding point) or only for the record
+NOT_DETAILS = {"meter_serial", "action", "step_label", "variant", "value", "unit", "limit", "U"}
+
+
 def details_text(details: dict) -> str:
-    """The numbers of a check on one line; its specific risk in words, its budget and intervals left out."""
+    """The numbers of a check on one line, a measured quantity first (value ± U against its limit); its specific
+    risk in words, its budget and intervals left out."""
+    head = []
+    if isinstance(details.get("value"), float | int) and "unit" in details:
+        expanded = f" ± {details['U']:.2g}" if isinstance(details.get("U"), float | int) else ""
+        limit = f" (limit {details['limit']:g} {details['unit']})" if isinstance(details.get("limit"), float | int) else ""
+        head = [f"{details['value']:.4g}{expanded} {details['unit']}{limit}"]
     text = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in details.items()
-            if not isinstance(v, (dict, list))]
+            if not isinstance(v, (dict, list)) and (not head or k not in NOT_DETAILS) and k != "meter_serial"]
     risk = details.get("specific_risk")
-    return ", ".join(text + ([f"risk of {risk['kind']} {risk['probability']:.2%}"] if risk else []))
+    return ", ".join(head + text + ([f"risk of {risk['kind']} {risk['probability']:.2%}"] if risk else []))
 
 
 def results_table(result: dict) -> Table:
@@ -187,6 +197,15 @@ def results_table(result: dict) -> Table:
                           f"±{p['mpe_pct']:g}",
                           f"[{style}]{p['verdict']}[/]{beside_text(p.get('uncertainty_too_large'), p['verdict'])}")
     return table
+
+
+def print_result(console: Any, result: dict) -> None:
+    """The points' table (if the run measured errors of indication: a safety run has none) and the checks'."""
+    if any(test["points"] for test in result["tests"]):
+        console.print(results_table(result))
+    checks = checks_table(result)
+    if checks is not None:
+        console.print(checks)
 
 
 def checks_table(result: dict) -> Table | None:

@@ -147,7 +147,7 @@ def list_runs(
 @records_app.command()
 def show(run_id: str = typer.Argument(..., help="The run."), db: str = typer.Option(DEFAULT_URL, help="Records database.")) -> None:
     """A run's header, its results table, checks, overrides and sign-offs."""
-    from meterlab.cli.console import checks_table, results_table
+    from meterlab.cli.console import print_result
     from meterlab.reports.results import run_result
 
     store = open_store(db)
@@ -168,10 +168,7 @@ def show(run_id: str = typer.Argument(..., help="The run."), db: str = typer.Opt
                       f"({standard['laboratory']}), due {standard['due_date']}, {status}")
     if result.get("calibration_override"):
         console.print(f"[yellow]calibration override: {result['calibration_override']['reason']}[/]")
-    console.print(results_table(result))
-    checks = checks_table(result)
-    if checks is not None:
-        console.print(checks)
+    print_result(console, result)
     for approval in store.entries(run_id, kinds=["approval"]):
         a = approval.payload
         console.print(f"approved by {a['by']} ({a['role']}) at {approval.created_at}: {a.get('comment') or ''}")

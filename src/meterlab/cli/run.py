@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from meterlab.cli.fuzz import FUZZ_PROCEDURE_ID
 from meterlab.errors import MeterlabError
 from meterlab.instruments.bench import SIMULATED_BENCH
 from meterlab.records.laboratory import LABORATORY_FILE, load_laboratory
@@ -127,11 +128,15 @@ def resume(
 
     try:
         store = Store(db, must_exist=True)
-        store.run(run_id)
+        fuzzing = store.run(run_id).procedure_id == FUZZ_PROCEDURE_ID
         register = Register.load(calibration_dir)
         authenticated = authenticated_operator(store, operator, lambda: read_password(password_stdin))
     except MeterlabError as exc:
         raise _fail(exc) from None
+    if fuzzing:  # an interface fuzz campaign: its own engine, the same resume
+        from meterlab.cli.fuzz import resume_campaign
+
+        return resume_campaign(store, run_id, operator, authenticated)
     result = run_result(store, run_id)
     if result["state"] == "completed":
         console.print(results_table(result))
@@ -142,7 +147,7 @@ def resume(
 
 
 def _execute(store, run_id: str, register, operator: str, yes: bool, accept_changed_inputs: str | None = None) -> None:
-    from meterlab.cli.console import ConsoleProgress, checks_table, results_table
+    from meterlab.cli.console import ConsoleProgress, print_result
     from meterlab.cli.terminal import RunTerminal
     from meterlab.engine.control import RunControl, RunState
     from meterlab.engine.events import EventBus
@@ -184,10 +189,7 @@ def _execute(store, run_id: str, register, operator: str, yes: bool, accept_chan
     if "error" in outcome:
         raise _fail(outcome["error"])
     result = run_result(store, run_id)
-    console.print(results_table(result))
-    checks = checks_table(result)
-    if checks is not None:
-        console.print(checks)
+    print_result(console, result)
     for skipped in (s for test in result["tests"] for s in test.get("skipped_checks", [])):
         console.print(f"not applicable: {skipped['check']} for {skipped['meter_serial']}: {skipped['why']}")
     console.print(f"run id: [bold]{run_id}[/]   verdict: [bold]{result['verdict']}[/]   state: {result['state']}")
@@ -280,7 +282,11 @@ def report(
         raise _fail(MeterlabError("--format pdf writes a binary file: give --out PATH"))
     try:
         store = Store(db, must_exist=True)
-        if format == "json":
+        if store.run(run_id).procedure_id == FUZZ_PROCEDURE_ID:
+            from meterlab.cli.fuzz import campaign_report
+
+            text = campaign_report(store, run_id, format)
+        elif format == "json":
             text = json.dumps(run_result(store, run_id), indent=2, ensure_ascii=False, default=str) + "\n"
         else:
             from meterlab.reports import document

@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from meterlab.errors import DeclarationError, InputFileError
+from meterlab.metrology.interface import MeterInterface
 from meterlab.metrology.meters import GasMeter, WaterMeter
 from meterlab.metrology.profiles import ProfileName
 from meterlab.quantities import FLOW_RATIO, FLOWRATE_M3H, PRESSURE_LOSS_PA, RESOLUTION_L, SafeName
@@ -89,6 +90,8 @@ class MeterDeclaration(BaseModel):
                                                                       "a few seconds); read that long after rest")
     electronic: bool = False
     environment: Environment = Environment()
+    interface: MeterInterface | None = Field(None, description="the communication interface as documented: "
+                                                                "register map, functions (docs/fuzzing.md)")
     interfaces: list[Interface] = Field(
         default_factory=list, description="communication interfaces whose transmitted data the disturbance tests "
                                           "check: [mbus], [modbus] or [{kind: mbus, transmits: [...]}]")

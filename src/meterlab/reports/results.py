@@ -54,6 +54,9 @@ def run_result(store: Store, run_id: str) -> dict[str, Any]:
     skipped = [s for e in entries if e.kind == "evaluation" for s in e.payload.get("skipped", [])]
     outcomes += [Outcome.from_label(c["outcome"]) for c in checks]
     test_verdict = RUN_VERDICT[max(outcomes)] if outcomes else "inconclusive"
+    summary = states[-1].get("summary") if states else None
+    if summary is not None:  # an interface fuzz campaign: its verdict is its findings' (reports/fuzz.py)
+        test_verdict = summary["verdict"]
     verdict = {"completed": test_verdict, "aborted": "aborted", "failed": "error"}.get(last_state, last_state)
     return {
         "id": run_id,

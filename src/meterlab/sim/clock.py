@@ -181,10 +181,16 @@ class VirtualClock(SimClock):
         self._order = itertools.count()
         self._servers: set[wire.Address] = set()  # the lab's simulated servers: their wire is watched
         self._stopped = False
+        self._on_wake: list[Callable[[], None]] = []
         wire.add_listener(self._poke)
 
     def now(self) -> float:
         return self._now
+
+    def call_on_wake(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` in each thread the clock wakes, before it goes on (the world catches up with the
+        time there, not later inside an instrument's reply)."""
+        self._on_wake.append(callback)
 
     def real_seconds(self, sim_s: float) -> float:
         return sim_s / VIRTUAL_BOUND_SPEED
@@ -277,6 +283,8 @@ class VirtualClock(SimClock):
                 return
             self._sleepers[me] = (self._now + sim_s, next(self._order))
             self._wait_turn(me)
+        for callback in self._on_wake:
+            callback()
 
     def _wait_turn(self, me: threading.Thread) -> None:
         """Under the lock: until `me` is woken (no longer among the sleepers) or the clock stops."""

@@ -80,6 +80,10 @@ class World:
         self.stopped = threading.Event()
         self.worst_lag_s = 0.0  # largest gap between the clock and the physics after an advance
         self._ticker: threading.Thread | None = None
+        if clock.virtual:
+            # A virtual clock may jump hours while the rig waits and nobody reads (a durability run): the physics
+            # catches up in the thread that wakes, not in the next instrument's reply (which would time out).
+            clock.call_on_wake(self.advance)
 
     # -- building -----------------------------------------------------------------------------------------
     def add(self, component: Component) -> Component:

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from meterlab.errors import MeterlabError
 from meterlab.records.people import SignOffError, missing_sign_offs, sign_off, users
 from meterlab.reports import document
+from meterlab.reports.fuzz import FUZZ_CAMPAIGN, fuzz_report
+from meterlab.reports.fuzz import render_html as render_fuzz_html
 from meterlab.reports.comparison import comparison_png
 from meterlab.reports.results import run_result
 from meterlab.web import pages
@@ -97,6 +99,10 @@ def point(run_id: str, seq: int, lab: LabOf, session: Who, meter: str = "") -> s
 def resume(run_id: str, lab: LabOf, session: Who, csrf: Annotated[str, Form()] = "") -> Response:
     checked(session, csrf)
     lab.result_or_404(run_id)
+    if lab.store.run(run_id).procedure_id == FUZZ_CAMPAIGN:
+        return HTMLResponse(pages.refused("Resume refused", f"run {run_id} is an interface fuzz campaign: resume it "
+                                          f"at the bench with `meterlab resume {run_id}`", f"/runs/{run_id}",
+                                          **who(session)), status_code=409)
     try:
         lab.benches.resume(run_id, session.user)
     except MeterlabError as exc:
@@ -108,6 +114,12 @@ def resume(run_id: str, lab: LabOf, session: Who, csrf: Annotated[str, Form()] =
 @router.get("/runs/{run_id}/report.{fmt}")
 def report(run_id: str, fmt: str, lab: LabOf, session: Who) -> Response:
     result = lab.result_or_404(run_id)
+    if lab.store.run(run_id).procedure_id == FUZZ_CAMPAIGN:  # an interface fuzz campaign: its own report
+        if fmt not in ("html", "json"):
+            raise HTTPException(404, f"no {fmt} report of a fuzz campaign: html or json")
+        report = fuzz_report(lab.store, run_id)
+        return HTMLResponse(render_fuzz_html(report)) if fmt == "html" else Response(
+            pages.as_json(report), media_type="application/json")
     if fmt == "html":
         return HTMLResponse(document.render_html(lab.store, run_id))
     if fmt == "pdf":

@@ -97,6 +97,17 @@ class ModbusDevice(SimDevice):
 
     protocol = "modbus"
     ILLEGAL_FUNCTION, ILLEGAL_ADDRESS, ILLEGAL_VALUE, DEVICE_FAILURE = 1, 2, 3, 4
+    request_function: int | None = None  # the function code of the request being served (set by the server)
+    framing: str = "tcp"  # "rtu": served in RTU framing over TCP (a device behind a transparent serial gateway)
+    accepts_bad_crc = False  # RTU framing only: a planted weakness, frames are taken whatever their CRC
+
+    def interface_down(self) -> str | None:
+        """None while the device answers; `crash` (connection dropped, nothing answered) or `hang` (silent)
+        while its interface is down (planted weaknesses, sim/devices/interface_weaknesses.py)."""
+        return None
+
+    def on_frame(self, count: int = 1) -> None:
+        """`count` frames arrived (whatever they hold): a device that a flood takes down counts them here."""
 
     @property
     def unit(self) -> int:

@@ -36,6 +36,7 @@ from meterlab.instruments.meter_readout import (
 )
 from meterlab.instruments.transport import RegisterTable, WordOrder
 from meterlab.sim.devices.base import MAX_FRAME_BYTES, LineDevice, ModbusDevice
+from meterlab.sim.devices.interface_weaknesses import MASK_WRITE, InterfaceHealth, Weaknesses
 from meterlab.sim.physics.meters import MeterLine, SimulatedMeter
 from meterlab.sim.physics.safety import SafetyUnit, find_safety_unit
 from meterlab.sim.devices import transmission
@@ -118,6 +119,8 @@ class TelegramParams(BaseModel):
 
 class MBusGatewayParams(TelegramParams):
     by_address: dict[int, dict] = Field(default_factory=dict, description="per primary address overrides")
+    accept_bad_checksum: bool = Field(False, description="a planted interface weakness: the meters act on frames "
+                                                         "whatever their checksum (docs/fuzzing.md)")
 
     @field_validator("by_address")
     @classmethod
@@ -127,7 +130,7 @@ class MBusGatewayParams(TelegramParams):
         return by_address
 
     def for_address(self, address: int) -> TelegramParams:
-        base = self.model_dump(exclude={"by_address"})
+        base = self.model_dump(exclude={"by_address", "accept_bad_checksum"})
         return TelegramParams.model_validate({**base, **self.by_address.get(address, {})})
 
 
@@ -216,7 +219,7 @@ class SimMBusGateway(LineDevice):
 
     def _respond(self, frame: bytes, error_code: int | None) -> bytes | None:
         try:
-            decoded = mbus.decode_frame(frame)
+            decoded = mbus.decode_frame(self._checked(frame))
         except mbus.MBusFrameError:
             return None  # a slave ignores a frame it cannot check
         with self.lock, self.world.now():
@@ -245,6 +248,14 @@ class SimMBusGateway(LineDevice):
             if isinstance(decoded, mbus.LongFrame) and c & ~mbus.FCB == mbus.C_SND_UD:
                 return bytes((mbus.ACK,))  # accepted (application reset, baud rate, ...) without effect
             return None
+
+    def _checked(self, frame: bytes) -> bytes:
+        """The frame as the meters check it: with the weakness accept_bad_checksum, its checksum is taken as right
+        (recomputed), so a frame corrupted on the bus is acted on."""
+        if not self.params.accept_bad_checksum or len(frame) < 5 or frame[-1] != mbus.STOP:
+            return frame
+        body = frame[1:3] if frame[0] == mbus.SHORT_START else frame[4:-2]
+        return frame[:-2] + bytes((mbus.checksum(body), mbus.STOP))
 
     def _rsp_ud(self, slave: _Slave, meter: SimulatedMeter, c: int) -> bytes | None:
         now = transmission.effects(meter)
@@ -336,6 +347,22 @@ class SimMBusGateway(LineDevice):
 class ModbusMeterParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     serial: str | None = Field(None, description="default: the scenario meter's serial")
+    software_id: int = Field(0x4D4C0100, ge=0, le=0xFFFF_FFFF, description="the software identification "
+                                                                           "(a checksum) at input 4-5")
+    weaknesses: Weaknesses = Field(default_factory=Weaknesses, description="planted interface weaknesses "
+                                                                           "(none: the robust meter)")
+    framing: Literal["tcp", "rtu"] = Field("tcp", description="rtu: the meter speaks Modbus RTU, reached through a "
+                                                              "transparent serial-to-TCP gateway")
+
+
+# The simulated smart meter's registers beyond the model's volume and serial: meterlab's own layout [U], the one
+# examples/meters/dn15-class2-modbus.yaml declares for fuzzing.
+SOFTWARE_ID_INPUT = 4        # input 4-5: software identification, uint32, read only
+METER_FACTOR_HOLDING = 0     # holding 0-1: meter factor in ppm (1 000 000 = as adjusted), legally relevant, protected
+DISPLAY_MODE_HOLDING = 2     # holding 2: display mode 0..3, documented as writable
+UNITY_PPM = 1_000_000
+DISPLAY_MODES = range(4)
+PLAIN_WRITES = (6, 16)
 
 
 class SimModbusMeter(ModbusDevice):
@@ -352,15 +379,37 @@ class SimModbusMeter(ModbusDevice):
         self.model = MODBUS_METER_MODELS[ModbusMeterOptions.model_validate(self.entry.options).model]
         self.meter_name = self.signal("meter") or "meter1"
         self.wrap = CounterWrap()
+        self.health = InterfaceHealth(self.params.weaknesses)
+        self.framing = self.params.framing
+        self.accepts_bad_crc = self.params.weaknesses.accept_bad_crc
+        self.meter_factor_ppm = UNITY_PPM
+        self.display_mode = 0
         self.transmitted = transmission.TransmittedVolume()  # frozen or off while disturbed
 
+    # -- the interface's health (planted weaknesses) ---------------------------------------------------------
+    def interface_down(self) -> str | None:
+        with self.world.now() as world:
+            return self.health.state(world.t_s)
+
+    def on_frame(self, count: int = 1) -> None:
+        with self.world.now() as world:
+            for _ in range(count):
+                self.health.on_request(world.t_s)
+
+    def _undocumented(self) -> bool:
+        """A request by FC 22, which the meter does not document: refused unless the weakness is planted."""
+        return self.request_function == MASK_WRITE and not self.params.weaknesses.undocumented_function
+
+    # -- registers --------------------------------------------------------------------------------------------
     def read(self, table: str, address: int, count: int) -> list[int] | int:
-        if table not in ("holding", "input"):
+        if table not in ("holding", "input") or self._undocumented():
             return self.ILLEGAL_FUNCTION
-        with self.world.now():
+        with self.world.now() as world:
             meter = find_meter(self.world, self.meter_name)
             if meter is None or transmission.effects(meter).silent:  # a meter without supply cannot answer
                 return self.DEVICE_FAILURE
+            if self.health.on_read(world.t_s, address, count):
+                return self.DEVICE_FAILURE  # never sent: the server swallows requests while the meter is down
             registers = self._registers(meter)
         if RegisterTable(table) not in registers:
             return self.ILLEGAL_ADDRESS
@@ -370,11 +419,29 @@ class SimModbusMeter(ModbusDevice):
         return [words[a] for a in range(address, address + count)]
 
     def write(self, table: str, address: int, values: list[int] | list[bool]) -> int | None:
-        """Only a smart gas meter's valve reset is writable (1 resets; other values are refused)."""
+        """A smart gas meter's valve reset (1 resets; other values are refused) and the display mode are
+        writable; the meter factor is protected (legally relevant) unless a weakness lets a write through.
+        Everything is checked before anything changes."""
         safety = self.model.safety
-        if table != "holding":
+        if table == "holding" and safety is not None and address == safety.reset_address:
+            return self._reset_valve(values)
+        if table != "holding" or self._undocumented():
             return self.ILLEGAL_FUNCTION
-        if safety is None or address != safety.reset_address or len(values) != 1:
+        span = range(address, address + len(values))
+        factor = range(METER_FACTOR_HOLDING, METER_FACTOR_HOLDING + 2)
+        protected_open = (self.params.weaknesses.writable_protected and self.request_function in PLAIN_WRITES
+                          or self.request_function == MASK_WRITE)
+        if any(a in factor for a in span) and not protected_open:
+            return self.ILLEGAL_ADDRESS
+        if any(a not in factor and a != DISPLAY_MODE_HOLDING for a in span):
+            return self.ILLEGAL_ADDRESS
+        if DISPLAY_MODE_HOLDING in span and values[span.index(DISPLAY_MODE_HOLDING)] not in DISPLAY_MODES:
+            return self.ILLEGAL_VALUE
+        self._store(dict(zip(span, (int(v) for v in values))))
+        return None
+
+    def _reset_valve(self, values: list[int] | list[bool]) -> int | None:
+        if len(values) != 1:
             return self.ILLEGAL_ADDRESS
         if values[0] != 1:
             return self.ILLEGAL_VALUE
@@ -388,6 +455,17 @@ class SimModbusMeter(ModbusDevice):
     def _safety_unit(self) -> SafetyUnit | None:
         meter = find_meter(self.world, self.meter_name)
         return None if meter is None else find_safety_unit(self.world, meter.position)
+
+    def _store(self, words: dict[int, int]) -> None:
+        if DISPLAY_MODE_HOLDING in words:
+            self.display_mode = words[DISPLAY_MODE_HOLDING]
+        high, low = uint32_to_registers(self.meter_factor_ppm, WordOrder.BIG)
+        high, low = words.get(METER_FACTOR_HOLDING, high), words.get(METER_FACTOR_HOLDING + 1, low)
+        self.meter_factor_ppm = high << 16 | low
+        with self.world.now():
+            meter = find_meter(self.world, self.meter_name)
+            if meter is not None:  # the adjustment acts on what the meter measures from now on
+                meter.adjustment_pct = (self.meter_factor_ppm - UNITY_PPM) / 1e4
 
     def _registers(self, meter: SimulatedMeter) -> dict[RegisterTable, dict[int, int]]:
         volume, serial = self.model.volume, self.model.serial
@@ -407,6 +485,7 @@ class SimModbusMeter(ModbusDevice):
             # the reset register reads 1 (as written: a write is answered with the register read back), the
             # reset itself being done at once
             tables.setdefault(RegisterTable.HOLDING, {})[self.model.safety.reset_address] = 1
+        self._smart_registers(tables)
         return tables
 
     def _safety_words(self, unit: SafetyUnit) -> dict[int, int]:
@@ -420,6 +499,19 @@ class SimModbusMeter(ModbusDevice):
             words += [safety.code_of(event.cause), ms >> 16, ms & 0xFFFF]
         words += [0] * (safety.count - len(words))
         return dict(zip(range(safety.address, safety.address + safety.count), words))
+
+    def _smart_registers(self, tables: dict[RegisterTable, dict[int, int]]) -> None:
+        """Software identification, meter factor and display mode, where the model's map leaves them free."""
+        extra = {
+            RegisterTable.INPUT: dict(zip((SOFTWARE_ID_INPUT, SOFTWARE_ID_INPUT + 1),
+                                          uint32_to_registers(self.params.software_id, WordOrder.BIG))),
+            RegisterTable.HOLDING: {**dict(zip((METER_FACTOR_HOLDING, METER_FACTOR_HOLDING + 1),
+                                               uint32_to_registers(self.meter_factor_ppm, WordOrder.BIG))),
+                                    DISPLAY_MODE_HOLDING: self.display_mode},
+        }
+        for table, words in extra.items():
+            known = tables.setdefault(table, {})
+            known.update({a: w for a, w in words.items() if a not in known})
 
     def _volume_value(self, value: float) -> int | float:
         """The register's value (counts or the float) as the meter sends it, with an active value fault."""

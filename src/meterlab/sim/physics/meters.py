@@ -30,6 +30,9 @@ class SimulatedMeter:
         self.random_error_pct = 0.0
         self.reverse_volume_l = 0.0  # true volume that has flowed backwards through the meter
         self.disturbances: dict[str, Susceptibility] = {}  # active ones, by kind
+        # the meter's own adjustment (its legally relevant meter factor), which a write over its interface may
+        # change: an interface that lets it be changed changes what the meter measures
+        self.adjustment_pct = 0.0
 
     def curve_error_pct(self, flowrate_m3h: float) -> float:
         """The true error at `flowrate_m3h`: linear in log Q, held constant beyond the curve's ends."""
@@ -51,7 +54,7 @@ class SimulatedMeter:
         shift = sum(d.error_shift_pct for d in self.disturbances.values() if d.effect == "error_shift")
         if self.reverse_volume_l > REVERSE_HARM_L:
             shift += self.spec.reverse_flow_shift_pct
-        return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift
+        return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift + self.adjustment_pct
 
     def pass_volume(self, true_volume_l: float, flowrate_m3h: float) -> None:
         if true_volume_l < 0:  # reverse flow: not counted (a meter not designed to measure it)

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
+from pymodbus.framer import FramerRTU, FramerType
 from pymodbus.pdu import ExceptionResponse
 from pymodbus.server import ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
@@ -51,17 +52,19 @@ class DeviceContext(ModbusServerContext):
 
     async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):
         self._check_unit(device_id)
-        result = self._call(self.device.read, TABLES[func_code], address, count)
+        result = self._call(func_code, self.device.read, TABLES[func_code], address, count)
         return ExcCodes(result) if isinstance(result, int) else result
 
     async def async_setValues(self, device_id: int, func_code: int, address: int, values: Sequence):
         self._check_unit(device_id)
-        result = self._call(self.device.write, TABLES[func_code], address, list(values))
+        result = self._call(func_code, self.device.write, TABLES[func_code], address, list(values))
         return None if result is None else ExcCodes(result)
 
-    def _call(self, method, *args):
+    def _call(self, func_code: int, method, *args):
         try:
             with self.device.lock:
+                # the function that asked: a meter may treat a mask write (22) unlike a plain write (6, 16)
+                self.device.request_function = func_code
                 return method(*args)
         except Exception:  # a bug in a simulated device: say so loudly, answer DEVICE FAILURE
             log.exception("%s failed on %s%r", self.device.name, method.__name__, args)
@@ -72,7 +75,33 @@ class DeviceContext(ModbusServerContext):
 
 
 class _FaultyHandler(ServerRequestHandler):
-    """Applies the active communication fault to each request of one connection."""
+    """Applies the active communication fault to each request of one connection, and a device's own outage
+    (a planted crash or hang: the frame is swallowed, a crashed device also drops the connection)."""
+
+    def datagram_received(self, data: bytes, addr: tuple | None) -> None:
+        """Count the frames newly received (pymodbus hands `callback_data` its whole buffer again and again)."""
+        device: ModbusDevice = self.server.device
+        with device.lock:
+            device.on_frame(frames_in(data, device.framing))
+        super().datagram_received(data, addr)
+
+    def callback_data(self, data: bytes, addr: tuple | None = None) -> int:
+        if self._down() is None:
+            return super().callback_data(data, addr)
+        return len(data)
+
+    def server_send(self, pdu, addr):
+        """Nothing goes out from a device that went down, the request that took it down included."""
+        if self._down() is None:
+            super().server_send(pdu, addr)
+
+    def _down(self) -> str | None:
+        device: ModbusDevice = self.server.device
+        with device.lock:
+            down = device.interface_down()
+        if down == "crash" and self.transport is not None:
+            self.transport.abort()
+        return down
 
     async def handle_request(self):
         server: _DeviceServer = self.server
@@ -104,6 +133,17 @@ class _FaultyHandler(ServerRequestHandler):
         return None
 
 
+# What a flood is counted in: the bytes received over the size of the smallest request, a read (Modbus TCP 12
+# bytes, RTU 8). By bytes, not by parsing frames: a chunk may begin inside a frame, and a parse from there would
+# undercount; a flood of reads is counted exactly, longer frames count more than once (a flood either way).
+SMALLEST_REQUEST_BYTES = {"tcp": 12, "rtu": 8}
+
+
+def frames_in(data: bytes, framing: str = "tcp") -> int:
+    """How many requests a chunk of received bytes counts for (at least one)."""
+    return max(1, len(data) // SMALLEST_REQUEST_BYTES[framing])
+
+
 MALFORMED_REPLIES = ("short_reply", "extra_registers", "wrong_function", "exception_code")
 OTHER_READ = {3: 4, 4: 3}  # wrong_function answers a holding read as an input read and the reverse
 
@@ -128,9 +168,32 @@ def malformed_reply(device: ModbusDevice, request, fault) -> bytes | None:
     return bytes((function, 2 * len(registers))) + b"".join(r.to_bytes(2, "big") for r in registers)
 
 
+class LenientRTU(FramerRTU):
+    """An RTU framer that takes a frame whatever its CRC: the planted weakness `accept_bad_crc`. pymodbus' decode
+    names FramerRTU.check_CRC itself, so the check cannot be overridden alone: this is its decode without it."""
+
+    def decode(self, data: bytes) -> tuple[int, int, int, bytes]:
+        for used_len in range(len(data)):
+            if len(data) - used_len < self.MIN_SIZE:
+                return 0, 0, 0, self.EMPTY
+            dev_id = int(data[used_len])
+            if not (pdu_class := self.decoder.lookupPduClass(data[used_len:])):
+                continue
+            if not (size := pdu_class.calculateRtuFrameSize(data[used_len:])) or len(data) < used_len + size:
+                return 0, dev_id, 0, self.EMPTY
+            return len(data), dev_id, 0, data[used_len + 1: used_len + size - 2]
+        return 0, 0, 0, self.EMPTY
+
+
 class _DeviceServer(ModbusTcpServer):
+    """One device's server: Modbus TCP, or RTU framing over TCP (the device behind a transparent serial gateway)."""
+
     def __init__(self, device: ModbusDevice, faults: CommFaults | None, seed: int):
-        super().__init__(DeviceContext(device), address=("127.0.0.1", 0))
+        rtu = device.framing == "rtu"
+        super().__init__(DeviceContext(device), address=("127.0.0.1", 0),
+                         framer=FramerType.RTU if rtu else FramerType.SOCKET)
+        if rtu and device.accepts_bad_crc:
+            self.framer = LenientRTU
         self.device, self.faults, self.rng = device, faults, random.Random(seed)
 
     def callback_new_connection(self):
