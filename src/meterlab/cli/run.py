@@ -190,6 +190,8 @@ def _execute(store, run_id: str, register, operator: str, yes: bool, accept_chan
         raise _fail(outcome["error"])
     result = run_result(store, run_id)
     print_result(console, result)
+    for skipped in (s for test in result["tests"] for s in test.get("skipped_checks", [])):
+        console.print(f"not applicable: {skipped['check']} for {skipped['meter_serial']}: {skipped['why']}")
     console.print(f"run id: [bold]{run_id}[/]   verdict: [bold]{result['verdict']}[/]   state: {result['state']}")
     if outcome.get("state") in (RunState.FAILED, RunState.ABORTED):
         console.print(f"resume with: meterlab resume {run_id} --db {store.url}")

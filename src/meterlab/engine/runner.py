@@ -33,7 +33,7 @@ from meterlab.instruments.errors import (
 from meterlab.metrology.decision import Outcome
 from meterlab.metrology.declarations import max_pressure_loss_kpa
 from meterlab.metrology.safety import load_safety_profile
-from meterlab.procedures.evaluation import evaluate_checks
+from meterlab.procedures.evaluation import evaluate_checks, skipped_checks
 from meterlab.procedures.plan import Action, Plan
 from meterlab.procedures.schema import (
     ApplyDisturbance,
@@ -413,8 +413,9 @@ class Runner:
         if step.mode == "during":
             self._active_disturbances[step.label] = step
             return {**done, "note": "applied during the measurement that names it"}
-        self.rig.apply_disturbance(step.disturbance, params, guard=self.checkpoint)
-        return done
+        watched = self.rig.apply_disturbance(step.disturbance, params, guard=self.checkpoint,
+                                             serials=[serial for serial, _ in self.meters])
+        return {**done, "transmission": watched} if watched else done
 
     def _severity(self, step: Any, explicit: dict) -> dict:
         """Parameters from the severity profile for the meter's class, overridden by explicit ones."""
@@ -438,16 +439,38 @@ class Runner:
 
     def _evaluate(self, action: Action) -> None:
         measurements = self.measurements()
+        extra = self._evaluation_records()
         results = evaluate_checks(action.step.checks, measurements, self.meters, action.step.reference,
-                                  extra=self._evaluation_records(), rule=self.procedure.decision_rule)
-        self._commit(action, "evaluation", {"checks": [r.to_dict() for r in results]})
+                                  extra=extra, rule=self.procedure.decision_rule)
+        skipped = skipped_checks(action.step.checks, extra["interfaces"], [s for s, _ in self.meters])
+        self._commit(action, "evaluation", {"checks": [r.to_dict() for r in results], "skipped": skipped})
 
     def _evaluation_records(self) -> dict:
         """What checks other than the error checks read: pressure losses, typed values, limits."""
         prompts = [e.payload for e in self.store.entries(self.run_id, kinds=["action_done"]) if e.payload.get("value_name")]
         return {"pressure_loss": [e.payload for e in self.store.entries(self.run_id, kinds=["pressure_loss"])],
                 "prompts": prompts, "pressure_loss_limits": self._pressure_loss_limits(),
-                "safety": [e.payload for e in self.store.entries(self.run_id, kinds=["safety_test"])]}
+                "safety": [e.payload for e in self.store.entries(self.run_id, kinds=["safety_test"])],
+                "interfaces": {s: {"interfaces": [i.kind for i in d.interfaces], "scale_interval_l": d.scale_interval_l}
+                               for s, d in self.declarations.items()},
+                "between": self._between_transmissions()}
+
+    def _between_transmissions(self) -> list[dict]:
+        """Datasets polled while a disturbance was applied between measurements (ESD, surges), each with the
+        meter's measurement just before it: the flow runs on, unchanged, through such a disturbance, so that
+        measurement's indication rate is what the transmitted volume is judged against."""
+        found, last = [], {}
+        for entry in self.store.entries(self.run_id, kinds=["measurement", "action_done"]):
+            if entry.kind == "measurement":
+                for row in entry.payload["meters"]:
+                    last[row["meter_serial"]] = {"indicated_volume_l": row["indicated_volume_l"],
+                                                 "sim_time_s": entry.payload["sim_time_s"],
+                                                 "label": entry.payload.get("step_label")}
+                continue
+            for serial, watched in (entry.payload.get("transmission") or {}).items():
+                found.append({"meter_serial": serial, "transmission": watched["transmission"],
+                              "before": last.get(serial)})
+        return found
 
     def _pressure_loss_limits(self) -> dict[str, dict]:
         """Each water meter's limit from its pressure-loss class in the standard profile; a gas meter's is

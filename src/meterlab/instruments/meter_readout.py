@@ -50,13 +50,15 @@ from meterlab.instruments import mbus
 from meterlab.instruments.base import MessageInstrument, ModbusInstrument
 from meterlab.instruments.errors import (
     ImplausibleValue,
+    InstrumentError,
     InstrumentFailure,
     InstrumentReplyError,
     InstrumentTimeout,
     InstrumentValueError,
 )
 from meterlab.instruments.plausibility import CounterLimits, CounterTrack, Implausible
-from meterlab.instruments.readings.decoders import mbus_reading, modbus_reading
+from meterlab.instruments.readings.decoders import mbus_reading, modbus_reading, rejected_reading
+from meterlab.instruments.readings.schema import ReadingFormatError
 from meterlab.instruments.transport import RegisterTable, WordOrder, float32_to_registers, registers_to_float32
 from meterlab.quantities import AsTuple
 from meterlab.yamlio import read_yaml, read_yaml_text, validate_data
@@ -141,6 +143,7 @@ class MBusMeter(MessageInstrument):
         self._fcb: dict[int, bool] = {}  # primary address -> FCB of the next REQ_UD2 (absent: reset first)
         self._tracks: dict[tuple[int, int, int], CounterTrack] = {}  # (address, data field, VIF) -> readings so far
         self._rolled_over: dict[int, bool] = {}  # primary address -> its last read unwrapped a roll-over
+        self._last_rsp = b""  # the last RSP_UD frame as received (poll_dataset)
 
     # -- addresses ------------------------------------------------------------------------------------------
     @property
@@ -256,6 +259,43 @@ class MBusMeter(MessageInstrument):
             if done or not telegram.more_records_follow or len(telegrams) >= self.options.max_telegrams:
                 return telegrams
 
+    def poll_dataset(self, address: int | None = None, *, meter: str | None = None) -> dict:
+        """One REQ_UD2 -> RSP_UD exchange without retry, as the data-transmission check counts it: the dataset
+        with its integrity: `valid` (frame and checksum right), `rejected` (corrupt, short or wrong: the receiver
+        discards it), `no_answer`, or `meter_error` (an application error or error status). The FCB toggles
+        only after a valid telegram: a rejected or missing one is asked for again and the meter repeats it (its
+        access number says whether a dataset was lost meanwhile). The volume is as transmitted, unchecked: the
+        check judges it against the pulses."""
+        address = self._address(address, meter)
+        self._last_rsp = b""
+        try:
+            if address not in self._fcb:
+                self._acknowledged(mbus.snd_nke(address), f"SND_NKE to primary address {address}")
+                self._fcb[address] = True
+            fcb = self._fcb[address]
+            telegram = self._request(address, fcb, f"REQ_UD2 to primary address {address} (FCB={int(fcb)})")
+        except InstrumentTimeout as exc:
+            return {"integrity": "no_answer", "raw": self._last_rsp.hex(), "why": str(exc)}
+        except InstrumentReplyError as exc:
+            wired = self.wired_addresses.get(address, str(address))  # its identity is in the telegram that failed
+            reading = rejected_reading(identification=wired, kind="gas" if wired.startswith("gas") else "water",
+                                       interface="mbus", reason=str(exc), timestamp=datetime.now(UTC),
+                                       instrument=self.name, address=str(address), raw=self._last_rsp)
+            return {"integrity": "rejected", "raw": self._last_rsp.hex(), "why": str(exc), "reading": reading}
+        except InstrumentError as exc:
+            return {"integrity": "meter_error", "raw": self._last_rsp.hex(), "why": str(exc)}
+        self._fcb[address] = not fcb
+        record = telegram.volume_record
+        try:  # the dataset in the one reading format too (readings export), where the telegram fits it
+            reading = mbus_reading(telegram, timestamp=datetime.now(UTC), instrument=self.name)
+        except ReadingFormatError:
+            reading = None
+        return {"integrity": "valid", "raw": self._last_rsp.hex(), "why": None, "reading": reading,
+                "volume_l": record.volume_l if record is not None else None,
+                "resolution_l": record.volume_step_l if record is not None else None,
+                "access_number": telegram.access_number, "identification": str(telegram.identification),
+                "software": f"{telegram.manufacturer} version {telegram.version}", "status": telegram.status}
+
     def identify(self) -> str:
         """Identity of the meter at the default address (else the lowest wired one), from its telegram."""
         address = self.options.primary_address
@@ -293,11 +333,13 @@ class MBusMeter(MessageInstrument):
     def _request(self, address: int, fcb: bool, command: str) -> mbus.Telegram:
         self.transport.write_raw(mbus.req_ud2(address, fcb), command=command)
         start = self.transport.read_bytes(1)
+        self._last_rsp = start
         if start[0] != mbus.LONG_START:
             self._drain()
             what = "the acknowledgement E5" if start[0] == mbus.ACK else f"0x{start[0]:02X}"
             raise self.reply_error(command, f"expected a RSP_UD long frame (start byte 68), got {what}")
         header = self.transport.read_bytes(3)
+        self._last_rsp = start + header
         length = header[0]
         if header[1] != length or header[2] != mbus.LONG_START or length < 3:
             self._drain()
@@ -309,6 +351,7 @@ class MBusMeter(MessageInstrument):
             raise self.reply_error(command, f"short telegram: the header announces {length + 6} bytes; the rest "
                                             f"did not arrive within {exc.timeout_s:g} s") from None
         frame = start + header + rest
+        self._last_rsp = frame  # the telegram as it came, for poll_dataset's record
         try:
             telegram = mbus.decode_rsp_ud(frame, address=address)
         except mbus.MBusApplicationError as exc:
@@ -640,6 +683,26 @@ class ModbusMeter(ModbusInstrument):
         if serial.type == "uint32":
             return str(registers_to_uint32(registers, WordOrder.BIG))
         return registers_to_ascii(registers)
+
+    def poll_dataset(self) -> dict:
+        """The volume register and serial number in one poll, as the data-transmission check counts it: `valid`,
+        `rejected` (a malformed reply), `no_answer`, or `meter_error` (an exception reply). Modbus has no
+        consecutive number: lost datasets are not counted. The volume is as transmitted, unchecked."""
+        volume = self.model.volume
+        try:
+            registers = self.transport.read_registers(volume.registers_table, volume.address, 2)
+            serial = self.serial_number()
+        except InstrumentTimeout as exc:
+            return {"integrity": "no_answer", "raw": "", "why": str(exc)}
+        except InstrumentReplyError as exc:
+            return {"integrity": "rejected", "raw": "", "why": str(exc)}
+        except InstrumentError as exc:
+            return {"integrity": "meter_error", "raw": "", "why": str(exc)}
+        value = volume.decode(registers)
+        return {"integrity": "valid", "raw": "".join(f"{r:04x}" for r in registers), "why": None,
+                "volume_l": volume.to_litres(value) if isinstance(value, int | float) else None,
+                "resolution_l": self.volume_resolution_l, "access_number": None, "identification": serial,
+                "software": None, "status": None}
 
     def identify(self) -> str:
         return (f"Modbus meter ({self.options.model}) at {self.transport.endpoint} unit {self.transport.unit}: "

@@ -38,6 +38,27 @@ class Environment(BaseModel):
     climatic: Literal["B", "O", "M"] = "B"
 
 
+TRANSMITTED = ("volume", "flow", "status", "software_id", "access_number", "timestamp")
+
+
+class Interface(BaseModel):
+    """A communication interface of the meter whose transmitted data a disturbance test checks (the data_transmission
+    check): the bus (where it is read is the bench's wiring: an M-Bus gateway address or a Modbus meter instrument
+    wired to the meter's position; the Modbus register map is the bench instrument's `model`) and what it
+    transmits. A meter keeps being measured by its `readout` (pulses, usually)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["mbus", "modbus"]
+    transmits: list[Literal[TRANSMITTED]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["volume", "software_id", "access_number"],
+        description="what the interface transmits; access_number: lost telegrams are counted from its gaps")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data):
+        return {"kind": data} if isinstance(data, str) else data
+
+
 class MeterDeclaration(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     serial: SafeName
@@ -71,6 +92,9 @@ class MeterDeclaration(BaseModel):
     environment: Environment = Environment()
     interface: MeterInterface | None = Field(None, description="the communication interface as documented: "
                                                                 "register map, functions (docs/fuzzing.md)")
+    interfaces: list[Interface] = Field(
+        default_factory=list, description="communication interfaces whose transmitted data the disturbance tests "
+                                          "check: [mbus], [modbus] or [{kind: mbus, transmits: [...]}]")
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> MeterDeclaration:
@@ -87,6 +111,9 @@ class MeterDeclaration(BaseModel):
             raise ValueError(f"{', '.join(stray)} belong to the other kind of meter, not a {self.kind} meter")
         if self.readout == "pulses" and self.pulse_value_l is None:
             raise ValueError("readout: pulses needs pulse_value_l")
+        kinds = [i.kind for i in self.interfaces]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("interfaces: each kind once (a meter has one M-Bus and one Modbus interface at most)")
         return self
 
     def meter(self) -> WaterMeter | GasMeter:

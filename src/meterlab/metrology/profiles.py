@@ -114,6 +114,16 @@ class SignificantFault(_Strict):
     min_disturbed_fraction: Value
 
 
+class DataTransmission(_Strict):
+    """Limits of the data_transmission check (what a meter transmits while a disturbance is applied)."""
+
+    max_rejected_fraction: Value  # share of telegrams the receiver may reject as corrupt
+    max_unanswered_fraction: Value  # share of polls the meter may leave unanswered (outside silent_allowed)
+    max_lost_datasets: Value  # consecutive-number gaps allowed
+    poll_interval_s: Value  # how often the rig polls each interface during a disturbed collection
+    silence_allowed_during: list[str] = []  # disturbances during which the meter may not answer (supply gone)
+
+
 class DurabilityClass(_Strict):
     max_shift_lower: float
     max_shift_upper: float
@@ -165,6 +175,7 @@ class StandardProfile(_Strict):
     resolution: Resolution | None = None
     weighted_mean_error: WeightedMeanError | None = None
     pressure_loss: PressureLossClasses | None = None
+    data_transmission: DataTransmission | None = None
 
     def class_key(self, accuracy_class: float) -> str:
         """The table key of an accuracy class ('1', '1.5', '0.5'); refuses classes the edition lacks."""

@@ -24,6 +24,7 @@ from meterlab.metrology.indication import (
 )
 from meterlab.metrology.meters import GasMeter, WaterMeter
 from meterlab.metrology.profiles import Value
+from meterlab.metrology import transmission
 from meterlab.metrology.safety import ObservedTime, judge_leak, judge_no_shut_off, judge_time, judge_transmitted_time
 
 Meter = WaterMeter | GasMeter
@@ -237,6 +238,57 @@ def _transmitted_result(test: dict, where: str, rule: str) -> CheckResult:
                        {**sent, **judged, **decision.details()})
 
 
+def _transmission_results(serial: str, meter: Meter, watched: dict, rate, declared: dict,
+                          where: str) -> list[CheckResult]:
+    """One result per interface of one watch (a disturbed measurement, or a disturbance between two)."""
+    results = []
+    for interface in watched["interfaces"]:
+        judged = transmission.judge(interface["datasets"], rate, fault_pct=meter.significant_fault_pct(),
+                                    limits=meter.profile.data_transmission, disturbance=watched["disturbance"],
+                                    scale_interval_l=declared.get("scale_interval_l", 0.0))
+        results.append(CheckResult("data_transmission", serial, judged.outcome, f"{where}, {interface['kind']}",
+                                   {**judged.figures, "interface": interface["kind"],
+                                    "reasons": "; ".join(judged.reasons) or None}))
+    return results
+
+
+def _rate(indicated_l: float, times: dict):
+    return transmission.Rate(indicated_l, times["stop_s"] - times["start_s"])
+
+
+def check_data_transmission(serial: str, meter: Meter, measurements: list[dict], declared: dict,
+                            between: list[dict] = ()) -> list[CheckResult]:
+    """Per disturbed measurement (or disturbance between measurements) and interface: what the meter transmitted
+    while disturbed, against its pulses (metrology/transmission.py). `declared`: the meter's interfaces and scale
+    interval; `between`: the watches of disturbances applied between measurements, with the measurement before
+    each (its pulses' rate; none: the volumes are not judged)."""
+    results = []
+    for m in measurements:
+        for row in m["meters"]:
+            watched = row["meter_serial"] == serial and (row.get("raw") or {}).get("transmission")
+            if watched:
+                results += _transmission_results(serial, meter, watched, _rate(row["indicated_volume_l"], m["sim_time_s"]),
+                                                 declared, f"{m['point']['name']} ({m.get('step_label')})")
+    for item in (b for b in between if b["meter_serial"] == serial):
+        before = item["before"]
+        rate = _rate(before["indicated_volume_l"], before["sim_time_s"]) if before else None
+        where = f"between measurements, rate of {before['label'] if before else 'none'}"
+        results += _transmission_results(serial, meter, item["transmission"], rate, declared, where)
+    if not results:  # declared, but no disturbed measurement polled it: nothing to judge
+        results.append(CheckResult("data_transmission", serial, Outcome.INCONCLUSIVE, None,
+                                   {"reasons": "no disturbed measurement polled the declared interface(s)"}))
+    return results
+
+
+def skipped_checks(checks: list[str], declared: dict[str, dict], serials: list[str]) -> list[dict]:
+    """The checks that do not apply to a meter, and why (a meter without an interface has no transmitted data)."""
+    if "data_transmission" not in checks:
+        return []
+    return [{"check": "data_transmission", "meter_serial": s,
+             "why": "the meter declares no communication interface (declaration `interfaces:`): nothing to judge"}
+            for s in serials if not declared.get(s, {}).get("interfaces")]
+
+
 def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tuple[str, Meter]],
                     reference_label: str | None, extra: dict | None = None, rule: str = "simple") -> list[CheckResult]:
     """Run the named checks for every meter over the measurements stored so far. `extra` holds the other
@@ -266,6 +318,9 @@ def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tu
                 results += check_pressure_loss(serial, extra, rule)
             elif check == "no_leak":
                 results += check_no_leak(serial, extra)
+            elif check == "data_transmission" and extra.get("interfaces", {}).get(serial, {}).get("interfaces"):
+                results += check_data_transmission(serial, meter, measurements, extra["interfaces"][serial],
+                                                   extra.get("between", []))
     if "safety" in checks:  # the safety tests are of the meter with the interface, not of every meter
         results += check_safety(extra, rule)
     return results

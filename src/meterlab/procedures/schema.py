@@ -39,7 +39,7 @@ PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
                           "power_frequency_magnetic_field", "voltage_variation"]
 Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault", "wme", "durability_shift",
-                "pressure_loss", "no_leak", "safety"]
+                "pressure_loss", "no_leak", "safety", "data_transmission"]
 
 
 class _Step(BaseModel):

@@ -401,7 +401,16 @@ def _tests(data: dict, figures: dict[int, bytes]) -> str:
                        "meter; error bars are the expanded uncertainty U; the black steps are the MPE envelope.</p>")
             out.append(_points_table(test["points"]))
         out.append(_checks_table(test["checks"]))
+        out.append(_skipped(test.get("skipped_checks") or []))
     return "\n".join(out)
+
+
+def _skipped(skipped: Sequence[dict]) -> str:
+    """Checks of the programme that did not apply to a meter, and why (no verdict: nothing was judged)."""
+    if not skipped:
+        return ""
+    rows = [[esc(s.get("meter_serial")), esc(s.get("check")), esc(s.get("why"))] for s in skipped]
+    return "<p class=\"note\">Checks not applicable to a meter (no verdict):</p>\n" + _table(["meter", "check", "why"], rows)
 
 
 def _indication(raw: dict) -> str:

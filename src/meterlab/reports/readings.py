@@ -1,6 +1,7 @@
 """A run's meter readings in the meter-reading format (instruments/readings/meter-reading-v1.json), from its
-record alone: every register read over a bus (M-Bus, Modbus) at the start and end of each measurement, as the
-rig kept it. Written as JSON lines (one reading a line, each validated against the schema) or CSV (the same
+record alone: every register read over a bus (M-Bus, Modbus) at the start and end of each measurement, and every
+M-Bus dataset polled while a disturbance was applied (phase `transmission:<start|during|end>`), as the rig kept
+it. Written as JSON lines (one reading a line, each validated against the schema) or CSV (the same
 fields flattened, with the run, test point and meter they belong to)."""
 
 from __future__ import annotations
@@ -38,6 +39,20 @@ def run_readings(store: Store, run_id: str) -> Iterator[tuple[dict[str, Any], di
                          "meter_serial": row["meter_serial"], "phase": phase}
                 what = f"the {phase} reading of {row['meter_serial']} at {where['point']} #{m['repeat']}"
                 yield where, dict(validate_reading(reading, what))
+            yield from _transmitted(run_id, m, row)
+
+
+def _transmitted(run_id: str, m: dict, row: dict) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """The datasets polled from the meter's interfaces during a disturbed measurement that have a reading."""
+    watched = (row.get("raw") or {}).get("transmission") or {}
+    for interface in watched.get("interfaces", []):
+        for n, dataset in enumerate(interface["datasets"]):
+            if dataset.get("reading") is None:
+                continue
+            where = {"run_id": run_id, "point": m["point"]["name"], "repeat": m["repeat"],
+                     "meter_serial": row["meter_serial"], "phase": f"transmission:{dataset['phase']}"}
+            what = f"dataset {n} polled from {row['meter_serial']} at {where['point']} #{m['repeat']}"
+            yield where, dict(validate_reading(dataset["reading"], what))
 
 
 def write_jsonl(readings: Iterator[tuple[dict, dict]], out: TextIO) -> int:

@@ -51,6 +51,7 @@ def run_result(store: Store, run_id: str) -> dict[str, Any]:
             })
             outcomes.append(Outcome.from_label(r["outcome"]))
     checks = [c for e in entries if e.kind == "evaluation" for c in e.payload["checks"]]
+    skipped = [s for e in entries if e.kind == "evaluation" for s in e.payload.get("skipped", [])]
     outcomes += [Outcome.from_label(c["outcome"]) for c in checks]
     test_verdict = RUN_VERDICT[max(outcomes)] if outcomes else "inconclusive"
     summary = states[-1].get("summary") if states else None
@@ -67,7 +68,8 @@ def run_result(store: Store, run_id: str) -> dict[str, Any]:
         "created_at": run.created_at,
         "software_version": header["software_version"],
         "meters": [m for m in _json_list(run.meters)],
-        "tests": [{"id": header["procedure"]["id"], "verdict": test_verdict, "points": points, "checks": checks}],
+        "tests": [{"id": header["procedure"]["id"], "verdict": test_verdict, "points": points, "checks": checks,
+                   "skipped_checks": skipped}],
         "calibration_override": header.get("calibration_override"),
     }
 

@@ -125,7 +125,8 @@ class Rig(Protocol):
     def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str, guard: Guard,
                 criteria: Any = None, disturbance: Any = None) -> RawMeasurement: ...
     def check_disturbance(self, kind: str, params: dict) -> list[dict]: ...
-    def apply_disturbance(self, kind: str, params: dict, *, guard: Guard) -> None: ...
+    def apply_disturbance(self, kind: str, params: dict, *, guard: Guard,
+                          serials: list[str] | None = None) -> dict | None: ...
     def hold_disturbance(self, label: str, kind: str, params: dict) -> dict: ...
     def release_disturbance(self, label: str) -> bool: ...
     def held_disturbances(self) -> dict[str, Any]: ...
@@ -294,6 +295,17 @@ class BenchRig:
         test runs in simulated time), else its own real-time poll (None)."""
         return (lambda: self.clock.pause(VIRTUAL_DISTURBED_SLICE_S)) if self.clock.virtual else None
 
+    def _polls_with(self, tick: Callable[[], None] | None) -> Callable[[], None] | None:
+        """`_between_polls`, and `tick` after each wait (on a real clock: a real slice, then `tick`)."""
+        wait = self._between_polls()
+        if tick is None:
+            return wait
+
+        def wait_then_tick() -> None:
+            wait() if wait is not None else time.sleep(SLICE_REAL_S)
+            tick()
+        return wait_then_tick
+
     @staticmethod
     def _virtual_sample_s(duration_s: float | None) -> float:
         """On a virtual clock, how often a collection lasting about `duration_s` samples its instruments."""
@@ -340,9 +352,11 @@ class BenchRig:
             check(**run)
         return runs
 
-    def _run_sequence(self, generator, kind: str, params: dict, guard: Guard) -> None:
+    def _run_sequence(self, generator, kind: str, params: dict, guard: Guard,
+                      tick: Callable[[], None] | None = None) -> None:
         """Apply every run the profile's parameters expand to (polarities, phase angles, ...), in order;
-        whatever happens, the generator ends stopped and disarmed."""
+        whatever happens, the generator ends stopped and disarmed. `tick` is called between the generator's
+        status polls (the meters' interfaces watched meanwhile)."""
         limit_real_s = self.clock.real_seconds(float(params.get("max_duration_s", 7200))) + 10
         try:
             for run in generator.runs(kind, params):
@@ -350,7 +364,7 @@ class BenchRig:
                 generator.configure(**run)
                 generator.arm()
                 generator.start()
-                generator.wait_complete(limit_real_s, guard=guard, between_polls=self._between_polls())
+                generator.wait_complete(limit_real_s, guard=guard, between_polls=self._polls_with(tick))
         finally:
             generator.stop()
             generator.disarm()
@@ -373,9 +387,19 @@ class BenchRig:
         if run is not None:
             run.stop()
 
-    def apply_disturbance(self, kind: str, params: dict, *, guard: Guard) -> None:
-        """NSAa: apply the whole disturbance sequence now, between two measurements."""
-        self._run_sequence(self._generator_for(kind), kind, params, guard)
+    def apply_disturbance(self, kind: str, params: dict, *, guard: Guard, serials: list[str] | None = None) -> dict | None:
+        """NSAa: apply the whole disturbance sequence now, between two measurements. With `serials` (the meters
+        in position order), the declared interfaces are watched meanwhile (rigs/transmission.py): returns
+        serial -> {"transmission": ...} for the meters that have one, else None."""
+        generator = self._generator_for(kind)
+
+        def run(tick: Callable[[], None] | None) -> None:
+            self._run_sequence(generator, kind, params, guard, tick)
+        watch = getattr(self, "_watch_between", None)
+        if serials is None or watch is None:
+            run(None)
+            return None
+        return watch(serials, kind, run)
 
     def hold_disturbance(self, label: str, kind: str, params: dict) -> dict:
         """Switch a steady disturbance on (a supply voltage held at a limit, a static field) and leave it on
@@ -389,11 +413,13 @@ class BenchRig:
         generator.arm()
         generator.start()
         self.held_disturbances()[label] = generator
+        self.__dict__.setdefault("_held_kinds", {})[label] = kind  # what a measurement made meanwhile is under
         return runs[0]
 
     def release_disturbance(self, label: str) -> bool:
         """Stop and disarm the generator of a held disturbance; False if it was not held."""
         generator = self.held_disturbances().pop(label, None)
+        self.__dict__.get("_held_kinds", {}).pop(label, None)
         if generator is None:
             return False
         generator.stop()

@@ -18,6 +18,7 @@ from meterlab.metrology.reference_volume import MOLAR_MASS_AIR
 from meterlab.rigs.base import BenchRig, Guard, RunIOLog
 from meterlab.rigs.conditions import Readings, violation
 from meterlab.rigs.safety import SafetyFunctions
+from meterlab.rigs.transmission import TransmissionWatch
 
 BELL_FILL_TIMEOUT_S = 3600.0
 BELL_RUN_TIMEOUT_S = 48 * 3600.0
@@ -44,9 +45,11 @@ def wired_bank(wiring: dict[str, str], certificate: Any, diameters_m: list[float
     return NozzleBank(nozzles, **gas)
 
 
-class GasLine(SafetyFunctions, BenchRig):
+class GasLine(SafetyFunctions, TransmissionWatch, BenchRig):
     """What both gas rigs share: gas valves (digital I/O), sonic nozzle bank, pulse counters per meter position,
     p/T transmitters, barometer, optional gas master meter, EMC generators and climate chamber (of BenchRig)."""
+
+    meter_prefix = "gas_meter"  # the wiring's name of a meter position (TransmissionWatch)
 
     def __init__(self, bench: Any, *, clock: Any, iolog: RunIOLog, method: Any,
                  nozzle_certificate: Any, throat_diameters_m: list[float], standards: list[str] | None = None,

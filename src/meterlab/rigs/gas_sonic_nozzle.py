@@ -49,8 +49,10 @@ class SonicNozzleRig(GasLine):
             counter.start()
         samples: list[tuple[float, float, float, float]] = []
         disturbed = None
+        self._watch_start(serials, disturbance)  # the interfaces before the disturbance (meters that have one)
         try:
             disturbed = self._start_disturbance(disturbance, guard)
+            self._watch_disturbed(disturbed)
             t0 = self.clock.now()
             self.valves.set_signal("collect", True)
             try:
@@ -61,10 +63,12 @@ class SonicNozzleRig(GasLine):
         except BaseException:
             for counter in counters:
                 counter.abort()
+            self._watch = None  # a discarded collection: its datasets go with it
             raise
         finally:
             self._stop_disturbance(disturbed)
         raw = self._result(serials, samples, duration_s, t0, t1)
+        self._watch_end(raw.mut)  # and after it: every dataset into the meters' records
         collection_s = raw.conditions["collection_time_s"]  # the timer's count: the gate, not the PC's clock
         return with_cover(raw, disturbed, (t1 - collection_s, t1))
 
@@ -82,6 +86,7 @@ class SonicNozzleRig(GasLine):
         start = self.clock.now()
         while True:
             samples.append(self._sample())
+            self._watch_tick()  # the meters' interfaces while disturbed, every poll interval
             elapsed = self.clock.now() - start
             if elapsed >= duration_s or (disturbed is not None and disturbed.ended()):
                 return

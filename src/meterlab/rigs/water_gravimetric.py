@@ -25,6 +25,7 @@ from meterlab.rigs.base import (
 )
 from meterlab.rigs.conditions import Readings, Suspended, violation
 from meterlab.rigs.register_readout import RegisterReadout
+from meterlab.rigs.transmission import TransmissionWatch
 from meterlab.rigs.water_conditioning import WaterConditioning
 
 
@@ -60,7 +61,7 @@ def standing_start_of(bench: Any) -> StandingStart | None:
     return StandingStart(float(tau), float(minimum))
 
 
-class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
+class WaterRig(WaterConditioning, RegisterReadout, TransmissionWatch, BenchRig):
     """A gravimetric water rig: pump, diverter and start valve, weighing tank, pulse counters per meter,
     thermometer and pressure indicator, optional water conditioning (circulator, pressure controller,
     differential-pressure transmitters), EMC generators and climate chamber."""
@@ -287,19 +288,23 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         self._make_room(mass_kg, guard)
         before_kg = self.scale.weight_kg()
         self._arm_counters(timed=True)
+        self._watch_start(serials, disturbance)  # the interfaces before the disturbance (meters that have one)
         disturbed = self._start_disturbance(disturbance, guard)
+        self._watch_disturbed(disturbed)
         t0 = self.clock.now()
         self.valves.diverter_to_tank()
         try:
             self._collect(mass_kg, before_kg, flowrate_m3h, criteria, guard, disturbed)
         except BaseException:
             self._abandon()
+            self._watch = None  # a discarded collection: its datasets go with it
             raise
         finally:
             self._stop_disturbance(disturbed)
         self.valves.diverter_to_bypass()
         t1 = self.clock.now()
         counts = self._pulse_counts(serials)
+        self._watch_end(counts)  # and after it: every dataset into the meters' records
         after_kg = self.scale.weight_kg()
         raw = self._raw_measurement(before_kg, after_kg, self.water_temperature_c(), self.water_pressure_pa(),
                                     (t0, t1), counts, fill_s=self._timed_fill_s())
@@ -325,6 +330,7 @@ class WaterRig(WaterConditioning, RegisterReadout, BenchRig):
         self._collection_temperatures: list[float] = []  # the monitored readings, for the record's range
         while (got := reached()) < target:
             self.on_collected(got, target, unit)
+            self._watch_tick()  # the meters' interfaces while disturbed, every poll interval
             self._check_health(what)
             if disturbed is not None and disturbed.ended():
                 return

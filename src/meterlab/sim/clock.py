@@ -176,6 +176,7 @@ class VirtualClock(SimClock):
         self._cond = threading.Condition()
         self._actors: dict[threading.Thread, int] = {}
         self._idle: dict[threading.Thread, int] = {}  # actors waiting on other threads
+        self._holding: dict[threading.Thread, int] = {}  # actors that keep time still while they wait (hold)
         self._sleepers: dict[threading.Thread, tuple[float, int]] = {}  # thread -> (wake-up time, order)
         self._order = itertools.count()
         self._servers: set[wire.Address] = set()  # the lab's simulated servers: their wire is watched
@@ -232,6 +233,24 @@ class VirtualClock(SimClock):
                 self._idle[me] -= 1
                 if not self._idle[me]:
                     del self._idle[me]
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """The calling actor waits for a reply that may never come (a meter's interface polled while disturbed):
+        time stands still meanwhile, so the real-time timeout of a silent device cannot let the rest of the lab
+        run ahead by however much the host manages in that time. The caller then accounts for the exchange in
+        simulated time itself."""
+        me = threading.current_thread()
+        with self._cond:
+            self._holding[me] = self._holding.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._holding[me] -= 1
+                if not self._holding[me]:
+                    del self._holding[me]
+                self._cond.notify_all()
 
     def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
         """Start `target` in an actor thread that takes its first step when its turn comes (now, after the
@@ -305,6 +324,7 @@ class VirtualClock(SimClock):
             del self._actors[thread]  # an actor that ended
         busy = [f"{t.name} running" for t in self._actors
                 if t not in sleeping and t not in self._idle and not wire.waiting_for_reply(t)]
+        busy += [f"{t.name} holding time for a reply" for t in self._holding]
         return busy + wire.busy(self._servers, sleeping)
 
     def _advance_if_quiet(self) -> bool:

@@ -41,6 +41,13 @@ class Susceptibility(Strict):
     error_shift_pct: float = Field(0.0, description="error_shift: added to the error while disturbed")
     lost_pulse_fraction: float = Field(0.0, ge=0, le=1, description="lost_pulses: share of pulses not output")
     corrupt_fraction: float = Field(0.0, ge=0, le=1, description="corrupt_telegrams: share of bad telegrams")
+    # What the meter's communication interface does while disturbed, each its own setting, whatever `effect`
+    # says of its measurement (sim/devices/transmission.py); an immune interface has none of them.
+    drop_fraction: float = Field(0.0, ge=0, le=1, description="share of datasets lost: the meter counts the "
+                                 "dataset (access number) but never sends it")
+    silent: bool = Field(False, description="no answer while disturbed; datasets are kept and sent afterwards")
+    freeze: bool = Field(False, description="the transmitted volume stays at its value when the disturbance began")
+    wrong_value_pct: float = Field(0.0, description="the transmitted volume is off by this percent while disturbed")
 
 
 class SeismicBand(Strict):

@@ -39,6 +39,7 @@ from meterlab.sim.devices.base import MAX_FRAME_BYTES, LineDevice, ModbusDevice
 from meterlab.sim.devices.interface_weaknesses import MASK_WRITE, InterfaceHealth, Weaknesses
 from meterlab.sim.physics.meters import MeterLine, SimulatedMeter
 from meterlab.sim.physics.safety import SafetyUnit, find_safety_unit
+from meterlab.sim.devices import transmission
 from meterlab.sim.scenario import READOUT_FAULTS
 from meterlab.sim.world import World
 
@@ -143,6 +144,7 @@ class _Slave:
         self.access_number = 0
         self.snapshot_l: float | None = None  # the bus register of a meter that refreshes it periodically
         self.wrap = CounterWrap()
+        self.transmitted = transmission.TransmittedVolume()  # frozen or off while disturbed
 
     def reset(self) -> None:
         self.expected_fcb, self.last = True, None
@@ -239,7 +241,8 @@ class SimMBusGateway(LineDevice):
                     error_code = int(fault.message) if fault.message and fault.message.isdigit() else 0
                 if error_code is not None:
                     return mbus.application_error(slave.address, error_code & 0xFF)
-                return self._malformed(self._corrupted(self._rsp_ud(slave, meter, c), meter), fault)
+                telegram = self._rsp_ud(slave, meter, c)
+                return None if telegram is None else self._malformed(self._corrupted(telegram, meter), fault)
             if isinstance(decoded, mbus.ShortFrame) and c & ~mbus.FCB == mbus.C_REQ_UD1:
                 return bytes((mbus.ACK,))  # no alarm (class 1) data
             if isinstance(decoded, mbus.LongFrame) and c & ~mbus.FCB == mbus.C_SND_UD:
@@ -254,7 +257,10 @@ class SimMBusGateway(LineDevice):
         body = frame[1:3] if frame[0] == mbus.SHORT_START else frame[4:-2]
         return frame[:-2] + bytes((mbus.checksum(body), mbus.STOP))
 
-    def _rsp_ud(self, slave: _Slave, meter: SimulatedMeter, c: int) -> bytes:
+    def _rsp_ud(self, slave: _Slave, meter: SimulatedMeter, c: int) -> bytes | None:
+        now = transmission.effects(meter)
+        if now.silent:
+            return None  # a meter without supply: no answer, and its datasets stay buffered
         if c & mbus.FCV:
             fcb = bool(c & mbus.FCB)
             if fcb != slave.expected_fcb and slave.last is not None:
@@ -262,6 +268,9 @@ class SimMBusGateway(LineDevice):
             slave.expected_fcb = not fcb
         slave.access_number = (slave.access_number + 1) & 0xFF
         slave.last = self._telegram(slave, meter)
+        if now.drop_fraction and self.rng.random() < now.drop_fraction:
+            slave.last = None  # the dataset is lost: the repeated request gets the next one
+            return None
         return slave.last
 
     def _telegram(self, slave: _Slave, meter: SimulatedMeter) -> bytes:
@@ -270,7 +279,7 @@ class SimMBusGateway(LineDevice):
         step_l = mbus.volume_step_l(vif)
         bcd = params.volume_format == "bcd8"
         wrap = 10**8 if bcd else 2**31  # the register rolls over like the display
-        register_l = meter.register_l if slave.snapshot_l is None else slave.snapshot_l
+        register_l = slave.transmitted.value_l(meter, meter.register_l if slave.snapshot_l is None else slave.snapshot_l)
         present = math.floor(register_l / step_l + 1e-6) % wrap
         due_date = math.floor(meter.spec.initial_register_l / step_l + 1e-6) % wrap
         identification = params.identification
@@ -375,6 +384,7 @@ class SimModbusMeter(ModbusDevice):
         self.accepts_bad_crc = self.params.weaknesses.accept_bad_crc
         self.meter_factor_ppm = UNITY_PPM
         self.display_mode = 0
+        self.transmitted = transmission.TransmittedVolume()  # frozen or off while disturbed
 
     # -- the interface's health (planted weaknesses) ---------------------------------------------------------
     def interface_down(self) -> str | None:
@@ -396,7 +406,7 @@ class SimModbusMeter(ModbusDevice):
             return self.ILLEGAL_FUNCTION
         with self.world.now() as world:
             meter = find_meter(self.world, self.meter_name)
-            if meter is None:
+            if meter is None or transmission.effects(meter).silent:  # a meter without supply cannot answer
                 return self.DEVICE_FAILURE
             if self.health.on_read(world.t_s, address, count):
                 return self.DEVICE_FAILURE  # never sent: the server swallows requests while the meter is down
@@ -459,7 +469,7 @@ class SimModbusMeter(ModbusDevice):
 
     def _registers(self, meter: SimulatedMeter) -> dict[RegisterTable, dict[int, int]]:
         volume, serial = self.model.volume, self.model.serial
-        value = self._volume_value(meter.register_l / float(volume.litres_per_unit))
+        value = self._volume_value(self.transmitted.value_l(meter, meter.register_l) / float(volume.litres_per_unit))
         text = self.params.serial or meter.spec.serial
         if serial.type == "uint32":
             serial_words = uint32_to_registers(digits_of(text, 0) % 2**32, WordOrder.BIG)
