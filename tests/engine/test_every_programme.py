@@ -3,9 +3,9 @@ meter of its kind, gives a good meter's errors: the truth within U, and no gross
 flowrate inside its point's window.
 
 On virtual time (the default), so a run's record does not depend on the host's load: the R 49 durability
-programmes are in (100 000 start/stop cycles take about four minutes). R 137's is left out: its 2000 h of flow,
-committed in 12 000 parts that each set the flow again, take more than ten (tests/engine/test_long_steps.py
-covers long steps)."""
+programmes are in (100 000 start/stop cycles take about three minutes). R 137's is left out to keep CI short:
+its 2000 h of flow take about four more (`make bench` runs it; tests/engine/test_long_steps.py covers long
+steps)."""
 
 from pathlib import Path
 
