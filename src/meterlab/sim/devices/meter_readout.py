@@ -46,6 +46,7 @@ from meterlab.sim.world import World
 log = logging.getLogger(__name__)
 ERROR_FLAGS_VIFE = 0x17  # VIF FD, VIFE 17: error flags (binary) [U]
 MANUFACTURER_DATA = b"meterlab-sim"
+MEDIUM_GAS, MEDIUM_WATER = 0x03, 0x07  # EN 13757-3 medium codes (instruments/mbus.py MEDIA)
 
 
 def find_meter(world: World, name: str) -> SimulatedMeter | None:
@@ -109,7 +110,8 @@ class TelegramParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     manufacturer: str = Field("SIM", pattern=r"^[A-Z]{3}$")
     version: int = Field(1, ge=0, le=255)
-    medium: int = Field(0x07, ge=0, le=255, description="07 water, 03 gas, 06 warm water, 04 heat")
+    medium: int | None = Field(None, ge=0, le=255, description="07 water, 03 gas, 06 warm water, 04 heat; default: "
+                                                                "03 for a meter on the gas rig, else 07")
     volume_format: Literal["bcd8", "int32"] = "bcd8"
     volume_vif: int | None = Field(None, ge=0x10, le=0x17, description="default: from the register resolution")
     identification: int | None = Field(None, ge=0, le=99_999_999, description="default: digits of the serial")
@@ -273,6 +275,13 @@ class SimMBusGateway(LineDevice):
             return None
         return slave.last
 
+    def _medium(self, params: TelegramParams, meter: SimulatedMeter) -> int:
+        if params.medium is not None:
+            return params.medium
+        on_gas_rig = any(isinstance(c, MeterLine) and c.source == "gas_rig" and meter in c.meters
+                         for c in self.world.components.values())
+        return MEDIUM_GAS if on_gas_rig else MEDIUM_WATER
+
     def _telegram(self, slave: _Slave, meter: SimulatedMeter) -> bytes:
         params = slave.params
         vif = params.volume_vif or mbus.volume_vif_for(meter.spec.register_resolution_l)
@@ -294,7 +303,8 @@ class SimMBusGateway(LineDevice):
         )
         return mbus.encode_rsp_ud(
             slave.address, identification=identification, manufacturer=params.manufacturer,
-            version=params.version, medium=params.medium, access_number=slave.access_number, records=records,
+            version=params.version, medium=self._medium(params, meter), access_number=slave.access_number,
+            records=records,
         )
 
     @staticmethod
