@@ -204,52 +204,37 @@ class VirtualClock(SimClock):
             self._servers.add((str(server[0]), int(server[1])))
 
     # -- actors -----------------------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def actor(self) -> Iterator[None]:
-        me = threading.current_thread()
-        with self._cond:
-            self._actors[me] = self._actors.get(me, 0) + 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._actors[me] -= 1
-                if not self._actors[me]:
-                    del self._actors[me]
-                self._cond.notify_all()
+    def actor(self) -> contextlib.AbstractContextManager:
+        """The calling thread drives the lab: time waits for it unless it waits on the clock or a reply."""
+        return self._registered(self._actors)
 
-    @contextlib.contextmanager
-    def idle(self) -> Iterator[None]:
+    def idle(self) -> contextlib.AbstractContextManager:
         """The calling actor waits on other threads (a sequence it stops, instruments put in their safe state
         in parallel): time may move on for them meanwhile."""
+        return self._registered(self._idle)
+
+    def hold(self) -> contextlib.AbstractContextManager:
+        """The calling actor waits for a reply that may never come (a meter's interface polled while disturbed):
+        time stands still meanwhile, so the real-time timeout of a silent device cannot let the rest of the lab
+        run ahead by however much the host manages in that time. The caller then accounts for the exchange in
+        simulated time itself."""
+        return self._registered(self._holding)
+
+    @contextlib.contextmanager
+    def _registered(self, table: dict[threading.Thread, int]) -> Iterator[None]:
+        """The calling thread counted in `table` (nested uses add up) until the block ends; waiters look again
+        at each change."""
         me = threading.current_thread()
         with self._cond:
-            self._idle[me] = self._idle.get(me, 0) + 1
+            table[me] = table.get(me, 0) + 1
             self._cond.notify_all()
         try:
             yield
         finally:
             with self._cond:
-                self._idle[me] -= 1
-                if not self._idle[me]:
-                    del self._idle[me]
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        """The calling actor waits for a reply that may never come (a meter's interface polled while disturbed):
-        time stands still meanwhile, so the real-time timeout of a silent device cannot let the rest of the lab
-        run ahead by however much the host manages in that time. The caller then accounts for the exchange in
-        simulated time itself."""
-        me = threading.current_thread()
-        with self._cond:
-            self._holding[me] = self._holding.get(me, 0) + 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._holding[me] -= 1
-                if not self._holding[me]:
-                    del self._holding[me]
+                table[me] -= 1
+                if not table[me]:
+                    del table[me]
                 self._cond.notify_all()
 
     def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
