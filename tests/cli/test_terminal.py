@@ -151,8 +151,12 @@ def test_a_second_ctrl_c_while_aborting_keeps_to_the_safe_state(tmp_path):
     _wait_for_measurements(store, 1)
     _interrupt(child, "a")
     child.send("\x03")
-    child.expect_exact("meterlab resume", timeout=60)
-    assert _finish(child) == 1
+    # The abort may be over before the second Ctrl-C arrives: the process then prints its outcome and ends (1),
+    # or, if the Ctrl-C comes after the outcome, ends by it (130 or SIGINT). The terminal discards output not
+    # yet read when Ctrl-C is typed, so what counts is the record, not the screen.
+    child.expect(pexpect.EOF, timeout=90)
+    child.close()
+    assert child.exitstatus in (1, 130) or child.signalstatus == signal.SIGINT, (child.exitstatus, child.before)
     _assert_aborted_to_the_safe_state(store, "Ctrl-C")
 
 

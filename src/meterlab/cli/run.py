@@ -148,7 +148,7 @@ def resume(
 
 def _execute(store, run_id: str, register, operator: str, yes: bool, accept_changed_inputs: str | None = None) -> None:
     from meterlab.cli.console import ConsoleProgress, print_result
-    from meterlab.cli.terminal import RunTerminal
+    from meterlab.cli.terminal import RunTerminal, Signals
     from meterlab.engine.control import RunControl, RunState
     from meterlab.engine.events import EventBus
     from meterlab.engine.prompts import AutoPrompter, ConsolePrompter, HandOffPrompter
@@ -178,24 +178,29 @@ def _execute(store, run_id: str, register, operator: str, yes: bool, accept_chan
     def record(entry: dict) -> None:
         store.append(run_id, "operator", {**entry, "operator": operator})
 
-    with ConsoleProgress(console, len(plan.actions), done, _rig_seconds(inputs, plan, done_keys, register)) as progress:
-        bus.subscribe(progress)
-        terminal = RunTerminal(control, record, console, interactive=interactive, handoff=handoff,
-                               prompter=ConsolePrompter(operator, console, aside=progress.aside), aside=progress.aside)
-        # not a daemon: the process does not end while the run (and its safe state) is still going
-        worker = threading.Thread(target=work, name=f"run-{run_id}")
-        worker.start()
-        terminal.watch(worker, finished)
-    if "error" in outcome:
-        raise _fail(outcome["error"])
-    result = run_result(store, run_id)
-    print_result(console, result)
-    for skipped in (s for test in result["tests"] for s in test.get("skipped_checks", [])):
-        console.print(f"not applicable: {skipped['check']} for {skipped['meter_serial']}: {skipped['why']}")
-    console.print(f"run id: [bold]{run_id}[/]   verdict: [bold]{result['verdict']}[/]   state: {result['state']}")
-    if outcome.get("state") in (RunState.FAILED, RunState.ABORTED):
-        console.print(f"resume with: meterlab resume {run_id} --db {store.url}")
-        raise typer.Exit(1)
+    # A Ctrl-C or SIGTERM that arrives once the run has ended (the abort can be quicker than the operator's
+    # second Ctrl-C) must not cut the outcome short: the handlers stay until it is printed.
+    with Signals().installed():
+        rig_seconds = _rig_seconds(inputs, plan, done_keys, register)
+        with ConsoleProgress(console, len(plan.actions), done, rig_seconds) as progress:
+            bus.subscribe(progress)
+            prompter = ConsolePrompter(operator, console, aside=progress.aside)
+            terminal = RunTerminal(control, record, console, interactive=interactive, handoff=handoff,
+                                   prompter=prompter, aside=progress.aside)
+            # not a daemon: the process does not end while the run (and its safe state) is still going
+            worker = threading.Thread(target=work, name=f"run-{run_id}")
+            worker.start()
+            terminal.watch(worker, finished)
+        if "error" in outcome:
+            raise _fail(outcome["error"])
+        result = run_result(store, run_id)
+        print_result(console, result)
+        for skipped in (s for test in result["tests"] for s in test.get("skipped_checks", [])):
+            console.print(f"not applicable: {skipped['check']} for {skipped['meter_serial']}: {skipped['why']}")
+        console.print(f"run id: [bold]{run_id}[/]   verdict: [bold]{result['verdict']}[/]   state: {result['state']}")
+        if outcome.get("state") in (RunState.FAILED, RunState.ABORTED):
+            console.print(f"resume with: meterlab resume {run_id} --db {store.url}")
+            raise typer.Exit(1)
 
 
 def _rig_seconds(inputs, plan, done_keys: set[str], register) -> dict[str, float]:
