@@ -2,6 +2,7 @@
 its plan, its status, and one dossier whose contents match the runs."""
 
 import re
+import xml.etree.ElementTree as ET
 from datetime import date
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from meterlab.calibration.dcc import NS, validate
 from meterlab.cli import app
 from meterlab.records import evaluations
 from meterlab.records.store import Store
@@ -97,6 +99,22 @@ def test_an_evaluation_runs_its_plan_and_its_dossier_matches_the_runs(evaluation
         assert f"run {run_id}" in html.lower() or f"Run {run_id}" in html
     assert "Not yet performed." in html and html.count("needs metrologist, qa") == 4
     assert f"--expect {store.head()[0]}:{store.head()[1]}" in html
+
+    dtr_file = tmp_path / "dossier.dtr.xml"  # the same dossier as a Digital Test Report, valid against the XSD
+    dtr = _invoke("evaluation", "report", evaluation_id, "--db", db, "--format", "dtr", "--out", dtr_file)
+    assert dtr.exit_code == 0, dtr.output
+    xml_text = dtr_file.read_text(encoding="utf-8")
+    validate(xml_text)
+    root = ET.fromstring(xml_text)
+    assert [i.text for i in root.iterfind(".//dcc:items/dcc:item/dcc:identifications//dcc:value", NS)] == \
+        ["WM15-2026-0001", "WM15-2026-0002"]
+    statements = root.findall(".//dcc:statements/dcc:statement", NS)
+    assert len(statements) == len(PLAN) + 1  # one per planned test (the requirement), and the evaluation's
+    assert statements[-1].findtext("dcc:conformity", namespaces=NS) is None  # not complete: no conformity
+    measured = [(r, p) for r in runs for p in run_result(store, r)["tests"][0]["points"]]
+    errors = root.findall(".//dcc:quantity[@refType='basic_measurementError']/si:real", NS)
+    assert sorted(float(e.findtext("si:value", namespaces=NS)) for e in errors) == \
+        sorted(p["error_pct"] for _, p in measured)  # every point of every run, as stored
 
 
 def test_a_type_whose_samples_are_not_one_type_is_refused_with_the_line(evaluation_files, tmp_path):

@@ -6,6 +6,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from meterlab.calibration.dcc import validate
+
 from meterlab.reports.results import run_result
 from meterlab.web.app import create_app
 
@@ -77,6 +79,10 @@ def test_sign_off_follows_the_policy_and_needs_the_forms_token(client, lab):
     pdf = client.get(f"/runs/{run_id}/report.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get(f"/runs/{run_id}/report.csv").text.count("\n") > 10
+    dcc = client.get(f"/runs/{run_id}/report.dcc.xml")  # the DCC: valid, signed off, no longer a draft
+    assert dcc.status_code == 200 and dcc.headers["content-type"].startswith("application/xml")
+    validate(dcc.text)
+    assert "signed off as metrologist" in dcc.text and "DRAFT" not in dcc.text
 
 
 def test_a_points_page_shows_its_budget_with_the_certificates_and_its_instrument_io(client, lab):

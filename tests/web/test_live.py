@@ -8,6 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from meterlab.calibration.dcc import validate
 from meterlab.records.people import add_user
 from meterlab.records.store import Store
 from meterlab.reports.results import run_result
@@ -127,3 +128,12 @@ def test_a_run_of_an_evaluation_is_started_on_its_samples_from_the_console(conso
                                            "meter": ["examples/meters/dn25-class1.yaml"], "bench": "instruments/sim.yaml",
                                            "csrf": csrf, "evaluation": evaluation.id})
     assert stranger.status_code == 409 and "not a sample of evaluation" in stranger.text
+    ended = ("completed", "failed", "aborted")
+    while (live := _wait(client, run_id, lambda s: s["question"] or s["state"] in ended))["state"] not in ended:
+        client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})  # the mounting prompt
+        _wait(client, run_id, lambda s: s["question"] is None or s["state"] in ended)
+    assert live["state"] == "completed", live
+    dtr = client.get(f"/evaluations/{evaluation.id}/dossier.dtr.xml")  # the dossier as a Digital Test Report
+    assert dtr.status_code == 200
+    validate(dtr.text)
+    assert f"(run {run_id})" in dtr.text and "Example Meters" in dtr.text  # its result, and the applicant

@@ -164,3 +164,50 @@ def _certificate_files(paths: list[Path]) -> list[Path]:
         else:
             files.append(path)  # a missing file is reported by the loader, with its name
     return files
+
+
+@calibration_app.command("import-dcc")
+def import_dcc(
+    dcc_file: Path = typer.Argument(..., metavar="DCC", help="The reference standard's DCC (XML)."),
+    standard_id: str = typer.Option(..., "--id", help="The standard's id in the register, e.g. prt-02."),
+    instrument: str = typer.Option(..., help="The bench instrument it backs (as the bench file names it)."),
+    quantity: str = typer.Option(..., help="What the correction is of: mass, temperature, pressure ..."),
+    due: dt.date = typer.Option(..., formats=["%Y-%m-%d"], help="Due date of the next calibration (lab policy)."),
+    meaning: str = typer.Option("error", help="What the DCC's values are: error (indication − reference), "
+                                              "correction (to add) or value (certified value)."),
+    x_ref: str = typer.Option("basic_referenceValue", help="refType of the calibration points' quantity."),
+    y_ref: str = typer.Option("basic_measurementError", help="refType of the error / correction quantity."),
+    variable: str | None = typer.Option(None, help="Name of the points' variable (e.g. load, temperature)."),
+    calibration_dir: Path = typer.Option(Path("calibration"), help="The register's folder."),
+) -> None:
+    """Import a reference standard's PTB Digital Calibration Certificate into the register: validated against
+    the DCC schema, written as a certificate file beside the YAML ones (citing the DCC and its SHA-256)."""
+    import yaml
+
+    from meterlab.calibration.certificates import load_certificate
+    from meterlab.calibration.dcc import certificate_from_dcc
+    from meterlab.calibration.register import Register
+    from meterlab.errors import MeterlabError
+
+    out = calibration_dir / f"{standard_id}.yaml"
+    try:
+        if out.exists():
+            raise MeterlabError(f"{out} exists: the register already has a certificate file of that id; "
+                                f"choose another --id or move the old file to the register's history")
+        data = certificate_from_dcc(dcc_file, standard_id=standard_id, instrument=instrument, quantity=quantity,
+                                    due_date=due, meaning=meaning, x_ref=x_ref, y_ref=y_ref, variable=variable)
+        out.write_text(f"# Imported from the DCC {dcc_file.name} by `meterlab calibration import-dcc`.\n"
+                       + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        try:  # the register's own checks (fields, ranges, a second certificate for the instrument)
+            load_certificate(out)
+            Register.load(calibration_dir)
+        except MeterlabError:
+            out.unlink()
+            raise
+    except MeterlabError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    rows = data["correction"]["table"]
+    typer.echo(f"{standard_id}: certificate {data['certificate']['number']} of {data['certificate']['issued_by']}, "
+                  f"{len(rows)} points {rows[0]['x']:g} to {rows[-1]['x']:g} "
+                  f"{data['calibrated_range'][data['correction']['variable']]['unit']}, written to {out}")

@@ -130,28 +130,35 @@ def status(
 def report(
     evaluation_id: str = typer.Argument(..., help="The evaluation."),
     db: str = typer.Option(DEFAULT_URL, help="Records database."),
-    format: str = typer.Option("html", "--format", help="html or pdf."),
+    format: str = typer.Option("html", "--format", help="html, pdf, or dtr (the dossier as a PTB Digital Test "
+                                                        "Report: DCC-schema XML, validated)."),
     out: Path | None = typer.Option(None, help="Write to this file instead of standard output (needed for pdf)."),
 ) -> None:
     """The evaluation's dossier (R 49-3 / R 137-3 structure), regenerated from the record."""
     from meterlab.records import evaluations
     from meterlab.reports.dossier import render_html
 
-    if format not in ("html", "pdf"):
-        raise _fail(MeterlabError(f"--format {format}: use html or pdf"))
+    if format not in ("html", "pdf", "dtr"):
+        raise _fail(MeterlabError(f"--format {format}: use html, pdf or dtr"))
     if format == "pdf" and out is None:
         raise _fail(MeterlabError("--format pdf writes a binary file: give --out PATH"))
     store = open_store(db)
     try:
-        html_text = render_html(store, evaluations.get(store, evaluation_id))
+        evaluation = evaluations.get(store, evaluation_id)
+        if format == "dtr":
+            from meterlab.reports.dcc import evaluation_dtr
+
+            text = evaluation_dtr(store, evaluation)
+        else:
+            text = render_html(store, evaluation)
         if format == "pdf":
             from meterlab.reports.document import html_to_pdf
 
-            out.write_bytes(html_to_pdf(html_text))
+            out.write_bytes(html_to_pdf(text))
         elif out is not None:
-            out.write_text(html_text, encoding="utf-8")
+            out.write_text(text, encoding="utf-8")
         else:
-            sys.stdout.write(html_text)
+            sys.stdout.write(text)
     except MeterlabError as exc:
         raise _fail(exc) from None
     if out is not None:

@@ -273,14 +273,15 @@ def report(
     run_id: str = typer.Argument(..., help="The run."),
     db: str = typer.Option(DEFAULT_URL, help="Records database."),
     format: str = typer.Option("json", "--format", help="json (machine-readable result), html (type-evaluation "
-                                                        "report), pdf (the same, rendered) or csv (the points)."),
+                                                        "report), pdf (the same, rendered), csv (the points) or dcc "
+                                                        "(PTB Digital Calibration Certificate XML, validated)."),
     out: Path | None = typer.Option(None, help="Write to this file instead of standard output (needed for pdf)."),
 ) -> None:
     """The result or the type-evaluation report of a run, regenerated from its record."""
     from meterlab.records.store import Store
     from meterlab.reports.results import run_result
 
-    formats = ("json", "html", "pdf", "csv")
+    formats = ("json", "html", "pdf", "csv", "dcc")
     if format not in formats:
         raise _fail(MeterlabError(f"--format {format}: use one of {', '.join(formats)}"))
     if format == "pdf" and out is None:
@@ -301,7 +302,12 @@ def report(
                 out.write_bytes(document.render_pdf(store, run_id))
                 console.print(f"report of run {run_id} written to {out}")
                 return
-            text = document.render_html(store, run_id) if format == "html" else document.render_csv(store, run_id)
+            if format == "dcc":
+                from meterlab.reports.dcc import run_dcc
+
+                text = run_dcc(store, run_id)
+            else:
+                text = document.render_html(store, run_id) if format == "html" else document.render_csv(store, run_id)
     except MeterlabError as exc:
         raise _fail(exc) from None
     if out:

@@ -37,6 +37,8 @@ class Laboratory(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
     address: str = Field(min_length=1, description="postal address, as printed on the report")
+    country_code: str | None = Field(None, pattern=r"^[A-Z]{2}$",
+                                     description="ISO 3166-1 alpha-2 country of the laboratory (DCC exports)")
     accreditation_body: str = Field(min_length=1, description="e.g. the national accreditation body")
     accreditation_number: str = Field(min_length=1, description="the laboratory's accreditation number")
     report_prefix: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]{0,15}$",

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from meterlab.calibration.register import Register
 from meterlab.records import evaluations
-from meterlab.reports import dossier
+from meterlab.reports import dcc, dossier
 from meterlab.web import pages
 from meterlab.web.context import Lab, LabOf, Who, who
 
@@ -76,3 +76,10 @@ def evaluation_api(evaluation_id: str, lab: LabOf, session: Who) -> Response:
 @router.get("/evaluations/{evaluation_id}/dossier.html", response_class=HTMLResponse)
 def evaluation_dossier(evaluation_id: str, lab: LabOf, session: Who) -> str:
     return dossier.render_html(lab.store, lab.evaluation_or_404(evaluation_id))
+
+
+@router.get("/evaluations/{evaluation_id}/dossier.dtr.xml")
+def evaluation_dtr(evaluation_id: str, lab: LabOf, session: Who) -> Response:
+    """The dossier as a PTB Digital Test Report (DCC-schema XML, validated)."""
+    return Response(dcc.evaluation_dtr(lab.store, lab.evaluation_or_404(evaluation_id)), media_type="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{evaluation_id}.dtr.xml"'})

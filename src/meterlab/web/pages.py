@@ -68,8 +68,8 @@ def run_page(store: Any, run_id: str, missing: list[str], message: str = "", **w
              ("State", esc(r["state"])), ("Verdict", _verdict(r["verdict"])),
              ("Sign-off", "released" if not missing else f"still needs {esc(' and '.join(missing))}")]
     body = [f'<p class="notice">{esc(message)}</p>' if message else "", _kv(facts),
-            "<p>Report: " + " · ".join(f'<a href="/runs/{esc(run_id)}/report.{f}">{f.upper()}</a>'
-                                       for f in ("html", "pdf", "json", "csv")) + "</p>"]
+            "<p>Report: " + " · ".join(f'<a href="/runs/{esc(run_id)}/report.{f}">{label}</a>' for f, label in (
+                ("html", "HTML"), ("pdf", "PDF"), ("json", "JSON"), ("csv", "CSV"), ("dcc.xml", "DCC (XML)"))) + "</p>"]
     if len({p["point"] for p in test["points"]}) >= 2:
         png = base64.b64encode(figure_for(data, test)).decode("ascii")
         body.append(f'<img alt="error curve" src="data:image/png;base64,{png}">')
@@ -164,6 +164,7 @@ def evaluation_page(evaluation_id: str, name: str, rows: list[dict[str, Any]], v
          f'<a href="/runs/{esc(r["run"]["id"])}">{esc(r["run"]["id"])}</a>' if r["run"] else "—"] for r in rows])
     return page(f"{evaluation_id}: {name}", f"<p>Evaluation verdict: {_verdict(verdict)} · "
                 f'<a href="/evaluations/{esc(evaluation_id)}/dossier.html">dossier</a> · '
+                f'<a href="/evaluations/{esc(evaluation_id)}/dossier.dtr.xml">as Digital Test Report (XML)</a> · '
                 f'<a href="/start?evaluation={esc(evaluation_id)}">start one of its tests</a></p>' + table, **who)
 
 

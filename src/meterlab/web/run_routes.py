@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from meterlab.errors import MeterlabError
 from meterlab.records.people import SignOffError, missing_sign_offs, sign_off, users
 from meterlab.reports import document
+from meterlab.reports.dcc import run_dcc
 from meterlab.reports.fuzz import FUZZ_CAMPAIGN, fuzz_report
 from meterlab.reports.fuzz import render_html as render_fuzz_html
 from meterlab.reports.comparison import comparison_png
@@ -129,7 +130,10 @@ def report(run_id: str, fmt: str, lab: LabOf, session: Who) -> Response:
         return Response(pages.as_json(result), media_type="application/json")
     if fmt == "csv":
         return Response(document.render_csv(lab.store, run_id), media_type="text/csv")
-    raise HTTPException(404, f"no {fmt} report: html, pdf, json or csv")
+    if fmt == "dcc.xml":  # PTB Digital Calibration Certificate XML, validated against the shipped schema
+        return Response(run_dcc(lab.store, run_id), media_type="application/xml",
+                        headers={"Content-Disposition": f'attachment; filename="{run_id}.dcc.xml"'})
+    raise HTTPException(404, f"no {fmt} report: html, pdf, json, csv or dcc.xml")
 
 
 @router.get("/runs/{run_id}/curve.png")
