@@ -7,6 +7,7 @@ import typer
 from typer.core import TyperArgument
 
 from meterlab import __version__
+from meterlab.cli.bench import bench_app
 from meterlab.cli.calibration import calibration_app
 from meterlab.cli.evaluation import evaluation_app
 from meterlab.cli.fuzz import fuzz
@@ -48,6 +49,7 @@ app.add_typer(records_app, name="records")
 app.add_typer(users_app, name="users")
 app.add_typer(evaluation_app, name="evaluation")
 app.add_typer(readings_app, name="readings")
+app.add_typer(bench_app, name="bench")
 for command in (run_commands.run, run_commands.resume, run_commands.plan, run_commands.validate, run_commands.report,
                 serve, fuzz):
     app.command()(command)

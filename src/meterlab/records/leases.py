@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from meterlab.errors import MeterlabError
-from meterlab.records.store import LeaseRow, Store, now_iso
+from meterlab.records.store import LeaseRow, StationRow, Store, now_iso
 
 HEARTBEAT_S = 5.0
 STALE_AFTER_S = 30.0  # a heartbeat older than this: the holder is taken for dead (another host, or hung)
@@ -28,7 +28,7 @@ class BenchBusy(MeterlabError):
     """The bench is driven by another run (or the run by another process)."""
 
 
-def _alive(lease: LeaseRow) -> bool:
+def alive(lease: LeaseRow | StationRow) -> bool:
     """Is the holder still there: its process on this host, its heartbeat elsewhere."""
     age_s = (datetime.now(timezone.utc) - datetime.fromisoformat(lease.heartbeat)).total_seconds()
     if lease.host != socket.gethostname():
@@ -50,7 +50,7 @@ def holder(store: Store, bench: str) -> LeaseRow | None:
     """The live lease on the bench, if any."""
     with Session(store.reader) as session:
         lease = session.get(LeaseRow, bench)
-        if lease is None or not _alive(lease):
+        if lease is None or not alive(lease):
             return None
         session.expunge(lease)
         return lease
@@ -60,7 +60,7 @@ def interrupted(store: Store, run_id: str) -> bool:
     """A run whose state says it is going on, but no live process holds a bench for it."""
     with Session(store.reader) as session:
         leases = [lease for lease in session.query(LeaseRow).filter(LeaseRow.run_id == run_id)]
-        return not any(_alive(lease) for lease in leases)
+        return not any(alive(lease) for lease in leases)
 
 
 @contextlib.contextmanager
@@ -88,7 +88,7 @@ def _take(store: Store, bench: str, run_id: str, who: str, me: tuple[str, int, i
         if store.engine.dialect.name == "postgresql":
             session.execute(text(f"SELECT pg_advisory_xact_lock({PG_LEASE_LOCK})"))
         lease = session.get(LeaseRow, bench)
-        if lease is not None and _alive(lease):
+        if lease is not None and alive(lease):
             what = "this run" if lease.run_id == run_id else f"run {lease.run_id}"
             raise BenchBusy(f"bench {bench} is busy: {what} is driven by {lease.holder.rsplit(' [', 1)[0]} "
                             f"(process {lease.pid} on {lease.host}, since {lease.since[:19]} UTC); wait for it to "

@@ -94,6 +94,43 @@ class LeaseRow(Base):
     heartbeat: Mapped[str] = mapped_column(String(40))
 
 
+class StationRow(Base):
+    """A bench process serving a bench for the console (records/bench_desk.py). Operational, like a lease."""
+
+    __tablename__ = "bench_stations"
+    bench: Mapped[str] = mapped_column(String(200), primary_key=True)
+    bench_file: Mapped[str] = mapped_column(String(500))
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int]
+    since: Mapped[str] = mapped_column(String(40))
+    heartbeat: Mapped[str] = mapped_column(String(40))
+
+
+class DeskMessageRow(Base):
+    """A request between the console and a bench process: start or resume a run, answer its question, pause,
+    resume, abort. Operational: what was done is in the run's entries, with who did it."""
+
+    __tablename__ = "bench_messages"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    bench: Mapped[str] = mapped_column(String(200), index=True)
+    run_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[str] = mapped_column(Text)
+    sender: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[str] = mapped_column(String(40))
+    taken_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class LiveRow(Base):
+    """What a bench process shows of a run it drives (state, question, latest events), for the console."""
+
+    __tablename__ = "bench_live"
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bench: Mapped[str] = mapped_column(String(200))
+    snapshot: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[str] = mapped_column(String(40))
+
+
 @dataclass(frozen=True)
 class Entry:
     seq: int

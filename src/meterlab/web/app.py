@@ -15,7 +15,7 @@ from meterlab.records.people import authenticate
 from meterlab.records.store import Store
 from meterlab.web import bench_routes, lab_routes, pages, run_routes
 from meterlab.web.context import Lab, LabOf, LoginRequired, Who, checked
-from meterlab.web.live import Benches
+from meterlab.web.benches import Benches
 from meterlab.web.sessions import COOKIE, Sessions
 
 

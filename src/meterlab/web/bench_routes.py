@@ -14,6 +14,7 @@ from meterlab.errors import MeterlabError
 from meterlab.web import pages
 from meterlab.web.context import LabOf, Who, checked, who
 from meterlab.web.live import LiveRun
+from meterlab.web.stations import RemoteRun
 
 router = APIRouter()
 CONTROLS = ("pause", "resume", "abort")
@@ -80,7 +81,7 @@ def live_api(run_id: str, lab: LabOf, session: Who) -> dict[str, Any]:
     return lab.live_or_404(run_id).snapshot()
 
 
-def _stream(live: LiveRun):
+def _stream(live: LiveRun | RemoteRun):
     """The run's events as Server-Sent Events, from its first, until it ends."""
     seen = -1
     while True:

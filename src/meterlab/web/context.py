@@ -13,7 +13,9 @@ from meterlab.errors import MeterlabError
 from meterlab.records import evaluations
 from meterlab.records.store import Store, StoreError
 from meterlab.reports.results import run_result
-from meterlab.web.live import Benches, LiveRun
+from meterlab.web.benches import Benches
+from meterlab.web.live import LiveRun
+from meterlab.web.stations import RemoteRun
 from meterlab.web.sessions import COOKIE, Login, Sessions, csrf_ok
 
 
@@ -40,7 +42,7 @@ class Lab:
         except MeterlabError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    def live_or_404(self, run_id: str) -> LiveRun:
+    def live_or_404(self, run_id: str) -> LiveRun | RemoteRun:
         if run_id not in self.benches.runs:
             raise HTTPException(404, f"run {run_id} was not started from this console (see /runs/{run_id})")
         return self.benches.runs[run_id]
