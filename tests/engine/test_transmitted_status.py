@@ -1,0 +1,86 @@
+"""Anomalous data (issue 16): the smart-meter programmes (procedures/smart/) apply reverse flow, a continuous flow
+and a magnet on the simulated lab, poll each meter's M-Bus / Modbus interface for its status flags, and the
+transmitted_status check judges them against what the meter declares. The scenario knows each meter's truth: a
+meter that flags correctly passes, one that never raises a flag, raises it late or raises it falsely fails."""
+
+from pathlib import Path
+
+from meterlab.engine.control import RunState
+from meterlab.engine.prompts import AutoPrompter
+from meterlab.engine.session import execute
+from meterlab.reports.document import render_html
+from meterlab.reports.results import run_result
+
+from .test_end_to_end import EMC_CLOCK_SCALE, start
+
+HERE = Path(__file__).parent
+DATA = str((HERE / "data").relative_to(HERE.parents[1]))
+MBUS = "examples/meters/dn15-class2-pulses-mbus.yaml"
+MBUS_2 = f"{DATA}/dn15-pulses-mbus-2.yaml"
+MODBUS = "examples/meters/dn15-class2-pulses-modbus.yaml"
+NO_INTERFACE = "examples/meters/dn15-class2-sample3.yaml"
+
+
+def _run(tmp_path, procedure: str, meters: list[str], scenario: str):
+    store, register, run_id = start(tmp_path, procedure, meters, scenario, clock_scale=EMC_CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    result = run_result(store, run_id)
+    checks = [c for c in result["tests"][0]["checks"] if c["check"] == "transmitted_status"]
+    by_meter: dict[str, dict[str, dict]] = {}
+    for c in checks:
+        by_meter.setdefault(c["meter_serial"], {})[c["point"].split(" (")[0]] = c
+    return store, run_id, result, by_meter
+
+
+def _outcomes(checks: dict[str, dict]) -> dict[str, str]:
+    return {where: c["outcome"] for where, c in checks.items()}
+
+
+def test_reverse_flow_on_mbus_a_good_meter_passes_one_that_never_flags_fails(tmp_path):
+    store, run_id, result, checks = _run(tmp_path, "procedures/smart/reverse-flow-flagged.yaml",
+                                         [MBUS, MBUS_2, NO_INTERFACE], f"{DATA}/status-mbus-never-and-good.yaml")
+    good, bad = checks["WM15-2026-0103"], checks["WM15-2026-0101"]
+    assert _outcomes(good) == {"forward-flow": "pass", "reverse-flow-on": "pass", "reverse-flow-ended": "pass"}
+    raised = good["reverse-flow-on"]["details"]
+    assert raised["raised_at_s"] is not None and raised["raised_at_s"] <= raised["limit_s"]
+    assert raised["absent_until_s"] is not None  # seen absent first: the flag followed the condition
+    assert bad["reverse-flow-on"]["outcome"] == "fail"
+    assert "reverse_flow not raised within 60 s" in bad["reverse-flow-on"]["details"]["reasons"]
+    # its magnet flag stands from the start: a false flag where no condition is applied
+    assert bad["forward-flow"]["outcome"] == "fail" and "magnet" in bad["forward-flow"]["details"]["reasons"]
+    skipped = result["tests"][0]["skipped_checks"]
+    assert [(s["meter_serial"], s["check"]) for s in skipped] == [("WM15-2026-0003", "transmitted_status")]
+    assert "WM15-2026-0003" not in checks
+    html = render_html(store, run_id)
+    assert "transmitted_status" in html and "Checks not applicable" in html
+    assert store.verify() == []
+
+
+def test_magnet_on_modbus_good_never_and_false(tmp_path):
+    outcomes = {}
+    for kind in ("good", "never", "false"):
+        _, _, _, checks = _run(tmp_path / kind, "procedures/smart/magnet-flagged.yaml", [MODBUS],
+                               f"{DATA}/status-modbus-{kind}.yaml")
+        outcomes[kind] = checks["WM15-2026-0102"]
+    good, never, false = outcomes["good"], outcomes["never"], outcomes["false"]
+    assert _outcomes(good) == {"no-magnet": "pass", "magnet-on": "pass", "magnet-removed": "pass"}
+    assert good["magnet-on"]["details"]["interface"] == "modbus"
+    assert good["magnet-removed"]["details"]["clears"] == "latched"  # and it was still raised: declared latched
+    assert _outcomes(never) == {"no-magnet": "pass", "magnet-on": "fail", "magnet-removed": "fail"}
+    assert "magnet not raised within 30 s" in never["magnet-on"]["details"]["reasons"]
+    assert false["no-magnet"]["outcome"] == "fail"
+    assert "raised magnet, reverse_flow without the condition" in false["no-magnet"]["details"]["reasons"]
+
+
+def test_leak_on_mbus_a_late_meter_fails_a_good_one_passes(tmp_path):
+    _, _, _, checks = _run(tmp_path, "procedures/smart/leak-flagged.yaml", [MBUS, MBUS_2],
+                           f"{DATA}/status-mbus-late.yaml")
+    good, late = checks["WM15-2026-0103"], checks["WM15-2026-0101"]
+    assert _outcomes(good) == {"at-rest": "pass", "flow-shorter-than-declared": "pass",
+                               "continuous-flow-on": "pass", "flow-stopped": "pass"}
+    raised_s = good["continuous-flow-on"]["details"]["raised_at_s"]
+    # the simulated meter's 1 h of continuous flow (from the flow's start, with the watch), seen at the next poll
+    assert 3600 <= raised_s <= 3630 and good["continuous-flow-on"]["details"]["absent_until_s"] < 3600
+    assert late["continuous-flow-on"]["outcome"] == "fail"
+    assert "raised late" in late["continuous-flow-on"]["details"]["reasons"]
+    assert late["continuous-flow-on"]["details"]["raised_at_s"] >= 3600 + 600  # 10 min late, as the scenario says
