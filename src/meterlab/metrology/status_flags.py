@@ -6,8 +6,8 @@ A watch's phase says what the meter must show:
 - `without` (no condition applied): no flag at all, except one the meter raised earlier in the run and declares
   latched; anything else is a false flag (fail).
 - `during` (the condition applied from the watch's start): the condition's flag transmitted within the declared
-  condition_s + raise_within_s of the start, and kept while the condition lasts. A flag still absent at a poll
-  after that limit fails; one never seen before the watch ended short of the limit is inconclusive. The flag
+  condition_s + raise_within_s of the start, and kept while the condition lasts. A flag still absent at a poll at
+  or after that limit fails; one never seen before the watch ended short of the limit is inconclusive. The flag
   rose between the last poll without it and the first with it: if that interval straddles the limit, the polls
   cannot tell (inconclusive, poll more often).
 - `after` (the condition removed at the watch's start): a latched flag still raised at every poll; one that clears
@@ -69,7 +69,7 @@ def _during(polls, condition: str, declared: DeclaredFlag, figures: dict) -> Sta
     if first is None:
         last_s = polls[-1][0]
         figures["raised_at_s"] = None
-        if last_s > limit_s:
+        if last_s >= limit_s:
             return StatusJudged(Outcome.FAIL, figures, [f"{condition} not raised within {limit_s:g} s (still absent "
                                                         f"at {last_s:.0f} s)"])
         return StatusJudged(Outcome.INCONCLUSIVE, figures, [f"{condition} not raised by the last poll at {last_s:.0f} "
@@ -79,7 +79,7 @@ def _during(polls, condition: str, declared: DeclaredFlag, figures: dict) -> Sta
     figures["raised_at_s"] = round(raised_s, 3)
     figures["absent_until_s"] = None if before_s is None else round(before_s, 3)
     reasons = []
-    if before_s is not None and before_s > limit_s:
+    if before_s is not None and before_s >= limit_s:  # absent at the limit itself: not raised within it
         reasons.append(f"{condition} raised late: still absent at {before_s:.0f} s, declared within {limit_s:g} s")
     dropped = [t for t, flags in polls[first:] if condition not in flags]
     if dropped:
