@@ -44,7 +44,8 @@ def list_procedures(
     meter: list[Path] = typer.Option([], "--meter", metavar="FILE",
                                      help="Meter declaration for the points and rig time (one water and/or one gas "
                                           "meter); the example meters by default."),
-    folder: Path = typer.Option(Path("procedures"), help="Where the programmes are (r49/, r137/, safety/, smart/ inside)."),
+    folder: Path = typer.Option(Path("procedures"),
+                                help="Where the programmes are (r49/, r137/, safety/, smart/ inside)."),
     calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of certificates (for the method's volumes)."),
 ) -> None:
     """Each programme with its clause, reference method, bench, test points and estimated rig time."""

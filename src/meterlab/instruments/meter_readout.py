@@ -522,7 +522,8 @@ class StatusRegister(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     table: Literal["input", "holding"]
     address: int = Field(ge=0, le=0xFFFF)
-    flags: dict[int, Literal[METER_FLAGS]] = Field(min_length=1, description="bit (0..15) -> status flag")  # type: ignore[valid-type]
+    flags: dict[int, Literal[METER_FLAGS]] = Field(  # type: ignore[valid-type]
+        min_length=1, description="bit (0..15) -> status flag")
 
     @field_validator("flags")
     @classmethod

@@ -352,7 +352,8 @@ def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tu
                 results += check_data_transmission(serial, meter, measurements, extra["interfaces"][serial],
                                                    extra.get("between", []))
             elif check == "transmitted_status" and extra.get("interfaces", {}).get(serial, {}).get("interfaces"):
-                results += check_transmitted_status(serial, extra.get("status_watches", []), extra["interfaces"][serial])
+                results += check_transmitted_status(serial, extra.get("status_watches", []),
+                                                    extra["interfaces"][serial])
     if "safety" in checks:  # the safety tests are of the meter with the interface, not of every meter
         results += check_safety(extra, rule)
     return results
