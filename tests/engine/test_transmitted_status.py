@@ -5,13 +5,16 @@ meter that flags correctly passes, one that never raises a flag, raises it late 
 
 from pathlib import Path
 
+from meterlab.calibration.register import Register
 from meterlab.engine.control import RunState
 from meterlab.engine.prompts import AutoPrompter
-from meterlab.engine.session import execute
+from meterlab.engine.session import create_run, execute, load_inputs
+from meterlab.records.store import Store
 from meterlab.reports.document import render_html
+from meterlab.reports.readings import run_readings
 from meterlab.reports.results import run_result
 
-from .test_end_to_end import EMC_CLOCK_SCALE, start
+from .test_end_to_end import BENCH, EMC_CLOCK_SCALE, REPO, start
 
 HERE = Path(__file__).parent
 DATA = str((HERE / "data").relative_to(HERE.parents[1]))
@@ -84,3 +87,45 @@ def test_leak_on_mbus_a_late_meter_fails_a_good_one_passes(tmp_path):
     assert late["continuous-flow-on"]["outcome"] == "fail"
     assert "raised late" in late["continuous-flow-on"]["details"]["reasons"]
     assert late["continuous-flow-on"]["details"]["raised_at_s"] >= 3600 + 600  # 10 min late, as the scenario says
+
+
+def _roll_over_run(tmp_path, rolls_over: bool):
+    bench_text = BENCH.read_text(encoding="utf-8")
+    wired = "options: {primary_address: 1}"
+    assert wired in bench_text
+    bench = BENCH
+    if rolls_over:  # the lab declares that its meters' registers roll over: a backward step that fits is unwrapped
+        bench = BENCH.parent / f"sim-rolls-over-{tmp_path.name}.yaml"  # beside sim.yaml: its relative paths hold
+        bench.write_text(bench_text.replace(wired, "options: {primary_address: 1, register_rolls_over: true}"))
+    try:
+        inputs = load_inputs(REPO / "procedures/smart/register-roll-over.yaml",
+                             [REPO / "examples/meters/dn15-class2-mbus.yaml"], bench,
+                             REPO / DATA / "status-roll-over.yaml")
+        store = Store(str(tmp_path / "records.db"))
+        register = Register.load(REPO / "calibration")
+        run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=EMC_CLOCK_SCALE)
+        return store, run_id, execute(store, run_id, prompter=AutoPrompter(), register=register)
+    finally:
+        if bench != BENCH:
+            bench.unlink()
+
+
+def test_a_register_rolling_over_mid_measurement_is_unwrapped_where_the_bench_declares_it(tmp_path):
+    store, run_id, state = _roll_over_run(tmp_path, rolls_over=True)
+    assert state is RunState.COMPLETED
+    [measurement] = [e.payload for e in store.entries(run_id, kinds=["measurement"])]
+    [row] = measurement["meters"]
+    assert row["outcome"] == "pass" and abs(row["error_pct"] - 0.1) < 0.3  # the truth at Q3: +0.1 %
+    readings = [r for _, r in run_readings(store, run_id)]
+    assert readings[0]["value"] > 999_900 and readings[-1]["value"] > 1_000_000  # unwrapped, not ~0
+    assert readings[-1]["source"]["raw_value"] < 100_000  # what the meter sent: its register past the roll-over
+    # (the end reading kept is the repeat read that confirms the register at rest: the `rolled_over` flag marks only
+    # the read that unwrapped, so it is not on the recorded reading)
+
+
+def test_a_roll_over_the_bench_does_not_declare_is_refused_never_recorded(tmp_path):
+    store, run_id, state = _roll_over_run(tmp_path, rolls_over=False)
+    assert state is RunState.FAILED
+    failed = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]
+    assert "implausible value refused" in failed["error"] and "backward" in failed["error"]
+    assert [e.payload for e in store.entries(run_id, kinds=["measurement"])] == []
