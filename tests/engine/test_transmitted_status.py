@@ -129,3 +129,21 @@ def test_a_roll_over_the_bench_does_not_declare_is_refused_never_recorded(tmp_pa
     failed = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]
     assert "implausible value refused" in failed["error"] and "backward" in failed["error"]
     assert [e.payload for e in store.entries(run_id, kinds=["measurement"])] == []
+
+
+def test_a_flat_battery_is_transmitted_in_the_mbus_status_byte_and_flagged_where_nothing_is_applied(tmp_path):
+    store, run_id, _, checks = _run(tmp_path, "procedures/smart/magnet-flagged.yaml", [MBUS, MBUS_2],
+                                    f"{DATA}/status-mbus-low-battery.yaml")
+    flat, good = checks["WM15-2026-0101"], checks["WM15-2026-0103"]
+    # the bench's magnet is wired to meter1 (instruments/sim.yaml): meter2 is not judged on it, and says why
+    assert _outcomes(good) == {"no-magnet": "pass", "magnet-on": "inconclusive", "magnet-removed": "inconclusive"}
+    assert "not applied to this meter" in good["magnet-on"]["details"]["reasons"]
+    # a meter under test with a flat battery: the lab sees it before the magnet (change the battery, test again)
+    assert flat["no-magnet"]["outcome"] == "fail" and "power_low" in flat["no-magnet"]["details"]["reasons"]
+    assert flat["magnet-on"]["outcome"] == "pass"  # its magnet flag is judged on its own
+    [watch] = [e.payload for e in store.entries(run_id, kinds=["status_watch"]) if e.payload["phase"] == "without"]
+    datasets = watch["meters"]["WM15-2026-0101"]["interfaces"][0]["datasets"]
+    assert all(d["status"] & 0x04 and d["flags"] == ["power_low"] for d in datasets)  # EN 13757-3 status bit 2
+    assert all("power_low" in d["reading"]["status"]["flags"] for d in datasets)  # and in the reading format
+    good_datasets = watch["meters"]["WM15-2026-0103"]["interfaces"][0]["datasets"]
+    assert all(d["status"] == 0 and d["flags"] == [] for d in good_datasets)

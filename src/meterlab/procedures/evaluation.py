@@ -282,17 +282,31 @@ def check_data_transmission(serial: str, meter: Meter, measurements: list[dict],
     return results
 
 
+# conditions applied by a held disturbance, which reaches only the meters its generator is wired to
+HELD_CONDITIONS = {"magnet": "magnetic_field"}
+
+
 def check_transmitted_status(serial: str, watches: list[dict], declared: dict) -> list[CheckResult]:
     """Per watch_status step and interface: the status flags the meter transmitted, against the condition the
     step applied and the flags the meter declares (metrology/status_flags.py). `declared`: its `status_flags`
     (flag -> DeclaredFlag fields). A flag the meter declares latched, once raised, may stand in later watches."""
     flags = {name: DeclaredFlag.model_validate(spec) for name, spec in (declared.get("status_flags") or {}).items()}
-    results, latched = [], frozenset()
+    results, latched, not_reached = [], frozenset(), set()
     for watch in watches:
         watched = (watch.get("meters") or {}).get(serial)
         if not watched:
             continue
         condition = watch["condition"]
+        held_kind = HELD_CONDITIONS.get(condition)
+        if held_kind and watch["phase"] == "during" and held_kind not in watched.get("under", ()):
+            not_reached.add(condition)
+        if condition in not_reached:
+            where = f"{watch.get('step_label')} ({watch['phase']}, {condition})"
+            results.append(CheckResult("transmitted_status", serial, Outcome.INCONCLUSIVE, where, {
+                "phase": watch["phase"], "condition": condition,
+                "reasons": f"the {held_kind} was not applied to this meter (its source is wired to another meter in "
+                           f"the bench file): nothing to judge"}))
+            continue
         for interface in watched["interfaces"]:
             judged = judge_watch(interface["datasets"], watched["t_start_s"], watch["phase"], condition,
                                  flags.get(condition) if condition else None, latched)

@@ -109,9 +109,21 @@ class TransmissionWatch:
         left = start + duration_s - self.clock.now()
         if left > 0:
             self.wait(left, guard=guard)
-        return {serial: {"t_start_s": start, "interfaces": [{**_described(source), "datasets": datasets[(serial, i)]}
-                                                            for i, source in enumerate(lst)]}
+        return {serial: {"t_start_s": start, "under": self._held_at(serials.index(serial) + 1),
+                         "interfaces": [{**_described(source), "datasets": datasets[(serial, i)]}
+                                        for i, source in enumerate(lst)]}
                 for serial, lst in sources.items()}
+
+    def _held_at(self, position: int) -> list[str]:
+        """The kinds of the held disturbances whose generator is wired to the meter at `position` (a magnet is
+        held at one meter, not at every meter of the line)."""
+        meter = f"{self.meter_prefix}{position}"
+        kinds = self.__dict__.get("_held_kinds", {})
+        def wired(generator: Any) -> bool:
+            return any(str(w).split(".")[0] == meter for w in (getattr(generator, "wiring", None) or {}).values())
+
+        return sorted({kinds[label] for label, generator in self.held_disturbances().items()
+                       if label in kinds and wired(generator)})
 
     def _watch_start(self, serials: list[str], disturbance: tuple[str, dict] | None) -> None:
         """Before a disturbed measurement's disturbance starts: the first poll of every interface. A measurement
