@@ -22,6 +22,7 @@ MBUS = "examples/meters/dn15-class2-pulses-mbus.yaml"
 MBUS_2 = f"{DATA}/dn15-pulses-mbus-2.yaml"
 MODBUS = "examples/meters/dn15-class2-pulses-modbus.yaml"
 NO_INTERFACE = "examples/meters/dn15-class2-sample3.yaml"
+GAS_BENCH = REPO / "instruments" / "sim-gas.yaml"
 
 
 def _run(tmp_path, procedure: str, meters: list[str], scenario: str):
@@ -147,3 +148,24 @@ def test_a_flat_battery_is_transmitted_in_the_mbus_status_byte_and_flagged_where
     assert all("power_low" in d["reading"]["status"]["flags"] for d in datasets)  # and in the reading format
     good_datasets = watch["meters"]["WM15-2026-0103"]["interfaces"][0]["datasets"]
     assert all(d["status"] == 0 and d["flags"] == [] for d in good_datasets)
+
+
+def test_valve_state_on_a_smart_gas_meter_flagged_and_not(tmp_path):
+    results = {}
+    for name, scenario in (("good", "examples/scenarios/g4-smart-safety.yaml"),
+                           ("never", f"{DATA}/status-g4-valve-never.yaml")):
+        inputs = load_inputs(REPO / "procedures/smart/valve-closed-flagged.yaml",
+                             [REPO / "examples/meters/g4-smart-modbus.yaml"], GAS_BENCH, REPO / scenario)
+        (tmp_path / name).mkdir()
+        store = Store(str(tmp_path / name / "records.db"))
+        register = Register.load(REPO / "calibration")
+        run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=EMC_CLOCK_SCALE)
+        assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+        checks = [c for c in run_result(store, run_id)["tests"][0]["checks"] if c["check"] == "transmitted_status"]
+        results[name] = {c["point"].split(" (")[0]: c for c in checks}
+    good, never = results["good"], results["never"]
+    assert _outcomes(good) == {"valve-open": "pass", "valve-closing": "pass", "valve-left-closed": "pass"}
+    # the excess flow's 30 s dwell and the valve's 1 s travel (the scenario's meter), seen at the next 5 s poll
+    assert 31 <= good["valve-closing"]["details"]["raised_at_s"] <= 41
+    assert never["valve-closing"]["outcome"] == "fail" and never["valve-left-closed"]["outcome"] == "fail"
+    assert "valve_closed not raised within 41 s" in never["valve-closing"]["details"]["reasons"]
