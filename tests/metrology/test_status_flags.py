@@ -1,6 +1,8 @@
 """Judging transmitted status flags (metrology/status_flags.py): raised in time, not raised falsely, cleared or
 latched as declared; polls that cannot tell are inconclusive, never a pass."""
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -71,3 +73,22 @@ def test_no_valid_dataset_or_no_declaration_is_inconclusive():
 def test_a_declaration_that_clears_says_when():
     with pytest.raises(ValidationError, match="clear_within_s"):
         DeclaredFlag(raise_within_s=1, clears="on_condition_end")
+
+
+def test_a_declaration_with_status_flags_needs_an_interface_and_names_the_line(tmp_path):
+    from meterlab.errors import InputFileError
+    from meterlab.metrology.declarations import load_meter
+
+    text = (Path(__file__).resolve().parents[2] / "examples/meters/dn15-class2-pulses-mbus.yaml").read_text()
+    without = text.replace("interfaces:\n  - kind: mbus\n    transmits: [volume, status, software_id, access_number]\n",
+                           "")
+    assert without != text
+    path = tmp_path / "meter.yaml"
+    path.write_text(without)
+    with pytest.raises(InputFileError, match="status_flags are transmitted over an interface"):
+        load_meter(path)
+    path.write_text(text.replace("clears: latched", "clears: sometimes"))
+    with pytest.raises(InputFileError, match="status_flags"):
+        load_meter(path)
+    example, _ = load_meter(Path(__file__).resolve().parents[2] / "examples/meters/dn15-class2-pulses-mbus.yaml")
+    assert set(example.status_flags) == {"reverse_flow", "leak", "magnet", "power_low"}
