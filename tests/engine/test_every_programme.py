@@ -28,7 +28,10 @@ BENCHES = {"water": REPO / SIMULATED_BENCH, "gas": REPO / SIMULATED_GAS_BENCH}
 EXAMPLE_METER = {"water": "examples/meters/dn15-class2.yaml", "gas": "examples/meters/g4-diaphragm.yaml"}
 FOR_CLASS = {"T50": "examples/meters/dn25-class1.yaml"}  # programmes written for another temperature class
 LEFT_OUT = REPO / "procedures/r137/durability.yaml"
-PROGRAMMES = sorted(p for p in REPO.glob("procedures/r*/*.yaml") if p != LEFT_OUT)
+# the smart-meter anomalous-data programmes measure no error: with the example meter (no interface) they run through
+# and their check is skipped, saying why (tests/engine/test_transmitted_status.py judges meters with interfaces)
+PROGRAMMES = sorted(p for p in [*REPO.glob("procedures/r*/*.yaml"), *REPO.glob("procedures/smart/*.yaml")]
+                    if p != LEFT_OUT)
 
 
 def _meter(procedure) -> Path:

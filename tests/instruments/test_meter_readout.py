@@ -385,11 +385,13 @@ def test_modbus_meter_reads_its_register_after_flow(lab, rig, flowed):
     assert modbus_meter.read_volume_l() == pytest.approx(lab.world.read("meter1.register_l"), abs=1e-9)
     assert modbus_meter.serial_number() == "1"  # digits of EXACT-1
     # the volume of the generic_uint32_ml table is in input registers; holding 0-2 and input 4-5 are the smart
-    # meter's meter factor, display mode and software identification (what a fuzz campaign reads), nothing beyond
+    # meter's meter factor, display mode and software identification (what a fuzz campaign reads), input 6 its
+    # status flags (none raised here), nothing beyond
     with pytest.raises(InstrumentError, match="illegal address"):
         modbus_meter.transport.read_holding_registers(3, 2)
+    assert modbus_meter.transport.read_input_registers(6, 1) == [0]
     with pytest.raises(InstrumentError, match="illegal address"):
-        modbus_meter.transport.read_input_registers(6, 1)
+        modbus_meter.transport.read_input_registers(7, 1)
     with pytest.raises(InstrumentError, match="illegal function"):
         modbus_meter.transport.read_coils(0)
 

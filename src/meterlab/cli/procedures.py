@@ -14,12 +14,14 @@ from rich.table import Table
 from meterlab.errors import MeterlabError
 from meterlab.instruments.bench import SIMULATED_BENCH, SIMULATED_GAS_BENCH
 
-procedures_app = typer.Typer(help="The test programmes (procedures/r49, procedures/r137, procedures/safety).",
+procedures_app = typer.Typer(help="The test programmes (procedures/r49, procedures/r137, procedures/safety, "
+                                  "procedures/smart).",
                              no_args_is_help=True)
 # Piped output gets Rich's 80 columns, too narrow for the table; a terminal keeps its own width.
 console = Console() if sys.stdout.isatty() else Console(width=140)
 
-STANDARDS = {"r49": "OIML R 49", "r137": "OIML R 137", "safety": "smart gas meters' shut-off functions"}
+STANDARDS = {"r49": "OIML R 49", "r137": "OIML R 137", "safety": "smart gas meters' shut-off functions",
+             "smart": "smart meters' anomalous data (status flags transmitted)"}
 EXAMPLE_METERS = {"water": Path("examples/meters/dn15-class2.yaml"), "gas": Path("examples/meters/g4-diaphragm.yaml")}
 BENCHES = {"water": SIMULATED_BENCH, "gas": SIMULATED_GAS_BENCH}
 BENCH_KIND = {"gravimetric": "water rig", "master_meter": "water rig", "volumetric": "water rig",
@@ -38,11 +40,12 @@ class Row:
 
 @procedures_app.command("list")
 def list_procedures(
-    standard: str | None = typer.Option(None, help="r49, r137 or safety; all when omitted."),
+    standard: str | None = typer.Option(None, help="r49, r137, safety or smart; all when omitted."),
     meter: list[Path] = typer.Option([], "--meter", metavar="FILE",
                                      help="Meter declaration for the points and rig time (one water and/or one gas "
                                           "meter); the example meters by default."),
-    folder: Path = typer.Option(Path("procedures"), help="Where the programmes are (r49/, r137/, safety/ inside)."),
+    folder: Path = typer.Option(Path("procedures"),
+                                help="Where the programmes are (r49/, r137/, safety/, smart/ inside)."),
     calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of certificates (for the method's volumes)."),
 ) -> None:
     """Each programme with its clause, reference method, bench, test points and estimated rig time."""

@@ -17,6 +17,7 @@ from meterlab.procedures.schema import (
     Stabilise,
     StopFlow,
     Wait,
+    WatchStatus,
 )
 from meterlab.procedures.severities import cycle_segments, load_severities, resolve
 from meterlab.rigs.water_gravimetric import standing_start_of
@@ -52,7 +53,7 @@ def action_seconds(action, meter, method, resolution_l: float, readout: str,
         return volume_l / q * 3.6, row
     if isinstance(step, (Stabilise, SetWaterConditions)):
         return step.for_s, row
-    if isinstance(step, (Wait, MeasurePressureLoss)):
+    if isinstance(step, (Wait, MeasurePressureLoss, WatchStatus)):
         return step.duration_s, row
     if isinstance(step, StopFlow):
         return step.settle_s, row

@@ -52,6 +52,7 @@ from meterlab.procedures.schema import (
     Stabilise,
     StopFlow,
     Wait,
+    WatchStatus,
 )
 from meterlab.procedures.severities import cycle_segments, resolve
 from meterlab.records.store import Store
@@ -213,10 +214,10 @@ class Runner:
             RunFlow: self._run_flow, ApplyDisturbance: self._disturbance, Evaluate: self._evaluate,
             StopFlow: self._stop_flow, ReleaseDisturbance: self._release, ClimateCycle: self._climate_cycle,
             SetWaterConditions: self._set_water_conditions, MeasurePressureLoss: self._measure_pressure_loss,
-            SafetyTest: self._safety_test,
+            SafetyTest: self._safety_test, WatchStatus: self._watch_status,
         }
         result = self._riding_out(action, handlers[type(step)])
-        if not isinstance(step, (MeasureError, Evaluate, MeasurePressureLoss, SafetyTest)):
+        if not isinstance(step, (MeasureError, Evaluate, MeasurePressureLoss, SafetyTest, WatchStatus)):
             self._commit(action, "action_done", {"label": action.label, **(result or {})})
 
     def _riding_out(self, action: Action, do: Any) -> Any:
@@ -399,6 +400,23 @@ class Runner:
         profile = load_safety_profile(self.procedure.safety_profile)
         self._commit(action, "safety_test", run_safety_test(self, action, profile))
 
+    def _watch_status(self, action: Action) -> None:
+        """Poll the status flags the meters transmit (rigs/transmission.py); a rig that cannot poll interfaces
+        waits out the step and records that nothing was polled (the check is then inconclusive)."""
+        step: WatchStatus = action.step
+        watch = getattr(self.rig, "watch_status", None)
+        if watch is None:
+            self.rig.wait(step.duration_s, guard=self.checkpoint)
+            meters = {}
+        else:
+            meters = watch([serial for serial, _ in self.meters], step.duration_s, step.poll_interval_s,
+                           self.checkpoint)
+        self._commit(action, "status_watch", {"step_label": action.label, "phase": step.phase,
+                                              "condition": step.condition, "duration_s": step.duration_s,
+                                              "poll_interval_s": step.poll_interval_s,
+                                              "held_disturbances": sorted(self.rig.held_disturbances()),
+                                              "meters": meters})
+
     def _release(self, action: Action) -> dict:
         was_on = self.rig.release_disturbance(action.step.held)
         return {"released": action.step.held, "was_on": was_on}
@@ -451,8 +469,10 @@ class Runner:
         return {"pressure_loss": [e.payload for e in self.store.entries(self.run_id, kinds=["pressure_loss"])],
                 "prompts": prompts, "pressure_loss_limits": self._pressure_loss_limits(),
                 "safety": [e.payload for e in self.store.entries(self.run_id, kinds=["safety_test"])],
-                "interfaces": {s: {"interfaces": [i.kind for i in d.interfaces], "scale_interval_l": d.scale_interval_l}
+                "interfaces": {s: {"interfaces": [i.kind for i in d.interfaces], "scale_interval_l": d.scale_interval_l,
+                                   "status_flags": {f: v.model_dump() for f, v in d.status_flags.items()}}
                                for s, d in self.declarations.items()},
+                "status_watches": [e.payload for e in self.store.entries(self.run_id, kinds=["status_watch"])],
                 "between": self._between_transmissions()}
 
     def _between_transmissions(self) -> list[dict]:

@@ -69,6 +69,7 @@ L_PER_M3_EXPONENT = 3  # 1 m³ = 10^3 L
 MEDIA = {0x00: "other", 0x02: "electricity", 0x03: "gas", 0x04: "heat", 0x06: "warm water",
          0x07: "water", 0x15: "hot water", 0x16: "cold water"}  # [U] beyond 03/04/06/07
 FUNCTIONS = ("instantaneous", "maximum", "minimum", "value during error state")
+STATUS_POWER_LOW = 0x04  # status byte bit 2 [U]
 STATUS_BITS = {0x04: "power low", 0x08: "permanent error", 0x10: "temporary error"}  # [U]
 APPLICATION_STATUS = {1: "application busy", 2: "application error", 3: "abnormal condition / alarm"}  # [U]
 APPLICATION_ERRORS = {  # [U] CI 0x70 error byte

@@ -85,6 +85,11 @@ class MBusOptions(BaseModel):
                                       "capacity, tables/mbus-records.yaml): a backward step that fits is unwrapped")
 
 
+# Status flags a meter may transmit (the reading format's, meter-reading-v1.json, less meterlab's own rolled_over)
+METER_FLAGS = ("reverse_flow", "leak", "magnet", "tamper", "power_low", "valve_closed")
+ERROR_FLAGS_VIFE = 0x17  # VIF FD, VIFE 17: error flags (binary) [U]
+
+
 class MBusRecordLimits(BaseModel):
     """Plausibility of volume records by their coding (tables/mbus-records.yaml)."""
 
@@ -94,6 +99,17 @@ class MBusRecordLimits(BaseModel):
     rollover_by_data_field: dict[int, int]
     real_max_m3: float = Field(gt=0)
     max_step_fraction: float = Field(gt=0, le=1)
+    error_flags: dict[int, Literal[METER_FLAGS]] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="bit of the error-flags record (VIF FD 17) -> status flag")
+
+    def flags_of(self, telegram: mbus.Telegram) -> list[str]:
+        """The status flags a telegram transmits: its status byte's power_low and its error-flags record's bits."""
+        flags = {"power_low"} if telegram.status & mbus.STATUS_POWER_LOW else set()
+        record = next((r for r in telegram.records if r.vif == 0xFD and r.vifes[:1] == bytes((ERROR_FLAGS_VIFE,))),
+                      None)
+        bits = int.from_bytes(record.data, "little") if record is not None else 0
+        flags |= {name for bit, name in self.error_flags.items() if bits >> bit & 1}
+        return sorted(flags)
 
     def limits(self, record: mbus.Record, rolls_over: bool) -> CounterLimits:
         """Limits of the record's raw value (counts of its VIF unit): its capacity, or real_max_m3 for reals
@@ -287,14 +303,16 @@ class MBusMeter(MessageInstrument):
         self._fcb[address] = not fcb
         record = telegram.volume_record
         try:  # the dataset in the one reading format too (readings export), where the telegram fits it
-            reading = mbus_reading(telegram, timestamp=datetime.now(UTC), instrument=self.name)
+            reading = mbus_reading(telegram, timestamp=datetime.now(UTC), instrument=self.name,
+                                   flags=MBUS_RECORD_LIMITS.flags_of(telegram))
         except ReadingFormatError:
             reading = None
         return {"integrity": "valid", "raw": self._last_rsp.hex(), "why": None, "reading": reading,
                 "volume_l": record.volume_l if record is not None else None,
                 "resolution_l": record.volume_step_l if record is not None else None,
                 "access_number": telegram.access_number, "identification": str(telegram.identification),
-                "software": f"{telegram.manufacturer} version {telegram.version}", "status": telegram.status}
+                "software": f"{telegram.manufacturer} version {telegram.version}", "status": telegram.status,
+                "flags": MBUS_RECORD_LIMITS.flags_of(telegram)}
 
     def identify(self) -> str:
         """Identity of the meter at the default address (else the lowest wired one), from its telegram."""
@@ -498,6 +516,29 @@ class SafetyRegisters(BaseModel):
         raise KeyError(f"no event code for {cause!r}; the map has {sorted(self.event_codes.values())}")
 
 
+class StatusRegister(BaseModel):
+    """A meter's status register (tables/modbus-meters.yaml `status:`): one 16-bit register, a flag per bit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    table: Literal["input", "holding"]
+    address: int = Field(ge=0, le=0xFFFF)
+    flags: dict[int, Literal[METER_FLAGS]] = Field(  # type: ignore[valid-type]
+        min_length=1, description="bit (0..15) -> status flag")
+
+    @field_validator("flags")
+    @classmethod
+    def _bits(cls, flags: dict[int, str]) -> dict[int, str]:
+        if any(not 0 <= bit <= 15 for bit in flags):
+            raise ValueError("status bits are 0..15")
+        return flags
+
+    def decode(self, word: int) -> list[str]:
+        return sorted(name for bit, name in self.flags.items() if word >> bit & 1)
+
+    def encode(self, flags: frozenset[str] | set[str]) -> int:
+        return sum(1 << bit for bit, name in self.flags.items() if name in flags)
+
+
 class ModbusMeterModel(BaseModel):
     """One model's register map: its volume register and serial number (and, for a smart gas meter, its valve
     block), with its source and confidence."""
@@ -509,6 +550,7 @@ class ModbusMeterModel(BaseModel):
     volume: VolumeRegister
     serial: SerialRegister
     safety: SafetyRegisters | None = None
+    status: StatusRegister | None = Field(None, description="the status flags the meter transmits")
 
 
 class ModbusMeterTable(BaseModel):
@@ -692,6 +734,9 @@ class ModbusMeter(ModbusInstrument):
         try:
             registers = self.transport.read_registers(volume.registers_table, volume.address, 2)
             serial = self.serial_number()
+            status = self.model.status
+            word = None if status is None else self.transport.read_registers(RegisterTable(status.table),
+                                                                             status.address, 1)[0]
         except InstrumentTimeout as exc:
             return {"integrity": "no_answer", "raw": "", "why": str(exc)}
         except InstrumentReplyError as exc:
@@ -702,7 +747,7 @@ class ModbusMeter(ModbusInstrument):
         return {"integrity": "valid", "raw": "".join(f"{r:04x}" for r in registers), "why": None,
                 "volume_l": volume.to_litres(value) if isinstance(value, int | float) else None,
                 "resolution_l": self.volume_resolution_l, "access_number": None, "identification": serial,
-                "software": None, "status": None}
+                "software": None, "status": word, "flags": None if word is None else status.decode(word)}
 
     def identify(self) -> str:
         return (f"Modbus meter ({self.options.model}) at {self.transport.endpoint} unit {self.transport.unit}: "

@@ -59,6 +59,30 @@ class Interface(BaseModel):
         return {"kind": data} if isinstance(data, str) else data
 
 
+# The anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md); the names are those of
+# the reading format's status flags (instruments/readings/meter-reading-v1.json).
+STATUS_FLAGS = ("reverse_flow", "leak", "magnet", "tamper", "power_low", "valve_closed")
+
+
+class DeclaredFlag(BaseModel):
+    """How the manufacturer declares the meter flags one condition: what the transmitted_status check holds it to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    condition_s: float = Field(0.0, ge=0, description="how long the condition lasts before the meter calls it one "
+                                                       "(leak: the continuous-flow time it declares)")
+    raise_within_s: float = Field(ge=0, description="from then, the flag is transmitted within this many seconds")
+    clears: Literal["latched", "on_condition_end"] = Field(
+        description="latched: the flag stays raised after the condition ended (until a reset); on_condition_end: it "
+                    "clears within clear_within_s")
+    clear_within_s: float | None = Field(None, ge=0, description="on_condition_end: seconds to clear")
+
+    @model_validator(mode="after")
+    def _clearing(self) -> DeclaredFlag:
+        if (self.clears == "on_condition_end") != (self.clear_within_s is not None):
+            raise ValueError("clears: on_condition_end goes with clear_within_s (and clear_within_s with it)")
+        return self
+
+
 class MeterDeclaration(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     serial: SafeName
@@ -96,6 +120,10 @@ class MeterDeclaration(BaseModel):
         default_factory=list, description="communication interfaces whose transmitted data the disturbance tests "
                                           "check: [mbus], [modbus] or [{kind: mbus, transmits: [...]}]")
 
+    status_flags: dict[Literal[STATUS_FLAGS], DeclaredFlag] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="the status flags the meter transmits over its interfaces and how "
+                                          "(docs/anomalous-data.md): {reverse_flow: {raise_within_s, clears}, ...}")
+
     @model_validator(mode="after")
     def _fields_of_kind(self) -> MeterDeclaration:
         needed, foreign = (WATER_FIELDS, GAS_FIELDS) if self.kind == "water" else (GAS_FIELDS, WATER_FIELDS)
@@ -111,6 +139,8 @@ class MeterDeclaration(BaseModel):
             raise ValueError(f"{', '.join(stray)} belong to the other kind of meter, not a {self.kind} meter")
         if self.readout == "pulses" and self.pulse_value_l is None:
             raise ValueError("readout: pulses needs pulse_value_l")
+        if self.status_flags and not self.interfaces:
+            raise ValueError("status_flags are transmitted over an interface: declare it under interfaces:")
         kinds = [i.kind for i in self.interfaces]
         if len(set(kinds)) != len(kinds):
             raise ValueError("interfaces: each kind once (a meter has one M-Bus and one Modbus interface at most)")

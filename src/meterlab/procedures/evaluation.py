@@ -25,6 +25,8 @@ from meterlab.metrology.indication import (
 from meterlab.metrology.meters import GasMeter, WaterMeter
 from meterlab.metrology.profiles import Value
 from meterlab.metrology import transmission
+from meterlab.metrology.declarations import DeclaredFlag
+from meterlab.metrology.status_flags import judge_watch
 from meterlab.metrology.safety import ObservedTime, judge_leak, judge_no_shut_off, judge_time, judge_transmitted_time
 
 Meter = WaterMeter | GasMeter
@@ -280,12 +282,54 @@ def check_data_transmission(serial: str, meter: Meter, measurements: list[dict],
     return results
 
 
+# conditions applied by a held disturbance, which reaches only the meters its generator is wired to
+HELD_CONDITIONS = {"magnet": "magnetic_field"}
+
+
+def check_transmitted_status(serial: str, watches: list[dict], declared: dict) -> list[CheckResult]:
+    """Per watch_status step and interface: the status flags the meter transmitted, against the condition the
+    step applied and the flags the meter declares (metrology/status_flags.py). `declared`: its `status_flags`
+    (flag -> DeclaredFlag fields). A flag the meter declares latched, once raised, may stand in later watches."""
+    flags = {name: DeclaredFlag.model_validate(spec) for name, spec in (declared.get("status_flags") or {}).items()}
+    results, latched, not_reached = [], frozenset(), set()
+    for watch in watches:
+        watched = (watch.get("meters") or {}).get(serial)
+        if not watched:
+            continue
+        condition = watch["condition"]
+        held_kind = HELD_CONDITIONS.get(condition)
+        if held_kind and watch["phase"] == "during" and held_kind not in watched.get("under", ()):
+            not_reached.add(condition)
+        if condition in not_reached:
+            where = f"{watch.get('step_label')} ({watch['phase']}, {condition})"
+            results.append(CheckResult("transmitted_status", serial, Outcome.INCONCLUSIVE, where, {
+                "phase": watch["phase"], "condition": condition,
+                "reasons": f"the {held_kind} was not applied to this meter (its source is wired to another meter in "
+                           f"the bench file): nothing to judge"}))
+            continue
+        for interface in watched["interfaces"]:
+            judged = judge_watch(interface["datasets"], watched["t_start_s"], watch["phase"], condition,
+                                 flags.get(condition) if condition else None, latched)
+            where = f"{watch.get('step_label')} ({watch['phase']}{', ' + condition if condition else ''}), " \
+                    f"{interface['kind']}"
+            results.append(CheckResult("transmitted_status", serial, judged.outcome, where,
+                                       {**judged.figures, "interface": interface["kind"],
+                                        "reasons": "; ".join(judged.reasons) or None}))
+            seen = {f for d in interface["datasets"] if d.get("integrity") == "valid" for f in d.get("flags") or ()}
+            latched |= {f for f in seen if f in flags and flags[f].clears == "latched"}
+    if not results:
+        results.append(CheckResult("transmitted_status", serial, Outcome.INCONCLUSIVE, None,
+                                   {"reasons": "no watch_status step polled the declared interface(s)"}))
+    return results
+
+
+NO_INTERFACE = "the meter declares no communication interface (declaration `interfaces:`): nothing to judge"
+
+
 def skipped_checks(checks: list[str], declared: dict[str, dict], serials: list[str]) -> list[dict]:
     """The checks that do not apply to a meter, and why (a meter without an interface has no transmitted data)."""
-    if "data_transmission" not in checks:
-        return []
-    return [{"check": "data_transmission", "meter_serial": s,
-             "why": "the meter declares no communication interface (declaration `interfaces:`): nothing to judge"}
+    return [{"check": check, "meter_serial": s, "why": NO_INTERFACE}
+            for check in ("data_transmission", "transmitted_status") if check in checks
             for s in serials if not declared.get(s, {}).get("interfaces")]
 
 
@@ -321,6 +365,9 @@ def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tu
             elif check == "data_transmission" and extra.get("interfaces", {}).get(serial, {}).get("interfaces"):
                 results += check_data_transmission(serial, meter, measurements, extra["interfaces"][serial],
                                                    extra.get("between", []))
+            elif check == "transmitted_status" and extra.get("interfaces", {}).get(serial, {}).get("interfaces"):
+                results += check_transmitted_status(serial, extra.get("status_watches", []),
+                                                    extra["interfaces"][serial])
     if "safety" in checks:  # the safety tests are of the meter with the interface, not of every meter
         results += check_safety(extra, rule)
     return results

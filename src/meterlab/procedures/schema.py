@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from meterlab.errors import DeclarationError, InputFileError
+from meterlab.metrology.declarations import STATUS_FLAGS
 from meterlab.metrology.profiles import ProfileName, Window, load_profile, profile_path
 from meterlab.metrology.safety import load_safety_profile
 from meterlab.quantities import DURATION_S, FLOWRATE_M3H, POSITIVE_DURATION_S, TEMPERATURE_C, VOLUME_L, AsTuple
@@ -39,7 +40,9 @@ PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
                           "power_frequency_magnetic_field", "voltage_variation"]
 Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault", "wme", "durability_shift",
-                "pressure_loss", "no_leak", "safety", "data_transmission"]
+                "pressure_loss", "no_leak", "safety", "data_transmission", "transmitted_status"]
+# the anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md)
+StatusFlag = Literal[STATUS_FLAGS]  # type: ignore[valid-type]
 
 
 class _Step(BaseModel):
@@ -147,6 +150,30 @@ class Soak(_FromSeverity):
 class Wait(_Step):
     kind: Literal["wait"] = "wait"
     duration_s: POSITIVE_DURATION_S
+
+
+class WatchStatus(_Step):
+    """Poll the status flags every meter with a declared interface transmits, for `duration_s`, every
+    `poll_interval_s`, the rig left as the steps before set it (a flow runs on, a held field stays): the
+    transmitted_status check judges the polls. `phase` says what the meter must show: `without` (no condition
+    applied: no flag), `during` (`condition` applied: its flag raised within the time the meter declares),
+    `after` (`condition` removed: its flag cleared, or still raised if the meter declares it latched)."""
+
+    kind: Literal["watch_status"] = "watch_status"
+    phase: Literal["without", "during", "after"]
+    condition: StatusFlag | None = Field(None, description="the anomaly applied (during) or just removed (after)")
+    duration_s: POSITIVE_DURATION_S
+    poll_interval_s: POSITIVE_DURATION_S = Field(10.0, description="lab choice: the flag's time is known to this")
+
+    @model_validator(mode="after")
+    def _condition(self) -> WatchStatus:
+        if self.phase != "without" and self.condition is None:
+            raise ValueError(f"phase {self.phase} names the condition (reverse_flow, leak, magnet, ...)")
+        if self.phase == "without" and self.condition is not None:
+            raise ValueError("phase without applies no condition: leave condition out")
+        if self.poll_interval_s > self.duration_s:
+            raise ValueError("poll_interval_s is longer than duration_s")
+        return self
 
 
 class RunFlow(_PointRef):
@@ -278,7 +305,8 @@ class ForEachMeter(_Step):
 
 STEP_TYPES = {cls.model_fields["kind"].default: cls for cls in
               (Prompt, SetFlow, StopFlow, Stabilise, MeasureError, SetClimate, ClimateCycle, Soak, Wait, RunFlow,
-               SetWaterConditions, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, SafetyTest, Evaluate,
+               SetWaterConditions, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, SafetyTest, WatchStatus,
+               Evaluate,
                ForEachPoint, ForEachMeter)}
 
 

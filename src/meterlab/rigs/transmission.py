@@ -81,6 +81,50 @@ class TransmissionWatch:
         self._poll_interval_s = poll_interval_s
         self._watch: _Watch | None = None
 
+    def watch_status(self, serials: list[str], duration_s: float, interval_s: float,
+                     guard: Callable[[], None]) -> dict[str, dict]:
+        """The status flags the meters transmit (the watch_status step, issue 16 anomalous data): every declared
+        interface polled now and every `interval_s` of the rig clock until `duration_s`, the rig left as it is
+        (a flow runs on, a held field stays). serial -> {"t_start_s", "interfaces": [{..., "datasets": [...]}]}.
+        A meter without an interface has no entry: nothing is judged here."""
+        interfaces = getattr(self, "_interfaces", {})
+        sources = {serials[p - 1]: lst for p, lst in interfaces.items() if p <= len(serials)}
+        if not sources:
+            return {}
+        self._disturbed = None  # the polls of a status watch are not of a disturbance
+        start = next_s = self.clock.now()
+        datasets: dict[tuple[str, int], list[dict]] = {(s, i): [] for s, lst in sources.items()
+                                                       for i in range(len(lst))}
+        for source in (s for lst in sources.values() for s in lst):
+            source.pop("failed_since_s", None)
+        while True:
+            for serial, lst in sources.items():
+                for i, source in enumerate(lst):
+                    datasets[(serial, i)].append(self._poll(source, "status"))
+            while next_s <= self.clock.now():  # on a fixed grid, so a slow poll (a timeout) does not shift the rest
+                next_s += interval_s
+            if next_s > start + duration_s + 1e-9:
+                break
+            self.wait(next_s - self.clock.now(), guard=guard)
+        left = start + duration_s - self.clock.now()
+        if left > 0:
+            self.wait(left, guard=guard)
+        return {serial: {"t_start_s": start, "under": self._held_at(serials.index(serial) + 1),
+                         "interfaces": [{**_described(source), "datasets": datasets[(serial, i)]}
+                                        for i, source in enumerate(lst)]}
+                for serial, lst in sources.items()}
+
+    def _held_at(self, position: int) -> list[str]:
+        """The kinds of the held disturbances whose generator is wired to the meter at `position` (a magnet is
+        held at one meter, not at every meter of the line)."""
+        meter = f"{self.meter_prefix}{position}"
+        kinds = self.__dict__.get("_held_kinds", {})
+        def wired(generator: Any) -> bool:
+            return any(str(w).split(".")[0] == meter for w in (getattr(generator, "wiring", None) or {}).values())
+
+        return sorted({kinds[label] for label, generator in self.held_disturbances().items()
+                       if label in kinds and wired(generator)})
+
     def _watch_start(self, serials: list[str], disturbance: tuple[str, dict] | None) -> None:
         """Before a disturbed measurement's disturbance starts: the first poll of every interface. A measurement
         made under a held disturbance (a supply voltage at a limit, a static field) is watched too, every poll

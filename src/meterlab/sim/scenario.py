@@ -111,6 +111,41 @@ class SafetySpec(Strict):
         return bands
 
 
+# The status flags a simulated smart meter raises from the physics (physics/meter_status.py) and transmits
+# (M-Bus status byte and error flags, a Modbus status register).
+STATUS_FLAGS = ("reverse_flow", "leak", "magnet", "power_low", "valve_closed")
+
+
+class FlagBehaviour(Strict):
+    """How a simulated meter raises one flag; unset values come from sim/tables/meter-status.yaml."""
+
+    raise_after_s: float | None = Field(None, ge=0, description="from the condition to the flag")
+    latched: bool | None = Field(None, description="the flag stays raised after the condition ended")
+    fault: Literal["none", "never", "late", "false"] = Field(
+        "none", description="never: the flag is never raised; late: raised late_by_s after it should be; false: "
+                            "raised from the start, without the condition")
+    late_by_s: float = Field(0.0, ge=0, description="late: how much later")
+
+    @model_validator(mode="after")
+    def _late_by(self) -> FlagBehaviour:
+        if (self.fault == "late") != (self.late_by_s > 0):
+            raise ValueError("fault late goes with late_by_s > 0 (and late_by_s > 0 with fault late)")
+        return self
+
+
+class MeterStatusSpec(Strict):
+    """When a simulated smart meter raises its status flags; unset values come from
+    sim/tables/meter-status.yaml (all unverified defaults)."""
+
+    reverse_after_l: float | None = Field(None, ge=0, description="backward volume before it flags reverse flow")
+    leak_after_s: float | None = Field(None, gt=0, description="forward flow never stopped this long: leak")
+    magnet_threshold_mt: float | None = Field(None, gt=0, description="static field at the meter that it flags")
+    low_battery_pct: float | None = Field(None, ge=0, le=100, description="battery level it flags power_low at")
+    battery_pct: float | None = Field(None, ge=0, le=100, description="the meter's battery level")
+    flags: dict[Literal[STATUS_FLAGS], FlagBehaviour] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="per flag: raise_after_s, latched, fault (never | late | false)")
+
+
 class MeterSpec(Strict):
     serial: SafeName
     error_curve: ErrorCurve = Field(min_length=1, description="[[flowrate_m3h, error_pct], ...], interpolated "
@@ -129,6 +164,8 @@ class MeterSpec(Strict):
     reverse_flow_shift_pct: float = Field(0.0, description="lasting error shift after a reverse flow of more "
                                                             "than 1 L; 0: unharmed")
     safety: SafetySpec | None = Field(None, description="a smart gas meter's shut-off valve and safety functions")
+    status: MeterStatusSpec = Field(default_factory=MeterStatusSpec, description="when the meter raises its status "
+                                    "flags (reverse flow, leak, magnet, low battery, valve closed)")
 
     @field_validator("error_curve")
     @classmethod

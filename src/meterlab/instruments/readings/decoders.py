@@ -47,8 +47,9 @@ def mbus_flags(status: int, rolled_over: bool = False) -> list[str]:
 
 
 def mbus_reading(telegram: Telegram, *, timestamp: datetime, volume_l: float | None = None,
-                 rolled_over: bool = False, instrument: str | None = None) -> dict[str, Any]:
-    """The present volume of an M-Bus RSP_UD telegram; `volume_l`: the driver's checked (unwrapped) value."""
+                 rolled_over: bool = False, instrument: str | None = None, flags: list[str] = ()) -> dict[str, Any]:
+    """The present volume of an M-Bus RSP_UD telegram; `volume_l`: the driver's checked (unwrapped) value;
+    `flags`: what the meter's error-flags record says (its bits are the meter's documentation, not the standard's)."""
     record = telegram.volume_record
     if record is None:
         raise ReadingFormatError([("value", "the telegram has no present volume record (VIF 0x10..0x17, storage 0)")])
@@ -66,7 +67,7 @@ def mbus_reading(telegram: Telegram, *, timestamp: datetime, volume_l: float | N
         "timestamp": timestamp_text(timestamp),
         "meter_time": None,
         "consecutive_number": telegram.access_number,
-        "status": {"raw": telegram.status, "flags": mbus_flags(telegram.status, rolled_over)},
+        "status": {"raw": telegram.status, "flags": sorted(set(mbus_flags(telegram.status, rolled_over)) | set(flags))},
         "source": _source("mbus", instrument=instrument, address=str(telegram.address), register=record.describe(),
                           raw=_hex(telegram.frame), raw_value=record.value),
         "integrity": {"result": "ok"},

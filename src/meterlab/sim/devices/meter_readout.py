@@ -4,7 +4,8 @@
 meter per primary address. Each meter answers SND_NKE with E5 and REQ_UD2 with a RSP_UD (CI 0x72) built
 from its register (`meter<k>.register_l`, the display): fabrication number, the volume at the due date
 (storage 1, the initial register), the present volume (DIF 0x0C BCD or 0x04 int32, VIF from the
-register's resolution unless the scenario sets it), an error-flags record (VIF FD 17) and manufacturer
+register's resolution unless the scenario sets it), an error-flags record (VIF FD 17: the flags the meter raised,
+physics/meter_status.py, at the bits of tables/mbus-records.yaml; power_low also in the status byte) and manufacturer
 data (DIF 0x0F). It keeps the FCB: a REQ_UD2 whose FCB has not toggled gets the previous telegram again
 (same access number), as EN 13757-2 has it. An address with no meter, a frame with a bad checksum and an
 unknown C field get no answer (a real bus stays silent). While a meter is disturbed with the susceptibility
@@ -14,7 +15,8 @@ The `error` fault: RSP_UD with CI 0x70 and the error code (the fault's message, 
 read right after the flow stops may still show an older volume.
 
 `SimModbusMeter` (wiring `meter: meter<k>`): serves the register and serial number of one meter with the
-register table of `options.model` (see `MODBUS_METER_MODELS`)."""
+register table of `options.model` (see `MODBUS_METER_MODELS`), with the raised status flags in the map's status
+register where it has one."""
 
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from meterlab.instruments import mbus
 from meterlab.instruments.meter_readout import (
     ADDRESS_TERMINAL,
+    ERROR_FLAGS_VIFE,
+    MBUS_RECORD_LIMITS,
     MODBUS_METER_MODELS,
     ModbusMeterOptions,
     ascii_to_registers,
@@ -44,7 +48,6 @@ from meterlab.sim.scenario import READOUT_FAULTS
 from meterlab.sim.world import World
 
 log = logging.getLogger(__name__)
-ERROR_FLAGS_VIFE = 0x17  # VIF FD, VIFE 17: error flags (binary) [U]
 MANUFACTURER_DATA = b"meterlab-sim"
 MEDIUM_GAS, MEDIUM_WATER = 0x03, 0x07  # EN 13757-3 medium codes (instruments/mbus.py MEDIA)
 
@@ -99,6 +102,12 @@ class CounterWrap:
             margin = int(fault.message) if fault.message and fault.message.isdigit() else DEFAULT_WRAP_MARGIN
             self._spec, self._offset = fault, (modulus - margin - counts) % modulus
         return self._offset
+
+
+def error_flags(meter: SimulatedMeter) -> int:
+    """The error-flags record's word: the meter's raised flags at their bits of tables/mbus-records.yaml."""
+    raised = meter.status.raised()
+    return sum(1 << bit for bit, name in MBUS_RECORD_LIMITS.error_flags.items() if name in raised)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -298,13 +307,13 @@ class SimMBusGateway(LineDevice):
             mbus.encode_record(mbus.DIF_BCD8, mbus.VIF_FABRICATION_NUMBER, mbus.encode_bcd(identification, 4))
             + mbus.volume_record(due_date, vif, bcd=bcd, storage=1)
             + self._present_record(slave, present, vif, bcd, wrap)
-            + mbus.encode_record(0x02, 0xFD, mbus.encode_int(0, 2), vifes=bytes((ERROR_FLAGS_VIFE,)))
+            + mbus.encode_record(0x02, 0xFD, mbus.encode_int(error_flags(meter), 2), vifes=bytes((ERROR_FLAGS_VIFE,)))
             + bytes((mbus.DIF_MANUFACTURER,)) + MANUFACTURER_DATA
         )
         return mbus.encode_rsp_ud(
             slave.address, identification=identification, manufacturer=params.manufacturer,
             version=params.version, medium=self._medium(params, meter), access_number=slave.access_number,
-            records=records,
+            records=records, status=mbus.STATUS_POWER_LOW if "power_low" in meter.status.raised() else 0,
         )
 
     @staticmethod
@@ -495,6 +504,9 @@ class SimModbusMeter(ModbusDevice):
             # the reset register reads 1 (as written: a write is answered with the register read back), the
             # reset itself being done at once
             tables.setdefault(RegisterTable.HOLDING, {})[self.model.safety.reset_address] = 1
+        status = self.model.status
+        if status is not None:  # the flags the meter raised from what happened to it (physics/meter_status.py)
+            tables.setdefault(RegisterTable(status.table), {})[status.address] = status.encode(meter.status.raised())
         self._smart_registers(tables)
         return tables
 

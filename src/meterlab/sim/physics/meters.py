@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from meterlab.sim.physics.meter_status import MeterStatus
+from meterlab.sim.physics.safety import find_safety_unit
 from meterlab.sim.scenario import MeterSpec, Scenario, Susceptibility
 from meterlab.sim.world import Component, World
 
@@ -30,6 +32,8 @@ class SimulatedMeter:
         self.random_error_pct = 0.0
         self.reverse_volume_l = 0.0  # true volume that has flowed backwards through the meter
         self.disturbances: dict[str, Susceptibility] = {}  # active ones, by kind
+        self.disturbance_params: dict[str, dict[str, Any]] = {}  # what each applies (a field's flux density)
+        self.status = MeterStatus(spec.status)  # the flags it raises from what happens to it
         # the meter's own adjustment (its legally relevant meter factor), which a write over its interface may
         # change: an interface that lets it be changed changes what the meter measures
         self.adjustment_pct = 0.0
@@ -85,7 +89,9 @@ class SimulatedMeter:
         susceptibility = self.spec.susceptibility.get(kind, Susceptibility())
         if not active:
             self.disturbances.pop(kind, None)
+            self.disturbance_params.pop(kind, None)
             return
+        self.disturbance_params[kind] = dict(params or {})
         if susceptibility.effect == "reset" and kind not in self.disturbances:
             self.indicated_volume_l = 0.0
             self._pulse_residue_l = 0.0
@@ -123,6 +129,12 @@ class MeterLine(Component):
         for meter in self.meters:
             factor = at_meter(meter.position) if at_meter else 1.0
             meter.pass_volume(rig.step_volume_l * factor, rig.step_flowrate_m3h * factor)
+            meter.status.observe(t_s, dt_s, rig.step_volume_l * factor, meter, self._valve_open(meter))
+
+    def _valve_open(self, meter: SimulatedMeter) -> bool | None:
+        """A smart gas meter's shut-off valve: open or not (None: the meter has none)."""
+        unit = find_safety_unit(self.world, meter.position) if self.source == "gas_rig" else None
+        return None if unit is None else unit.valve == "open"
 
     def meter(self, key: int | str) -> SimulatedMeter:
         """By position (1-based) or serial number."""
