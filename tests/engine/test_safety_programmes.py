@@ -202,6 +202,7 @@ def test_an_abort_during_a_shaking_leaves_the_shaker_stopped_as_the_instrument_s
     ("safety_profile: gas-safety-cns14741", "safety_profile: gas-safety-cns1474", ["safety_profile",
                                                                                    "gas-safety-cns1474"]),
     ("safety_profile: gas-safety-cns14741\n", "", ["needs the procedure's safety_profile"]),
+    ("table: operate, expect: shut_off", "table: operate, expect: shut_off, leak: true", ["leak", "restore"]),
 ])
 def test_a_programme_with_a_wrong_field_is_refused_naming_file_line_field_and_fix(tmp_path, old, new, words):
     text = (SAFETY / "seismic-operate.yaml").read_text(encoding="utf-8")
@@ -212,3 +213,81 @@ def test_a_programme_with_a_wrong_field_is_refused_naming_file_line_field_and_fi
         load_procedure(bad)
     message = str(caught.value)
     assert str(bad) in message and "line" in message and all(w in message for w in words), message
+
+
+# -- continuous use ---------------------------------------------------------------------------------------------
+def test_a_good_meter_shuts_off_after_each_band_s_continuous_use_time_and_transmits_it(tmp_path):
+    state, outcomes, tests = run(tmp_path, "continuous-use")
+    assert state is RunState.COMPLETED and set(outcomes.values()) == {"pass"}
+    assert set(outcomes) == {"continuous-use 0.6 m³/h", "continuous-use 0.6 m³/h: event transmitted",
+                             "continuous-use 2 m³/h", "continuous-use 2 m³/h: event transmitted"}
+    for test, table_s in zip(tests, (14400, 7200)):  # the profile's bands for 0.6 and 2 m³/h
+        assert test["cause"] == "continuous_use" and test["nominal_time_s"] == table_s
+        # the truth: the meter's band time (its clock is the lab's) plus the valve's 1 s travel, within U
+        truth_s = test["transmitted"]["time_since_stimulus_s"] + 1.0
+        assert test["transmitted"]["time_since_stimulus_s"] == pytest.approx(table_s, abs=1.0)
+        assert abs(test["time_s"] - truth_s) <= 2 * test["u_time_s"] and test["u_time_s"] < 0.2
+
+
+def test_a_meter_that_never_trips_on_continuous_use_fails_each_band(tmp_path):
+    state, outcomes, tests = run(tmp_path, "continuous-use", scenario_with(tmp_path, fault="no_continuous_use"))
+    assert state is RunState.COMPLETED
+    assert failed(outcomes) == ["continuous-use 0.6 m³/h", "continuous-use 2 m³/h"]
+    assert not any(t["shut_off"] for t in tests)
+    assert all(t["watched_until_s"] >= t["nominal_time_s"] * 1.05 for t in tests)  # watched past the latest time
+
+
+@pytest.mark.parametrize("scale, failing", [(0.5, ["continuous-use 0.6 m³/h", "continuous-use 2 m³/h"]),
+                                            (1.03, [])])
+def test_a_meter_whose_table_is_off_fails_beyond_the_tolerance_only(tmp_path, scale, failing):
+    """Half the table's times (closing far too early) fails both points; 3 % longer is within the profile's 5 %."""
+    bands = [{"up_to_m3h": q, "limit_s": t * scale} for q, t in ((0.8, 14400), (2.5, 7200), (5.0, 3600))]
+    _, outcomes, tests = run(tmp_path, "continuous-use", scenario_with(tmp_path, continuous_use=bands))
+    assert [p for p in failed(outcomes) if "event" not in p] == failing
+    # an early closing is seen by the coarse 10 s polling (± 5 s), a late one by the fine; plus the 1 s travel
+    assert all(t["time_s"] == pytest.approx(t["nominal_time_s"] * scale + 1.0, abs=5.0) for t in tests)
+
+
+# -- reset and restore-safety check -----------------------------------------------------------------------------
+def test_a_good_meter_stays_shut_until_restored_closes_again_on_a_leak_and_opens_without(tmp_path):
+    state, outcomes, tests = run(tmp_path, "restore")
+    assert state is RunState.COMPLETED and set(outcomes.values()) == {"pass"}
+    assert set(outcomes) == {"restore-with-leak: shut until restored", "restore-with-leak",
+                             "restore-with-leak: event transmitted", "restore-without-leak: shut until restored",
+                             "restore-without-leak"}
+    with_leak, without = tests
+    assert with_leak["cause"] == "restore_check" and with_leak["final_valve"] == "closed"
+    assert with_leak["stimulus"]["leak_flowrate_m3h"] > 0 and with_leak["time_s"] <= 120
+    assert not without["shut_off"] and without["final_valve"] == "open"
+
+
+def test_a_meter_that_reopens_by_itself_fails(tmp_path):
+    _, outcomes, tests = run(tmp_path, "restore", scenario_with(tmp_path, fault="reopens_itself"))
+    assert failed(outcomes) == ["restore-with-leak: shut until restored", "restore-without-leak: shut until restored"]
+    assert all(t["reopened_by_itself_after_s"] == pytest.approx(60.0, abs=1.0) for t in tests)
+
+
+def test_a_meter_without_a_restore_check_opens_onto_a_leak_and_fails(tmp_path):
+    _, outcomes, tests = run(tmp_path, "restore", scenario_with(tmp_path, fault="no_restore_check"))
+    assert failed(outcomes) == ["restore-with-leak"]
+    assert tests[0]["final_valve"] == "open" and not tests[0]["shut_off"]
+
+
+def test_a_meter_whose_restore_check_never_ends_fails_the_no_leak_restore(tmp_path):
+    """A restore check longer than the profile's 120 s: the valve still reads restoring when it should be open."""
+    state, outcomes, _ = run(tmp_path, "restore", scenario_with(tmp_path, restore_check_s=600.0))
+    assert state is RunState.COMPLETED and failed(outcomes) == ["restore-without-leak"]
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("leak: true, expect: shut_off", "leak: true, expect: no_shut_off", ["restore", "leak: true expects shut_off"]),
+    ("leak: false, expect: no_shut_off", "leak: false, expect: shut_off", ["without a leak no_shut_off"]),
+])
+def test_a_restore_programme_whose_expectation_contradicts_its_leak_is_refused(tmp_path, old, new, words):
+    text = (SAFETY / "restore.yaml").read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        load_procedure(bad)
+    assert str(bad) in str(caught.value) and all(w in str(caught.value) for w in words), str(caught.value)
