@@ -39,8 +39,8 @@ def scenario_with(tmp_path, **safety) -> Path:
 
 
 def run(tmp_path, programme: str, scenario: Path = GOOD, control: RunControl | None = None, clock_scale=VIRTUAL,
-        keep: dict | None = None):
-    inputs = load_inputs(SAFETY / f"{programme}.yaml", [METER], BENCH, scenario)
+        keep: dict | None = None, meter: Path = METER):
+    inputs = load_inputs(SAFETY / f"{programme}.yaml", [meter], BENCH, scenario)
     store = Store(str(tmp_path / "records.db"))
     register = Register.load(REPO / "calibration")
     run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=clock_scale)
@@ -291,3 +291,37 @@ def test_a_restore_programme_whose_expectation_contradicts_its_leak_is_refused(t
     with pytest.raises(InputFileError) as caught:
         load_procedure(bad)
     assert str(bad) in str(caught.value) and all(w in str(caught.value) for w in words), str(caught.value)
+
+
+# -- gas-alarm-linked shut-off ----------------------------------------------------------------------------------
+SMART_METER = REPO / "examples" / "meters" / "g4-smart-safety.yaml"  # declares the gas-alarm input
+
+
+def run_gas_alarm(tmp_path, meter: Path, scenario: Path = GOOD, keep: dict | None = None):
+    return run(tmp_path, "gas-alarm", scenario, keep=keep, meter=meter)
+
+
+def test_a_meter_with_the_input_ignores_a_short_alarm_and_shuts_off_on_a_held_one(tmp_path):
+    state, outcomes, tests = run_gas_alarm(tmp_path, SMART_METER)
+    assert state is RunState.COMPLETED and set(outcomes.values()) == {"pass"}
+    assert set(outcomes) == {"short-alarm", "alarm", "alarm: event transmitted"}
+    short, held = tests
+    assert not short["shut_off"] and short["stimulus"]["alarm_s"] == 20  # half of the profile's 40 s
+    assert held["cause"] == "gas_alarm" and 40 <= held["time_s"] <= 42  # the meter's 40 s + 1 s travel
+
+
+@pytest.mark.parametrize("safety, failing", [({"fault": "ignores_gas_alarm"}, ["alarm"]),
+                                             ({"gas_alarm_dwell_s": 10.0}, ["short-alarm"]),
+                                             ({"gas_alarm_dwell_s": 60.0}, ["alarm"])])
+def test_a_meter_that_ignores_the_alarm_or_has_the_wrong_dwell_fails(tmp_path, safety, failing):
+    _, outcomes, _ = run_gas_alarm(tmp_path, SMART_METER, scenario_with(tmp_path, **safety))
+    assert failed(outcomes) == failing
+
+
+def test_the_gas_alarm_tests_do_not_apply_to_a_meter_declaring_no_input_and_say_why(tmp_path):
+    kept: dict = {}
+    state, outcomes, tests = run_gas_alarm(tmp_path, METER, keep=kept)
+    assert state is RunState.COMPLETED and outcomes == {}
+    assert all("declares no gas-alarm input" in t["not_applicable"] for t in tests)
+    evaluation = next(kept["store"].entries(kept["run_id"], kinds=["evaluation"])).payload
+    assert [s["why"].split(":")[0] for s in evaluation["skipped"]] == ["short-alarm", "alarm"]

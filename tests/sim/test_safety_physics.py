@@ -233,3 +233,30 @@ def test_a_scenario_file_with_a_wrong_safety_field_names_file_line_and_field(tmp
     message = str(caught.value)
     assert str(path) in message and "line 7" in message and "gas_meters.0.safety.logic" in message
     assert "dwell_by_level" in message and "trigger_then_peaks" in message  # the allowed values: the fix
+
+
+@pytest.mark.parametrize("safety, held_s, closes", [
+    ({"gas_alarm_input": True}, 45, True),
+    ({"gas_alarm_input": True}, 30, False),  # shorter than the meter's 40 s
+    ({"gas_alarm_input": True, "fault": "ignores_gas_alarm"}, 45, False),
+    ({}, 45, False),  # no input: the contact's wire ends at nothing
+])
+def test_a_gas_alarm_held_for_the_meter_s_dwell_closes_the_valve_where_it_has_the_input(safety, held_s, closes):
+    world, clock = world_of(**safety)
+    world.write("gas_meter1.gas_alarm", 1)
+    run(world, clock, held_s)
+    world.write("gas_meter1.gas_alarm", 0)
+    run(world, clock, 20)
+    assert causes(world) == (["gas_alarm"] if closes else [])
+    if closes:
+        assert world.component("safety1").events[0].t_s == pytest.approx(40, abs=1.0)
+
+
+def test_the_gas_alarm_contact_exists_without_a_smart_meter():
+    """The bench's output is wired to it whatever meter is mounted: a plain meter's world has the signal too."""
+    scenario = Scenario(gas_meters=[dict(serial="G1", error_curve=[[0.1, 0.0]], pulse_value_l=0.1,
+                                         register_resolution_l=0.1)])
+    world = build_world(scenario, ManualClock())
+    assert "safety1" not in world.components
+    world.write("gas_meter1.gas_alarm", 1)
+    assert world.read("gas_meter1.gas_alarm") is True

@@ -20,7 +20,7 @@ from meterlab.procedures.schema import SafetyTest
 from meterlab.rigs.safety import POLL_S
 
 CAUSE = {"seismic": "seismic", "shock": None, "pressure_drop": "pressure_drop", "excess_flow": "excess_flow",
-         "continuous_use": "continuous_use", "restore": "restore_check"}
+         "continuous_use": "continuous_use", "restore": "restore_check", "gas_alarm": "gas_alarm"}
 POLL_HALF_WIDTH = 0.5  # a polled stimulus (the inlet crossing its threshold) lies within ± half a poll
 
 
@@ -32,6 +32,10 @@ def run_safety_test(runner: Any, action: Action, profile: SafetyProfile) -> dict
     try:
         if step.function == "restore":
             return _finish(runner, action, _restore(rig, step, profile, runner, guard))
+        serial = runner.meters[0][0]
+        if step.function == "gas_alarm" and "gas_alarm" not in runner.declarations[serial].safety_inputs:
+            why = "the meter declares no gas-alarm input (declaration `safety_inputs:`): nothing to test"
+            return _finish(runner, action, {"not_applicable": why})
         stimulus, watch, limit = STIMULI[step.function](rig, step, action, profile, runner, guard)
         payload = _observed(step, watch, limit)
         payload["stimulus"] = stimulus
@@ -152,8 +156,17 @@ def _restore(rig, step, profile, runner, guard) -> dict:
     return payload
 
 
+def _gas_alarm(rig, step, action, profile, runner, guard):
+    alarm = profile.gas_alarm
+    rig.set_flow(profile.seismic.flowrate_m3h.value)  # gas in use, as in the other functions' tests
+    hold = None if step.expect == "shut_off" else alarm.short_fraction.value * alarm.min_alarm_s.value
+    watch = rig.gas_alarm(hold, alarm.observe_s.value, guard=guard)
+    stimulus = {"alarm_s": hold if hold is not None else "held", "min_alarm_s": alarm.min_alarm_s.value}
+    return stimulus, watch, _limit(alarm.max_shut_off_s)
+
+
 STIMULI = {"seismic": _seismic, "shock": _shock, "pressure_drop": _pressure_drop, "excess_flow": _excess_flow,
-           "continuous_use": _continuous_use}
+           "continuous_use": _continuous_use, "gas_alarm": _gas_alarm}
 
 
 def _limit(value) -> dict:

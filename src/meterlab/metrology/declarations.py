@@ -92,6 +92,10 @@ class MeterDeclaration(BaseModel):
     environment: Environment = Environment()
     interface: MeterInterface | None = Field(None, description="the communication interface as documented: "
                                                                 "register map, functions (docs/fuzzing.md)")
+    safety_inputs: list[Literal["gas_alarm"]] = Field(
+        default_factory=list, description="inputs of a smart gas meter's shut-off functions the manufacturer "
+                                          "declares: gas_alarm (a gas alarm's contact linked to the shut-off); a "
+                                          "safety test of an input the meter does not declare does not apply")
     interfaces: list[Interface] = Field(
         default_factory=list, description="communication interfaces whose transmitted data the disturbance tests "
                                           "check: [mbus], [modbus] or [{kind: mbus, transmits: [...]}]")

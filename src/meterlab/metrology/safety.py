@@ -141,6 +141,13 @@ class Restore(_Strict):
     leak_flow_m3h: Value
 
 
+class GasAlarm(_Strict):
+    min_alarm_s: Value
+    short_fraction: Value
+    max_shut_off_s: Value
+    observe_s: Value
+
+
 class Valve(_Strict):
     max_leak_l_h: Value
     leak_settle_s: Value
@@ -163,6 +170,7 @@ class SafetyProfile(_Strict):
     excess_flow: ExcessFlow
     continuous_use: ContinuousUse
     restore: Restore
+    gas_alarm: GasAlarm
     valve: Valve
     event: EventTransmission
 

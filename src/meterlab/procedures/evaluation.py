@@ -199,6 +199,8 @@ def check_safety(extra: dict, rule: str) -> list[CheckResult]:
     results: list[CheckResult] = []
     for test in extra.get("safety", []):
         where = " ".join(str(part) for part in (test.get("step_label") or test["function"], test.get("variant")) if part)
+        if test.get("not_applicable"):  # listed by skipped_checks, no verdict
+            continue
         if test["function"] == "restore":
             results.extend(_restore_results(test, where, rule))
             continue
@@ -243,7 +245,8 @@ def _shut_off_result(test: dict, where: str, rule: str) -> CheckResult:
         outcome = judge_no_shut_off(test["shut_off"]) if final == "open" else Outcome.FAIL
         return CheckResult("safety", serial, outcome, where, {**details, **state})
     expected = {"seismic": "seismic", "pressure_drop": "pressure_drop", "excess_flow": "excess_flow",
-                "continuous_use": "continuous_use", "restore": "restore_check"}[test["function"]]
+                "continuous_use": "continuous_use", "restore": "restore_check",
+                "gas_alarm": "gas_alarm"}[test["function"]]
     if not test["shut_off"]:
         note = f"the valve did not close within {test['watched_until_s']:.0f} s"
         return CheckResult("safety", serial, Outcome.FAIL, where, {**details, "note": note})
@@ -322,13 +325,17 @@ def check_data_transmission(serial: str, meter: Meter, measurements: list[dict],
     return results
 
 
-def skipped_checks(checks: list[str], declared: dict[str, dict], serials: list[str]) -> list[dict]:
-    """The checks that do not apply to a meter, and why (a meter without an interface has no transmitted data)."""
+def skipped_checks(checks: list[str], declared: dict[str, dict], serials: list[str],
+                   safety: list[dict] | None = None) -> list[dict]:
+    """The checks that do not apply to a meter, and why (a meter without an interface has no transmitted data; a
+    safety test of an input the meter does not declare)."""
+    skipped = [{"check": "safety", "meter_serial": t["meter_serial"], "why": f"{t['step_label']}: {t['not_applicable']}"}
+               for t in safety or [] if "safety" in checks and t.get("not_applicable")]
     if "data_transmission" not in checks:
-        return []
-    return [{"check": "data_transmission", "meter_serial": s,
-             "why": "the meter declares no communication interface (declaration `interfaces:`): nothing to judge"}
-            for s in serials if not declared.get(s, {}).get("interfaces")]
+        return skipped
+    return skipped + [{"check": "data_transmission", "meter_serial": s,
+                       "why": "the meter declares no communication interface (declaration `interfaces:`): nothing "
+                              "to judge"} for s in serials if not declared.get(s, {}).get("interfaces")]
 
 
 def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tuple[str, Meter]],

@@ -240,10 +240,11 @@ class SafetyTest(_Step):
     comes from the procedure's safety profile. A seismic step with a table runs once per point of that table, a
     continuous_use step once per flow of the profile's continuous-use points. A restore step trips the meter (excess
     flow), watches the closed valve without a restore, then restores it with a leak downstream (`leak: true`: the
-    restore check must close it again) or without (the valve must open)."""
+    restore check must close it again) or without (the valve must open). A gas_alarm step closes the alarm contact
+    at the meter's input: held (shut_off) or released early (no_shut_off); only for a meter declaring the input."""
 
     kind: Literal["safety_test"] = "safety_test"
-    function: Literal["seismic", "shock", "pressure_drop", "excess_flow", "continuous_use", "restore"]
+    function: Literal["seismic", "shock", "pressure_drop", "excess_flow", "continuous_use", "restore", "gas_alarm"]
     expect: Literal["shut_off", "no_shut_off"]
     table: Literal["operate", "non_operate"] | None = Field(None, description="seismic: the profile's shaker table")
     gas_in_use: bool = Field(True, description="seismic: gas flows (false: a quake without gas flow)")

@@ -10,7 +10,8 @@ the closed valve.
   setpoints gauge pressures (`equipment: {pressure_reference: gauge}`);
 - `mut_modbus`: the meter's own interface, a register map with a valve block (instruments/meter_readout.py
   SafetyRegisters); the first such instrument is the meter under test;
-- `valve_leak_tester`: a flow transmitter downstream of the valve, in L/h (instruments/transmitter.py).
+- `valve_leak_tester`: a flow transmitter downstream of the valve, in L/h (instruments/transmitter.py);
+- `gas_rig_valves`, its output wired to `gas_meter1.gas_alarm`: the gas-alarm contact at the meter's input.
 
 A reset is the meter's restore command: the valve may first read `restoring` (the meter's restore check watching
 the flow) before it reads open; `reset_valve` waits that out with the flow stopped, `restore_valve` watches it.
@@ -33,6 +34,9 @@ POLL_S = 0.5  # rig seconds between two reads of the valve's state: the resoluti
 # A reset waits out the meter's restore check (the valve reads `restoring`) at most this long before it calls the
 # meter faulty: far beyond any check a meter documents (the profile's is minutes).
 RESTORE_TIMEOUT_S = 900.0
+# The output of the gas-rig digital I/O (role gas_rig_valves) wired to the first meter's gas-alarm input: the
+# bench's `wiring:` names it so (instruments/sim-gas.yaml DO5).
+GAS_ALARM_SIGNAL = "gas_meter1.gas_alarm"
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,23 @@ class SafetyFunctions:
         if coarse.shut_off:
             return q, coarse
         return q, self.watch_valve(start, start + observe_s, guard=guard, last_open_s=coarse.last_open_s)
+
+    def gas_alarm(self, hold_s: float | None, observe_s: float, *, guard: Guard) -> ValveWatch:
+        """Close the gas-alarm contact at the meter's input (the stimulus) and watch the valve for `observe_s`;
+        `hold_s`: release it after that long (a short alarm). The contact is released whatever happens."""
+        io = self._role("gas_rig_valves")
+        io.set_signal(GAS_ALARM_SIGNAL, True)
+        start = self.clock.now()
+        try:
+            if hold_s is None:
+                return self.watch_valve(start, start + observe_s, guard=guard)
+            short = self.watch_valve(start, start + hold_s, guard=guard)
+            io.set_signal(GAS_ALARM_SIGNAL, False)
+            if short.shut_off:
+                return short
+            return self.watch_valve(start, start + observe_s, guard=guard, last_open_s=short.last_open_s)
+        finally:
+            io.set_signal(GAS_ALARM_SIGNAL, False)
 
     # -- the closed valve -----------------------------------------------------------------------------------
     def valve_leak_l_h(self, settle_s: float, *, guard: Guard) -> tuple[float, str | None]:

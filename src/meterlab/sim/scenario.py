@@ -105,15 +105,20 @@ class SafetySpec(Strict):
     restore_check_s: float = Field(60.0, ge=0, description="after a reset (restore) the valve opens and the meter "
                                    "watches the flow this long: gas in use (a leak downstream, an appliance left open) "
                                    "closes it again; 0: no restore check (the valve simply opens)")
+    gas_alarm_input: bool = Field(False, description="the meter has a contact input for a gas alarm (on the "
+                                  "simulated gas bench wired to gas_valves DO5: signal gas_meter<n>.gas_alarm)")
+    gas_alarm_dwell_s: float = Field(40.0, ge=0, description="an alarm held this long shuts off (Japanese practice: "
+                                     "40 s or more [S])")
     valve_close_s: float = Field(1.0, ge=0, description="the valve's travel from the decision to closed")
     reopen_after_s: float = Field(60.0, gt=0, description="reopens_itself: the valve opens on its own this long "
                                   "after it closed")
     fault: Literal["none", "valve_leaks", "trips_on_shocks", "never_trips", "no_continuous_use", "reopens_itself",
-                   "no_restore_check"] = Field(
+                   "no_restore_check", "ignores_gas_alarm"] = Field(
         "none", description="valve_leaks: the closed valve passes leak_l_h; trips_on_shocks: the seismic logic lacks "
         "its impulse rejection (no envelope hold, one peak is enough); never_trips: no function ever closes the valve; "
         "no_continuous_use: every function but the continuous-use shut-off works; reopens_itself: a closed valve opens "
-        "again reopen_after_s later without a reset; no_restore_check: a reset opens the valve whatever flows")
+        "again reopen_after_s later without a reset; no_restore_check: a reset opens the valve whatever flows; "
+        "ignores_gas_alarm: the gas-alarm input is there but never shuts off")
     leak_l_h: float = Field(0.0, ge=0, description="valve_leaks: the flow through the closed valve, L/h")
     clock_offset_s: float = Field(0.0, description="the meter's clock minus the lab's: its logged event times are "
                                   "off by this (a meter whose clock was not set)")

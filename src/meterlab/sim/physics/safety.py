@@ -16,6 +16,9 @@ A gas meter with `safety:` in the scenario gets a `SafetyUnit` (component `safet
   meter through the pressure controller) at or below pressure_drop_gauge_pa for pressure_drop_dwell_s;
 - flow sensing: the flow through the meter (the gas rig's, at the meter) above excess_flow_m3h for
   excess_flow_dwell_s;
+- a gas-alarm contact (with `gas_alarm_input`): the contact closed (an alarm sounding) for gas_alarm_dwell_s shuts
+  off. The contact is a signal of the gas rig for every meter position, whether the meter has the input or not (the
+  bench's digital output is wired to it): gas_meter<n>.gas_alarm;
 - continuous use: gas in use without interruption (every step's flow >= in_use_flow_m3h) for longer than the
   `continuous_use` band of the largest flow since the use began shuts off (a use above the last band has no limit);
 - the valve: a decision starts it closing; it is closed valve_close_s later and the gas rig's flow stops (only a
@@ -31,7 +34,7 @@ The meter logs on its own clock, `clock_offset_s` off the lab's. Faults (`fault:
 (the logic lacks its impulse rejection: dwell_by_level counts the dwell from the envelope's rise, trigger_then_peaks
 needs one peak); never_trips (no function ever closes the valve); no_continuous_use (the continuous-use shut-off
 never acts, the rest does); reopens_itself (a closed valve opens reopen_after_s later without any reset);
-no_restore_check (a reset opens the valve whatever flows).
+no_restore_check (a reset opens the valve whatever flows); ignores_gas_alarm (the input never shuts off).
 
 Signals: gas_meter<n>.valve (open | closing | closed | restoring), gas_meter<n>.flow_l_h (the flow through the meter in
 L/h: what a leak tester downstream of the closed valve reads), gas_meter<n>.safety_reset (write 1: reset)."""
@@ -48,7 +51,7 @@ from meterlab.sim.world import Component, World
 
 L_PER_M3 = 1000.0
 SHOCK_RING_S = 1.0  # after a pulse the filter rings this long: the accelerometer keeps sampling
-CAUSES = ("seismic", "pressure_drop", "excess_flow", "continuous_use", "restore_check")
+CAUSES = ("seismic", "pressure_drop", "excess_flow", "continuous_use", "restore_check", "gas_alarm")
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,7 @@ class SafetyUnit(Component):
         self.flow_m3h = 0.0
         self.last_in_use_s = -math.inf
         self.detected_s: float | None = None  # a seismic detection waiting for gas in use
-        self.since: dict[str, float | None] = {"pressure_drop": None, "excess_flow": None}
+        self.since: dict[str, float | None] = {"pressure_drop": None, "excess_flow": None, "gas_alarm": None}
         self.next_sample_s = 0.0
         self.use_since_s: float | None = None  # continuous use: when gas came into use, and its largest flow since
         self.use_peak_m3h = 0.0
@@ -171,6 +174,7 @@ class SafetyUnit(Component):
         super().attach(world)
         self.rig, self.motion = world.component("gas_rig"), world.component("motion")
         self.supply = world.component("gas_supply")
+        self.contacts = world.component("gas_alarm_contacts")
         self.rig.valves.append(self.closed_flow_m3h)
         self.next_sample_s = world.t_s
         base = f"{self.prefix}{self.position}"
@@ -197,6 +201,8 @@ class SafetyUnit(Component):
         self._held("pressure_drop", self.supply.gauge_pa <= self.spec.pressure_drop_gauge_pa,
                    self.spec.pressure_drop_dwell_s, end)
         self._held("excess_flow", self.flow_m3h > self.spec.excess_flow_m3h, self.spec.excess_flow_dwell_s, end)
+        if self.spec.gas_alarm_input and self.spec.fault != "ignores_gas_alarm":
+            self._held("gas_alarm", self.contacts.closed[self.position], self.spec.gas_alarm_dwell_s, end)
         self._continuous_use(t_s, end)
         self._restore_check(end)
 
@@ -301,12 +307,32 @@ def _sign(a: tuple[float, float, float]) -> float:
     return -1.0 if dominant < 0 else 1.0
 
 
+class GasAlarmContacts(Component):
+    """The contact line of a gas alarm to each meter position (closed = alarm), driven by the bench's digital
+    output; there whether the meter has the input or not, as the wire is."""
+
+    name = "gas_alarm_contacts"
+
+    def __init__(self, positions: int, prefix: str = "gas_meter"):
+        self.closed = dict.fromkeys(range(1, positions + 1), False)
+        self.prefix = prefix
+
+    def attach(self, world: World) -> None:
+        super().attach(world)
+        for position in self.closed:
+            world.define_signal(f"{self.prefix}{position}.gas_alarm", lambda p=position: self.closed[p],
+                                lambda v, p=position: self.closed.__setitem__(p, bool(v)),
+                                "the gas alarm's contact at the meter's input (1: alarm)")
+
+
 def find_safety_unit(world: World, position: int) -> SafetyUnit | None:
     unit = world.components.get(f"safety{position}")
     return unit if isinstance(unit, SafetyUnit) else None
 
 
 def build(world: World, scenario: Scenario) -> None:
+    if "gas_rig" in world.components:  # position 1 at least: the bench's output is wired whatever is mounted
+        world.add(GasAlarmContacts(max(1, len(scenario.gas_meters))))
     for position, spec in enumerate(scenario.gas_meters, start=1):
         if spec.safety is not None:
             world.add(SafetyUnit(spec.safety, position))
