@@ -7,6 +7,7 @@ from typing import Any, Callable
 from meterlab.metrology.planner import plan_volume
 from meterlab.metrology.safety import load_safety_profile
 from meterlab.procedures.schema import (
+    ApplyDisturbance,
     ClimateCycle,
     MeasureError,
     MeasurePressureLoss,
@@ -66,6 +67,11 @@ def action_seconds(action, meter, method, resolution_l: float, readout: str,
     if isinstance(step, RunFlow):
         seconds = step.duration_s if step.duration_s is not None else step.cycles * (step.on_s + step.off_s)
         return seconds, {"flowrate": f"{action.point.nominal_m3h:.4g}"}
+    if isinstance(step, ApplyDisturbance) and step.disturbance in ("vibration", "mechanical_shock") \
+            and severity is not None:  # the table's own time: each axis's vibration, each impulse's interval
+        params = {**severity(step), **step.parameters}
+        per_axis = params.get("duration_per_axis_s") or params.get("count", 1) * params.get("interval_s", 0.0)
+        return per_axis * len(params.get("axes") or [None]), row
     if isinstance(step, SafetyTest) and safety_profile is not None:
         return safety_seconds(step, load_safety_profile(safety_profile), action.variant), row
     return 0.0, row

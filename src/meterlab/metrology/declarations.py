@@ -36,6 +36,10 @@ class Environment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     electromagnetic: Literal["E1", "E2", "E3"] = "E1"
     climatic: Literal["B", "O", "M"] = "B"
+    # OIML D 11 / MID mechanical classes (M1 low, M2 significant, M3 high vibration and shock): the vibration and
+    # mechanical shock programmes take their level from it. M1, the default, has no level there (EN 1359 meters
+    # are M1); which class R 49:2013 / R 137:2012 expect for which meter is unverified.
+    mechanical: Literal["M1", "M2", "M3"] = "M1"
 
 
 TRANSMITTED = ("volume", "flow", "status", "software_id", "access_number", "timestamp")

@@ -163,6 +163,8 @@ class MeterSpec(Strict):
     # (a vane or a magnetic coupling harmed) keeps an error shift afterwards.
     reverse_flow_shift_pct: float = Field(0.0, description="lasting error shift after a reverse flow of more "
                                                             "than 1 L; 0: unharmed")
+    mechanical_shift_pct: float = Field(0.0, description="lasting error shift once the meter has been shaken (any "
+                                        "shaker test) or shocked (any shock pulse) on the lab's table; 0: unharmed")
     safety: SafetySpec | None = Field(None, description="a smart gas meter's shut-off valve and safety functions")
 
     @field_validator("error_curve")
