@@ -3,15 +3,21 @@ shaker and shock tester drivers talking to the simulated instruments: an immune 
 check (error after - error before), a meter whose error shifts once shaken or shocked (scenario
 `mechanical_shift_pct`) fails it; the table really ran each axis at the declared class's level."""
 
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
 from meterlab.calibration.register import Register
-from meterlab.engine.control import RunState
+from meterlab.engine.control import RunControl, RunState
+from meterlab.engine.events import EventBus
 from meterlab.engine.prompts import AutoPrompter
-from meterlab.engine.session import create_run, execute, load_inputs
+from meterlab.engine.runner import Runner
+from meterlab.engine.session import bench_session, create_run, execute, inputs_from_header, load_inputs
+from meterlab.instruments.bench import open_instrument
+from meterlab.instruments.iolog import MemoryIOLog
+from meterlab.procedures.severities import load_severities
 from meterlab.records.store import Store
 from meterlab.sim.clock import VIRTUAL
 
@@ -86,3 +92,28 @@ def test_an_m1_meter_has_no_level_and_the_run_says_which_class_is_needed(tmp_pat
     assert state is RunState.FAILED and checks == []
     error = next(e.payload["error"] for e in store.entries(run_id, kinds=["state"]) if "error" in e.payload)
     assert "environment.mechanical" in error and "'M1'" in error and "M2, M3" in error
+
+
+def test_an_abort_during_the_vibration_leaves_the_shaker_stopped_as_the_instrument_says(tmp_path):
+    bench, meter, base = CASES["r49/vibration"]
+    inputs = load_inputs(REPO / "procedures/r49/vibration.yaml", [REPO / meter], REPO / bench, REPO / base)
+    store, register = Store(str(tmp_path / "records.db")), Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=50.0)
+    inputs = inputs_from_header(next(store.entries(run_id)).payload)
+    control = RunControl()
+    with bench_session(inputs, clock_scale=50.0, register=register) as rig:
+        runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
+                        prompter=AutoPrompter(), procedure=inputs.procedure, bus=EventBus(), control=control,
+                        severities=load_severities("d11-2013"))
+        worker = threading.Thread(target=runner.run)
+        worker.start()
+        world = rig.lab.world
+        started = world.wait_until(lambda: world.read("shaker.running") or not worker.is_alive(), timeout_real_s=120)
+        assert started and worker.is_alive(), [e.payload for e in store.entries(run_id, kinds=["state"])]
+        control.abort()  # in the middle of the first axis's 2 min
+        worker.join(60)
+        assert runner.state is RunState.ABORTED
+        entry = rig.lab.bench.instruments["shaker"]
+        with open_instrument("shaker", entry, MemoryIOLog(), rig.lab.resources["shaker"]) as shaker:  # its own word
+            assert shaker.state in ("ABORTED", "STOPPED") and shaker.control_acceleration_m_s2 == 0.0
+        assert world.read("shaker.running") is False

@@ -329,7 +329,8 @@ def skipped_checks(checks: list[str], declared: dict[str, dict], serials: list[s
                    safety: list[dict] | None = None) -> list[dict]:
     """The checks that do not apply to a meter, and why (a meter without an interface has no transmitted data; a
     safety test of an input the meter does not declare)."""
-    skipped = [{"check": "safety", "meter_serial": t["meter_serial"], "why": f"{t['step_label']}: {t['not_applicable']}"}
+    skipped = [{"check": "safety", "meter_serial": t["meter_serial"],
+                "why": f"{t['step_label']}: {t['not_applicable']}"}
                for t in safety or [] if "safety" in checks and t.get("not_applicable")]
     if "data_transmission" not in checks:
         return skipped
