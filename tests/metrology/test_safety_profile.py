@@ -45,6 +45,8 @@ def test_the_shaker_table_and_thresholds_are_the_reference_sheets_with_their_sta
     ("status: secondary}", "status: checked}", "status"),
     ("- {acceleration_gal: 250, period_s: 0.3}", "- {acceleration_gal: -250, period_s: 0.3}", "acceleration_gal"),
     ("G4: {qmax_m3h: 6.0, threshold_m3h: 5.0}", "G4: {qmax_m3h: 6.0, threshold_m3h: 0}", "threshold_m3h"),
+    ("values: [0.6, 2.0]", "values: [0.6, 6.0]", "above the table's last band"),
+    ("- {up_to_m3h: 2.5, time_s: 7200}", "- {up_to_m3h: 0.5, time_s: 7200}", "up_to_m3h strictly increasing"),
 ])
 def test_a_wrong_field_is_refused_naming_the_file_the_line_and_the_field(tmp_path, old, new, field):
     bad = tmp_path / "gas-safety-bad.yaml"

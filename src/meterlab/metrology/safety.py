@@ -130,6 +130,14 @@ class ContinuousUse(_Strict):
     tolerance_fraction: Value
     poll_s: Value
 
+    @model_validator(mode="after")
+    def _points_in_the_table(self) -> ContinuousUse:
+        beyond = [q for q in self.points_m3h.values if self.band_time_s(q) is None]
+        if beyond:
+            raise ValueError(f"continuous_use.points_m3h {beyond} lie above the table's last band "
+                             f"({self.table.bands[-1].up_to_m3h:g} m³/h): no time to judge them against")
+        return self
+
     def band_time_s(self, flowrate_m3h: float) -> float | None:
         """The continuous-use time of the band holding this flow (None above the last band)."""
         return next((b.time_s for b in self.table.bands if flowrate_m3h <= b.up_to_m3h), None)
