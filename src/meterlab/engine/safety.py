@@ -116,7 +116,7 @@ def _continuous_use(rig, step, action, profile, runner, guard):
     if band_s is None:
         raise RigError(f"the continuous-use point {target:g} m³/h is above the profile's last band")
     tolerance = use.tolerance_fraction.value
-    # coarse polling up to the earliest conforming time, fine polling past the latest one
+    # coarse polling up to the earliest conforming time, then fine polling until past the latest one
     observe = band_s * (1 + tolerance) + use.poll_s.value
     q, watch = rig.continuous_use(target, band_s * (1 - tolerance), observe, use.poll_s.value, guard=guard)
     if use.band_time_s(q) != band_s:
@@ -144,7 +144,7 @@ def _restore(rig, step, profile, runner, guard) -> dict:
         rig.stop_flow()
     reopened_after, held = rig.hold_closed(restore.hold_s.value, guard=guard)
     payload.update(reopened_by_itself_after_s=reopened_after, held_valve=held.valve, leak_flowrate_m3h=leak_q)
-    if reopened_after is not None:  # open without a restore: nothing left to restore; back to closed first
+    if reopened_after is not None:  # it opened with no restore: its restore check cannot be tested (the check says so)
         return payload
     watch = rig.restore_valve(restore.max_check_s.value + 2 * POLL_S, guard=guard)
     payload.update(_observed(step, watch, _limit(restore.max_check_s)))
