@@ -325,3 +325,22 @@ def test_the_gas_alarm_tests_do_not_apply_to_a_meter_declaring_no_input_and_say_
     assert all("declares no gas-alarm input" in t["not_applicable"] for t in tests)
     evaluation = next(kept["store"].entries(kept["run_id"], kinds=["evaluation"])).payload
     assert [s["why"].split(":")[0] for s in evaluation["skipped"]] == ["short-alarm", "alarm"]
+
+
+def test_an_abort_during_a_gas_alarm_releases_the_contact(tmp_path):
+    inputs = load_inputs(SAFETY / "gas-alarm.yaml", [SMART_METER], BENCH, GOOD)
+    store, register = Store(str(tmp_path / "records.db")), Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=20.0)
+    inputs = inputs_from_header(next(store.entries(run_id)).payload)
+    control = RunControl()
+    with bench_session(inputs, clock_scale=20.0, register=register) as rig:
+        runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
+                        prompter=AutoPrompter(), procedure=inputs.procedure, bus=EventBus(), control=control)
+        worker = threading.Thread(target=runner.run)
+        worker.start()
+        world = rig.lab.world
+        assert world.wait_until(lambda: world.read("gas_meter1.gas_alarm"), timeout_real_s=60)
+        control.abort()  # within the short alarm's 20 s
+        worker.join(60)
+        assert runner.state is RunState.ABORTED
+        assert world.read("gas_meter1.gas_alarm") is False and world.read("gas.flowrate_m3h") == 0
