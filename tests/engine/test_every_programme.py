@@ -5,7 +5,11 @@ flowrate inside its point's window.
 On virtual time (the default), so a run's record does not depend on the host's load: the R 49 durability
 programmes are in (100 000 start/stop cycles take about three minutes). R 137's is left out to keep CI short:
 its 2000 h of flow take about four more (`make bench` runs it; tests/engine/test_long_steps.py covers long
-steps)."""
+steps). The vibration and mechanical shock programmes are in: the example meters declare mechanical class M2, so
+the shaker and the shock tester run the level-1 vibration and the 25 mm drop pulses, which leave a good meter's
+error unchanged (a susceptible meter fails them: tests/engine/test_mechanical_programmes.py)."""
+
+MECHANICAL = ("vibration", "mechanical-shock")
 
 from pathlib import Path
 
@@ -56,6 +60,11 @@ def test_a_programme_without_a_scenario_recovers_a_good_meter(path, tmp_path):
                if not m["point"]["low_m3h"] <= m["flowrate_m3h"] <= m["point"]["high_m3h"]]
     assert not outside, f"results taken outside their point's window: {outside[:3]}"
     points = [p for test in run_result(store, run_id)["tests"] for p in test["points"]]
+    if path.stem in MECHANICAL:  # the table really ran before the error after was measured
+        applied = [e.payload for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("disturbance")]
+        assert [a["disturbance"] for a in applied] == [path.stem.replace("-", "_")]
+        assert [p["role"] for t in run_result(store, run_id)["tests"] for p in t["points"]] == \
+            ["intrinsic", "after_disturbance"]
     if not points:  # a programme that measures no error (static pressure: a leak check)
         return
     # E scatters around the true curve by the simulated meter's own repeatability, which no budget of the

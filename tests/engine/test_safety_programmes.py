@@ -39,8 +39,8 @@ def scenario_with(tmp_path, **safety) -> Path:
 
 
 def run(tmp_path, programme: str, scenario: Path = GOOD, control: RunControl | None = None, clock_scale=VIRTUAL,
-        keep: dict | None = None):
-    inputs = load_inputs(SAFETY / f"{programme}.yaml", [METER], BENCH, scenario)
+        keep: dict | None = None, meter: Path = METER):
+    inputs = load_inputs(SAFETY / f"{programme}.yaml", [meter], BENCH, scenario)
     store = Store(str(tmp_path / "records.db"))
     register = Register.load(REPO / "calibration")
     run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=clock_scale)
@@ -202,6 +202,7 @@ def test_an_abort_during_a_shaking_leaves_the_shaker_stopped_as_the_instrument_s
     ("safety_profile: gas-safety-cns14741", "safety_profile: gas-safety-cns1474", ["safety_profile",
                                                                                    "gas-safety-cns1474"]),
     ("safety_profile: gas-safety-cns14741\n", "", ["needs the procedure's safety_profile"]),
+    ("table: operate, expect: shut_off", "table: operate, expect: shut_off, leak: true", ["leak", "restore"]),
 ])
 def test_a_programme_with_a_wrong_field_is_refused_naming_file_line_field_and_fix(tmp_path, old, new, words):
     text = (SAFETY / "seismic-operate.yaml").read_text(encoding="utf-8")
@@ -212,3 +213,134 @@ def test_a_programme_with_a_wrong_field_is_refused_naming_file_line_field_and_fi
         load_procedure(bad)
     message = str(caught.value)
     assert str(bad) in message and "line" in message and all(w in message for w in words), message
+
+
+# -- continuous use ---------------------------------------------------------------------------------------------
+def test_a_good_meter_shuts_off_after_each_band_s_continuous_use_time_and_transmits_it(tmp_path):
+    state, outcomes, tests = run(tmp_path, "continuous-use")
+    assert state is RunState.COMPLETED and set(outcomes.values()) == {"pass"}
+    assert set(outcomes) == {"continuous-use 0.6 m³/h", "continuous-use 0.6 m³/h: event transmitted",
+                             "continuous-use 2 m³/h", "continuous-use 2 m³/h: event transmitted"}
+    for test, table_s in zip(tests, (14400, 7200)):  # the profile's bands for 0.6 and 2 m³/h
+        assert test["cause"] == "continuous_use" and test["nominal_time_s"] == table_s
+        # the truth: the meter's band time (its clock is the lab's) plus the valve's 1 s travel, within U
+        truth_s = test["transmitted"]["time_since_stimulus_s"] + 1.0
+        assert test["transmitted"]["time_since_stimulus_s"] == pytest.approx(table_s, abs=1.0)
+        assert abs(test["time_s"] - truth_s) <= 2 * test["u_time_s"] and test["u_time_s"] < 0.2
+
+
+def test_a_meter_that_never_trips_on_continuous_use_fails_each_band(tmp_path):
+    state, outcomes, tests = run(tmp_path, "continuous-use", scenario_with(tmp_path, fault="no_continuous_use"))
+    assert state is RunState.COMPLETED
+    assert failed(outcomes) == ["continuous-use 0.6 m³/h", "continuous-use 2 m³/h"]
+    assert not any(t["shut_off"] for t in tests)
+    assert all(t["watched_until_s"] >= t["nominal_time_s"] * 1.05 for t in tests)  # watched past the latest time
+
+
+@pytest.mark.parametrize("scale, failing", [(0.5, ["continuous-use 0.6 m³/h", "continuous-use 2 m³/h"]),
+                                            (1.03, [])])
+def test_a_meter_whose_table_is_off_fails_beyond_the_tolerance_only(tmp_path, scale, failing):
+    """Half the table's times (closing far too early) fails both points; 3 % longer is within the profile's 5 %."""
+    bands = [{"up_to_m3h": q, "limit_s": t * scale} for q, t in ((0.8, 14400), (2.5, 7200), (5.0, 3600))]
+    _, outcomes, tests = run(tmp_path, "continuous-use", scenario_with(tmp_path, continuous_use=bands))
+    assert [p for p in failed(outcomes) if "event" not in p] == failing
+    # an early closing is seen by the coarse 10 s polling (± 5 s), a late one by the fine; plus the 1 s travel
+    assert all(t["time_s"] == pytest.approx(t["nominal_time_s"] * scale + 1.0, abs=5.0) for t in tests)
+
+
+# -- reset and restore-safety check -----------------------------------------------------------------------------
+def test_a_good_meter_stays_shut_until_restored_closes_again_on_a_leak_and_opens_without(tmp_path):
+    state, outcomes, tests = run(tmp_path, "restore")
+    assert state is RunState.COMPLETED and set(outcomes.values()) == {"pass"}
+    assert set(outcomes) == {"restore-with-leak: shut until restored", "restore-with-leak",
+                             "restore-with-leak: event transmitted", "restore-without-leak: shut until restored",
+                             "restore-without-leak"}
+    with_leak, without = tests
+    assert with_leak["cause"] == "restore_check" and with_leak["final_valve"] == "closed"
+    assert with_leak["stimulus"]["leak_flowrate_m3h"] > 0 and with_leak["time_s"] <= 120
+    assert not without["shut_off"] and without["final_valve"] == "open"
+
+
+def test_a_meter_that_reopens_by_itself_fails(tmp_path):
+    _, outcomes, tests = run(tmp_path, "restore", scenario_with(tmp_path, fault="reopens_itself"))
+    assert failed(outcomes) == ["restore-with-leak: shut until restored", "restore-without-leak: shut until restored"]
+    assert all(t["reopened_by_itself_after_s"] == pytest.approx(60.0, abs=1.0) for t in tests)
+
+
+def test_a_meter_without_a_restore_check_opens_onto_a_leak_and_fails(tmp_path):
+    _, outcomes, tests = run(tmp_path, "restore", scenario_with(tmp_path, fault="no_restore_check"))
+    assert failed(outcomes) == ["restore-with-leak"]
+    assert tests[0]["final_valve"] == "open" and not tests[0]["shut_off"]
+
+
+def test_a_meter_whose_restore_check_never_ends_fails_the_no_leak_restore(tmp_path):
+    """A restore check longer than the profile's 120 s: the valve still reads restoring when it should be open."""
+    state, outcomes, _ = run(tmp_path, "restore", scenario_with(tmp_path, restore_check_s=600.0))
+    assert state is RunState.COMPLETED and failed(outcomes) == ["restore-without-leak"]
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ("leak: true, expect: shut_off", "leak: true, expect: no_shut_off", ["restore", "leak: true expects shut_off"]),
+    ("leak: false, expect: no_shut_off", "leak: false, expect: shut_off", ["without a leak no_shut_off"]),
+])
+def test_a_restore_programme_whose_expectation_contradicts_its_leak_is_refused(tmp_path, old, new, words):
+    text = (SAFETY / "restore.yaml").read_text(encoding="utf-8")
+    assert old in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(InputFileError) as caught:
+        load_procedure(bad)
+    assert str(bad) in str(caught.value) and all(w in str(caught.value) for w in words), str(caught.value)
+
+
+# -- gas-alarm-linked shut-off ----------------------------------------------------------------------------------
+SMART_METER = REPO / "examples" / "meters" / "g4-smart-safety.yaml"  # declares the gas-alarm input
+
+
+def run_gas_alarm(tmp_path, meter: Path, scenario: Path = GOOD, keep: dict | None = None):
+    return run(tmp_path, "gas-alarm", scenario, keep=keep, meter=meter)
+
+
+def test_a_meter_with_the_input_ignores_a_short_alarm_and_shuts_off_on_a_held_one(tmp_path):
+    state, outcomes, tests = run_gas_alarm(tmp_path, SMART_METER)
+    assert state is RunState.COMPLETED and set(outcomes.values()) == {"pass"}
+    assert set(outcomes) == {"short-alarm", "alarm", "alarm: event transmitted"}
+    short, held = tests
+    assert not short["shut_off"] and short["stimulus"]["alarm_s"] == 20  # half of the profile's 40 s
+    assert held["cause"] == "gas_alarm" and 40 <= held["time_s"] <= 42  # the meter's 40 s + 1 s travel
+
+
+@pytest.mark.parametrize("safety, failing", [({"fault": "ignores_gas_alarm"}, ["alarm"]),
+                                             ({"gas_alarm_dwell_s": 10.0}, ["short-alarm"]),
+                                             ({"gas_alarm_dwell_s": 60.0}, ["alarm"])])
+def test_a_meter_that_ignores_the_alarm_or_has_the_wrong_dwell_fails(tmp_path, safety, failing):
+    _, outcomes, _ = run_gas_alarm(tmp_path, SMART_METER, scenario_with(tmp_path, **safety))
+    assert failed(outcomes) == failing
+
+
+def test_the_gas_alarm_tests_do_not_apply_to_a_meter_declaring_no_input_and_say_why(tmp_path):
+    kept: dict = {}
+    state, outcomes, tests = run_gas_alarm(tmp_path, METER, keep=kept)
+    assert state is RunState.COMPLETED and outcomes == {}
+    assert all("declares no gas-alarm input" in t["not_applicable"] for t in tests)
+    evaluation = next(kept["store"].entries(kept["run_id"], kinds=["evaluation"])).payload
+    assert [s["why"].split(":")[0] for s in evaluation["skipped"]] == ["short-alarm", "alarm"]
+
+
+def test_an_abort_during_a_gas_alarm_releases_the_contact(tmp_path):
+    inputs = load_inputs(SAFETY / "gas-alarm.yaml", [SMART_METER], BENCH, GOOD)
+    store, register = Store(str(tmp_path / "records.db")), Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=20.0)
+    inputs = inputs_from_header(next(store.entries(run_id)).payload)
+    control = RunControl()
+    with bench_session(inputs, clock_scale=20.0, register=register) as rig:
+        runner = Runner(run_id=run_id, plan=inputs.plan(), declarations=inputs.declarations, rig=rig, store=store,
+                        prompter=AutoPrompter(), procedure=inputs.procedure, bus=EventBus(), control=control)
+        worker = threading.Thread(target=runner.run)
+        worker.start()
+        world = rig.lab.world
+        assert world.wait_until(lambda: world.read("gas_meter1.gas_alarm"), timeout_real_s=60)
+        control.abort()  # within the short alarm's 20 s
+        worker.join(60)
+        assert runner.state is RunState.ABORTED
+        assert world.read("gas_meter1.gas_alarm") is False and world.read("gas.flowrate_m3h") == 0

@@ -13,6 +13,7 @@ from meterlab.metrology.safety import (
     judge_leak,
     judge_no_shut_off,
     judge_time,
+    judge_time_against_table,
     judge_transmitted_time,
     load_safety_profile,
     time_to_state,
@@ -44,6 +45,8 @@ def test_the_shaker_table_and_thresholds_are_the_reference_sheets_with_their_sta
     ("status: secondary}", "status: checked}", "status"),
     ("- {acceleration_gal: 250, period_s: 0.3}", "- {acceleration_gal: -250, period_s: 0.3}", "acceleration_gal"),
     ("G4: {qmax_m3h: 6.0, threshold_m3h: 5.0}", "G4: {qmax_m3h: 6.0, threshold_m3h: 0}", "threshold_m3h"),
+    ("values: [0.6, 2.0]", "values: [0.6, 6.0]", "above the table's last band"),
+    ("- {up_to_m3h: 2.5, time_s: 7200}", "- {up_to_m3h: 0.5, time_s: 7200}", "up_to_m3h strictly increasing"),
 ])
 def test_a_wrong_field_is_refused_naming_the_file_the_line_and_the_field(tmp_path, old, new, field):
     bad = tmp_path / "gas-safety-bad.yaml"
@@ -90,3 +93,19 @@ def test_a_leak_and_a_no_shut_off_and_a_transmitted_time_are_judged():
     assert judge_transmitted_time(4.0, observed, limit(2.0)).outcome == Outcome.PASS
     assert judge_transmitted_time(9.0, observed, limit(2.0)).outcome == Outcome.FAIL
     assert judge_transmitted_time(None, observed, limit(2.0)) is None
+
+
+@pytest.mark.parametrize("value_s, outcome", [
+    (7200.8, Outcome.PASS), (7560.0, Outcome.PASS), (7561.0, Outcome.FAIL), (6839.0, Outcome.FAIL),
+    (3600.0, Outcome.FAIL),  # closing at half the table's time does not follow the table either
+])
+def test_a_continuous_use_time_is_judged_against_its_band_s_time_either_way(value_s, outcome):
+    decision = judge_time_against_table(ObservedTime(value_s, 0.1), 7200.0, limit(0.05))
+    assert decision.outcome == outcome and decision.mpe_pct == pytest.approx(360.0)
+
+
+def test_the_continuous_use_table_gives_each_flow_its_band_and_none_above_the_last():
+    use = load_safety_profile(PROFILE).continuous_use
+    assert use.table.status == "unverified"  # no source gave the figures: the lab's own
+    assert [use.band_time_s(q) for q in (0.1, 0.8, 0.81, 2.0, 5.0, 5.1)] == [14400, 14400, 7200, 7200, 3600, None]
+    assert all(use.band_time_s(q) is not None for q in use.points_m3h.values)

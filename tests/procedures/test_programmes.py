@@ -25,7 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 PROCEDURES = REPO / "procedures"
 
 ELECTRONIC = ["dry-heat", "cold", "damp-heat-cyclic", "power-voltage-variation", "short-time-power-reductions",
-              "burst-mains", "burst-signal", "esd", "radiated-rf", "conducted-rf", "surge-mains", "surge-signal"]
+              "burst-mains", "burst-signal", "esd", "radiated-rf", "conducted-rf", "surge-mains", "surge-signal",
+              "vibration", "mechanical-shock"]
 R49 = ["intrinsic-error", "water-temperature", "water-pressure", "reverse-flow", "pressure-loss", "flow-disturbance",
        "durability-discontinuous", "durability-continuous", "static-magnetic-field", "static-pressure", *ELECTRONIC]
 R137 = ["error-of-indication", "pressure-loss", "durability", "gas-temperature", "ambient-temperature",

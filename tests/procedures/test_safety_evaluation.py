@@ -56,3 +56,52 @@ def test_a_closing_where_none_is_allowed_fails_and_a_leaking_valve_fails_tightne
     result = outcomes(closed, shut_off_test(step_label="below", variant=None, leak=leak))
     assert result["shock"] is Outcome.FAIL and result["below: valve tightness"] is Outcome.FAIL
     assert result["below"] is Outcome.PASS
+
+
+def restore_test(**changes):
+    """A restore test with a leak downstream whose restore check closed the valve again (engine/safety.py)."""
+    test = {"step_label": "restore-with-leak", "function": "restore", "expect": "shut_off", "variant": None,
+            "meter_serial": "M1", "tripped": True, "leak_downstream": True, "reopened_by_itself_after_s": None,
+            "held_valve": "closed", "shut_off": True, "watched_until_s": 1.0, "poll_s": 0.5, "time_s": 1.25,
+            "u_time_s": 0.144, "cause": "restore_check", "final_valve": "closed",
+            "limit_shut_off_s": {"value": 120.0, "clause": "test", "status": "secondary"},
+            "limit_hold_s": {"value": 300.0, "clause": "test", "status": "unverified"}}
+    return {**test, **changes}
+
+
+def test_a_restore_check_that_closes_on_the_leak_passes_with_the_valve_shut_until_restored():
+    assert outcomes(restore_test()) == {"restore-with-leak: shut until restored": Outcome.PASS,
+                                        "restore-with-leak": Outcome.PASS}
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"tripped": False}, {"restore-with-leak": Outcome.FAIL}),  # nothing to restore
+    ({"reopened_by_itself_after_s": 60.0, "held_valve": "open"},
+     {"restore-with-leak: shut until restored": Outcome.FAIL}),  # opened without a restore: not restored at all
+    ({"shut_off": False, "final_valve": "open"},
+     {"restore-with-leak: shut until restored": Outcome.PASS, "restore-with-leak": Outcome.FAIL}),  # opened on a leak
+    ({"cause": "excess_flow"},
+     {"restore-with-leak: shut until restored": Outcome.PASS, "restore-with-leak": Outcome.FAIL}),  # other cause
+])
+def test_each_way_of_failing_a_restore_is_a_fail(changes, expected):
+    assert outcomes(restore_test(**changes)) == expected
+
+
+@pytest.mark.parametrize("final_valve, outcome", [("open", Outcome.PASS), ("restoring", Outcome.FAIL),
+                                                  ("closed", Outcome.FAIL)])
+def test_a_restore_without_a_leak_passes_only_if_the_valve_ends_open(final_valve, outcome):
+    test = restore_test(step_label="restore-without-leak", expect="no_shut_off", leak_downstream=False,
+                        shut_off=False, final_valve=final_valve, time_s=None, cause=None)
+    assert outcomes(test)["restore-without-leak"] == outcome
+
+
+def test_a_continuous_use_time_is_judged_against_the_table_s_time_and_a_not_applicable_test_not_at_all():
+    use = shut_off_test(step_label="continuous-use", function="continuous_use", variant="2 m³/h", time_s=7600.0,
+                        nominal_time_s=7200.0, cause="continuous_use",
+                        limit_shut_off_s={"value": 0.05, "clause": "test", "status": "unverified"})
+    del use["transmitted"]  # judged on its own here
+    skipped = {"step_label": "alarm", "function": "gas_alarm", "expect": "shut_off", "meter_serial": "M1",
+               "not_applicable": "the meter declares no gas-alarm input"}
+    results = check_safety({"safety": [use, skipped]}, "simple")
+    assert [(r.point, r.outcome) for r in results] == [("continuous-use 2 m³/h", Outcome.FAIL)]  # 400 s > 360 s
+    assert (results[0].details["value"], results[0].details["limit"]) == (400.0, pytest.approx(360.0))

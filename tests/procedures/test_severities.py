@@ -22,7 +22,7 @@ EXAMPLES = REPO / "examples" / "meters"
 
 TESTS = ["dry_heat", "cold", "damp_heat_cyclic", "power_voltage_variation", "dips_interruptions", "burst_mains",
          "burst_signal", "esd", "radiated_rf", "conducted_rf", "surge_mains", "surge_signal",
-         "power_frequency_magnetic_field", "static_magnetic_field"]
+         "power_frequency_magnetic_field", "static_magnetic_field", "vibration_random", "mechanical_shock"]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,8 @@ def test_climate_tests_have_a_level_for_every_climatic_class(d11, test_id):
     assert d11.tests[test_id].applies_to == "climatic" and d11.tests[test_id].disturbance is None
 
 
-@pytest.mark.parametrize("test_id", [t for t in TESTS if t not in ("dry_heat", "cold", "damp_heat_cyclic")])
+@pytest.mark.parametrize("test_id", [t for t in TESTS if t not in ("dry_heat", "cold", "damp_heat_cyclic",
+                                                                    "vibration_random", "mechanical_shock")])
 def test_emc_tests_have_levels_for_e1_and_e2(d11, test_id):
     assert {"E1", "E2"} <= set(d11.tests[test_id].levels)
     assert d11.tests[test_id].disturbance is not None
@@ -268,3 +269,22 @@ def test_procedure_problems_find_steps_that_do_not_fit_the_profile(d11, tmp_path
         path.write_text(text.replace(old, new), encoding="utf-8")
         problems = procedure_problems(load_procedure(path), d11)
         assert problems and problems[0][0][-1] == field, (old, new, problems)
+
+
+def test_the_mechanical_levels_are_consistent_with_what_they_stand_for(d11):
+    """The random vibration's breakpoints give the level's RMS (D 11: 1.6 and 7 m/s²); a shock pulse has the
+    velocity change of its drop (v = sqrt(2 g h), half-sine: peak = pi v / (2 D))."""
+    from meterlab.instruments.vibration import asd_rms_m_s2
+    from meterlab.rigs.mechanical import RMS_AGREEMENT
+
+    vibration, shock = d11.tests["vibration_random"], d11.tests["mechanical_shock"]
+    assert vibration.applies_to == shock.applies_to == "mechanical" and set(vibration.levels) == {"M2", "M3"}
+    for key in ("M2", "M3"):
+        level = resolve(d11, "vibration_random", key)
+        rms = asd_rms_m_s2([tuple(p) for p in level["asd_profile"]])
+        assert abs(rms - level["rms_m_s2"]) <= RMS_AGREEMENT * level["rms_m_s2"]
+        pulse = resolve(d11, "mechanical_shock", key)
+        velocity = (2 * 9.80665 * pulse["drop_height_mm"] / 1000) ** 0.5
+        assert pulse["peak_m_s2"] == pytest.approx(3.14159265 * velocity / (2 * pulse["pulse_duration_ms"] / 1000),
+                                                   rel=1e-3)
+    assert shock.status == "unverified" and "pulse_duration_ms" in shock.unverified  # the emulation is the lab's

@@ -134,7 +134,7 @@ def test_a_closed_valve_passes_only_its_leak(fault, leak_l_h):
 
 
 def test_a_reset_opens_the_valve_clears_the_alarms_and_keeps_the_log():
-    world, clock = world_of()
+    world, clock = world_of(restore_check_s=0)  # no restore check: the valve opens at once, gas flows again
     run(world, clock, 10)
     quake(world, clock, 250, 0.5)
     unit = world.component("safety1")
@@ -143,6 +143,74 @@ def test_a_reset_opens_the_valve_clears_the_alarms_and_keeps_the_log():
     run(world, clock, 5)
     assert unit.valve == "open" and unit.alarms == set() and causes(world) == ["seismic", "reset"]
     assert world.read("gas.flowrate_m3h") > 0.5
+
+
+def _shut_by_a_quake_then_flow_stopped(**safety):
+    world, clock = world_of(**safety)
+    run(world, clock, 10)
+    quake(world, clock, 250, 0.5)
+    for signal in ("inlet_valve", "vacuum_pump", NOZZLE_0_66_M3H):
+        world.write(signal, 0)
+    run(world, clock, 2)
+    return world, clock, world.component("safety1")
+
+
+def test_a_reset_without_gas_drawn_opens_the_valve_after_its_restore_check():
+    world, clock, unit = _shut_by_a_quake_then_flow_stopped(restore_check_s=60)
+    world.write("gas_meter1.safety_reset", 1)
+    run(world, clock, 30)
+    assert unit.valve == "restoring" and world.read("gas_meter1.valve") == "restoring"
+    run(world, clock, 31)
+    assert unit.valve == "open" and causes(world) == ["seismic", "reset"]
+
+
+@pytest.mark.parametrize("fault, valve, logged", [("none", "closed", ["seismic", "reset", "restore_check"]),
+                                                  ("no_restore_check", "open", ["seismic", "reset"])])
+def test_gas_drawn_during_the_restore_check_closes_the_valve_again_unless_the_check_is_missing(fault, valve, logged):
+    world, clock, unit = _shut_by_a_quake_then_flow_stopped(restore_check_s=60, fault=fault)
+    for signal in ("inlet_valve", "vacuum_pump", "nozzle1"):  # a small flow downstream: a leak
+        world.write(signal, 1)
+    world.write("gas_meter1.safety_reset", 1)
+    run(world, clock, 10)
+    assert unit.valve == valve and causes(world) == logged
+
+
+def test_a_valve_that_reopens_by_itself_opens_without_a_reset_or_a_logged_event():
+    world, clock, unit = _shut_by_a_quake_then_flow_stopped(fault="reopens_itself", reopen_after_s=100)
+    assert unit.valve == "closed"  # closed a few seconds into the 60 s quake, after it still
+    run(world, clock, 50)
+    assert unit.valve == "open" and causes(world) == ["seismic"]
+
+
+@pytest.mark.parametrize("fault, closes", [("none", True), ("no_continuous_use", False)])
+def test_an_uninterrupted_use_closes_after_its_band_s_time_unless_the_function_is_missing(fault, closes):
+    bands = [{"up_to_m3h": 0.8, "limit_s": 300}, {"up_to_m3h": 5.0, "limit_s": 100}]
+    world, clock = world_of(continuous_use=bands, fault=fault)  # about 0.66 m³/h: the 300 s band
+    unit = world.component("safety1")
+    run(world, clock, 295)
+    assert unit.valve == "open"
+    run(world, clock, 10)
+    assert (unit.valve != "open") is closes and causes(world) == (["continuous_use"] if closes else [])
+    if closes:
+        assert unit.events[0].t_s == pytest.approx(300, abs=1.0)
+
+
+def test_an_interruption_restarts_the_continuous_use_count():
+    world, clock = world_of(continuous_use=[{"up_to_m3h": 5.0, "limit_s": 100}])
+    unit = world.component("safety1")
+    run(world, clock, 80)
+    world.write("vacuum_pump", 0)  # the use stops ...
+    run(world, clock, 3)
+    world.write("vacuum_pump", 1)  # ... and starts again: 80 s are not counted
+    run(world, clock, 80)
+    assert unit.valve == "open"
+    run(world, clock, 25)
+    assert causes(world) == ["continuous_use"]
+
+
+def test_a_continuous_use_table_with_falling_flows_is_refused():
+    with pytest.raises(ValidationError, match="up_to_m3h strictly increasing"):
+        world_of(continuous_use=[{"up_to_m3h": 2.0, "limit_s": 100}, {"up_to_m3h": 1.0, "limit_s": 50}])
 
 
 def test_a_leak_without_the_fault_is_refused_with_the_reason():
@@ -165,3 +233,30 @@ def test_a_scenario_file_with_a_wrong_safety_field_names_file_line_and_field(tmp
     message = str(caught.value)
     assert str(path) in message and "line 7" in message and "gas_meters.0.safety.logic" in message
     assert "dwell_by_level" in message and "trigger_then_peaks" in message  # the allowed values: the fix
+
+
+@pytest.mark.parametrize("safety, held_s, closes", [
+    ({"gas_alarm_input": True}, 45, True),
+    ({"gas_alarm_input": True}, 30, False),  # shorter than the meter's 40 s
+    ({"gas_alarm_input": True, "fault": "ignores_gas_alarm"}, 45, False),
+    ({}, 45, False),  # no input: the contact's wire ends at nothing
+])
+def test_a_gas_alarm_held_for_the_meter_s_dwell_closes_the_valve_where_it_has_the_input(safety, held_s, closes):
+    world, clock = world_of(**safety)
+    world.write("gas_meter1.gas_alarm", 1)
+    run(world, clock, held_s)
+    world.write("gas_meter1.gas_alarm", 0)
+    run(world, clock, 20)
+    assert causes(world) == (["gas_alarm"] if closes else [])
+    if closes:
+        assert world.component("safety1").events[0].t_s == pytest.approx(40, abs=1.0)
+
+
+def test_the_gas_alarm_contact_exists_without_a_smart_meter():
+    """The bench's output is wired to it whatever meter is mounted: a plain meter's world has the signal too."""
+    scenario = Scenario(gas_meters=[dict(serial="G1", error_curve=[[0.1, 0.0]], pulse_value_l=0.1,
+                                         register_resolution_l=0.1)])
+    world = build_world(scenario, ManualClock())
+    assert "safety1" not in world.components
+    world.write("gas_meter1.gas_alarm", 1)
+    assert world.read("gas_meter1.gas_alarm") is True

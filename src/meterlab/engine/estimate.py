@@ -7,6 +7,7 @@ from typing import Any, Callable
 from meterlab.metrology.planner import plan_volume
 from meterlab.metrology.safety import load_safety_profile
 from meterlab.procedures.schema import (
+    ApplyDisturbance,
     ClimateCycle,
     MeasureError,
     MeasurePressureLoss,
@@ -67,17 +68,30 @@ def action_seconds(action, meter, method, resolution_l: float, readout: str,
     if isinstance(step, RunFlow):
         seconds = step.duration_s if step.duration_s is not None else step.cycles * (step.on_s + step.off_s)
         return seconds, {"flowrate": f"{action.point.nominal_m3h:.4g}"}
+    if isinstance(step, ApplyDisturbance) and step.disturbance in ("vibration", "mechanical_shock") \
+            and severity is not None:  # the table's own time: each axis's vibration, each impulse's interval
+        params = {**severity(step), **step.parameters}
+        per_axis = params.get("duration_per_axis_s") or params.get("count", 1) * params.get("interval_s", 0.0)
+        return per_axis * len(params.get("axes") or [None]), row
     if isinstance(step, SafetyTest) and safety_profile is not None:
-        return safety_seconds(step, load_safety_profile(safety_profile)), row
+        return safety_seconds(step, load_safety_profile(safety_profile), action.variant), row
     return 0.0, row
 
 
-def safety_seconds(step: SafetyTest, profile) -> float:
+def safety_seconds(step: SafetyTest, profile, variant: str | None = None) -> float:
     """The longest a safety test takes: its stimulus and watch until the profile's limits (a good meter closes
     sooner), the leak tester's settling after a shut-off; a pressure ramp's own time is not known here."""
     if step.function == "seismic":
         window = 0.0 if step.gas_in_use else 2 * profile.seismic.flow_window_s.value
         seconds = profile.seismic.shaking_s.value + window
+    elif step.function == "continuous_use":  # the point's band time, watched past its tolerance
+        use = profile.continuous_use
+        flows = [f for f in use.points_m3h.values if f"{f:g} m³/h" == variant] or use.points_m3h.values
+        seconds = max(use.band_time_s(f) or 0.0 for f in flows) * (1 + use.tolerance_fraction.value)
+    elif step.function == "restore":  # the trip by excess flow, the hold without restore, the restore check
+        excess, restore = profile.excess_flow, profile.restore
+        seconds = excess.max_shut_off_s.value + excess.observe_s.value + restore.hold_s.value \
+            + restore.max_check_s.value
     else:
         seconds = getattr(profile, step.function).observe_s.value
     return seconds + (profile.valve.leak_settle_s.value if step.tightness else 0.0)

@@ -460,7 +460,8 @@ class Runner:
         extra = self._evaluation_records()
         results = evaluate_checks(action.step.checks, measurements, self.meters, action.step.reference,
                                   extra=extra, rule=self.procedure.decision_rule)
-        skipped = skipped_checks(action.step.checks, extra["interfaces"], [s for s, _ in self.meters])
+        skipped = skipped_checks(action.step.checks, extra["interfaces"], [s for s, _ in self.meters],
+                                 extra["safety"])
         self._commit(action, "evaluation", {"checks": [r.to_dict() for r in results], "skipped": skipped})
 
     def _evaluation_records(self) -> dict:

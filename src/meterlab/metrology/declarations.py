@@ -36,6 +36,10 @@ class Environment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     electromagnetic: Literal["E1", "E2", "E3"] = "E1"
     climatic: Literal["B", "O", "M"] = "B"
+    # OIML D 11 / MID mechanical classes (M1 low, M2 significant, M3 high vibration and shock): the vibration and
+    # mechanical shock programmes take their level from it. M1, the default, has no level there (EN 1359 meters
+    # are M1); which class R 49:2013 / R 137:2012 expect for which meter is unverified.
+    mechanical: Literal["M1", "M2", "M3"] = "M1"
 
 
 TRANSMITTED = ("volume", "flow", "status", "software_id", "access_number", "timestamp")
@@ -116,6 +120,10 @@ class MeterDeclaration(BaseModel):
     environment: Environment = Environment()
     interface: MeterInterface | None = Field(None, description="the communication interface as documented: "
                                                                 "register map, functions (docs/fuzzing.md)")
+    safety_inputs: list[Literal["gas_alarm"]] = Field(
+        default_factory=list, description="inputs of a smart gas meter's shut-off functions the manufacturer "
+                                          "declares: gas_alarm (a gas alarm's contact linked to the shut-off); a "
+                                          "safety test of an input the meter does not declare does not apply")
     interfaces: list[Interface] = Field(
         default_factory=list, description="communication interfaces whose transmitted data the disturbance tests "
                                           "check: [mbus], [modbus] or [{kind: mbus, transmits: [...]}]")

@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from meterlab.errors import DeclarationError
 from meterlab.metrology.decision import Decision, DecisionRule, Outcome, decide
@@ -104,6 +104,58 @@ class ExcessFlow(_Strict):
     observe_s: Value
 
 
+class ContinuousUseBand(_Strict):
+    up_to_m3h: float = Field(gt=0)
+    time_s: float = Field(gt=0)
+
+
+class ContinuousUseTable(Sourced):
+    bands: list[ContinuousUseBand] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _rising(self) -> ContinuousUseTable:
+        flows = [b.up_to_m3h for b in self.bands]
+        if any(b <= a for a, b in zip(flows, flows[1:])):
+            raise ValueError("continuous_use bands: up_to_m3h strictly increasing")
+        return self
+
+
+class Values(Sourced):
+    values: list[float] = Field(min_length=1)
+
+
+class ContinuousUse(_Strict):
+    table: ContinuousUseTable
+    points_m3h: Values
+    tolerance_fraction: Value
+    poll_s: Value
+
+    @model_validator(mode="after")
+    def _points_in_the_table(self) -> ContinuousUse:
+        beyond = [q for q in self.points_m3h.values if self.band_time_s(q) is None]
+        if beyond:
+            raise ValueError(f"continuous_use.points_m3h {beyond} lie above the table's last band "
+                             f"({self.table.bands[-1].up_to_m3h:g} m³/h): no time to judge them against")
+        return self
+
+    def band_time_s(self, flowrate_m3h: float) -> float | None:
+        """The continuous-use time of the band holding this flow (None above the last band)."""
+        return next((b.time_s for b in self.table.bands if flowrate_m3h <= b.up_to_m3h), None)
+
+
+class Restore(_Strict):
+    max_check_s: Value
+    hold_s: Value
+    leak_flow_m3h: Value
+
+
+class GasAlarm(_Strict):
+    min_alarm_s: Value
+    short_fraction: Value
+    max_shut_off_s: Value
+    observe_s: Value
+
+
 class Valve(_Strict):
     max_leak_l_h: Value
     leak_settle_s: Value
@@ -124,6 +176,9 @@ class SafetyProfile(_Strict):
     shock: Shock
     pressure_drop: PressureDrop
     excess_flow: ExcessFlow
+    continuous_use: ContinuousUse
+    restore: Restore
+    gas_alarm: GasAlarm
     valve: Valve
     event: EventTransmission
 
@@ -191,6 +246,12 @@ def judge_leak(leak_l_h: float, expanded_uncertainty_l_h: float, limit: Value, *
                k: float = 2.0) -> Decision:
     """The closed valve's leak against its limit (a negative reading of a zero-drifting tester counts as 0)."""
     return decide(max(leak_l_h, 0.0), expanded_uncertainty_l_h, limit.value, rule=rule, k=k)
+
+
+def judge_time_against_table(observed: ObservedTime, nominal_s: float, tolerance_fraction: Value, *,
+                             rule: str | DecisionRule = "simple", k: float = 2.0) -> Decision:
+    """A shut-off time against the table's time (continuous use): |observed - nominal| within the tolerance."""
+    return decide(observed.value_s - nominal_s, k * observed.u_s, tolerance_fraction.value * nominal_s, rule=rule, k=k)
 
 
 def judge_no_shut_off(shut_off: bool) -> Outcome:

@@ -27,7 +27,14 @@ from meterlab.metrology.profiles import Value
 from meterlab.metrology import transmission
 from meterlab.metrology.declarations import DeclaredFlag
 from meterlab.metrology.status_flags import judge_watch
-from meterlab.metrology.safety import ObservedTime, judge_leak, judge_no_shut_off, judge_time, judge_transmitted_time
+from meterlab.metrology.safety import (
+    ObservedTime,
+    judge_leak,
+    judge_no_shut_off,
+    judge_time,
+    judge_time_against_table,
+    judge_transmitted_time,
+)
 
 Meter = WaterMeter | GasMeter
 
@@ -194,6 +201,11 @@ def check_safety(extra: dict, rule: str) -> list[CheckResult]:
     results: list[CheckResult] = []
     for test in extra.get("safety", []):
         where = " ".join(str(part) for part in (test.get("step_label") or test["function"], test.get("variant")) if part)
+        if test.get("not_applicable"):  # listed by skipped_checks, no verdict
+            continue
+        if test["function"] == "restore":
+            results.extend(_restore_results(test, where, rule))
+            continue
         results.append(_shut_off_result(test, where, rule))
         if "leak" in test:
             leak = test["leak"]
@@ -207,19 +219,52 @@ def check_safety(extra: dict, rule: str) -> list[CheckResult]:
     return results
 
 
+def _restore_results(test: dict, where: str, rule: str) -> list[CheckResult]:
+    """A restore test: the trip it needs, the valve shut until restored, then the restore check's outcome."""
+    serial = test["meter_serial"]
+    details = {k: v for k, v in test.items() if k != "transmitted"}
+    if not test["tripped"]:
+        note = "the meter did not shut off on excess flow: nothing to restore"
+        return [CheckResult("safety", serial, Outcome.FAIL, where, {**details, "note": note})]
+    reopened = test["reopened_by_itself_after_s"]
+    state = {"unit": "state", "observed": "valve closed" if reopened is None else
+             f"valve {test['held_valve']} {reopened:.0f} s after the shut-off, without a restore"}
+    held = CheckResult("safety", serial, Outcome.PASS if reopened is None else Outcome.FAIL,
+                       f"{where}: shut until restored", {**details, **state})
+    if reopened is not None:  # nothing was restored: the restore check was not tested
+        return [held]
+    results = [held, _shut_off_result(test, where, rule)]
+    if "transmitted" in test:
+        results.append(_transmitted_result(test, where, rule))
+    return results
+
+
 def _shut_off_result(test: dict, where: str, rule: str) -> CheckResult:
     serial, details = test["meter_serial"], {k: v for k, v in test.items() if k not in ("leak", "transmitted")}
     if test["expect"] == "no_shut_off":  # a state seen, not a quantity: no value, U or limit in the tables
-        state = {"unit": "state", "observed": "valve closed" if test["shut_off"] else "valve open"}
-        return CheckResult("safety", serial, judge_no_shut_off(test["shut_off"]), where, {**details, **state})
-    expected = {"seismic": "seismic", "pressure_drop": "pressure_drop", "excess_flow": "excess_flow"}[test["function"]]
+        final = test.get("final_valve", "open")  # a restore must also end with the valve open
+        state = {"unit": "state", "observed": "valve closed" if test["shut_off"] else f"valve {final}"}
+        outcome = judge_no_shut_off(test["shut_off"]) if final == "open" else Outcome.FAIL
+        return CheckResult("safety", serial, outcome, where, {**details, **state})
+    expected = {"seismic": "seismic", "pressure_drop": "pressure_drop", "excess_flow": "excess_flow",
+                "continuous_use": "continuous_use", "restore": "restore_check",
+                "gas_alarm": "gas_alarm"}[test["function"]]
     if not test["shut_off"]:
         note = f"the valve did not close within {test['watched_until_s']:.0f} s"
         return CheckResult("safety", serial, Outcome.FAIL, where, {**details, "note": note})
     if test.get("cause") != expected:
         note = f"the valve closed for {test.get('cause')!r}, not {expected!r}"
         return CheckResult("safety", serial, Outcome.FAIL, where, {**details, "note": note})
-    decision = judge_time(ObservedTime(test["time_s"], test["u_time_s"]), _value(test["limit_shut_off_s"]), rule=rule)
+    observed = ObservedTime(test["time_s"], test["u_time_s"])
+    if "nominal_time_s" in test:  # continuous use: the time against the table's, within ± its tolerance
+        nominal = test["nominal_time_s"]
+        decision = judge_time_against_table(observed, nominal, _value(test["limit_shut_off_s"]), rule=rule)
+        judged = {"value": test["time_s"] - nominal, "U": 2 * test["u_time_s"],
+                  "limit": test["limit_shut_off_s"]["value"] * nominal, "unit": "s",
+                  "note": f"shut-off time {test['time_s']:.0f} s against the table's {nominal:g} s"}
+        return CheckResult("safety", serial, decision.outcome, where,
+                           {**details, **judged, "k": 2, **decision.details()})
+    decision = judge_time(observed, _value(test["limit_shut_off_s"]), rule=rule)
     judged = {"value": test["time_s"], "U": 2 * test["u_time_s"], "limit": test["limit_shut_off_s"]["value"],
               "unit": "s"}
     return CheckResult("safety", serial, decision.outcome, where, {**details, **judged, "k": 2, **decision.details()})
@@ -326,11 +371,16 @@ def check_transmitted_status(serial: str, watches: list[dict], declared: dict) -
 NO_INTERFACE = "the meter declares no communication interface (declaration `interfaces:`): nothing to judge"
 
 
-def skipped_checks(checks: list[str], declared: dict[str, dict], serials: list[str]) -> list[dict]:
-    """The checks that do not apply to a meter, and why (a meter without an interface has no transmitted data)."""
-    return [{"check": check, "meter_serial": s, "why": NO_INTERFACE}
-            for check in ("data_transmission", "transmitted_status") if check in checks
-            for s in serials if not declared.get(s, {}).get("interfaces")]
+def skipped_checks(checks: list[str], declared: dict[str, dict], serials: list[str],
+                   safety: list[dict] | None = None) -> list[dict]:
+    """The checks that do not apply to a meter, and why (a meter without an interface has no transmitted data; a
+    safety test of an input the meter does not declare)."""
+    skipped = [{"check": "safety", "meter_serial": t["meter_serial"],
+                "why": f"{t['step_label']}: {t['not_applicable']}"}
+               for t in safety or [] if "safety" in checks and t.get("not_applicable")]
+    return skipped + [{"check": check, "meter_serial": s, "why": NO_INTERFACE}
+                      for check in ("data_transmission", "transmitted_status") if check in checks
+                      for s in serials if not declared.get(s, {}).get("interfaces")]
 
 
 def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tuple[str, Meter]],

@@ -116,6 +116,10 @@ def expand(procedure: Procedure, meters: list[tuple[str, Meter]]) -> Plan:
                 table = getattr(load_safety_profile(procedure.safety_profile).seismic, step.table)
                 for number, table_point in enumerate(table.points, start=1):
                     plan.actions.append(Action(f"{here}/p{number}", step, point, 0, 0, serial, table_point.label))
+            elif isinstance(step, SafetyTest) and step.function == "continuous_use":
+                flows = load_safety_profile(procedure.safety_profile).continuous_use.points_m3h.values
+                for number, flow in enumerate(flows, start=1):
+                    plan.actions.append(Action(f"{here}/p{number}", step, point, 0, 0, serial, f"{flow:g} m³/h"))
             elif isinstance(step, Prompt) and step.per_meter and serial is None:
                 for meter_serial, _ in meters:
                     plan.actions.append(Action(f"{here}/{meter_serial}", step, point, 0, 0, meter_serial))

@@ -38,7 +38,7 @@ POINT_VARIABLE = "$point"
 MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[*·×]?\s*(Q\w+)\s*$")  # "0.9 Q3", "0.5*Qmax"
 PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
-                          "power_frequency_magnetic_field", "voltage_variation"]
+                          "power_frequency_magnetic_field", "voltage_variation", "vibration", "mechanical_shock"]
 Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault", "wme", "durability_shift",
                 "pressure_loss", "no_leak", "safety", "data_transmission", "transmitted_status"]
 # the anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md)
@@ -264,16 +264,21 @@ class MeasurePressureLoss(_PointRef):
 
 class SafetyTest(_Step):
     """One test of a smart gas meter's shut-off function; every number (table points, thresholds, times, limits)
-    comes from the procedure's safety profile. A seismic step with a table runs once per point of that table."""
+    comes from the procedure's safety profile. A seismic step with a table runs once per point of that table, a
+    continuous_use step once per flow of the profile's continuous-use points. A restore step trips the meter (excess
+    flow), watches the closed valve without a restore, then restores it with a leak downstream (`leak: true`: the
+    restore check must close it again) or without (the valve must open). A gas_alarm step closes the alarm contact
+    at the meter's input: held (shut_off) or released early (no_shut_off); only for a meter declaring the input."""
 
     kind: Literal["safety_test"] = "safety_test"
-    function: Literal["seismic", "shock", "pressure_drop", "excess_flow"]
+    function: Literal["seismic", "shock", "pressure_drop", "excess_flow", "continuous_use", "restore", "gas_alarm"]
     expect: Literal["shut_off", "no_shut_off"]
     table: Literal["operate", "non_operate"] | None = Field(None, description="seismic: the profile's shaker table")
     gas_in_use: bool = Field(True, description="seismic: gas flows (false: a quake without gas flow)")
     gas: Literal["city_gas", "lp_gas"] = Field("city_gas", description="pressure_drop: whose threshold")
     tightness: bool = Field(False, description="after the shut-off: the closed valve's leak against the profile")
     event: bool = Field(True, description="after the shut-off: the meter's transmitted event and its time")
+    leak: bool = Field(False, description="restore: gas drawn downstream during the restore check (a leak)")
 
     @model_validator(mode="after")
     def _consistent(self) -> SafetyTest:
@@ -281,6 +286,13 @@ class SafetyTest(_Step):
             raise ValueError("a seismic test names its table (operate or non_operate); other functions none")
         if not self.gas_in_use and self.function != "seismic":
             raise ValueError("gas_in_use: false is a quake without gas flow (function: seismic)")
+        if self.function == "continuous_use" and self.expect != "shut_off":
+            raise ValueError("a continuous_use test expects shut_off (the table's time is judged)")
+        if self.function == "restore" and (self.expect == "shut_off") != self.leak:
+            raise ValueError("a restore test with leak: true expects shut_off (the check closes the valve again), "
+                             "without a leak no_shut_off")
+        if self.leak and self.function != "restore":
+            raise ValueError("leak: true belongs to a restore test (function: restore)")
         if self.tightness and self.expect != "shut_off":
             raise ValueError("tightness is checked after a shut-off: use it with expect: shut_off")
         return self

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -31,7 +31,7 @@ from meterlab.metrology.profiles import Sourced, Status, profile_path
 from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, DisturbanceKind, Procedure, SetClimate, Soak
 from meterlab.yamlio import load_model
 
-ClassGroup = Literal["climatic", "electromagnetic"]
+ClassGroup = Literal["climatic", "electromagnetic", "mechanical"]
 #: The class names a level may be keyed by: those a meter declaration can declare.
 CLASSES: dict[str, tuple[str, ...]] = {
     group: get_args(Environment.model_fields[group].annotation) for group in get_args(ClassGroup)
@@ -111,6 +111,16 @@ class Parameters(_Strict):
     short_duration_max_s: float | None = Field(None, gt=0)
     mains_frequency_hz: float | None = Field(None, gt=0)
     flux_density_mt: float | None = Field(None, gt=0, description="static field at the meter surface")
+    # vibration and mechanical shock (the shaker and the shock tester)
+    asd_profile: list[Annotated[list[float], Field(min_length=2, max_length=2)]] | None = Field(
+        None, min_length=2, description="random vibration: ASD breakpoints [[frequency_hz, asd_m2_s3], ...], straight "
+                                        "lines on log-log axes between them")
+    rms_m_s2: float | None = Field(None, gt=0, description="random vibration: the profile's RMS (a check on it)")
+    axes: list[Literal["X", "Y", "Z"]] | None = Field(None, min_length=1, description="each axis in turn")
+    duration_per_axis_s: float | None = Field(None, gt=0)
+    drop_height_mm: float | None = Field(None, gt=0, description="shock: the drop the pulse stands for")
+    peak_m_s2: float | None = Field(None, gt=0, description="shock: half-sine peak acceleration")
+    pulse_duration_ms: float | None = Field(None, gt=0, description="shock: half-sine duration")
 
     @field_validator("phase_angles_deg")
     @classmethod
@@ -119,7 +129,7 @@ class Parameters(_Strict):
             raise ValueError(f"phase angles must lie in [0, 360) degrees, got {angles}")
         return angles
 
-    @field_validator("polarities", "antenna_polarisations")
+    @field_validator("polarities", "antenna_polarisations", "axes")
     @classmethod
     def _distinct(cls, values):
         if values is not None and len(set(values)) != len(values):
@@ -181,8 +191,8 @@ class SeverityTest(Sourced):
         group = info.data.get("applies_to")
         if group == "climatic" and disturbance is not None:
             raise ValueError("a climate test is run by set_climate and soak, not apply_disturbance: remove it")
-        if group == "electromagnetic" and disturbance is None:
-            raise ValueError("an EMC test needs the apply_disturbance kind it is run with")
+        if group in ("electromagnetic", "mechanical") and disturbance is None:
+            raise ValueError(f"an {group} test needs the apply_disturbance kind it is run with")
         return disturbance
 
     @field_validator("mode")

@@ -49,11 +49,14 @@ SEVERITY_ROLES: dict[str, str] = {
     "dips": "dips_generator", "voltage_variation": "dips_generator",
     "magnetic_field": "magnetic_field_source", "power_frequency_magnetic_field": "magnetic_field_source",
     "conducted_rf": "rf_power_meter", "radiated_rf": "field_probe",
+    "vibration": "shaker_controller", "mechanical_shock": "shock_tester",
 }
 CLIMATE_ROLE = "climate_chamber"  # sets the temperature and humidity of the climatic tests
 # Set the severity of the mechanical tests (vibration, shock): verified like the EMC generators, never a reference
 # standard of a volume; enforced by the programmes that use them (issue 14, part 2).
 MECHANICAL_ROLES = ("shaker_controller", "shock_tester")
+# The R 137-2 / R 49-2 vibration and shock tests, applied as disturbances (rigs/mechanical.py): kind -> role.
+MECHANICAL_KINDS: dict[str, str] = {kind: SEVERITY_ROLES[kind] for kind in ("vibration", "mechanical_shock")}
 
 
 class _SequenceStopped(Exception):
@@ -332,6 +335,15 @@ class BenchRig:
 
     # ------------------------------------------------------------------------------- disturbances etc.
     def _generator_for(self, kind: str):
+        if kind in MECHANICAL_KINDS:  # the shaker or the shock tester behind the generator protocol
+            from meterlab.rigs.mechanical import ShockSequence, VibrationSequence
+
+            role = MECHANICAL_KINDS[kind]
+            instrument = self._role(role, required=False)
+            if instrument is None:
+                raise RigError(f"the bench has no instrument for a {kind} disturbance (role {role})")
+            sequence = VibrationSequence if kind == "vibration" else ShockSequence
+            return sequence(instrument, self.clock)
         if kind in ("conducted_rf", "radiated_rf"):  # the RF chain + the bench's stored level calibration
             from meterlab.rigs.rf_disturbance import rf_generator_for
 

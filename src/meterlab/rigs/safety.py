@@ -10,7 +10,11 @@ the closed valve.
   setpoints gauge pressures (`equipment: {pressure_reference: gauge}`);
 - `mut_modbus`: the meter's own interface, a register map with a valve block (instruments/meter_readout.py
   SafetyRegisters); the first such instrument is the meter under test;
-- `valve_leak_tester`: a flow transmitter downstream of the valve, in L/h (instruments/transmitter.py).
+- `valve_leak_tester`: a flow transmitter downstream of the valve, in L/h (instruments/transmitter.py);
+- `gas_rig_valves`, its output wired to `gas_meter1.gas_alarm`: the gas-alarm contact at the meter's input.
+
+A reset is the meter's restore command: the valve may first read `restoring` (the meter's restore check watching
+the flow) before it reads open; `reset_valve` waits that out with the flow stopped, `restore_valve` watches it.
 
 The valve's state is polled every `POLL_S` of rig time: a closing is known to lie between the last poll that saw
 the valve open and the first that saw it closed (metrology/safety.py turns that into a time and its
@@ -27,6 +31,12 @@ from meterlab.metrology.safety import GAL_M_S2
 
 Guard = Callable[[], None]
 POLL_S = 0.5  # rig seconds between two reads of the valve's state: the resolution of a shut-off time
+# A reset waits out the meter's restore check (the valve reads `restoring`) at most this long before it calls the
+# meter faulty: far beyond any check a meter documents (the profile's is minutes).
+RESTORE_TIMEOUT_S = 900.0
+# The output of the gas-rig digital I/O (role gas_rig_valves) wired to the first meter's gas-alarm input: the
+# bench's `wiring:` names it so (instruments/sim-gas.yaml DO5).
+GAS_ALARM_SIGNAL = "gas_meter1.gas_alarm"
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,7 @@ class ValveWatch:
     last_open_s: float
     closed_s: float | None  # None: still open at the end
     state: Any  # the meter's SafetyState at the end
+    poll_s: float = POLL_S  # the polling interval (the resolution of the times)
 
     @property
     def shut_off(self) -> bool:
@@ -63,25 +74,56 @@ class SafetyFunctions:
     def valve_state(self) -> Any:
         return self._meter_interface().read_safety_state()
 
-    def reset_valve(self) -> None:
-        """The meter's reset over its interface; confirmed by the valve reading open."""
+    def reset_valve(self, *, guard: Guard | None = None) -> None:
+        """The meter's reset over its interface (flow stopped: nothing to close it again), its restore check waited
+        out; confirmed by the valve reading open."""
         meter = self._meter_interface()
         meter.reset_valve()
-        if meter.read_safety_state().valve != "open":
-            raise RigError("the meter's valve did not open after its reset")
+        deadline = self.clock.now() + RESTORE_TIMEOUT_S
+        while (valve := meter.read_safety_state().valve) == "restoring" and self.clock.now() < deadline:
+            if guard is not None:
+                guard()
+            self.clock.pause(POLL_S)
+        if valve != "open":
+            raise RigError(f"the meter's valve did not open after its reset (it reads {valve})")
 
-    def watch_valve(self, stimulus_s: float, until_s: float, *, guard: Guard) -> ValveWatch:
-        """Poll the valve until it reads closed or the rig clock reaches `until_s`."""
-        meter, last_open = self._meter_interface(), stimulus_s
+    def restore_valve(self, observe_s: float, *, guard: Guard) -> ValveWatch:
+        """The restore command (the meter's reset), then the valve watched for `observe_s`: closed again by the
+        meter's restore check, or not (its state at the end says whether it opened). The stimulus is the command."""
+        meter = self._meter_interface()
+        meter.reset_valve()
+        start = self.clock.now()
+        return self.watch_valve(start, start + observe_s, guard=guard)
+
+    def hold_closed(self, observe_s: float, *, guard: Guard) -> tuple[float | None, Any]:
+        """Watch a closed valve with no restore for `observe_s`: (rig time it was first seen not closed, or None;
+        the last state read)."""
+        meter = self._meter_interface()
+        start = self.clock.now()
+        while True:
+            guard()
+            now, state = self.clock.now(), meter.read_safety_state()
+            if state.valve != "closed":
+                return now - start, state
+            if now >= start + observe_s:
+                return None, state
+            self.clock.pause(min(POLL_S, start + observe_s - now))
+
+    def watch_valve(self, stimulus_s: float, until_s: float, *, guard: Guard, poll_s: float = POLL_S,
+                    last_open_s: float | None = None) -> ValveWatch:
+        """Poll the valve every `poll_s` until it reads closed or the rig clock reaches `until_s` (`last_open_s`:
+        an earlier watch's last poll that saw it open, when this one continues it)."""
+        meter = self._meter_interface()
+        last_open = stimulus_s if last_open_s is None else last_open_s
         while True:
             guard()
             now, state = self.clock.now(), meter.read_safety_state()
             if state.valve == "closed":
-                return ValveWatch(stimulus_s, last_open, now, state)
+                return ValveWatch(stimulus_s, last_open, now, state, poll_s)
             last_open = now
             if now >= until_s:
-                return ValveWatch(stimulus_s, last_open, None, state)
-            self.clock.pause(min(POLL_S, until_s - now))
+                return ValveWatch(stimulus_s, last_open, None, state, poll_s)
+            self.clock.pause(min(poll_s, until_s - now))
 
     # -- stimuli --------------------------------------------------------------------------------------------
     def shake(self, acceleration_gal: float, period_s: float, duration_s: float, *, axis: str = "X",
@@ -149,6 +191,36 @@ class SafetyFunctions:
         q = self.set_flow(flowrate_m3h)
         start = self.clock.now()
         return q, self.watch_valve(start, start + observe_s, guard=guard)
+
+    def continuous_use(self, flowrate_m3h: float, fine_from_s: float, observe_s: float, coarse_poll_s: float, *,
+                       guard: Guard) -> tuple[float, ValveWatch]:
+        """Draw `flowrate_m3h` (the nozzles' nearest) without interruption and watch the valve: every
+        `coarse_poll_s` for the first `fine_from_s` of a use of hours, then every POLL_S until `observe_s` (the
+        closing expected then is timed as finely as any other); (the flow set, what was seen). The stimulus is the
+        flow's start."""
+        q = self.set_flow(flowrate_m3h)
+        start = self.clock.now()
+        coarse = self.watch_valve(start, start + fine_from_s, guard=guard, poll_s=coarse_poll_s)
+        if coarse.shut_off:
+            return q, coarse
+        return q, self.watch_valve(start, start + observe_s, guard=guard, last_open_s=coarse.last_open_s)
+
+    def gas_alarm(self, hold_s: float | None, observe_s: float, *, guard: Guard) -> ValveWatch:
+        """Close the gas-alarm contact at the meter's input (the stimulus) and watch the valve for `observe_s`;
+        `hold_s`: release it after that long (a short alarm). The contact is released whatever happens."""
+        io = self._role("gas_rig_valves")
+        io.set_signal(GAS_ALARM_SIGNAL, True)
+        start = self.clock.now()
+        try:
+            if hold_s is None:
+                return self.watch_valve(start, start + observe_s, guard=guard)
+            short = self.watch_valve(start, start + hold_s, guard=guard)
+            io.set_signal(GAS_ALARM_SIGNAL, False)
+            if short.shut_off:
+                return short
+            return self.watch_valve(start, start + observe_s, guard=guard, last_open_s=short.last_open_s)
+        finally:
+            io.set_signal(GAS_ALARM_SIGNAL, False)
 
     # -- the closed valve -----------------------------------------------------------------------------------
     def valve_leak_l_h(self, settle_s: float, *, guard: Guard) -> tuple[float, str | None]:

@@ -57,6 +57,14 @@ class SeismicBand(Strict):
     dwell_s: float = Field(ge=0)
 
 
+class ContinuousUseBand(Strict):
+    """The meter's continuous-use table: gas flowing without interruption, its largest flow at most `up_to_m3h`,
+    for `limit_s` shuts the valve (the smaller the flow, the longer a use may last)."""
+
+    up_to_m3h: float = Field(gt=0)
+    limit_s: float = Field(gt=0)
+
+
 class SafetySpec(Strict):
     """The safety functions of a smart (microcomputer) gas meter (physics/safety.py): its shut-off valve, its
     accelerometer, inlet-pressure sensor and flow sensing, the seismic decision logic and the meter's own
@@ -88,10 +96,29 @@ class SafetySpec(Strict):
     pressure_drop_dwell_s: float = Field(2.0, ge=0, description="... held this long, the meter shuts off")
     excess_flow_m3h: float = Field(5.0, gt=0, description="flow above which ...")
     excess_flow_dwell_s: float = Field(30.0, ge=0, description="... held this long, the meter shuts off")
+    continuous_use: list[ContinuousUseBand] = Field(default_factory=lambda: [
+        ContinuousUseBand(up_to_m3h=0.8, limit_s=14400), ContinuousUseBand(up_to_m3h=2.5, limit_s=7200),
+        ContinuousUseBand(up_to_m3h=5.0, limit_s=3600)],
+        description="the meter's continuous-use table [{up_to_m3h, limit_s}], up_to_m3h strictly increasing; a flow "
+                    "above the last band has no continuous-use limit (excess flow covers it). The default is the "
+                    "simulated meter's design, equal to the safety profile's table (itself the lab's choice [U])")
+    restore_check_s: float = Field(60.0, ge=0, description="after a reset (restore) the valve opens and the meter "
+                                   "watches the flow this long: gas in use (a leak downstream, an appliance left open) "
+                                   "closes it again; 0: no restore check (the valve simply opens)")
+    gas_alarm_input: bool = Field(False, description="the meter has a contact input for a gas alarm (on the "
+                                  "simulated gas bench wired to gas_valves DO5: signal gas_meter<n>.gas_alarm)")
+    gas_alarm_dwell_s: float = Field(40.0, ge=0, description="an alarm held this long shuts off (Japanese practice: "
+                                     "40 s or more [S])")
     valve_close_s: float = Field(1.0, ge=0, description="the valve's travel from the decision to closed")
-    fault: Literal["none", "valve_leaks", "trips_on_shocks", "never_trips"] = Field(
+    reopen_after_s: float = Field(60.0, gt=0, description="reopens_itself: the valve opens on its own this long "
+                                  "after it closed")
+    fault: Literal["none", "valve_leaks", "trips_on_shocks", "never_trips", "no_continuous_use", "reopens_itself",
+                   "no_restore_check", "ignores_gas_alarm"] = Field(
         "none", description="valve_leaks: the closed valve passes leak_l_h; trips_on_shocks: the seismic logic lacks "
-        "its impulse rejection (no envelope hold, one peak is enough); never_trips: no function ever closes the valve")
+        "its impulse rejection (no envelope hold, one peak is enough); never_trips: no function ever closes the valve; "
+        "no_continuous_use: every function but the continuous-use shut-off works; reopens_itself: a closed valve opens "
+        "again reopen_after_s later without a reset; no_restore_check: a reset opens the valve whatever flows; "
+        "ignores_gas_alarm: the gas-alarm input is there but never shuts off")
     leak_l_h: float = Field(0.0, ge=0, description="valve_leaks: the flow through the closed valve, L/h")
     clock_offset_s: float = Field(0.0, description="the meter's clock minus the lab's: its logged event times are "
                                   "off by this (a meter whose clock was not set)")
@@ -101,6 +128,14 @@ class SafetySpec(Strict):
         if (self.fault == "valve_leaks") != (self.leak_l_h > 0):
             raise ValueError("fault valve_leaks goes with leak_l_h > 0 (and leak_l_h > 0 with fault valve_leaks)")
         return self
+
+    @field_validator("continuous_use")
+    @classmethod
+    def _rising_flows(cls, bands: list[ContinuousUseBand]) -> list[ContinuousUseBand]:
+        flows = [b.up_to_m3h for b in bands]
+        if any(b <= a for a, b in zip(flows, flows[1:])):
+            raise ValueError("continuous_use: up_to_m3h strictly increasing")
+        return bands
 
     @field_validator("bands")
     @classmethod
@@ -163,6 +198,8 @@ class MeterSpec(Strict):
     # (a vane or a magnetic coupling harmed) keeps an error shift afterwards.
     reverse_flow_shift_pct: float = Field(0.0, description="lasting error shift after a reverse flow of more "
                                                             "than 1 L; 0: unharmed")
+    mechanical_shift_pct: float = Field(0.0, description="lasting error shift once the meter has been shaken (any "
+                                        "shaker test) or shocked (any shock pulse) on the lab's table; 0: unharmed")
     safety: SafetySpec | None = Field(None, description="a smart gas meter's shut-off valve and safety functions")
     status: MeterStatusSpec = Field(default_factory=MeterStatusSpec, description="when the meter raises its status "
                                     "flags (reverse flow, leak, magnet, low battery, valve closed)")

@@ -1,6 +1,8 @@
 """Meters under test, in series on one line: each turns the TRUE volume into its register and its pulses
 through its TRUE error curve (linear in log Q), a random error drawn once per measurement, and its
-resolution. Disturbances (EMC) act through `disturb()` according to the meter's susceptibility.
+resolution. Disturbances (EMC) act through `disturb()` according to the meter's susceptibility. The meters of a
+line are mounted on the lab's vibration table / shock tester when those run (physics/motion.py): a meter with a
+`mechanical_shift_pct` keeps that error shift from its first shaking or shock on (a loosened part).
 
 Signals per meter at position n (1-based): meter<n>.pulse (pulses output since the start),
 meter<n>.register_l (the register as displayed). Event listened to: measurement_start (new random error)."""
@@ -37,6 +39,7 @@ class SimulatedMeter:
         # the meter's own adjustment (its legally relevant meter factor), which a write over its interface may
         # change: an interface that lets it be changed changes what the meter measures
         self.adjustment_pct = 0.0
+        self.mechanically_harmed = False  # shaken or shocked: mechanical_shift_pct from now on
 
     def curve_error_pct(self, flowrate_m3h: float) -> float:
         """The true error at `flowrate_m3h`: linear in log Q, held constant beyond the curve's ends."""
@@ -58,6 +61,8 @@ class SimulatedMeter:
         shift = sum(d.error_shift_pct for d in self.disturbances.values() if d.effect == "error_shift")
         if self.reverse_volume_l > REVERSE_HARM_L:
             shift += self.spec.reverse_flow_shift_pct
+        if self.mechanically_harmed:
+            shift += self.spec.mechanical_shift_pct
         return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift + self.adjustment_pct
 
     def pass_volume(self, true_volume_l: float, flowrate_m3h: float) -> None:
@@ -118,12 +123,21 @@ class MeterLine(Component):
             world.define_signal(f"{self.prefix}{meter.position}.pulse", lambda m=meter: m.pulse_count)
             world.define_signal(f"{self.prefix}{meter.position}.register_l", lambda m=meter: m.register_l)
         world.on("measurement_start", self.new_measurement)
+        world.on("shock", self.mechanical_stress)
+
+    def mechanical_stress(self, **_: Any) -> None:
+        """A shaking or a shock reached the line's meters."""
+        for meter in self.meters:
+            meter.mechanically_harmed = True
 
     def new_measurement(self, **_: Any) -> None:
         for meter in self.meters:
             meter.new_measurement()
 
     def step(self, t_s: float, dt_s: float) -> None:
+        shaker = self.world.components.get("shaker")
+        if shaker is not None and shaker.test is not None:
+            self.mechanical_stress()
         rig = self.world.component(self.source)
         at_meter = getattr(rig, "at_meter", None)  # a gas rig: each meter sees the volume at its own p and T
         for meter in self.meters:

@@ -16,17 +16,27 @@ A gas meter with `safety:` in the scenario gets a `SafetyUnit` (component `safet
   meter through the pressure controller) at or below pressure_drop_gauge_pa for pressure_drop_dwell_s;
 - flow sensing: the flow through the meter (the gas rig's, at the meter) above excess_flow_m3h for
   excess_flow_dwell_s;
+- a gas-alarm contact (with `gas_alarm_input`): the contact closed (an alarm sounding) for gas_alarm_dwell_s shuts
+  off. The contact is a signal of the gas rig for every meter position, whether the meter has the input or not (the
+  bench's digital output is wired to it): gas_meter<n>.gas_alarm;
+- continuous use: gas in use without interruption (every step's flow >= in_use_flow_m3h) for longer than the
+  `continuous_use` band of the largest flow since the use began shuts off (a use above the last band has no limit);
 - the valve: a decision starts it closing; it is closed valve_close_s later and the gas rig's flow stops (only a
-  leak of `leak_l_h` passes with the fault valve_leaks). A reset (the meter's interface) opens it again.
+  leak of `leak_l_h` passes with the fault valve_leaks). A reset (the meter's interface: the restore command) opens
+  it into `restoring` for restore_check_s: gas in use meanwhile (a leak downstream, an appliance left open) closes
+  it again (cause restore_check); without, it ends `open`. With restore_check_s 0 it opens at once.
 
 Pressure and flow are judged once per world step (at most 1 s apart): their decision times have that
 resolution; the seismic decision is at the exact sample. Every decision and reset is logged with its simulated
 time (the meter's clock), with the alarms (causes since the last reset): what the meter's interface serves.
 
-The meter logs on its own clock, `clock_offset_s` off the lab's. Faults (`fault:`): valve_leaks; trips_on_shocks (the logic lacks its impulse rejection: dwell_by_level counts the
-dwell from the envelope's rise, trigger_then_peaks needs one peak); never_trips (no function ever closes the valve).
+The meter logs on its own clock, `clock_offset_s` off the lab's. Faults (`fault:`): valve_leaks; trips_on_shocks
+(the logic lacks its impulse rejection: dwell_by_level counts the dwell from the envelope's rise, trigger_then_peaks
+needs one peak); never_trips (no function ever closes the valve); no_continuous_use (the continuous-use shut-off
+never acts, the rest does); reopens_itself (a closed valve opens reopen_after_s later without any reset);
+no_restore_check (a reset opens the valve whatever flows); ignores_gas_alarm (the input never shuts off).
 
-Signals: gas_meter<n>.valve (open | closing | closed), gas_meter<n>.flow_l_h (the flow through the meter in
+Signals: gas_meter<n>.valve (open | closing | closed | restoring), gas_meter<n>.flow_l_h (the flow through the meter in
 L/h: what a leak tester downstream of the closed valve reads), gas_meter<n>.safety_reset (write 1: reset)."""
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ from meterlab.sim.world import Component, World
 
 L_PER_M3 = 1000.0
 SHOCK_RING_S = 1.0  # after a pulse the filter rings this long: the accelerometer keeps sampling
-CAUSES = ("seismic", "pressure_drop", "excess_flow")
+CAUSES = ("seismic", "pressure_drop", "excess_flow", "continuous_use", "restore_check", "gas_alarm")
 
 
 @dataclass(frozen=True)
@@ -154,13 +164,17 @@ class SafetyUnit(Component):
         self.flow_m3h = 0.0
         self.last_in_use_s = -math.inf
         self.detected_s: float | None = None  # a seismic detection waiting for gas in use
-        self.since: dict[str, float | None] = {"pressure_drop": None, "excess_flow": None}
+        self.since: dict[str, float | None] = {"pressure_drop": None, "excess_flow": None, "gas_alarm": None}
         self.next_sample_s = 0.0
+        self.use_since_s: float | None = None  # continuous use: when gas came into use, and its largest flow since
+        self.use_peak_m3h = 0.0
+        self.restoring_since_s: float | None = None
 
     def attach(self, world: World) -> None:
         super().attach(world)
         self.rig, self.motion = world.component("gas_rig"), world.component("motion")
         self.supply = world.component("gas_supply")
+        self.contacts = world.component("gas_alarm_contacts")
         self.rig.valves.append(self.closed_flow_m3h)
         self.next_sample_s = world.t_s
         base = f"{self.prefix}{self.position}"
@@ -169,7 +183,8 @@ class SafetyUnit(Component):
         world.define_signal(f"{base}.safety_reset", lambda: 0, lambda v: v and self.reset(), "write 1: reset")
 
     def closed_flow_m3h(self) -> float | None:
-        """For the gas rig: None while the valve passes gas, else what passes the closed valve."""
+        """For the gas rig: None while the valve passes gas (open, or restoring: open under watch), else what passes
+        the closed valve."""
         if self.valve != "closed":
             return None
         return self.spec.leak_l_h / L_PER_M3 if self.spec.fault == "valve_leaks" else 0.0
@@ -186,6 +201,30 @@ class SafetyUnit(Component):
         self._held("pressure_drop", self.supply.gauge_pa <= self.spec.pressure_drop_gauge_pa,
                    self.spec.pressure_drop_dwell_s, end)
         self._held("excess_flow", self.flow_m3h > self.spec.excess_flow_m3h, self.spec.excess_flow_dwell_s, end)
+        if self.spec.gas_alarm_input and self.spec.fault != "ignores_gas_alarm":
+            self._held("gas_alarm", self.contacts.closed[self.position], self.spec.gas_alarm_dwell_s, end)
+        self._continuous_use(t_s, end)
+        self._restore_check(end)
+
+    def _continuous_use(self, t_s: float, end_s: float) -> None:
+        """Gas in use through the whole step continues a use; a step below the in-use flow ends it."""
+        if self.valve != "open" or self.flow_m3h < self.spec.in_use_flow_m3h:
+            self.use_since_s, self.use_peak_m3h = None, 0.0
+            return
+        if self.use_since_s is None:
+            self.use_since_s = t_s
+        self.use_peak_m3h = max(self.use_peak_m3h, self.flow_m3h)
+        band = next((b for b in self.spec.continuous_use if self.use_peak_m3h <= b.up_to_m3h), None)
+        if band is not None and end_s - self.use_since_s >= band.limit_s and self.spec.fault != "no_continuous_use":
+            self.shut_off("continuous_use", end_s)
+
+    def _restore_check(self, end_s: float) -> None:
+        if self.valve != "restoring" or self.restoring_since_s is None:
+            return
+        if self.flow_m3h >= self.spec.in_use_flow_m3h:
+            self.shut_off("restore_check", end_s)
+        elif end_s - self.restoring_since_s >= self.spec.restore_check_s:
+            self.valve, self.restoring_since_s = "open", None
 
     def _held(self, cause: str, condition: bool, dwell_s: float, end_s: float) -> None:
         if not condition or self.valve != "open":
@@ -230,9 +269,9 @@ class SafetyUnit(Component):
     # -- the valve ------------------------------------------------------------------------------------------
     def shut_off(self, cause: str, at_s: float) -> None:
         self.detected_s = None
-        if self.spec.fault == "never_trips" or self.valve != "open":
+        if self.spec.fault == "never_trips" or self.valve not in ("open", "restoring"):
             return
-        self.valve = "closing"
+        self.valve, self.restoring_since_s = "closing", None
         self.alarms.add(cause)
         self.events.append(Event(cause, at_s + self.spec.clock_offset_s))
         self.world.schedule(at_s + self.spec.valve_close_s, self._closed)
@@ -241,10 +280,21 @@ class SafetyUnit(Component):
     def _closed(self) -> None:
         if self.valve == "closing":
             self.valve = "closed"
+            if self.spec.fault == "reopens_itself":
+                self.world.schedule(self.world.t_s + self.spec.reopen_after_s, self._reopen_by_itself)
+
+    def _reopen_by_itself(self) -> None:
+        """The fault reopens_itself: the valve opens with no reset, no event logged."""
+        if self.valve == "closed":
+            self.valve = "open"
 
     def reset(self) -> None:
-        """The meter's reset (over its interface): the valve opens, the alarms clear, the log keeps all."""
-        self.valve, self.detected_s = "open", None
+        """The meter's reset (over its interface: the restore command): the valve opens into its restore check
+        (or straight open), the alarms clear, the log keeps all."""
+        checks = self.spec.restore_check_s > 0 and self.spec.fault != "no_restore_check"
+        self.valve, self.detected_s = ("restoring" if checks else "open"), None
+        self.restoring_since_s = self.world.t_s if checks else None
+        self.use_since_s, self.use_peak_m3h = None, 0.0
         self.alarms.clear()
         self.since = dict.fromkeys(self.since)
         self.logic.reset()
@@ -257,12 +307,32 @@ def _sign(a: tuple[float, float, float]) -> float:
     return -1.0 if dominant < 0 else 1.0
 
 
+class GasAlarmContacts(Component):
+    """The contact line of a gas alarm to each meter position (closed = alarm), driven by the bench's digital
+    output; there whether the meter has the input or not, as the wire is."""
+
+    name = "gas_alarm_contacts"
+
+    def __init__(self, positions: int, prefix: str = "gas_meter"):
+        self.closed = dict.fromkeys(range(1, positions + 1), False)
+        self.prefix = prefix
+
+    def attach(self, world: World) -> None:
+        super().attach(world)
+        for position in self.closed:
+            world.define_signal(f"{self.prefix}{position}.gas_alarm", lambda p=position: self.closed[p],
+                                lambda v, p=position: self.closed.__setitem__(p, bool(v)),
+                                "the gas alarm's contact at the meter's input (1: alarm)")
+
+
 def find_safety_unit(world: World, position: int) -> SafetyUnit | None:
     unit = world.components.get(f"safety{position}")
     return unit if isinstance(unit, SafetyUnit) else None
 
 
 def build(world: World, scenario: Scenario) -> None:
+    if "gas_rig" in world.components:  # position 1 at least: the bench's output is wired whatever is mounted
+        world.add(GasAlarmContacts(max(1, len(scenario.gas_meters))))
     for position, spec in enumerate(scenario.gas_meters, start=1):
         if spec.safety is not None:
             world.add(SafetyUnit(spec.safety, position))
