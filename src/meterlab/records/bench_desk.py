@@ -92,6 +92,15 @@ def take(store: Store, bench: str, *, run_id: str | None = None, kinds: tuple[st
                 for r in rows]
 
 
+def waiting(store: Store, bench: str) -> list[tuple[str, str]]:
+    """(run id, sender) of the runs handed to the bench's station that it has not taken yet."""
+    with Session(store.reader) as session:
+        rows = session.scalars(select(DeskMessageRow).where(
+            DeskMessageRow.bench == bench, DeskMessageRow.taken_at.is_(None),
+            DeskMessageRow.kind.in_(("start", "resume_run"))).order_by(DeskMessageRow.id))
+        return [(r.run_id, r.sender) for r in rows]
+
+
 def publish(store: Store, bench: str, run_id: str, snapshot: dict[str, Any]) -> None:
     with Session(store.engine) as session, session.begin():
         row = session.get(LiveRow, run_id)

@@ -31,10 +31,7 @@ class Benches:
         if evaluation:
             evaluations.check_run_fits(evaluations.get(self.store, evaluation), inputs.procedure.id,
                                        list(inputs.declarations))
-        held = leases.holder(self.store, inputs.bench.bench)
-        if held is not None:
-            raise leases.BenchBusy(f"bench {inputs.bench.bench} is busy: run {held.run_id} is driven by "
-                                   f"{held.holder.rsplit(' [', 1)[0]} since {held.since[:19]} UTC")
+        self._refuse_if_busy(inputs.bench.bench)
         run_id = create_run(self.store, inputs, operator=operator, register=register,
                             clock_scale=clock_scale or DEFAULT_CLOCK_SCALE,
                             laboratory=load_laboratory(LABORATORY_FILE) if LABORATORY_FILE.is_file() else None,
@@ -46,11 +43,19 @@ class Benches:
     def resume(self, run_id: str, operator: str) -> LiveRun | RemoteRun:
         """Go on with an interrupted run (its process died) from where its journal ends."""
         header = next(self.store.entries(run_id, kinds=["run_created"])).payload
-        held = leases.holder(self.store, header["bench"]["name"])
-        if held is not None:
-            raise leases.BenchBusy(f"bench {header['bench']['name']} is busy: run {held.run_id} is driven by "
-                                   f"{held.holder.rsplit(' [', 1)[0]}")
+        self._refuse_if_busy(header["bench"]["name"])
         return self._go(run_id, header["bench"]["name"], operator, "resume_run", Register.load(self.calibration_dir))
+
+    def _refuse_if_busy(self, bench: str) -> None:
+        """BenchBusy naming who holds the bench, or whose run waits for its bench process."""
+        held = leases.holder(self.store, bench)
+        if held is not None:
+            raise leases.BenchBusy(f"bench {bench} is busy: run {held.run_id} is driven by "
+                                   f"{held.holder.rsplit(' [', 1)[0]} since {held.since[:19]} UTC")
+        if bench_desk.station(self.store, bench) is None:
+            return  # requests a dead station left untaken wait for the next one; this run goes on here
+        for run_id, sender in bench_desk.waiting(self.store, bench):
+            raise leases.BenchBusy(f"bench {bench} is busy: run {run_id} of {sender} waits for its bench process")
 
     def _go(self, run_id: str, bench: str, operator: str, request: str, register: Register) -> LiveRun | RemoteRun:
         """Pass the run to the bench process serving the bench, or drive it in this process if none does."""
