@@ -164,6 +164,8 @@ class Station:
                                               kinds=("answer", "pause", "resume", "abort")))
             published = self._publish(live, published)
             worker.join(POLL_S)
+        if live.state not in ENDED:  # the engine raised what it does not record (a bug): say so, never "running"
+            live.state, live.error = "failed", live.error or "the run stopped unexpectedly: see the bench process"
         self._publish(live)
         self.current = None
         return live.state
