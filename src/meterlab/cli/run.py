@@ -291,6 +291,10 @@ def report(
             from meterlab.cli.fuzz import campaign_report
 
             text = campaign_report(store, run_id, format)
+            if isinstance(text, bytes):  # the PDF (--out is required for it, checked above)
+                out.write_bytes(text)
+                console.print(f"report of campaign {run_id} written to {out}")
+                return
         elif format == "json":
             text = json.dumps(run_result(store, run_id), indent=2, ensure_ascii=False, default=str) + "\n"
         else:
