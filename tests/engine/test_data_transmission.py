@@ -2,15 +2,20 @@
 the rig polls the meters' M-Bus / Modbus interfaces through real sockets with the real drivers before, during
 and after each disturbed collection, and the scenario knows what each interface does while disturbed."""
 
+import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from meterlab.cli import app
 
 from meterlab.calibration.register import Register
 from meterlab.engine.control import RunState
 from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.session import create_run, execute, load_inputs
 from meterlab.errors import InputFileError
+from meterlab.instruments.readings.schema import validate_reading
 from meterlab.records.store import Store
 from meterlab.reports.document import render_html
 from meterlab.reports.readings import run_readings
@@ -94,6 +99,41 @@ def test_a_modbus_meter_transmitting_a_wrong_value_during_dips_fails_while_its_p
     datasets = _datasets(store, run_id, "WM15-2026-0102")
     assert datasets[0]["integrity"] == "valid" and not datasets[0]["disturbed"]
     assert datasets[-1]["identification"] == "20260102"  # the serial number register (uint32: its digits), each poll
+
+
+def _exported(store, run_id: str, out: Path) -> list[dict]:
+    """`meterlab readings export RUN --format jsonl`, each line validated against the shipped schema."""
+    result = CliRunner().invoke(app, ["readings", "export", run_id, "--format", "jsonl", "--out", str(out),
+                                      "--db", store.url])
+    assert result.exit_code == 0, result.output
+    return [validate_reading(json.loads(line), what=f"line {n}")
+            for n, line in enumerate(out.read_text().splitlines(), 1)]
+
+
+def test_every_polled_modbus_dataset_is_exported_in_the_reading_format(tmp_path):
+    # a Modbus meter that answers with an exception while its supply dips: valid datasets before and after,
+    # meter errors in between; every one of them is a reading, the failed ones without a value
+    scenario = tmp_path / "silent-modbus.yaml"
+    scenario.write_text((HERE / "data/transmission-dips-modbus.yaml").read_text()
+                        .replace("dips: {wrong_value_pct: 5.0}", "dips: {silent: true}"), "utf-8")
+    store, register, run_id = start(tmp_path, "procedures/r49/short-time-power-reductions.yaml", [MODBUS],
+                                    str(scenario), clock_scale=EMC_CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    datasets = [d for e in store.entries(run_id, kinds=["measurement"]) for row in e.payload["meters"]
+                for i in ((row.get("raw") or {}).get("transmission") or {}).get("interfaces", []) for d in i["datasets"]]
+    assert {d["integrity"] for d in datasets} == {"valid", "meter_error"}
+    readings = [r for r in _exported(store, run_id, tmp_path / "r.jsonl") if r["source"]["interface"] == "modbus"]
+    assert len(readings) == len(datasets)  # every poll, in record order
+    for dataset, reading in zip(datasets, readings):
+        if dataset["integrity"] == "valid":
+            assert reading["integrity"] == {"result": "ok"} and reading["value"] == dataset["volume_l"]
+            assert reading["meter"]["identification"] == "20260102" and reading["source"]["raw"]
+        else:
+            assert reading["value"] is None and reading["integrity"]["result"] == "rejected"
+            assert reading["integrity"]["reason"].startswith("meter_error: ")
+            assert reading["meter"]["identification"] == "meter1"  # the wiring's: the serial was not read
+    phases = [where["phase"] for where, r in run_readings(store, run_id) if r["source"]["interface"] == "modbus"]
+    assert {"transmission:start", "transmission:during", "transmission:end"} <= set(phases)
 
 
 def test_dips_with_buffered_datasets_delivered_pass_and_lost_datasets_fail(tmp_path):
@@ -188,3 +228,13 @@ def test_a_disturbance_applied_between_measurements_is_watched_while_it_runs(tmp
     assert abs(good["details"]["change_difference_pct"]) < 1.0  # the volume sent follows the intrinsic rate
     done = [e.payload for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("transmission")]
     assert len(done) == 1 and done[0]["disturbance"] == "surge"
+    polled = [d for watched in done[0]["transmission"].values() for i in watched["transmission"]["interfaces"]
+              for d in i["datasets"]]
+    assert {d["integrity"] for d in polled} >= {"valid", "rejected"}
+    between = [(where, r) for where, r in run_readings(store, run_id) if where["repeat"] is None]
+    assert len(between) == len(polled)  # every dataset polled between the measurements, in the reading format
+    assert {where["point"] for where, _ in between} == {done[0]["label"]}
+    assert {r["integrity"]["result"] for _, r in between} == {"ok", "rejected"}
+    exported = _exported(store, run_id, tmp_path / "r.jsonl")  # and validated against the schema as written
+    assert sum(r["integrity"]["result"] == "rejected" for r in exported) >= sum(
+        d["integrity"] != "valid" for d in polled)
