@@ -202,6 +202,34 @@ def test_gas_meters_with_mbus_on_the_sonic_nozzle_rig(tmp_path):
     assert abs(immune["details"]["change_difference_pct"]) < 1.0
 
 
+def test_gas_meters_with_mbus_on_the_bell_prover_under_a_magnet(tmp_path):
+    # R 137 static magnetic field on the bell prover: the magnet is held while the bell runs (fills included);
+    # the first meter's transmitted volume freezes under it (its pulses count on), the second is immune
+    scenario = tmp_path / "magnet.yaml"
+    scenario.write_text((HERE / "data/transmission-g4-burst.yaml").read_text()
+                        .replace("burst: {drop_fraction: 0.5}", "magnetic_field: {freeze: true}"), "utf-8")
+    meters = [REPO / "examples/meters/g4-diaphragm-pulses-mbus.yaml", HERE / "data" / "g4-pulses-mbus-2.yaml"]
+    inputs = load_inputs(REPO / "procedures/r137/static-magnetic-field.yaml", meters, GAS_BENCH, scenario)
+    assert inputs.procedure.method == "bell_prover"
+    store = Store(str(tmp_path / "records.db"))
+    register = Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=EMC_CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    checks = run_result(store, run_id)["tests"][0]["checks"]
+    fault = [c for c in checks if c["check"] == "significant_fault"]
+    assert fault and all(c["outcome"] == "pass" for c in fault)  # the pulses are right under the magnet
+    judged = [c for c in checks if c["check"] == "data_transmission"]
+    frozen = [c for c in judged if c["meter_serial"] == "GM4-2026-0101"]
+    immune = [c for c in judged if c["meter_serial"] == "GM4-2026-0102"]
+    assert len(frozen) == len(immune) == 2  # one per point measured under the magnet (Qmin, 0.7Qmax)
+    assert all(c["outcome"] == "fail" and c["details"]["accepted_but_wrong"] > 0 for c in frozen), frozen
+    assert all(c["details"]["disturbance"] == "magnetic_field" for c in judged)
+    for c in immune:  # polled through the bell's fills and runs, the volume following the pulses' rate
+        d = c["details"]
+        assert c["outcome"] == "pass" and d["valid"] == d["expected"] > 10, c
+        assert abs(d["change_difference_pct"]) < 1.0, c
+
+
 def test_a_held_disturbance_is_watched_over_the_measurement_made_under_it(tmp_path):
     # voltage variation: the supply is held at each limit while the error is measured; the meter's Modbus
     # register freezes meanwhile (its pulses count on)

@@ -253,7 +253,9 @@ def _transmission_results(serial: str, meter: Meter, watched: dict, rate, declar
 
 
 def _rate(indicated_l: float, times: dict):
-    return transmission.Rate(indicated_l, times["stop_s"] - times["start_s"])
+    # a rig whose counters count through part of the measurement only (the bell prover: not while the bell fills)
+    # says for how long (`counted_s`): the indication rate is the pulses over that time
+    return transmission.Rate(indicated_l, times.get("counted_s", times["stop_s"] - times["start_s"]))
 
 
 def check_data_transmission(serial: str, meter: Meter, measurements: list[dict], declared: dict,
