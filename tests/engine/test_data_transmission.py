@@ -230,6 +230,44 @@ def test_gas_meters_with_mbus_on_the_bell_prover_under_a_magnet(tmp_path):
         assert abs(d["change_difference_pct"]) < 1.0, c
 
 
+@pytest.mark.parametrize("method", ["gravimetric", "master_meter"])
+def test_standing_start_measurements_are_watched(tmp_path, method):
+    # voltage variation measured with standing starts (the way meters read by their register are measured), on
+    # the gravimetric and the master-meter rig: the first meter's transmitted volume freezes while its supply is
+    # held at a limit, the second is immune; the polls run from rest to rest, the flow only in between
+    procedure = tmp_path / "standing-voltage.yaml"
+    text = (REPO / "procedures/r49/power-voltage-variation.yaml").read_text()
+    procedure.write_text(text.replace("repeats: 1, role:", "repeats: 1, start: standing, role:")
+                         .replace("method: gravimetric", f"method: {method}"), "utf-8")
+    scenario = tmp_path / "freeze.yaml"
+    scenario.write_text((HERE / "data/transmission-surge.yaml").read_text().replace(
+        "surge: {effect: corrupt_telegrams, corrupt_fraction: 0.1, drop_fraction: 0.1}",
+        "voltage_variation: {freeze: true}"), "utf-8")
+    meters = [REPO / MBUS, HERE / "data" / "dn15-pulses-mbus-2.yaml"]
+    inputs = load_inputs(procedure, meters, BENCH, scenario)
+    store = Store(str(tmp_path / "records.db"))
+    register = Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=EMC_CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    measured = [e.payload for e in store.entries(run_id, kinds=["measurement"])]
+    judged = [c for c in run_result(store, run_id)["tests"][0]["checks"] if c["check"] == "data_transmission"]
+    frozen = [c for c in judged if c["meter_serial"] == "WM15-2026-0101"]
+    immune = [c for c in judged if c["meter_serial"] == "WM15-2026-0103"]
+    assert len(frozen) == len(immune) == 2  # at the upper and the lower voltage
+    assert all(c["outcome"] == "fail" and c["details"]["accepted_but_wrong"] > 0 for c in frozen), frozen
+    for c in immune:
+        d = c["details"]
+        assert c["outcome"] == "pass" and d["valid"] == d["expected"] > 10, c
+        assert abs(d["change_difference_pct"]) < 0.5, c
+    watched = [row["raw"]["transmission"] for m in measured for row in m["meters"]
+               if (row.get("raw") or {}).get("transmission")]
+    flows = [w.get("flow") for w in watched]  # only a standing start says when the flow ran
+    assert len(flows) == 4 and all(f["to_s"] > f["from_s"] and f["lag_s"] > 0 for f in flows)
+    for w in watched:  # the first poll at rest before the flow started, the last at rest after it stopped
+        datasets = w["interfaces"][0]["datasets"]
+        assert datasets[0]["t_reply_s"] <= w["flow"]["from_s"] and datasets[-1]["t_request_s"] >= w["flow"]["to_s"]
+
+
 def test_a_held_disturbance_is_watched_over_the_measurement_made_under_it(tmp_path):
     # voltage variation: the supply is held at each limit while the error is measured; the meter's Modbus
     # register freezes meanwhile (its pulses count on)

@@ -245,7 +245,8 @@ def _transmission_results(serial: str, meter: Meter, watched: dict, rate, declar
     for interface in watched["interfaces"]:
         judged = transmission.judge(interface["datasets"], rate, fault_pct=meter.significant_fault_pct(),
                                     limits=meter.profile.data_transmission, disturbance=watched["disturbance"],
-                                    scale_interval_l=declared.get("scale_interval_l", 0.0))
+                                    scale_interval_l=declared.get("scale_interval_l", 0.0),
+                                    flow=watched.get("flow"))  # a standing start: when the flow ran
         results.append(CheckResult("data_transmission", serial, judged.outcome, f"{where}, {interface['kind']}",
                                    {**judged.figures, "interface": interface["kind"],
                                     "reasons": "; ".join(judged.reasons) or None}))

@@ -128,8 +128,10 @@ class TransmissionWatch:
         if watch is not None and self.clock.now() >= watch.next_s:
             self._poll_all("during")
 
-    def _watch_end(self, mut: dict[str, dict]) -> None:
-        """After the collection: the last poll, and every dataset into the meters' records."""
+    def _watch_end(self, mut: dict[str, dict], flow: dict | None = None) -> None:
+        """After the collection: the last poll, and every dataset into the meters' records. `flow` (a standing
+        start): the flow ran only from `from_s` to `to_s`, started and stopped with a first-order lag of `lag_s`,
+        so the volume the meters passed between two polls is not their rate times the time between them."""
         watch = getattr(self, "_watch", None)
         if watch is None:
             return
@@ -137,6 +139,7 @@ class TransmissionWatch:
         for serial, sources in watch.sources.items():
             mut.setdefault(serial, {})["transmission"] = {
                 "disturbance": watch.kind, "poll_interval_s": watch.interval_s,
+                **({"flow": flow} if flow is not None else {}),
                 "interfaces": [{**_described(source), "datasets": watch.datasets[(serial, i)]}
                                for i, source in enumerate(sources)]}
         self._watch = None
