@@ -110,10 +110,12 @@ def interface_instrument(bench: Bench, meter: str, kind: str, address: int | Non
     an address wired to it (that primary `address`, if given), or a Modbus meter instrument wired to it; None if
     the bench has none."""
     if kind == "mbus":
+        from meterlab.instruments.meter_readout import ADDRESS_TERMINAL  # the gateway driver's own reading of it
+
         return next((name for name in bench.by_role("mut_mbus_gateway")
                      for terminal, wired in bench.instruments[name].wiring.items()
-                     if terminal.startswith("addr") and wired.split(".")[0] == meter
-                     and (address is None or terminal == f"addr{address}")), None)
+                     if (match := ADDRESS_TERMINAL.fullmatch(terminal)) and wired.split(".")[0] == meter
+                     and (address is None or int(match.group(1)) == address)), None)
     return next((name for name in bench.by_role("mut_modbus")
                  if bench.instruments[name].wiring.get("meter", "").split(".")[0] == meter), None)
 
