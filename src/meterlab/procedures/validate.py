@@ -9,7 +9,7 @@ from pathlib import Path
 from meterlab.calibration.register import Register
 from meterlab.errors import InputFileError
 from meterlab.instruments.bench import Bench, load_bench
-from meterlab.metrology.declarations import MeterDeclaration
+from meterlab.metrology.declarations import MeterDeclaration, load_meter
 from meterlab.yamlio import as_mapping, locate, read_yaml
 
 
@@ -53,7 +53,6 @@ def validate_file(path: Path, *, bench: Path | None = None, calibration_dir: Pat
         if calibration_dir is not None:
             check_certificates(bench_model, path, Register.load(calibration_dir))
     elif kind == "meter":
-        from meterlab.metrology.declarations import load_meter
         load_meter(path)
     elif kind == "certificate":
         from meterlab.calibration.certificates import load_certificate
@@ -172,8 +171,6 @@ def check_meters_on_bench(meters: list[Path], bench: Path) -> list[InputFileErro
     """`meterlab validate`'s cross-check of meter declarations with a bench: each meter's `interfaces:` at its
     position (the meters in the order given, as `meterlab run --meter` places them) and its `interface:` where a
     fuzz campaign puts it; one error per meter file with problems, the same errors run and fuzz refuse with."""
-    from meterlab.metrology.declarations import load_meter
-
     bench_model = load_bench(bench)
     errors, positions = [], {"water": 0, "gas": 0}
     for path in meters:
