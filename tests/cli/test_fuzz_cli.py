@@ -60,7 +60,7 @@ def test_a_wrong_interface_declaration_names_its_line_and_field(tmp_path):
     assert not db.exists()
 
 
-def test_a_campaign_is_recorded_reported_and_its_finding_replayed(tmp_path):
+def test_a_campaign_is_recorded_reported_and_its_finding_replayed(tmp_path, pdf_text):
     db, out = tmp_path / "f.db", tmp_path / "reports"
     result = fuzz("--meter", str(METER), "--scenario", str(SCENARIOS / "modbus-undocumented-function.yaml"),
                   "--seed", "3", "--db", str(db), "--out", str(out))
@@ -71,6 +71,14 @@ def test_a_campaign_is_recorded_reported_and_its_finding_replayed(tmp_path):
     (finding,) = [f for f in report["summary"]["findings"] if f["group"] == "sweep"]
     html = (out / f"fuzz-{run_id}.html").read_text()
     assert "data:image/png;base64," in html and finding["title"] in html
+    pdf = (out / f"fuzz-{run_id}.pdf").read_bytes()  # written beside the JSON and HTML
+    assert pdf.startswith(b"%PDF-")
+    counts = report["summary"]["per_class"]
+    shown = flat(pdf_text(pdf))
+    assert f"Interface fuzz campaign {run_id}: FAIL" in shown
+    assert (f"Cases run: {report['summary']['cases_run']} (pass {counts['pass']}, warning {counts['warning']}, "
+            f"fail {counts['fail']})") in shown
+    assert f"fuzz-{run_id}.pdf" in re.sub(r"\s+", "", result.output)  # the terminal may wrap the path
     assert [r.procedure_id for r in Store(f"sqlite:///{db}").runs()] == ["interface-fuzz"]
     listed = runner.invoke(app, ["records", "list", "--db", str(db)])  # a campaign is listed like any run
     assert listed.exit_code == 0 and "interface-fuzz" in listed.output and "fail" in listed.output
@@ -83,7 +91,7 @@ class Interrupted(Exception):
     pass
 
 
-def test_an_interrupted_campaign_resumes_where_it_stopped_and_reports(tmp_path, monkeypatch):
+def test_an_interrupted_campaign_resumes_where_it_stopped_and_reports(tmp_path, monkeypatch, pdf_text):
     monkeypatch.chdir(tmp_path)  # the resumed campaign writes its report to out/
     from meterlab.engine.fuzz import PROCEDURE_ID, create_campaign, execute_campaign, load_fuzz_inputs
 
@@ -114,7 +122,14 @@ def test_an_interrupted_campaign_resumes_where_it_stopped_and_reports(tmp_path, 
     assert report["completed"] and report["summary"]["cases_run"] == 40
     html = runner.invoke(app, ["report", run_id, "--db", str(db), "--format", "html"]).output
     assert "Interface fuzz campaign" in html and "PASS" in html
-    assert runner.invoke(app, ["report", run_id, "--db", str(db), "--format", "pdf", "--out", str(tmp_path / "x.pdf")]).exit_code == 2
+    pdf_path = tmp_path / "x.pdf"
+    made = runner.invoke(app, ["report", run_id, "--db", str(db), "--format", "pdf", "--out", str(pdf_path)])
+    assert made.exit_code == 0, made.output
+    pdf = pdf_path.read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    assert "Cases run: 40 (pass 40, warning 0, fail 0)" in flat(pdf_text(pdf))
+    assert runner.invoke(app, ["report", run_id, "--db", str(db), "--format", "pdf"]).exit_code == 2  # needs --out
+    assert runner.invoke(app, ["report", run_id, "--db", str(db), "--format", "csv"]).exit_code == 2  # no points
 
 
 def test_a_declared_framing_the_simulated_meter_does_not_speak_is_refused(tmp_path):

@@ -1,12 +1,15 @@
 """The technician's commands: plan, validate, run (calibration refusal and override), report."""
 
 import json
+import re
 import shutil
 
 import pytest
 from typer.testing import CliRunner
 
 from meterlab.cli import app
+from meterlab.engine.session import load_inputs
+from meterlab.errors import InputFileError
 from meterlab.records.store import Store
 
 from .test_end_to_end import REPO
@@ -37,13 +40,58 @@ def test_plan_counts_the_climate_cycles_and_soaks_of_the_severity_profile():
 def test_validate_accepts_good_files_and_names_the_line_of_a_bad_one(tmp_path):
     good = runner.invoke(app, ["validate", "procedures/r49/intrinsic-error.yaml", DN15, "instruments/sim.yaml",
                                "examples/scenarios/good-meter.yaml", "calibration/prt-01.yaml"])
-    assert good.exit_code == 0 and good.output.count("ok ") == 5, good.output
+    assert good.exit_code == 0 and good.output.count("ok ") == 6, good.output  # the 5 files and the wiring
+    assert "the interfaces of 1 meter(s) are wired on instruments/sim.yaml" in good.output
     bad = tmp_path / "bad.yaml"
     text = (REPO / "procedures/r49/intrinsic-error.yaml").read_text()
     bad.write_text(text.replace("start: flying", "start: sideways"), "utf-8")
     result = runner.invoke(app, ["validate", str(bad)])
     line = next(i for i, l in enumerate(bad.read_text().splitlines(), 1) if "sideways" in l)
     assert result.exit_code == 1 and f"bad.yaml:{line}" in result.output and "start" in result.output
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def test_validate_refuses_a_meter_interface_the_bench_has_not_wired_as_run_does():
+    # the simulated bench wires its Modbus meter to position 1 only: a Modbus meter given second has none
+    modbus = "examples/meters/dn15-class2-pulses-modbus.yaml"
+    result = runner.invoke(app, ["validate", DN15, modbus, "instruments/sim.yaml"])
+    assert result.exit_code == 1, result.output
+    with pytest.raises(InputFileError) as refused:  # what `meterlab run` says, before any record
+        load_inputs(REPO / "procedures/r49/burst-mains.yaml", [REPO / DN15, REPO / modbus],
+                    REPO / "instruments/sim.yaml", None)
+    shown = _flat(result.output)
+    problem = _flat(refused.value.problems[0][2]).replace(str(REPO / "instruments/sim.yaml"), "instruments/sim.yaml")
+    assert problem in shown  # the same error, from the same check
+    assert f"{modbus}:19 (line 19) field 'interfaces.0'" in shown and "wiring: {meter: meter2}" in shown
+    first = runner.invoke(app, ["validate", modbus, DN15, "--bench", "instruments/sim.yaml"])  # now at position 1
+    assert first.exit_code == 0 and "are wired on instruments/sim.yaml" in first.output, first.output
+    alone = runner.invoke(app, ["validate", modbus])
+    assert alone.exit_code == 0 and "not checked against a bench: give --bench" in _flat(alone.output)
+
+
+def test_validate_and_fuzz_refuse_a_fuzzed_interface_the_bench_cannot_reach(tmp_path):
+    bench = tmp_path / "bench.yaml"  # the simulated bench, its Modbus meter moved to position 2
+    bench.write_text((REPO / "instruments/sim.yaml").read_text().replace("wiring: {meter: meter1}",
+                                                                          "wiring: {meter: meter2}"), "utf-8")
+    meter = "examples/meters/dn15-class2-modbus.yaml"
+    result = runner.invoke(app, ["validate", meter, "--bench", str(bench)])
+    assert result.exit_code == 1
+    shown = _flat(result.output)
+    assert f"{meter}:20 (line 20) field 'interface.modbus'" in shown and "wiring: {meter: meter1}" in shown
+    assert "`meterlab fuzz` puts the meter there" in shown
+    db = tmp_path / "f.db"
+    fuzzed = runner.invoke(app, ["fuzz", "--meter", meter, "--bench", str(bench), "--scenario",
+                                 "examples/scenarios/modbus-robust.yaml", "--db", str(db)])
+    assert fuzzed.exit_code == 2 and not db.exists()
+    assert f"{meter}:20 (line 20) field 'interface.modbus'" in _flat(fuzzed.output)
+    mbus = tmp_path / "mbus.yaml"  # an M-Bus meter at a primary address the gateway has not wired
+    mbus.write_text((REPO / "examples/meters/dn15-class2-mbus-fuzz.yaml").read_text()
+                    .replace("primary_address: 1", "primary_address: 7"), "utf-8")
+    result = runner.invoke(app, ["validate", str(mbus), "instruments/sim.yaml"])
+    assert result.exit_code == 1 and "add `addr7: meter1` to the wiring of an M-Bus gateway" in _flat(result.output)
 
 
 def _expired_calibration(tmp_path):

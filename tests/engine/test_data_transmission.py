@@ -2,15 +2,20 @@
 the rig polls the meters' M-Bus / Modbus interfaces through real sockets with the real drivers before, during
 and after each disturbed collection, and the scenario knows what each interface does while disturbed."""
 
+import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from meterlab.cli import app
 
 from meterlab.calibration.register import Register
 from meterlab.engine.control import RunState
 from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.session import create_run, execute, load_inputs
 from meterlab.errors import InputFileError
+from meterlab.instruments.readings.schema import validate_reading
 from meterlab.records.store import Store
 from meterlab.reports.document import render_html
 from meterlab.reports.readings import run_readings
@@ -96,6 +101,41 @@ def test_a_modbus_meter_transmitting_a_wrong_value_during_dips_fails_while_its_p
     assert datasets[-1]["identification"] == "20260102"  # the serial number register (uint32: its digits), each poll
 
 
+def _exported(store, run_id: str, out: Path) -> list[dict]:
+    """`meterlab readings export RUN --format jsonl`, each line validated against the shipped schema."""
+    result = CliRunner().invoke(app, ["readings", "export", run_id, "--format", "jsonl", "--out", str(out),
+                                      "--db", store.url])
+    assert result.exit_code == 0, result.output
+    return [validate_reading(json.loads(line), what=f"line {n}")
+            for n, line in enumerate(out.read_text().splitlines(), 1)]
+
+
+def test_every_polled_modbus_dataset_is_exported_in_the_reading_format(tmp_path):
+    # a Modbus meter that answers with an exception while its supply dips: valid datasets before and after,
+    # meter errors in between; every one of them is a reading, the failed ones without a value
+    scenario = tmp_path / "silent-modbus.yaml"
+    scenario.write_text((HERE / "data/transmission-dips-modbus.yaml").read_text()
+                        .replace("dips: {wrong_value_pct: 5.0}", "dips: {silent: true}"), "utf-8")
+    store, register, run_id = start(tmp_path, "procedures/r49/short-time-power-reductions.yaml", [MODBUS],
+                                    str(scenario), clock_scale=EMC_CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    datasets = [d for e in store.entries(run_id, kinds=["measurement"]) for row in e.payload["meters"]
+                for i in ((row.get("raw") or {}).get("transmission") or {}).get("interfaces", []) for d in i["datasets"]]
+    assert {d["integrity"] for d in datasets} == {"valid", "meter_error"}
+    readings = [r for r in _exported(store, run_id, tmp_path / "r.jsonl") if r["source"]["interface"] == "modbus"]
+    assert len(readings) == len(datasets)  # every poll, in record order
+    for dataset, reading in zip(datasets, readings):
+        if dataset["integrity"] == "valid":
+            assert reading["integrity"] == {"result": "ok"} and reading["value"] == dataset["volume_l"]
+            assert reading["meter"]["identification"] == "20260102" and reading["source"]["raw"]
+        else:
+            assert reading["value"] is None and reading["integrity"]["result"] == "rejected"
+            assert reading["integrity"]["reason"].startswith("meter_error: ")
+            assert reading["meter"]["identification"] == "meter1"  # the wiring's: the serial was not read
+    phases = [where["phase"] for where, r in run_readings(store, run_id) if r["source"]["interface"] == "modbus"]
+    assert {"transmission:start", "transmission:during", "transmission:end"} <= set(phases)
+
+
 def test_dips_with_buffered_datasets_delivered_pass_and_lost_datasets_fail(tmp_path):
     meters = [MBUS, f"{DATA}/dn15-pulses-mbus-2.yaml"]
     store, run_id, checks, _ = _run(tmp_path, "procedures/r49/short-time-power-reductions.yaml", meters,
@@ -162,6 +202,72 @@ def test_gas_meters_with_mbus_on_the_sonic_nozzle_rig(tmp_path):
     assert abs(immune["details"]["change_difference_pct"]) < 1.0
 
 
+def test_gas_meters_with_mbus_on_the_bell_prover_under_a_magnet(tmp_path):
+    # R 137 static magnetic field on the bell prover: the magnet is held while the bell runs (fills included);
+    # the first meter's transmitted volume freezes under it (its pulses count on), the second is immune
+    scenario = tmp_path / "magnet.yaml"
+    scenario.write_text((HERE / "data/transmission-g4-burst.yaml").read_text()
+                        .replace("burst: {drop_fraction: 0.5}", "magnetic_field: {freeze: true}"), "utf-8")
+    meters = [REPO / "examples/meters/g4-diaphragm-pulses-mbus.yaml", HERE / "data" / "g4-pulses-mbus-2.yaml"]
+    inputs = load_inputs(REPO / "procedures/r137/static-magnetic-field.yaml", meters, GAS_BENCH, scenario)
+    assert inputs.procedure.method == "bell_prover"
+    store = Store(str(tmp_path / "records.db"))
+    register = Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=EMC_CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    checks = run_result(store, run_id)["tests"][0]["checks"]
+    fault = [c for c in checks if c["check"] == "significant_fault"]
+    assert fault and all(c["outcome"] == "pass" for c in fault)  # the pulses are right under the magnet
+    judged = [c for c in checks if c["check"] == "data_transmission"]
+    frozen = [c for c in judged if c["meter_serial"] == "GM4-2026-0101"]
+    immune = [c for c in judged if c["meter_serial"] == "GM4-2026-0102"]
+    assert len(frozen) == len(immune) == 2  # one per point measured under the magnet (Qmin, 0.7Qmax)
+    assert all(c["outcome"] == "fail" and c["details"]["accepted_but_wrong"] > 0 for c in frozen), frozen
+    assert all(c["details"]["disturbance"] == "magnetic_field" for c in judged)
+    for c in immune:  # polled through the bell's fills and runs, the volume following the pulses' rate
+        d = c["details"]
+        assert c["outcome"] == "pass" and d["valid"] == d["expected"] > 10, c
+        assert abs(d["change_difference_pct"]) < 1.0, c
+
+
+@pytest.mark.parametrize("method", ["gravimetric", "master_meter"])
+def test_standing_start_measurements_are_watched(tmp_path, method):
+    # voltage variation measured with standing starts (the way meters read by their register are measured), on
+    # the gravimetric and the master-meter rig: the first meter's transmitted volume freezes while its supply is
+    # held at a limit, the second is immune; the polls run from rest to rest, the flow only in between
+    procedure = tmp_path / "standing-voltage.yaml"
+    text = (REPO / "procedures/r49/power-voltage-variation.yaml").read_text()
+    procedure.write_text(text.replace("repeats: 1, role:", "repeats: 1, start: standing, role:")
+                         .replace("method: gravimetric", f"method: {method}"), "utf-8")
+    scenario = tmp_path / "freeze.yaml"
+    scenario.write_text((HERE / "data/transmission-surge.yaml").read_text().replace(
+        "surge: {effect: corrupt_telegrams, corrupt_fraction: 0.1, drop_fraction: 0.1}",
+        "voltage_variation: {freeze: true}"), "utf-8")
+    meters = [REPO / MBUS, HERE / "data" / "dn15-pulses-mbus-2.yaml"]
+    inputs = load_inputs(procedure, meters, BENCH, scenario)
+    store = Store(str(tmp_path / "records.db"))
+    register = Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=EMC_CLOCK_SCALE)
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    measured = [e.payload for e in store.entries(run_id, kinds=["measurement"])]
+    judged = [c for c in run_result(store, run_id)["tests"][0]["checks"] if c["check"] == "data_transmission"]
+    frozen = [c for c in judged if c["meter_serial"] == "WM15-2026-0101"]
+    immune = [c for c in judged if c["meter_serial"] == "WM15-2026-0103"]
+    assert len(frozen) == len(immune) == 2  # at the upper and the lower voltage
+    assert all(c["outcome"] == "fail" and c["details"]["accepted_but_wrong"] > 0 for c in frozen), frozen
+    for c in immune:
+        d = c["details"]
+        assert c["outcome"] == "pass" and d["valid"] == d["expected"] > 10, c
+        assert abs(d["change_difference_pct"]) < 0.5, c
+    watched = [row["raw"]["transmission"] for m in measured for row in m["meters"]
+               if (row.get("raw") or {}).get("transmission")]
+    flows = [w.get("flow") for w in watched]  # only a standing start says when the flow ran
+    assert len(flows) == 4 and all(f["to_s"] > f["from_s"] and f["lag_s"] > 0 for f in flows)
+    for w in watched:  # the first poll at rest before the flow started, the last at rest after it stopped
+        datasets = w["interfaces"][0]["datasets"]
+        assert datasets[0]["t_reply_s"] <= w["flow"]["from_s"] and datasets[-1]["t_request_s"] >= w["flow"]["to_s"]
+
+
 def test_a_held_disturbance_is_watched_over_the_measurement_made_under_it(tmp_path):
     # voltage variation: the supply is held at each limit while the error is measured; the meter's Modbus
     # register freezes meanwhile (its pulses count on)
@@ -188,3 +294,13 @@ def test_a_disturbance_applied_between_measurements_is_watched_while_it_runs(tmp
     assert abs(good["details"]["change_difference_pct"]) < 1.0  # the volume sent follows the intrinsic rate
     done = [e.payload for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("transmission")]
     assert len(done) == 1 and done[0]["disturbance"] == "surge"
+    polled = [d for watched in done[0]["transmission"].values() for i in watched["transmission"]["interfaces"]
+              for d in i["datasets"]]
+    assert {d["integrity"] for d in polled} >= {"valid", "rejected"}
+    between = [(where, r) for where, r in run_readings(store, run_id) if where["repeat"] is None]
+    assert len(between) == len(polled)  # every dataset polled between the measurements, in the reading format
+    assert {where["point"] for where, _ in between} == {done[0]["label"]}
+    assert {r["integrity"]["result"] for _, r in between} == {"ok", "rejected"}
+    exported = _exported(store, run_id, tmp_path / "r.jsonl")  # and validated against the schema as written
+    assert sum(r["integrity"]["result"] == "rejected" for r in exported) >= sum(
+        d["integrity"] != "valid" for d in polled)

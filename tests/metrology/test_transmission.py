@@ -48,6 +48,25 @@ def test_within_the_resolution_is_not_wrong():
     assert judged.outcome is Outcome.PASS, judged.reasons
 
 
+def test_a_standing_start_is_judged_over_the_time_the_flow_ran():
+    # polls at 0, 10, ... 60 s; the flow (0.5 L/s, lag 2 s) ran from 10 s to 50 s: at rest before and after
+    flow = {"from_s": 10.0, "to_s": 50.0, "lag_s": 2.0}
+
+    def passed_l(t: float) -> float:  # the volume of the lagged flow, settled: a step 2 s later
+        return 0.5 * max(0.0, min(t, 52.0) - 12.0)
+    datasets = [dataset(t, volume_l=100.0 + passed_l(t), number=i + 1, disturbed=0 < i < 6)
+                for i, t in enumerate([0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0])]
+    rate = Rate(indicated_l=20.0, collection_s=40.0)  # the pulses over the standing start's run
+    judged = judge(datasets, rate, fault_pct=1.0, limits=LIMITS, disturbance="voltage_variation", flow=flow)
+    assert judged.outcome is Outcome.PASS, judged.reasons
+    assert judged.figures["transmitted_change_l"] == judged.figures["pulses_change_l"] == pytest.approx(20.0)
+    steady = judge(datasets, rate, fault_pct=1.0, limits=LIMITS, disturbance="voltage_variation")
+    assert steady.outcome is Outcome.FAIL  # taken as a steady flow, the rest before and after looks like a fault
+    datasets[3]["volume_l"] += 2.0  # a wrong value while the flow ran is still found
+    judged = judge(datasets, rate, fault_pct=1.0, limits=LIMITS, disturbance="voltage_variation", flow=flow)
+    assert judged.outcome is Outcome.FAIL and judged.figures["accepted_but_wrong"] == 1
+
+
 def test_access_number_gaps_are_lost_datasets_across_the_roll_over():
     assert lost_datasets([{"access_number": n} for n in (254, 255, 0, 3, 3, 4)]) == 2
     assert lost_datasets([{"access_number": None}]) is None

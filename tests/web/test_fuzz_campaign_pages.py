@@ -1,5 +1,7 @@
-"""A fuzz campaign in the console (issue 16, part 2): listed, its page and its report served from the record, and
-a resume from the console refused with what to do instead (a campaign resumes at the bench)."""
+"""A fuzz campaign in the console (issue 16, part 2): listed, its page and its report (HTML, JSON, PDF) served
+from the record, and a resume from the console refused with what to do instead (a campaign resumes at the bench)."""
+
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +23,7 @@ def campaign(lab):
     return run_id
 
 
-def test_a_campaign_is_listed_shown_and_reported(lab, campaign):
+def test_a_campaign_is_listed_shown_and_reported(lab, campaign, pdf_text):
     store, _ = lab
     client = TestClient(create_app(store, calibration_dir=REPO / "calibration"))
     _login(client, "mira")
@@ -33,6 +35,15 @@ def test_a_campaign_is_listed_shown_and_reported(lab, campaign):
     assert html.status_code == 200 and "undocumented function 22 at meter_factor" in html.text
     report = client.get(f"/runs/{campaign}/report.json").json()
     assert report["summary"]["verdict"] == "fail"
-    assert client.get(f"/runs/{campaign}/report.pdf").status_code == 404
+    assert f'href="/runs/{campaign}/report.pdf"' in page.text
+    assert f'href="/runs/{campaign}/report.csv"' not in page.text  # a campaign has no points to list
+    assert client.get(f"/runs/{campaign}/report.csv").status_code == 404
+    pdf = client.get(f"/runs/{campaign}/report.pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    counts, shown = report["summary"]["per_class"], re.sub(r"\s+", " ", pdf_text(pdf.content))
+    assert f"{campaign}: FAIL" in shown
+    assert (f"Cases run: {report['summary']['cases_run']} (pass {counts['pass']}, warning {counts['warning']}, "
+            f"fail {counts['fail']})") in shown
     refused = client.post(f"/runs/{campaign}/resume", data={"csrf": _csrf(page.text)})
     assert refused.status_code == 409 and f"meterlab resume {campaign}" in refused.text

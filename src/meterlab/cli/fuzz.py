@@ -32,7 +32,7 @@ def fuzz(
     db: str = typer.Option(DEFAULT_URL, help="Records database: a SQLAlchemy URL or a SQLite file."),
     operator: str = typer.Option("technician", help="Who runs the campaign (recorded)."),
     calibration_dir: Path = typer.Option(Path("calibration"), help="Folder of reference-standard certificates."),
-    out: Path = typer.Option(Path("out"), help="Folder for the campaign's report (HTML and JSON)."),
+    out: Path = typer.Option(Path("out"), help="Folder for the campaign's report (JSON, HTML, PDF)."),
     replay: tuple[str, int] | None = typer.Option(None, metavar="RUN_ID CASE",
                                                   help="Replay case CASE of recorded campaign RUN_ID."),
 ) -> None:
@@ -69,12 +69,14 @@ def _run_and_report(store, run_id: str, out: Path) -> None:
         summary = campaign.execute_campaign(store, run_id, on_case=_progress)
     except MeterlabError as exc:
         raise _fail(exc) from None
-    paths = write_fuzz_report(store, run_id, out)
+    paths, no_pdf = write_fuzz_report(store, run_id, out)
     console.print(f"{summary['cases_run']} cases: {summary['per_class']}; verdict {summary['verdict'].upper()}")
     for finding in summary["findings"]:
         console.print(f"  case {finding['case']} {finding['class']}: {finding['title']}: "
                       f"{'; '.join(finding['reasons'])}", markup=False)
     console.print("report: " + ", ".join(str(p) for p in paths))
+    if no_pdf:
+        console.print(f"no PDF report: {no_pdf}", style="yellow", markup=False, soft_wrap=True)
     raise typer.Exit(1 if summary["verdict"] == "fail" else 0)
 
 
@@ -92,11 +94,13 @@ def resume_campaign(store, run_id: str, operator: str, authenticated: bool, out:
     _run_and_report(store, run_id, out)
 
 
-def campaign_report(store, run_id: str, format: str) -> str:
-    """`meterlab report` of a campaign: json or html, from the record."""
-    from meterlab.reports.fuzz import fuzz_report, render_html
+def campaign_report(store, run_id: str, format: str) -> str | bytes:
+    """`meterlab report` of a campaign: json, html (text) or pdf (bytes), from the record."""
+    from meterlab.reports.fuzz import fuzz_report, render_html, render_pdf
 
-    if format not in ("json", "html"):
-        raise MeterlabError(f"--format {format}: a fuzz campaign's report is json or html")
+    if format not in ("json", "html", "pdf"):
+        raise MeterlabError(f"--format {format}: a fuzz campaign's report is json, html or pdf")
     report = fuzz_report(store, run_id)
+    if format == "pdf":
+        return render_pdf(report)
     return render_html(report) if format == "html" else json.dumps(report, indent=1, sort_keys=True, default=str) + "\n"

@@ -248,23 +248,42 @@ def plan(
 def validate(
     files: list[Path] = typer.Argument(..., metavar="FILE",
                                        help="Procedure, bench, meter, scenario, certificate or profile files."),
-    bench: Path | None = typer.Option(None, help="Check scenarios against this bench (default: the bench a "
-                                                 "default scenario belongs to, instruments/scenarios/x.yaml -> "
-                                                 "instruments/x.yaml)."),
+    bench: Path | None = typer.Option(None, help="Check scenarios, and the interfaces meters declare, against this "
+                                                 "bench (default: for a scenario the bench it is the default "
+                                                 "scenario of, instruments/scenarios/x.yaml -> instruments/x.yaml; "
+                                                 "for meters the one bench file given among FILE)."),
     calibration_dir: Path | None = typer.Option(None, help="Check benches' certificate ids against this register "
                                                            "(as run does with its --calibration-dir)."),
 ) -> None:
     """Check files as `run` would; each problem names the file, the line and the field."""
-    from meterlab.procedures.validate import validate_file
+    from meterlab.procedures.validate import check_meters_on_bench, validate_file
 
     bad = 0
+    kinds: dict[Path, str] = {}
     for path in files:
         try:
-            kind = validate_file(path, bench=bench, calibration_dir=calibration_dir)
-            console.print(f"[green]ok[/] {escape(str(path))} ({kind})")
+            kinds[path] = validate_file(path, bench=bench, calibration_dir=calibration_dir)
+            console.print(f"[green]ok[/] {escape(str(path))} ({kinds[path]})")
         except MeterlabError as exc:
             bad += 1
             console.print(str(exc), style="red", markup=False, soft_wrap=True)
+    meters = [p for p, kind in kinds.items() if kind == "meter"]
+    benches = [p for p, kind in kinds.items() if kind == "bench"]
+    # a meter's interfaces are only right or wrong on a bench: the wiring decides where they are read
+    wiring = bench or (benches[0] if len(benches) == 1 else None)
+    if meters and wiring is not None:
+        try:
+            errors = check_meters_on_bench(meters, wiring)
+        except MeterlabError as exc:  # the bench itself is wrong (given by --bench, not among FILE)
+            errors = [exc]
+        for exc in errors:
+            bad += 1
+            console.print(str(exc), style="red", markup=False, soft_wrap=True)
+        if not errors:
+            console.print(f"[green]ok[/] the interfaces of {len(meters)} meter(s) are wired on {escape(str(wiring))}")
+    elif meters:
+        console.print("the meters' interfaces were not checked against a bench: give --bench FILE (or one bench "
+                      "file among FILE)", markup=False)
     if bad:
         raise typer.Exit(1)
 
@@ -292,6 +311,10 @@ def report(
             from meterlab.cli.fuzz import campaign_report
 
             text = campaign_report(store, run_id, format)
+            if isinstance(text, bytes):  # the PDF (--out is required for it, checked above)
+                out.write_bytes(text)
+                console.print(f"report of campaign {run_id} written to {out}")
+                return
         elif format == "json":
             text = json.dumps(run_result(store, run_id), indent=2, ensure_ascii=False, default=str) + "\n"
         else:

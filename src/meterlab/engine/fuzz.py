@@ -27,6 +27,7 @@ from meterlab.instruments.fuzz.mbus_cases import REQ_UD2_FRESH, generate_mbus_ca
 from meterlab.metrology.declarations import MeterDeclaration
 from meterlab.metrology.fluids import water_density
 from meterlab.metrology.interface import MBusInterface, ModbusInterface, RegisterDecl
+from meterlab.procedures.validate import check_interfaces_wired, interface_instrument, meter_position
 from meterlab.records import leases
 from meterlab.records.store import Store
 
@@ -75,14 +76,14 @@ def load_fuzz_inputs(meter: Path, bench: Path, scenario: Path | None) -> FuzzSet
                              f"[...], registers: [...]}}}}` (or `mbus:`) from the maker's manual (docs/fuzzing.md, "
                              f"section 1)")
     interface = declaration.interface.modbus or declaration.interface.mbus  # a meter with both: its Modbus side
-    role = "mut_mbus_gateway" if interface.transport == "mbus" else "mut_modbus"
-    names = [n for n, e in inputs.bench.instruments.items() if e.role == role]
-    if not names:
-        raise FuzzInputError(f"{bench}: no instrument with role {role!r}: add the meter's interface to the bench "
-                             f"(docs/instruments.md, bench files)")
+    # the bench must reach the declared interface of the meter at position 1 (what `meterlab validate` checks too)
+    check_interfaces_wired([(declaration, Path(meter))], inputs.bench, Path(bench), fields=("interface",))
+    kind = "mbus" if interface.transport == "mbus" else "modbus"
+    instrument = interface_instrument(inputs.bench, meter_position(declaration.kind, 1), kind,
+                                      getattr(interface, "primary_address", None) if kind == "mbus" else None)
     if interface.transport != "mbus":
-        check_framing(inputs, names[0], interface.transport, meter)
-    return FuzzSetup(inputs, declaration, interface, names[0], str(meter))
+        check_framing(inputs, instrument, interface.transport, meter)
+    return FuzzSetup(inputs, declaration, interface, instrument, str(meter))
 
 
 def check_framing(inputs: RunInputs, instrument: str, transport: str, meter: Path) -> None:

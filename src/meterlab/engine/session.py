@@ -25,7 +25,7 @@ from meterlab.engine.flow_windows import measured_points, unreachable_points
 from meterlab.engine.measurement import readout_problems
 from meterlab.engine.prompts import Prompter
 from meterlab.engine.runner import Runner
-from meterlab.errors import DeclarationError, InputFileError, MeterlabError
+from meterlab.errors import DeclarationError, MeterlabError
 from meterlab.instruments.bench import Bench, load_bench, open_bench
 from meterlab.metrology.declarations import MeterDeclaration, load_meter
 from meterlab.metrology.methods import GravimetricMethod, MasterMeterMethod
@@ -33,14 +33,14 @@ from meterlab.metrology.profiles import load_profile, profile_path
 from meterlab.metrology.safety import load_safety_profile
 from meterlab.procedures.plan import Plan, expand
 from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, Procedure, SetClimate, load_procedure
-from meterlab.procedures.validate import check_certificates
+from meterlab.procedures.validate import check_certificates, check_interfaces_wired
 from meterlab.records import leases
 from meterlab.records.laboratory import Laboratory
 from meterlab.records.store import Store
 from meterlab.rigs.base import CLIMATE_ROLE, MECHANICAL_ROLES, SEVERITY_ROLES, RealClock, RunIOLog
 from meterlab.rigs.water_gravimetric import WaterRig
 from meterlab.sim.clock import VIRTUAL
-from meterlab.yamlio import locate, read_text, read_yaml
+from meterlab.yamlio import read_text
 
 # The simulated lab runs on virtual time unless a run asks for a scaled real-time clock (a demonstration at 1x):
 # the same seed gives the same record on any host at any load (sim/clock.py).
@@ -95,7 +95,7 @@ def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path
     if problems:
         raise MeterlabError("the meters cannot be read as the procedure measures them:\n  " + "\n  ".join(problems))
     bench_model = load_bench(bench)
-    check_interfaces_wired(declarations, meters, bench_model, bench, proc)
+    check_interfaces_wired(list(zip(declarations.values(), meters)), bench_model, bench)
     scenario_model = load_scenario(scenario) if scenario else None
     scenario_text = {"file": str(scenario), "text": read_text(scenario)} if scenario else None
     if scenario_model is not None and bench_model.simulated:
@@ -110,37 +110,6 @@ def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path
         "scenario": scenario_text,
     }
     return RunInputs(proc, declarations, bench_model, scenario_model, texts)
-
-
-def _interface_wired(bench: Bench, meter: str, kind: str) -> bool:
-    """Whether the bench reads the interface `kind` of the meter at `meter` (meter2): an M-Bus gateway with an
-    address wired to it, or a Modbus meter instrument wired to it."""
-    if kind == "mbus":
-        return any(w.split(".")[0] == meter for name in bench.by_role("mut_mbus_gateway")
-                   for t, w in bench.instruments[name].wiring.items() if t.startswith("addr"))
-    return any(bench.instruments[name].wiring.get("meter", "").split(".")[0] == meter
-               for name in bench.by_role("mut_modbus"))
-
-
-def check_interfaces_wired(declarations: dict[str, MeterDeclaration], files: list[Path], bench: Bench,
-                           bench_file: Path, procedure: Any) -> None:
-    """Refuse, before any record, a meter declaring an interface the bench cannot read at its position (the
-    data_transmission check would have nothing to poll), naming the meter file, its field and the fix."""
-    prefix = "gas_meter" if procedure.meter_kind == "gas" else "meter"
-    for position, (decl, path) in enumerate(zip(declarations.values(), files), start=1):
-        meter = f"{prefix}{position}"
-        for index, interface in enumerate(decl.interfaces):
-            if _interface_wired(bench, meter, interface.kind):
-                continue
-            fix = (f"add `addr<N>: {meter}` to the wiring of an M-Bus gateway (role mut_mbus_gateway)"
-                   if interface.kind == "mbus" else
-                   f"add a Modbus meter (role mut_modbus) with `wiring: {{meter: {meter}}}`")
-            _, lines = read_yaml(path)
-            line, field = locate(lines, ("interfaces", index))
-            raise InputFileError(path, [(line, field, f"{interface.kind}: bench {bench_file} has no "
-                                                      f"{'gateway' if interface.kind == 'mbus' else 'instrument'} "
-                                                      f"wired to {meter} (this meter's position): {fix} in "
-                                                      f"{bench_file}, or remove the interface from the declaration")])
 
 
 def _simulated_meters(scenario: Any, kind: str) -> list:

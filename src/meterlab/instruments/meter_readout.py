@@ -33,6 +33,7 @@ callable (the engine's prompter) and refuses implausible readings before they ar
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from collections.abc import Callable
@@ -291,15 +292,11 @@ class MBusMeter(MessageInstrument):
             fcb = self._fcb[address]
             telegram = self._request(address, fcb, f"REQ_UD2 to primary address {address} (FCB={int(fcb)})")
         except InstrumentTimeout as exc:
-            return {"integrity": "no_answer", "raw": self._last_rsp.hex(), "why": str(exc)}
+            return self._failed_poll("no_answer", address, exc)
         except InstrumentReplyError as exc:
-            wired = self.wired_addresses.get(address, str(address))  # its identity is in the telegram that failed
-            reading = rejected_reading(identification=wired, kind="gas" if wired.startswith("gas") else "water",
-                                       interface="mbus", reason=str(exc), timestamp=datetime.now(UTC),
-                                       instrument=self.name, address=str(address), raw=self._last_rsp)
-            return {"integrity": "rejected", "raw": self._last_rsp.hex(), "why": str(exc), "reading": reading}
+            return self._failed_poll("rejected", address, exc)
         except InstrumentError as exc:
-            return {"integrity": "meter_error", "raw": self._last_rsp.hex(), "why": str(exc)}
+            return self._failed_poll("meter_error", address, exc)
         self._fcb[address] = not fcb
         record = telegram.volume_record
         try:  # the dataset in the one reading format too (readings export), where the telegram fits it
@@ -313,6 +310,15 @@ class MBusMeter(MessageInstrument):
                 "access_number": telegram.access_number, "identification": str(telegram.identification),
                 "software": f"{telegram.manufacturer} version {telegram.version}", "status": telegram.status,
                 "flags": MBUS_RECORD_LIMITS.flags_of(telegram)}
+
+    def _failed_poll(self, integrity: str, address: int, exc: Exception) -> dict:
+        """A poll that got no dataset, kept in the reading format too (every polled dataset is exported): a
+        reading without a value, the error as its reason; its identity is the wiring's, not the telegram's."""
+        wired = self.wired_addresses.get(address, str(address))
+        reading = rejected_reading(identification=wired, kind="gas" if wired.startswith("gas") else "water",
+                                   interface="mbus", reason=f"{integrity}: {exc}", timestamp=datetime.now(UTC),
+                                   instrument=self.name, address=str(address), raw=self._last_rsp)
+        return {"integrity": integrity, "raw": self._last_rsp.hex(), "why": str(exc), "reading": reading}
 
     def identify(self) -> str:
         """Identity of the meter at the default address (else the lowest wired one), from its telegram."""
@@ -738,16 +744,41 @@ class ModbusMeter(ModbusInstrument):
             word = None if status is None else self.transport.read_registers(RegisterTable(status.table),
                                                                              status.address, 1)[0]
         except InstrumentTimeout as exc:
-            return {"integrity": "no_answer", "raw": "", "why": str(exc)}
+            return self._failed_poll("no_answer", exc)
         except InstrumentReplyError as exc:
-            return {"integrity": "rejected", "raw": "", "why": str(exc)}
+            return self._failed_poll("rejected", exc)
         except InstrumentError as exc:
-            return {"integrity": "meter_error", "raw": "", "why": str(exc)}
+            return self._failed_poll("meter_error", exc)
         value = volume.decode(registers)
-        return {"integrity": "valid", "raw": "".join(f"{r:04x}" for r in registers), "why": None,
-                "volume_l": volume.to_litres(value) if isinstance(value, int | float) else None,
-                "resolution_l": self.volume_resolution_l, "access_number": None, "identification": serial,
-                "software": None, "status": word, "flags": None if word is None else status.decode(word)}
+        volume_l = volume.to_litres(value) if isinstance(value, int | float) else None
+        if volume_l is not None and math.isfinite(volume_l):
+            # the value as transmitted (not unwrapped, not checked against the previous read): what was sent is
+            # what the data_transmission check judges, and what the reading must show
+            read = RegisterReading(tuple(registers), value, value, volume_l, 0)
+            reading = modbus_reading(read, volume, model=self.options.model, identification=serial,
+                                     kind=self.options.kind, timestamp=datetime.now(UTC), unit_id=self.transport.unit,
+                                     instrument=self.name)
+        else:  # a NaN or infinite float: the reading format holds no such value
+            reading = self._refused_reading(f"valid reply, but the volume register holds {value}: not a finite "
+                                            f"number", registers)
+        return {"integrity": "valid", "raw": "".join(f"{r:04x}" for r in registers), "why": None, "reading": reading,
+                "volume_l": volume_l, "resolution_l": self.volume_resolution_l, "access_number": None,
+                "identification": serial, "software": None, "status": word,
+                "flags": None if word is None else status.decode(word)}
+
+    def _failed_poll(self, integrity: str, exc: Exception) -> dict:
+        return {"integrity": integrity, "raw": "", "why": str(exc),
+                "reading": self._refused_reading(f"{integrity}: {exc}", [])}
+
+    def _refused_reading(self, reason: str, registers: list[int]) -> dict:
+        """A polled dataset without a value, in the reading format: identified by the meter it is wired to (the
+        serial number register may be what failed)."""
+        volume = self.model.volume
+        return rejected_reading(identification=self.wiring.get("meter", self.name), kind=self.options.kind,
+                                interface="modbus", reason=reason, timestamp=datetime.now(UTC), instrument=self.name,
+                                address=str(self.transport.unit),
+                                register=f"{volume.table} {volume.address}+2 {volume.type} {volume.word_order}",
+                                raw=b"".join(r.to_bytes(2, "big") for r in registers))
 
     def identify(self) -> str:
         return (f"Modbus meter ({self.options.model}) at {self.transport.endpoint} unit {self.transport.unit}: "

@@ -292,7 +292,8 @@ def _transmission_results(serial: str, meter: Meter, watched: dict, rate, declar
     for interface in watched["interfaces"]:
         judged = transmission.judge(interface["datasets"], rate, fault_pct=meter.significant_fault_pct(),
                                     limits=meter.profile.data_transmission, disturbance=watched["disturbance"],
-                                    scale_interval_l=declared.get("scale_interval_l", 0.0))
+                                    scale_interval_l=declared.get("scale_interval_l", 0.0),
+                                    flow=watched.get("flow"))  # a standing start: when the flow ran
         results.append(CheckResult("data_transmission", serial, judged.outcome, f"{where}, {interface['kind']}",
                                    {**judged.figures, "interface": interface["kind"],
                                     "reasons": "; ".join(judged.reasons) or None}))
@@ -300,7 +301,9 @@ def _transmission_results(serial: str, meter: Meter, watched: dict, rate, declar
 
 
 def _rate(indicated_l: float, times: dict):
-    return transmission.Rate(indicated_l, times["stop_s"] - times["start_s"])
+    # a rig whose counters count through part of the measurement only (the bell prover: not while the bell fills)
+    # says for how long (`counted_s`): the indication rate is the pulses over that time
+    return transmission.Rate(indicated_l, times.get("counted_s", times["stop_s"] - times["start_s"]))
 
 
 def check_data_transmission(serial: str, meter: Meter, measurements: list[dict], declared: dict,

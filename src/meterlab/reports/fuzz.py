@@ -1,5 +1,6 @@
-"""The report of an interface fuzz campaign, made from its record alone: JSON (the figures and every finding) and
-HTML with two figures (cases per group and class; recovery time of each case that stopped the meter)."""
+"""The report of an interface fuzz campaign, made from its record alone: JSON (the figures and every finding),
+HTML with two figures (cases per group and class; recovery time of each case that stopped the meter) and the same
+HTML as PDF (rendered by the type-evaluation report's `html_to_pdf`, so both kinds of report print alike)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from meterlab.records.store import Store  # noqa: E402
+from meterlab.reports.document import ReportError, html_to_pdf  # noqa: E402
 
 FUZZ_CAMPAIGN = "interface-fuzz"  # the procedure id a campaign is recorded under (engine.fuzz.PROCEDURE_ID)
 CLASS_COLOURS = {"pass": "#2ca02c", "warning": "#ff7f0e", "fail": "#d62728"}
@@ -89,6 +91,8 @@ def render_html(report: dict) -> str:
     fault = summary["fault_pct"]
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Fuzz campaign {esc(report['run'])}</title></head>
 <body><h1>Interface fuzz campaign {esc(report['run'])}: {esc(summary['verdict'].upper())}</h1>
+<h2>Cases run: {summary['cases_run']} (pass {summary['per_class']['pass']}, warning {summary['per_class']['warning']},
+fail {summary['per_class']['fail']})</h2>
 <p>Meter {esc(', '.join(report['meters']))} ({esc(report['meter_file'])}), interface {esc(report['instrument'])},
 seed {report['seed']}, operator {esc(report['operator'])}.</p>
 <p>Cases run: {summary['cases_run']} (pass {summary['per_class']['pass']}, warning {summary['per_class']['warning']},
@@ -103,10 +107,25 @@ Stated recovery time {report['recovery_s_stated']:g} s.</p>
 {rows}</table><p>Replay a finding: <code>{esc(report['replay'])}</code></p></body></html>"""
 
 
-def write_fuzz_report(store: Store, run_id: str, out_dir: Path) -> list[Path]:
+def render_pdf(report: dict) -> bytes:
+    """The HTML report as PDF (WeasyPrint): the verdict and the case counts are headings, so they are also the
+    PDF's bookmarks, which a reader lists without searching the pages."""
+    return html_to_pdf(render_html(report))
+
+
+def write_fuzz_report(store: Store, run_id: str, out_dir: Path) -> tuple[list[Path], str | None]:
+    """fuzz-RUN.json, .html and .pdf in `out_dir`; and why the PDF is missing, if it is (no WeasyPrint or Pango
+    on this PC): the JSON and HTML are written first so a missing PDF library never costs the campaign's report."""
     report = fuzz_report(store, run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, html_path = out_dir / f"fuzz-{run_id}.json", out_dir / f"fuzz-{run_id}.html"
     json_path.write_text(json.dumps(report, indent=1, sort_keys=True, default=str), encoding="utf-8")
-    html_path.write_text(render_html(report), encoding="utf-8")
-    return [json_path, html_path]
+    html_text = render_html(report)
+    html_path.write_text(html_text, encoding="utf-8")
+    try:
+        pdf = html_to_pdf(html_text)
+    except ReportError as exc:
+        return [json_path, html_path], str(exc)
+    pdf_path = out_dir / f"fuzz-{run_id}.pdf"
+    pdf_path.write_bytes(pdf)
+    return [json_path, html_path, pdf_path], None

@@ -1,7 +1,7 @@
 """A run's meter readings in the meter-reading format (instruments/readings/meter-reading-v1.json), from its
 record alone: every register read over a bus (M-Bus, Modbus) at the start and end of each measurement, and every
-M-Bus dataset polled while a disturbance was applied (phase `transmission:<start|during|end>`), as the rig kept
-it. Written as JSON lines (one reading a line, each validated against the schema) or CSV (the same
+dataset polled from a meter's M-Bus or Modbus interface while a disturbance was applied, during a measurement or
+between two (phase `transmission:<start|during|end>`), as the rig kept it. Written as JSON lines (one reading a line, each validated against the schema) or CSV (the same
 fields flattened, with the run, test point and meter they belong to)."""
 
 from __future__ import annotations
@@ -28,8 +28,13 @@ def run_readings(store: Store, run_id: str) -> Iterator[tuple[dict[str, Any], di
     """(where: run, point, repeat, meter, phase; the reading) for every bus reading of the run, in record order;
     each reading validated (ReadingFormatError names the measurement it came from)."""
     store.run(run_id)  # a StoreError naming the run if there is none
-    for entry in store.entries(run_id, kinds=["measurement"]):
+    for entry in store.entries(run_id, kinds=["measurement", "action_done"]):
         m = entry.payload
+        if entry.kind == "action_done":  # a disturbance applied between measurements (ESD, surges)
+            for serial, watched in (m.get("transmission") or {}).items():
+                yield from _transmitted(run_id, {"point": {"name": m["label"]}, "repeat": None},
+                                        {"meter_serial": serial, "raw": watched})
+            continue
         for row in m["meters"]:
             for phase in PHASES:
                 reading = row.get("raw", {}).get(f"{phase}_reading")
@@ -43,7 +48,8 @@ def run_readings(store: Store, run_id: str) -> Iterator[tuple[dict[str, Any], di
 
 
 def _transmitted(run_id: str, m: dict, row: dict) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """The datasets polled from the meter's interfaces during a disturbed measurement that have a reading."""
+    """The datasets polled from the meter's interfaces while a disturbance was applied that have a reading (all
+    of them since the rig keeps one for every poll; a run recorded before that has them for M-Bus only)."""
     watched = (row.get("raw") or {}).get("transmission") or {}
     for interface in watched.get("interfaces", []):
         for n, dataset in enumerate(interface["datasets"]):
@@ -51,7 +57,8 @@ def _transmitted(run_id: str, m: dict, row: dict) -> Iterator[tuple[dict[str, An
                 continue
             where = {"run_id": run_id, "point": m["point"]["name"], "repeat": m["repeat"],
                      "meter_serial": row["meter_serial"], "phase": f"transmission:{dataset['phase']}"}
-            what = f"dataset {n} polled from {row['meter_serial']} at {where['point']} #{m['repeat']}"
+            what = (f"dataset {n} polled from {row['meter_serial']} at {where['point']}"
+                    + (f" #{m['repeat']}" if m["repeat"] is not None else ""))
             yield where, dict(validate_reading(dataset["reading"], what))
 
 

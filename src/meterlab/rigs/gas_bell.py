@@ -52,20 +52,31 @@ class BellProverRig(GasLine):
         gives the whole section (more than planned if the section is larger); a larger planned volume takes
         several runs, their counts summed and their conditions averaged (`bell_passes` in the conditions; each
         run adds its own ±1 pulse of gating to a meter's count). `registers` (register readings) is not used:
-        the meters are read by their pulses."""
+        the meters are read by their pulses. The meters' interfaces (those that declare one) are polled before
+        the disturbance, through every fill and run while it lasts, and after it (rigs/transmission.py)."""
         if start != "flying":
             raise RigError("this rig measures with a flying start (the bell's measuring section)")
         if self.target_m3h is None:
             raise RigError("no flow is set: a set_flow step must come before the measurement")
-        disturbed = self._start_disturbance(disturbance, guard)
         passes: list[dict] = []
-        t0 = self.clock.now()
+        disturbed = None
+        self._watch_start(serials, disturbance)  # the interfaces before the disturbance (meters that have one)
         try:
+            disturbed = self._start_disturbance(disturbance, guard)
+            self._watch_disturbed(disturbed)
+            t0 = self.clock.now()
+
+            def watching() -> None:  # every wait of a fill or a run checks pause/abort: poll the interfaces there
+                self._watch_tick()
+                guard()
             while not passes or self._bell_volume_l(passes) < volume_l * 0.999:
                 if len(passes) == MAX_BELL_PASSES:
                     raise RigError(f"{volume_l:.1f} L would take more than {MAX_BELL_PASSES} bell runs "
                                    f"({self._bell_volume_l(passes[:1]):.1f} L each): plan a smaller volume")
-                passes.append(self._bell_pass(criteria, guard))
+                passes.append(self._bell_pass(criteria, watching))
+        except BaseException:
+            self._watch = None  # a discarded measurement: its datasets go with it
+            raise
         finally:
             self._stop_disturbance(disturbed)
         t1 = self.clock.now()
@@ -83,9 +94,15 @@ class BellProverRig(GasLine):
                       "gas_humidity_pct": self._corrected("gas_humidity", self.humidity_pct(), corrections),
                       "corrections": corrections, **self._chamber_conditions()}
         at_meter = self._at_meters(serials, [s for p in passes for s in p["downstream"]], corrections)
+        self._watch_end(counts)  # and after it: every dataset into the meters' records
+        # The counters count only between the detectors, not while the bell fills or travels to its start detector
+        # (the flow runs on through the meters meanwhile), and the rig has no timer on that gate: the time they
+        # counted is the reference volume over the flow, so the meters' indication rate (what their transmitted
+        # volume is judged by) is their pulses over that time, i.e. the flow times indicated / reference volume.
+        reference_m3 = float(self.method.reference_volume_m3(self.method.inputs(reading)).x)
+        times = {"start_s": t0, "stop_s": t1, "counted_s": reference_m3 / flow * 3600 if flow else t1 - t0}
         # a disturbance is judged over the whole measurement, the bell's fills included (no pass can be cut short)
-        return with_cover(RawMeasurement(reading, counts, flow, {"start_s": t0, "stop_s": t1}, conditions, at_meter),
-                          disturbed)
+        return with_cover(RawMeasurement(reading, counts, flow, times, conditions, at_meter), disturbed)
 
     def _bell_pass(self, criteria, guard: Guard) -> dict:
         """One bell run through its measuring section: encoder pulses, the meters' counts, p/T and flow."""

@@ -17,24 +17,24 @@ from collections.abc import Callable
 from typing import Any
 
 from meterlab.errors import RigError
+from meterlab.procedures.validate import interface_instrument
 
 
 def interface_source(bench: Any, meter: str, kind: str) -> dict:
     """Where the interface `kind` of the meter `meter` (`meter2`) is read on this bench: the M-Bus gateway and
-    address wired to it, or the Modbus meter instrument wired to it. RigError names the fix otherwise."""
-    if kind == "mbus":
-        for name in bench.bench.by_role("mut_mbus_gateway"):
-            gateway = bench[name]
-            if any(w.split(".")[0] == meter for w in gateway.wired_addresses.values()):
-                return {"kind": "mbus", "driver": gateway, "address": gateway.address_of(meter)}
+    address wired to it, or the Modbus meter instrument wired to it (found as `meterlab run` and `validate`
+    check it before any record, procedures.validate.interface_instrument). RigError names the fix otherwise."""
+    name = interface_instrument(bench.bench, meter, kind)
+    if name is None:
         raise RigError(f"{meter} declares an M-Bus interface, but no M-Bus gateway of the bench (role "
-                       f"mut_mbus_gateway) has it wired: add `addr<N>: {meter}` to the gateway's wiring")
-    for name in bench.bench.by_role("mut_modbus"):
-        driver = bench[name]
-        if driver.wiring.get("meter", "").split(".")[0] == meter:
-            return {"kind": "modbus", "driver": driver}
-    raise RigError(f"{meter} declares a Modbus interface, but no Modbus meter of the bench (role mut_modbus) is "
-                   f"wired to it: add an instrument with `wiring: {{meter: {meter}}}`")
+                       f"mut_mbus_gateway) has it wired: add `addr<N>: {meter}` to the gateway's wiring"
+                       if kind == "mbus" else
+                       f"{meter} declares a Modbus interface, but no Modbus meter of the bench (role mut_modbus) is "
+                       f"wired to it: add an instrument with `wiring: {{meter: {meter}}}`")
+    driver = bench[name]
+    if kind == "mbus":
+        return {"kind": "mbus", "driver": driver, "address": driver.address_of(meter)}
+    return {"kind": "modbus", "driver": driver}
 
 
 class _Watch:
@@ -172,8 +172,10 @@ class TransmissionWatch:
         if watch is not None and self.clock.now() >= watch.next_s:
             self._poll_all("during")
 
-    def _watch_end(self, mut: dict[str, dict]) -> None:
-        """After the collection: the last poll, and every dataset into the meters' records."""
+    def _watch_end(self, mut: dict[str, dict], flow: dict | None = None) -> None:
+        """After the collection: the last poll, and every dataset into the meters' records. `flow` (a standing
+        start): the flow ran only from `from_s` to `to_s`, started and stopped with a first-order lag of `lag_s`,
+        so the volume the meters passed between two polls is not their rate times the time between them."""
         watch = getattr(self, "_watch", None)
         if watch is None:
             return
@@ -181,6 +183,7 @@ class TransmissionWatch:
         for serial, sources in watch.sources.items():
             mut.setdefault(serial, {})["transmission"] = {
                 "disturbance": watch.kind, "poll_interval_s": watch.interval_s,
+                **({"flow": flow} if flow is not None else {}),
                 "interfaces": [{**_described(source), "datasets": watch.datasets[(serial, i)]}
                                for i, source in enumerate(sources)]}
         self._watch = None

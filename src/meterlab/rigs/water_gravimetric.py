@@ -438,8 +438,11 @@ class WaterRig(WaterConditioning, RegisterReadout, TransmissionWatch, BenchRig):
         mut = self._read_registers(readers, "start", guard)
         before_kg = self.scale.weight_kg()
         self.valves.diverter_to_tank()
-        disturbed = self._start_disturbance(disturbance, guard)
+        self._watch_start(serials, disturbance)  # the interfaces at rest, before the disturbance (if declared)
+        disturbed = None
         try:
+            disturbed = self._start_disturbance(disturbance, guard)
+            self._watch_disturbed(disturbed)
             self._start_flow()
             # the flow runs from the pump's start to the valve's closing; the ramps up and down (first-order
             # lags) cancel in volume / time, so that is the mean flowrate at the set point
@@ -451,10 +454,12 @@ class WaterRig(WaterConditioning, RegisterReadout, TransmissionWatch, BenchRig):
             self._stop_flow_at_valve()
             self._wait_tank_steady(guard)
         except Suspended:
+            self._watch = None  # a discarded collection: its datasets go with it
             self._abandon()
             self._start_flow()  # the runner waits for the conditions under the set flow
             raise
         except BaseException:
+            self._watch = None
             self._abandon()
             raise
         finally:
@@ -465,9 +470,15 @@ class WaterRig(WaterConditioning, RegisterReadout, TransmissionWatch, BenchRig):
         for serial, record in end.items():
             mut[serial] = {**mut[serial], **record}
         mut.update(self._pulse_counts(serials))
+        self._watch_end(mut, self._standing_flow(t0, t1))  # at rest again: the last poll
         self._start_flow()
         return with_cover(self._raw_measurement(before_kg, after_kg, t_c, p_pa, (t0, t1), mut, flowrate_m3h=flow_m3h),
                           disturbed)
+
+    def _standing_flow(self, t0: float, t1: float) -> dict:
+        """When the flow of a standing start ran (pump start to valve closing) and its lag, for judging what the
+        meters transmitted meanwhile (rigs/transmission.py)."""
+        return {"from_s": t0, "to_s": t1, "lag_s": self.require_standing_start().flow_time_constant_s}
 
     def require_standing_start(self) -> StandingStart:
         """The standing-start data, or a RigError naming what the bench file must give."""

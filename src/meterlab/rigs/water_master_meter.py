@@ -54,8 +54,11 @@ class MasterMeterRig(WaterRig):
         first = {pos: counter.running_count() for pos, counter in self.counters.items()}
         mut = self._read_registers(readers, "start", guard)
         mm_start = self.flowmeter.totalizer_m3
-        disturbed = self._start_disturbance(disturbance, guard)
+        self._watch_start(serials, disturbance)  # the interfaces at rest, before the disturbance (if declared)
+        disturbed = None
         try:
+            disturbed = self._start_disturbance(disturbance, guard)
+            self._watch_disturbed(disturbed)
             self._start_flow()
             t0 = self.clock.now()
             self._run_volume(volume_l, mm_start, flowrate_m3h, criteria, guard, disturbed)
@@ -65,9 +68,11 @@ class MasterMeterRig(WaterRig):
             self._stop_flow_at_valve()
             self._wait_rest(guard)
         except Suspended:
+            self._watch = None  # a discarded collection: its datasets go with it
             self._restart_counters_and_flow()
             raise
         except BaseException:
+            self._watch = None
             self._restart_counters_and_flow(flow=False)
             raise
         finally:
@@ -81,6 +86,7 @@ class MasterMeterRig(WaterRig):
                 mut[serials[pos - 1]] = {"readout": "pulses", "pulses": counter.running_count() - first[pos],
                                          "counter": counter.name, "pulse_value_l": self._pulse_value_l.get(pos)}
             counter.abort()
+        self._watch_end(mut, self._standing_flow(t0, t1))  # at rest again: the last poll
         self._start_flow()
         return with_cover(self._reading(mm_end - mm_start, flow_m3h, t_c, p_pa, (t0, t1), mut), disturbed)
 

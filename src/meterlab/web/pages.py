@@ -9,7 +9,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from meterlab.reports.document import CSS, _kv, _table, _verdict, budget_table, collect, esc, figure_for, num
+from meterlab.reports.fuzz import FUZZ_CAMPAIGN
 
+REPORT_FORMATS = ("html", "pdf", "json", "csv", "dcc.xml")
+FORMAT_LABELS = {"html": "HTML", "pdf": "PDF", "json": "JSON", "csv": "CSV", "dcc.xml": "DCC (XML)"}
+CAMPAIGN_REPORT_FORMATS = ("html", "pdf", "json")  # a fuzz campaign has cases, not points: no CSV of points
 NAV = [("/", "Runs"), ("/start", "Start a run"), ("/compare", "Compare"), ("/evaluations", "Evaluations"),
        ("/calibration", "Calibration"), ("/records", "Records")]
 CONSOLE_CSS = CSS + """
@@ -63,13 +67,14 @@ def runs_list(results: Iterable[dict[str, Any]], query: dict[str, str], **who: A
 def run_page(store: Any, run_id: str, missing: list[str], message: str = "", **who: Any) -> str:
     data = collect(store, run_id)
     r, test = data["result"], data["result"]["tests"][0]
+    formats = CAMPAIGN_REPORT_FORMATS if r["procedure"]["id"] == FUZZ_CAMPAIGN else REPORT_FORMATS
     facts = [("Procedure", f"{esc(r['procedure']['title'])} ({esc(r['procedure']['clause'])})"),
              ("Meters", esc(", ".join(r["meters"]))), ("Operator", esc(r["operator"])),
              ("State", esc(r["state"])), ("Verdict", _verdict(r["verdict"])),
              ("Sign-off", "released" if not missing else f"still needs {esc(' and '.join(missing))}")]
     body = [f'<p class="notice">{esc(message)}</p>' if message else "", _kv(facts),
-            "<p>Report: " + " · ".join(f'<a href="/runs/{esc(run_id)}/report.{f}">{label}</a>' for f, label in (
-                ("html", "HTML"), ("pdf", "PDF"), ("json", "JSON"), ("csv", "CSV"), ("dcc.xml", "DCC (XML)"))) + "</p>"]
+            "<p>Report: " + " · ".join(f'<a href="/runs/{esc(run_id)}/report.{f}">{FORMAT_LABELS[f]}</a>'
+                                       for f in formats) + "</p>"]
     if len({p["point"] for p in test["points"]}) >= 2:
         png = base64.b64encode(figure_for(data, test)).decode("ascii")
         body.append(f'<img alt="error curve" src="data:image/png;base64,{png}">')

@@ -14,6 +14,7 @@ from meterlab.reports import document
 from meterlab.reports.dcc import run_dcc
 from meterlab.reports.fuzz import FUZZ_CAMPAIGN, fuzz_report
 from meterlab.reports.fuzz import render_html as render_fuzz_html
+from meterlab.reports.fuzz import render_pdf as render_fuzz_pdf
 from meterlab.reports.comparison import comparison_png
 from meterlab.reports.results import run_result
 from meterlab.web import pages
@@ -116,9 +117,12 @@ def resume(run_id: str, lab: LabOf, session: Who, csrf: Annotated[str, Form()] =
 def report(run_id: str, fmt: str, lab: LabOf, session: Who) -> Response:
     result = lab.result_or_404(run_id)
     if lab.store.run(run_id).procedure_id == FUZZ_CAMPAIGN:  # an interface fuzz campaign: its own report
-        if fmt not in ("html", "json"):
-            raise HTTPException(404, f"no {fmt} report of a fuzz campaign: html or json")
+        if fmt not in pages.CAMPAIGN_REPORT_FORMATS:
+            raise HTTPException(404, f"no {fmt} report of a fuzz campaign: html, pdf or json")
         report = fuzz_report(lab.store, run_id)
+        if fmt == "pdf":
+            return Response(render_fuzz_pdf(report), media_type="application/pdf",
+                            headers={"Content-Disposition": f'attachment; filename="fuzz-{run_id}.pdf"'})
         return HTMLResponse(render_fuzz_html(report)) if fmt == "html" else Response(
             pages.as_json(report), media_type="application/json")
     if fmt == "html":
