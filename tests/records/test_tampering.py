@@ -183,6 +183,17 @@ def test_a_database_replaced_by_another_is_found_by_the_anchor(store, tmp_path):
     _one(other.verify(expect=[anchor]), f"entry {anchor[0]} is not the anchored one")
 
 
+def test_an_emptied_database_is_found_by_the_anchor(store):
+    """Every entry, the head and the runs deleted: a database consistent in itself (nothing to check), which only
+    the anchor printed on a report can tell from a new one."""
+    anchor = store.head()
+    with store.engine.begin() as connection:
+        for table in ("entries", "chain_head", "runs"):
+            connection.execute(text(f"DELETE FROM {table}"))
+    assert store.verify() == [] and store.head()[0] == 0
+    _one(store.verify(expect=[anchor]), f"the chain ends at entry 0, before the anchored entry {anchor[0]}")
+
+
 def test_verify_refuses_a_missing_database_instead_of_creating_one(tmp_path):
     with pytest.raises(StoreError, match="no records database at .*nothing was created"):
         Store(str(tmp_path / "typo.db"), must_exist=True)
