@@ -1,9 +1,8 @@
 """Shared fixtures: a clean PostgreSQL store when .ci/run has started PostgreSQL; the tests' temporary folders
 on the allow-list of files an input file may name (adapter and level tables written by tests)."""
 
+import io
 import os
-import re
-import zlib
 
 import pytest
 
@@ -38,33 +37,11 @@ def _records_key_of_the_test_session(tmp_path_factory):
     os.environ[KEY_FILE_ENV] = str(tmp_path_factory.getbasetemp() / "records.key")
 
 
-def _inflated(pdf: bytes) -> bytes:
-    """The PDF with its Flate-compressed streams (content, object and CMap streams) inflated."""
-    parts = [pdf]
-    for match in re.finditer(rb"stream\r?\n", pdf):
-        end = pdf.find(b"endstream", match.end())
-        try:
-            parts.append(zlib.decompressobj().decompress(pdf[match.end():end]))
-        except zlib.error:
-            continue  # not a Flate stream
-    return b"\n".join(parts)
-
-
 def extract_pdf_text(pdf: bytes) -> str:
-    """The text WeasyPrint drew, without a PDF library (pypdf is not a dependency): its text operators name
-    glyphs by hex id, and each font's ToUnicode CMap maps ids to characters. The fonts' maps are merged, which is
-    right for the report's DejaVu faces (same glyph ids in regular and bold); a glyph drawn with no mapping is '?'."""
-    objects = _inflated(pdf)
-    glyphs: dict[str, str] = {}
-    for block in re.findall(rb"beginbfchar(.*?)endbfchar", objects, re.S):
-        for gid, code in re.findall(rb"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>", block):
-            glyphs[gid.decode().lower()] = bytes.fromhex(code.decode()).decode("utf-16-be")
-    lines = []
-    for array in re.findall(rb"\[((?:<[0-9a-fA-F]*>|[-\d.\s])*)\]\s*TJ", objects):
-        text = "".join(glyphs.get(h[i:i + 4].lower(), "?") for h in re.findall(rb"<([0-9a-fA-F]*)>", array)
-                       for h in [h.decode()] for i in range(0, len(h), 4))
-        lines.append(text)
-    return "\n".join(lines)
+    """The text a PDF shows, page after page (pypdf)."""
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 @pytest.fixture
