@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from meterlab.metrology.profiles import load_profile
-from meterlab.procedures.plan import MULTIPLE
+from meterlab.procedures.plan import MULTIPLE, OVERLOAD_POINT
 from meterlab.procedures.schema import (
     ApplyDisturbance,
     ClimateCycle,
@@ -69,6 +69,7 @@ def test_programme_loads_and_fits_its_profiles(path):
     assert procedure.method in (WATER_METHODS if procedure.meter_kind == "water" else GAS_METHODS)
     assert procedure.standard == profile.standard and procedure.edition == profile.edition
     windows = {window.name for window in profile.test_points.windows}
+    windows |= {OVERLOAD_POINT} if profile.overload is not None else set()  # Qr: the profile's overload flowrate
     named = {p for p in points_named(procedure) if not MULTIPLE.match(p)}  # "0.9 Q3" is resolved by the plan
     assert named <= windows, named - windows
     assert any(isinstance(step, Evaluate) for step in steps_of(procedure))

@@ -36,6 +36,7 @@ from meterlab.yamlio import load_model, locate, read_yaml
 
 POINT_VARIABLE = "$point"
 MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[*·×]?\s*(Q\w+)\s*$")  # "0.9 Q3", "0.5*Qmax"
+OVERLOAD_POINT = "Qr"  # the overload flowrate: the profile's overload.flow_factor_of_qmax x Qmax (MID's Qr)
 PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
                           "power_frequency_magnetic_field", "voltage_variation", "vibration", "mechanical_shock"]
@@ -184,11 +185,14 @@ class RunFlow(_PointRef):
     cycles: int | None = Field(None, ge=1, le=1_000_000, description="R 49 discontinuous test: 100 000")
     on_s: POSITIVE_DURATION_S | None = None
     off_s: POSITIVE_DURATION_S | None = None
+    duration_from: Literal["overload"] | None = Field(None, description="continuous, for the duration the standard "
+                                                      "profile's section gives (overload: overload.duration_s)")
 
     @model_validator(mode="after")
     def _programme(self) -> RunFlow:
-        if (self.duration_s is None) == (self.cycles is None):
-            raise ValueError("give duration_s (continuous) or cycles with on_s and off_s (discontinuous)")
+        if sum(x is not None for x in (self.duration_s, self.cycles, self.duration_from)) != 1:
+            raise ValueError("give duration_s (continuous), duration_from (a profile's duration) or cycles with on_s "
+                             "and off_s (discontinuous)")
         if self.cycles is not None and (self.on_s is None or self.off_s is None):
             raise ValueError("cycles need on_s and off_s")
         return self
@@ -506,7 +510,8 @@ def _profile_problems(procedure: Procedure) -> list[tuple[tuple, str]]:
                   f"{POINT_VARIABLE} inside for_each_point, or a multiple of a characteristic flowrate such "
                   f"as 0.9 Q3 ({', '.join(sorted(b.capitalize() for b in bases))})")
             for loc, name in _point_names(procedure)
-            if name != POINT_VARIABLE and name not in names and not _is_multiple(name, bases)]
+            if name != POINT_VARIABLE and name not in names and not _is_multiple(name, bases)
+            and not (name == OVERLOAD_POINT and profile.overload is not None)]
 
 
 def _point_names(procedure: Procedure):

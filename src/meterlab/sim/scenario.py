@@ -200,6 +200,11 @@ class MeterSpec(Strict):
                                                             "than 1 L; 0: unharmed")
     mechanical_shift_pct: float = Field(0.0, description="lasting error shift once the meter has been shaken (any "
                                         "shaker test) or shocked (any shock pulse) on the lab's table; 0: unharmed")
+    # A meter harmed by overload (a diaphragm stretched, a bearing worn) keeps an error shift once it has run above
+    # overload_harm_m3h; a robust meter has no such flowrate.
+    overload_harm_m3h: FLOWRATE_M3H | None = Field(None, description="flowrate above which the meter is harmed by "
+                                                   "overload (overload_shift_pct from then on); None: never")
+    overload_shift_pct: float = Field(0.0, description="lasting error shift once run above overload_harm_m3h")
     safety: SafetySpec | None = Field(None, description="a smart gas meter's shut-off valve and safety functions")
     status: MeterStatusSpec = Field(default_factory=MeterStatusSpec, description="when the meter raises its status "
                                     "flags (reverse flow, leak, magnet, low battery, valve closed)")

@@ -2,7 +2,8 @@
 through its TRUE error curve (linear in log Q), a random error drawn once per measurement, and its
 resolution. Disturbances (EMC) act through `disturb()` according to the meter's susceptibility. The meters of a
 line are mounted on the lab's vibration table / shock tester when those run (physics/motion.py): a meter with a
-`mechanical_shift_pct` keeps that error shift from its first shaking or shock on (a loosened part).
+`mechanical_shift_pct` keeps that error shift from its first shaking or shock on (a loosened part); one with an
+`overload_harm_m3h` keeps its `overload_shift_pct` once gas has passed it faster than that (overload damage).
 
 Signals per meter at position n (1-based): meter<n>.pulse (pulses output since the start),
 meter<n>.register_l (the register as displayed). Event listened to: measurement_start (new random error)."""
@@ -40,6 +41,7 @@ class SimulatedMeter:
         # change: an interface that lets it be changed changes what the meter measures
         self.adjustment_pct = 0.0
         self.mechanically_harmed = False  # shaken or shocked: mechanical_shift_pct from now on
+        self.overloaded = False  # run above spec.overload_harm_m3h: overload_shift_pct from now on
 
     def curve_error_pct(self, flowrate_m3h: float) -> float:
         """The true error at `flowrate_m3h`: linear in log Q, held constant beyond the curve's ends."""
@@ -63,6 +65,8 @@ class SimulatedMeter:
             shift += self.spec.reverse_flow_shift_pct
         if self.mechanically_harmed:
             shift += self.spec.mechanical_shift_pct
+        if self.overloaded:
+            shift += self.spec.overload_shift_pct
         return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift + self.adjustment_pct
 
     def pass_volume(self, true_volume_l: float, flowrate_m3h: float) -> None:
@@ -71,6 +75,9 @@ class SimulatedMeter:
             return
         if true_volume_l == 0:
             return
+        harm_m3h = self.spec.overload_harm_m3h
+        if harm_m3h is not None and flowrate_m3h > harm_m3h:
+            self.overloaded = True
         indicated_l = true_volume_l * (1 + self.error_pct(flowrate_m3h) / 100)
         self.indicated_volume_l += indicated_l
         self._pulse_residue_l += indicated_l
