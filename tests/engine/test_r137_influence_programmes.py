@@ -73,3 +73,25 @@ def test_the_overload_run_is_at_qr_for_the_profile_s_time(tmp_path):
     payload = done[0]
     assert payload["flowrate_m3h"] == pytest.approx(overload.flow_factor_of_qmax.value * 6.0)
     assert payload["duration_s"] == overload.duration_s.value
+
+
+def _errors(store, run_id, label: str) -> dict[str, float]:
+    """Meter 1's error at each point of the measurements labelled `label`."""
+    rows = [e.payload for e in store.entries(run_id, kinds=["measurement"]) if e.payload.get("step_label") == label]
+    return {r["point"]["name"]: r["meters"][0]["error_pct"] for r in rows}
+
+
+@pytest.mark.parametrize("shift_pct_per_kpa, outcome", [(0.0, "pass"), (2.5, "fail")])
+def test_a_pressure_dependent_meter_fails_the_working_pressure_range_and_an_insensitive_one_passes(
+        tmp_path, shift_pct_per_kpa, outcome):
+    state, store, run_id, checks = run(tmp_path, "working-pressure", pressure_shift_pct_per_kpa=shift_pct_per_kpa)
+    assert state is RunState.COMPLETED
+    assert {o for o in outcomes(checks, "within_mpe")} == {outcome}
+    # the controller held each pressure: the errors at 1 kPa and 2 kPa differ by the planted 1 kPa x coefficient
+    low, high = _errors(store, run_id, "at-lowest-pressure"), _errors(store, run_id, "at-highest-pressure")
+    assert set(low) == set(high) == {"Qmin", "0.1Qmax", "Qmax"}
+    for point in ("0.1Qmax", "Qmax"):  # (Qmin's 0.1 L pulses scatter more than this bound)
+        assert high[point] - low[point] == pytest.approx(shift_pct_per_kpa, abs=0.3)
+    released = [e.payload for e in store.entries(run_id, kinds=["action_done"])
+                if e.payload["label"].startswith("supply-pressure-again")]
+    assert released and released[0]["released"] is True

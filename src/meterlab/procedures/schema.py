@@ -259,6 +259,26 @@ class SetWaterConditions(_Step):
         return self
 
 
+class SetGasPressure(_Step):
+    """The gas pressure at the meters' inlet (the gas supply's pressure controller, gauge): ramp to `gauge_pa` and
+    wait until it holds within `within_pa` for `for_s`; it stays regulated until the next set_gas_pressure or the
+    end of the run. `release: true` switches control off (the supply's own pressure)."""
+
+    kind: Literal["set_gas_pressure"] = "set_gas_pressure"
+    gauge_pa: float | None = Field(None, ge=0, le=1e6, description="gauge pressure at the meters' inlet, Pa")
+    release: bool = Field(False, description="control off: the supply's own pressure again")
+    ramp_pa_per_s: float = Field(100.0, gt=0, description="lab choice: slow enough for a diaphragm meter")
+    within_pa: float = Field(20.0, gt=0)
+    for_s: DURATION_S = 60.0
+    timeout_s: POSITIVE_DURATION_S = 1800.0
+
+    @model_validator(mode="after")
+    def _target(self) -> SetGasPressure:
+        if (self.gauge_pa is None) != self.release:
+            raise ValueError("give gauge_pa, or release: true (not both)")
+        return self
+
+
 class MeasurePressureLoss(_PointRef):
     """The pressure loss across each meter under test at the flow set (differential-pressure transmitters)."""
 
@@ -321,7 +341,8 @@ class ForEachMeter(_Step):
 
 STEP_TYPES = {cls.model_fields["kind"].default: cls for cls in
               (Prompt, SetFlow, StopFlow, Stabilise, MeasureError, SetClimate, ClimateCycle, Soak, Wait, RunFlow,
-               SetWaterConditions, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, SafetyTest, WatchStatus,
+               SetWaterConditions, SetGasPressure, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, SafetyTest,
+               WatchStatus,
                Evaluate,
                ForEachPoint, ForEachMeter)}
 

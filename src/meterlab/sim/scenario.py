@@ -205,6 +205,12 @@ class MeterSpec(Strict):
     overload_harm_m3h: FLOWRATE_M3H | None = Field(None, description="flowrate above which the meter is harmed by "
                                                    "overload (overload_shift_pct from then on); None: never")
     overload_shift_pct: float = Field(0.0, description="lasting error shift once run above overload_harm_m3h")
+    # A gas meter whose error depends on its working pressure (a diaphragm's stiffness, an ultrasonic path's sound
+    # speed): the shift is linear in the inlet's gauge pressure (the gas supply's, physics/gas_supply.py) away from
+    # the pressure the error curve holds at. The default reference is the default supply's pressure.
+    pressure_shift_pct_per_kpa: float = Field(0.0, description="error shift per kPa of inlet gauge pressure away "
+                                              "from pressure_reference_gauge_pa; 0: insensitive")
+    pressure_reference_gauge_pa: float = Field(2000.0, ge=0, description="inlet gauge pressure of the error curve")
     safety: SafetySpec | None = Field(None, description="a smart gas meter's shut-off valve and safety functions")
     status: MeterStatusSpec = Field(default_factory=MeterStatusSpec, description="when the meter raises its status "
                                     "flags (reverse flow, leak, magnet, low battery, valve closed)")

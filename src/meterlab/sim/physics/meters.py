@@ -3,7 +3,8 @@ through its TRUE error curve (linear in log Q), a random error drawn once per me
 resolution. Disturbances (EMC) act through `disturb()` according to the meter's susceptibility. The meters of a
 line are mounted on the lab's vibration table / shock tester when those run (physics/motion.py): a meter with a
 `mechanical_shift_pct` keeps that error shift from its first shaking or shock on (a loosened part); one with an
-`overload_harm_m3h` keeps its `overload_shift_pct` once gas has passed it faster than that (overload damage).
+`overload_harm_m3h` keeps its `overload_shift_pct` once gas has passed it faster than that (overload damage). A gas
+meter's error shifts by `pressure_shift_pct_per_kpa` with the gas supply's inlet pressure (the working pressure).
 
 Signals per meter at position n (1-based): meter<n>.pulse (pulses output since the start),
 meter<n>.register_l (the register as displayed). Event listened to: measurement_start (new random error)."""
@@ -42,6 +43,7 @@ class SimulatedMeter:
         self.adjustment_pct = 0.0
         self.mechanically_harmed = False  # shaken or shocked: mechanical_shift_pct from now on
         self.overloaded = False  # run above spec.overload_harm_m3h: overload_shift_pct from now on
+        self.inlet_gauge_pa: float | None = None  # the gas supply's pressure at the inlet (None: no gas supply)
 
     def curve_error_pct(self, flowrate_m3h: float) -> float:
         """The true error at `flowrate_m3h`: linear in log Q, held constant beyond the curve's ends."""
@@ -67,6 +69,9 @@ class SimulatedMeter:
             shift += self.spec.mechanical_shift_pct
         if self.overloaded:
             shift += self.spec.overload_shift_pct
+        if self.inlet_gauge_pa is not None:
+            off_kpa = (self.inlet_gauge_pa - self.spec.pressure_reference_gauge_pa) / 1e3
+            shift += self.spec.pressure_shift_pct_per_kpa * off_kpa
         return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift + self.adjustment_pct
 
     def pass_volume(self, true_volume_l: float, flowrate_m3h: float) -> None:
@@ -146,6 +151,11 @@ class MeterLine(Component):
         if shaker is not None and shaker.test is not None:
             self.mechanical_stress()
         rig = self.world.component(self.source)
+        # the working pressure: the gas supply feeds the gas rig's meters (their error curve holds at its nominal
+        # pressure; the rig's reference volume is not moved to it: the simulated line stays near atmospheric)
+        supply = self.world.components.get("gas_supply") if self.source == "gas_rig" else None
+        for meter in self.meters if supply is not None else ():
+            meter.inlet_gauge_pa = supply.gauge_pa
         at_meter = getattr(rig, "at_meter", None)  # a gas rig: each meter sees the volume at its own p and T
         for meter in self.meters:
             factor = at_meter(meter.position) if at_meter else 1.0
