@@ -95,3 +95,32 @@ def test_a_pressure_dependent_meter_fails_the_working_pressure_range_and_an_inse
     released = [e.payload for e in store.entries(run_id, kinds=["action_done"])
                 if e.payload["label"].startswith("supply-pressure-again")]
     assert released and released[0]["released"] is True
+
+
+@pytest.mark.parametrize("shifts, outcome", [({}, "pass"), ({"flow_down": 2.5}, "fail"),
+                                             ({"on_its_side": 5.0}, "pass")])  # a position the programme never uses
+def test_an_orientation_sensitive_meter_fails_and_an_insensitive_one_passes(tmp_path, shifts, outcome):
+    state, store, run_id, checks = run(tmp_path, "orientation", orientation_shift_pct=shifts)
+    assert state is RunState.COMPLETED
+    assert {o for o in outcomes(checks, "within_mpe")} == {outcome}
+    # the mount step remounted the simulated meters: flow-down errors carry the planted shift, flow-up ones do not
+    up, down = _errors(store, run_id, "flow-up"), _errors(store, run_id, "flow-down")
+    for point in ("0.1Qmax", "Qmax"):
+        assert down[point] - up[point] == pytest.approx(shifts.get("flow_down", 0.0), abs=0.3)
+    mounts = [e.payload["orientation"] for e in store.entries(run_id, kinds=["action_done"]) if "orientation" in
+              e.payload]
+    assert mounts == ["flow_up", "flow_down", "normal"]
+
+
+def test_an_operator_who_does_not_confirm_the_remount_aborts_the_run(tmp_path):
+    class Refuses(AutoPrompter):
+        def ask(self, question):
+            answer = super().ask(question)
+            return type(answer)(not question.text.startswith("Remount"), answer.value, "pytest")
+
+    inputs = load_inputs(REPO / "procedures/r137/orientation.yaml", [METER], BENCH, scenario(tmp_path))
+    store = Store(str(tmp_path / "records.db"))
+    register = Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=VIRTUAL)
+    assert execute(store, run_id, prompter=Refuses(), register=register) is RunState.ABORTED
+    assert not [e for e in store.entries(run_id, kinds=["measurement"])]

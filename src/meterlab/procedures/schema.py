@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from meterlab.errors import DeclarationError, InputFileError
-from meterlab.metrology.declarations import STATUS_FLAGS
+from meterlab.metrology.declarations import ORIENTATIONS, STATUS_FLAGS
 from meterlab.metrology.profiles import ProfileName, Window, load_profile, profile_path
 from meterlab.metrology.safety import load_safety_profile
 from meterlab.quantities import DURATION_S, FLOWRATE_M3H, POSITIVE_DURATION_S, TEMPERATURE_C, VOLUME_L, AsTuple
@@ -44,6 +44,7 @@ Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault",
                 "pressure_loss", "no_leak", "safety", "data_transmission", "transmitted_status"]
 # the anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md)
 StatusFlag = Literal[STATUS_FLAGS]  # type: ignore[valid-type]
+Orientation = Literal[ORIENTATIONS]  # type: ignore[valid-type]  # how meters can be mounted on a line
 
 
 class _Step(BaseModel):
@@ -259,6 +260,15 @@ class SetWaterConditions(_Step):
         return self
 
 
+class Mount(_Step):
+    """Ask the operator to remount the meters under test in `orientation` (and confirm); the runner records it and
+    the rig is told (on the simulated bench, the simulated meters are remounted). A refusal aborts the run."""
+
+    kind: Literal["mount"] = "mount"
+    orientation: Orientation
+    text: str | None = Field(None, description="what the operator is asked; default names the orientation")
+
+
 class SetGasPressure(_Step):
     """The gas pressure at the meters' inlet (the gas supply's pressure controller, gauge): ramp to `gauge_pa` and
     wait until it holds within `within_pa` for `for_s`; it stays regulated until the next set_gas_pressure or the
@@ -341,7 +351,7 @@ class ForEachMeter(_Step):
 
 STEP_TYPES = {cls.model_fields["kind"].default: cls for cls in
               (Prompt, SetFlow, StopFlow, Stabilise, MeasureError, SetClimate, ClimateCycle, Soak, Wait, RunFlow,
-               SetWaterConditions, SetGasPressure, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, SafetyTest,
+               Mount, SetWaterConditions, SetGasPressure, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, SafetyTest,
                WatchStatus,
                Evaluate,
                ForEachPoint, ForEachMeter)}

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from meterlab.errors import InputFileError
+from meterlab.metrology.declarations import ORIENTATIONS
 from meterlab.quantities import DURATION_S, ERROR_PCT, FLOWRATE_M3H, RESOLUTION_L, AsTuple, SafeName
 from meterlab.sim.reference_params import GasRigParams, MasterMeterParams, check_error_curve
 from meterlab.yamlio import Path_, load_model, read_yaml, validation_problems
@@ -211,6 +212,9 @@ class MeterSpec(Strict):
     pressure_shift_pct_per_kpa: float = Field(0.0, description="error shift per kPa of inlet gauge pressure away "
                                               "from pressure_reference_gauge_pa; 0: insensitive")
     pressure_reference_gauge_pa: float = Field(2000.0, ge=0, description="inlet gauge pressure of the error curve")
+    orientation_shift_pct: dict[Literal[ORIENTATIONS], float] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="error shift while mounted in each orientation (a missing one: 0, as in "
+        "normal, where the error curve holds): a meter whose moving parts or flow profile depend on its position")
     safety: SafetySpec | None = Field(None, description="a smart gas meter's shut-off valve and safety functions")
     status: MeterStatusSpec = Field(default_factory=MeterStatusSpec, description="when the meter raises its status "
                                     "flags (reverse flow, leak, magnet, low battery, valve closed)")

@@ -4,7 +4,8 @@ resolution. Disturbances (EMC) act through `disturb()` according to the meter's 
 line are mounted on the lab's vibration table / shock tester when those run (physics/motion.py): a meter with a
 `mechanical_shift_pct` keeps that error shift from its first shaking or shock on (a loosened part); one with an
 `overload_harm_m3h` keeps its `overload_shift_pct` once gas has passed it faster than that (overload damage). A gas
-meter's error shifts by `pressure_shift_pct_per_kpa` with the gas supply's inlet pressure (the working pressure).
+meter's error shifts by `pressure_shift_pct_per_kpa` with the gas supply's inlet pressure (the working pressure), and
+by its `orientation_shift_pct` of the orientation the line is mounted in (signal <prefix>s.orientation, rw).
 
 Signals per meter at position n (1-based): meter<n>.pulse (pulses output since the start),
 meter<n>.register_l (the register as displayed). Event listened to: measurement_start (new random error)."""
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from meterlab.metrology.declarations import ORIENTATIONS
 from meterlab.sim.physics.meter_status import MeterStatus
 from meterlab.sim.physics.safety import find_safety_unit
 from meterlab.sim.scenario import MeterSpec, Scenario, Susceptibility
@@ -44,6 +46,7 @@ class SimulatedMeter:
         self.mechanically_harmed = False  # shaken or shocked: mechanical_shift_pct from now on
         self.overloaded = False  # run above spec.overload_harm_m3h: overload_shift_pct from now on
         self.inlet_gauge_pa: float | None = None  # the gas supply's pressure at the inlet (None: no gas supply)
+        self.orientation = "normal"  # how it is mounted (the line's <prefix>s.orientation signal)
 
     def curve_error_pct(self, flowrate_m3h: float) -> float:
         """The true error at `flowrate_m3h`: linear in log Q, held constant beyond the curve's ends."""
@@ -69,6 +72,7 @@ class SimulatedMeter:
             shift += self.spec.mechanical_shift_pct
         if self.overloaded:
             shift += self.spec.overload_shift_pct
+        shift += self.spec.orientation_shift_pct.get(self.orientation, 0.0)
         if self.inlet_gauge_pa is not None:
             off_kpa = (self.inlet_gauge_pa - self.spec.pressure_reference_gauge_pa) / 1e3
             shift += self.spec.pressure_shift_pct_per_kpa * off_kpa
@@ -134,8 +138,17 @@ class MeterLine(Component):
         for meter in self.meters:
             world.define_signal(f"{self.prefix}{meter.position}.pulse", lambda m=meter: m.pulse_count)
             world.define_signal(f"{self.prefix}{meter.position}.register_l", lambda m=meter: m.register_l)
+        world.define_signal(f"{self.prefix}s.orientation", lambda: self.meters[0].orientation if self.meters else None,
+                            self._mount, f"how the meters are mounted: {', '.join(ORIENTATIONS)}")
         world.on("measurement_start", self.new_measurement)
         world.on("shock", self.mechanical_stress)
+
+    def _mount(self, orientation: Any) -> None:
+        """The operator remounted every meter of the line in `orientation` (all are in series, mounted alike)."""
+        if orientation not in ORIENTATIONS:
+            raise ValueError(f"orientation {orientation!r}: one of {', '.join(ORIENTATIONS)}")
+        for meter in self.meters:
+            meter.orientation = orientation
 
     def mechanical_stress(self, **_: Any) -> None:
         """A shaking or a shock reached the line's meters."""
