@@ -124,3 +124,20 @@ def test_an_operator_who_does_not_confirm_the_remount_aborts_the_run(tmp_path):
     run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=VIRTUAL)
     assert execute(store, run_id, prompter=Refuses(), register=register) is RunState.ABORTED
     assert not [e for e in store.entries(run_id, kinds=["measurement"])]
+
+
+# The example G4 declares climatic class B: 85 % RH for 2 days at 30 °C (d11-2013 damp_heat_steady, level 1).
+@pytest.mark.parametrize("settings, outcome", [
+    ({}, "pass"),
+    ({"humidity_harm_pct": 80.0, "humidity_harm_after_s": 86400.0, "humidity_shift_pct": -2.5}, "fail"),
+    ({"humidity_harm_pct": 90.0, "humidity_harm_after_s": 86400.0, "humidity_shift_pct": -2.5}, "pass"),  # B is 85 %
+    ({"humidity_harm_pct": 80.0, "humidity_harm_after_s": 259200.0, "humidity_shift_pct": -2.5}, "pass"),  # > 2 days
+])
+def test_a_meter_not_sealed_against_damp_heat_fails_and_a_sealed_one_passes(tmp_path, settings, outcome):
+    state, store, run_id, checks = run(tmp_path, "damp-heat-steady", **settings)
+    assert state is RunState.COMPLETED
+    assert {o for o in outcomes(checks, "within_mpe")} == {outcome}
+    done = {e.payload["label"].split(" @")[0]: e.payload for e in store.entries(run_id, kinds=["action_done"])}
+    assert done["exposure"]["climate"]["temperature_c"] == 30 and done["exposure"]["climate"]["humidity_pct"] == 85
+    soaked = [e.payload["soaked_s"] for e in store.entries(run_id, kinds=["action_done"]) if "soaked_s" in e.payload]
+    assert soaked == [3600, 172800]

@@ -215,6 +215,13 @@ class MeterSpec(Strict):
     orientation_shift_pct: dict[Literal[ORIENTATIONS], float] = Field(  # type: ignore[valid-type]
         default_factory=dict, description="error shift while mounted in each orientation (a missing one: 0, as in "
         "normal, where the error curve holds): a meter whose moving parts or flow profile depend on its position")
+    # A meter not sealed against moisture: once the chamber's humidity has stood at or above humidity_harm_pct for
+    # humidity_harm_after_s in all (a damp heat exposure), its electronics or sensor keep an error shift.
+    humidity_harm_pct: float | None = Field(None, ge=0, le=100, description="relative humidity in the chamber at or "
+                                            "above which moisture gets in; None: sealed")
+    humidity_harm_after_s: float = Field(86400.0, gt=0, description="time at or above humidity_harm_pct before the "
+                                         "shift sets in")
+    humidity_shift_pct: float = Field(0.0, description="lasting error shift once moisture got in")
     safety: SafetySpec | None = Field(None, description="a smart gas meter's shut-off valve and safety functions")
     status: MeterStatusSpec = Field(default_factory=MeterStatusSpec, description="when the meter raises its status "
                                     "flags (reverse flow, leak, magnet, low battery, valve closed)")

@@ -5,7 +5,9 @@ line are mounted on the lab's vibration table / shock tester when those run (phy
 `mechanical_shift_pct` keeps that error shift from its first shaking or shock on (a loosened part); one with an
 `overload_harm_m3h` keeps its `overload_shift_pct` once gas has passed it faster than that (overload damage). A gas
 meter's error shifts by `pressure_shift_pct_per_kpa` with the gas supply's inlet pressure (the working pressure), and
-by its `orientation_shift_pct` of the orientation the line is mounted in (signal <prefix>s.orientation, rw).
+by its `orientation_shift_pct` of the orientation the line is mounted in (signal <prefix>s.orientation, rw). A meter
+with a `humidity_harm_pct` keeps its `humidity_shift_pct` once the climate chamber's humidity has stood at or above
+it for `humidity_harm_after_s` (moisture got in).
 
 Signals per meter at position n (1-based): meter<n>.pulse (pulses output since the start),
 meter<n>.register_l (the register as displayed). Event listened to: measurement_start (new random error)."""
@@ -47,6 +49,7 @@ class SimulatedMeter:
         self.overloaded = False  # run above spec.overload_harm_m3h: overload_shift_pct from now on
         self.inlet_gauge_pa: float | None = None  # the gas supply's pressure at the inlet (None: no gas supply)
         self.orientation = "normal"  # how it is mounted (the line's <prefix>s.orientation signal)
+        self.damp_s = 0.0  # time in the chamber at or above spec.humidity_harm_pct
 
     def curve_error_pct(self, flowrate_m3h: float) -> float:
         """The true error at `flowrate_m3h`: linear in log Q, held constant beyond the curve's ends."""
@@ -73,6 +76,8 @@ class SimulatedMeter:
         if self.overloaded:
             shift += self.spec.overload_shift_pct
         shift += self.spec.orientation_shift_pct.get(self.orientation, 0.0)
+        if self.spec.humidity_harm_pct is not None and self.damp_s >= self.spec.humidity_harm_after_s:
+            shift += self.spec.humidity_shift_pct
         if self.inlet_gauge_pa is not None:
             off_kpa = (self.inlet_gauge_pa - self.spec.pressure_reference_gauge_pa) / 1e3
             shift += self.spec.pressure_shift_pct_per_kpa * off_kpa
@@ -166,6 +171,11 @@ class MeterLine(Component):
         rig = self.world.component(self.source)
         # the working pressure: the gas supply feeds the gas rig's meters (their error curve holds at its nominal
         # pressure; the rig's reference volume is not moved to it: the simulated line stays near atmospheric)
+        chamber = self.world.components.get("chamber")  # the meters of a climatic test are inside it
+        for meter in self.meters if chamber is not None else ():
+            threshold = meter.spec.humidity_harm_pct
+            if threshold is not None and chamber.humidity_pct >= threshold:
+                meter.damp_s += dt_s
         supply = self.world.components.get("gas_supply") if self.source == "gas_rig" else None
         for meter in self.meters if supply is not None else ():
             meter.inlet_gauge_pa = supply.gauge_pa
