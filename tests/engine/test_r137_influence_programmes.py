@@ -141,3 +141,21 @@ def test_a_meter_not_sealed_against_damp_heat_fails_and_a_sealed_one_passes(tmp_
     assert done["exposure"]["climate"]["temperature_c"] == 30 and done["exposure"]["climate"]["humidity_pct"] == 85
     soaked = [e.payload["soaked_s"] for e in store.entries(run_id, kinds=["action_done"]) if "soaked_s" in e.payload]
     assert soaked == [3600, 172800]
+
+
+@pytest.mark.parametrize("susceptibility, outcome", [
+    ({}, "pass"),
+    ({"power_frequency_magnetic_field": {"effect": "error_shift", "error_shift_pct": -2.0}}, "fail"),
+    ({"magnetic_field": {"effect": "error_shift", "error_shift_pct": -2.0}}, "pass"),  # a static magnet only
+])
+def test_a_meter_disturbed_by_a_power_frequency_field_fails_and_an_immune_one_passes(tmp_path, susceptibility,
+                                                                                     outcome):
+    state, store, run_id, checks = run(tmp_path, "power-frequency-magnetic-field", susceptibility=susceptibility)
+    assert state is RunState.COMPLETED
+    faults = [c for c in checks if c["check"] == "significant_fault"]
+    assert [c["outcome"] for c in faults] == [outcome]
+    # the example G4 declares E1: the continuous field of d11-2013 level 4, 30 A/m, then the short 300 A/m
+    applied = [e.payload for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("disturbance")]
+    assert [a["disturbance"] for a in applied] == ["power_frequency_magnetic_field"]
+    assert applied[0]["parameters"]["field_a_per_m"] == 30
+    assert applied[0]["parameters"]["short_duration_field_a_per_m"] == 300
