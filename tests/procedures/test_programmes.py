@@ -30,7 +30,8 @@ ELECTRONIC = ["dry-heat", "cold", "damp-heat-cyclic", "power-voltage-variation",
 R49 = ["intrinsic-error", "water-temperature", "water-pressure", "reverse-flow", "pressure-loss", "flow-disturbance",
        "durability-discontinuous", "durability-continuous", "static-magnetic-field", "static-pressure", *ELECTRONIC]
 R137 = ["error-of-indication", "pressure-loss", "durability", "gas-temperature", "ambient-temperature",
-        "static-magnetic-field", *ELECTRONIC]
+        "static-magnetic-field", "overload-flow", "working-pressure", "orientation", "damp-heat-steady",
+        "power-frequency-magnetic-field", *ELECTRONIC]
 SHIPPED = [("r49", name) for name in R49] + [("r137", name) for name in R137]
 FILES = sorted(PROCEDURES.glob("r*/*.yaml"))
 WATER_METHODS = {"gravimetric", "volumetric", "master_meter"}
