@@ -154,8 +154,9 @@ def test_a_meter_disturbed_by_a_power_frequency_field_fails_and_an_immune_one_pa
     assert state is RunState.COMPLETED
     faults = [c for c in checks if c["check"] == "significant_fault"]
     assert [c["outcome"] for c in faults] == [outcome]
-    # the example G4 declares E1: the continuous field of d11-2013 level 4, 30 A/m, then the short 300 A/m
+    # the example G4 declares E1: the continuous field of d11-2013 level 4, 30 A/m, through the disturbed measurement
+    # (the short-duration 300 A/m field of the profile is NOT applied: the NSAd sequence stops at the measurement's
+    # end, before the generator's second run; see docs/procedures.md)
     applied = [e.payload for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("disturbance")]
     assert [a["disturbance"] for a in applied] == ["power_frequency_magnetic_field"]
     assert applied[0]["parameters"]["field_a_per_m"] == 30
-    assert applied[0]["parameters"]["short_duration_field_a_per_m"] == 300
