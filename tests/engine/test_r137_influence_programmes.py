@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from meterlab.calibration.register import Register
-from meterlab.engine.control import RunState
+from meterlab.engine.control import RunControl, RunState
+from meterlab.engine.events import EventBus
 from meterlab.engine.prompts import AutoPrompter
 from meterlab.engine.session import create_run, execute, load_inputs
 from meterlab.metrology.profiles import load_profile
@@ -160,3 +161,35 @@ def test_a_meter_disturbed_by_a_power_frequency_field_fails_and_an_immune_one_pa
     applied = [e.payload for e in store.entries(run_id, kinds=["action_done"]) if e.payload.get("disturbance")]
     assert [a["disturbance"] for a in applied] == ["power_frequency_magnetic_field"]
     assert applied[0]["parameters"]["field_a_per_m"] == 30
+
+
+@pytest.mark.parametrize("programme, settings, abort_after, label, shift", [
+    # aborted after the first flow-down error: a resumed run (a new simulated lab, meters back in normal) must be
+    # told the orientation again, or the remaining flow-down errors would lose the shift
+    ("orientation", {"orientation_shift_pct": {"flow_down": 2.5}}, 4, "flow-down", 2.5),
+    # aborted after the first error at the lowest pressure: the resumed run sets the inlet to it again
+    ("working-pressure", {"pressure_shift_pct_per_kpa": 2.5}, 1, "at-lowest-pressure", -2.5),
+])
+def test_a_resumed_run_restores_the_orientation_and_the_inlet_pressure(tmp_path, programme, settings, abort_after,
+                                                                       label, shift):
+    inputs = load_inputs(REPO / "procedures/r137" / f"{programme}.yaml", [METER], BENCH,
+                         scenario(tmp_path, **settings))
+    store = Store(str(tmp_path / "records.db"))
+    register = Register.load(REPO / "calibration")
+    run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=VIRTUAL)
+    control, bus, measured = RunControl(), EventBus(), []
+
+    def abort_at(event):
+        if event.kind == "action_done" and event.data.get("kind") == "measurement":
+            measured.append(event)
+            if len(measured) == abort_after:
+                control.abort()
+    bus.subscribe(abort_at)
+    assert execute(store, run_id, prompter=AutoPrompter(), bus=bus, control=control, register=register) \
+        is RunState.ABORTED
+    assert len(list(store.entries(run_id, kinds=["measurement"]))) == abort_after
+    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    errors = _errors(store, run_id, label)
+    truth = {"0.1Qmax": 0.3, "Qmax": -0.4}  # the scenario's curve near those points (0.6: +0.3, 6.0: -0.4)
+    for point, true_pct in truth.items():  # measured after the resume
+        assert errors[point] == pytest.approx(true_pct + shift, abs=0.4)
