@@ -490,6 +490,9 @@ class Procedure(Metadata):
             if isinstance(step, SafetyTest) and self.safety_profile is None:
                 problems.append((path + ("function",), "a safety_test needs the procedure's safety_profile: "
                                  "add e.g. safety_profile: gas-safety-cns14741"))
+            if isinstance(step, (Mount, SetGasPressure)) and self.meter_kind != "gas":  # the gas rig's own steps
+                problems.append((path + ("kind",), f"{step.kind} is a gas rig's step (its supply's pressure "
+                                 f"controller, its line's mounting); this procedure is for {self.meter_kind} meters"))
             if isinstance(step, ReleaseDisturbance) and step.held not in held:
                 problems.append((path + ("held",), f"'{step.held}' names no earlier apply_disturbance with mode: hold"))
         return problems
