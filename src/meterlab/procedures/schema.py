@@ -351,8 +351,8 @@ class ForEachMeter(_Step):
 
 STEP_TYPES = {cls.model_fields["kind"].default: cls for cls in
               (Prompt, SetFlow, StopFlow, Stabilise, MeasureError, SetClimate, ClimateCycle, Soak, Wait, RunFlow,
-               Mount, SetWaterConditions, SetGasPressure, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, SafetyTest,
-               WatchStatus,
+               Mount, SetWaterConditions, SetGasPressure, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance,
+               SafetyTest, WatchStatus,
                Evaluate,
                ForEachPoint, ForEachMeter)}
 
