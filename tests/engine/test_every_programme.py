@@ -32,6 +32,9 @@ BENCHES = {"water": REPO / SIMULATED_BENCH, "gas": REPO / SIMULATED_GAS_BENCH}
 EXAMPLE_METER = {"water": "examples/meters/dn15-class2.yaml", "gas": "examples/meters/g4-diaphragm.yaml"}
 FOR_CLASS = {"T50": "examples/meters/dn25-class1.yaml"}  # programmes written for another temperature class
 LEFT_OUT = REPO / "procedures/r137/durability.yaml"
+# R 137 influence programmes (issue 14 §3): the step that applies the condition ran (its label in the record)
+CONDITION_STEP = {"r137/overload-flow": "overload-run", "r137/working-pressure": "lowest-working-pressure",
+                  "r137/orientation": "mounted-flow-down", "r137/damp-heat-steady": "exposure"}
 # the smart-meter anomalous-data programmes measure no error: with the example meter (no interface) they run through
 # and their check is skipped, saying why (tests/engine/test_transmitted_status.py judges meters with interfaces)
 PROGRAMMES = sorted(p for p in [*REPO.glob("procedures/r*/*.yaml"), *REPO.glob("procedures/smart/*.yaml")]
@@ -55,6 +58,9 @@ def test_a_programme_without_a_scenario_recovers_a_good_meter(path, tmp_path):
     run_id = create_run(store, inputs, operator="pytest", register=register,
                         clock_scale=DEFAULT_CLOCK_SCALE)
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
+    condition = CONDITION_STEP.get(f"{path.parent.name}/{path.stem}")
+    if condition:
+        assert any(e.payload["label"].startswith(condition) for e in store.entries(run_id, kinds=["action_done"]))
     measured = [e.payload for e in store.entries(run_id, kinds=["measurement"]) if "meters" in e.payload]
     outside = [(m["point"], m["flowrate_m3h"]) for m in measured
                if not m["point"]["low_m3h"] <= m["flowrate_m3h"] <= m["point"]["high_m3h"]]

@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 D11 = REPO / "procedures" / "standards" / "d11-2013.yaml"
 EXAMPLES = REPO / "examples" / "meters"
 
-TESTS = ["dry_heat", "cold", "damp_heat_cyclic", "power_voltage_variation", "dips_interruptions", "burst_mains",
-         "burst_signal", "esd", "radiated_rf", "conducted_rf", "surge_mains", "surge_signal",
+TESTS = ["dry_heat", "cold", "damp_heat_cyclic", "damp_heat_steady", "power_voltage_variation", "dips_interruptions",
+         "burst_mains", "burst_signal", "esd", "radiated_rf", "conducted_rf", "surge_mains", "surge_signal",
          "power_frequency_magnetic_field", "static_magnetic_field", "vibration_random", "mechanical_shock"]
 
 
@@ -52,14 +52,15 @@ def test_every_test_carries_standard_clause_status_and_judgement(d11, test_id):
         assert test.status_of(key) in ("verified", "secondary", "unverified")
 
 
-@pytest.mark.parametrize("test_id", ["dry_heat", "cold", "damp_heat_cyclic"])
+@pytest.mark.parametrize("test_id", ["dry_heat", "cold", "damp_heat_cyclic", "damp_heat_steady"])
 def test_climate_tests_have_a_level_for_every_climatic_class(d11, test_id):
     assert set(d11.tests[test_id].levels) == {"B", "O", "M"}
     assert d11.tests[test_id].applies_to == "climatic" and d11.tests[test_id].disturbance is None
 
 
 @pytest.mark.parametrize("test_id", [t for t in TESTS if t not in ("dry_heat", "cold", "damp_heat_cyclic",
-                                                                    "vibration_random", "mechanical_shock")])
+                                                                    "damp_heat_steady", "vibration_random",
+                                                                    "mechanical_shock")])
 def test_emc_tests_have_levels_for_e1_and_e2(d11, test_id):
     assert {"E1", "E2"} <= set(d11.tests[test_id].levels)
     assert d11.tests[test_id].disturbance is not None

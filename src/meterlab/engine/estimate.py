@@ -13,6 +13,7 @@ from meterlab.procedures.schema import (
     MeasurePressureLoss,
     RunFlow,
     SafetyTest,
+    SetGasPressure,
     SetWaterConditions,
     Soak,
     Stabilise,
@@ -52,7 +53,7 @@ def action_seconds(action, meter, method, resolution_l: float, readout: str,
             volume_l = float(step.volume)
         row = {"flowrate": f"{q:.4g}", "volume": f"{volume_l:.4g}"}
         return volume_l / q * 3.6, row
-    if isinstance(step, (Stabilise, SetWaterConditions)):
+    if isinstance(step, (Stabilise, SetWaterConditions, SetGasPressure)):
         return step.for_s, row
     if isinstance(step, (Wait, MeasurePressureLoss, WatchStatus)):
         return step.duration_s, row

@@ -47,6 +47,8 @@ from meterlab.procedures.schema import (
     SafetyTest,
     SetClimate,
     SetFlow,
+    Mount,
+    SetGasPressure,
     SetWaterConditions,
     Soak,
     Stabilise,
@@ -191,6 +193,14 @@ class Runner:
         if water is not None:
             self._set_water_conditions(actions[water])
             restored.append(actions[water].label)
+        mount = self._last_before(start, Mount)
+        if mount is not None:  # the meters are still mounted so: the rig (a simulated lab) is told again, not asked
+            self.rig.mounted(actions[mount].step.orientation)
+            restored.append(actions[mount].label)
+        gas = self._last_before(start, SetGasPressure)
+        if gas is not None:  # the inlet pressure the interrupted part was measured at
+            self._set_gas_pressure(actions[gas])
+            restored.append(actions[gas].label)
         flow = self._last_before(start, SetFlow, StopFlow)
         if flow is not None and isinstance(actions[flow].step, SetFlow):
             self._set_flow(actions[flow])
@@ -213,7 +223,9 @@ class Runner:
             MeasureError: self._measure, SetClimate: self._set_climate, Soak: self._soak, Wait: self._wait,
             RunFlow: self._run_flow, ApplyDisturbance: self._disturbance, Evaluate: self._evaluate,
             StopFlow: self._stop_flow, ReleaseDisturbance: self._release, ClimateCycle: self._climate_cycle,
-            SetWaterConditions: self._set_water_conditions, MeasurePressureLoss: self._measure_pressure_loss,
+            SetWaterConditions: self._set_water_conditions, SetGasPressure: self._set_gas_pressure,
+            Mount: self._mount,
+            MeasurePressureLoss: self._measure_pressure_loss,
             SafetyTest: self._safety_test, WatchStatus: self._watch_status,
         }
         result = self._riding_out(action, handlers[type(step)])
@@ -384,6 +396,22 @@ class Runner:
                                                  within_c=step.within_c, within_bar=step.within_bar, for_s=step.for_s,
                                                  timeout_s=step.timeout_s, guard=self.checkpoint)
         return {"temperature_c": step.temperature_c, "pressure_bar": step.pressure_bar, "reached_after_s": seconds}
+
+    def _mount(self, action: Action) -> dict:
+        step: Mount = action.step
+        text = step.text or (f"Remount the meters under test in the orientation {step.orientation!r}, reconnect and "
+                             f"purge the line, and confirm.")
+        answer = self.prompter.ask(Question(text, None, None, None, None, action.meter_serial))
+        if not answer.confirmed:
+            raise AbortRequested(f"operator declined: {text}")
+        self.rig.mounted(step.orientation)
+        return {"question": text, "orientation": step.orientation, "answered_by": answer.answered_by}
+
+    def _set_gas_pressure(self, action: Action) -> dict:
+        step: SetGasPressure = action.step
+        seconds = self.rig.set_inlet_pressure(step.gauge_pa, ramp_pa_per_s=step.ramp_pa_per_s, within_pa=step.within_pa,
+                                              for_s=step.for_s, timeout_s=step.timeout_s, guard=self.checkpoint)
+        return {"gauge_pa": step.gauge_pa, "released": step.release, "reached_after_s": seconds}
 
     def _measure_pressure_loss(self, action: Action) -> None:
         positions = {i + 1: serial for i, (serial, _) in enumerate(self.meters)}

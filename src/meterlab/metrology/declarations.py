@@ -65,6 +65,9 @@ class Interface(BaseModel):
 
 # The anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md); the names are those of
 # the reading format's status flags (instruments/readings/meter-reading-v1.json).
+# How meters under test can be mounted on a line (the orientation programme's `mount` step): `normal` is the
+# position every other test uses.
+ORIENTATIONS = ("normal", "flow_up", "flow_down", "on_its_side", "upside_down")
 STATUS_FLAGS = ("reverse_flow", "leak", "magnet", "tamper", "power_low", "valve_closed")
 
 

@@ -136,6 +136,20 @@ class Durability(Sourced):
     classes: dict[str, DurabilityClass]
 
 
+class Overload(Sourced):
+    """The overload flow test: the meter runs at flow_factor_of_qmax x Qmax (MID's Qr) for duration_s, then its
+    errors are judged against the MPE and their shift against the significant fault."""
+
+    flow_factor_of_qmax: Value
+    duration_s: Value
+
+    @model_validator(mode="after")
+    def _above_qmax(self) -> "Overload":
+        if not self.flow_factor_of_qmax.value > 1 or not self.duration_s.value > 0:
+            raise ValueError("flow_factor_of_qmax must exceed 1 (an overload) and duration_s be positive")
+        return self
+
+
 class Uncertainty(_Strict):
     max_fraction_of_mpe_type_evaluation: Value
     max_fraction_of_mpe_verification: Value
@@ -176,6 +190,7 @@ class StandardProfile(_Strict):
     weighted_mean_error: WeightedMeanError | None = None
     pressure_loss: PressureLossClasses | None = None
     data_transmission: DataTransmission | None = None
+    overload: Overload | None = None
 
     def class_key(self, accuracy_class: float) -> str:
         """The table key of an accuracy class ('1', '1.5', '0.5'); refuses classes the edition lacks."""

@@ -14,12 +14,14 @@ from meterlab.metrology.meters import GasMeter, TestPoint, WaterMeter
 from meterlab.metrology.safety import load_safety_profile
 from meterlab.procedures.schema import (
     MULTIPLE,
+    OVERLOAD_POINT,
     POINT_VARIABLE,
     ForEachMeter,
     ForEachPoint,
     MeasureError,
     Procedure,
     Prompt,
+    RunFlow,
     SafetyTest,
     SetFlow,
     Step,
@@ -74,6 +76,8 @@ def resolve_point(name: str | None, flowrate_m3h: float | None, current: TestPoi
     points = {p.name: p for p in meter.test_points()}
     if name in points:
         return points[name]
+    if name == OVERLOAD_POINT:
+        return _set_point(OVERLOAD_POINT, overload(meter).flow_factor_of_qmax.value * meter.qmax_m3h, meter)
     match = MULTIPLE.match(name or "")
     base = getattr(meter, f"{match.group(2).lower()}_m3h", None) if match else None
     if base is None:
@@ -81,6 +85,15 @@ def resolve_point(name: str | None, flowrate_m3h: float | None, current: TestPoi
                                               f"multiple of a characteristic flowrate, e.g. 0.9 Q3")
     q = float(match.group(1)) * base
     return _set_point(f"{float(match.group(1)):g} {match.group(2)}", q, meter)
+
+
+def overload(meter: Meter):
+    """The profile's overload section; a profile without one (or a water meter) is refused, naming it."""
+    section = getattr(meter.profile, "overload", None)
+    if section is None or not hasattr(meter, "qmax_m3h"):
+        raise DeclarationError("point", OVERLOAD_POINT, f"an overload flowrate: {meter.profile.profile} has no "
+                                                        f"`overload:` section for a gas meter's Qr")
+    return section
 
 
 def _set_point(name: str, q: float, meter: Meter) -> TestPoint:
@@ -125,6 +138,8 @@ def expand(procedure: Procedure, meters: list[tuple[str, Meter]]) -> Plan:
                     plan.actions.append(Action(f"{here}/{meter_serial}", step, point, 0, 0, meter_serial))
             else:
                 tp = point
+                if isinstance(step, RunFlow) and step.duration_from == "overload":  # the run's time is the profile's
+                    step = step.model_copy(update={"duration_s": overload(reference_meter).duration_s.value})
                 if isinstance(step, SetFlow) or getattr(step, "point", None) is not None:
                     tp = resolve_point(step.point, step.flowrate_m3h, point, reference_meter)
                 plan.actions.append(Action(here, step, tp, 0, 0, serial))

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from meterlab.errors import DeclarationError, InputFileError
-from meterlab.metrology.declarations import STATUS_FLAGS
+from meterlab.metrology.declarations import ORIENTATIONS, STATUS_FLAGS
 from meterlab.metrology.profiles import ProfileName, Window, load_profile, profile_path
 from meterlab.metrology.safety import load_safety_profile
 from meterlab.quantities import DURATION_S, FLOWRATE_M3H, POSITIVE_DURATION_S, TEMPERATURE_C, VOLUME_L, AsTuple
@@ -36,6 +36,7 @@ from meterlab.yamlio import load_model, locate, read_yaml
 
 POINT_VARIABLE = "$point"
 MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[*·×]?\s*(Q\w+)\s*$")  # "0.9 Q3", "0.5*Qmax"
+OVERLOAD_POINT = "Qr"  # the overload flowrate: the profile's overload.flow_factor_of_qmax x Qmax (MID's Qr)
 PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
                           "power_frequency_magnetic_field", "voltage_variation", "vibration", "mechanical_shock"]
@@ -43,6 +44,7 @@ Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault",
                 "pressure_loss", "no_leak", "safety", "data_transmission", "transmitted_status"]
 # the anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md)
 StatusFlag = Literal[STATUS_FLAGS]  # type: ignore[valid-type]
+Orientation = Literal[ORIENTATIONS]  # type: ignore[valid-type]  # how meters can be mounted on a line
 
 
 class _Step(BaseModel):
@@ -184,11 +186,14 @@ class RunFlow(_PointRef):
     cycles: int | None = Field(None, ge=1, le=1_000_000, description="R 49 discontinuous test: 100 000")
     on_s: POSITIVE_DURATION_S | None = None
     off_s: POSITIVE_DURATION_S | None = None
+    duration_from: Literal["overload"] | None = Field(None, description="continuous, for the duration the standard "
+                                                      "profile's section gives (overload: overload.duration_s)")
 
     @model_validator(mode="after")
     def _programme(self) -> RunFlow:
-        if (self.duration_s is None) == (self.cycles is None):
-            raise ValueError("give duration_s (continuous) or cycles with on_s and off_s (discontinuous)")
+        if sum(x is not None for x in (self.duration_s, self.cycles, self.duration_from)) != 1:
+            raise ValueError("give duration_s (continuous), duration_from (a profile's duration) or cycles with on_s "
+                             "and off_s (discontinuous)")
         if self.cycles is not None and (self.on_s is None or self.off_s is None):
             raise ValueError("cycles need on_s and off_s")
         return self
@@ -255,6 +260,35 @@ class SetWaterConditions(_Step):
         return self
 
 
+class Mount(_Step):
+    """Ask the operator to remount the meters under test in `orientation` (and confirm); the runner records it and
+    the rig is told (on the simulated bench, the simulated meters are remounted). A refusal aborts the run."""
+
+    kind: Literal["mount"] = "mount"
+    orientation: Orientation
+    text: str | None = Field(None, description="what the operator is asked; default names the orientation")
+
+
+class SetGasPressure(_Step):
+    """The gas pressure at the meters' inlet (the gas supply's pressure controller, gauge): ramp to `gauge_pa` and
+    wait until it holds within `within_pa` for `for_s`; it stays regulated until the next set_gas_pressure or the
+    end of the run. `release: true` switches control off (the supply's own pressure)."""
+
+    kind: Literal["set_gas_pressure"] = "set_gas_pressure"
+    gauge_pa: float | None = Field(None, ge=0, le=1e6, description="gauge pressure at the meters' inlet, Pa")
+    release: bool = Field(False, description="control off: the supply's own pressure again")
+    ramp_pa_per_s: float = Field(100.0, gt=0, description="lab choice: slow enough for a diaphragm meter")
+    within_pa: float = Field(20.0, gt=0)
+    for_s: DURATION_S = 60.0
+    timeout_s: POSITIVE_DURATION_S = 1800.0
+
+    @model_validator(mode="after")
+    def _target(self) -> SetGasPressure:
+        if (self.gauge_pa is None) != self.release:
+            raise ValueError("give gauge_pa, or release: true (not both)")
+        return self
+
+
 class MeasurePressureLoss(_PointRef):
     """The pressure loss across each meter under test at the flow set (differential-pressure transmitters)."""
 
@@ -317,7 +351,8 @@ class ForEachMeter(_Step):
 
 STEP_TYPES = {cls.model_fields["kind"].default: cls for cls in
               (Prompt, SetFlow, StopFlow, Stabilise, MeasureError, SetClimate, ClimateCycle, Soak, Wait, RunFlow,
-               SetWaterConditions, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, SafetyTest, WatchStatus,
+               Mount, SetWaterConditions, SetGasPressure, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance,
+               SafetyTest, WatchStatus,
                Evaluate,
                ForEachPoint, ForEachMeter)}
 
@@ -455,6 +490,9 @@ class Procedure(Metadata):
             if isinstance(step, SafetyTest) and self.safety_profile is None:
                 problems.append((path + ("function",), "a safety_test needs the procedure's safety_profile: "
                                  "add e.g. safety_profile: gas-safety-cns14741"))
+            if isinstance(step, (Mount, SetGasPressure)) and self.meter_kind != "gas":  # the gas rig's own steps
+                problems.append((path + ("kind",), f"{step.kind} is a gas rig's step (its supply's pressure "
+                                 f"controller, its line's mounting); this procedure is for {self.meter_kind} meters"))
             if isinstance(step, ReleaseDisturbance) and step.held not in held:
                 problems.append((path + ("held",), f"'{step.held}' names no earlier apply_disturbance with mode: hold"))
         return problems
@@ -506,7 +544,8 @@ def _profile_problems(procedure: Procedure) -> list[tuple[tuple, str]]:
                   f"{POINT_VARIABLE} inside for_each_point, or a multiple of a characteristic flowrate such "
                   f"as 0.9 Q3 ({', '.join(sorted(b.capitalize() for b in bases))})")
             for loc, name in _point_names(procedure)
-            if name != POINT_VARIABLE and name not in names and not _is_multiple(name, bases)]
+            if name != POINT_VARIABLE and name not in names and not _is_multiple(name, bases)
+            and not (name == OVERLOAD_POINT and profile.overload is not None)]
 
 
 def _point_names(procedure: Procedure):

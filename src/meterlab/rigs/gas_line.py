@@ -157,6 +157,13 @@ class GasLine(SafetyFunctions, TransmissionWatch, BenchRig):
         self.open_nozzles, self.target_m3h = combination, q
         return q
 
+    def mounted(self, orientation: str) -> None:
+        """The operator confirmed the meters remounted in `orientation`. A real bench has nothing to tell (the
+        confirmation is the record); on a simulated bench the simulated lab is told, as the operator's hands would
+        move the simulated meters (signal gas_meters.orientation)."""
+        if self.lab is not None:
+            self.lab.world.write("gas_meters.orientation", orientation)
+
     def stop_flow(self) -> None:
         self.target_m3h, self.open_nozzles = None, ()
         self.valves.set_signal("vacuum_pump", False)

@@ -186,6 +186,32 @@ class SafetyFunctions:
         finally:
             controller.safe_state()  # the supply's own pressure again
 
+    def set_inlet_pressure(self, gauge_pa: float | None, *, ramp_pa_per_s: float, within_pa: float, for_s: float,
+                           timeout_s: float, guard: Guard) -> float:
+        """Bring the meter's inlet to `gauge_pa` (the working-pressure test) and wait until the controller's reading
+        holds within `within_pa` for `for_s`; the seconds that took. None: control off, the supply's own pressure
+        again (not waited for). The controller keeps regulating until then or the rig's safe state."""
+        controller = self._role("gas_supply_pressure_controller")
+        if gauge_pa is None:
+            controller.safe_state()
+            return 0.0
+        controller.ramp_to_pa(gauge_pa, ramp_pa_per_s)
+        start = self.clock.now()
+        held_since = None
+        while True:
+            guard()
+            now, pressure = self.clock.now(), controller.pressure_pa()
+            if abs(pressure - gauge_pa) <= within_pa:
+                held_since = now if held_since is None else held_since
+                if now - held_since >= for_s:
+                    return now - start
+            else:
+                held_since = None
+            if now - start > timeout_s:
+                raise RigError(f"the inlet pressure did not hold {gauge_pa:g} Pa ± {within_pa:g} Pa within "
+                               f"{timeout_s:g} s (reads {pressure:g} Pa): is the supply's pressure above it?")
+            self.clock.pause(POLL_S)
+
     def excess_flow(self, flowrate_m3h: float, observe_s: float, *, guard: Guard) -> tuple[float, ValveWatch]:
         """Draw `flowrate_m3h` (the nozzles' nearest) and watch the valve; (the flow set, what was seen)."""
         q = self.set_flow(flowrate_m3h)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from meterlab.errors import InputFileError
+from meterlab.metrology.declarations import ORIENTATIONS
 from meterlab.quantities import DURATION_S, ERROR_PCT, FLOWRATE_M3H, RESOLUTION_L, AsTuple, SafeName
 from meterlab.sim.reference_params import GasRigParams, MasterMeterParams, check_error_curve
 from meterlab.yamlio import Path_, load_model, read_yaml, validation_problems
@@ -200,6 +201,27 @@ class MeterSpec(Strict):
                                                             "than 1 L; 0: unharmed")
     mechanical_shift_pct: float = Field(0.0, description="lasting error shift once the meter has been shaken (any "
                                         "shaker test) or shocked (any shock pulse) on the lab's table; 0: unharmed")
+    # A meter harmed by overload (a diaphragm stretched, a bearing worn) keeps an error shift once it has run above
+    # overload_harm_m3h; a robust meter has no such flowrate.
+    overload_harm_m3h: FLOWRATE_M3H | None = Field(None, description="flowrate above which the meter is harmed by "
+                                                   "overload (overload_shift_pct from then on); None: never")
+    overload_shift_pct: float = Field(0.0, description="lasting error shift once run above overload_harm_m3h")
+    # A gas meter whose error depends on its working pressure (a diaphragm's stiffness, an ultrasonic path's sound
+    # speed): the shift is linear in the inlet's gauge pressure (the gas supply's, physics/gas_supply.py) away from
+    # the pressure the error curve holds at. The default reference is the default supply's pressure.
+    pressure_shift_pct_per_kpa: float = Field(0.0, description="error shift per kPa of inlet gauge pressure away "
+                                              "from pressure_reference_gauge_pa; 0: insensitive")
+    pressure_reference_gauge_pa: float = Field(2000.0, ge=0, description="inlet gauge pressure of the error curve")
+    orientation_shift_pct: dict[Literal[ORIENTATIONS], float] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="error shift while mounted in each orientation (a missing one: 0, as in "
+        "normal, where the error curve holds): a meter whose moving parts or flow profile depend on its position")
+    # A meter not sealed against moisture: once the chamber's humidity has stood at or above humidity_harm_pct for
+    # humidity_harm_after_s in all (a damp heat exposure), its electronics or sensor keep an error shift.
+    humidity_harm_pct: float | None = Field(None, ge=0, le=100, description="relative humidity in the chamber at or "
+                                            "above which moisture gets in; None: sealed")
+    humidity_harm_after_s: float = Field(86400.0, gt=0, description="time at or above humidity_harm_pct before the "
+                                         "shift sets in")
+    humidity_shift_pct: float = Field(0.0, description="lasting error shift once moisture got in")
     safety: SafetySpec | None = Field(None, description="a smart gas meter's shut-off valve and safety functions")
     status: MeterStatusSpec = Field(default_factory=MeterStatusSpec, description="when the meter raises its status "
                                     "flags (reverse flow, leak, magnet, low battery, valve closed)")

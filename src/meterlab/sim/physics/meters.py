@@ -2,7 +2,12 @@
 through its TRUE error curve (linear in log Q), a random error drawn once per measurement, and its
 resolution. Disturbances (EMC) act through `disturb()` according to the meter's susceptibility. The meters of a
 line are mounted on the lab's vibration table / shock tester when those run (physics/motion.py): a meter with a
-`mechanical_shift_pct` keeps that error shift from its first shaking or shock on (a loosened part).
+`mechanical_shift_pct` keeps that error shift from its first shaking or shock on (a loosened part); one with an
+`overload_harm_m3h` keeps its `overload_shift_pct` once gas has passed it faster than that (overload damage). A gas
+meter's error shifts by `pressure_shift_pct_per_kpa` with the gas supply's inlet pressure (the working pressure), and
+by its `orientation_shift_pct` of the orientation the line is mounted in (signal <prefix>s.orientation, rw). A meter
+with a `humidity_harm_pct` keeps its `humidity_shift_pct` once the climate chamber's humidity has stood at or above
+it for `humidity_harm_after_s` (moisture got in).
 
 Signals per meter at position n (1-based): meter<n>.pulse (pulses output since the start),
 meter<n>.register_l (the register as displayed). Event listened to: measurement_start (new random error)."""
@@ -15,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from meterlab.metrology.declarations import ORIENTATIONS
 from meterlab.sim.physics.meter_status import MeterStatus
 from meterlab.sim.physics.safety import find_safety_unit
 from meterlab.sim.scenario import MeterSpec, Scenario, Susceptibility
@@ -40,6 +46,10 @@ class SimulatedMeter:
         # change: an interface that lets it be changed changes what the meter measures
         self.adjustment_pct = 0.0
         self.mechanically_harmed = False  # shaken or shocked: mechanical_shift_pct from now on
+        self.overloaded = False  # run above spec.overload_harm_m3h: overload_shift_pct from now on
+        self.inlet_gauge_pa: float | None = None  # the gas supply's pressure at the inlet (None: no gas supply)
+        self.orientation = "normal"  # how it is mounted (the line's <prefix>s.orientation signal)
+        self.damp_s = 0.0  # time in the chamber at or above spec.humidity_harm_pct
 
     def curve_error_pct(self, flowrate_m3h: float) -> float:
         """The true error at `flowrate_m3h`: linear in log Q, held constant beyond the curve's ends."""
@@ -63,6 +73,14 @@ class SimulatedMeter:
             shift += self.spec.reverse_flow_shift_pct
         if self.mechanically_harmed:
             shift += self.spec.mechanical_shift_pct
+        if self.overloaded:
+            shift += self.spec.overload_shift_pct
+        shift += self.spec.orientation_shift_pct.get(self.orientation, 0.0)
+        if self.spec.humidity_harm_pct is not None and self.damp_s >= self.spec.humidity_harm_after_s:
+            shift += self.spec.humidity_shift_pct
+        if self.inlet_gauge_pa is not None:
+            off_kpa = (self.inlet_gauge_pa - self.spec.pressure_reference_gauge_pa) / 1e3
+            shift += self.spec.pressure_shift_pct_per_kpa * off_kpa
         return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift + self.adjustment_pct
 
     def pass_volume(self, true_volume_l: float, flowrate_m3h: float) -> None:
@@ -71,6 +89,9 @@ class SimulatedMeter:
             return
         if true_volume_l == 0:
             return
+        harm_m3h = self.spec.overload_harm_m3h
+        if harm_m3h is not None and flowrate_m3h > harm_m3h:
+            self.overloaded = True
         indicated_l = true_volume_l * (1 + self.error_pct(flowrate_m3h) / 100)
         self.indicated_volume_l += indicated_l
         self._pulse_residue_l += indicated_l
@@ -122,8 +143,17 @@ class MeterLine(Component):
         for meter in self.meters:
             world.define_signal(f"{self.prefix}{meter.position}.pulse", lambda m=meter: m.pulse_count)
             world.define_signal(f"{self.prefix}{meter.position}.register_l", lambda m=meter: m.register_l)
+        world.define_signal(f"{self.prefix}s.orientation", lambda: self.meters[0].orientation if self.meters else None,
+                            self._mount, f"how the meters are mounted: {', '.join(ORIENTATIONS)}")
         world.on("measurement_start", self.new_measurement)
         world.on("shock", self.mechanical_stress)
+
+    def _mount(self, orientation: Any) -> None:
+        """The operator remounted every meter of the line in `orientation` (all are in series, mounted alike)."""
+        if orientation not in ORIENTATIONS:
+            raise ValueError(f"orientation {orientation!r}: one of {', '.join(ORIENTATIONS)}")
+        for meter in self.meters:
+            meter.orientation = orientation
 
     def mechanical_stress(self, **_: Any) -> None:
         """A shaking or a shock reached the line's meters."""
@@ -139,6 +169,16 @@ class MeterLine(Component):
         if shaker is not None and shaker.test is not None:
             self.mechanical_stress()
         rig = self.world.component(self.source)
+        # the working pressure: the gas supply feeds the gas rig's meters (their error curve holds at its nominal
+        # pressure; the rig's reference volume is not moved to it: the simulated line stays near atmospheric)
+        chamber = self.world.components.get("chamber")  # the meters of a climatic test are inside it
+        for meter in self.meters if chamber is not None else ():
+            threshold = meter.spec.humidity_harm_pct
+            if threshold is not None and chamber.humidity_pct >= threshold:
+                meter.damp_s += dt_s
+        supply = self.world.components.get("gas_supply") if self.source == "gas_rig" else None
+        for meter in self.meters if supply is not None else ():
+            meter.inlet_gauge_pa = supply.gauge_pa
         at_meter = getattr(rig, "at_meter", None)  # a gas rig: each meter sees the volume at its own p and T
         for meter in self.meters:
             factor = at_meter(meter.position) if at_meter else 1.0
