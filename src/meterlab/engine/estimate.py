@@ -18,6 +18,7 @@ from meterlab.procedures.schema import (
     Stabilise,
     StopFlow,
     Wait,
+    WatchAtRest,
     WatchStatus,
 )
 from meterlab.procedures.severities import cycle_segments, load_severities, resolve
@@ -56,6 +57,9 @@ def action_seconds(action, meter, method, resolution_l: float, readout: str,
         return step.for_s, row
     if isinstance(step, (Wait, MeasurePressureLoss, WatchStatus)):
         return step.duration_s, row
+    if isinstance(step, WatchAtRest):
+        rest = getattr(meter.profile, "absence_of_flow", None)
+        return step.duration_s or (rest.duration_s.value if rest is not None else 0.0), row
     if isinstance(step, StopFlow):
         return step.settle_s, row
     if isinstance(step, Soak):

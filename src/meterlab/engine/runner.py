@@ -52,6 +52,7 @@ from meterlab.procedures.schema import (
     Stabilise,
     StopFlow,
     Wait,
+    WatchAtRest,
     WatchStatus,
 )
 from meterlab.procedures.severities import cycle_segments, resolve
@@ -214,10 +215,10 @@ class Runner:
             RunFlow: self._run_flow, ApplyDisturbance: self._disturbance, Evaluate: self._evaluate,
             StopFlow: self._stop_flow, ReleaseDisturbance: self._release, ClimateCycle: self._climate_cycle,
             SetWaterConditions: self._set_water_conditions, MeasurePressureLoss: self._measure_pressure_loss,
-            SafetyTest: self._safety_test, WatchStatus: self._watch_status,
+            SafetyTest: self._safety_test, WatchStatus: self._watch_status, WatchAtRest: self._watch_at_rest,
         }
         result = self._riding_out(action, handlers[type(step)])
-        if not isinstance(step, (MeasureError, Evaluate, MeasurePressureLoss, SafetyTest, WatchStatus)):
+        if not isinstance(step, (MeasureError, Evaluate, MeasurePressureLoss, SafetyTest, WatchStatus, WatchAtRest)):
             self._commit(action, "action_done", {"label": action.label, **(result or {})})
 
     def _riding_out(self, action: Action, do: Any) -> Any:
@@ -417,6 +418,23 @@ class Runner:
                                               "held_disturbances": sorted(self.rig.held_disturbances()),
                                               "meters": meters})
 
+    def _watch_at_rest(self, action: Action) -> None:
+        """Absence of flow: what each meter's pulses and register did at rest (rigs/water_gravimetric.py), with
+        each meter's limits from its standard profile stored beside it, so the check judges the record alone."""
+        step: WatchAtRest = action.step
+        limits = {serial: meter.profile.absence_of_flow for serial, meter in self.meters}
+        missing = sorted(s for s, limit in limits.items() if limit is None)
+        if missing:
+            raise MeterlabError(f"{action.label}: the standard profile of {', '.join(missing)} has no "
+                                f"absence_of_flow section (its duration and limits)")
+        duration_s = step.duration_s or max(limit.duration_s.value for limit in limits.values())
+        watch = getattr(self.rig, "watch_at_rest", None)
+        if watch is None:
+            raise MeterlabError(f"{action.label}: this rig cannot watch the meters at rest (a water rig can)")
+        watched = watch([serial for serial, _ in self.meters], duration_s, guard=self.checkpoint)
+        self._commit(action, "at_rest", {"step_label": action.label, "duration_s": duration_s, **watched,
+                                         "limits": {s: limit.model_dump() for s, limit in limits.items()}})
+
     def _release(self, action: Action) -> dict:
         was_on = self.rig.release_disturbance(action.step.held)
         return {"released": action.step.held, "was_on": was_on}
@@ -474,6 +492,7 @@ class Runner:
                                    "status_flags": {f: v.model_dump() for f, v in d.status_flags.items()}}
                                for s, d in self.declarations.items()},
                 "status_watches": [e.payload for e in self.store.entries(self.run_id, kinds=["status_watch"])],
+                "at_rest": [e.payload for e in self.store.entries(self.run_id, kinds=["at_rest"])],
                 "between": self._between_transmissions()}
 
     def _between_transmissions(self) -> list[dict]:

@@ -124,6 +124,16 @@ class DataTransmission(_Strict):
     silence_allowed_during: list[str] = []  # disturbances during which the meter may not answer (supply gone)
 
 
+class AbsenceOfFlow(Sourced):
+    """R 49 absence of flow (no registration at rest): the line full, at rest and under pressure for `duration_s`;
+    each meter's pulses and register may move by at most these counts (a meter that creeps registers water
+    nobody drew)."""
+
+    duration_s: Value
+    max_pulses: Value
+    max_register_steps: Value  # in the register's own steps (scale interval, or the bus register's resolution)
+
+
 class DurabilityClass(_Strict):
     max_shift_lower: float
     max_shift_upper: float
@@ -176,6 +186,7 @@ class StandardProfile(_Strict):
     weighted_mean_error: WeightedMeanError | None = None
     pressure_loss: PressureLossClasses | None = None
     data_transmission: DataTransmission | None = None
+    absence_of_flow: AbsenceOfFlow | None = None
 
     def class_key(self, accuracy_class: float) -> str:
         """The table key of an accuracy class ('1', '1.5', '0.5'); refuses classes the edition lacks."""

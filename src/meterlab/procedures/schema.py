@@ -40,7 +40,7 @@ PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
                           "power_frequency_magnetic_field", "voltage_variation", "vibration", "mechanical_shock"]
 Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault", "wme", "durability_shift",
-                "pressure_loss", "no_leak", "safety", "data_transmission", "transmitted_status"]
+                "pressure_loss", "no_leak", "safety", "data_transmission", "transmitted_status", "no_registration"]
 # the anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md)
 StatusFlag = Literal[STATUS_FLAGS]  # type: ignore[valid-type]
 
@@ -174,6 +174,16 @@ class WatchStatus(_Step):
         if self.poll_interval_s > self.duration_s:
             raise ValueError("poll_interval_s is longer than duration_s")
         return self
+
+
+class WatchAtRest(_Step):
+    """With the flow stopped (a `stop_flow` before it), read every meter's pulses and register at the start and
+    at the end of `duration_s` at rest, the line full and at its pressure (R 49 absence of flow): the
+    no_registration check judges what moved. Without `duration_s`, the standard profile's
+    `absence_of_flow.duration_s`."""
+
+    kind: Literal["watch_at_rest"] = "watch_at_rest"
+    duration_s: POSITIVE_DURATION_S | None = Field(None, description="default: the profile's absence_of_flow")
 
 
 class RunFlow(_PointRef):
@@ -318,7 +328,7 @@ class ForEachMeter(_Step):
 STEP_TYPES = {cls.model_fields["kind"].default: cls for cls in
               (Prompt, SetFlow, StopFlow, Stabilise, MeasureError, SetClimate, ClimateCycle, Soak, Wait, RunFlow,
                SetWaterConditions, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance, SafetyTest, WatchStatus,
-               Evaluate,
+               WatchAtRest, Evaluate,
                ForEachPoint, ForEachMeter)}
 
 

@@ -198,6 +198,10 @@ class MeterSpec(Strict):
     # (a vane or a magnetic coupling harmed) keeps an error shift afterwards.
     reverse_flow_shift_pct: float = Field(0.0, description="lasting error shift after a reverse flow of more "
                                                             "than 1 L; 0: unharmed")
+    # A meter that creeps (a loose vane turned by the pressure pulsations of a line at rest, an electronic meter
+    # whose zero drifts) registers water nobody drew: the absence-of-flow test must catch it.
+    creep_l_h: float = Field(0.0, ge=0, description="volume registered (and output as pulses) per hour while the "
+                             "line is full and at rest (no true flow); 0: the meter stands still")
     mechanical_shift_pct: float = Field(0.0, description="lasting error shift once the meter has been shaken (any "
                                         "shaker test) or shocked (any shock pulse) on the lab's table; 0: unharmed")
     safety: SafetySpec | None = Field(None, description="a smart gas meter's shut-off valve and safety functions")

@@ -65,13 +65,21 @@ class SimulatedMeter:
             shift += self.spec.mechanical_shift_pct
         return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift + self.adjustment_pct
 
+    def rest(self, dt_s: float) -> None:
+        """The line full and at rest for `dt_s`: a meter that creeps registers (and pulses) its creep volume."""
+        if self.spec.creep_l_h > 0:
+            self._register(self.spec.creep_l_h * dt_s / 3600)
+
     def pass_volume(self, true_volume_l: float, flowrate_m3h: float) -> None:
         if true_volume_l < 0:  # reverse flow: not counted (a meter not designed to measure it)
             self.reverse_volume_l -= true_volume_l
             return
         if true_volume_l == 0:
             return
-        indicated_l = true_volume_l * (1 + self.error_pct(flowrate_m3h) / 100)
+        self._register(true_volume_l * (1 + self.error_pct(flowrate_m3h) / 100))
+
+    def _register(self, indicated_l: float) -> None:
+        """Count `indicated_l` on the register and towards the pulse output."""
         self.indicated_volume_l += indicated_l
         self._pulse_residue_l += indicated_l
         pulses = int(self._pulse_residue_l // self.spec.pulse_value_l)
@@ -142,6 +150,8 @@ class MeterLine(Component):
         at_meter = getattr(rig, "at_meter", None)  # a gas rig: each meter sees the volume at its own p and T
         for meter in self.meters:
             factor = at_meter(meter.position) if at_meter else 1.0
+            if rig.step_volume_l == 0 and self.source == "water_rig":  # the water line always stands full
+                meter.rest(dt_s)
             meter.pass_volume(rig.step_volume_l * factor, rig.step_flowrate_m3h * factor)
             meter.status.observe(t_s, dt_s, rig.step_volume_l * factor, meter, self._valve_open(meter))
 
