@@ -53,6 +53,9 @@ def action_seconds(action, meter, method, resolution_l: float, readout: str,
             volume_l = float(step.volume)
         row = {"flowrate": f"{q:.4g}", "volume": f"{volume_l:.4g}"}
         return volume_l / q * 3.6, row
+    if isinstance(step, SetWaterConditions) and step.overload:
+        overload = getattr(meter.profile, "water_temperature_overload", None)
+        return step.for_s + (overload.duration_s.value if overload is not None else 0.0), row
     if isinstance(step, (Stabilise, SetWaterConditions)):
         return step.for_s, row
     if isinstance(step, (Wait, MeasurePressureLoss, WatchStatus)):

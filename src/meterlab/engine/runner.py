@@ -190,7 +190,7 @@ class Runner:
             restored.append(actions[climate].label)
         water = self._last_before(start, SetWaterConditions)
         if water is not None:
-            self._set_water_conditions(actions[water])
+            self._set_water_conditions(actions[water], hold=False)  # an overload done is not endured again
             restored.append(actions[water].label)
         flow = self._last_before(start, SetFlow, StopFlow)
         if flow is not None and isinstance(actions[flow].step, SetFlow):
@@ -378,13 +378,40 @@ class Runner:
             self._commit_part(key, action, index, len(segments), segment.duration_s)
         return {"climate": params, "phases": [s.__dict__ for s in segments], **checked}
 
-    def _set_water_conditions(self, action: Action) -> dict:
+    def _set_water_conditions(self, action: Action, hold: bool = True) -> dict:
         step: SetWaterConditions = action.step
-        self.rig.set_water_conditions(temperature_c=step.temperature_c, pressure_bar=step.pressure_bar)
-        seconds = self.rig.wait_water_conditions(temperature_c=step.temperature_c, pressure_bar=step.pressure_bar,
+        temperature_c, overload = step.temperature_c, self._overload() if step.overload else None
+        if overload is not None:
+            temperature_c = overload["temperature_c"]
+        self.rig.set_water_conditions(temperature_c=temperature_c, pressure_bar=step.pressure_bar)
+        seconds = self.rig.wait_water_conditions(temperature_c=temperature_c, pressure_bar=step.pressure_bar,
                                                  within_c=step.within_c, within_bar=step.within_bar, for_s=step.for_s,
                                                  timeout_s=step.timeout_s, guard=self.checkpoint)
-        return {"temperature_c": step.temperature_c, "pressure_bar": step.pressure_bar, "reached_after_s": seconds}
+        done = {"temperature_c": temperature_c, "pressure_bar": step.pressure_bar, "reached_after_s": seconds}
+        if overload is not None and hold:  # the exposure counts from the water holding the overload temperature
+            reading = getattr(self.rig, "water_temperature_c", lambda: None)
+            overload["water_temperature_c_start"] = reading()
+            self.rig.wait(overload["duration_s"], guard=self.checkpoint)
+            overload["water_temperature_c_end"] = reading()
+            done["overload"] = overload
+        return done
+
+    def _overload(self) -> dict:
+        """The overload water temperature of the meters (their MAT + the profile's above_mat_c) and how long it is
+        held; meters of different MATs cannot share one line at it, so they are refused."""
+        found = {}
+        for serial, meter in self.meters:
+            limit = getattr(meter.profile, "water_temperature_overload", None)
+            if limit is None or not hasattr(meter, "rated_temperature_c"):
+                raise MeterlabError(f"the standard profile of {serial} has no water_temperature_overload section")
+            mat_c = meter.rated_temperature_c[1]
+            found[serial] = {"mat_c": mat_c, "temperature_c": mat_c + limit.above_mat_c.value,
+                             "duration_s": limit.duration_s.value, "temperature_class": meter.temperature_class,
+                             "limits": limit.model_dump()}
+        if len({(f["temperature_c"], f["duration_s"]) for f in found.values()}) != 1:
+            raise MeterlabError("the meters' overload water temperatures differ (" + ", ".join(
+                f"{s}: {f['temperature_c']:g} °C" for s, f in found.items()) + "): test each class on its own")
+        return {**next(iter(found.values())), "meters": sorted(found)}
 
     def _measure_pressure_loss(self, action: Action) -> None:
         positions = {i + 1: serial for i, (serial, _) in enumerate(self.meters)}

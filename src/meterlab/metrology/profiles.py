@@ -134,6 +134,14 @@ class AbsenceOfFlow(Sourced):
     max_register_steps: Value  # in the register's own steps (scale interval, or the bus register's resolution)
 
 
+class WaterTemperatureOverload(Sourced):
+    """R 49 overload water temperature: the water at the meter's maximum admissible temperature (MAT, from its
+    temperature class) plus `above_mat_c`, for `duration_s`; then the error after recovery within MPE."""
+
+    above_mat_c: Value
+    duration_s: Value
+
+
 class DurabilityClass(_Strict):
     max_shift_lower: float
     max_shift_upper: float
@@ -187,6 +195,7 @@ class StandardProfile(_Strict):
     pressure_loss: PressureLossClasses | None = None
     data_transmission: DataTransmission | None = None
     absence_of_flow: AbsenceOfFlow | None = None
+    water_temperature_overload: WaterTemperatureOverload | None = None
 
     def class_key(self, accuracy_class: float) -> str:
         """The table key of an accuracy class ('1', '1.5', '0.5'); refuses classes the edition lacks."""

@@ -252,6 +252,9 @@ class SetWaterConditions(_Step):
 
     kind: Literal["set_water_conditions"] = "set_water_conditions"
     temperature_c: float | None = Field(None, ge=0.1, le=100)
+    overload: bool = Field(False, description="the profile's overload water temperature instead of temperature_c: "
+                           "MAT of the meters' temperature class + water_temperature_overload.above_mat_c, held "
+                           "for its duration_s once reached")
     pressure_bar: float | None = Field(None, ge=0, le=100, description="gauge pressure at the meters")
     within_c: float = Field(1.0, gt=0, le=10)
     within_bar: float = Field(0.05, gt=0, le=5)
@@ -260,8 +263,10 @@ class SetWaterConditions(_Step):
 
     @model_validator(mode="after")
     def _target(self) -> SetWaterConditions:
-        if self.temperature_c is None and self.pressure_bar is None:
-            raise ValueError("give temperature_c, pressure_bar or both")
+        if self.overload and self.temperature_c is not None:
+            raise ValueError("overload takes its temperature from the standard profile: leave temperature_c out")
+        if self.temperature_c is None and self.pressure_bar is None and not self.overload:
+            raise ValueError("give temperature_c, pressure_bar or both (or overload: true for the temperature)")
         return self
 
 

@@ -40,6 +40,8 @@ class SimulatedMeter:
         # change: an interface that lets it be changed changes what the meter measures
         self.adjustment_pct = 0.0
         self.mechanically_harmed = False  # shaken or shocked: mechanical_shift_pct from now on
+        self.water_temperature_c = 20.0  # of the water at the meter (a water line's)
+        self.overheated = False  # the water exceeded overheat_above_c once: overheat_shift_pct from now on
 
     def curve_error_pct(self, flowrate_m3h: float) -> float:
         """The true error at `flowrate_m3h`: linear in log Q, held constant beyond the curve's ends."""
@@ -63,7 +65,16 @@ class SimulatedMeter:
             shift += self.spec.reverse_flow_shift_pct
         if self.mechanically_harmed:
             shift += self.spec.mechanical_shift_pct
+        if self.overheated:
+            shift += self.spec.overheat_shift_pct
+        shift += self.spec.water_temperature_shift_pct_per_c * (self.water_temperature_c - 20.0)
         return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift + self.adjustment_pct
+
+    def feel_water(self, temperature_c: float) -> None:
+        """The water at the meter is at `temperature_c` (a water line's): too hot harms a susceptible meter."""
+        self.water_temperature_c = temperature_c
+        if self.spec.overheat_above_c is not None and temperature_c > self.spec.overheat_above_c:
+            self.overheated = True
 
     def rest(self, dt_s: float) -> None:
         """The line full and at rest for `dt_s`: a meter that creeps registers (and pulses) its creep volume."""
@@ -150,8 +161,10 @@ class MeterLine(Component):
         at_meter = getattr(rig, "at_meter", None)  # a gas rig: each meter sees the volume at its own p and T
         for meter in self.meters:
             factor = at_meter(meter.position) if at_meter else 1.0
-            if rig.step_volume_l == 0 and self.source == "water_rig":  # the water line always stands full
-                meter.rest(dt_s)
+            if self.source == "water_rig":
+                meter.feel_water(rig.water_temperature_c)
+                if rig.step_volume_l == 0:  # the water line always stands full
+                    meter.rest(dt_s)
             meter.pass_volume(rig.step_volume_l * factor, rig.step_flowrate_m3h * factor)
             meter.status.observe(t_s, dt_s, rig.step_volume_l * factor, meter, self._valve_open(meter))
 
