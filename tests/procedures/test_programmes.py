@@ -29,7 +29,7 @@ ELECTRONIC = ["dry-heat", "cold", "damp-heat-cyclic", "power-voltage-variation",
               "vibration", "mechanical-shock"]
 R49 = ["intrinsic-error", "water-temperature", "water-pressure", "reverse-flow", "pressure-loss", "flow-disturbance",
        "durability-discontinuous", "durability-continuous", "static-magnetic-field", "static-pressure",
-       "absence-of-flow", "water-temperature-overload", *ELECTRONIC]
+       "absence-of-flow", "water-temperature-overload", "power-frequency-magnetic-field", *ELECTRONIC]
 R137 = ["error-of-indication", "pressure-loss", "durability", "gas-temperature", "ambient-temperature",
         "static-magnetic-field", *ELECTRONIC]
 SHIPPED = [("r49", name) for name in R49] + [("r137", name) for name in R137]
