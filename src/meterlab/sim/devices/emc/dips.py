@@ -16,7 +16,8 @@ class SimDipsGenerator(SimEmcGenerator):
     Params = DipsParams
     family = "dips"
     DEFAULTS = {"mode": "dips", "nominal_voltage_v": 230, "mains_frequency_hz": "50", "residual_pct": 0,
-                "duration_cycles": 1, "phase_angle_deg": 0, "count": 3, "interval_s": 10, "variation_pct": 0}
+                "duration_cycles": 1, "phase_angle_deg": 0, "count": 3, "interval_s": 10, "variation_pct": 0,
+                "output": "ac"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -24,7 +25,9 @@ class SimDipsGenerator(SimEmcGenerator):
         self.in_dip = False
 
     def kind(self) -> str:
-        return "voltage_variation" if self.is_set("mode", "variation") else "dips"
+        if self.is_set("mode", "variation"):  # a meter on a DC supply reacts to it as to its own kind
+            return "dc_voltage_variation" if self.is_set("output", "dc") else "voltage_variation"
+        return "dips"
 
     def begin(self, t0_s: float) -> None:
         self.events, self.in_dip = 0, False
