@@ -28,7 +28,7 @@ class DipsGenerator(EmcGenerator):
         family: ClassVar[str] = "dips"
 
     family = "dips"
-    disturbances = ("dips", "voltage_variation", "dc_voltage_variation")
+    disturbances = ("dips", "voltage_variation", "dc_voltage_variation", "dc_dips")
     order = ("mode", "output", "nominal_voltage_v", "mains_frequency_hz")
     mode = TableProperty("dips (dips and interruptions) | variation (steady variation until stop)", "enum")
     output = TableProperty("ac (mains) | dc (a DC supply: a DC-powered meter, or one whose battery it replaces)",
@@ -38,6 +38,7 @@ class DipsGenerator(EmcGenerator):
                                        cast=mapped_number)
     residual_pct = TableProperty("Residual voltage during a dip, % of nominal (0 = interruption).")
     duration_cycles = TableProperty("Duration of a dip in mains cycles.")
+    duration_ms = TableProperty("Duration of a dip on the DC output, in ms.")
     phase_angle_deg = TableProperty("Start phase of a dip, in degrees.")
     count = TableProperty("Dip events per test.", "int")
     interval_s = TableProperty("Time between dip events, in seconds.")
@@ -58,7 +59,12 @@ class DipsGenerator(EmcGenerator):
         60 Hz duration when mains_frequency_hz is 60), each `count` times `interval_s` apart, for every
         start phase in `phase_angles_deg` if given. `voltage_variation`: `limit: upper|lower` picks
         upper_voltage_pct / lower_voltage_pct (both in turn if no limit); `dc_voltage_variation` the same on the
-        DC output."""
+        DC output. `dc_dips`: one run per entry of `reductions` (residual_pct, duration_ms) on the DC output,
+        each `count` times `interval_s` apart (no phase on DC)."""
+        if kind == "dc_dips":
+            params.pop("mains_frequency_hz", None)
+            reductions = params.pop("reductions", None) or [{}]
+            return [without_none({**params, **reduction, "mode": "dips", "output": "dc"}) for reduction in reductions]
         if kind == "dc_voltage_variation":
             params["output"] = "dc"
             params.pop("mains_frequency_hz", None)  # no frequency on a DC supply
