@@ -30,7 +30,7 @@ ELECTRONIC = ["dry-heat", "cold", "damp-heat-cyclic", "power-voltage-variation",
 R49 = ["intrinsic-error", "water-temperature", "water-pressure", "reverse-flow", "pressure-loss", "flow-disturbance",
        "durability-discontinuous", "durability-continuous", "static-magnetic-field", "static-pressure",
        "absence-of-flow", "water-temperature-overload", "power-frequency-magnetic-field",
-       "dc-voltage-variation", "dc-dips-interruptions", *ELECTRONIC]
+       "dc-voltage-variation", "dc-dips-interruptions", "battery-voltage", *ELECTRONIC]
 R137 = ["error-of-indication", "pressure-loss", "durability", "gas-temperature", "ambient-temperature",
         "static-magnetic-field", *ELECTRONIC]
 SHIPPED = [("r49", name) for name in R49] + [("r137", name) for name in R137]
@@ -106,7 +106,7 @@ def test_each_electronic_test_of_the_profile_has_a_programme(standard):
                 covered.add(severities.test_id(step.test))
     wanted = set(severities.tests) - {"power_frequency_magnetic_field"}   # not asked for by R 49:2013 (unverified)
     if standard == "r137":  # the R 137 DC supply programme is the R 137 side of issue 14, not written yet
-        wanted -= {"dc_voltage_variation", "dc_dips_interruptions"}
+        wanted -= {"dc_voltage_variation", "dc_dips_interruptions", "battery_voltage"}
     assert wanted <= covered, wanted - covered
 
 
