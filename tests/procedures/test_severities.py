@@ -23,7 +23,8 @@ EXAMPLES = REPO / "examples" / "meters"
 TESTS = ["dry_heat", "cold", "damp_heat_cyclic", "power_voltage_variation", "dips_interruptions", "burst_mains",
          "burst_signal", "esd", "radiated_rf", "conducted_rf", "surge_mains", "surge_signal",
          "power_frequency_magnetic_field", "static_magnetic_field", "vibration_random", "mechanical_shock",
-         "dc_voltage_variation", "dc_dips_interruptions", "battery_voltage"]
+         "dc_voltage_variation", "dc_dips_interruptions", "battery_voltage",
+         "battery_interruption"]
 
 
 @pytest.fixture(scope="module")

@@ -458,7 +458,12 @@ class Runner:
         watch = getattr(self.rig, "watch_at_rest", None)
         if watch is None:
             raise MeterlabError(f"{action.label}: this rig cannot watch the meters at rest (a water rig can)")
-        watched = watch([serial for serial, _ in self.meters], duration_s, guard=self.checkpoint)
+        disturbance = None
+        if step.during:
+            applied = self._active_disturbances.get(step.during) or self._find_disturbance(step.during)
+            disturbance = (applied.disturbance, self._severity(applied, dict(applied.parameters)))
+        watched = watch([serial for serial, _ in self.meters], duration_s, guard=self.checkpoint,
+                        disturbance=disturbance)
         self._commit(action, "at_rest", {"step_label": action.label, "duration_s": duration_s, **watched,
                                          "limits": {s: limit.model_dump() for s, limit in limits.items()}})
 

@@ -205,13 +205,18 @@ def check_no_registration(serial: str, extra: dict) -> list[CheckResult]:
             continue
         details: dict = {"duration_s": watch["duration_s"], "line_pressure_abs_pa": watch["line_pressure_abs_pa"],
                          "limits": limit}
+        if watch.get("disturbance"):  # a supply interrupted between the readings (battery interruption)
+            details["disturbance"] = watch["disturbance"]
         moved = []
         if "pulses" in seen:
             details["pulses"] = seen["pulses"]
             if seen["pulses"] > limit["max_pulses"]["value"]:
                 moved.append(f"{seen['pulses']} pulses")
         register = seen.get("register")
-        if register is not None:
+        if register is not None and register.get("refused"):  # the driver refused it: it went backwards
+            details["register"] = register
+            moved.append(f"the register (read back implausible: {register['refused']})")
+        elif register is not None:
             change_l = register["end_l"] - register["start_l"]
             steps = round(change_l / register["resolution_l"]) if register.get("resolution_l") else None
             details.update(register_change_l=change_l, register_steps=steps, register=register)

@@ -185,6 +185,8 @@ class WatchAtRest(_Step):
 
     kind: Literal["watch_at_rest"] = "watch_at_rest"
     duration_s: POSITIVE_DURATION_S | None = Field(None, description="default: the profile's absence_of_flow")
+    during: str | None = Field(None, description="label of an apply_disturbance (mode: during) run between the two "
+                               "readings: a supply interrupted at rest must leave the register as it was")
 
 
 class RunFlow(_PointRef):
@@ -460,7 +462,7 @@ class Procedure(Metadata):
                 problems.append((path + ("label",), f"label '{step.label}' is used twice; labels must be unique"))
             elif step.label:
                 seen[step.label] = path
-            if isinstance(step, MeasureError) and step.during and step.during not in disturbances:
+            if isinstance(step, (MeasureError, WatchAtRest)) and step.during and step.during not in disturbances:
                 problems.append((path + ("during",), f"'{step.during}' names no apply_disturbance with mode: during"))
             if getattr(step, "point", None) == POINT_VARIABLE and not any(isinstance(p, ForEachPoint) for p in parents):
                 problems.append((path + ("point",), f"{POINT_VARIABLE} is only defined inside for_each_point"))
