@@ -11,7 +11,7 @@ error unchanged (a susceptible meter fails them: tests/engine/test_mechanical_pr
 
 MECHANICAL = ("vibration", "mechanical-shock")
 # programmes that measure no error but judge what the meters did at rest: the default truth's meters stand still
-AT_REST = ("absence-of-flow",)
+AT_REST = ("absence-of-flow", "battery-interruption")
 
 from pathlib import Path
 
