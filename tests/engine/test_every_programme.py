@@ -10,6 +10,8 @@ the shaker and the shock tester run the level-1 vibration and the 25 mm drop pul
 error unchanged (a susceptible meter fails them: tests/engine/test_mechanical_programmes.py)."""
 
 MECHANICAL = ("vibration", "mechanical-shock")
+# programmes that measure no error but judge what the meters did at rest: the default truth's meters stand still
+AT_REST = ("absence-of-flow", "battery-interruption")
 
 from pathlib import Path
 
@@ -71,6 +73,9 @@ def test_a_programme_without_a_scenario_recovers_a_good_meter(path, tmp_path):
         assert [a["disturbance"] for a in applied] == [path.stem.replace("-", "_")]
         assert [p["role"] for t in run_result(store, run_id)["tests"] for p in t["points"]] == \
             ["intrinsic", "after_disturbance"]
+    if path.stem in AT_REST:
+        checks = [c for e in store.entries(run_id, kinds=["evaluation"]) for c in e.payload["checks"]]
+        assert checks and all(c["check"] == "no_registration" and c["outcome"] == "pass" for c in checks), checks
     if not points:  # a programme that measures no error (static pressure: a leak check)
         return
     # E scatters around the true curve by the simulated meter's own repeatability, which no budget of the

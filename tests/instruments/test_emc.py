@@ -284,8 +284,8 @@ def test_a_bad_table_is_reported_with_file_and_field(tmp_path):
 # -- the severity profile's parameters drive every generator ------------------------------------------------
 
 KINDS = {"surge": SurgeGenerator, "burst": BurstGenerator, "esd": EsdSimulator, "dips": DipsGenerator,
-         "voltage_variation": DipsGenerator, "magnetic_field": MagneticFieldSource,
-         "power_frequency_magnetic_field": MagneticFieldSource}
+         "voltage_variation": DipsGenerator, "dc_voltage_variation": DipsGenerator, "dc_dips": DipsGenerator,
+         "magnetic_field": MagneticFieldSource, "power_frequency_magnetic_field": MagneticFieldSource}
 
 
 def profile_tests():
@@ -314,11 +314,20 @@ def test_runs_follow_the_profile_levels_polarities_and_phase_angles():
     assert {r["phase_angle_deg"] for r in runs} == {0, 90, 180, 270} and all(r["count"] == 3 for r in runs)
     with expected_protocol(DipsGenerator, []) as dips:
         variation = tests["power_voltage_variation"]["common"]
+        # the output is said every time: a source a DC test left on DC must not feed the next AC test
         assert dips.runs("voltage_variation", {**variation, "limit": "lower"}) == [
-            {"mode": "variation", "variation_pct": -15}]
+            {"output": "ac", "mode": "variation", "variation_pct": -15}]
+        dc = {**tests["dc_voltage_variation"]["common"], "mains_frequency_hz": 50}
+        assert dips.runs("dc_voltage_variation", {**dc, "limit": "lower"}) == [
+            {"output": "dc", "mode": "variation", "variation_pct": dc["lower_voltage_pct"]}]
+        dc_dips = dips.runs("dc_dips", {**tests["dc_dips_interruptions"]["common"], "mains_frequency_hz": 50})
         sixty = dips.runs("dips", {**tests["dips_interruptions"]["common"], "mains_frequency_hz": 60,
                                    **tests["dips_interruptions"]["levels"]["E2"]})
     assert [r["duration_cycles"] for r in sixty] == [0.5, 1, 12, 30, 300]
+    # DC dips last a time (ms), on the DC output, without the mains frequency or a phase angle
+    first_two = [(r["output"], r["residual_pct"], r["duration_ms"]) for r in dc_dips][:2]
+    assert first_two == [("dc", 40, 10), ("dc", 70, 100)]
+    assert not any("mains_frequency_hz" in r or "phase_angle_deg" in r or "duration_cycles" in r for r in dc_dips)
     with expected_protocol(BurstGenerator, []) as burst:
         runs = burst.runs("burst", {**tests["burst_signal"]["common"], **tests["burst_signal"]["levels"]["E1"]})
     assert [(r["polarity"], r["coupling"], r["duration_per_polarity_s"]) for r in runs] == [

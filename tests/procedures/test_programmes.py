@@ -17,6 +17,7 @@ from meterlab.procedures.schema import (
     SetClimate,
     SetFlow,
     Soak,
+    WatchAtRest,
     load_procedure,
 )
 from meterlab.procedures.severities import load_severities, procedure_problems
@@ -28,7 +29,10 @@ ELECTRONIC = ["dry-heat", "cold", "damp-heat-cyclic", "power-voltage-variation",
               "burst-mains", "burst-signal", "esd", "radiated-rf", "conducted-rf", "surge-mains", "surge-signal",
               "vibration", "mechanical-shock"]
 R49 = ["intrinsic-error", "water-temperature", "water-pressure", "reverse-flow", "pressure-loss", "flow-disturbance",
-       "durability-discontinuous", "durability-continuous", "static-magnetic-field", "static-pressure", *ELECTRONIC]
+       "durability-discontinuous", "durability-continuous", "static-magnetic-field", "static-pressure",
+       "absence-of-flow", "water-temperature-overload", "power-frequency-magnetic-field",
+       "dc-voltage-variation", "dc-dips-interruptions", "battery-voltage",
+       "battery-interruption", *ELECTRONIC]
 R137 = ["error-of-indication", "pressure-loss", "durability", "gas-temperature", "ambient-temperature",
         "static-magnetic-field", "overload-flow", "working-pressure", "orientation", "damp-heat-steady",
         "power-frequency-magnetic-field", *ELECTRONIC]
@@ -107,6 +111,8 @@ def test_each_electronic_test_of_the_profile_has_a_programme(standard):
     wanted = set(severities.tests) - {"power_frequency_magnetic_field"}   # not asked for by R 49:2013 (unverified)
     if standard == "r49":  # R 49's damp heat test is the cyclic one (fact sheet oiml-r49.md §5); steady is R 137's
         wanted -= {"damp_heat_steady"}
+    if standard == "r137":  # the R 137 DC supply programme is the R 137 side of issue 14, not written yet
+        wanted -= {"dc_voltage_variation", "dc_dips_interruptions", "battery_voltage", "battery_interruption"}
     assert wanted <= covered, wanted - covered
 
 
@@ -126,6 +132,10 @@ def test_disturbance_tests_follow_the_d11_sequence(path, disturbance):
     steps = steps_of(procedure)
     measurements = [s for s in steps if isinstance(s, MeasureError)]
     evaluate = [s for s in steps if isinstance(s, Evaluate)][-1]
+    if any(isinstance(s, WatchAtRest) and s.during == disturbance.label for s in steps):
+        # a supply interrupted with the line at rest (battery interruption): judged by the register kept
+        assert "no_registration" in evaluate.checks
+        return
     if entry.category == "influence":
         assert "within_mpe" in evaluate.checks
         if disturbance.mode == "hold":  # measured while held: between the step and its release

@@ -22,7 +22,8 @@ EXAMPLES = REPO / "examples" / "meters"
 
 TESTS = ["dry_heat", "cold", "damp_heat_cyclic", "damp_heat_steady", "power_voltage_variation", "dips_interruptions",
          "burst_mains", "burst_signal", "esd", "radiated_rf", "conducted_rf", "surge_mains", "surge_signal",
-         "power_frequency_magnetic_field", "static_magnetic_field", "vibration_random", "mechanical_shock"]
+         "power_frequency_magnetic_field", "static_magnetic_field", "vibration_random", "mechanical_shock",
+         "dc_voltage_variation", "dc_dips_interruptions", "battery_voltage", "battery_interruption"]
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +220,7 @@ CASES = [
      "      E7: {d11_level: 4, field_a_per_m: 30", "tests.power_frequency_magnetic_field", None),
     ("reduction without its duration", "{residual_pct: 80, duration_cycles: 250, duration_cycles_60hz: 300}",
      "{residual_pct: 80, duration_cycles_60hz: 300}",
-     "tests.dips_interruptions.levels.E2.reductions.4.duration_cycles", "residual_pct: 80, duration_cycles_60hz"),
+     "tests.dips_interruptions.levels.E2.reductions.4", "residual_pct: 80, duration_cycles_60hz"),
     ("influence judged by significant fault", "    category: influence\n    mode: during\n    criterion: within_mpe\n"
      "    evaluation: {clause: \"OIML D 11:2013 9.2.1, Table 5 (I, MPE)\", status: verified}\n    class_mapping:\n"
      "      clause: \"R 49-1:2024",

@@ -19,6 +19,7 @@ from meterlab.procedures.schema import (
     Stabilise,
     StopFlow,
     Wait,
+    WatchAtRest,
     WatchStatus,
 )
 from meterlab.procedures.severities import cycle_segments, load_severities, resolve
@@ -53,10 +54,16 @@ def action_seconds(action, meter, method, resolution_l: float, readout: str,
             volume_l = float(step.volume)
         row = {"flowrate": f"{q:.4g}", "volume": f"{volume_l:.4g}"}
         return volume_l / q * 3.6, row
+    if isinstance(step, SetWaterConditions) and step.overload:
+        overload = getattr(meter.profile, "water_temperature_overload", None)
+        return step.for_s + (overload.duration_s.value if overload is not None else 0.0), row
     if isinstance(step, (Stabilise, SetWaterConditions, SetGasPressure)):
         return step.for_s, row
     if isinstance(step, (Wait, MeasurePressureLoss, WatchStatus)):
         return step.duration_s, row
+    if isinstance(step, WatchAtRest):
+        rest = getattr(meter.profile, "absence_of_flow", None)
+        return step.duration_s or (rest.duration_s.value if rest is not None else 0.0), row
     if isinstance(step, StopFlow):
         return step.settle_s, row
     if isinstance(step, Soak):

@@ -54,6 +54,7 @@ from meterlab.procedures.schema import (
     Stabilise,
     StopFlow,
     Wait,
+    WatchAtRest,
     WatchStatus,
 )
 from meterlab.procedures.severities import cycle_segments, resolve
@@ -191,7 +192,7 @@ class Runner:
             restored.append(actions[climate].label)
         water = self._last_before(start, SetWaterConditions)
         if water is not None:
-            self._set_water_conditions(actions[water])
+            self._set_water_conditions(actions[water], hold=False)  # an overload done is not endured again
             restored.append(actions[water].label)
         mount = self._last_before(start, Mount)
         if mount is not None:  # the meters are still mounted so: the rig (a simulated lab) is told again, not asked
@@ -226,10 +227,10 @@ class Runner:
             SetWaterConditions: self._set_water_conditions, SetGasPressure: self._set_gas_pressure,
             Mount: self._mount,
             MeasurePressureLoss: self._measure_pressure_loss,
-            SafetyTest: self._safety_test, WatchStatus: self._watch_status,
+            SafetyTest: self._safety_test, WatchStatus: self._watch_status, WatchAtRest: self._watch_at_rest,
         }
         result = self._riding_out(action, handlers[type(step)])
-        if not isinstance(step, (MeasureError, Evaluate, MeasurePressureLoss, SafetyTest, WatchStatus)):
+        if not isinstance(step, (MeasureError, Evaluate, MeasurePressureLoss, SafetyTest, WatchStatus, WatchAtRest)):
             self._commit(action, "action_done", {"label": action.label, **(result or {})})
 
     def _riding_out(self, action: Action, do: Any) -> Any:
@@ -389,13 +390,40 @@ class Runner:
             self._commit_part(key, action, index, len(segments), segment.duration_s)
         return {"climate": params, "phases": [s.__dict__ for s in segments], **checked}
 
-    def _set_water_conditions(self, action: Action) -> dict:
+    def _set_water_conditions(self, action: Action, hold: bool = True) -> dict:
         step: SetWaterConditions = action.step
-        self.rig.set_water_conditions(temperature_c=step.temperature_c, pressure_bar=step.pressure_bar)
-        seconds = self.rig.wait_water_conditions(temperature_c=step.temperature_c, pressure_bar=step.pressure_bar,
+        temperature_c, overload = step.temperature_c, self._overload() if step.overload else None
+        if overload is not None:
+            temperature_c = overload["temperature_c"]
+        self.rig.set_water_conditions(temperature_c=temperature_c, pressure_bar=step.pressure_bar)
+        seconds = self.rig.wait_water_conditions(temperature_c=temperature_c, pressure_bar=step.pressure_bar,
                                                  within_c=step.within_c, within_bar=step.within_bar, for_s=step.for_s,
                                                  timeout_s=step.timeout_s, guard=self.checkpoint)
-        return {"temperature_c": step.temperature_c, "pressure_bar": step.pressure_bar, "reached_after_s": seconds}
+        done = {"temperature_c": temperature_c, "pressure_bar": step.pressure_bar, "reached_after_s": seconds}
+        if overload is not None and hold:  # the exposure counts from the water holding the overload temperature
+            reading = getattr(self.rig, "water_temperature_c", lambda: None)
+            overload["water_temperature_c_start"] = reading()
+            self.rig.wait(overload["duration_s"], guard=self.checkpoint)
+            overload["water_temperature_c_end"] = reading()
+            done["overload"] = overload
+        return done
+
+    def _overload(self) -> dict:
+        """The overload water temperature of the meters (their MAT + the profile's above_mat_c) and how long it is
+        held; meters of different MATs cannot share one line at it, so they are refused."""
+        found = {}
+        for serial, meter in self.meters:
+            limit = getattr(meter.profile, "water_temperature_overload", None)
+            if limit is None or not hasattr(meter, "rated_temperature_c"):
+                raise MeterlabError(f"the standard profile of {serial} has no water_temperature_overload section")
+            mat_c = meter.rated_temperature_c[1]
+            found[serial] = {"mat_c": mat_c, "temperature_c": mat_c + limit.above_mat_c.value,
+                             "duration_s": limit.duration_s.value, "temperature_class": meter.temperature_class,
+                             "limits": limit.model_dump()}
+        if len({(f["temperature_c"], f["duration_s"]) for f in found.values()}) != 1:
+            raise MeterlabError("the meters' overload water temperatures differ (" + ", ".join(
+                f"{s}: {f['temperature_c']:g} °C" for s, f in found.items()) + "): test each class on its own")
+        return {**next(iter(found.values())), "meters": sorted(found)}
 
     def _mount(self, action: Action) -> dict:
         step: Mount = action.step
@@ -444,6 +472,28 @@ class Runner:
                                               "poll_interval_s": step.poll_interval_s,
                                               "held_disturbances": sorted(self.rig.held_disturbances()),
                                               "meters": meters})
+
+    def _watch_at_rest(self, action: Action) -> None:
+        """Absence of flow: what each meter's pulses and register did at rest (rigs/water_gravimetric.py), with
+        each meter's limits from its standard profile stored beside it, so the check judges the record alone."""
+        step: WatchAtRest = action.step
+        limits = {serial: meter.profile.absence_of_flow for serial, meter in self.meters}
+        missing = sorted(s for s, limit in limits.items() if limit is None)
+        if missing:
+            raise MeterlabError(f"{action.label}: the standard profile of {', '.join(missing)} has no "
+                                f"absence_of_flow section (its duration and limits)")
+        duration_s = step.duration_s or max(limit.duration_s.value for limit in limits.values())
+        watch = getattr(self.rig, "watch_at_rest", None)
+        if watch is None:
+            raise MeterlabError(f"{action.label}: this rig cannot watch the meters at rest (a water rig can)")
+        disturbance = None
+        if step.during:
+            applied = self._active_disturbances.get(step.during) or self._find_disturbance(step.during)
+            disturbance = (applied.disturbance, self._severity(applied, dict(applied.parameters)))
+        watched = watch([serial for serial, _ in self.meters], duration_s, guard=self.checkpoint,
+                        disturbance=disturbance)
+        self._commit(action, "at_rest", {"step_label": action.label, "duration_s": duration_s, **watched,
+                                         "limits": {s: limit.model_dump() for s, limit in limits.items()}})
 
     def _release(self, action: Action) -> dict:
         was_on = self.rig.release_disturbance(action.step.held)
@@ -502,6 +552,7 @@ class Runner:
                                    "status_flags": {f: v.model_dump() for f, v in d.status_flags.items()}}
                                for s, d in self.declarations.items()},
                 "status_watches": [e.payload for e in self.store.entries(self.run_id, kinds=["status_watch"])],
+                "at_rest": [e.payload for e in self.store.entries(self.run_id, kinds=["at_rest"])],
                 "between": self._between_transmissions()}
 
     def _between_transmissions(self) -> list[dict]:

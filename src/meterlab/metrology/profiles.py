@@ -124,6 +124,24 @@ class DataTransmission(_Strict):
     silence_allowed_during: list[str] = []  # disturbances during which the meter may not answer (supply gone)
 
 
+class AbsenceOfFlow(Sourced):
+    """R 49 absence of flow (no registration at rest): the line full, at rest and under pressure for `duration_s`;
+    each meter's pulses and register may move by at most these counts (a meter that creeps registers water
+    nobody drew)."""
+
+    duration_s: Value
+    max_pulses: Value
+    max_register_steps: Value  # in the register's own steps (scale interval, or the bus register's resolution)
+
+
+class WaterTemperatureOverload(Sourced):
+    """R 49 overload water temperature: the water at the meter's maximum admissible temperature (MAT, from its
+    temperature class) plus `above_mat_c`, for `duration_s`; then the error after recovery within MPE."""
+
+    above_mat_c: Value
+    duration_s: Value
+
+
 class DurabilityClass(_Strict):
     max_shift_lower: float
     max_shift_upper: float
@@ -191,6 +209,8 @@ class StandardProfile(_Strict):
     pressure_loss: PressureLossClasses | None = None
     data_transmission: DataTransmission | None = None
     overload: Overload | None = None
+    absence_of_flow: AbsenceOfFlow | None = None
+    water_temperature_overload: WaterTemperatureOverload | None = None
 
     def class_key(self, accuracy_class: float) -> str:
         """The table key of an accuracy class ('1', '1.5', '0.5'); refuses classes the edition lacks."""

@@ -191,6 +191,47 @@ def check_no_leak(serial: str, extra: dict) -> list[CheckResult]:
                                  "typed_by": sorted({p.get("answered_by") for p in typed})})]
 
 
+def check_no_registration(serial: str, extra: dict) -> list[CheckResult]:
+    """Absence of flow: per watch_at_rest step, the pulses the meter output and the steps its register made at rest,
+    against its profile's absence_of_flow limits (counts: a state, no uncertainty). Fails on either; a meter
+    neither counted nor read over a bus is inconclusive (nothing was watched)."""
+    results = []
+    for watch in extra.get("at_rest", []):
+        seen, limit = watch["meters"].get(serial), watch["limits"].get(serial)
+        if not seen or limit is None:
+            results.append(CheckResult("no_registration", serial, Outcome.INCONCLUSIVE, watch["step_label"], {
+                "note": "neither pulses counted nor a bus register read at rest (a register read by hand is not "
+                        "watched): nothing to judge"}))
+            continue
+        details: dict = {"duration_s": watch["duration_s"], "line_pressure_abs_pa": watch["line_pressure_abs_pa"],
+                         "limits": limit}
+        if watch.get("disturbance"):  # a supply interrupted between the readings (battery interruption)
+            details["disturbance"] = watch["disturbance"]
+        moved = []
+        if "pulses" in seen:
+            details["pulses"] = seen["pulses"]
+            if seen["pulses"] > limit["max_pulses"]["value"]:
+                moved.append(f"{seen['pulses']} pulses")
+        register = seen.get("register")
+        if register is not None and register.get("refused"):  # the driver refused it: it went backwards
+            details["register"] = register
+            moved.append(f"the register (read back implausible: {register['refused']})")
+        elif register is not None:
+            change_l = register["end_l"] - register["start_l"]
+            steps = round(change_l / register["resolution_l"]) if register.get("resolution_l") else None
+            details.update(register_change_l=change_l, register_steps=steps, register=register)
+            if change_l != 0 and (steps is None or abs(steps) > limit["max_register_steps"]["value"]):
+                moved.append(f"the register by {change_l:g} L")
+        if moved:
+            details["why"] = f"registered at rest: {' and '.join(moved)} in {watch['duration_s']:g} s"
+        results.append(CheckResult("no_registration", serial, Outcome.FAIL if moved else Outcome.PASS,
+                                   watch["step_label"], details))
+    if not results:
+        results.append(CheckResult("no_registration", serial, Outcome.INCONCLUSIVE, None,
+                                   {"note": "no watch_at_rest step watched the meters"}))
+    return results
+
+
 def _value(limit: dict) -> Value:
     return Value(value=limit["value"], clause=limit["clause"], status=limit["status"])
 
@@ -415,6 +456,8 @@ def evaluate_checks(checks: list[str], measurements: list[dict], meters: list[tu
                 results += check_pressure_loss(serial, extra, rule)
             elif check == "no_leak":
                 results += check_no_leak(serial, extra)
+            elif check == "no_registration":
+                results += check_no_registration(serial, extra)
             elif check == "data_transmission" and extra.get("interfaces", {}).get(serial, {}).get("interfaces"):
                 results += check_data_transmission(serial, meter, measurements, extra["interfaces"][serial],
                                                    extra.get("between", []))

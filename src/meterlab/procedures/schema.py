@@ -39,9 +39,10 @@ MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[*·×]?\s*(Q\w+)\s*$")  # "0.9 Q3
 OVERLOAD_POINT = "Qr"  # the overload flowrate: the profile's overload.flow_factor_of_qmax x Qmax (MID's Qr)
 PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
-                          "power_frequency_magnetic_field", "voltage_variation", "vibration", "mechanical_shock"]
+                          "power_frequency_magnetic_field", "voltage_variation", "vibration", "mechanical_shock",
+                          "dc_voltage_variation", "dc_dips"]
 Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault", "wme", "durability_shift",
-                "pressure_loss", "no_leak", "safety", "data_transmission", "transmitted_status"]
+                "pressure_loss", "no_leak", "safety", "data_transmission", "transmitted_status", "no_registration"]
 # the anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md)
 StatusFlag = Literal[STATUS_FLAGS]  # type: ignore[valid-type]
 Orientation = Literal[ORIENTATIONS]  # type: ignore[valid-type]  # how meters can be mounted on a line
@@ -178,6 +179,18 @@ class WatchStatus(_Step):
         return self
 
 
+class WatchAtRest(_Step):
+    """With the flow stopped (a `stop_flow` before it), read every meter's pulses and register at the start and
+    at the end of `duration_s` at rest, the line full and at its pressure (R 49 absence of flow): the
+    no_registration check judges what moved. Without `duration_s`, the standard profile's
+    `absence_of_flow.duration_s`."""
+
+    kind: Literal["watch_at_rest"] = "watch_at_rest"
+    duration_s: POSITIVE_DURATION_S | None = Field(None, description="default: the profile's absence_of_flow")
+    during: str | None = Field(None, description="label of an apply_disturbance (mode: during) run between the two "
+                               "readings: a supply interrupted at rest must leave the register as it was")
+
+
 class RunFlow(_PointRef):
     """Run water or gas for a long time (durability): continuous, or on/off cycles."""
 
@@ -247,6 +260,9 @@ class SetWaterConditions(_Step):
 
     kind: Literal["set_water_conditions"] = "set_water_conditions"
     temperature_c: float | None = Field(None, ge=0.1, le=100)
+    overload: bool = Field(False, description="the profile's overload water temperature instead of temperature_c: "
+                           "MAT of the meters' temperature class + water_temperature_overload.above_mat_c, held "
+                           "for its duration_s once reached")
     pressure_bar: float | None = Field(None, ge=0, le=100, description="gauge pressure at the meters")
     within_c: float = Field(1.0, gt=0, le=10)
     within_bar: float = Field(0.05, gt=0, le=5)
@@ -255,8 +271,10 @@ class SetWaterConditions(_Step):
 
     @model_validator(mode="after")
     def _target(self) -> SetWaterConditions:
-        if self.temperature_c is None and self.pressure_bar is None:
-            raise ValueError("give temperature_c, pressure_bar or both")
+        if self.overload and self.temperature_c is not None:
+            raise ValueError("overload takes its temperature from the standard profile: leave temperature_c out")
+        if self.temperature_c is None and self.pressure_bar is None and not self.overload:
+            raise ValueError("give temperature_c, pressure_bar or both (or overload: true for the temperature)")
         return self
 
 
@@ -352,7 +370,7 @@ class ForEachMeter(_Step):
 STEP_TYPES = {cls.model_fields["kind"].default: cls for cls in
               (Prompt, SetFlow, StopFlow, Stabilise, MeasureError, SetClimate, ClimateCycle, Soak, Wait, RunFlow,
                Mount, SetWaterConditions, SetGasPressure, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance,
-               SafetyTest, WatchStatus,
+               SafetyTest, WatchStatus, WatchAtRest,
                Evaluate,
                ForEachPoint, ForEachMeter)}
 
@@ -479,7 +497,7 @@ class Procedure(Metadata):
                 problems.append((path + ("label",), f"label '{step.label}' is used twice; labels must be unique"))
             elif step.label:
                 seen[step.label] = path
-            if isinstance(step, MeasureError) and step.during and step.during not in disturbances:
+            if isinstance(step, (MeasureError, WatchAtRest)) and step.during and step.during not in disturbances:
                 problems.append((path + ("during",), f"'{step.during}' names no apply_disturbance with mode: during"))
             if getattr(step, "point", None) == POINT_VARIABLE and not any(isinstance(p, ForEachPoint) for p in parents):
                 problems.append((path + ("point",), f"{POINT_VARIABLE} is only defined inside for_each_point"))

@@ -46,11 +46,19 @@ class _Strict(BaseModel):
 
 
 class Reduction(_Strict):
-    """One voltage dip or interruption (IEC 61000-4-11): the residual voltage and how long it lasts."""
+    """One voltage dip or interruption (IEC 61000-4-11 on AC mains, in cycles; IEC 61000-4-29 on a DC supply, in
+    milliseconds): the residual voltage and how long it lasts."""
 
     residual_pct: float = Field(ge=0, lt=100, description="remaining voltage, % of the rated voltage")
-    duration_cycles: float = Field(gt=0, description="mains cycles at 50 Hz")
-    duration_cycles_60hz: float | None = Field(None, gt=0, description="mains cycles at 60 Hz")
+    duration_cycles: float | None = Field(None, gt=0, description="AC: mains cycles at 50 Hz")
+    duration_cycles_60hz: float | None = Field(None, gt=0, description="AC: mains cycles at 60 Hz")
+    duration_ms: float | None = Field(None, gt=0, description="DC: milliseconds")
+
+    @model_validator(mode="after")
+    def _one_duration(self) -> Reduction:
+        if (self.duration_cycles is None) == (self.duration_ms is None):
+            raise ValueError("give duration_cycles (AC) or duration_ms (DC), one of them")
+        return self
 
 
 class Parameters(_Strict):

@@ -46,7 +46,8 @@ ATMOSPHERE_PA = 101325.0
 # with. Its verification is enforced at the start of a run that applies the disturbance (`engine/session.py`).
 SEVERITY_ROLES: dict[str, str] = {
     "surge": "surge_generator", "burst": "burst_generator", "esd": "esd_generator",
-    "dips": "dips_generator", "voltage_variation": "dips_generator",
+    "dips": "dips_generator", "voltage_variation": "dips_generator", "dc_voltage_variation": "dips_generator",
+    "dc_dips": "dips_generator",
     "magnetic_field": "magnetic_field_source", "power_frequency_magnetic_field": "magnetic_field_source",
     "conducted_rf": "rf_power_meter", "radiated_rf": "field_probe",
     "vibration": "shaker_controller", "mechanical_shock": "shock_tester",

@@ -199,6 +199,17 @@ class MeterSpec(Strict):
     # (a vane or a magnetic coupling harmed) keeps an error shift afterwards.
     reverse_flow_shift_pct: float = Field(0.0, description="lasting error shift after a reverse flow of more "
                                                             "than 1 L; 0: unharmed")
+    # A meter that creeps (a loose vane turned by the pressure pulsations of a line at rest, an electronic meter
+    # whose zero drifts) registers water nobody drew: the absence-of-flow test must catch it.
+    creep_l_h: float = Field(0.0, ge=0, description="volume registered (and output as pulses) per hour while the "
+                             "line is full and at rest (no true flow); 0: the meter stands still")
+    # The water's temperature acts on a meter two ways: while it measures (a vane's clearances, a sensor's
+    # temperature coefficient), and lastingly once it was too hot (a plastic part deformed by an overload).
+    water_temperature_shift_pct_per_c: float = Field(0.0, description="error shift per °C of the water at the meter "
+                                                     "above 20 °C (below it, negative), while it measures")
+    overheat_above_c: float | None = Field(None, description="water hotter than this at the meter harms it: "
+                                           "overheat_shift_pct from then on; None: no such harm")
+    overheat_shift_pct: float = Field(0.0, description="lasting error shift once the water exceeded overheat_above_c")
     mechanical_shift_pct: float = Field(0.0, description="lasting error shift once the meter has been shaken (any "
                                         "shaker test) or shocked (any shock pulse) on the lab's table; 0: unharmed")
     # A meter harmed by overload (a diaphragm stretched, a bearing worn) keeps an error shift once it has run above

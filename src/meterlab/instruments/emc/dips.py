@@ -21,21 +21,24 @@ class DipsGenerator(EmcGenerator):
 
     configure(): mode (dips|variation; set from the other parameters if not given), nominal_voltage_v,
     mains_frequency_hz (50|60), residual_pct, duration_cycles, phase_angle_deg, count, interval_s,
-    variation_pct. Measured: output_voltage_v, events_delivered. Dips complete after `count` events;
+    variation_pct, output (ac|dc). Measured: output_voltage_v, events_delivered. Dips complete after `count` events;
     a variation runs until stop()."""
 
     class Options(GeneratorOptions):
         family: ClassVar[str] = "dips"
 
     family = "dips"
-    disturbances = ("dips", "voltage_variation")
-    order = ("mode", "nominal_voltage_v", "mains_frequency_hz")
+    disturbances = ("dips", "voltage_variation", "dc_voltage_variation", "dc_dips")
+    order = ("mode", "output", "nominal_voltage_v", "mains_frequency_hz")
     mode = TableProperty("dips (dips and interruptions) | variation (steady variation until stop)", "enum")
-    nominal_voltage_v = TableProperty("Nominal (rated) output voltage, rms, in V.")
+    output = TableProperty("ac (mains) | dc (a DC supply: a DC-powered meter, or one whose battery it replaces)",
+                           "enum")
+    nominal_voltage_v = TableProperty("Nominal (rated) output voltage, rms (DC: the voltage), in V.")
     mains_frequency_hz = TableProperty("Output frequency, 50 or 60 Hz (as the strings '50', '60').", "enum",
                                        cast=mapped_number)
     residual_pct = TableProperty("Residual voltage during a dip, % of nominal (0 = interruption).")
     duration_cycles = TableProperty("Duration of a dip in mains cycles.")
+    duration_ms = TableProperty("Duration of a dip on the DC output, in ms.")
     phase_angle_deg = TableProperty("Start phase of a dip, in degrees.")
     count = TableProperty("Dip events per test.", "int")
     interval_s = TableProperty("Time between dip events, in seconds.")
@@ -55,7 +58,19 @@ class DipsGenerator(EmcGenerator):
         """`dips_interruptions`: one run per entry of `reductions` (residual_pct, duration_cycles, the
         60 Hz duration when mains_frequency_hz is 60), each `count` times `interval_s` apart, for every
         start phase in `phase_angles_deg` if given. `voltage_variation`: `limit: upper|lower` picks
-        upper_voltage_pct / lower_voltage_pct (both in turn if no limit)."""
+        upper_voltage_pct / lower_voltage_pct (both in turn if no limit); `dc_voltage_variation` the same on the
+        DC output. `dc_dips`: one run per entry of `reductions` (residual_pct, duration_ms) on the DC output,
+        each `count` times `interval_s` apart (no phase on DC)."""
+        if kind == "dc_dips":
+            params.pop("mains_frequency_hz", None)
+            reductions = params.pop("reductions", None) or [{}]
+            return [without_none({**params, **reduction, "mode": "dips", "output": "dc"}) for reduction in reductions]
+        if kind == "dc_voltage_variation":
+            params["output"] = "dc"
+            params.pop("mains_frequency_hz", None)  # no frequency on a DC supply
+            kind = "voltage_variation"
+        else:  # said every time: a source left on DC by a DC test must not feed an AC test
+            params["output"] = "ac"
         if kind == "voltage_variation":
             upper, lower = params.pop("upper_voltage_pct", None), params.pop("lower_voltage_pct", None)
             params.pop("frequency_variation_pct", None)  # a frequency change is not applied by this source

@@ -50,6 +50,8 @@ class SimulatedMeter:
         self.inlet_gauge_pa: float | None = None  # the gas supply's pressure at the inlet (None: no gas supply)
         self.orientation = "normal"  # how it is mounted (the line's <prefix>s.orientation signal)
         self.damp_s = 0.0  # time in the chamber at or above spec.humidity_harm_pct
+        self.water_temperature_c = 20.0  # of the water at the meter (a water line's)
+        self.overheated = False  # the water exceeded overheat_above_c once: overheat_shift_pct from now on
 
     def curve_error_pct(self, flowrate_m3h: float) -> float:
         """The true error at `flowrate_m3h`: linear in log Q, held constant beyond the curve's ends."""
@@ -81,7 +83,21 @@ class SimulatedMeter:
         if self.inlet_gauge_pa is not None:
             off_kpa = (self.inlet_gauge_pa - self.spec.pressure_reference_gauge_pa) / 1e3
             shift += self.spec.pressure_shift_pct_per_kpa * off_kpa
+        if self.overheated:
+            shift += self.spec.overheat_shift_pct
+        shift += self.spec.water_temperature_shift_pct_per_c * (self.water_temperature_c - 20.0)
         return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift + self.adjustment_pct
+
+    def feel_water(self, temperature_c: float) -> None:
+        """The water at the meter is at `temperature_c` (a water line's): too hot harms a susceptible meter."""
+        self.water_temperature_c = temperature_c
+        if self.spec.overheat_above_c is not None and temperature_c > self.spec.overheat_above_c:
+            self.overheated = True
+
+    def rest(self, dt_s: float) -> None:
+        """The line full and at rest for `dt_s`: a meter that creeps registers (and pulses) its creep volume."""
+        if self.spec.creep_l_h > 0:
+            self._register(self.spec.creep_l_h * dt_s / 3600)
 
     def pass_volume(self, true_volume_l: float, flowrate_m3h: float) -> None:
         if true_volume_l < 0:  # reverse flow: not counted (a meter not designed to measure it)
@@ -92,7 +108,10 @@ class SimulatedMeter:
         harm_m3h = self.spec.overload_harm_m3h
         if harm_m3h is not None and flowrate_m3h > harm_m3h:
             self.overloaded = True
-        indicated_l = true_volume_l * (1 + self.error_pct(flowrate_m3h) / 100)
+        self._register(true_volume_l * (1 + self.error_pct(flowrate_m3h) / 100))
+
+    def _register(self, indicated_l: float) -> None:
+        """Count `indicated_l` on the register and towards the pulse output."""
         self.indicated_volume_l += indicated_l
         self._pulse_residue_l += indicated_l
         pulses = int(self._pulse_residue_l // self.spec.pulse_value_l)
@@ -182,6 +201,10 @@ class MeterLine(Component):
         at_meter = getattr(rig, "at_meter", None)  # a gas rig: each meter sees the volume at its own p and T
         for meter in self.meters:
             factor = at_meter(meter.position) if at_meter else 1.0
+            if self.source == "water_rig":
+                meter.feel_water(rig.water_temperature_c)
+                if rig.step_volume_l == 0:  # the water line always stands full
+                    meter.rest(dt_s)
             meter.pass_volume(rig.step_volume_l * factor, rig.step_flowrate_m3h * factor)
             meter.status.observe(t_s, dt_s, rig.step_volume_l * factor, meter, self._valve_open(meter))
 

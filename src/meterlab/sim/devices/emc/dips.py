@@ -16,7 +16,8 @@ class SimDipsGenerator(SimEmcGenerator):
     Params = DipsParams
     family = "dips"
     DEFAULTS = {"mode": "dips", "nominal_voltage_v": 230, "mains_frequency_hz": "50", "residual_pct": 0,
-                "duration_cycles": 1, "phase_angle_deg": 0, "count": 3, "interval_s": 10, "variation_pct": 0}
+                "duration_cycles": 1, "phase_angle_deg": 0, "count": 3, "interval_s": 10, "variation_pct": 0,
+                "output": "ac", "duration_ms": 10}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -24,7 +25,9 @@ class SimDipsGenerator(SimEmcGenerator):
         self.in_dip = False
 
     def kind(self) -> str:
-        return "voltage_variation" if self.is_set("mode", "variation") else "dips"
+        if self.is_set("mode", "variation"):  # a meter on a DC supply reacts to it as to its own kind
+            return "dc_voltage_variation" if self.is_set("output", "dc") else "voltage_variation"
+        return "dc_dips" if self.is_set("output", "dc") else "dips"
 
     def begin(self, t0_s: float) -> None:
         self.events, self.in_dip = 0, False
@@ -34,7 +37,10 @@ class SimDipsGenerator(SimEmcGenerator):
 
     def _dip(self, start_s: float, index: int) -> None:
         self.in_dip = True
-        dip_s = self.v("duration_cycles") / float(self.v("mains_frequency_hz"))
+        if self.is_set("output", "dc"):  # a DC dip lasts a time; an AC one mains cycles
+            dip_s = self.v("duration_ms") / 1000
+        else:
+            dip_s = self.v("duration_cycles") / float(self.v("mains_frequency_hz"))
         self.at(start_s + dip_s, lambda: self._dip_over(start_s, index))
 
     def _dip_over(self, start_s: float, index: int) -> None:
