@@ -3,6 +3,7 @@ shows them live and passes on the technician's answer, pause, resume and abort; 
 is refused naming the holder; the bench process killed with kill -9 leaves its run interrupted, and a new bench
 process resumes it from the console to the end, without loss or duplicate. SQLite and PostgreSQL."""
 
+import json
 import os
 import re
 import signal
@@ -74,6 +75,12 @@ def _wait(client, run_id, until, timeout_s=180):
             return live
         time.sleep(0.1)
     raise AssertionError(f"run {run_id}: still {live}")
+
+
+def _events(client, run_id) -> list[dict]:
+    """The console's event stream of the run, as the live page reads it."""
+    return [json.loads(line[6:]) for line in client.get(f"/runs/{run_id}/events").text.splitlines()
+            if line.startswith("data: ")]
 
 
 def _measurements(store, run_id) -> list[str]:
@@ -148,6 +155,9 @@ def test_a_killed_bench_process_leaves_its_run_interrupted_and_a_new_one_resumes
             client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})
         live = _wait(client, run_id, lambda s: s["state"] in ENDED or s["question"] is not None, timeout_s=300)
     assert live["state"] == "completed", live
+    streamed = _events(client, run_id)  # the resumed run's own view: none of its events missed, then its end
+    numbers = [e["n"] for e in streamed[:-1]]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))) and streamed[-1]["kind"] == "ended"
     keys = _measurements(store, run_id)
     assert len(keys) == 6 * 3 and len(set(keys)) == len(keys)  # every repeat of every window, once
     assert second.poll() is None  # it goes on serving the bench

@@ -13,12 +13,12 @@ import os
 import socket
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from meterlab.errors import MeterlabError
 from meterlab.records.leases import PG_LEASE_LOCK, alive
-from meterlab.records.store import DeskMessageRow, LiveRow, StationRow, Store, now_iso
+from meterlab.records.store import DeskMessageRow, LiveEventRow, LiveRow, StationRow, Store, now_iso
 
 # start a created run, go on with an interrupted one, answer its question, and the run control's three
 REQUESTS = ("start", "resume_run", "answer", "pause", "resume", "abort")
@@ -101,14 +101,33 @@ def waiting(store: Store, bench: str) -> list[tuple[str, str]]:
         return [(r.run_id, r.sender) for r in rows]
 
 
-def publish(store: Store, bench: str, run_id: str, snapshot: dict[str, Any]) -> None:
+def publish(store: Store, bench: str, run_id: str, snapshot: dict[str, Any], events: list[dict] = ()) -> None:
+    """The run's view as the bench process shows it, and its new events (each published once, in order)."""
     with Session(store.engine) as session, session.begin():
+        session.add_all(LiveEventRow(run_id=run_id, n=e["n"], event=json.dumps(e, default=str)) for e in events)
         row = session.get(LiveRow, run_id)
         if row is None:
             session.add(LiveRow(run_id=run_id, bench=bench, snapshot=json.dumps(snapshot, default=str),
                                 updated_at=now_iso()))
         else:
             row.bench, row.snapshot, row.updated_at = bench, json.dumps(snapshot, default=str), now_iso()
+
+
+def forget(store: Store, run_id: str) -> None:
+    """Drop what was published of the run (before it is handed over again: a resumed run starts a new view)."""
+    with Session(store.engine) as session, session.begin():
+        row = session.get(LiveRow, run_id)
+        if row is not None:
+            session.delete(row)
+        session.execute(delete(LiveEventRow).where(LiveEventRow.run_id == run_id))
+
+
+def events_after(store: Store, run_id: str, n: int) -> list[dict]:
+    """The run's published events numbered after `n`, in order."""
+    with Session(store.reader) as session:
+        rows = session.scalars(select(LiveEventRow.event).where(LiveEventRow.run_id == run_id, LiveEventRow.n > n)
+                               .order_by(LiveEventRow.n))
+        return [json.loads(row) for row in rows]
 
 
 def shown(store: Store, run_id: str) -> dict[str, Any] | None:

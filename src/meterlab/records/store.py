@@ -131,6 +131,16 @@ class LiveRow(Base):
     updated_at: Mapped[str] = mapped_column(String(40))
 
 
+class LiveEventRow(Base):
+    """One event of a run a bench process drives, as the console's live log shows it (numbered per view)."""
+
+    __tablename__ = "bench_live_events"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(32), index=True)
+    n: Mapped[int]
+    event: Mapped[str] = mapped_column(Text)
+
+
 @dataclass(frozen=True)
 class Entry:
     seq: int

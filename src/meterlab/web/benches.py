@@ -60,6 +60,7 @@ class Benches:
     def _go(self, run_id: str, bench: str, operator: str, request: str, register: Register) -> LiveRun | RemoteRun:
         """Pass the run to the bench process serving the bench, or drive it in this process if none does."""
         if bench_desk.station(self.store, bench) is not None:
+            bench_desk.forget(self.store, run_id)  # a resumed run's last view is stale (its numbering restarts)
             bench_desk.post(self.store, bench, run_id, request, operator)
             run: LiveRun | RemoteRun = RemoteRun(self.store, bench, run_id, operator)
         else:

@@ -87,12 +87,11 @@ class RemoteRun:
         seen = -1
         while self.state not in ENDED:
             shown = bench_desk.shown(self.store, self.run_id) or {}
+            fresh = bench_desk.events_after(self.store, self.run_id, seen)
             with self.changed:
                 self.shown = shown
-                for event in shown.get("last", []):
-                    if event["n"] > seen:
-                        self.events.append(event)
-                        seen = event["n"]
+                self.events.extend(fresh)
+                seen = fresh[-1]["n"] if fresh else seen
                 self.state = shown.get("state", self.state)
                 self.error = shown.get("error")
                 if self.state not in ENDED and self._abandoned(shown):
@@ -166,7 +165,7 @@ class Station:
             worker.join(POLL_S)
         if live.state not in ENDED:  # the engine raised what it does not record (a bug): say so, never "running"
             live.state, live.error = "failed", live.error or "the run stopped unexpectedly: see the bench process"
-        self._publish(live)
+        self._publish(live, published)
         self.current = None
         return live.state
 
@@ -181,10 +180,14 @@ class Station:
                 getattr(live.control, request["kind"])()
 
     def _publish(self, live: LiveRun, last: Any = None) -> Any:
-        """Publish the run's snapshot if it changed since `last`; the new mark."""
+        """Publish the run's snapshot and its events not yet published, if anything changed since `last`; the
+        new mark (the last event published, and what the console shows besides)."""
+        published_n = -1 if last is None else last[0]
+        with live.changed:
+            fresh = [e for e in live.events if e["n"] > published_n]
         snapshot = live.snapshot()
-        mark = (snapshot["n"], snapshot["state"], snapshot["question"] is None, snapshot["error"])
+        mark = (fresh[-1]["n"] if fresh else published_n, snapshot["state"], snapshot["question"] is None,
+                snapshot["error"])
         if mark != last:
-            bench_desk.publish(self.store, self.bench, live.run_id, snapshot)
+            bench_desk.publish(self.store, self.bench, live.run_id, snapshot, fresh)
         return mark
-
