@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from meterlab.errors import MeterlabError
-from meterlab.records.leases import PG_LEASE_LOCK, alive
+from meterlab.records.leases import PG_LEASE_LOCK, alive, living
 from meterlab.records.store import DeskMessageRow, LiveEventRow, LiveRow, StationRow, Store, now_iso
 
 # start a created run, go on with an interrupted one, answer its question, and the run control's three
@@ -61,12 +61,7 @@ def unregister(store: Store, bench: str) -> None:
 
 def station(store: Store, bench: str) -> StationRow | None:
     """The live bench process serving `bench`, if any."""
-    with Session(store.reader) as session:
-        found = session.get(StationRow, bench)
-        if found is None or not alive(found):
-            return None
-        session.expunge(found)
-        return found
+    return living(store, StationRow, bench)
 
 
 def post(store: Store, bench: str, run_id: str, kind: str, sender: str, payload: dict | None = None) -> None:

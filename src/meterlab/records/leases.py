@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 from datetime import datetime, timezone
 
 from sqlalchemy import text
@@ -46,14 +47,19 @@ def alive(lease: LeaseRow | StationRow) -> bool:
         return age_s < STALE_AFTER_S
 
 
+def living(store: Store, row_type: type[LeaseRow] | type[StationRow], bench: str) -> Any:
+    """The bench's row of `row_type` (a lease, a station) if its holder is alive, else None."""
+    with Session(store.reader) as session:
+        row = session.get(row_type, bench)
+        if row is None or not alive(row):
+            return None
+        session.expunge(row)
+        return row
+
+
 def holder(store: Store, bench: str) -> LeaseRow | None:
     """The live lease on the bench, if any."""
-    with Session(store.reader) as session:
-        lease = session.get(LeaseRow, bench)
-        if lease is None or not alive(lease):
-            return None
-        session.expunge(lease)
-        return lease
+    return living(store, LeaseRow, bench)
 
 
 def interrupted(store: Store, run_id: str) -> bool:

@@ -19,6 +19,21 @@ class Readings:
     fluid: str = "water"  # names the temperature in messages (the field is the meters' fluid temperature)
 
 
+class Held:
+    """Whether a condition has held without a break for a settling time (a setpoint reached and kept)."""
+
+    def __init__(self) -> None:
+        self._since: float | None = None
+
+    def long_enough(self, ok: bool, now: float, for_s: float) -> bool:
+        """The condition is `ok` at `now`, and has been since at least `for_s` ago; a break starts it over."""
+        if not ok:
+            self._since = None
+            return False
+        self._since = now if self._since is None else self._since
+        return now - self._since >= for_s
+
+
 def violation(readings: Readings, *, target_m3h: float | None, flow_within_pct: float | None,
               water_temperature_c: tuple[float, float] | None) -> str | None:
     """Why the conditions are not met, or None when they are."""

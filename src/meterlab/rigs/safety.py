@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 from meterlab.errors import RigError
 from meterlab.metrology.safety import GAL_M_S2
+from meterlab.rigs.conditions import Held
 
 Guard = Callable[[], None]
 POLL_S = 0.5  # rig seconds between two reads of the valve's state: the resolution of a shut-off time
@@ -196,17 +197,12 @@ class SafetyFunctions:
             controller.safe_state()
             return 0.0
         controller.ramp_to_pa(gauge_pa, ramp_pa_per_s)
-        start = self.clock.now()
-        held_since = None
+        start, held = self.clock.now(), Held()
         while True:
             guard()
             now, pressure = self.clock.now(), controller.pressure_pa()
-            if abs(pressure - gauge_pa) <= within_pa:
-                held_since = now if held_since is None else held_since
-                if now - held_since >= for_s:
-                    return now - start
-            else:
-                held_since = None
+            if held.long_enough(abs(pressure - gauge_pa) <= within_pa, now, for_s):
+                return now - start
             if now - start > timeout_s:
                 raise RigError(f"the inlet pressure did not hold {gauge_pa:g} Pa ± {within_pa:g} Pa within "
                                f"{timeout_s:g} s (reads {pressure:g} Pa): is the supply's pressure above it?")

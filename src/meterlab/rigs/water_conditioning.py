@@ -26,7 +26,7 @@ import statistics
 from typing import Any, Callable
 
 from meterlab.errors import RigError
-from meterlab.rigs.conditions import Readings
+from meterlab.rigs.conditions import Held, Readings
 
 Guard = Callable[[], None]
 STANDARD_ATMOSPHERE_PA = 101325.0
@@ -138,7 +138,7 @@ class WaterConditioning:
             raise RigError("wait_water_conditions: within_c, within_bar and timeout_s must be > 0, for_s >= 0")
         poll_s = max(MIN_POLL_S, min(for_s / 10, 10.0))
         start = self.clock.now()
-        held_since: float | None = None
+        held = Held()
         while True:
             guard()
             temperature, pressure = self.water_conditions()
@@ -150,12 +150,8 @@ class WaterConditioning:
             now = self.clock.now()
             why = _outside(temperature, temperature_c, within_c, "°C", "water temperature") or \
                 _outside(pressure, pressure_bar, within_bar, "bar", "water pressure")
-            if why is None:
-                held_since = now if held_since is None else held_since
-                if now - held_since >= for_s:
-                    return now - start
-            else:
-                held_since = None
+            if held.long_enough(why is None, now, for_s):
+                return now - start
             if now - start > timeout_s:
                 raise RigError(f"water conditions not reached within {timeout_s:g} s: {why or 'not held'}")
             self.wait(poll_s, guard=guard)
