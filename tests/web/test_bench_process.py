@@ -161,3 +161,51 @@ def test_a_killed_bench_process_leaves_its_run_interrupted_and_a_new_one_resumes
     keys = _measurements(store, run_id)
     assert len(keys) == 6 * 3 and len(set(keys)) == len(keys)  # every repeat of every window, once
     assert second.poll() is None  # it goes on serving the bench
+
+
+def test_ctrl_c_at_the_bench_process_terminal_stops_it_and_frees_the_bench(tmp_path):
+    """At its terminal (a real pseudo-terminal), Ctrl-C ends an idle bench process: it says so, exits 0, and the
+    bench has no station any more (a console start then runs in the console's own process)."""
+    import pexpect
+
+    store = Store(str(tmp_path / "records.db"))
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    child = pexpect.spawn(sys.executable, ["-m", "meterlab", "bench", "start", BENCH_FILE, "--db", store.url],
+                          cwd=str(REPO), env=env, encoding="utf-8", timeout=60)
+    child.expect_exact("Ctrl-C stops it")
+    assert bench_desk.station(store, BENCH).pid == child.pid
+    child.send("\x03")
+    child.expect_exact(f"bench {BENCH}: no longer served")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0 and bench_desk.station(store, BENCH) is None
+    store.close()
+
+
+def test_ctrl_c_at_the_bench_process_terminal_aborts_its_run_to_the_safe_state(tmp_path, monkeypatch):
+    import pexpect
+
+    monkeypatch.chdir(REPO)
+    store = Store(str(tmp_path / "records.db"))
+    add_user(store, "tina", ["technician"], "tina-secret-1")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    child = pexpect.spawn(sys.executable, ["-m", "meterlab", "bench", "start", BENCH_FILE, "--db", store.url],
+                          cwd=str(REPO), env=env, encoding="utf-8", timeout=120)
+    child.expect_exact("Ctrl-C stops it")
+    client = TestClient(create_app(store, calibration_dir=REPO / "calibration"))
+    client.post("/login", data={"name": "tina", "password": "tina-secret-1"})
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/start").text).group(1)
+    run_id = re.search(r"/runs/(\w+)/live", _start(client, csrf).headers["location"]).group(1)
+    _wait(client, run_id, lambda s: s["question"] is not None)
+    client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})
+    client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "pause"})  # held mid-run
+    _wait(client, run_id, lambda s: s["state"] == "paused")
+    child.send("\x03")
+    child.expect_exact(f"run {run_id}: aborted")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    aborted = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]
+    assert aborted["state"] == "aborted" and aborted["safe_state_problems"] == []
+    assert aborted["safe_state"]["pump"] == {"pump_running": False}
+    store.close()
