@@ -36,13 +36,15 @@ def start(
     station = Station(store, bench.bench, bench_file, calibration_dir)
     for sig in (signal.SIGINT, signal.SIGTERM):  # the handler only asks; serve() ends after the safe state
         signal.signal(sig, lambda *_: station.stop())
-    typer.echo(f"bench {bench.bench} ({bench_file}) served for the console on {store.url}; Ctrl-C stops it")
+
+    def ready() -> None:  # said once registered: from then on the console sends this bench's runs here
+        typer.echo(f"bench {bench.bench} ({bench_file}) served for the console on {store.url}; Ctrl-C stops it")
 
     def ended(run_id: str, state: str) -> None:
         typer.echo(f"run {run_id}: {state}")
 
     try:
-        station.serve(on_run=ended)
+        station.serve(on_run=ended, on_ready=ready)
     except MeterlabError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

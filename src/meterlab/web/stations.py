@@ -115,9 +115,11 @@ class Station:
         self.stopping = threading.Event()
         self.current: LiveRun | None = None
 
-    def serve(self, on_run=lambda run_id, state: None) -> None:
-        """Until `stop()`: take start and resume requests for this bench and drive each run to its end."""
+    def serve(self, on_run=lambda run_id, state: None, on_ready=lambda: None) -> None:
+        """Until `stop()`: take start and resume requests for this bench and drive each run to its end.
+        `on_ready` is called once the bench is registered as served (the console sends its runs here from then)."""
         bench_desk.register(self.store, self.bench, str(self.bench_file))
+        on_ready()
         beat = threading.Thread(target=self._heartbeat, name=f"station-{self.bench}", daemon=True)
         beat.start()
         try:
