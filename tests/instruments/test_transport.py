@@ -73,6 +73,42 @@ def test_visa_read_times_out_within_its_bound(echo_server):
     assert log.entries()[-1].direction is Direction.ERROR
 
 
+def test_a_long_command_is_sent_whole(echo_server):
+    long = "x" * 300_000  # many socket sends: each waits for room, none drops bytes
+    with VisaTransport("probe", echo_server, MemoryIOLog(), read_termination="\r\n", write_termination="\r\n",
+                       timeout_s=5) as transport:
+        assert transport.query(long) == long + "!"
+
+
+def test_a_write_to_an_instrument_that_takes_no_data_times_out_within_its_bound():
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
+    log = MemoryIOLog()
+    try:
+        with VisaTransport("probe", f"TCPIP::127.0.0.1::{listener.getsockname()[1]}::SOCKET", log,
+                           read_termination="\n", write_termination="\n", timeout_s=0.3) as transport:
+            outcome: list[Exception] = []
+
+            def fill():  # it never reads: the buffers fill, then the wait for room must end
+                try:
+                    for _ in range(1000):
+                        transport.write("y" * 65_536)
+                except Exception as exc:  # noqa: BLE001 - judged below
+                    outcome.append(exc)
+
+            writer = threading.Thread(target=fill, daemon=True)
+            writer.start()
+            writer.join(10)  # a blocking send would hang here for ever
+            assert not writer.is_alive(), "the write blocked on an instrument that takes no data"
+            assert isinstance(outcome[0], InstrumentTimeout) and "does not take data" in str(outcome[0])
+    finally:
+        for conn in accepted:
+            conn.close()
+        listener.close()
+    assert log.entries()[-1].direction is Direction.ERROR
+
+
 def test_terminations_must_be_explicit():
     with pytest.raises(ValueError, match="terminations must both be set"):
         VisaTransport("probe", "TCPIP::127.0.0.1::1::SOCKET", MemoryIOLog(), read_termination=None,

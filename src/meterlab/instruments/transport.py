@@ -251,11 +251,23 @@ class VisaTransport(MessageTransport):
             self._visa_timeout_ms = timeout_ms
 
     def _send(self, data: bytes, command: str) -> None:
-        self._wait_writable(command)
-        wire.driver_sent(self._wire_key, len(data))
         resource = self.resource
+        sock = self._sock
+        wire.driver_sent(self._wire_key, len(data))
         try:
-            resource.visalib.write(resource.session, data)  # what write_raw does, one call less per command
+            if sock is None:
+                resource.visalib.write(resource.session, data)  # what write_raw does, one call less per command
+                return
+            # A SOCKET session's write is pyvisa-py's select, then a blocking send, with no timeout: done here with
+            # the bounded wait instead (one select per query, not two) and a send that takes what fits and never
+            # blocks; the reply is still read through pyvisa-py
+            view = memoryview(data)
+            while view:
+                self._wait_writable(command)
+                try:
+                    view = view[sock.send(view, socket.MSG_DONTWAIT):]
+                except BlockingIOError:  # room for less than it asked: wait again
+                    continue
         except (_pyvisa.errors.Error, OSError) as exc:
             raise self._failure(exc, command, self.timeout_s) from exc
 
