@@ -34,7 +34,8 @@ BENCHES = {"water": REPO / SIMULATED_BENCH, "gas": REPO / SIMULATED_GAS_BENCH}
 EXAMPLE_METER = {"water": "examples/meters/dn15-class2.yaml", "gas": "examples/meters/g4-diaphragm.yaml"}
 FOR_CLASS = {"T50": "examples/meters/dn25-class1.yaml"}  # programmes written for another temperature class
 # programmes for meters designed to measure reverse flow (bidirectional) refuse the one-direction examples
-FOR_REVERSE_FLOW = {"water": "examples/meters/dn15-class2-bidirectional.yaml", "gas": "examples/meters/g4-bidirectional.yaml"}
+FOR_REVERSE_FLOW = {"water": "examples/meters/dn15-class2-bidirectional.yaml",
+                    "gas": "examples/meters/g4-bidirectional.yaml"}
 LEFT_OUT = REPO / "procedures/r137/durability.yaml"
 # R 137 influence programmes (issue 14 §3): the step that applies the condition ran (its label in the record)
 CONDITION_STEP = {"r137/overload-flow": "overload-run", "r137/working-pressure": "lowest-working-pressure",

@@ -24,8 +24,9 @@ from .test_end_to_end import truth
 REPO = Path(__file__).resolve().parents[2]
 # programme, bench, bidirectional declaration, one-direction declaration, scenario, its meters' list
 KINDS = {
-    "water": ("procedures/r49/reverse-flow-designed.yaml", SIMULATED_BENCH, "examples/meters/dn15-class2-bidirectional.yaml",
-              "examples/meters/dn15-class2.yaml", "examples/scenarios/good-meter.yaml", "meters"),
+    "water": ("procedures/r49/reverse-flow-designed.yaml", SIMULATED_BENCH,
+              "examples/meters/dn15-class2-bidirectional.yaml", "examples/meters/dn15-class2.yaml",
+              "examples/scenarios/good-meter.yaml", "meters"),
     "gas": ("procedures/r137/flow-direction.yaml", SIMULATED_GAS_BENCH, "examples/meters/g4-bidirectional.yaml",
             "examples/meters/g4-diaphragm.yaml", "examples/scenarios/g4-gas-meter.yaml", "gas_meters"),
 }

@@ -173,9 +173,9 @@ def _following(scenario: Any, path: Path, declarations: dict[str, MeterDeclarati
         **({"pulse_value_l": decl.pulse_value_l} if decl.pulse_value_l else {})})
         for i, (serial, decl) in enumerate(declarations.items())]
     adapted = scenario.model_copy(update={"meters" if kind == "water" else "gas_meters": following})
+    dumped = yaml.safe_dump(adapted.model_dump(mode="json", exclude_defaults=True), sort_keys=False, allow_unicode=True)
     text = (f"# {path}, its simulated meters following the run's declarations (serial, pulse value, register "
-            f"resolution, reverse-flow design)\n" + yaml.safe_dump(adapted.model_dump(mode="json", exclude_defaults=True), sort_keys=False,
-                                               allow_unicode=True))
+            f"resolution, reverse-flow design)\n" + dumped)
     return adapted, {"file": f"{path} (meters following the declarations)", "text": text}
 
 

@@ -13,7 +13,8 @@ with a `humidity_harm_pct` keeps its `humidity_shift_pct` once the climate chamb
 it for `humidity_harm_after_s` (moisture got in).
 
 Signals per meter at position n (1-based): meter<n>.pulse (pulses output since the start),
-meter<n>.register_l (the register as displayed), meter<n>.reverse_register_l (reverse volume registered). Event listened to: measurement_start (new random error)."""
+meter<n>.register_l (the register as displayed), meter<n>.reverse_register_l (the reverse volume it registered).
+Event listened to: measurement_start (new random error)."""
 
 from __future__ import annotations
 
