@@ -33,10 +33,14 @@ REPO = Path(__file__).resolve().parents[2]
 BENCHES = {"water": REPO / SIMULATED_BENCH, "gas": REPO / SIMULATED_GAS_BENCH}
 EXAMPLE_METER = {"water": "examples/meters/dn15-class2.yaml", "gas": "examples/meters/g4-diaphragm.yaml"}
 FOR_CLASS = {"T50": "examples/meters/dn25-class1.yaml"}  # programmes written for another temperature class
+# programmes for meters designed to measure reverse flow (bidirectional) refuse the one-direction examples
+FOR_REVERSE_FLOW = {"water": "examples/meters/dn15-class2-bidirectional.yaml",
+                    "gas": "examples/meters/g4-bidirectional.yaml"}
 LEFT_OUT = REPO / "procedures/r137/durability.yaml"
 # R 137 influence programmes (issue 14 §3): the step that applies the condition ran (its label in the record)
 CONDITION_STEP = {"r137/overload-flow": "overload-run", "r137/working-pressure": "lowest-working-pressure",
-                  "r137/orientation": "mounted-flow-down", "r137/damp-heat-steady": "exposure"}
+                  "r137/orientation": "mounted-flow-down", "r137/damp-heat-steady": "exposure",
+                  "r49/reverse-flow-designed": "mounted-reversed", "r137/flow-direction": "mounted-reversed"}
 # the smart-meter anomalous-data programmes measure no error: with the example meter (no interface) they run through
 # and their check is skipped, saying why (tests/engine/test_transmitted_status.py judges meters with interfaces)
 PROGRAMMES = sorted(p for p in [*REPO.glob("procedures/r*/*.yaml"), *REPO.glob("procedures/smart/*.yaml")]
@@ -44,6 +48,8 @@ PROGRAMMES = sorted(p for p in [*REPO.glob("procedures/r*/*.yaml"), *REPO.glob("
 
 
 def _meter(procedure) -> Path:
+    if procedure.for_reverse_flow == "designed":
+        return REPO / FOR_REVERSE_FLOW[procedure.meter_kind]
     classes = procedure.temperature_classes or []
     return REPO / next((FOR_CLASS[c] for c in classes if c in FOR_CLASS), EXAMPLE_METER[procedure.meter_kind])
 
@@ -54,7 +60,10 @@ def test_a_programme_without_a_scenario_recovers_a_good_meter(path, tmp_path):
     bench = BENCHES[procedure.meter_kind]
     scenario = default_scenario(bench)
     assert scenario is not None, f"no default scenario beside {bench}"
-    inputs = load_inputs(path, [_meter(procedure)], bench, scenario)
+    # as `meterlab run` without --scenario: the default truth's meters follow the declarations, so a bidirectional
+    # example gets a simulated meter that counts reverse flow (its reverse error the same as forward: a good meter)
+    inputs = load_inputs(path, [_meter(procedure)], bench, scenario,
+                         follow_declarations=procedure.for_reverse_flow == "designed")
     store = Store(str(tmp_path / "records.db"))
     register = Register.load(REPO / "calibration")
     run_id = create_run(store, inputs, operator="pytest", register=register,

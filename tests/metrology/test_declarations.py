@@ -49,3 +49,31 @@ def test_bad_meter_file(tmp_path, old, new, field, line_text):
     assert named == field
     if line_text:
         assert line_text in text.splitlines()[line - 1]
+
+
+@pytest.mark.parametrize("text, expected", [("", None), ("reverse_flow: false", None), ("reverse_flow: true", None),
+                                            ("reverse_flow: {r: 80}", 80.0)])
+def test_a_meter_declares_whether_it_measures_reverse_flow(tmp_path, text, expected):
+    path = tmp_path / "meter.yaml"
+    path.write_text(GOOD + text + "\n")
+    decl, _ = load_meter(path)
+    assert (decl.reverse_flow is not None) == (text.endswith("true") or "r:" in text)
+    assert (decl.reverse_flow.r if decl.reverse_flow else None) == expected
+
+
+def test_the_bidirectional_examples_declare_reverse_flow():
+    assert load_meter(EXAMPLES / "dn15-class2-bidirectional.yaml")[0].reverse_flow is not None
+    assert load_meter(EXAMPLES / "g4-bidirectional.yaml")[0].reverse_flow is not None
+
+
+@pytest.mark.parametrize("meter, text, message", [
+    ("g4-diaphragm.yaml", "reverse_flow: {r: 80}", "a gas meter declares reverse_flow: true"),  # R is a water meter's
+    ("dn15-class2.yaml", "reverse_flow: {q1_m3h: 0.01}", "q1_m3h"),
+    ("dn15-class2.yaml", "reverse_flow: {r: 0}", "r"),
+])
+def test_a_wrong_reverse_flow_declaration_is_refused_naming_the_file(tmp_path, meter, text, message):
+    path = tmp_path / "meter.yaml"
+    path.write_text((EXAMPLES / meter).read_text() + text + "\n")
+    with pytest.raises(InputFileError) as info:
+        load_meter(path)
+    assert "meter.yaml" in str(info.value) and message in str(info.value)

@@ -12,6 +12,7 @@ from meterlab.procedures.schema import (
     Evaluate,
     ForEachPoint,
     MeasureError,
+    Mount,
     ReleaseDisturbance,
     RunFlow,
     SetClimate,
@@ -32,10 +33,10 @@ R49 = ["intrinsic-error", "water-temperature", "water-pressure", "reverse-flow",
        "durability-discontinuous", "durability-continuous", "static-magnetic-field", "static-pressure",
        "absence-of-flow", "water-temperature-overload", "power-frequency-magnetic-field",
        "dc-voltage-variation", "dc-dips-interruptions", "battery-voltage",
-       "battery-interruption", *ELECTRONIC]
+       "battery-interruption", "reverse-flow-designed", *ELECTRONIC]
 R137 = ["error-of-indication", "pressure-loss", "durability", "gas-temperature", "ambient-temperature",
         "static-magnetic-field", "overload-flow", "working-pressure", "orientation", "damp-heat-steady",
-        "power-frequency-magnetic-field", *ELECTRONIC]
+        "power-frequency-magnetic-field", "flow-direction", *ELECTRONIC]
 SHIPPED = [("r49", name) for name in R49] + [("r137", name) for name in R137]
 FILES = sorted(PROCEDURES.glob("r*/*.yaml"))
 WATER_METHODS = {"gravimetric", "volumetric", "master_meter"}
@@ -240,6 +241,23 @@ def test_reverse_flow_runs_backwards_then_measures_forwards():
     forward = [s for s in steps if isinstance(s, MeasureError)]
     assert reverse and forward and steps.index(reverse[0]) < steps.index(forward[0])
     assert not any(isinstance(s, SetFlow) and s.reverse for s in steps[steps.index(forward[0]):])
+
+
+@pytest.mark.parametrize("path, points", [("r49/reverse-flow-designed.yaml", ["Q1", "Q2", "Q3"]),
+                                          ("r137/flow-direction.yaml", "all")])
+def test_reverse_programmes_measure_with_the_meters_turned_round_and_turn_them_back(path, points):
+    """Neither rig measures its reference in reverse: the meters are mounted reversed before every error and
+    forward again after, and the programme applies only to meters designed for reverse flow."""
+    procedure = load_procedure(PROCEDURES / path)
+    steps = steps_of(procedure)
+    mounts = [s for s in steps if isinstance(s, Mount)]
+    measured = [s for s in steps if isinstance(s, MeasureError)]
+    assert [m.direction for m in mounts] == ["reverse", "forward"]
+    assert steps.index(mounts[0]) < steps.index(measured[0]) and steps.index(measured[-1]) < steps.index(mounts[1])
+    assert not any(isinstance(s, SetFlow) and s.reverse for s in steps)
+    assert next(s for s in steps if isinstance(s, ForEachPoint)).points == points
+    assert procedure.for_reverse_flow == "designed"
+    assert load_procedure(PROCEDURES / "r49/reverse-flow.yaml").for_reverse_flow == "not_designed"
 
 
 def test_r49_pressure_loss_is_measured_at_each_point_up_to_q3():

@@ -1,11 +1,11 @@
 """The steps the R 137 influence programmes added: set_gas_pressure gives a pressure or releases, never both or
-neither; mount names one of the orientations a line can be mounted in."""
+neither; mount names one of the orientations a line can be mounted in, and a direction (forward or reverse)."""
 
 import pytest
 from pydantic import ValidationError
 
 from meterlab.errors import InputFileError
-from meterlab.metrology.declarations import ORIENTATIONS
+from meterlab.metrology.declarations import DIRECTIONS, ORIENTATIONS
 from meterlab.procedures.schema import Mount, SetGasPressure, load_procedure
 
 
@@ -26,8 +26,14 @@ def test_mount_takes_a_known_orientation_only():
         Mount(orientation="sideways")
 
 
-@pytest.mark.parametrize("step", ["mount: {orientation: flow_up}", "set_gas_pressure: {gauge_pa: 1000}"])
-def test_a_water_programme_with_a_gas_rig_step_is_refused_naming_the_line(tmp_path, step):
+def test_mount_takes_a_known_direction_only_forward_and_normal_by_default():
+    assert {Mount(direction=d).direction for d in DIRECTIONS} == {"forward", "reverse"}
+    assert (Mount().orientation, Mount().direction) == ("normal", "forward")
+    with pytest.raises(ValidationError, match="direction"):
+        Mount(direction="backwards")
+
+
+def _water_programme(tmp_path, step: str):
     path = tmp_path / "water.yaml"
     path.write_text(f"""id: water-test
 title: a water programme
@@ -41,6 +47,16 @@ steps:
   - {step}
   - evaluate: {{checks: [within_mpe]}}
 """, encoding="utf-8")
+    return path
+
+
+def test_a_water_programme_with_a_gas_rig_step_is_refused_naming_the_line(tmp_path):
     with pytest.raises(InputFileError) as error:
-        load_procedure(path)
+        load_procedure(_water_programme(tmp_path, "set_gas_pressure: {gauge_pa: 1000}"))
     assert "water.yaml:10" in str(error.value) and "gas rig's step" in str(error.value)
+
+
+def test_a_water_programme_may_remount_its_meters(tmp_path):
+    """Both rigs remount their meters (the water rig's reverse programme turns them round)."""
+    procedure = load_procedure(_water_programme(tmp_path, "mount: {orientation: flow_up, direction: reverse}"))
+    assert (procedure.steps[0].orientation, procedure.steps[0].direction) == ("flow_up", "reverse")

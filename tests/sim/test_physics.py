@@ -123,6 +123,35 @@ def test_meters_in_series_see_the_same_volume_through_their_own_curves():
     assert world.read("meter2.register_l") == pytest.approx(math.floor(true_l * 0.99 / 0.001) * 0.001)
 
 
+def test_meters_turned_round_see_the_flow_backwards_and_only_a_bidirectional_one_counts_it():
+    """A: measures reverse flow, +1 % off its curve in reverse; B: designed for one direction. Both turned round."""
+    world, clock = world_with(meter("A", [[1.0, 0.5], [6.0, 0.5]], measures_reverse_flow=True,
+                                    reverse_error_shift_pct=1.0), meter("B", [[1.0, -1.0], [6.0, -1.0]]))
+    with world.now():
+        world.write("meters.direction", "reverse")
+    start_flow(world)
+    run(world, clock, 200)
+    true_l = world.component("water_rig").total_volume_l  # the rig (and its tank) still see a forward flow
+    assert true_l > 0 and world.read("meters.direction") == "reverse"
+    a, b = world.component("meters").meter(1), world.component("meters").meter(2)
+    assert world.read("meter1.reverse_register_l") == pytest.approx(true_l * 1.015, rel=1e-12)
+    assert world.read("meter1.pulse") == math.floor(true_l * 1.015 / 0.01 + 1e-9)
+    assert a.indicated_volume_l == 0.0  # the forward register does not run back
+    assert (world.read("meter2.pulse"), b.indicated_volume_l, b.reverse_indicated_l) == (0, 0.0, 0.0)
+    assert a.reverse_volume_l == b.reverse_volume_l == pytest.approx(true_l, rel=1e-12)
+    with world.now():
+        world.write("meters.direction", "forward")
+    run(world, clock, 10)
+    assert b.indicated_volume_l > 0
+    with pytest.raises(ValueError, match="direction 'backwards'"), world.now():
+        world.write("meters.direction", "backwards")
+
+
+def test_a_reverse_error_without_measuring_reverse_flow_is_refused():
+    with pytest.raises(ValueError, match="measures_reverse_flow: true"):
+        meter("A", [[1.0, 0.0]], reverse_error_shift_pct=1.0)
+
+
 def test_random_error_is_drawn_once_per_measurement_with_the_stated_sigma():
     world, clock = world_with(meter("N", [[0.1, 0.3], [6.0, 0.3]], repeatability_pct=0.2), seed=11)
     m = world.component("meters").meter("N")

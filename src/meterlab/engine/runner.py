@@ -196,7 +196,7 @@ class Runner:
             restored.append(actions[water].label)
         mount = self._last_before(start, Mount)
         if mount is not None:  # the meters are still mounted so: the rig (a simulated lab) is told again, not asked
-            self.rig.mounted(actions[mount].step.orientation)
+            self.rig.mounted(actions[mount].step.orientation, actions[mount].step.direction)
             restored.append(actions[mount].label)
         gas = self._last_before(start, SetGasPressure)
         if gas is not None:  # the inlet pressure the interrupted part was measured at
@@ -427,13 +427,15 @@ class Runner:
 
     def _mount(self, action: Action) -> dict:
         step: Mount = action.step
-        text = step.text or (f"Remount the meters under test in the orientation {step.orientation!r}, reconnect and "
-                             f"purge the line, and confirm.")
+        way = " the other way round (the flow passing them backwards)" if step.direction == "reverse" else ""
+        text = step.text or (f"Remount the meters under test in the orientation {step.orientation!r}{way}, reconnect "
+                             f"and purge the line, and confirm.")
         answer = self.prompter.ask(Question(text, None, None, None, None, action.meter_serial))
         if not answer.confirmed:
             raise AbortRequested(f"operator declined: {text}")
-        self.rig.mounted(step.orientation)
-        return {"question": text, "orientation": step.orientation, "answered_by": answer.answered_by}
+        self.rig.mounted(step.orientation, step.direction)
+        return {"question": text, "orientation": step.orientation, "direction": step.direction,
+                "answered_by": answer.answered_by}
 
     def _set_gas_pressure(self, action: Action) -> dict:
         step: SetGasPressure = action.step

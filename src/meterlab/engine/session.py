@@ -90,6 +90,9 @@ def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path
         if classes and decl.kind == "water" and decl.temperature_class not in classes:
             raise DeclarationError("meter", str(path), f"a meter of temperature class {' or '.join(classes)}: "
                                                       f"{proc.id} is written for it (this one is {decl.temperature_class})")
+        refusal = reverse_flow_refusal(proc, decl)
+        if refusal:
+            raise DeclarationError("meter", str(path), refusal)
         declarations[decl.serial] = decl
     problems = readout_problems(proc, declarations)
     if problems:
@@ -110,6 +113,25 @@ def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path
         "scenario": scenario_text,
     }
     return RunInputs(proc, declarations, bench_model, scenario_model, texts)
+
+
+def reverse_flow_refusal(proc: Any, decl: MeterDeclaration) -> str | None:
+    """Why the programme does not apply to the meter by its reverse-flow design (None: it applies): R 49 measures a
+    meter designed for reverse flow in reverse and puts the others through a reverse flow; R 137's flow-direction
+    test is for bidirectional meters. Worded as what the meter should be (DeclarationError's "expected")."""
+    designed = decl.reverse_flow is not None
+    if proc.for_reverse_flow == "designed" and not designed:
+        return (f"a meter designed to measure reverse flow (declaration `reverse_flow: true`): {proc.id} measures "
+                f"errors in reverse, and this meter declares one direction only")
+    if proc.for_reverse_flow == "not_designed" and designed:
+        return (f"a meter not designed to measure reverse flow: {proc.id} is for those; this one declares "
+                f"reverse_flow (its errors in reverse are measured instead)")
+    separate_r = designed and decl.reverse_flow.r is not None and decl.reverse_flow.r != decl.r
+    if proc.for_reverse_flow == "designed" and separate_r:
+        return (f"a meter with one R for both directions: this one declares reverse_flow.r {decl.reverse_flow.r:g} "
+                f"(R {decl.r:g} forward), and {proc.id} measures at the forward Q1 and Q2 (a separate R for reverse "
+                f"flow is not supported yet)")
+    return None
 
 
 def _simulated_meters(scenario: Any, kind: str) -> list:
@@ -138,7 +160,8 @@ def check_meters_agree(scenario: Any, scenario_file: str, declarations: dict[str
 
 def _following(scenario: Any, path: Path, declarations: dict[str, MeterDeclaration], kind: str) -> tuple[Any, dict]:
     """The scenario with one simulated meter per declaration: the scenario's meters' error curves and behaviour
-    (in turn), each with the declared serial, pulse value and register resolution; and its text for the record."""
+    (in turn), each with the declared serial, pulse value, register resolution and reverse-flow design; and its
+    text for the record."""
     import yaml
 
     simulated = _simulated_meters(scenario, kind)
@@ -146,12 +169,13 @@ def _following(scenario: Any, path: Path, declarations: dict[str, MeterDeclarati
         return scenario, {"file": str(path), "text": read_text(path)}
     following = [simulated[i % len(simulated)].model_copy(update={
         "serial": serial, "register_resolution_l": decl.scale_interval_l,
+        "measures_reverse_flow": decl.reverse_flow is not None,  # as designed: a bidirectional one counts reverse
         **({"pulse_value_l": decl.pulse_value_l} if decl.pulse_value_l else {})})
         for i, (serial, decl) in enumerate(declarations.items())]
     adapted = scenario.model_copy(update={"meters" if kind == "water" else "gas_meters": following})
+    dumped = yaml.safe_dump(adapted.model_dump(mode="json", exclude_defaults=True), sort_keys=False, allow_unicode=True)
     text = (f"# {path}, its simulated meters following the run's declarations (serial, pulse value, register "
-            f"resolution)\n" + yaml.safe_dump(adapted.model_dump(mode="json", exclude_defaults=True), sort_keys=False,
-                                               allow_unicode=True))
+            f"resolution, reverse-flow design)\n" + dumped)
     return adapted, {"file": f"{path} (meters following the declarations)", "text": text}
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from meterlab.errors import DeclarationError, InputFileError
 from meterlab.metrology.interface import MeterInterface
@@ -63,11 +63,14 @@ class Interface(BaseModel):
         return {"kind": data} if isinstance(data, str) else data
 
 
-# The anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md); the names are those of
-# the reading format's status flags (instruments/readings/meter-reading-v1.json).
 # How meters under test can be mounted on a line (the orientation programme's `mount` step): `normal` is the
 # position every other test uses.
 ORIENTATIONS = ("normal", "flow_up", "flow_down", "on_its_side", "upside_down")
+# Which way round they are mounted (`mount` step's direction): `reverse` turns the meter against the line's flow,
+# so a rig that measures its reference one way only still passes the meter a reverse flow.
+DIRECTIONS = ("forward", "reverse")
+# The anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md); the names are those of
+# the reading format's status flags (instruments/readings/meter-reading-v1.json).
 STATUS_FLAGS = ("reverse_flow", "leak", "magnet", "tamper", "power_low", "valve_closed")
 
 
@@ -88,6 +91,22 @@ class DeclaredFlag(BaseModel):
         if (self.clears == "on_condition_end") != (self.clear_within_s is not None):
             raise ValueError("clears: on_condition_end goes with clear_within_s (and clear_within_s with it)")
         return self
+
+
+class ReverseFlow(BaseModel):
+    """The manufacturer declares the meter designed to measure reverse flow (R 49) / bidirectional (R 137, MID):
+    the programmes for such meters measure its errors in reverse; those for the others do not apply to it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # R 49-1:2024 6.6.2 c (verified in the fact sheet): the marking may give a separate R for reverse flow. Its Q1
+    # and Q2 would differ from the forward ones: the reverse programmes refuse such a meter rather than test it at
+    # the forward points (not supported yet).
+    r: FLOW_RATIO | None = Field(None, description="water: R = Q3/Q1 for reverse flow, if marked separately")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data):
+        return {} if data is True else data
 
 
 class MeterDeclaration(BaseModel):
@@ -131,9 +150,18 @@ class MeterDeclaration(BaseModel):
         default_factory=list, description="communication interfaces whose transmitted data the disturbance tests "
                                           "check: [mbus], [modbus] or [{kind: mbus, transmits: [...]}]")
 
+    reverse_flow: ReverseFlow | None = Field(
+        None, description="designed to measure reverse flow (water) / bidirectional (gas): `reverse_flow: true`, or "
+                          "{r: 80} for a water meter marked with a separate R for reverse flow; absent: one direction")
+
     status_flags: dict[Literal[STATUS_FLAGS], DeclaredFlag] = Field(  # type: ignore[valid-type]
         default_factory=dict, description="the status flags the meter transmits over its interfaces and how "
                                           "(docs/anomalous-data.md): {reverse_flow: {raise_within_s, clears}, ...}")
+
+    @field_validator("reverse_flow", mode="before")
+    @classmethod
+    def _one_direction(cls, value):
+        return None if value is False else value  # `reverse_flow: false` says it plainly: one direction only
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> MeterDeclaration:
@@ -148,6 +176,9 @@ class MeterDeclaration(BaseModel):
             stray.append("max_pressure_loss_pa")
         if stray:
             raise ValueError(f"{', '.join(stray)} belong to the other kind of meter, not a {self.kind} meter")
+        if self.kind == "gas" and self.reverse_flow is not None and self.reverse_flow.r is not None:
+            raise ValueError("reverse_flow.r is a water meter's R for reverse flow: a gas meter declares reverse_flow: "
+                             "true")
         if self.readout == "pulses" and self.pulse_value_l is None:
             raise ValueError("readout: pulses needs pulse_value_l")
         if self.status_flags and not self.interfaces:

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from meterlab.errors import DeclarationError, InputFileError
-from meterlab.metrology.declarations import ORIENTATIONS, STATUS_FLAGS
+from meterlab.metrology.declarations import DIRECTIONS, ORIENTATIONS, STATUS_FLAGS
 from meterlab.metrology.profiles import ProfileName, Window, load_profile, profile_path
 from meterlab.metrology.safety import load_safety_profile
 from meterlab.quantities import DURATION_S, FLOWRATE_M3H, POSITIVE_DURATION_S, TEMPERATURE_C, VOLUME_L, AsTuple
@@ -46,6 +46,7 @@ Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault",
 # the anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md)
 StatusFlag = Literal[STATUS_FLAGS]  # type: ignore[valid-type]
 Orientation = Literal[ORIENTATIONS]  # type: ignore[valid-type]  # how meters can be mounted on a line
+Direction = Literal[DIRECTIONS]  # type: ignore[valid-type]  # which way round: reverse = against the line's flow
 
 
 class _Step(BaseModel):
@@ -279,12 +280,16 @@ class SetWaterConditions(_Step):
 
 
 class Mount(_Step):
-    """Ask the operator to remount the meters under test in `orientation` (and confirm); the runner records it and
-    the rig is told (on the simulated bench, the simulated meters are remounted). A refusal aborts the run."""
+    """Ask the operator to remount the meters under test in `orientation` and `direction` (and confirm); the runner
+    records it and the rig is told (on the simulated bench, the simulated meters are remounted). A refusal aborts
+    the run. `direction: reverse` turns the meters against the line's flow: neither rig measures its reference in
+    reverse, so a meter's error in reverse is measured this way, the reference still seeing a forward flow."""
 
     kind: Literal["mount"] = "mount"
-    orientation: Orientation
-    text: str | None = Field(None, description="what the operator is asked; default names the orientation")
+    orientation: Orientation = "normal"
+    direction: Direction = Field("forward", description="reverse: the meters mounted the other way round")
+    text: str | None = Field(None, description="what the operator is asked; default names the orientation and "
+                                               "direction")
 
 
 class SetGasPressure(_Step):
@@ -453,6 +458,11 @@ class Procedure(Metadata):
     electronic_only: bool = Field(False, description="applies only to meters with electronic devices")
     temperature_classes: list[str] | None = Field(
         None, min_length=1, description="water: the temperature classes the programme is written for (e.g. [T30])")
+    # R 49 tests reverse flow one of two ways by the meter's design (fact sheet §5a): errors in reverse for meters
+    # designed to measure it, a reverse flow then forward errors for the others. Gas: bidirectional meters only.
+    for_reverse_flow: Literal["designed", "not_designed"] | None = Field(
+        None, description="designed: applies only to meters declaring reverse_flow (designed to measure it, "
+                          "bidirectional); not_designed: only to the others; absent: to any meter")
     parameters: dict[str, Any] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
 
@@ -508,9 +518,9 @@ class Procedure(Metadata):
             if isinstance(step, SafetyTest) and self.safety_profile is None:
                 problems.append((path + ("function",), "a safety_test needs the procedure's safety_profile: "
                                  "add e.g. safety_profile: gas-safety-cns14741"))
-            if isinstance(step, (Mount, SetGasPressure)) and self.meter_kind != "gas":  # the gas rig's own steps
+            if isinstance(step, SetGasPressure) and self.meter_kind != "gas":  # the gas rig's own step
                 problems.append((path + ("kind",), f"{step.kind} is a gas rig's step (its supply's pressure "
-                                 f"controller, its line's mounting); this procedure is for {self.meter_kind} meters"))
+                                 f"controller); this procedure is for {self.meter_kind} meters"))
             if isinstance(step, ReleaseDisturbance) and step.held not in held:
                 problems.append((path + ("held",), f"'{step.held}' names no earlier apply_disturbance with mode: hold"))
         return problems

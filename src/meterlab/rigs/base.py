@@ -124,6 +124,7 @@ class Rig(Protocol):
 
     def set_flow(self, flowrate_m3h: float, *, reverse: bool = False) -> Any: ...
     def stop_flow(self) -> None: ...
+    def mounted(self, orientation: str, direction: str = "forward") -> None: ...
     def stabilise(self, target_m3h: float | None, *, flow_within_pct: float, water_temperature_c, for_s: float,
                   timeout_s: float, guard: Guard) -> Any: ...
     def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str, guard: Guard,
@@ -224,6 +225,17 @@ class BenchRig:
     method: ReferenceMethod
     target_m3h: float | None = None
     register: Any = None  # the certificates whose corrections are applied to the readings (None: not applied)
+    lab: Any = None  # the simulated lab serving this bench, if any
+    meter_line = "meters"  # the simulated lab's line of meters under test (a gas rig's: gas_meters)
+
+    def mounted(self, orientation: str, direction: str = "forward") -> None:
+        """The operator confirmed the meters remounted in `orientation`, `direction` (reverse: against the line's
+        flow). A real bench has nothing to tell (the confirmation is the record); on a simulated bench the simulated
+        lab is told, as the operator's hands would move the simulated meters (signals <line>.orientation and
+        <line>.direction)."""
+        if self.lab is not None:
+            self.lab.world.write(f"{self.meter_line}.orientation", orientation)
+            self.lab.world.write(f"{self.meter_line}.direction", direction)
 
     # ------------------------------------------------------------------------------------------ wiring
     def _role(self, role: str, *, required: bool = True):

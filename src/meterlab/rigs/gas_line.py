@@ -50,6 +50,7 @@ class GasLine(SafetyFunctions, TransmissionWatch, BenchRig):
     p/T transmitters, barometer, optional gas master meter, EMC generators and climate chamber (of BenchRig)."""
 
     meter_prefix = "gas_meter"  # the wiring's name of a meter position (TransmissionWatch)
+    meter_line = "gas_meters"  # the simulated lab's line of meters under test (mounted)
 
     def __init__(self, bench: Any, *, clock: Any, iolog: RunIOLog, method: Any,
                  nozzle_certificate: Any, throat_diameters_m: list[float], standards: list[str] | None = None,
@@ -156,13 +157,6 @@ class GasLine(SafetyFunctions, TransmissionWatch, BenchRig):
         self.valves.set_signal("vacuum_pump", True)
         self.open_nozzles, self.target_m3h = combination, q
         return q
-
-    def mounted(self, orientation: str) -> None:
-        """The operator confirmed the meters remounted in `orientation`. A real bench has nothing to tell (the
-        confirmation is the record); on a simulated bench the simulated lab is told, as the operator's hands would
-        move the simulated meters (signal gas_meters.orientation)."""
-        if self.lab is not None:
-            self.lab.world.write("gas_meters.orientation", orientation)
 
     def stop_flow(self) -> None:
         self.target_m3h, self.open_nozzles = None, ()

@@ -199,6 +199,13 @@ class MeterSpec(Strict):
     # (a vane or a magnetic coupling harmed) keeps an error shift afterwards.
     reverse_flow_shift_pct: float = Field(0.0, description="lasting error shift after a reverse flow of more "
                                                             "than 1 L; 0: unharmed")
+    # A meter designed to measure reverse flow (bidirectional) counts it, with an error of its own: a vane's or a
+    # diaphragm's asymmetry, an ultrasonic meter's path offsets. It records it apart from the forward register and
+    # pulses for it on the same test output (a real one may give a direction signal the counter would need).
+    measures_reverse_flow: bool = Field(False, description="registers reverse flow (a separate reverse register, "
+                                        "and pulses); false: a reverse flow is not counted")
+    reverse_error_shift_pct: float = Field(0.0, description="measures_reverse_flow: its error in reverse is the "
+                                           "error curve's at that flowrate plus this; 0: the same both ways")
     # A meter that creeps (a loose vane turned by the pressure pulsations of a line at rest, an electronic meter
     # whose zero drifts) registers water nobody drew: the absence-of-flow test must catch it.
     creep_l_h: float = Field(0.0, ge=0, description="volume registered (and output as pulses) per hour while the "
@@ -241,6 +248,13 @@ class MeterSpec(Strict):
     @classmethod
     def _increasing_flowrates(cls, curve: list[tuple[float, float]]) -> list[tuple[float, float]]:
         return check_error_curve(curve)
+
+    @model_validator(mode="after")
+    def _reverse_error(self) -> MeterSpec:
+        if self.reverse_error_shift_pct and not self.measures_reverse_flow:
+            raise ValueError("reverse_error_shift_pct is the error of a meter that measures reverse flow: add "
+                             "measures_reverse_flow: true (or leave the shift out)")
+        return self
 
 
 class WaterRigParams(Strict):

@@ -5,12 +5,16 @@ line are mounted on the lab's vibration table / shock tester when those run (phy
 `mechanical_shift_pct` keeps that error shift from its first shaking or shock on (a loosened part); one with an
 `overload_harm_m3h` keeps its `overload_shift_pct` once gas has passed it faster than that (overload damage). A gas
 meter's error shifts by `pressure_shift_pct_per_kpa` with the gas supply's inlet pressure (the working pressure), and
-by its `orientation_shift_pct` of the orientation the line is mounted in (signal <prefix>s.orientation, rw). A meter
+by its `orientation_shift_pct` of the orientation the line is mounted in (signal <prefix>s.orientation, rw). Mounted
+the other way round (signal <prefix>s.direction, rw: reverse) a meter sees the line's flow backwards: one that
+`measures_reverse_flow` registers it on a reverse register (meter<n>.reverse_register_l) and its pulse output with
+its error plus `reverse_error_shift_pct`; one that does not counts nothing (and may be harmed). A meter
 with a `humidity_harm_pct` keeps its `humidity_shift_pct` once the climate chamber's humidity has stood at or above
 it for `humidity_harm_after_s` (moisture got in).
 
 Signals per meter at position n (1-based): meter<n>.pulse (pulses output since the start),
-meter<n>.register_l (the register as displayed). Event listened to: measurement_start (new random error)."""
+meter<n>.register_l (the register as displayed), meter<n>.reverse_register_l (the reverse volume it registered).
+Event listened to: measurement_start (new random error)."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from meterlab.metrology.declarations import ORIENTATIONS
+from meterlab.metrology.declarations import DIRECTIONS, ORIENTATIONS
 from meterlab.sim.physics.meter_status import MeterStatus
 from meterlab.sim.physics.safety import find_safety_unit
 from meterlab.sim.scenario import MeterSpec, Scenario, Susceptibility
@@ -49,6 +53,8 @@ class SimulatedMeter:
         self.overloaded = False  # run above spec.overload_harm_m3h: overload_shift_pct from now on
         self.inlet_gauge_pa: float | None = None  # the gas supply's pressure at the inlet (None: no gas supply)
         self.orientation = "normal"  # how it is mounted (the line's <prefix>s.orientation signal)
+        self.direction = "forward"  # which way round (<prefix>s.direction): reverse sees the line's flow backwards
+        self.reverse_indicated_l = 0.0  # what a meter measuring reverse flow registered of it (apart from forward)
         self.damp_s = 0.0  # time in the chamber at or above spec.humidity_harm_pct
         self.water_temperature_c = 20.0  # of the water at the meter (a water line's)
         self.overheated = False  # the water exceeded overheat_above_c once: overheat_shift_pct from now on
@@ -100,8 +106,13 @@ class SimulatedMeter:
             self._register(self.spec.creep_l_h * dt_s / 3600)
 
     def pass_volume(self, true_volume_l: float, flowrate_m3h: float) -> None:
-        if true_volume_l < 0:  # reverse flow: not counted (a meter not designed to measure it)
+        if true_volume_l < 0:  # reverse flow: counted only by a meter designed to measure it
             self.reverse_volume_l -= true_volume_l
+            if self.spec.measures_reverse_flow:
+                error_pct = self.error_pct(abs(flowrate_m3h)) + self.spec.reverse_error_shift_pct
+                indicated_l = -true_volume_l * (1 + error_pct / 100)
+                self.reverse_indicated_l += indicated_l  # recorded apart: the forward register never runs back
+                self._pulse(indicated_l)
             return
         if true_volume_l == 0:
             return
@@ -113,6 +124,10 @@ class SimulatedMeter:
     def _register(self, indicated_l: float) -> None:
         """Count `indicated_l` on the register and towards the pulse output."""
         self.indicated_volume_l += indicated_l
+        self._pulse(indicated_l)
+
+    def _pulse(self, indicated_l: float) -> None:
+        """Count `indicated_l` towards the pulse output (pulses of either direction alike)."""
         self._pulse_residue_l += indicated_l
         pulses = int(self._pulse_residue_l // self.spec.pulse_value_l)
         self._pulse_residue_l -= pulses * self.spec.pulse_value_l
@@ -162,8 +177,12 @@ class MeterLine(Component):
         for meter in self.meters:
             world.define_signal(f"{self.prefix}{meter.position}.pulse", lambda m=meter: m.pulse_count)
             world.define_signal(f"{self.prefix}{meter.position}.register_l", lambda m=meter: m.register_l)
+            world.define_signal(f"{self.prefix}{meter.position}.reverse_register_l",
+                                lambda m=meter: m.reverse_indicated_l)
         world.define_signal(f"{self.prefix}s.orientation", lambda: self.meters[0].orientation if self.meters else None,
                             self._mount, f"how the meters are mounted: {', '.join(ORIENTATIONS)}")
+        world.define_signal(f"{self.prefix}s.direction", lambda: self.meters[0].direction if self.meters else None,
+                            self._turn, f"which way round the meters are mounted: {', '.join(DIRECTIONS)}")
         world.on("measurement_start", self.new_measurement)
         world.on("shock", self.mechanical_stress)
 
@@ -173,6 +192,13 @@ class MeterLine(Component):
             raise ValueError(f"orientation {orientation!r}: one of {', '.join(ORIENTATIONS)}")
         for meter in self.meters:
             meter.orientation = orientation
+
+    def _turn(self, direction: Any) -> None:
+        """The operator turned every meter of the line to `direction` (reverse: against the line's flow)."""
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction {direction!r}: one of {', '.join(DIRECTIONS)}")
+        for meter in self.meters:
+            meter.direction = direction
 
     def mechanical_stress(self, **_: Any) -> None:
         """A shaking or a shock reached the line's meters."""
@@ -201,6 +227,7 @@ class MeterLine(Component):
         at_meter = getattr(rig, "at_meter", None)  # a gas rig: each meter sees the volume at its own p and T
         for meter in self.meters:
             factor = at_meter(meter.position) if at_meter else 1.0
+            factor *= -1.0 if meter.direction == "reverse" else 1.0  # turned round: the line's flow passes it backwards
             if self.source == "water_rig":
                 meter.feel_water(rig.water_temperature_c)
                 if rig.step_volume_l == 0:  # the water line always stands full
