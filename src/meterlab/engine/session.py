@@ -32,7 +32,7 @@ from meterlab.metrology.methods import GravimetricMethod, MasterMeterMethod
 from meterlab.metrology.profiles import load_profile, profile_path
 from meterlab.metrology.safety import load_safety_profile
 from meterlab.procedures.plan import Plan, expand
-from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, Procedure, SetClimate, load_procedure
+from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, Procedure, SafetyTest, SetClimate, load_procedure
 from meterlab.procedures.validate import check_certificates, check_interfaces_wired
 from meterlab.records import leases
 from meterlab.records.laboratory import Laboratory
@@ -216,6 +216,8 @@ def severity_equipment(procedure: Procedure, bench: Bench) -> list[str]:
             roles.add(SEVERITY_ROLES[step.disturbance])
         elif isinstance(step, (SetClimate, ClimateCycle)):
             roles.add(CLIMATE_ROLE)
+        elif isinstance(step, SafetyTest) and step.function == "low_battery":  # the DC source sets its voltage
+            roles.add(SEVERITY_ROLES["dc_voltage_variation"])
     return sorted({entry.calibration or name for name, entry in bench.instruments.items() if entry.role in roles})
 
 

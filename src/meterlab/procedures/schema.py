@@ -323,7 +323,8 @@ class SafetyTest(_Step):
     at the meter's input: held (shut_off) or released early (no_shut_off); only for a meter declaring the input."""
 
     kind: Literal["safety_test"] = "safety_test"
-    function: Literal["seismic", "shock", "pressure_drop", "excess_flow", "continuous_use", "restore", "gas_alarm"]
+    function: Literal["seismic", "shock", "pressure_drop", "excess_flow", "continuous_use", "restore", "gas_alarm",
+                      "low_battery"]
     expect: Literal["shut_off", "no_shut_off"]
     table: Literal["operate", "non_operate"] | None = Field(None, description="seismic: the profile's shaker table")
     gas_in_use: bool = Field(True, description="seismic: gas flows (false: a quake without gas flow)")
