@@ -105,7 +105,7 @@ def test_an_orientation_sensitive_meter_fails_and_an_insensitive_one_passes(tmp_
     assert state is RunState.COMPLETED
     assert {o for o in outcomes(checks, "within_mpe")} == {outcome}
     # the mount step remounted the simulated meters: flow-down errors carry the planted shift, flow-up ones do not
-    up, down = _errors(store, run_id, "flow-up"), _errors(store, run_id, "flow-down")
+    up, down = _errors(store, run_id, "error-flow-up"), _errors(store, run_id, "error-flow-down")
     for point in ("0.1Qmax", "Qmax"):
         assert down[point] - up[point] == pytest.approx(shifts.get("flow_down", 0.0), abs=0.3)
     mounts = [e.payload["orientation"] for e in store.entries(run_id, kinds=["action_done"]) if "orientation" in
@@ -166,7 +166,7 @@ def test_a_meter_disturbed_by_a_power_frequency_field_fails_and_an_immune_one_pa
 @pytest.mark.parametrize("programme, settings, abort_after, label, shift", [
     # aborted after the first flow-down error: a resumed run (a new simulated lab, meters back in normal) must be
     # told the orientation again, or the remaining flow-down errors would lose the shift
-    ("orientation", {"orientation_shift_pct": {"flow_down": 2.5}}, 4, "flow-down", 2.5),
+    ("orientation", {"orientation_shift_pct": {"flow_down": 2.5}}, 4, "error-flow-down", 2.5),
     # aborted after the first error at the lowest pressure: the resumed run sets the inlet to it again
     ("working-pressure", {"pressure_shift_pct_per_kpa": 2.5}, 1, "at-lowest-pressure", -2.5),
 ])

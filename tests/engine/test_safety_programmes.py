@@ -344,3 +344,28 @@ def test_an_abort_during_a_gas_alarm_releases_the_contact(tmp_path):
         worker.join(60)
         assert runner.state is RunState.ABORTED
         assert world.read("gas_meter1.gas_alarm") is False and world.read("gas.flowrate_m3h") == 0
+
+
+# -- low-battery shut-off ------------------------------------------------------------------------------------------
+def test_a_good_meter_shuts_off_on_a_low_battery_only_below_its_threshold(tmp_path):
+    """The source's DC output in place of the battery: at 1.05 x the profile's 3.0 V the valve stays open, at 0.95 x
+    it closes after the meter's 10 s dwell (+ 1 s travel), the event transmitted and the closed valve tight."""
+    state, outcomes, tests = run(tmp_path, "low-battery")
+    assert state is RunState.COMPLETED and set(outcomes.values()) == {"pass"}, outcomes
+    assert set(outcomes) == {"above-threshold", "below-threshold", "below-threshold: valve tightness",
+                             "below-threshold: event transmitted"}
+    above, below = tests
+    assert not above["shut_off"] and above["stimulus"]["battery_v"] == pytest.approx(3.15)
+    assert below["stimulus"]["battery_v"] == pytest.approx(2.85)
+    assert below["cause"] == "low_battery" and 10 <= below["time_s"] <= 12
+
+
+@pytest.mark.parametrize("safety, failing", [
+    ({"fault": "no_low_battery_shutoff"}, ["below-threshold"]),
+    ({"low_battery_shut_off_v": 2.5}, ["below-threshold"]),   # keeps going on a battery the profile calls flat
+    ({"low_battery_shut_off_v": 3.2}, ["above-threshold"]),   # shuts off on a battery still good
+    ({"low_battery_dwell_s": 90.0}, ["below-threshold"]),     # later than the profile's 60 s
+])
+def test_a_meter_failing_its_low_battery_shut_off_fails(tmp_path, safety, failing):
+    _, outcomes, _ = run(tmp_path, "low-battery", scenario_with(tmp_path, **safety))
+    assert failed(outcomes) == failing, outcomes

@@ -14,13 +14,12 @@ import math
 from typing import Any
 
 from meterlab.errors import RigError
-from meterlab.metrology.safety import SafetyProfile, time_to_state
+from meterlab.metrology.safety import SHUT_OFF_CAUSES, SafetyProfile, time_to_state
 from meterlab.procedures.plan import Action
 from meterlab.procedures.schema import SafetyTest
 from meterlab.rigs.safety import POLL_S
 
-CAUSE = {"seismic": "seismic", "shock": None, "pressure_drop": "pressure_drop", "excess_flow": "excess_flow",
-         "continuous_use": "continuous_use", "restore": "restore_check", "gas_alarm": "gas_alarm"}
+CAUSE = SHUT_OFF_CAUSES
 POLL_HALF_WIDTH = 0.5  # a polled stimulus (the inlet crossing its threshold) lies within ± half a poll
 
 
@@ -165,8 +164,19 @@ def _gas_alarm(rig, step, action, profile, runner, guard):
     return stimulus, watch, _limit(alarm.max_shut_off_s)
 
 
+def _low_battery(rig, step, action, profile, runner, guard):
+    """The lab's DC source in place of the battery, held at a fraction of the profile's threshold (gas in use)."""
+    low = profile.low_battery
+    threshold = low.threshold_v.value
+    fraction = low.below_fraction if step.expect == "shut_off" else low.above_fraction
+    volts = threshold * fraction.value
+    rig.set_flow(profile.seismic.flowrate_m3h.value)  # gas in use, as in the other functions' tests
+    watch = rig.low_battery(volts, low.observe_s.value, guard=guard)
+    return {"battery_v": volts, "threshold_v": threshold}, watch, _limit(low.max_shut_off_s)
+
+
 STIMULI = {"seismic": _seismic, "shock": _shock, "pressure_drop": _pressure_drop, "excess_flow": _excess_flow,
-           "continuous_use": _continuous_use, "gas_alarm": _gas_alarm}
+           "continuous_use": _continuous_use, "gas_alarm": _gas_alarm, "low_battery": _low_battery}
 
 
 def _limit(value) -> dict:

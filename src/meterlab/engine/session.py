@@ -12,7 +12,7 @@ import platform
 import tempfile
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,12 +27,12 @@ from meterlab.engine.prompts import Prompter
 from meterlab.engine.runner import Runner
 from meterlab.errors import DeclarationError, MeterlabError
 from meterlab.instruments.bench import Bench, load_bench, open_bench
-from meterlab.metrology.declarations import MeterDeclaration, load_meter
+from meterlab.metrology.declarations import DECLARED_VALUES, MeterDeclaration, load_meter
 from meterlab.metrology.methods import GravimetricMethod, MasterMeterMethod
 from meterlab.metrology.profiles import load_profile, profile_path
 from meterlab.metrology.safety import load_safety_profile
 from meterlab.procedures.plan import Plan, expand
-from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, Procedure, SetClimate, load_procedure
+from meterlab.procedures.schema import ApplyDisturbance, ClimateCycle, Procedure, SafetyTest, SetClimate, load_procedure
 from meterlab.procedures.validate import check_certificates, check_interfaces_wired
 from meterlab.records import leases
 from meterlab.records.laboratory import Laboratory
@@ -62,6 +62,8 @@ class RunInputs:
     bench: Bench
     scenario: Any | None
     texts: dict[str, Any]
+    # each parameter of the programme's from_declaration: its value and whether the meters declared it
+    declared_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def plan(self) -> Plan:
         return expand(self.procedure, [(s, d.meter()) for s, d in self.declarations.items()])
@@ -94,6 +96,7 @@ def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path
         if refusal:
             raise DeclarationError("meter", str(path), refusal)
         declarations[decl.serial] = decl
+    proc, used = _declared_values(proc, procedure, declarations, dict(zip(declarations, map(str, meters))))
     problems = readout_problems(proc, declarations)
     if problems:
         raise MeterlabError("the meters cannot be read as the procedure measures them:\n  " + "\n  ".join(problems))
@@ -112,7 +115,29 @@ def load_inputs(procedure: Path, meters: list[Path], bench: Path, scenario: Path
         "bench": {"file": str(bench), "text": read_text(bench)},
         "scenario": scenario_text,
     }
-    return RunInputs(proc, declarations, bench_model, scenario_model, texts)
+    return RunInputs(proc, declarations, bench_model, scenario_model, texts, used)
+
+
+def _declared_values(proc: Procedure, path: Path, declarations: dict[str, MeterDeclaration],
+                     files: dict[str, str]) -> tuple[Procedure, dict[str, dict[str, Any]]]:
+    """The programme with the meters' declared values in place of its `from_declaration:` parameters, and what was
+    used for each (for the record). The meters of a run share one supply, line and mounting: they must agree."""
+    used, declared_values = {}, {}
+    for name, field_path in proc.from_declaration.items():
+        declared = {serial: d.declared(field_path) for serial, d in declarations.items()
+                    if d.declared(field_path) is not None}
+        if len({repr(v) for v in declared.values()}) > 1:
+            raise MeterlabError(
+                f"procedure {proc.id} applies {DECLARED_VALUES[field_path]} to every meter at once, but the meters "
+                f"declare different ones ({field_path}): "
+                + "; ".join(f"{files[serial]}: {value}" for serial, value in declared.items())
+                + "\nrun them separately, or correct the declaration that is wrong")
+        if declared:
+            declared_values[name] = next(iter(declared.values()))
+        used[name] = {"value": declared_values.get(name, proc.parameters[name]), "field": field_path,
+                      "source": "declaration" if declared else "programme parameter (no meter declares it)",
+                      "declared_by": sorted(declared)}
+    return (load_procedure(path, declared_values) if declared_values else proc), used
 
 
 def reverse_flow_refusal(proc: Any, decl: MeterDeclaration) -> str | None:
@@ -215,6 +240,8 @@ def severity_equipment(procedure: Procedure, bench: Bench) -> list[str]:
             roles.add(SEVERITY_ROLES[step.disturbance])
         elif isinstance(step, (SetClimate, ClimateCycle)):
             roles.add(CLIMATE_ROLE)
+        elif isinstance(step, SafetyTest) and step.function == "low_battery":  # the DC source sets its voltage
+            roles.add(SEVERITY_ROLES["dc_voltage_variation"])
     return sorted({entry.calibration or name for name, entry in bench.instruments.items() if entry.role in roles})
 
 
@@ -255,6 +282,7 @@ def create_run(store: Store, inputs: RunInputs, *, operator: str, register: Regi
         "calibration_override": {"reason": override_calibration, "problems": [p.to_dict() for p in problems]}
         if problems else None,
         "inputs": inputs.texts,
+        "declared_parameters": inputs.declared_parameters,  # declared values used in place of parameters, or not
         "laboratory": laboratory.model_dump() if laboratory else None,  # who issues the report, as it was
         "operator_authenticated": operator_authenticated,  # a user of the records who gave their password
     }

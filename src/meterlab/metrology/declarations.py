@@ -17,7 +17,7 @@ core (e.g. Q2 above Q3) finds it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -109,6 +109,57 @@ class ReverseFlow(BaseModel):
         return {} if data is True else data
 
 
+class Supply(BaseModel):
+    """The power supply the manufacturer declares: what the DC supply and battery programmes apply (the lab's DC
+    source in place of the battery)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    rated_dc_v: float | None = Field(None, gt=0, le=1000, description="rated DC supply voltage, V (DC mains or the "
+                                                                      "battery's nominal)")
+    rated_battery_v: float | None = Field(None, gt=0, le=100, description="the battery's rated voltage, V")
+    lowest_battery_v: float | None = Field(None, gt=0, le=100, description="lowest battery voltage at which the "
+                                                                          "meter is declared to measure (U_min), V")
+    highest_battery_v: float | None = Field(None, gt=0, le=100, description="highest battery voltage, V")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Supply:
+        given = [(name, getattr(self, name)) for name in ("lowest_battery_v", "rated_battery_v", "highest_battery_v")
+                 if getattr(self, name) is not None]
+        for (low_name, low), (high_name, high) in zip(given, given[1:]):
+            if low > high:
+                raise ValueError(f"{low_name} ({low:g} V) is above {high_name} ({high:g} V): the battery voltages go "
+                                 f"lowest <= rated <= highest")
+        return self
+
+
+class WorkingPressure(BaseModel):
+    """A gas meter's declared working-pressure range at its inlet, gauge (R 137 working-pressure test)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min_gauge_pa: float = Field(ge=0, le=1e6, description="lowest working pressure, Pa gauge")
+    max_gauge_pa: float = Field(gt=0, le=1e6, description="highest working pressure, Pa gauge")
+
+    @model_validator(mode="after")
+    def _range(self) -> WorkingPressure:
+        if self.min_gauge_pa >= self.max_gauge_pa:
+            raise ValueError(f"min_gauge_pa ({self.min_gauge_pa:g} Pa) must be below max_gauge_pa "
+                             f"({self.max_gauge_pa:g} Pa)")
+        return self
+
+
+# The declared values a programme may take in place of one of its parameters (its `from_declaration:` names the
+# path): when the meters declare the value, the programme uses theirs; else its own parameter (the record says which).
+DECLARED_VALUES = {
+    "supply.rated_dc_v": "the rated DC supply voltage (V)",
+    "supply.rated_battery_v": "the rated battery voltage (V)",
+    "supply.lowest_battery_v": "the lowest battery voltage, U_min (V)",
+    "supply.highest_battery_v": "the highest battery voltage (V)",
+    "working_pressure.min_gauge_pa": "the lowest working pressure (Pa gauge)",
+    "working_pressure.max_gauge_pa": "the highest working pressure (Pa gauge)",
+    "orientations": "the mounting positions besides normal",
+}
+
+
 class MeterDeclaration(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     serial: SafeName
@@ -153,6 +204,13 @@ class MeterDeclaration(BaseModel):
     reverse_flow: ReverseFlow | None = Field(
         None, description="designed to measure reverse flow (water) / bidirectional (gas): `reverse_flow: true`, or "
                           "{r: 80} for a water meter marked with a separate R for reverse flow; absent: one direction")
+    supply: Supply | None = Field(None, description="the declared DC / battery supply: {rated_dc_v, rated_battery_v, "
+                                                     "lowest_battery_v, highest_battery_v} (V)")
+    working_pressure: WorkingPressure | None = Field(
+        None, description="gas: the declared working-pressure range at the inlet, {min_gauge_pa, max_gauge_pa}")
+    orientations: list[Literal[ORIENTATIONS]] | None = Field(  # type: ignore[valid-type]
+        None, min_length=1, description="the mounting positions the manufacturer permits besides normal, e.g. "
+                                        "[flow_up, flow_down] (the orientation programme tests each)")
 
     status_flags: dict[Literal[STATUS_FLAGS], DeclaredFlag] = Field(  # type: ignore[valid-type]
         default_factory=dict, description="the status flags the meter transmits over its interfaces and how "
@@ -174,6 +232,8 @@ class MeterDeclaration(BaseModel):
             stray.append("pressure_loss_class")
         if self.kind == "water" and self.max_pressure_loss_pa is not None:
             stray.append("max_pressure_loss_pa")
+        if self.kind == "water" and self.working_pressure is not None:
+            stray.append("working_pressure")
         if stray:
             raise ValueError(f"{', '.join(stray)} belong to the other kind of meter, not a {self.kind} meter")
         if self.kind == "gas" and self.reverse_flow is not None and self.reverse_flow.r is not None:
@@ -187,6 +247,21 @@ class MeterDeclaration(BaseModel):
         if len(set(kinds)) != len(kinds):
             raise ValueError("interfaces: each kind once (a meter has one M-Bus and one Modbus interface at most)")
         return self
+
+    @field_validator("orientations")
+    @classmethod
+    def _orientations(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and ("normal" in value or len(set(value)) != len(value)):
+            raise ValueError("the positions besides normal (every test mounts normal), each once: e.g. "
+                             "[flow_up, flow_down]")
+        return value
+
+    def declared(self, path: str) -> Any:
+        """The value at `path` (a key of DECLARED_VALUES), None when the meter does not declare it."""
+        value: Any = self
+        for part in path.split("."):
+            value = getattr(value, part, None) if value is not None else None
+        return value
 
     def meter(self) -> WaterMeter | GasMeter:
         """The metrology core's declaration object (validated against the standard profile)."""

@@ -156,6 +156,14 @@ class GasAlarm(_Strict):
     observe_s: Value
 
 
+class LowBattery(_Strict):
+    threshold_v: Value
+    above_fraction: Value
+    below_fraction: Value
+    max_shut_off_s: Value
+    observe_s: Value
+
+
 class Valve(_Strict):
     max_leak_l_h: Value
     leak_settle_s: Value
@@ -164,6 +172,12 @@ class Valve(_Strict):
 
 class EventTransmission(_Strict):
     max_time_difference_s: Value
+
+
+# The cause a meter logs for the shut-off each function's test expects (shock: none, it must not shut off).
+SHUT_OFF_CAUSES = {"seismic": "seismic", "shock": None, "pressure_drop": "pressure_drop", "excess_flow": "excess_flow",
+                   "continuous_use": "continuous_use", "restore": "restore_check", "gas_alarm": "gas_alarm",
+                   "low_battery": "low_battery"}
 
 
 class SafetyProfile(_Strict):
@@ -179,6 +193,7 @@ class SafetyProfile(_Strict):
     continuous_use: ContinuousUse
     restore: Restore
     gas_alarm: GasAlarm
+    low_battery: LowBattery
     valve: Valve
     event: EventTransmission
 

@@ -28,6 +28,7 @@ from meterlab.metrology import transmission
 from meterlab.metrology.declarations import DeclaredFlag
 from meterlab.metrology.status_flags import judge_watch
 from meterlab.metrology.safety import (
+    SHUT_OFF_CAUSES,
     ObservedTime,
     judge_leak,
     judge_no_shut_off,
@@ -287,9 +288,7 @@ def _shut_off_result(test: dict, where: str, rule: str) -> CheckResult:
         state = {"unit": "state", "observed": "valve closed" if test["shut_off"] else f"valve {final}"}
         outcome = judge_no_shut_off(test["shut_off"]) if final == "open" else Outcome.FAIL
         return CheckResult("safety", serial, outcome, where, {**details, **state})
-    expected = {"seismic": "seismic", "pressure_drop": "pressure_drop", "excess_flow": "excess_flow",
-                "continuous_use": "continuous_use", "restore": "restore_check",
-                "gas_alarm": "gas_alarm"}[test["function"]]
+    expected = SHUT_OFF_CAUSES[test["function"]]
     if not test["shut_off"]:
         note = f"the valve did not close within {test['watched_until_s']:.0f} s"
         return CheckResult("safety", serial, Outcome.FAIL, where, {**details, "note": note})

@@ -17,8 +17,10 @@ from meterlab.procedures.schema import (
     OVERLOAD_POINT,
     POINT_VARIABLE,
     ForEachMeter,
+    ForEachOrientation,
     ForEachPoint,
     MeasureError,
+    Mount,
     Procedure,
     Prompt,
     RunFlow,
@@ -120,6 +122,12 @@ def expand(procedure: Procedure, meters: list[tuple[str, Meter]]) -> Plan:
             elif isinstance(step, ForEachMeter):
                 for meter_serial, _ in meters:
                     visit(step.steps, f"{here}[{meter_serial}]/", point, meter_serial)
+            elif isinstance(step, ForEachOrientation):
+                for orientation in step.orientations:
+                    suffix = orientation.replace("_", "-")
+                    mount = Mount(label=f"{step.label or 'mounted'}-{suffix}", orientation=orientation, text=step.text)
+                    plan.actions.append(Action(f"{here}[{orientation}]/mount", mount, point, 0, 0, serial))
+                    visit(_relabelled(step.steps, suffix), f"{here}[{orientation}]/", point, serial)
             elif isinstance(step, MeasureError):
                 tp = resolve_point(step.point, step.flowrate_m3h, point, reference_meter)
                 n = step.repeats or reference_meter.repeats()
@@ -146,3 +154,15 @@ def expand(procedure: Procedure, meters: list[tuple[str, Meter]]) -> Plan:
 
     visit(procedure.steps, "", None, None)
     return plan
+
+
+def _relabelled(steps: list[Step], suffix: str) -> list[Step]:
+    """The steps of one pass of a loop with their labels marked by it (`error` -> `error-flow-up`), so that the results
+    of each pass stay apart; nested loops' steps too."""
+    out = []
+    for step in steps:
+        update: dict = {"label": f"{step.label}-{suffix}"} if step.label else {}
+        if hasattr(step, "steps"):
+            update["steps"] = _relabelled(step.steps, suffix)
+        out.append(step.model_copy(update=update) if update else step)
+    return out

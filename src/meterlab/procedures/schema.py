@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from meterlab.errors import DeclarationError, InputFileError
-from meterlab.metrology.declarations import DIRECTIONS, ORIENTATIONS, STATUS_FLAGS
+from meterlab.metrology.declarations import DECLARED_VALUES, DIRECTIONS, ORIENTATIONS, STATUS_FLAGS
 from meterlab.metrology.profiles import ProfileName, Window, load_profile, profile_path
 from meterlab.metrology.safety import load_safety_profile
 from meterlab.quantities import DURATION_S, FLOWRATE_M3H, POSITIVE_DURATION_S, TEMPERATURE_C, VOLUME_L, AsTuple
@@ -328,7 +328,8 @@ class SafetyTest(_Step):
     at the meter's input: held (shut_off) or released early (no_shut_off); only for a meter declaring the input."""
 
     kind: Literal["safety_test"] = "safety_test"
-    function: Literal["seismic", "shock", "pressure_drop", "excess_flow", "continuous_use", "restore", "gas_alarm"]
+    function: Literal["seismic", "shock", "pressure_drop", "excess_flow", "continuous_use", "restore", "gas_alarm",
+                      "low_battery"]
     expect: Literal["shut_off", "no_shut_off"]
     table: Literal["operate", "non_operate"] | None = Field(None, description="seismic: the profile's shaker table")
     gas_in_use: bool = Field(True, description="seismic: gas flows (false: a quake without gas flow)")
@@ -367,6 +368,24 @@ class ForEachPoint(_Step):
     steps: list[Step] = Field(min_length=1)
 
 
+class ForEachOrientation(_Step):
+    """Mount the meters in each orientation in turn (a `mount` of it, asked and confirmed) and run the steps there.
+    The steps' labels get the orientation (`error` in flow_up: `error-flow-up`), the mounts `<label>-<orientation>`;
+    `orientations` is usually the programme's parameter the meters' declared `orientations` replace."""
+
+    kind: Literal["for_each_orientation"] = "for_each_orientation"
+    orientations: list[Orientation] = Field(min_length=1)
+    text: str | None = Field(None, description="what the operator is asked at each mount; default names it")
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("orientations")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each orientation once")
+        return value
+
+
 class ForEachMeter(_Step):
     kind: Literal["for_each_meter"] = "for_each_meter"
     steps: list[Step] = Field(min_length=1)
@@ -377,7 +396,7 @@ STEP_TYPES = {cls.model_fields["kind"].default: cls for cls in
                Mount, SetWaterConditions, SetGasPressure, MeasurePressureLoss, ApplyDisturbance, ReleaseDisturbance,
                SafetyTest, WatchStatus, WatchAtRest,
                Evaluate,
-               ForEachPoint, ForEachMeter)}
+               ForEachPoint, ForEachMeter, ForEachOrientation)}
 
 
 def _step_kind(value: Any) -> str | None:
@@ -419,6 +438,24 @@ def _substitute(value: Any, parameters: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [_substitute(item, parameters) for item in value]
     return value
+
+
+def _from_declaration_problems(mapping: dict, parameters: dict) -> list[tuple[str, str]]:
+    """Each entry names a parameter of the programme (its fallback) and a declared value of DECLARED_VALUES."""
+    problems = []
+    for name, path in mapping.items():
+        if name not in parameters:
+            problems.append((name, f"{name} names no entry of parameters: add it there (the value used when no "
+                                   f"meter declares it)"))
+        elif path not in DECLARED_VALUES:
+            problems.append((name, f"{path!r} is not a declared value; use one of {', '.join(DECLARED_VALUES)}"))
+    return problems
+
+
+def _check_from_declaration(mapping: dict, parameters: dict) -> None:
+    problems = _from_declaration_problems(mapping, parameters)
+    if problems:
+        raise ValueError(f"from_declaration: {problems[0][1]}")
 
 
 def _unwrap_steps(value: Any) -> Any:
@@ -464,11 +501,16 @@ class Procedure(Metadata):
         None, description="designed: applies only to meters declaring reverse_flow (designed to measure it, "
                           "bidirectional); not_designed: only to the others; absent: to any meter")
     parameters: dict[str, Any] = Field(default_factory=dict)
+    # parameter -> the declaration field whose value replaces it when the meters declare one (DECLARED_VALUES)
+    from_declaration: dict[str, str] = Field(default_factory=dict, description="parameters the meters' declared "
+                                             "values replace, e.g. {rated_battery_v: supply.rated_battery_v}")
     steps: list[Step] = Field(min_length=1)
 
     @model_validator(mode="before")
     @classmethod
     def _parameters(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("from_declaration"), dict):
+            _check_from_declaration(data["from_declaration"], data.get("parameters") or {})
         if isinstance(data, dict) and isinstance(data.get("parameters"), dict) and "steps" in data:
             unknown = sorted({name for _, name in parameter_refs(data["steps"]) if name not in data["parameters"]})
             if unknown:
@@ -492,7 +534,7 @@ class Procedure(Metadata):
             for index, step in enumerate(steps):
                 here = path + (index, step.kind)
                 yield step, parents, here
-                if isinstance(step, (ForEachPoint, ForEachMeter)):
+                if isinstance(step, LOOPS):
                     yield from visit(step.steps, parents + (step,), here + ("steps",))
         yield from visit(self.steps, (), ("steps",))
 
@@ -529,11 +571,16 @@ class Procedure(Metadata):
 Procedure.model_rebuild()
 ForEachPoint.model_rebuild()
 ForEachMeter.model_rebuild()
+ForEachOrientation.model_rebuild()
+LOOPS = (ForEachPoint, ForEachMeter, ForEachOrientation)  # steps that hold steps
 
 
-def load_procedure(path: str | Path) -> Procedure:
-    """Read and validate a procedure file; problems raise InputFileError naming file, line and field."""
+def load_procedure(path: str | Path, parameters: dict[str, Any] | None = None) -> Procedure:
+    """Read and validate a procedure file; problems raise InputFileError naming file, line and field.
+    `parameters` replace the file's own (the meters' declared values of its `from_declaration:`)."""
     data, lines = read_yaml(path)
+    if parameters and isinstance(data, dict) and isinstance(data.get("parameters"), dict):
+        data = {**data, "parameters": {**data["parameters"], **parameters}}
     if isinstance(data, dict) and isinstance(data.get("steps"), list):
         parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
         unknown = [(*locate(lines, ("steps",) + where), f"${name} names no entry of parameters: "
@@ -541,6 +588,11 @@ def load_procedure(path: str | Path) -> Procedure:
                    for where, name in parameter_refs(data["steps"]) if name not in parameters]
         if unknown:
             raise InputFileError(path, unknown)
+    if isinstance(data, dict) and isinstance(data.get("from_declaration"), dict):  # named at its own line
+        problems = _from_declaration_problems(data["from_declaration"], data.get("parameters") or {})
+        if problems:
+            raise InputFileError(path, [(*locate(lines, ("from_declaration", name)), message)
+                                        for name, message in problems])
     procedure = load_model(path, Procedure, data=data, lines=lines)
     problems = [(*locate(lines, loc), message)
                 for loc, message in procedure.reference_problems() + _profile_problems(procedure)]

@@ -11,7 +11,8 @@ the closed valve.
 - `mut_modbus`: the meter's own interface, a register map with a valve block (instruments/meter_readout.py
   SafetyRegisters); the first such instrument is the meter under test;
 - `valve_leak_tester`: a flow transmitter downstream of the valve, in L/h (instruments/transmitter.py);
-- `gas_rig_valves`, its output wired to `gas_meter1.gas_alarm`: the gas-alarm contact at the meter's input.
+- `gas_rig_valves`, its output wired to `gas_meter1.gas_alarm`: the gas-alarm contact at the meter's input;
+- `dips_generator` with a DC output: the meter's battery replaced by it (low-battery shut-off).
 
 A reset is the meter's restore command: the valve may first read `restoring` (the meter's restore check watching
 the flow) before it reads open; `reset_valve` waits that out with the flow stopped, `restore_valve` watches it.
@@ -243,6 +244,19 @@ class SafetyFunctions:
             return self.watch_valve(start, start + observe_s, guard=guard, last_open_s=short.last_open_s)
         finally:
             io.set_signal(GAS_ALARM_SIGNAL, False)
+
+    def low_battery(self, battery_v: float, observe_s: float, *, guard: Guard) -> ValveWatch:
+        """Feed the meter from the programmable source's DC output (in place of its battery) at `battery_v` (the
+        stimulus) and watch the valve for `observe_s`; the source is switched off whatever happens."""
+        label = "low-battery-stimulus"
+        self.hold_disturbance(label, "dc_voltage_variation",  # type: ignore[attr-defined]
+                              {"nominal_voltage_v": battery_v, "upper_voltage_pct": 0, "lower_voltage_pct": 0,
+                               "limit": "lower"})
+        start = self.clock.now()
+        try:
+            return self.watch_valve(start, start + observe_s, guard=guard)
+        finally:
+            self.release_disturbance(label)  # type: ignore[attr-defined]
 
     # -- the closed valve -----------------------------------------------------------------------------------
     def valve_leak_l_h(self, settle_s: float, *, guard: Guard) -> tuple[float, str | None]:

@@ -110,16 +110,24 @@ class SafetySpec(Strict):
                                   "simulated gas bench wired to gas_valves DO5: signal gas_meter<n>.gas_alarm)")
     gas_alarm_dwell_s: float = Field(40.0, ge=0, description="an alarm held this long shuts off (Japanese practice: "
                                      "40 s or more [S])")
+    # The battery: the meter's own, or the lab's DC source in its place (its DC output held: the voltage it gives).
+    battery_v: float = Field(3.6, gt=0, description="the meter's own battery's voltage (when the lab's DC source "
+                             "does not feed it)")
+    low_battery_shut_off_v: float = Field(3.0, gt=0, description="battery voltage below which, held "
+                                          "low_battery_dwell_s, the meter shuts off")
+    low_battery_dwell_s: float = Field(10.0, ge=0, description="how long the low voltage must last (a meter rides "
+                                       "through a dip)")
     valve_close_s: float = Field(1.0, ge=0, description="the valve's travel from the decision to closed")
     reopen_after_s: float = Field(60.0, gt=0, description="reopens_itself: the valve opens on its own this long "
                                   "after it closed")
     fault: Literal["none", "valve_leaks", "trips_on_shocks", "never_trips", "no_continuous_use", "reopens_itself",
-                   "no_restore_check", "ignores_gas_alarm"] = Field(
+                   "no_restore_check", "ignores_gas_alarm", "no_low_battery_shutoff"] = Field(
         "none", description="valve_leaks: the closed valve passes leak_l_h; trips_on_shocks: the seismic logic lacks "
         "its impulse rejection (no envelope hold, one peak is enough); never_trips: no function ever closes the valve; "
         "no_continuous_use: every function but the continuous-use shut-off works; reopens_itself: a closed valve opens "
         "again reopen_after_s later without a reset; no_restore_check: a reset opens the valve whatever flows; "
-        "ignores_gas_alarm: the gas-alarm input is there but never shuts off")
+        "ignores_gas_alarm: the gas-alarm input is there but never shuts off; no_low_battery_shutoff: a low battery "
+        "never shuts off (the rest works)")
     leak_l_h: float = Field(0.0, ge=0, description="valve_leaks: the flow through the closed valve, L/h")
     clock_offset_s: float = Field(0.0, description="the meter's clock minus the lab's: its logged event times are "
                                   "off by this (a meter whose clock was not set)")

@@ -30,6 +30,7 @@ from meterlab.sim.physics.safety import find_safety_unit
 from meterlab.sim.scenario import MeterSpec, Scenario, Susceptibility
 from meterlab.sim.world import Component, World
 
+DC_SUPPLY_KIND = "dc_voltage_variation"  # the source's DC output held (sim/devices/emc/dips.py kind())
 REVERSE_HARM_L = 1.0  # reverse volume beyond which a susceptible meter keeps its reverse_flow_shift_pct
 
 
@@ -93,6 +94,14 @@ class SimulatedMeter:
             shift += self.spec.overheat_shift_pct
         shift += self.spec.water_temperature_shift_pct_per_c * (self.water_temperature_c - 20.0)
         return self.curve_error_pct(flowrate_m3h) + self.random_error_pct + shift + self.adjustment_pct
+
+    def dc_supply_v(self) -> float | None:
+        """The voltage the lab's programmable source feeds the meter with while its DC output is held (in place of
+        a battery, or a DC mains), None when it does not (sim/devices/emc/dips.py: nominal x (1 + variation))."""
+        params = self.disturbance_params.get(DC_SUPPLY_KIND)
+        if params is None:
+            return None
+        return float(params["nominal_voltage_v"]) * (1 + float(params.get("variation_pct", 0)) / 100)
 
     def feel_water(self, temperature_c: float) -> None:
         """The water at the meter is at `temperature_c` (a water line's): too hot harms a susceptible meter."""

@@ -19,6 +19,8 @@ A gas meter with `safety:` in the scenario gets a `SafetyUnit` (component `safet
 - a gas-alarm contact (with `gas_alarm_input`): the contact closed (an alarm sounding) for gas_alarm_dwell_s shuts
   off. The contact is a signal of the gas rig for every meter position, whether the meter has the input or not (the
   bench's digital output is wired to it): gas_meter<n>.gas_alarm;
+- low battery: the battery voltage (the lab's DC source's output where it replaces the battery: the meter line's
+  dc_supply_v, else the meter's own battery_v) below low_battery_shut_off_v for low_battery_dwell_s shuts off;
 - continuous use: gas in use without interruption (every step's flow >= in_use_flow_m3h) for longer than the
   `continuous_use` band of the largest flow since the use began shuts off (a use above the last band has no limit);
 - the valve: a decision starts it closing; it is closed valve_close_s later and the gas rig's flow stops (only a
@@ -34,7 +36,8 @@ The meter logs on its own clock, `clock_offset_s` off the lab's. Faults (`fault:
 (the logic lacks its impulse rejection: dwell_by_level counts the dwell from the envelope's rise, trigger_then_peaks
 needs one peak); never_trips (no function ever closes the valve); no_continuous_use (the continuous-use shut-off
 never acts, the rest does); reopens_itself (a closed valve opens reopen_after_s later without any reset);
-no_restore_check (a reset opens the valve whatever flows); ignores_gas_alarm (the input never shuts off).
+no_restore_check (a reset opens the valve whatever flows); ignores_gas_alarm (the input never shuts off);
+no_low_battery_shutoff (a low battery never shuts off).
 
 Signals: gas_meter<n>.valve (open | closing | closed | restoring), gas_meter<n>.flow_l_h (the flow through the meter in
 L/h: what a leak tester downstream of the closed valve reads), gas_meter<n>.safety_reset (write 1: reset)."""
@@ -51,7 +54,7 @@ from meterlab.sim.world import Component, World
 
 L_PER_M3 = 1000.0
 SHOCK_RING_S = 1.0  # after a pulse the filter rings this long: the accelerometer keeps sampling
-CAUSES = ("seismic", "pressure_drop", "excess_flow", "continuous_use", "restore_check", "gas_alarm")
+CAUSES = ("seismic", "pressure_drop", "excess_flow", "continuous_use", "restore_check", "gas_alarm", "low_battery")
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,8 @@ class SafetyUnit(Component):
         self.flow_m3h = 0.0
         self.last_in_use_s = -math.inf
         self.detected_s: float | None = None  # a seismic detection waiting for gas in use
-        self.since: dict[str, float | None] = {"pressure_drop": None, "excess_flow": None, "gas_alarm": None}
+        self.since: dict[str, float | None] = {"pressure_drop": None, "excess_flow": None, "gas_alarm": None,
+                                               "low_battery": None}
         self.next_sample_s = 0.0
         self.use_since_s: float | None = None  # continuous use: when gas came into use, and its largest flow since
         self.use_peak_m3h = 0.0
@@ -175,6 +179,8 @@ class SafetyUnit(Component):
         self.rig, self.motion = world.component("gas_rig"), world.component("motion")
         self.supply = world.component("gas_supply")
         self.contacts = world.component("gas_alarm_contacts")
+        line = world.components.get("gas_meters")  # the meter this unit belongs to: its supply
+        self.meter = next((m for m in getattr(line, "meters", ()) if m.position == self.position), None)
         self.rig.valves.append(self.closed_flow_m3h)
         self.next_sample_s = world.t_s
         base = f"{self.prefix}{self.position}"
@@ -203,8 +209,16 @@ class SafetyUnit(Component):
         self._held("excess_flow", self.flow_m3h > self.spec.excess_flow_m3h, self.spec.excess_flow_dwell_s, end)
         if self.spec.gas_alarm_input and self.spec.fault != "ignores_gas_alarm":
             self._held("gas_alarm", self.contacts.closed[self.position], self.spec.gas_alarm_dwell_s, end)
+        if self.spec.fault != "no_low_battery_shutoff":
+            self._held("low_battery", self.battery_v() < self.spec.low_battery_shut_off_v,
+                       self.spec.low_battery_dwell_s, end)
         self._continuous_use(t_s, end)
         self._restore_check(end)
+
+    def battery_v(self) -> float:
+        """The meter's supply: the lab's DC source where it replaces the battery, else the meter's own battery."""
+        fed = self.meter.dc_supply_v() if self.meter is not None else None
+        return fed if fed is not None else self.spec.battery_v
 
     def _continuous_use(self, t_s: float, end_s: float) -> None:
         """Gas in use through the whole step continues a use; a step below the in-use flow ends it."""
