@@ -15,8 +15,10 @@ from typing import Any
 from meterlab.errors import RigError
 from meterlab.metrology.nozzle_bank import NozzleBank
 from meterlab.metrology.reference_volume import MOLAR_MASS_AIR
+from meterlab.rigs.at_rest import AtRestWatch, Reader
 from meterlab.rigs.base import BenchRig, Guard, RunIOLog
 from meterlab.rigs.conditions import Readings, violation
+from meterlab.rigs.register_readout import bus_reader
 from meterlab.rigs.safety import SafetyFunctions
 from meterlab.rigs.transmission import TransmissionWatch
 
@@ -45,7 +47,7 @@ def wired_bank(wiring: dict[str, str], certificate: Any, diameters_m: list[float
     return NozzleBank(nozzles, **gas)
 
 
-class GasLine(SafetyFunctions, TransmissionWatch, BenchRig):
+class GasLine(SafetyFunctions, AtRestWatch, TransmissionWatch, BenchRig):
     """What both gas rigs share: gas valves (digital I/O), sonic nozzle bank, pulse counters per meter position,
     p/T transmitters, barometer, optional gas master meter, EMC generators and climate chamber (of BenchRig)."""
 
@@ -198,6 +200,17 @@ class GasLine(SafetyFunctions, TransmissionWatch, BenchRig):
                 return self.clock.now() - start
             if self.clock.now() - start > timeout_s:
                 raise RigError(f"not stable within {timeout_s:g} s: {why}")
+
+    def _at_rest_readers(self, serials: list[str]) -> dict[str, Reader]:
+        """The register of every meter that declares a bus interface (set_interfaces), read over its first one: a
+        gas meter's declaration has no register readout of its own (its error is measured by its pulses)."""
+        interfaces = getattr(self, "_interfaces", {})
+        return {serials[p - 1]: bus_reader(self.clock, {**sources[0], "readout": sources[0]["kind"]})
+                for p, sources in interfaces.items() if p <= len(serials) and sources}
+
+    def _line_pressure_abs_pa(self) -> float | None:
+        """At the first meter (its transmitter reads absolute pressure, as the nozzles' reference volume needs)."""
+        return self.meter_pressure.pressure_pa
 
     def _counts(self, serials: list[str]) -> dict[str, dict]:
         """Every meter's gated count, by serial (position n -> serials[n - 1])."""

@@ -4,7 +4,8 @@ water rig's standing starts: where each register is read (from the bench wiring)
 the reading in the meter-reading format (`<phase>_reading`, instruments/readings), which an export writes out.
 
 `RegisterReadout` is a mixin for `rig.WaterRig` (it uses `bench`, `clock`, `wait` and the `_readouts` that
-`WaterRig.set_meters` builds from the meter declarations)."""
+`WaterRig.set_meters` builds from the meter declarations); `bus_reader` reads one bus register, for the gas line's
+watch at rest too (its meters' declared interfaces)."""
 
 from __future__ import annotations
 
@@ -59,24 +60,10 @@ class RegisterReadout:
         return readers
 
     def _reader(self, serial: str, source: dict, registers) -> Callable[[str], dict]:
-        kind, driver = source["readout"], source.get("driver")
-        if kind == "manual":
+        if source["readout"] == "manual":
             return lambda phase: {"readout": "manual", f"{phase}_l": registers(serial, phase),
                                   f"{phase}_s": self.clock.now()}
-        if kind == "mbus":
-            def read(phase: str) -> dict:
-                reading = driver.read_meter_reading(source["address"])
-                return {"readout": "mbus", "gateway": driver.name, "address": source["address"],
-                        "identification": reading["meter"]["identification"], "resolution_l": reading["resolution"],
-                        f"{phase}_l": reading["value"], f"{phase}_s": self.clock.now(), f"{phase}_reading": reading}
-            return read
-
-        def read_modbus(phase: str) -> dict:
-            reading = driver.read_meter_reading()
-            return {"readout": "modbus", "instrument": driver.name, "model": driver.options.model,
-                    "resolution_l": reading["resolution"], f"{phase}_l": reading["value"],
-                    f"{phase}_s": self.clock.now(), f"{phase}_reading": reading}
-        return read_modbus
+        return bus_reader(self.clock, source)
 
     def _read_registers(self, readers: dict[str, tuple[dict, Callable[[str], dict]]], phase: str,
                         guard: Guard) -> dict[str, dict]:
@@ -103,3 +90,23 @@ class RegisterReadout:
             first = again
         raise RigError(f"the register of {serial} still changes with the flow stopped ({first[key]:g} L after "
                        f"{reads} reads {recheck_s:g} s apart): a leak past the start valve?")
+
+
+def bus_reader(clock: Any, source: dict) -> Callable[[str], dict]:
+    """read(phase) of a register read over a bus: `source` names the `readout` (mbus or modbus), its `driver` and,
+    for M-Bus, the meter's `address`. The reading keeps the meter-reading format (`<phase>_reading`)."""
+    driver = source["driver"]
+    if source["readout"] == "mbus":
+        def read(phase: str) -> dict:
+            reading = driver.read_meter_reading(source["address"])
+            return {"readout": "mbus", "gateway": driver.name, "address": source["address"],
+                    "identification": reading["meter"]["identification"], "resolution_l": reading["resolution"],
+                    f"{phase}_l": reading["value"], f"{phase}_s": clock.now(), f"{phase}_reading": reading}
+        return read
+
+    def read_modbus(phase: str) -> dict:
+        reading = driver.read_meter_reading()
+        return {"readout": "modbus", "instrument": driver.name, "model": driver.options.model,
+                "resolution_l": reading["resolution"], f"{phase}_l": reading["value"],
+                f"{phase}_s": clock.now(), f"{phase}_reading": reading}
+    return read_modbus

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from meterlab.errors import RigError
-from meterlab.instruments.errors import ImplausibleValue, InstrumentError
+from meterlab.instruments.errors import InstrumentError
 from meterlab.instruments.scale import STATUS_ERRORS
 from meterlab.metrology.methods import GravimetricReading, ReferenceMethod
+from meterlab.rigs.at_rest import AtRestWatch
 from meterlab.rigs.base import (
     ATMOSPHERE_PA,
     SETTLE_S,
@@ -61,7 +62,7 @@ def standing_start_of(bench: Any) -> StandingStart | None:
     return StandingStart(float(tau), float(minimum))
 
 
-class WaterRig(WaterConditioning, RegisterReadout, TransmissionWatch, BenchRig):
+class WaterRig(WaterConditioning, RegisterReadout, AtRestWatch, TransmissionWatch, BenchRig):
     """A gravimetric water rig: pump, diverter and start valve, weighing tank, pulse counters per meter,
     thermometer and pressure indicator, optional water conditioning (circulator, pressure controller,
     differential-pressure transmitters), EMC generators and climate chamber."""
@@ -135,64 +136,15 @@ class WaterRig(WaterConditioning, RegisterReadout, TransmissionWatch, BenchRig):
         self.pump.stop()
         self.valves.close_start_valve()
 
-    def watch_at_rest(self, serials: list[str], duration_s: float, *, guard: Guard,
-                      disturbance: tuple[str, dict] | None = None) -> dict:
-        """Absence of flow (R 49): with the flow stopped, each pulse-read meter's pulses counted over `duration_s`
-        at rest (a continuous totalize, read at both ends) and each bus register (M-Bus, Modbus) read at both
-        ends, once each: a register that moves is what is looked for, so it is not waited on to settle as a
-        measurement's is. A register read by hand is not asked for (its meter is judged by its pulses or not at
-        all). The line's absolute pressure at both ends shows the line stood under pressure. A `disturbance` (a
-        supply interruption) runs between the readings; the watch lasts at least until it ended."""
-        if self.target_m3h is not None:
-            raise RigError("the line must be at rest: put a stop_flow before the watch at rest")
-        counters = {serials[p - 1]: c for p, c in self.counters.items() if p <= len(serials)}
-        readers = {serials[p - 1]: self._reader(serials[p - 1], source, None)
-                   for p, source in getattr(self, "_readouts", {}).items()
-                   if p <= len(serials) and source["readout"] != "manual"}
-        for counter in counters.values():
-            counter.configure_continuous_totalize()
-            counter.start()
-        start = {"time_s": self.clock.now(), "pressure_pa": self.water_pressure_pa(),
-                 "pulses": {s: c.running_count() for s, c in counters.items()},
-                 "registers": {s: read("start") for s, read in readers.items()}}
-        disturbed = self._start_disturbance(disturbance, guard)
-        try:
-            self.wait(duration_s, guard=guard)
-            if disturbed is not None:
-                self._wait_for(disturbed.ended, timeout_s=3600, guard=guard, what="the disturbance to end")
-        finally:
-            self._stop_disturbance(disturbed)
-        end = {"time_s": self.clock.now(), "pressure_pa": self.water_pressure_pa(),
-               "pulses": {s: c.running_count() for s, c in counters.items()},
-               "registers": {s: self._read_at_rest(read) for s, read in readers.items()}}
-        for counter in counters.values():
-            counter.abort()
-        meters = {}
-        for serial in serials:
-            row: dict = {}
-            if serial in counters:
-                row["pulses"] = end["pulses"][serial] - start["pulses"][serial]
-                row["counter"] = counters[serial].name
-            if serial in readers:
-                first, last = start["registers"][serial], end["registers"][serial]
-                row["register"] = {"readout": first["readout"], "start_l": first["start_l"], "end_l": last.get("end_l"),
-                                   "resolution_l": first.get("resolution_l")}
-                if "refused" in last:
-                    row["register"]["refused"] = last["refused"]
-            meters[serial] = row
-        applied = {} if disturbed is None else {"disturbance": {
-            "kind": disturbed.kind, "started_s": disturbed.started_s, "ended_s": disturbed.ended_s}}
-        return {**applied, "start_s": start["time_s"], "end_s": end["time_s"],
-                "line_pressure_abs_pa": [start["pressure_pa"], end["pressure_pa"]], "meters": meters}
+    def _at_rest_readers(self, serials: list[str]) -> dict[str, Callable[[str], dict]]:
+        """The bus registers (M-Bus, Modbus) of the declarations' readouts; a register read by hand is not asked for
+        at rest (its meter is judged by its pulses or not at all)."""
+        return {serials[p - 1]: self._reader(serials[p - 1], source, None)
+                for p, source in getattr(self, "_readouts", {}).items()
+                if p <= len(serials) and source["readout"] != "manual"}
 
-    @staticmethod
-    def _read_at_rest(read: Callable[[str], dict]) -> dict:
-        """The end reading of a register watched at rest; one the driver refuses as implausible (it went backwards:
-        lost or reset by a supply interruption) is what the watch looks for, so it is kept as such, not raised."""
-        try:
-            return read("end")
-        except ImplausibleValue as exc:
-            return {"refused": str(exc)}
+    def _line_pressure_abs_pa(self) -> float | None:
+        return self.water_pressure_pa()
 
     def _interrupt_flow(self) -> None:
         # start/stop cycles switch the start valve; the pump keeps its speed (the line, diverter and direction

@@ -217,7 +217,7 @@ class MeterSpec(Strict):
     # A meter that creeps (a loose vane turned by the pressure pulsations of a line at rest, an electronic meter
     # whose zero drifts) registers water nobody drew: the absence-of-flow test must catch it.
     creep_l_h: float = Field(0.0, ge=0, description="volume registered (and output as pulses) per hour while the "
-                             "line is full and at rest (no true flow); 0: the meter stands still")
+                             "line is full and at rest (no true flow; a gas line's too); 0: the meter stands still")
     # The water's temperature acts on a meter two ways: while it measures (a vane's clearances, a sensor's
     # temperature coefficient), and lastingly once it was too hot (a plastic part deformed by an overload).
     water_temperature_shift_pct_per_c: float = Field(0.0, description="error shift per °C of the water at the meter "

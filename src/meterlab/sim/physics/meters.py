@@ -239,8 +239,8 @@ class MeterLine(Component):
             factor *= -1.0 if meter.direction == "reverse" else 1.0  # turned round: the line's flow passes it backwards
             if self.source == "water_rig":
                 meter.feel_water(rig.water_temperature_c)
-                if rig.step_volume_l == 0:  # the water line always stands full
-                    meter.rest(dt_s)
+            if rig.step_volume_l == 0:  # the line stands full (of water, or of gas at rest): a creeping meter counts
+                meter.rest(dt_s)
             meter.pass_volume(rig.step_volume_l * factor, rig.step_flowrate_m3h * factor)
             meter.status.observe(t_s, dt_s, rig.step_volume_l * factor, meter, self._valve_open(meter))
 
