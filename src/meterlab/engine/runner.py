@@ -476,7 +476,7 @@ class Runner:
                                               "meters": meters})
 
     def _watch_at_rest(self, action: Action) -> None:
-        """Absence of flow: what each meter's pulses and register did at rest (rigs/water_gravimetric.py), with
+        """Absence of flow: what each meter's pulses and register did at rest (rigs/at_rest.py), with
         each meter's limits from its standard profile stored beside it, so the check judges the record alone."""
         step: WatchAtRest = action.step
         limits = {serial: meter.profile.absence_of_flow for serial, meter in self.meters}
@@ -487,7 +487,8 @@ class Runner:
         duration_s = step.duration_s or max(limit.duration_s.value for limit in limits.values())
         watch = getattr(self.rig, "watch_at_rest", None)
         if watch is None:
-            raise MeterlabError(f"{action.label}: this rig cannot watch the meters at rest (a water rig can)")
+            raise MeterlabError(f"{action.label}: this rig cannot watch the meters at rest "
+                                f"(a water rig or a gas line can)")
         disturbance = None
         if step.during:
             applied = self._active_disturbances.get(step.during) or self._find_disturbance(step.during)

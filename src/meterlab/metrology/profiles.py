@@ -125,9 +125,9 @@ class DataTransmission(_Strict):
 
 
 class AbsenceOfFlow(Sourced):
-    """R 49 absence of flow (no registration at rest): the line full, at rest and under pressure for `duration_s`;
-    each meter's pulses and register may move by at most these counts (a meter that creeps registers water
-    nobody drew)."""
+    """No registration at rest (R 49 absence of flow; the battery interruption of R 49 and R 137 judges by it too):
+    the line full, at rest and under pressure for `duration_s`; each meter's pulses and register may move by at most
+    these counts (a meter that creeps registers what nobody drew)."""
 
     duration_s: Value
     max_pulses: Value
