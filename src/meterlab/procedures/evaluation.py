@@ -74,6 +74,13 @@ def _by_point(rows: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
+def _by_point_and_label(rows: list[dict]) -> dict[tuple[str, str | None], list[dict]]:
+    groups: dict[tuple[str, str | None], list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["point"], r["step_label"])].append(r)
+    return groups
+
+
 def _errors(rows: list[dict]) -> list[StoredError]:
     return [StoredError.from_row(r) for r in rows]
 
@@ -108,15 +115,17 @@ def check_sign_rule(serial: str, meter: Meter, rows: list[dict]) -> list[CheckRe
 
 def check_significant_fault(serial: str, meter: Meter, rows: list[dict], reference: list[dict],
                             rule: str) -> list[CheckResult]:
-    """Fault = mean error with the disturbance − mean intrinsic error at the same point, with its U."""
+    """Fault = mean error with the disturbance − mean intrinsic error at the same point, with its U; each
+    disturbed measurement (label) on its own (a programme applying two disturbances at one point, such as the
+    continuous and the short-duration power-frequency field, gets a fault for each)."""
     results = []
     intrinsic = _by_point(reference)
-    for point, group in _by_point(rows).items():
+    for (point, label), group in _by_point_and_label(rows).items():
         if point not in intrinsic:
             continue
         fault = evaluate_fault(_errors(intrinsic[point]), _errors(group), meter, rule=rule)
         results.append(CheckResult("significant_fault", serial, fault.decision.outcome, point,
-                                   {"intrinsic_error_pct": fault.intrinsic_error_pct,
+                                   {"measurement": label, "intrinsic_error_pct": fault.intrinsic_error_pct,
                                     "disturbed_error_pct": fault.disturbed_error_pct, "fault_pct": fault.fault_pct,
                                     "limit_pct": fault.limit_pct, **fault.fault.details(), **fault.decision.details()}))
     return results
