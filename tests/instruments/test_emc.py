@@ -285,7 +285,8 @@ def test_a_bad_table_is_reported_with_file_and_field(tmp_path):
 
 KINDS = {"surge": SurgeGenerator, "burst": BurstGenerator, "esd": EsdSimulator, "dips": DipsGenerator,
          "voltage_variation": DipsGenerator, "dc_voltage_variation": DipsGenerator, "dc_dips": DipsGenerator,
-         "magnetic_field": MagneticFieldSource, "power_frequency_magnetic_field": MagneticFieldSource}
+         "magnetic_field": MagneticFieldSource, "power_frequency_magnetic_field": MagneticFieldSource,
+         "power_frequency_magnetic_field_short": MagneticFieldSource}
 
 
 def profile_tests():
@@ -332,6 +333,23 @@ def test_runs_follow_the_profile_levels_polarities_and_phase_angles():
         runs = burst.runs("burst", {**tests["burst_signal"]["common"], **tests["burst_signal"]["levels"]["E1"]})
     assert [(r["polarity"], r["coupling"], r["duration_per_polarity_s"]) for r in runs] == [
         ("positive", "clamp", 60), ("negative", "clamp", 60)]
+
+
+def test_the_power_frequency_fields_are_one_continuous_run_and_one_pulsed_run_each():
+    tests = dict(profile_tests())
+    continuous = {**tests["power_frequency_magnetic_field"]["common"],
+                  **tests["power_frequency_magnetic_field"]["levels"]["E1"]}
+    short_test = tests["power_frequency_magnetic_field_short"]
+    short = {**short_test["common"], **short_test["levels"]["E2"]}
+    with expected_protocol(MagneticFieldSource, []) as field:
+        assert field.runs("power_frequency_magnetic_field", continuous) == [
+            {**continuous, "field": "power_frequency", "pulse_s": 0}]
+        (pulsed,) = field.runs("power_frequency_magnetic_field_short", short)
+    # the class's short field, each for the longest time D 11 allows, repeated at the lab's interval until stop
+    assert pulsed == {"field": "power_frequency", "d11_level": 5, "mains_frequency_hz": 50,
+                      "field_a_per_m": short_test["levels"]["E2"]["short_duration_field_a_per_m"],
+                      "pulse_s": short_test["common"]["short_duration_max_s"],
+                      "pulse_period_s": short_test["common"]["short_duration_interval_s"], "duration_s": 0}
 
 
 # -- against the simulated lab ---------------------------------------------------------------------------
@@ -479,6 +497,11 @@ def test_the_magnetic_field_is_on_while_running(lab, generators):
     field.start()
     field.wait_complete(timeout_s=5)
     assert field.field == "power_frequency" and field.field_now == 0 and disturbances(lab, 1) == set()
+    field.configure(field_a_per_m=300, pulse_s=3, pulse_period_s=10, duration_s=0)
+    field.start()
+    assert field.field_now == 300 and disturbances(lab, 1) == {"power_frequency_magnetic_field_short"}
+    field.stop()
+    assert field.field_now == 0 and disturbances(lab, 1) == set()
 
 
 def test_safe_state_leaves_a_running_generator_disarmed(lab, generators):

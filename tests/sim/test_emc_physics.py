@@ -5,6 +5,7 @@ import pytest
 
 from meterlab.instruments.bench import InstrumentEntry
 from meterlab.sim.clock import ManualClock
+from meterlab.sim.devices.emc.base import ARMED, BAD_ARGUMENT
 from meterlab.sim.devices.emc import (
     SimBurstGenerator,
     SimDipsGenerator,
@@ -145,6 +146,29 @@ def test_the_magnetic_field_kind_follows_its_mode(world):
     assert active(world, 1) == {"magnetic_field"} and field.handle("FLD?") == "100"
     run(world, 60)
     assert send(field, "FLD?", "TC?") == ["0", "1"] and active(world, 1) == set()
+
+
+def test_a_pulsed_field_reaches_the_meter_only_while_on_as_the_short_duration_kind(world):
+    field = device(SimMagneticFieldSource, world, "magnetic_field", "emc_magnetic_field", out="meter1.body")
+    send(field, "REN", "MODE AC", "HSET 1000", "TPUL 3", "TREP 10", "TDUR 0", "ARM", "START")
+    short = {"power_frequency_magnetic_field_short"}
+    assert active(world, 1) == short and field.handle("FLD?") == "1000"
+    params = world.component("meters").meter(1).disturbance_params["power_frequency_magnetic_field_short"]
+    assert params["field_a_per_m"] == 1000
+    run(world, 4)
+    assert active(world, 1) == set() and send(field, "FLD?", "ST?") == ["0", "RUN"]
+    run(world, 7)  # 11 s: the second field, 10 s after the first
+    assert active(world, 1) == short and field.handle("FLD?") == "1000"
+    run(world, 3)
+    assert active(world, 1) == set()
+    send(field, "STOP")
+    assert active(world, 1) == set() and send(field, "TC?") == ["0"]
+
+
+def test_a_pulse_period_no_longer_than_the_pulse_is_refused(world):
+    field = device(SimMagneticFieldSource, world, "magnetic_field", "emc_magnetic_field", out="meter1.body")
+    send(field, "REN", "MODE AC", "HSET 300", "TPUL 3", "TREP 3", "ARM", "START")
+    assert send(field, "ST?", "E?") == [ARMED, str(BAD_ARGUMENT)] and active(world, 1) == set()
 
 
 def test_two_generators_of_one_kind_end_the_disturbance_only_when_both_stopped(world):

@@ -39,8 +39,8 @@ MULTIPLE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[*·×]?\s*(Q\w+)\s*$")  # "0.9 Q3
 OVERLOAD_POINT = "Qr"  # the overload flowrate: the profile's overload.flow_factor_of_qmax x Qmax (MID's Qr)
 PARAMETER_REF = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)$")
 DisturbanceKind = Literal["surge", "burst", "esd", "conducted_rf", "radiated_rf", "dips", "magnetic_field",
-                          "power_frequency_magnetic_field", "voltage_variation", "vibration", "mechanical_shock",
-                          "dc_voltage_variation", "dc_dips"]
+                          "power_frequency_magnetic_field", "power_frequency_magnetic_field_short",
+                          "voltage_variation", "vibration", "mechanical_shock", "dc_voltage_variation", "dc_dips"]
 Check = Literal["within_mpe", "repeatability", "sign_rule", "significant_fault", "wme", "durability_shift",
                 "pressure_loss", "no_leak", "safety", "data_transmission", "transmitted_status", "no_registration"]
 # the anomalous conditions a smart meter flags over its interface (docs/anomalous-data.md)

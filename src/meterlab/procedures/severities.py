@@ -117,6 +117,8 @@ class Parameters(_Strict):
     short_duration_field_a_per_m: float | None = Field(None, gt=0)
     short_duration_min_s: float | None = Field(None, gt=0)
     short_duration_max_s: float | None = Field(None, gt=0)
+    short_duration_interval_s: float | None = Field(None, gt=0, description="from one short-duration field's start "
+                                                    "to the next, repeated over an NSAd measurement")
     mains_frequency_hz: float | None = Field(None, gt=0)
     flux_density_mt: float | None = Field(None, gt=0, description="static field at the meter surface")
     # vibration and mechanical shock (the shaker and the shock tester)

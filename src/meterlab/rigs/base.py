@@ -49,6 +49,7 @@ SEVERITY_ROLES: dict[str, str] = {
     "dips": "dips_generator", "voltage_variation": "dips_generator", "dc_voltage_variation": "dips_generator",
     "dc_dips": "dips_generator",
     "magnetic_field": "magnetic_field_source", "power_frequency_magnetic_field": "magnetic_field_source",
+    "power_frequency_magnetic_field_short": "magnetic_field_source",
     "conducted_rf": "rf_power_meter", "radiated_rf": "field_probe",
     "vibration": "shaker_controller", "mechanical_shock": "shock_tester",
 }
