@@ -33,6 +33,7 @@ from meterlab.instruments.iolog import ChannelLog, IOLogSink
 logging.getLogger("pymodbus").addHandler(logging.NullHandler())
 
 DEFAULT_TIMEOUT_S = 5.0
+SILENCE_SLICE_S = 0.01  # how often a wait for a simulated instrument's reply asks whether it will come at all
 READ_SLICE_S = 0.25  # pyvisa-py notices a closed socket only at its timeout: read in slices, look in between
 MAX_TIMEOUT_S = 3600.0  # a gated totalize can legitimately last long; nothing waits longer than this
 E = TypeVar("E", bound=InstrumentFailure)
@@ -309,11 +310,33 @@ class VisaTransport(MessageTransport):
         self._set_timeout(timeout_s)
         try:
             with wire.reading(self._wire_key):
+                self._await_reply(timeout_s, command)
                 data = bytes(self.resource.read_bytes(count))
             wire.driver_received(self._wire_key, len(data))
             return data
         except (_pyvisa.errors.Error, OSError) as exc:
             raise self._failure(exc, command, timeout_s) from exc
+
+    def _await_reply(self, timeout_s: float, command: str | None) -> None:
+        """Inside `wire.give_up_silence` (a simulated instrument, polled with the clock held): wait for the reply's
+        first byte in short slices and end with the timeout as soon as the server says it will not answer.
+        Otherwise (or once a byte is there) the read itself waits, as for any instrument."""
+        sock = self._sock
+        if sock is None or not wire.silent_aware(self._wire_key) or self._buffered():
+            return
+        deadline = time.monotonic() + timeout_s
+        while not select.select([sock], [], [], SILENCE_SLICE_S)[0]:
+            if wire.silent(self._wire_key):
+                raise self.fail(InstrumentTimeout(self.name, command, timeout_s))
+            if time.monotonic() >= deadline:
+                return  # the read times out as it always did
+
+    def _buffered(self) -> bool:
+        """pyvisa-py already holds bytes of a reply (read from the socket, not yet returned)."""
+        try:
+            return bool(self._resource.visalib.sessions[self._resource.session]._pending_buffer)
+        except (AttributeError, KeyError, TypeError):
+            return False
 
     def _failure(self, exc: Exception, command: str | None, timeout_s: float) -> InstrumentFailure:
         """Our exception for a pyvisa or socket failure, recorded in the I/O log."""

@@ -26,6 +26,8 @@ _to_driver: Counter[Key] = Counter()  # bytes a server sent that its driver has 
 _handling: dict[threading.Thread, tuple[Address, int]] = {}  # server threads handling what they received
 _reading: dict[threading.Thread, Key] = {}  # driver threads blocked waiting for a reply
 _listeners: list[Callable[[], None]] = []  # told whenever the wire may have gone quiet
+_unanswered: Counter[Key] = Counter()  # requests a server took and will not answer (a silent simulated device)
+_giving_up = threading.local()  # driver threads that end a wait for a reply that will not come (`give_up_silence`)
 
 
 def serve(address: Address) -> None:
@@ -74,6 +76,7 @@ def driver_sent(key: Key | None, count: int) -> None:
     if key is not None and count:
         with _lock:
             _to_server[key] += count
+            _unanswered.pop(key, None)  # a new request: what earlier ones got (or not) is past
 
 
 def driver_received(key: Key | None, count: int) -> None:
@@ -107,7 +110,36 @@ def forget(key: Key | None) -> None:
     with _lock:
         _to_server.pop(key, None)
         _to_driver.pop(key, None)
+        _unanswered.pop(key, None)
     _notify()
+
+
+@contextlib.contextmanager
+def give_up_silence() -> Iterator[None]:
+    """In the block, the calling driver thread ends a wait for a reply as a timeout as soon as the simulated server
+    has taken the whole request and said it will not answer (`unanswered`), instead of after the real timeout. For
+    a caller that holds the virtual clock and accounts the timeout in simulated time itself (a polled interface):
+    the real wait would only cost host time, the record is the same."""
+    before = getattr(_giving_up, "on", False)
+    _giving_up.on = True
+    try:
+        yield
+    finally:
+        _giving_up.on = before
+
+
+def silent_aware(key: Key | None) -> bool:
+    """True if the calling driver, waiting on `key`, is to end a wait that `silent` says is hopeless."""
+    return key is not None and getattr(_giving_up, "on", False)
+
+
+def silent(key: Key | None) -> bool:
+    """True if the calling driver (inside `give_up_silence`) waits on `key` for a reply that will not come: the
+    server took every byte sent and answered none of the request, and nothing is on its way back."""
+    if key is None or not getattr(_giving_up, "on", False):
+        return False
+    with _lock:
+        return _unanswered[key] > 0 and _to_server[key] <= 0 and _to_driver[key] <= 0
 
 
 # -- the server's side --------------------------------------------------------------------------------------
@@ -129,6 +161,13 @@ def handling(key: Key, count: int) -> Iterator[None]:
             else:
                 del _handling[me]
         _notify()
+
+
+def unanswered(key: Key) -> None:
+    """The server took a request and will not answer it (a silent device, a fault that swallows requests)."""
+    with _lock:
+        _unanswered[key] += 1
+    _notify()
 
 
 def server_sent(key: Key, count: int) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from meterlab.errors import RigError
+from meterlab.instruments import wire
 from meterlab.procedures.validate import interface_instrument
 
 
@@ -201,7 +202,9 @@ class TransmissionWatch:
         t_request = self.clock.now()
         driver = source["driver"]
         hold = getattr(self.clock, "hold", None) if self.clock.virtual else None
-        with hold() if hold is not None else contextlib.nullcontext():
+        # time held, the timeout accounted below: a wait for a reply the simulated meter will not send ends at once
+        with hold() if hold is not None else contextlib.nullcontext(), \
+                wire.give_up_silence() if hold is not None else contextlib.nullcontext():
             dataset = driver.poll_dataset(source["address"]) if source["kind"] == "mbus" else driver.poll_dataset()
         if hold is not None and dataset["integrity"] != "valid":
             # time stood still while the driver waited out its real-time timeout: the bus took that long

@@ -95,6 +95,7 @@ class LineServer:
         fault = self.faults.active(self.device.name) if self.faults else None
         kind = fault.kind if fault else None
         if kind == "no_answer":
+            wire.unanswered(key)
             return True
         if kind == "drop_connection":
             reset(conn)
@@ -105,6 +106,7 @@ class LineServer:
             log.exception("%s failed on request %r", self.device.name, frame)
             return True
         if reply is None:
+            wire.unanswered(key)
             return True
         if kind == "garbage":
             reply = bytes(self._rng.randrange(0x80, 0x100) for _ in range(12)) + self.device.reply_terminator
