@@ -1,6 +1,8 @@
 """Injected faults surface from the real drivers as clear exceptions within their timeout, never a hang."""
 
 
+import time
+
 import pytest
 
 from meterlab.instruments.errors import (
@@ -110,3 +112,26 @@ def test_a_fault_ends_when_its_duration_is_over(lab, connect):
     with pytest.raises(InstrumentTimeout):
         counter.identify()  # 0.4 s real = 400 simulated s: the window has passed afterwards
     assert "53230A" in counter.identify()
+
+
+def test_a_poll_a_silent_simulated_meter_will_not_answer_ends_at_once_only_for_a_caller_that_gives_up_on_silence(lab):
+    """The line server says on the wire that it took the request and will not answer; a driver polling inside
+    `wire.give_up_silence` (a caller holding the virtual clock) ends with the timeout at once, any other waits the
+    real timeout, as for a real instrument."""
+    from meterlab.instruments import wire
+
+    timeout_s = 1.5
+    with open_with_timeout(lab, "mbus", timeout_s=timeout_s) as gateway:
+        inject(lab, "mbus", "no_answer")
+        try:
+            start = time.monotonic()
+            with wire.give_up_silence():
+                given_up = gateway.poll_dataset()
+            quick_s = time.monotonic() - start
+            start = time.monotonic()
+            waited = gateway.poll_dataset()
+            waited_s = time.monotonic() - start
+        finally:
+            lab.clear_faults()
+    assert given_up["integrity"] == waited["integrity"] == "no_answer"
+    assert quick_s < timeout_s / 2 and waited_s >= timeout_s
