@@ -11,8 +11,8 @@ PROGRAMME = "procedures/r49/battery-interruption.yaml"
 METER = ["tests/engine/data/dn15-modbus.yaml"]  # read over Modbus: its register is what must be kept
 
 
-def _check(tmp_path, scenario: str) -> dict:
-    store, register, run_id = start(tmp_path, PROGRAMME, METER, scenario)
+def judged(store, register, run_id: str) -> dict:
+    """Run a battery-interruption programme to its end; its one no_registration check (R 49 and R 137 alike)."""
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
     (check,) = [c for e in store.entries(run_id, kinds=["evaluation"]) for c in e.payload["checks"]]
     assert check["check"] == "no_registration"
@@ -20,6 +20,10 @@ def _check(tmp_path, scenario: str) -> dict:
     disturbance = check["details"]["disturbance"]
     assert disturbance["kind"] == "dc_dips" and disturbance["ended_s"] > disturbance["started_s"]
     return check
+
+
+def _check(tmp_path, scenario: str) -> dict:
+    return judged(*start(tmp_path, PROGRAMME, METER, scenario))
 
 
 def test_a_meter_losing_its_register_on_an_interruption_fails(tmp_path):

@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from meterlab.calibration.register import Register
-from meterlab.engine.control import RunState
-from meterlab.engine.prompts import AutoPrompter
-from meterlab.engine.session import create_run, execute, load_inputs
+from meterlab.engine.session import create_run, load_inputs
 from meterlab.records.store import Store
 from meterlab.sim.clock import VIRTUAL
+
+from .test_battery_interruption import judged
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAMME = REPO / "procedures/r137/battery-interruption.yaml"
@@ -31,13 +31,7 @@ def _check(tmp_path, meter: Path, **settings) -> dict:
     inputs = load_inputs(PROGRAMME, [meter], BENCH, scenario)
     store, register = Store(str(tmp_path / "records.db")), Register.load(REPO / "calibration")
     run_id = create_run(store, inputs, operator="pytest", register=register, clock_scale=VIRTUAL)
-    assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
-    (check,) = [c for e in store.entries(run_id, kinds=["evaluation"]) for c in e.payload["checks"]]
-    assert check["check"] == "no_registration"
-    # the interruption (0 V on the DC output) ran, and ended, between the two readings
-    disturbance = check["details"]["disturbance"]
-    assert disturbance["kind"] == "dc_dips" and disturbance["ended_s"] > disturbance["started_s"]
-    return check
+    return judged(store, register, run_id)
 
 
 def test_a_gas_meter_losing_its_register_on_an_interruption_fails(tmp_path):

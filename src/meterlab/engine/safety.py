@@ -19,7 +19,6 @@ from meterlab.procedures.plan import Action
 from meterlab.procedures.schema import SafetyTest
 from meterlab.rigs.safety import POLL_S
 
-CAUSE = SHUT_OFF_CAUSES
 POLL_HALF_WIDTH = 0.5  # a polled stimulus (the inlet crossing its threshold) lies within ± half a poll
 
 
@@ -43,7 +42,7 @@ def run_safety_test(runner: Any, action: Action, profile: SafetyProfile) -> dict
         if watch.shut_off and step.tightness:
             payload["leak"] = _leak(rig, profile, runner, guard)
         if watch.shut_off and step.event and step.expect == "shut_off":  # an unwanted closing fails on its own
-            payload["transmitted"] = _transmitted(watch, CAUSE[step.function])
+            payload["transmitted"] = _transmitted(watch, SHUT_OFF_CAUSES[step.function])
             payload["limit_event_s"] = _limit(profile.event.max_time_difference_s)
     finally:
         rig.stop_flow()
@@ -150,7 +149,7 @@ def _restore(rig, step, profile, runner, guard) -> dict:
     payload["final_valve"] = watch.state.valve
     payload["stimulus"] = {"restore_command": True, "leak_flowrate_m3h": leak_q}
     if watch.shut_off and step.event:
-        payload["transmitted"] = _transmitted(watch, CAUSE["restore"])
+        payload["transmitted"] = _transmitted(watch, SHUT_OFF_CAUSES["restore"])
         payload["limit_event_s"] = _limit(profile.event.max_time_difference_s)
     return payload
 

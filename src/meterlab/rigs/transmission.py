@@ -202,9 +202,10 @@ class TransmissionWatch:
         t_request = self.clock.now()
         driver = source["driver"]
         hold = getattr(self.clock, "hold", None) if self.clock.virtual else None
-        # time held, the timeout accounted below: a wait for a reply the simulated meter will not send ends at once
-        with hold() if hold is not None else contextlib.nullcontext(), \
-                wire.give_up_silence() if hold is not None else contextlib.nullcontext():
+        with contextlib.ExitStack() as held:
+            if hold is not None:  # time held, the timeout accounted below: a reply that will not come ends the wait
+                held.enter_context(hold())
+                held.enter_context(wire.give_up_silence())
             dataset = driver.poll_dataset(source["address"]) if source["kind"] == "mbus" else driver.poll_dataset()
         if hold is not None and dataset["integrity"] != "valid":
             # time stood still while the driver waited out its real-time timeout: the bus took that long
