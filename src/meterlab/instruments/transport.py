@@ -260,15 +260,18 @@ class VisaTransport(MessageTransport):
                 resource.visalib.write(resource.session, data)  # what write_raw does, one call less per command
                 return
             # A SOCKET session's write is pyvisa-py's select, then a blocking send, with no timeout: done here with
-            # the bounded wait instead (one select per query, not two) and a send that takes what fits and never
-            # blocks; the reply is still read through pyvisa-py
+            # a send that takes what fits and never blocks, and a bounded wait only when the socket had no room for
+            # all of it (a command fits at once: one system call per write, not two); the reply is still read
+            # through pyvisa-py
             view = memoryview(data)
-            while view:
-                self._wait_writable(command)
+            while True:
                 try:
                     view = view[sock.send(view, socket.MSG_DONTWAIT):]
-                except BlockingIOError:  # room for less than it asked: wait again
-                    continue
+                except BlockingIOError:  # no room at all
+                    pass
+                if not view:
+                    return
+                self._wait_writable(command)
         except (_pyvisa.errors.Error, OSError) as exc:
             raise self._failure(exc, command, self.timeout_s) from exc
 
