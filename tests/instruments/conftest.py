@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from meterlab.instruments.iolog import MemoryIOLog
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.testing import running_lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -12,8 +13,8 @@ WATER_SCENARIO = ROOT / "tests" / "sim" / "data" / "water.yaml"
 
 @pytest.fixture(scope="module")
 def lab():
-    """The default simulated bench at 1000x, serving the test scenario (one lab per test module)."""
-    with running_lab(SIM_BENCH, WATER_SCENARIO, clock_scale=1000) as lab:
+    """The default simulated bench on virtual time, serving the test scenario (one lab per test module)."""
+    with running_lab(SIM_BENCH, WATER_SCENARIO, clock_scale=VIRTUAL) as lab:
         yield lab
 
 
@@ -35,6 +36,6 @@ GAS_SCENARIO = ROOT / "tests" / "sim" / "data" / "gas.yaml"
 
 @pytest.fixture(scope="module")
 def gas_lab():
-    """The simulated gas bench at 1000x, serving the gas test scenario (one lab per test module)."""
-    with running_lab(GAS_BENCH, GAS_SCENARIO, clock_scale=1000) as lab:
+    """The simulated gas bench on virtual time, serving the gas test scenario (one lab per test module)."""
+    with running_lab(GAS_BENCH, GAS_SCENARIO, clock_scale=VIRTUAL) as lab:
         yield lab

@@ -7,6 +7,7 @@ import pytest
 from meterlab.instruments.bench import Bench, InstrumentEntry, load_bench, open_instrument
 from meterlab.instruments.errors import ImplausibleValue, InstrumentError, InstrumentFailure, InstrumentReplyError
 from meterlab.instruments.iolog import Direction, MemoryIOLog
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.scenario import FaultSpec, load_scenario
 from meterlab.sim.testing import running_lab
 
@@ -24,7 +25,7 @@ def lab():
     keep = {"pump", "valves", "mbus", "modbus_meter"}
     instruments = {k: v for k, v in bench.instruments.items() if k in keep} | {"modbus_float": FLOAT_METER}
     with running_lab(Bench(bench=bench.bench, instruments=instruments), load_scenario(WATER_SCENARIO),
-                     clock_scale=1000) as lab:
+                     clock_scale=VIRTUAL) as lab:
         yield lab
 
 

@@ -110,7 +110,11 @@ def test_a_fault_ends_when_its_duration_is_over(lab, connect):
     counter, _ = connect("counter")
     lab.inject(FaultSpec(kind="no_answer", instrument="counter", at_s=lab.clock.now(), duration_s=100))
     with pytest.raises(InstrumentTimeout):
-        counter.identify()  # 0.4 s real = 400 simulated s: the window has passed afterwards
+        counter.identify()
+    lab.clock.sleep(99)
+    with pytest.raises(InstrumentTimeout):
+        counter.identify()  # 1 simulated s before its end
+    lab.clock.sleep(1)
     assert "53230A" in counter.identify()
 
 

@@ -98,6 +98,7 @@ def test_weight_is_dynamic_while_filling_and_s_reports_not_stable(lab, rig):
     lab.clock.sleep(20, max_real_s=2)
     valves.diverter_to_tank()
     try:
+        lab.clock.sleep(1)  # water into the tank
         _, stable = scale.weight_immediate_kg()
         assert not stable
         with pytest.raises(InstrumentError, match="S I"):

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.testing import running_lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -12,5 +13,5 @@ DEFAULT_SCENARIO = ROOT / "instruments" / "scenarios" / "sim.yaml"
 
 @pytest.fixture(scope="module")
 def lab():
-    with running_lab(SIM_BENCH, WATER_SCENARIO, clock_scale=1000) as lab:
+    with running_lab(SIM_BENCH, WATER_SCENARIO, clock_scale=VIRTUAL) as lab:
         yield lab

@@ -15,7 +15,7 @@ from meterlab.metrology.reference_volume import (
     bell_prover_volume_at_meter,
     gas_volume_at_meter,
 )
-from meterlab.sim.clock import ManualClock
+from meterlab.sim.clock import VIRTUAL, ManualClock
 from meterlab.sim.physics import build_world
 from meterlab.sim.reference_params import GasRigParams, NozzleSpec
 from meterlab.sim.scenario import MeterSpec, Scenario, load_scenario
@@ -268,7 +268,7 @@ def test_the_gas_bench_and_scenarios_load_and_name_the_certificates_instruments(
 
 @pytest.fixture(scope="module")
 def gas_lab():
-    with running_lab(GAS_BENCH, GAS_SCENARIO, clock_scale=2000) as lab:
+    with running_lab(GAS_BENCH, GAS_SCENARIO, clock_scale=VIRTUAL) as lab:
         yield lab
 
 

@@ -164,6 +164,7 @@ class SimLab:
         return {
             "bench": self.bench.bench,
             "clock": {"origin_unix_s": self.clock.origin_unix_s, "scale": self.clock.scale,
-                      "note": "simulated seconds = (unix time - origin_unix_s) * scale"},
+                      "note": "virtual: simulated time moves on when every actor of the lab waits, not with unix time"
+                      if self.clock.virtual else "simulated seconds = (unix time - origin_unix_s) * scale"},
             "instruments": instruments,
         }
