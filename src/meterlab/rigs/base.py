@@ -38,7 +38,8 @@ SLICE_REAL_S = 0.05
 # collection (which ends with it); and a collection's last approach to its target goes down to VIRTUAL_MIN_SLICE_S.
 VIRTUAL_SLICE_S, VIRTUAL_DISTURBED_SLICE_S, VIRTUAL_MIN_SLICE_S = 5.0, 1.0, 0.05
 COLLECTION_SAMPLES = 100
-SETTLE_S = 10.0  # after a speed change, before the flow is judged (several pump time constants)
+SETTLE_S = 10.0  # after a speed change, the longest a flow outside its band is taken for the pump's ramp
+IN_BAND_SLICE_S = 0.5  # meanwhile the flow is read this often, the hold starting once it is in its band
 ATMOSPHERE_PA = 101325.0
 
 # The instrument that sets a disturbance's severity, by kind: the generator that applies it or, for RF (the

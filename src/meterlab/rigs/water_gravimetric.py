@@ -16,6 +16,7 @@ from meterlab.metrology.methods import GravimetricReading, ReferenceMethod
 from meterlab.rigs.at_rest import AtRestWatch
 from meterlab.rigs.base import (
     ATMOSPHERE_PA,
+    IN_BAND_SLICE_S,
     SETTLE_S,
     BenchRig,
     DisturbanceRun,
@@ -206,9 +207,7 @@ class WaterRig(WaterConditioning, RegisterReadout, AtRestWatch, TransmissionWatc
             else:
                 flow = self.flowrate_m3h(guard=guard, window_s=for_s)
             return check(flow), flow
-        settled_at = self._speed_changed_at + SETTLE_S
-        if self.clock.now() < settled_at:
-            self.wait(settled_at - self.clock.now(), guard=guard)
+        self._wait_in_band(check, guard)
         end = self.clock.now() + for_s
         flow = None
         while True:
@@ -217,6 +216,17 @@ class WaterRig(WaterConditioning, RegisterReadout, AtRestWatch, TransmissionWatc
             if why is not None or self.clock.now() >= end:
                 return why, flow
             self.wait(min(max(for_s / 10, 1.0), end - self.clock.now()), guard=guard)
+
+    def _wait_in_band(self, check: Callable[[float], str | None], guard: Guard) -> None:
+        """After a speed change, until the flow is within its band (`check` finds nothing to say) or SETTLE_S
+        has passed. The hold starts from there: the pump's approach to its new flow stays in the band once in
+        it, and a flow still outside it before SETTLE_S is the ramp, not a reason to trim the speed (a flow
+        that leaves the band during the hold restarts it, as before)."""
+        settled_at = self._speed_changed_at + SETTLE_S
+        while (left := settled_at - self.clock.now()) > 0:
+            if check(self.flowmeter.volume_flow_m3h) is None:
+                return
+            self.wait(min(IN_BAND_SLICE_S, left), guard=guard)
 
     def _trim_speed(self, target_m3h: float, measured_m3h: float) -> None:
         self.speed_pct = min(100.0, max(0.1, self.speed_pct * target_m3h / measured_m3h))
