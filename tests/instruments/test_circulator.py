@@ -16,9 +16,10 @@ from meterlab.instruments.errors import (
 )
 from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.testing import expected_protocol
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
 from meterlab.sim.testing import FAULT_TIMEOUT_S as TIMEOUT_S
-from meterlab.sim.testing import inject_fault, open_with_timeout, running_lab, wait_for
+from meterlab.sim.testing import inject_fault, open_with_timeout, running_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "tests" / "sim" / "data" / "water-conditioning.yaml"
@@ -125,7 +126,7 @@ def test_options_refuse_a_safe_temperature_outside_the_range():
 
 @pytest.fixture(scope="module")
 def lab():
-    with running_lab(ROOT / "instruments" / "sim.yaml", SCENARIO, clock_scale=1000) as lab:
+    with running_lab(ROOT / "instruments" / "sim.yaml", SCENARIO, clock_scale=VIRTUAL) as lab:
         yield lab
 
 
@@ -141,11 +142,14 @@ def test_the_circulator_brings_the_line_water_to_its_setpoint(lab, bench):
     julabo.set_setpoint_c(45.0)
     julabo.start()
     assert julabo.running and julabo.status() == (3, "REMOTE START")
-    assert wait_for(lambda: abs(thermometer.temperature_c() - 45.0) < 0.05, timeout_real_s=20)
+    # 20 of the circulator's time constants (was 20 real s: 20000 simulated s at 1000x)
+    assert lab.clock.wait_until(lambda: abs(thermometer.temperature_c() - 45.0) < 0.05, timeout_sim_s=1200,
+                                poll_sim_s=10)
     assert julabo.temperature_c() == pytest.approx(45.0, abs=0.06)
     julabo.safe_state()  # cool: 20 °C, still running
     assert julabo.running and julabo.setpoint_c() == 20.0
-    assert wait_for(lambda: abs(thermometer.temperature_c() - 20.0) < 0.05, timeout_real_s=20)
+    assert lab.clock.wait_until(lambda: abs(thermometer.temperature_c() - 20.0) < 0.05, timeout_sim_s=1200,
+                                poll_sim_s=10)
     julabo.stop()
     julabo.safe_state()  # a stopped unit stays stopped
     assert not julabo.running
@@ -167,10 +171,12 @@ def test_the_pace_controller_sets_the_line_pressure_and_the_indicator_reads_it(l
     controller.set_setpoint_pa(101325.0 + 7e5)  # absolute, as the bench's PACE is referred
     assert indicator.pressure_pa() == pytest.approx(501325.0, abs=1.0)  # output still off: 4 bar gauge
     controller.output_on()
-    assert wait_for(lambda: abs(indicator.pressure_pa() - 801325.0) < 5.0, timeout_real_s=20)
+    # the regulator's lag: 2 s (was 20 real s: 20000 simulated s at 1000x)
+    assert lab.clock.wait_until(lambda: abs(indicator.pressure_pa() - 801325.0) < 5.0, timeout_sim_s=200,
+                                poll_sim_s=1)
     controller.safe_state()  # output off: the line goes back to the supply's own pressure
     assert not controller.output_enabled
-    assert wait_for(lambda: abs(indicator.pressure_pa() - 501325.0) < 1.0, timeout_real_s=5)
+    assert indicator.pressure_pa() == pytest.approx(501325.0, abs=1.0)  # at once (was: within 5 real s)
 
 
 def test_an_indicator_pace_never_moves_the_line(lab, bench):
@@ -188,7 +194,8 @@ def test_the_dp_transmitters_read_each_meters_pressure_loss(lab, bench):
     valves.open_start_valve()
     pump.run(50.0)  # 3 m³/h
     try:
-        assert wait_for(lambda: abs(lab.world.read("water.flowrate_m3h") - 3.0) < 1e-6, timeout_real_s=10)
+        assert lab.clock.wait_until(lambda: abs(lab.world.read("water.flowrate_m3h") - 3.0) < 1e-6,
+                                    timeout_sim_s=100, poll_sim_s=1)
         dp1 = [bench["dp1"].pressure_pa for _ in range(40)]
         dp2 = [bench["dp2"].pressure_pa for _ in range(40)]
         assert sum(dp1) / 40 == pytest.approx(40e3 * (3.0 / 2.5) ** 2, abs=4 * 50 / 40 ** 0.5)

@@ -26,8 +26,9 @@ from meterlab.instruments.errors import (
     InstrumentValueError,
 )
 from meterlab.instruments.testing import expected_protocol
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.scenario import FaultSpec, Scenario
-from meterlab.sim.testing import running_lab, wait_for
+from meterlab.sim.testing import running_lab
 from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
 from meterlab.sim.testing import FAULT_TIMEOUT_S as TIMEOUT_S
 from meterlab.sim.testing import open_with_timeout, raised_within
@@ -371,8 +372,8 @@ FLOWRATE_M3H = 3.0
 
 @pytest.fixture(scope="module")
 def lab():
-    """The default simulated bench at 1000x with a burst-susceptible meter 1 and an immune meter 2."""
-    with running_lab(SIM_BENCH, SCENARIO, clock_scale=1000) as lab:
+    """The default simulated bench on virtual time with a burst-susceptible meter 1 and an immune meter 2."""
+    with running_lab(SIM_BENCH, SCENARIO, clock_scale=VIRTUAL) as lab:
         yield lab
 
 
@@ -394,6 +395,12 @@ def generators(rig):
     yield used
     for generator in used.values():
         generator.safe_state()
+
+
+def on_the_clock(lab):
+    """What a generator's driver waits between two status polls: a simulated second (its test takes simulated
+    time, which a virtual clock moves only while someone waits on it; the rigs pass the same)."""
+    return lambda: lab.clock.sleep(1)
 
 
 def disturbances(lab, position):
@@ -453,7 +460,7 @@ def test_a_surge_test_runs_its_count_and_reports_the_peaks(lab, generators):
     surge.configure(voltage_kv=2.0, polarity="negative", coupling="L-PE", phase_angle_deg=90, count=3, interval_s=60)
     surge.arm()
     surge.start()
-    surge.wait_complete(timeout_s=5)
+    surge.wait_complete(timeout_s=5, between_polls=on_the_clock(lab))
     assert surge.pulses_delivered == 3 and surge.last_coupling == "L-PE"
     assert -2100 < surge.peak_voltage_v < -1900 and surge.peak_current_a == pytest.approx(surge.peak_voltage_v / 12,
                                                                                           abs=1)
@@ -467,7 +474,7 @@ def test_an_esd_run_from_the_profile_delivers_its_discharges(lab, generators):
     assert (esd.discharge, esd.polarity, esd.voltage_kv) == ("contact", "negative", 6.0)
     esd.arm()
     esd.start()
-    esd.wait_complete(timeout_s=5)
+    esd.wait_complete(timeout_s=5, between_polls=on_the_clock(lab))
     assert esd.discharges_delivered == 10
 
 
@@ -476,7 +483,7 @@ def test_dips_then_a_steady_variation_from_the_same_source(lab, generators):
     dips.configure(nominal_voltage_v=230, residual_pct=40, duration_cycles=10, count=3, interval_s=10)
     dips.arm()
     dips.start()
-    dips.wait_complete(timeout_s=5)
+    dips.wait_complete(timeout_s=5, between_polls=on_the_clock(lab))
     assert dips.events_delivered == 3 and dips.output_voltage_v == 230.0
     dips.configure(variation_pct=10)
     dips.start()
@@ -495,7 +502,7 @@ def test_the_magnetic_field_is_on_while_running(lab, generators):
     field.stop()
     field.configure(field_a_per_m=30, mains_frequency_hz=50, duration_s=60)
     field.start()
-    field.wait_complete(timeout_s=5)
+    field.wait_complete(timeout_s=5, between_polls=on_the_clock(lab))
     assert field.field == "power_frequency" and field.field_now == 0 and disturbances(lab, 1) == set()
     field.configure(field_a_per_m=300, pulse_s=3, pulse_period_s=10, duration_s=0)
     field.start()
@@ -535,14 +542,17 @@ def test_an_open_interlock_refuses_arm_and_ends_a_running_test(lab, generators):
     with pytest.raises(InstrumentError, match="esd during 'ARM'.*error 128: interlock open"):
         esd.arm()
     assert not esd.interlock_closed
-    assert wait_for(lambda: esd.interlock_closed, timeout_real_s=3)
+    lab.clock.sleep(299)
+    assert not esd.interlock_closed
+    lab.clock.sleep(1)  # 300 simulated s after it opened
+    assert esd.interlock_closed
     esd.arm()
     surge.configure(count=20, interval_s=60)
     surge.arm()
     surge.start()
     lab.inject(FaultSpec(kind="interlock_open", instrument="surge", at_s=lab.clock.now(), duration_s=100))
     with pytest.raises(InstrumentError, match="error 128: interlock open"):
-        surge.wait_complete(timeout_s=5)
+        surge.wait_complete(timeout_s=5, between_polls=on_the_clock(lab))
     assert surge.state == "standby" and disturbances(lab, 1) == set()
 
 

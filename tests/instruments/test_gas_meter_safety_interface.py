@@ -1,5 +1,5 @@
 """The smart gas meter's valve block read over its Modbus interface by the real driver, on the simulated gas bench
-(sockets, virtual lab at 1000x): a shaking by the shaker's driver closes the valve, the meter says so with the
+(sockets, virtual time): a shaking by the shaker's driver closes the valve, the meter says so with the
 cause and its time; the leak tester reads the flow past the closed valve; the reset over the interface opens it."""
 
 from pathlib import Path
@@ -10,6 +10,7 @@ from meterlab.instruments.bench import open_instrument
 from meterlab.instruments.errors import InstrumentError
 from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.meter_readout import MODBUS_METER_MODELS
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.testing import running_lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +20,7 @@ SAFETY_SCENARIO = ROOT / "tests" / "sim" / "data" / "gas-safety.yaml"
 
 @pytest.fixture(scope="module")
 def lab():
-    with running_lab(GAS_BENCH, SAFETY_SCENARIO, clock_scale=1000) as lab:
+    with running_lab(GAS_BENCH, SAFETY_SCENARIO, clock_scale=VIRTUAL) as lab:
         yield lab
 
 

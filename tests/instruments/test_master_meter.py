@@ -16,6 +16,7 @@ from meterlab.instruments.errors import (
 )
 from meterlab.instruments.master_meter import GasMasterMeter, PromassMasterMeter
 from meterlab.instruments.testing import TIMEOUT, expected_protocol
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.reference_params import MasterMeterParams
 from meterlab.sim.scenario import FaultSpec, load_scenario
 from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
@@ -96,7 +97,7 @@ def lab():
     """The default bench on the water scenario, with a master meter whose curve the tests can see."""
     scenario = load_scenario(WATER_SCENARIO).model_copy(
         update={"master_meter": MasterMeterParams(error_curve=CURVE)})
-    with running_lab(SIM_BENCH, scenario, clock_scale=1000) as lab:
+    with running_lab(SIM_BENCH, scenario, clock_scale=VIRTUAL) as lab:
         yield lab
 
 
@@ -124,12 +125,15 @@ def test_the_totalizer_follows_the_true_volume_through_the_master_meters_curve(l
     true_l = lab.world.read("master_meter.true_volume_l") - true_start_l
     indicated_l = mm.totalizer_m3 * 1000
     assert indicated_l == pytest.approx(lab.world.read("master_meter.totalizer_m3") * 1000, rel=1e-7)  # float32
-    assert (indicated_l / true_l - 1) * 100 == pytest.approx(curve_error(3.0), abs=0.015)  # the ramps: ~0.005
+    # the ramps: 0.0044 (exact on virtual time; was 0.015, for the flow's duration varied with the host's load)
+    assert (indicated_l / true_l - 1) * 100 == pytest.approx(curve_error(3.0), abs=0.005)
     rig.safe_state()
 
 
 def test_temperature_density_and_mass_flow_are_the_lines(lab, rig):
     mm = rig["master_meter"]
+    rig.safe_state()
+    lab.clock.sleep(60, max_real_s=1)  # no flow: an earlier test's pump has run down (its lag's tail snaps to 0)
     assert mm.temperature_c == pytest.approx(lab.world.read("water.temperature_c"), abs=0.01)
     assert mm.density_kg_m3 == pytest.approx(lab.world.read("master_meter.density_kg_m3"), rel=1e-6)
     assert 990 < mm.density_kg_m3 < 1000 and mm.mass_flow_kg_h == 0.0 and mm.system_condition == 1

@@ -21,6 +21,7 @@ from meterlab.instruments.errors import (
 from meterlab.instruments.iolog import Direction, MemoryIOLog
 from meterlab.instruments.meter_readout import Context, ImplausibleReading, ManualRegister, MBusMeter, ModbusMeter
 from meterlab.instruments.testing import TIMEOUT, expected_protocol
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.scenario import FaultSpec, MeterSpec, Susceptibility, load_scenario
 from meterlab.sim.testing import running_lab
 
@@ -311,11 +312,11 @@ def scenario():
 
 @pytest.fixture(scope="module")
 def lab():
-    """sim.yaml's flow instruments and meter readouts, at 1000x, over the scenario above."""
+    """sim.yaml's flow instruments and meter readouts, on virtual time, over the scenario above."""
     bench = load_bench(SIM_BENCH)
     keep = {"pump", "valves", "mbus", "modbus_meter"}
     small = Bench(bench=bench.bench, instruments={k: v for k, v in bench.instruments.items() if k in keep})
-    with running_lab(small, scenario(), clock_scale=1000) as lab:
+    with running_lab(small, scenario(), clock_scale=VIRTUAL) as lab:
         yield lab
 
 

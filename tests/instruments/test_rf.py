@@ -44,9 +44,10 @@ from meterlab.instruments.rf_immunity import (
     save_level_table,
 )
 from meterlab.instruments.testing import expected_protocol
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.scenario import FaultSpec, Scenario
 from meterlab.sim.testing import FAULT_SLACK_S as SLACK_S
-from meterlab.sim.testing import inject_fault, open_with_timeout, raised_within, running_lab, wait_for
+from meterlab.sim.testing import inject_fault, open_with_timeout, raised_within, running_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_BENCH = ROOT / "instruments" / "sim.yaml"
@@ -367,7 +368,7 @@ def rf_scenario() -> Scenario:
 
 @pytest.fixture(scope="module")
 def rf_lab():
-    with running_lab(load_bench(SIM_BENCH), rf_scenario(), clock_scale=1000) as lab:
+    with running_lab(load_bench(SIM_BENCH), rf_scenario(), clock_scale=VIRTUAL) as lab:
         yield lab
 
 
@@ -387,11 +388,11 @@ def chain(rf_rig):
 
 
 @pytest.fixture(scope="module")
-def conducted_table(rf_rig):
+def conducted_table(rf_lab, rf_rig):
     return calibrate_levels(rf_rig["rf_generator"], rf_rig["rf_power_meter"], amplifier=rf_rig["rf_amplifier"],
                             frequency_start_hz=150e3, frequency_stop_hz=152e3, step_pct=1, emf_v=3.0,
                             attenuation_db=SENSOR_ATTENUATION_DB, linearity_step_db=3.0, bench="sim",
-                            start_level_dbm=-25.0)
+                            start_level_dbm=-25.0, clock=rf_lab.clock)
 
 
 def test_every_instrument_of_the_chain_identifies_itself(chain):
@@ -424,7 +425,7 @@ def test_levelling_converges_in_compression_and_the_linearity_check_shows_it(rf_
     generator, sensor, amplifier, _ = chain
     table = calibrate_levels(generator, sensor, amplifier=amplifier, frequency_start_hz=1e6, frequency_stop_hz=1e6,
                              step_pct=1, emf_v=20.0, attenuation_db=SENSOR_ATTENUATION_DB, max_level_dbm=10.0,
-                             linearity_step_db=3.0, start_level_dbm=-5.0)
+                             linearity_step_db=3.0, start_level_dbm=-5.0, clock=rf_lab.clock)
     (point,) = table.points
     assert abs(point.measured_db - table.target_db) <= table.tolerance_db
     assert point.linearity_db < 2.0 and table.linearity_failures(1.0) == [point]  # the amplifier compresses
@@ -436,7 +437,8 @@ def test_an_unreachable_level_is_a_levelling_error_with_the_rf_off(rf_lab, chain
     generator, sensor, amplifier, _ = chain
     with pytest.raises(LevellingError, match="largest allowed level 0.00 dBm"):
         calibrate_levels(generator, sensor, amplifier=amplifier, frequency_start_hz=1e6, frequency_stop_hz=1e6,
-                         step_pct=1, emf_v=40.0, attenuation_db=SENSOR_ATTENUATION_DB, start_level_dbm=-5.0)
+                         step_pct=1, emf_v=40.0, attenuation_db=SENSOR_ATTENUATION_DB, start_level_dbm=-5.0,
+                         clock=rf_lab.clock)
     assert generator.rf_output is False and not rf_lab.world.read("rf.active")
 
 
@@ -483,7 +485,7 @@ def test_sweep_shifts_the_susceptible_meter_while_rf_is_on_and_not_after(rf_lab,
     result = run_sweep(generator, conducted_table, dwell_s=2, am_depth_pct=80, am_frequency_hz=1000,
                        amplifier=amplifier, power_meter=sensor, clock=rf_lab.clock, on_step=measure_while_applied)
     assert result.completed and [s.frequency_hz for s in result.steps] == conducted_table.frequencies_hz
-    assert all(s.ended_s - s.applied_s >= 2 for s in result.steps)
+    assert all(s.ended_s - s.applied_s == pytest.approx(2) for s in result.steps)  # exact (was >= 2: real time)
     am_gain_db = 10 * math.log10(1 + 0.8 ** 2 / 2)  # 80 % AM on top of the unmodulated calibration
     for step, point in zip(result.steps, conducted_table.points):
         assert step.power_dbm + SENSOR_ATTENUATION_DB - point.measured_db == pytest.approx(am_gain_db, abs=0.05)
@@ -504,8 +506,9 @@ def test_sweep_stops_between_steps_and_within_a_long_dwell(rf_lab, chain, conduc
     timer = threading.Timer(0.2, stop.set)
     timer.start()
     started = time.monotonic()
+    # on the wall clock (a real bench's): a stop from another thread while a dwell is in flight needs real time
     result = run_sweep(generator, conducted_table, dwell_s=20_000, am_depth_pct=80, am_frequency_hz=1000,
-                       amplifier=amplifier, clock=rf_lab.clock, should_stop=stop.is_set)  # 20 s real
+                       amplifier=amplifier, should_stop=stop.is_set)
     assert time.monotonic() - started < 1.5
     assert result.stopped and len(result.steps) == 1
     assert generator.rf_output is False and not rf_lab.world.read("rf.active")
@@ -516,7 +519,7 @@ def test_calibration_can_be_stopped_and_leaves_the_rf_off(rf_lab, chain):
     with pytest.raises(Stopped, match="after 1 points"):
         calibrate_levels(generator, sensor, amplifier=amplifier, frequency_start_hz=150e3, frequency_stop_hz=152e3,
                          step_pct=1, emf_v=3.0, attenuation_db=SENSOR_ATTENUATION_DB, start_level_dbm=-17.0,
-                         should_stop=iter([False, True]).__next__)
+                         should_stop=iter([False, True]).__next__, clock=rf_lab.clock)
     assert generator.rf_output is False
 
 
@@ -531,7 +534,7 @@ def test_sweep_as_a_disturbance_during_a_measurement(rf_lab, chain, conducted_ta
     (run,) = disturbance.runs("conducted_rf", profile)
     disturbance.configure(**run, repeat=True)
     disturbance.start()
-    assert wait_for(lambda: rf_lab.world.read("rf.active"), timeout_real_s=2)
+    assert rf_lab.clock.wait_until(lambda: rf_lab.world.read("rf.active"), timeout_sim_s=1, max_real_s=2)
     assert disturbance.running
     disturbance.stop()
     assert not disturbance.running and not rf_lab.world.read("rf.active") and generator.rf_output is False
@@ -583,7 +586,8 @@ def test_the_interlock_trips_the_amplifier_and_it_says_so(rf_lab, chain):
     amplifier.rf_on()
     rf_lab.inject(FaultSpec(kind="interlock_open", instrument="rf_amplifier", at_s=rf_lab.clock.now(),
                             duration_s=50))
-    assert wait_for(lambda: rf_lab.world.component("rf").amplifier.interlock_open, timeout_real_s=2)
+    with rf_lab.world.now():  # the physics at the present simulated time: the interlock opened at once
+        assert rf_lab.world.component("rf").amplifier.interlock_open
     with pytest.raises(InstrumentError, match="execution error"):
         amplifier.rf_on()  # refused while open (the trip itself is flagged as a device-dependent error)
     rf_lab.clock.sleep(60, max_real_s=1)

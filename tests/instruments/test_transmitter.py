@@ -19,6 +19,7 @@ from meterlab.instruments.errors import (
 from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.instruments.testing import expected_protocol
 from meterlab.instruments.transmitter import ModbusTransmitter, TransmitterOptions
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.scenario import FaultSpec
 from meterlab.sim.testing import running_lab
 
@@ -98,7 +99,7 @@ def test_a_modbus_exception_and_identify():
 
 @pytest.fixture(scope="module")
 def gas_lab():
-    with running_lab(GAS_BENCH, GAS_SCENARIO, clock_scale=1000) as lab:
+    with running_lab(GAS_BENCH, GAS_SCENARIO, clock_scale=VIRTUAL) as lab:
         yield lab
 
 

@@ -330,7 +330,8 @@ def calibrate_levels(generator: RohdeSchwarzSmb100a, power_meter: RohdeSchwarzNr
                      start_level_dbm: float = -40.0, max_level_dbm: float = 0.0, min_level_dbm: float = -100.0,
                      max_step_db: float = 10.0, max_iterations: int = 20, linearity_step_db: float | None = None,
                      bench: str | None = None, should_stop: Callable[[], bool] | None = None,
-                     on_point: Callable[[LevelPoint], None] | None = None) -> LevelCalibration:
+                     on_point: Callable[[LevelPoint], None] | None = None,
+                     clock: Clock | None = None) -> LevelCalibration:
     """Conducted (61000-4-6) level calibration: per frequency of `frequency_steps(...)`, the unmodulated
     generator level at which the 50 Ω sensor on the 150 Ω -> 50 Ω adaptor reads emf_v / emf_to_adaptor_ratio.
 
@@ -339,7 +340,9 @@ def calibrate_levels(generator: RohdeSchwarzSmb100a, power_meter: RohdeSchwarzNr
     max_level_dbm: the most the amplifier input may take (its rating); start_level_dbm: where the first
     frequency starts (later ones start at the previous result); linearity_step_db: if given, each point
     also records how much the sensor rises for that much more drive (compression check, see
-    `LevelCalibration.linearity_failures`). `should_stop()` is asked before each frequency (-> Stopped)."""
+    `LevelCalibration.linearity_failures`). `should_stop()` is asked before each frequency (-> Stopped).
+    `clock`: the simulated lab's, if its time is virtual (the sensor's measurements take simulated time: the
+    driver waits for them on it, as in `run_sweep`); default the wall clock."""
     if not (emf_v > 0 and emf_to_adaptor_ratio > 0):
         raise DeclarationError("calibrate_levels.emf_v", emf_v, "emf_v and emf_to_adaptor_ratio > 0")
     _check_loop(tolerance_db, max_step_db, max_iterations, max_level_dbm, min_level_dbm)
@@ -349,8 +352,10 @@ def calibrate_levels(generator: RohdeSchwarzSmb100a, power_meter: RohdeSchwarzNr
     def prepare(frequency_hz: float) -> None:
         power_meter.frequency_hz = frequency_hz
 
+    polls = between_polls(clock) if clock is not None else None
+
     def read_db() -> float:
-        return power_meter.measure_power_dbm() + attenuation_db
+        return power_meter.measure_power_dbm(between_polls=polls) + attenuation_db
 
     return _calibrate(
         "conducted_rf", generator, amplifier, {"rf_power_meter": power_meter}, prepare, read_db,
