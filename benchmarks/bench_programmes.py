@@ -30,6 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 BENCHES = {"water": REPO / SIMULATED_BENCH, "gas": REPO / SIMULATED_GAS_BENCH}
 EXAMPLE_METER = {"water": REPO / "examples/meters/dn15-class2.yaml", "gas": REPO / "examples/meters/g4-diaphragm.yaml"}
 FOR_CLASS = {"T50": REPO / "examples/meters/dn25-class1.yaml"}  # programmes written for another temperature class
+# programmes for meters designed to measure reverse flow (bidirectional) refuse the one-direction examples
+FOR_REVERSE_FLOW = {"water": REPO / "examples/meters/dn15-class2-bidirectional.yaml",
+                    "gas": REPO / "examples/meters/g4-bidirectional.yaml"}
 
 
 def run_programme(path: Path) -> tuple[float, float, float]:
@@ -37,6 +40,8 @@ def run_programme(path: Path) -> tuple[float, float, float]:
     procedure = load_procedure(path)
     classes = procedure.temperature_classes or []
     meter = next((FOR_CLASS[c] for c in classes if c in FOR_CLASS), EXAMPLE_METER[procedure.meter_kind])
+    if procedure.for_reverse_flow == "designed":
+        meter = FOR_REVERSE_FLOW[procedure.meter_kind]
     bench = BENCHES[procedure.meter_kind]
     inputs = load_inputs(path, [meter], bench, default_scenario(bench))
     register = Register.load(REPO / "calibration")
