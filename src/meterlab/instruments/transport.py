@@ -5,6 +5,7 @@ Every byte that goes out or comes in is recorded in the I/O log; every failure b
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -12,7 +13,7 @@ import socket
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
@@ -33,6 +34,7 @@ from meterlab.instruments.iolog import ChannelLog, IOLogSink
 logging.getLogger("pymodbus").addHandler(logging.NullHandler())
 
 DEFAULT_TIMEOUT_S = 5.0
+LOCK_RETRY_SIM_S = 0.001  # a driver shared by two threads, on a virtual clock: how often the second asks again
 SILENCE_SLICE_S = 0.01  # how often a wait for a simulated instrument's reply asks whether it will come at all
 READ_SLICE_S = 0.25  # pyvisa-py notices a closed socket only at its timeout: read in slices, look in between
 MAX_TIMEOUT_S = 3600.0  # a gated totalize can legitimately last long; nothing waits longer than this
@@ -105,8 +107,9 @@ class MessageTransport(Transport):
 
     # -- text ---------------------------------------------------------------------------------------------
     def write(self, command: str) -> None:
-        self.last_command = command
-        self._send_logged((command + self.write_termination).encode(self.encoding), command)
+        with self._exchange():  # not between another thread's query and its reply
+            self.last_command = command
+            self._send_logged((command + self.write_termination).encode(self.encoding), command)
 
     def read(self, *, timeout_s: float | None = None) -> str:
         command = self.last_command
@@ -120,14 +123,33 @@ class MessageTransport(Transport):
             raise self.fail(InstrumentReplyError(self.name, command, f"reply is not {self.encoding} text: {data!r}")) from None
 
     def query(self, command: str, *, timeout_s: float | None = None) -> str:
-        with self.lock:
+        with self._exchange():
             self.write(command)
             return self.read(timeout_s=timeout_s)
 
+    @contextlib.contextmanager
+    def _exchange(self) -> Iterator[None]:
+        """One exchange at a time. A thread that waits for another's (a disturbance's sequence and the run, polling
+        one generator) waits on the instrument; on a virtual clock it asks again every LOCK_RETRY_SIM_S simulated
+        (the other's reply may take simulated time, and which of the two goes first is then the clock's order,
+        not the host's)."""
+        if not self.lock.acquire(blocking=False):
+            sleep = wire.clock_sleep(getattr(self, "_wire_key", None))
+            if sleep is None:
+                self.lock.acquire()
+            else:  # on a virtual clock, ask again at simulated instants: who gets it is the clock's order's doing
+                while not self.lock.acquire(blocking=False):
+                    sleep(LOCK_RETRY_SIM_S)
+        try:
+            yield
+        finally:
+            self.lock.release()
+
     # -- bytes --------------------------------------------------------------------------------------------
     def write_raw(self, data: bytes, *, command: str | None = None) -> None:
-        self.last_command = command if command is not None else data.hex(" ")
-        self._send_logged(data, self.last_command)
+        with self._exchange():
+            self.last_command = command if command is not None else data.hex(" ")
+            self._send_logged(data, self.last_command)
 
     def read_bytes(self, count: int, *, timeout_s: float | None = None) -> bytes:
         data = self._receive_exact(count, self._timeout(timeout_s), self.last_command)
@@ -288,6 +310,9 @@ class VisaTransport(MessageTransport):
                 raise self.fail(InstrumentTimeout(self.name, command, timeout_s, partial))
             self._set_timeout(min(remaining, READ_SLICE_S))
             data += self._read_slice(command)
+        # a simulated instrument's reply came at a simulated instant (after its latency): go on in the clock's turn
+        # then, not at once beside another actor that ran while this one waited
+        wire.wait_turn(self._wire_key)
         return data
 
     def _read_slice(self, command: str | None) -> bytes:

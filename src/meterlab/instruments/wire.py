@@ -28,6 +28,7 @@ _reading: dict[threading.Thread, Key] = {}  # driver threads blocked waiting for
 _listeners: list[Callable[[], None]] = []  # told whenever the wire may have gone quiet
 _unanswered: Counter[Key] = Counter()  # requests a server took and will not answer (a silent simulated device)
 _giving_up = threading.local()  # driver threads that end a wait for a reply that will not come (`give_up_silence`)
+_sleeps: dict[Address, Callable[[float], None]] = {}  # by server: its virtual clock's sleep (simulated seconds)
 
 
 def serve(address: Address) -> None:
@@ -70,7 +71,32 @@ def _notify() -> None:
         listener()
 
 
+def on_clock(server: Address, sleep: Callable[[float], None] | None) -> None:
+    """`server` is on a virtual clock whose `sleep(sim_s)` is this (None: no more)."""
+    with _lock:
+        if sleep is None:
+            _sleeps.pop(_normal(server), None)
+        else:
+            _sleeps[_normal(server)] = sleep
+
+
 # -- the driver's side --------------------------------------------------------------------------------------
+def clock_sleep(key: Key | None) -> Callable[[float], None] | None:
+    """The virtual clock's sleep of the simulated instrument at the other end of `key` (None: it has none)."""
+    if key is None:
+        return None
+    with _lock:
+        return _sleeps.get(key[0])
+
+
+def wait_turn(key: Key | None) -> None:
+    """A driver thread whose reply from a simulated instrument came (at a simulated instant, after its latency)
+    goes on only when the instrument's clock wakes it: one actor at a time, in the clock's order."""
+    sleep = clock_sleep(key)
+    if sleep is not None:
+        sleep(0.0)
+
+
 def driver_sent(key: Key | None, count: int) -> None:
     """Call before the bytes leave (the server may take them before send() returns)."""
     if key is not None and count:

@@ -202,6 +202,7 @@ class VirtualClock(SimClock):
         """`server` (an address) is one of this lab's simulated servers: time waits for what is on its wire."""
         with self._cond:
             self._servers.add((str(server[0]), int(server[1])))
+        wire.on_clock(server, self.sleep)
 
     # -- actors -----------------------------------------------------------------------------------------------
     def actor(self) -> contextlib.AbstractContextManager:
@@ -293,6 +294,8 @@ class VirtualClock(SimClock):
 
     def stop(self) -> None:
         wire.remove_listener(self._poke)
+        for server in list(self._servers):
+            wire.on_clock(server, None)
         with self._cond:
             self._stopped = True
             self._cond.notify_all()

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import yaml
 from pydantic import BaseModel, ConfigDict
 
 from meterlab.sim.world import World
@@ -21,6 +24,18 @@ if TYPE_CHECKING:
     from meterlab.sim.scenario import FaultSpec
 
 MAX_FRAME_BYTES = 65536  # a request longer than this without a terminator is discarded
+REPLY_LATENCY_TABLE = Path(__file__).resolve().parents[1] / "tables" / "reply-latency.yaml"
+
+
+@cache
+def _reply_latencies() -> dict[str, float]:
+    return {name: float(s) for name, s in yaml.safe_load(REPLY_LATENCY_TABLE.read_text())["latency_s"].items()}
+
+
+def reply_latency_s(device_class: type) -> float:
+    """What the device's real counterpart takes to answer (tables/reply-latency.yaml, by class or base class)."""
+    table = _reply_latencies()
+    return next((table[c.__name__] for c in device_class.__mro__ if c.__name__ in table), 0.0)
 
 
 class NoParams(BaseModel):
@@ -66,6 +81,19 @@ class LineDevice(SimDevice):
             index, terminator = min(ends)
             frames.append(bytes(buffer[:index]))
             del buffer[: index + len(terminator)]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.reply_latency_s = reply_latency_s(type(self))
+
+    def wait_sim(self, sim_s: float) -> None:
+        """Wait `sim_s` simulated seconds while answering (time moves on meanwhile: docs/architecture.md)."""
+        if sim_s <= 0:
+            return
+        clock = self.world.clock
+        deadline = clock.now() + sim_s
+        self.world.wait_until(lambda: clock.now() >= deadline, timeout_real_s=clock.real_seconds(sim_s),
+                              timeout_sim_s=sim_s)
 
     def respond(self, frame: bytes) -> bytes | None:
         """Bytes to send back for one request (None: no reply)."""

@@ -126,19 +126,11 @@ class SimEspecChamber(LineDevice):
                     reply = CMD_ERR
             except EspecError as exc:
                 reply = str(exc)
-        self._latency(self.params.monitor_latency_s if query else self.params.setting_latency_s)
+        self.wait_sim(self.params.monitor_latency_s if query else self.params.setting_latency_s)
         return reply
 
     def error_reply(self, text: str, message: str | None) -> str | None:
         return message or "NA:CONT NOT READY-1"
-
-    def _latency(self, sim_s: float) -> None:
-        if sim_s <= 0:
-            return
-        clock = self.world.clock
-        deadline = clock.now() + sim_s
-        self.world.wait_until(lambda: clock.now() >= deadline, timeout_real_s=clock.real_seconds(sim_s),
-                              timeout_sim_s=sim_s)
 
     # -- queries ----------------------------------------------------------------------------------------------
     def _program_progress(self) -> float:

@@ -110,6 +110,7 @@ class LineServer:
             return True
         if kind == "garbage":
             reply = bytes(self._rng.randrange(0x80, 0x100) for _ in range(12)) + self.device.reply_terminator
+        self.device.wait_sim(self.device.reply_latency_s)  # the instrument's turnaround (tables/reply-latency.yaml)
         wire.server_sent(key, len(reply))
         conn.sendall(reply)
         return True
