@@ -96,3 +96,20 @@ def test_a_wait_that_cannot_be_is_refused():
     for bad in (-1.0, float("inf"), float("nan")):
         with pytest.raises(ValueError, match="cannot wait"):
             clock.sleep(bad)
+
+
+def test_a_turn_taken_while_holding_time_returns_at_once():
+    """A reply read with time held (a polled interface, rigs/transmission.py) ends in a turn on the clock: the
+    holder has time already, so the turn must not wait for a quiet that its own hold prevents."""
+    clock = VirtualClock()
+    done = threading.Event()
+
+    def holder() -> None:
+        with clock.actor(), clock.hold():
+            clock.sleep(0.0)
+            done.set()
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+    thread.join(2)
+    assert done.is_set() and clock.now() == 0.0
