@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+import yaml
+
 from meterlab.instruments.bench import load_bench
 from meterlab.instruments.errors import InstrumentFailure
 from meterlab.instruments.iolog import MemoryIOLog
@@ -78,8 +80,14 @@ def pin(cpu: int | None) -> None:
 
 
 def serve_lab_in_subprocess(ports_file: Path, cpu: int | None = None) -> subprocess.Popen:
+    """The default bench served by `meterlab lab serve`, its counter answering without its modelled turnaround
+    (sim/tables/reply-latency.yaml): the figures compare the client's layers, not the instrument's speed."""
+    truth = yaml.safe_load(SCENARIO.read_text())
+    truth.setdefault("devices", {}).setdefault("counter", {})["reply_latency_s"] = 0
+    scenario = ports_file.with_name("scenario.yaml")
+    scenario.write_text(yaml.safe_dump(truth))
     process = subprocess.Popen(
-        [sys.executable, "-m", "meterlab", "lab", "serve", "--bench", str(BENCH), "--scenario", str(SCENARIO),
+        [sys.executable, "-m", "meterlab", "lab", "serve", "--bench", str(BENCH), "--scenario", str(scenario),
          "--ports-file", str(ports_file)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: pin(cpu),
     )

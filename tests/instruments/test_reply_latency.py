@@ -1,12 +1,22 @@
 """A simulated instrument's reply takes its real counterpart's turnaround in simulated time (sim/tables/
 reply-latency.yaml), on the virtual clock of the shared lab fixture: whatever the host's speed."""
 
-import pytest
+from pathlib import Path
 
+import pytest
+import yaml
+
+from meterlab.errors import InputFileError
+from meterlab.instruments.iolog import MemoryIOLog
+from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.devices.base import reply_latency_s
 from meterlab.sim.devices.counter import SimKeysight53230A
 from meterlab.sim.devices.emc.burst import SimBurstGenerator
 from meterlab.sim.devices.scale import SimMettlerToledoSics
+from meterlab.sim.scenario import load_scenario
+from meterlab.sim.testing import running_lab
+
+from .conftest import SIM_BENCH, WATER_SCENARIO
 
 
 def test_the_table_gives_each_class_or_its_nearest_listed_base_its_latency():
@@ -32,3 +42,27 @@ def test_a_command_without_a_reply_takes_none(lab, rig):
     started_s = lab.clock.now()
     counter.write("SENS:TOT:GATE:TIME 1")
     assert lab.clock.now() == started_s
+
+
+def _with_counter_latency(tmp_path, value) -> Path:
+    truth = yaml.safe_load(WATER_SCENARIO.read_text())
+    truth.setdefault("devices", {}).setdefault("counter", {})["reply_latency_s"] = value
+    path = tmp_path / "fast-counter.yaml"
+    path.write_text(yaml.safe_dump(truth))
+    return path
+
+
+def test_a_scenario_sets_one_instruments_turnaround(tmp_path):
+    with running_lab(SIM_BENCH, load_scenario(_with_counter_latency(tmp_path, 0)), clock_scale=VIRTUAL) as lab:
+        assert lab.devices["counter"].reply_latency_s == 0.0 and lab.devices["scale"].reply_latency_s == 0.05
+        with lab.open_bench(MemoryIOLog()) as bench:
+            started_s = lab.clock.now()
+            bench["counter"].gate_time_s
+            assert lab.clock.now() == started_s
+
+
+def test_a_wrong_turnaround_is_refused_naming_the_file_line_and_field(tmp_path):
+    scenario = load_scenario(_with_counter_latency(tmp_path, -1))
+    with pytest.raises(InputFileError, match=r"fast-counter.yaml:\d+ .*devices.counter.reply_latency_s.*0 to 60"):
+        with running_lab(SIM_BENCH, scenario, clock_scale=VIRTUAL):
+            pass

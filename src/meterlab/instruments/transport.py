@@ -5,7 +5,6 @@ Every byte that goes out or comes in is recorded in the I/O log; every failure b
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import select
@@ -13,7 +12,7 @@ import socket
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
@@ -107,9 +106,12 @@ class MessageTransport(Transport):
 
     # -- text ---------------------------------------------------------------------------------------------
     def write(self, command: str) -> None:
-        with self._exchange():  # not between another thread's query and its reply
+        self._take_lock()  # not between another thread's query and its reply
+        try:
             self.last_command = command
             self._send_logged((command + self.write_termination).encode(self.encoding), command)
+        finally:
+            self.lock.release()
 
     def read(self, *, timeout_s: float | None = None) -> str:
         command = self.last_command
@@ -123,33 +125,36 @@ class MessageTransport(Transport):
             raise self.fail(InstrumentReplyError(self.name, command, f"reply is not {self.encoding} text: {data!r}")) from None
 
     def query(self, command: str, *, timeout_s: float | None = None) -> str:
-        with self._exchange():
+        self._take_lock()
+        try:
             self.write(command)
             return self.read(timeout_s=timeout_s)
-
-    @contextlib.contextmanager
-    def _exchange(self) -> Iterator[None]:
-        """One exchange at a time. A thread that waits for another's (a disturbance's sequence and the run, polling
-        one generator) waits on the instrument; on a virtual clock it asks again every LOCK_RETRY_SIM_S simulated
-        (the other's reply may take simulated time, and which of the two goes first is then the clock's order,
-        not the host's)."""
-        if not self.lock.acquire(blocking=False):
-            sleep = wire.clock_sleep(getattr(self, "_wire_key", None))
-            if sleep is None:
-                self.lock.acquire()
-            else:  # on a virtual clock, ask again at simulated instants: who gets it is the clock's order's doing
-                while not self.lock.acquire(blocking=False):
-                    sleep(LOCK_RETRY_SIM_S)
-        try:
-            yield
         finally:
             self.lock.release()
 
+    def _take_lock(self) -> None:
+        """One exchange at a time (the caller releases `lock`; plain calls, not a context manager: this is on
+        every command's path). A thread that waits for another's (a disturbance's sequence and the run, polling
+        one generator) waits on the instrument; on a virtual clock it asks again every LOCK_RETRY_SIM_S simulated
+        (the other's reply may take simulated time, and which of the two goes first is then the clock's order,
+        not the host's)."""
+        if self.lock.acquire(blocking=False):
+            return
+        sleep = wire.clock_sleep(getattr(self, "_wire_key", None))
+        if sleep is None:
+            self.lock.acquire()
+            return
+        while not self.lock.acquire(blocking=False):  # at simulated instants: who gets it is the clock's order's doing
+            sleep(LOCK_RETRY_SIM_S)
+
     # -- bytes --------------------------------------------------------------------------------------------
     def write_raw(self, data: bytes, *, command: str | None = None) -> None:
-        with self._exchange():
+        self._take_lock()
+        try:
             self.last_command = command if command is not None else data.hex(" ")
             self._send_logged(data, self.last_command)
+        finally:
+            self.lock.release()
 
     def read_bytes(self, count: int, *, timeout_s: float | None = None) -> bytes:
         data = self._receive_exact(count, self._timeout(timeout_s), self.last_command)
@@ -312,7 +317,8 @@ class VisaTransport(MessageTransport):
             data += self._read_slice(command)
         # a simulated instrument's reply came at a simulated instant (after its latency): go on in the clock's turn
         # then, not at once beside another actor that ran while this one waited
-        wire.wait_turn(self._wire_key)
+        if self._wire_key is not None:
+            wire.wait_turn(self._wire_key)
         return data
 
     def _read_slice(self, command: str | None) -> bytes:

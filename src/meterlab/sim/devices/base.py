@@ -69,6 +69,10 @@ class LineDevice(SimDevice):
     reply_terminator: ClassVar[bytes] = b"\n"
     encoding: ClassVar[str] = "ascii"
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.reply_latency_s = reply_latency_s(type(self))
+
     def split(self, buffer: bytearray) -> list[bytes]:
         """Take the complete requests out of `buffer` (the bytes received so far on one connection)."""
         frames = []
@@ -81,10 +85,6 @@ class LineDevice(SimDevice):
             index, terminator = min(ends)
             frames.append(bytes(buffer[:index]))
             del buffer[: index + len(terminator)]
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.reply_latency_s = reply_latency_s(type(self))
 
     def wait_sim(self, sim_s: float) -> None:
         """Wait `sim_s` simulated seconds while answering (time moves on meanwhile: docs/architecture.md)."""
