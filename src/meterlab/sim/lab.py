@@ -26,7 +26,7 @@ from meterlab.sim.faults import (
     schedule_physical_faults,
 )
 from meterlab.sim.physics import build_world
-from meterlab.sim.scenario import FaultSpec, Scenario, reply_latency_override
+from meterlab.sim.scenario import FaultSpec, Scenario
 from meterlab.sim.servers.line import LineServer
 from meterlab.sim.servers.modbus import ModbusServerHost
 from meterlab.sim.world import World
@@ -95,7 +95,7 @@ class SimLab:
             device_class = registry.sim_device_class(entry.driver)
             params = self.scenario.device_params(name, device_class.Params)
             device = device_class(name, world, entry, params)
-            latency_s = reply_latency_override(self.scenario, name)
+            latency_s = self.scenario.reply_latency_s(name)
             if latency_s is not None and isinstance(device, LineDevice):
                 device.reply_latency_s = latency_s
             self.devices[name] = device

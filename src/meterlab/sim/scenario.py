@@ -449,7 +449,7 @@ class Scenario(Strict):
 
     def device_params(self, name: str, model: type[M]) -> M:
         """Validate `devices.<name>` against a simulated device's parameter model (errors name the line); its
-        `reply_latency_s` is every line device's (`reply_latency_override`), not the model's."""
+        `reply_latency_s` is every line device's (`reply_latency_s` below), not the model's."""
         given = {k: v for k, v in self.devices.get(name, {}).items() if k != "reply_latency_s"}
         try:
             return model.model_validate(given, strict=True)
@@ -460,16 +460,15 @@ class Scenario(Strict):
                         for line, field, message in validation_problems(exc, own_lines)]
             raise InputFileError(path, problems) from exc
 
-
-def reply_latency_override(scenario: Scenario, name: str) -> float | None:
-    """`devices.<name>.reply_latency_s`: the instrument's turnaround in this scenario instead of its class's
-    (sim/tables/reply-latency.yaml), e.g. 0 where a benchmark measures the drivers alone."""
-    value = scenario.devices.get(name, {}).get("reply_latency_s")
-    if value is not None and not (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 60):
-        path, lines = scenario.source
-        raise InputFileError(path, [(lines.get(("devices", name, "reply_latency_s")), f"devices.{name}.reply_latency_s",
-                                     f"{value!r} is not a turnaround: give 0 to 60 simulated seconds")])
-    return None if value is None else float(value)
+    def reply_latency_s(self, name: str) -> float | None:
+        """`devices.<name>.reply_latency_s`: the instrument's turnaround in this scenario instead of its class's
+        (sim/tables/reply-latency.yaml), e.g. 0 where a benchmark measures the drivers alone."""
+        value = self.devices.get(name, {}).get("reply_latency_s")
+        if value is not None and not (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 60):
+            path, lines = self.source
+            raise InputFileError(path, [(lines.get(("devices", name, "reply_latency_s")), f"devices.{name}.reply_latency_s",
+                                         f"{value!r} is not a turnaround: give 0 to 60 simulated seconds")])
+        return None if value is None else float(value)
 
 
 def load_scenario(path: str | Path) -> Scenario:
