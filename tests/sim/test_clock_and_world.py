@@ -1,5 +1,6 @@
 """The simulated clock and the world: time scale, bounded waits, exact event times, signals, events."""
 
+import math
 import threading
 import time
 
@@ -60,6 +61,42 @@ def test_world_steps_are_bounded_and_split_exactly_at_events():
     assert seen == [(2.25, 2.25)]
     assert max(dt for _, dt in tank.steps) <= 1.0
     assert world.t_s == 3.5 and tank.level == pytest.approx(3.5)
+
+
+class SteadyTank(Tank):
+    """A tank whose constant inflow it integrates exactly over any step: it lets the world take long ones."""
+
+    def step_limit_s(self):
+        return math.inf
+
+
+class Stepper(Component):
+    """Physics of its own, integrated only in steps of max_step_s (it does not say otherwise)."""
+
+    name = "stepper"
+
+    def __init__(self):
+        self.steps = []
+
+    def step(self, t_s, dt_s):
+        self.steps.append((t_s, dt_s))
+
+
+def test_a_quiet_world_takes_one_step_to_the_next_event_and_any_component_can_hold_it_to_max_step():
+    clock = ManualClock()
+    world = World(clock, max_step_s=1.0)
+    tank = world.add(SteadyTank())
+    world.write("tank.inflow", 2.0)
+    world.schedule(5000.0, lambda: None)
+    clock.advance(36000.0)
+    world.advance()
+    assert tank.steps == [(0.0, 5000.0), (5000.0, 31000.0)]  # split at the event, else one step
+    assert tank.level == pytest.approx(72000.0)
+    held = world.add(Stepper())
+    clock.advance(10.0)
+    world.advance()
+    assert [dt for _, dt in tank.steps[2:]] == [1.0] * 10
+    assert len(held.steps) == 10
 
 
 def test_signals_and_events():

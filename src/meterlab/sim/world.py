@@ -1,6 +1,7 @@
 """One physics model: components advancing together on the simulated clock, under one lock.
 
-Components integrate exactly (or stably) over any step up to `max_step_s`; the world splits steps at
+Components integrate exactly (or stably) over any step up to `max_step_s`, and over a longer one where they say so
+(`step_limit_s`: at rest, or a constant flow): a long quiet wait is then one step. The world splits steps at
 scheduled events, so an event (a gate closing, a fault) happens at its exact simulated time whatever the
 clock scale. Simulated devices touch the world only inside `with world.now():`, which takes the lock and
 first brings every component to the present, so a command acts at the simulated time it arrives.
@@ -44,6 +45,13 @@ class Component:
     def step(self, t_s: float, dt_s: float) -> None:
         """Advance from `t_s` to `t_s + dt_s` with the actuators as they are (they change only between steps)."""
 
+    def step_limit_s(self) -> float:
+        """The longest step (never less than `max_step_s`) this component takes as exactly as one of `max_step_s`
+        from its present state: a component at rest, or moving in a way it integrates exactly (a constant flow),
+        says so (up to math.inf) and the world, when every component does, crosses a long quiet wait in one step
+        instead of thousands."""
+        return self.world.max_step_s
+
 
 @dataclass
 class Signal:
@@ -71,6 +79,7 @@ class World:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)  # notified after every advance and on stop
         self.components: dict[str, Component] = {}
+        self._steppers: list[Component] = []  # the components with physics of their own, in the order added
         self.signals: dict[str, Signal] = {}
         self.fault_handlers: dict[str, Callable[[Any], None]] = {}
         self._listeners: dict[str, list[Callable[..., None]]] = defaultdict(list)
@@ -90,6 +99,8 @@ class World:
         if component.name in self.components:
             raise ValueError(f"the world already has a component named {component.name!r}")
         self.components[component.name] = component
+        if type(component).step is not Component.step:  # one that does nothing in a step is not asked
+            self._steppers.append(component)
         component.attach(self)
         return component
 
@@ -123,13 +134,22 @@ class World:
                 if self.t_s >= t_s:
                     break
                 next_event = self._queue[0].at_s if self._queue else t_s
-                end = min(t_s, next_event, self.t_s + self.max_step_s)
+                end = min(t_s, next_event, self.t_s + self._step_limit_s())
                 dt = end - self.t_s
-                for component in self.components.values():
+                for component in self._steppers:
                     component.step(self.t_s, dt)
                 self.t_s = end
             self.worst_lag_s = max(self.worst_lag_s, self.clock.now() - self.t_s)
             self.changed.notify_all()
+
+    def _step_limit_s(self) -> float:
+        """The next step's longest length: `max_step_s` unless every component can take a longer one exactly."""
+        limit = math.inf
+        for component in self._steppers:
+            limit = min(limit, component.step_limit_s())
+            if limit <= self.max_step_s:  # none says less: the rest need not be asked
+                return self.max_step_s
+        return limit
 
     def _run_due_events(self) -> None:
         while self._queue and self._queue[0].at_s <= self.t_s:

@@ -112,23 +112,36 @@ class Chamber(Component):
         return self.running and not (self.alarm_code and self.p.alarm_stops_conditioning)
 
     # -- physics --------------------------------------------------------------------------------------------
-    def step(self, t_s: float, dt_s: float) -> None:
+    def _air_target(self) -> tuple[float, float, float, float]:
+        """(temperature, time constant, heating and cooling rate limits per s) the air is heading for."""
         p = self.p
-        idle = math.inf  # no rate limit while drifting back to the room
-        if self.driving:
-            air_target, air_tau = self.setpoint_c, p.air_time_constant_s
-            rise, fall = p.max_heating_c_per_min / S_PER_MIN, p.max_cooling_c_per_min / S_PER_MIN
-            if self.ramp_c_per_min is not None:
-                rise, fall = min(rise, self.ramp_c_per_min / S_PER_MIN), min(fall, self.ramp_c_per_min / S_PER_MIN)
-        else:
-            air_target, air_tau, rise, fall = p.room_temperature_c, p.idle_time_constant_s, idle, idle
+        if not self.driving:
+            return p.room_temperature_c, p.idle_time_constant_s, math.inf, math.inf  # no rate limit back to the room
+        rise, fall = p.max_heating_c_per_min / S_PER_MIN, p.max_cooling_c_per_min / S_PER_MIN
+        if self.ramp_c_per_min is not None:
+            rise, fall = min(rise, self.ramp_c_per_min / S_PER_MIN), min(fall, self.ramp_c_per_min / S_PER_MIN)
+        return self.setpoint_c, p.air_time_constant_s, rise, fall
+
+    def _humidity_target(self) -> tuple[float, float, float]:
+        """(relative humidity, time constant, rate limit per s) the air is heading for."""
+        p = self.p
         if self.driving and self.humidity_setpoint_pct is not None:
-            humidity_target, humidity_tau = self.humidity_setpoint_pct, p.humidity_time_constant_s
-            humidity_rate = p.max_humidity_rate_pct_per_min / S_PER_MIN
-        else:
-            humidity_target, humidity_tau, humidity_rate = p.room_humidity_pct, p.idle_time_constant_s, idle
-        if self.temperature_c == air_target and self.meter_c == air_target and self.humidity_pct == humidity_target:
-            return  # at rest
+            return self.humidity_setpoint_pct, p.humidity_time_constant_s, p.max_humidity_rate_pct_per_min / S_PER_MIN
+        return p.room_humidity_pct, p.idle_time_constant_s, math.inf
+
+    def _at_rest(self, air_target: float, humidity_target: float) -> bool:
+        return self.temperature_c == air_target and self.meter_c == air_target and self.humidity_pct == humidity_target
+
+    def step_limit_s(self) -> float:
+        at_rest = self._at_rest(self._air_target()[0], self._humidity_target()[0])
+        return math.inf if at_rest else self.world.max_step_s
+
+    def step(self, t_s: float, dt_s: float) -> None:
+        air_target, air_tau, rise, fall = self._air_target()
+        humidity_target, humidity_tau, humidity_rate = self._humidity_target()
+        if self._at_rest(air_target, humidity_target):
+            return
+        p = self.p
         self.temperature_c, pieces = follow(self.temperature_c, air_target, air_tau, rise, fall, dt_s)
         self.meter_c = lag_through(self.meter_c, pieces, p.meter_time_constant_s)
         if self.temperature_c == air_target and abs(self.meter_c - air_target) < SNAP:

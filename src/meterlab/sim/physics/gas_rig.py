@@ -321,6 +321,13 @@ class GasRig(Component):
         return Conditions(flowrate, state.temperature_c, state.nozzle_pressure_pa, state.master_meter_density_kg_m3)
 
     # -- integration ----------------------------------------------------------------------------------------
+    def step_limit_s(self) -> float:
+        """Unlimited only at rest: no gas flowing, the bell still and no arrival planned (a moving bell is planned
+        two steps ahead)."""
+        state = self.solve()
+        moving = state.mass_flow_kg_s or state.bell_speed_m_s or self._pending
+        return self.world.max_step_s if moving else math.inf
+
     def step(self, t_s: float, dt_s: float) -> None:
         state = self._current = self.solve()
         mass_kg = state.mass_flow_kg_s * dt_s

@@ -14,6 +14,7 @@ Pa; None = not regulating), gas_supply.pressure_pa.slew_per_s (rw, Pa/s; None = 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from meterlab.sim.physics.lags import follow
@@ -54,9 +55,15 @@ class GasSupply(Component):
     def _set_slew(self, value: Any) -> None:
         self.slew_pa_per_s = None if value is None or value <= 0 else float(value)
 
-    def step(self, t_s: float, dt_s: float) -> None:
+    def _target_pa(self) -> float:
         target = self.p.supply_gauge_pa if self.setpoint_gauge_pa is None else self.setpoint_gauge_pa
-        target = min(max(target, 0.0), self.p.supply_gauge_pa)  # the valve passes no more than the supply
+        return min(max(target, 0.0), self.p.supply_gauge_pa)  # the valve passes no more than the supply
+
+    def step_limit_s(self) -> float:
+        return math.inf if self._target_pa() == self.gauge_pa else self.world.max_step_s
+
+    def step(self, t_s: float, dt_s: float) -> None:
+        target = self._target_pa()
         if target == self.gauge_pa:
             return
         rate = self.p.max_slew_pa_per_s if self.slew_pa_per_s is None else min(self.slew_pa_per_s,

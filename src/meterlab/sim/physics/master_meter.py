@@ -14,6 +14,7 @@ the end)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -83,6 +84,9 @@ class MasterMeter(Component):
 
     def _recover(self) -> None:
         self.system_condition = SYSTEM_OK
+
+    def step_limit_s(self) -> float:
+        return math.inf  # it counts what the rig passes; a flow that changes limits the rig's own step
 
     def step(self, t_s: float, dt_s: float) -> None:
         rig = self.world.component(self.source)

@@ -10,6 +10,7 @@ The meter line calls `observe()` for every physics step; the read-out devices as
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Literal
@@ -115,19 +116,47 @@ class MeterStatus:
             self._flowing_since_s = t_s if self._flowing_since_s is None else self._flowing_since_s
         elif dt_s > 0:
             self._flowing_since_s = None  # the flow stopped (or went backwards): the continuous-flow count restarts
-        field_mt = float((meter.disturbance_params.get(MAGNET_KIND) or {}).get("flux_density_mt", 0) or 0)
-        magnet = MAGNET_KIND in meter.disturbances and field_mt >= self.magnet_threshold_mt
+        magnet = self._magnet(meter)
         self._magnet_since_s = (self._magnet_since_s if self._magnet_since_s is not None else t_s) if magnet else None
         closed = valve_open is False
         self._valve_since_s = (self._valve_since_s if self._valve_since_s is not None else t_s) if closed else None
         leak_since = None if self._flowing_since_s is None else self._flowing_since_s + self.leak_after_s
-        since = {"reverse_flow": self._reverse_since_s,
-                 "leak": leak_since if leak_since is not None and end_s >= leak_since else None,
-                 "magnet": self._magnet_since_s,
-                 "power_low": 0.0 if self.battery_pct <= self.low_battery_pct else None,
-                 "valve_closed": self._valve_since_s}
+        flags = self.flags  # one call per flag, not a table per step: this runs for every meter in every step
+        flags["reverse_flow"].update(self._reverse_since_s, end_s)
+        flags["leak"].update(leak_since if leak_since is not None and end_s >= leak_since else None, end_s)
+        flags["magnet"].update(self._magnet_since_s, end_s)
+        flags["power_low"].update(0.0 if self.battery_pct <= self.low_battery_pct else None, end_s)
+        flags["valve_closed"].update(self._valve_since_s, end_s)
+
+    def step_limit_s(self, now_s: float, max_step_s: float, meter: SimulatedMeter, flow_sign: int,
+                     valve_open: bool | None = None) -> float:
+        """The longest step from `now_s` (at least `max_step_s`) after which no flag is raised later than with steps
+        of `max_step_s`: up to the next flag falling due under the conditions as they stand (the flow's direction,
+        `flow_sign`, and what acts on the meter change only between steps), or `max_step_s` while a reverse
+        volume counts towards its threshold."""
+        if flow_sign < 0 and self._reverse_since_s is None:
+            return max_step_s
+        on_since = {"reverse_flow": self._reverse_since_s,
+                    "leak": (self._flowing_since_s if self._flowing_since_s is not None else now_s) + self.leak_after_s
+                    if flow_sign > 0 else None,
+                    "magnet": (self._magnet_since_s if self._magnet_since_s is not None else now_s)
+                    if self._magnet(meter) else None,
+                    "power_low": 0.0 if self.battery_pct <= self.low_battery_pct else None,
+                    "valve_closed": (self._valve_since_s if self._valve_since_s is not None else now_s)
+                    if valve_open is False else None}
+        limit = math.inf
         for name, flag in self.flags.items():
-            flag.update(since[name], end_s)
+            since = on_since[name]
+            if since is not None and not flag.raised and flag.fault not in ("never", "false"):
+                limit = min(limit, max(since + flag.raise_after_s - now_s, max_step_s))
+        return limit
+
+    def _magnet(self, meter: SimulatedMeter) -> bool:
+        """A static field at the meter of at least the threshold."""
+        if MAGNET_KIND not in meter.disturbances:
+            return False
+        field_mt = float((meter.disturbance_params.get(MAGNET_KIND) or {}).get("flux_density_mt", 0) or 0)
+        return field_mt >= self.magnet_threshold_mt
 
     def raised(self) -> frozenset[str]:
         """The flags the meter reports now."""

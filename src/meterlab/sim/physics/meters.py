@@ -77,7 +77,8 @@ class SimulatedMeter:
         self.random_error_pct = float(self.rng.normal(0.0, self.spec.repeatability_pct))
 
     def error_pct(self, flowrate_m3h: float) -> float:
-        shift = sum(d.error_shift_pct for d in self.disturbances.values() if d.effect == "error_shift")
+        shift = sum(d.error_shift_pct for d in self.disturbances.values() if d.effect == "error_shift") \
+            if self.disturbances else 0.0
         if self.reverse_volume_l > REVERSE_HARM_L:
             shift += self.spec.reverse_flow_shift_pct
         if self.mechanically_harmed:
@@ -143,6 +144,8 @@ class SimulatedMeter:
         self.pulse_count += pulses - self._lost(pulses)
 
     def _lost(self, pulses: int) -> int:
+        if not pulses or not self.disturbances:
+            return 0
         fraction = max((d.lost_pulse_fraction for d in self.disturbances.values() if d.effect == "lost_pulses"),
                        default=0.0)
         return int(self.rng.binomial(pulses, fraction)) if pulses and fraction else 0
@@ -217,6 +220,19 @@ class MeterLine(Component):
     def new_measurement(self, **_: Any) -> None:
         for meter in self.meters:
             meter.new_measurement()
+
+    def step_limit_s(self) -> float:
+        """The meters count a constant flow exactly over any step: a step is limited only by a status flag falling
+        due, or by moisture getting in (the chamber's humidity counts by the step)."""
+        max_step_s, now_s = self.world.max_step_s, self.world.t_s
+        flowing = self.world.component(self.source).step_flowrate_m3h  # a quiet rig flows on as in its last step
+        limit = math.inf
+        for meter in self.meters:
+            if meter.spec.humidity_harm_pct is not None and meter.damp_s < meter.spec.humidity_harm_after_s:
+                return max_step_s
+            sign = 0 if not flowing else -1 if (flowing < 0) != (meter.direction == "reverse") else 1
+            limit = min(limit, meter.status.step_limit_s(now_s, max_step_s, meter, sign, self._valve_open(meter)))
+        return limit
 
     def step(self, t_s: float, dt_s: float) -> None:
         shaker = self.world.components.get("shaker")

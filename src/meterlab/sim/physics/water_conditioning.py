@@ -78,6 +78,13 @@ class WaterConditioning(Component):
         share = self.rig.flowrate_m3h / meter.q3_m3h
         return meter.pressure_loss_at_q3_kpa * PA_PER_KPA * share * share
 
+    def step_limit_s(self) -> float:
+        """Unlimited unless the water is heading for the circulator's setpoint (the meters feel its temperature as at
+        a step's end) or the regulator's outlet for its own."""
+        heading = self.circulator_on and self.rig.water_temperature_c != self.circulator_target_c
+        regulating = self.pressure_setpoint_bar is not None and self.regulator_outlet_bar != self.pressure_setpoint_bar
+        return self.world.max_step_s if heading or regulating else math.inf
+
     def step(self, t_s: float, dt_s: float) -> None:
         if self.circulator_on:
             target = self.circulator_target_c

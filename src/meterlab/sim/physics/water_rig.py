@@ -31,6 +31,10 @@ ATMOSPHERE_PA = 101325.0
 PA_PER_BAR = 1e5
 S_PER_H = 3600.0
 SNAP_SHARE = 1e-7  # of max flow: closer than this to its target, the flow is at its target
+# of a ramp's size: closer to its target than this, the flow varies too little for the meters (which count a step at
+# its mean flowrate) to need steps of max_step_s; a ramp's tail then takes one step
+RAMP_TAIL_SHARE = 0.01
+DRIFT_STEP_C = 0.01  # a drifting water temperature moves no more in one step (the meters feel it as at a step's end)
 STEADY_KG = 1e-9  # a step changing the tank by less than this does not unsettle the weight
 
 
@@ -74,6 +78,7 @@ class WaterRig(Component):
         # state
         self.pump_speed = 0.0  # actual, fraction
         self.flowrate_m3h = 0.0
+        self._ramp_target_m3h, self._ramp_m3h = 0.0, 0.0  # the flow the present ramp heads for, and its size
         self.tank_mass_kg = params.initial_tank_mass_kg
         self.tank_changed_at_s = -math.inf
         self.water_temperature_c = params.water_temperature_c
@@ -175,10 +180,35 @@ class WaterRig(Component):
         # a regulator holds its outlet pressure while its supply (the booster's head less the drop) allows
         return max(0.0, min(self.regulated_pressure_bar, self.regulator_head_bar - drop_bar))
 
-    def step(self, t_s: float, dt_s: float) -> None:
+    def _targets(self) -> tuple[float, float]:
+        """(pump speed, flowrate) the rig is heading for with its actuators as they are."""
         running = self.pump_on and not self.pump_tripped
         speed_target = self.pump_speed_setpoint if running else 0.0
-        flow_target = self.p.max_flowrate_m3h * speed_target if self.start_valve_open else 0.0
+        return speed_target, self.p.max_flowrate_m3h * speed_target if self.start_valve_open else 0.0
+
+    def step_limit_s(self) -> float:
+        """Unlimited while the flow stands at its target or within RAMP_TAIL_SHARE of the ramp that brought it there
+        (the meters count a step at its mean flowrate: in the tail that is within that share of every flow in it),
+        the tank's weight does not change (when it last changed is taken at a step's end) and the water's
+        temperature stands (a drift limits a step to DRIFT_STEP_C of it)."""
+        target = self._targets()[1]
+        gap = abs(self.flowrate_m3h - target)
+        if gap and (target != self._ramp_target_m3h or gap > RAMP_TAIL_SHARE * self._ramp_m3h):
+            return self.world.max_step_s
+        filling = self.tank_collecting and self.flowrate_m3h > 0 and not self.reversed
+        draining = self.drain_open and self.tank_mass_kg > 0
+        if filling or draining:
+            return self.world.max_step_s
+        rate = self.p.water_temperature_drift_c_per_h
+        if not self.temperature_conditioned and rate and self.drifted_c != math.copysign(
+                self.p.water_temperature_drift_limit_c, rate):  # drifting: by no more than DRIFT_STEP_C in a step
+            return max(self.world.max_step_s, DRIFT_STEP_C / abs(rate) * S_PER_H)
+        return math.inf
+
+    def step(self, t_s: float, dt_s: float) -> None:
+        speed_target, flow_target = self._targets()
+        if flow_target != self._ramp_target_m3h:  # a new ramp starts with this step
+            self._ramp_target_m3h, self._ramp_m3h = flow_target, abs(self.flowrate_m3h - flow_target)
         decay = math.exp(-dt_s / self.p.pump_time_constant_s)
         # exact integral of a first-order lag towards a constant target over dt
         volume_m3h_s = flow_target * dt_s + (self.flowrate_m3h - flow_target) * self.p.pump_time_constant_s * (1 - decay)
