@@ -69,16 +69,17 @@ def efficiency(clock_scale: float) -> Efficiency:
     between_s = sum(gaps) / len(gaps)  # after one collection, before the next at the same flow
     windows = len(set(labels))
     per_change_s = (used_s - minimum_s - (len(measurements) - 1) * between_s) / windows  # each but the last has a tail
-    return Efficiency(used_s, minimum_s, physics_floor_s(stabilise, len(measurements)), wall_s, cpu_s, between_s,
-                      per_change_s)
+    return Efficiency(used_s, minimum_s, physics_floor_s(stabilise, len(measurements), windows), wall_s, cpu_s,
+                      between_s, per_change_s)
 
 
-def physics_floor_s(stabilise: list, weighings: int) -> float:
-    """What the scenario's rig needs whatever its software does: the tank settling before each weighing but the last
-    (which comes after the last collection's end) and, at each flow change, the pump's first-order ramp from the
-    last flow until within the stabilise step's band (as the rig sets it: the nominal flowrate)."""
+def physics_floor_s(stabilise: list, weighings: int, windows: int) -> float:
+    """What the scenario's rig needs whatever its software does: the tank settling before each weighing but a
+    window's last (the pump heads for the next window's flow meanwhile; the run's last comes after the last
+    collection's end) and, at each flow change, the pump's first-order ramp from the last flow until within the
+    stabilise step's band (as the rig sets it: the nominal flowrate)."""
     rig = load_scenario(REPO / SCENARIO).water_rig
-    floor_s, before_m3h = (weighings - 1) * rig.scale_settle_time_s, 0.0
+    floor_s, before_m3h = (weighings - windows) * rig.scale_settle_time_s, 0.0
     for action in stabilise:
         target_m3h, band_m3h = action.point.nominal_m3h, action.point.nominal_m3h * action.step.flow_within_pct / 100
         if abs(target_m3h - before_m3h) > band_m3h:

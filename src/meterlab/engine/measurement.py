@@ -23,7 +23,7 @@ from meterlab.metrology.decision import decide
 from meterlab.metrology.planner import plan_volume
 from meterlab.metrology.reference_volume import pulse_inputs, register_inputs
 from meterlab.procedures.plan import Action
-from meterlab.procedures.schema import MeasureError, Stabilise
+from meterlab.procedures.schema import MeasureError, SetFlow, Stabilise
 from meterlab.rigs.conditions import Suspended
 
 MAX_ATTEMPTS = 5  # suspensions of one measurement by its monitored conditions
@@ -61,6 +61,21 @@ def monitoring_for(runner: Any, action: Action) -> Stabilise | None:
     return next((a.step for a in reversed(runner.plan.actions[:index]) if isinstance(a.step, Stabilise)), None)
 
 
+def next_flow_for(runner: Any, action: Action) -> float | None:
+    """The flowrate the plan sets right after this measurement, for the rig to head for once the collection is
+    over (a gravimetric rig: while its tank settles for the weighing): a flying start whose next action sets a
+    forward flow, the flow of this point forward too (a change of direction waits for its own step)."""
+    actions = runner.plan.actions
+    index = actions.index(action)
+    following = actions[index + 1] if index + 1 < len(actions) else None
+    if action.step.start != "flying" or following is None or not isinstance(following.step, SetFlow):
+        return None
+    before = next((a for a in reversed(actions[:index]) if isinstance(a.step, SetFlow)), None)
+    if following.step.reverse or before is None or before.step.reverse:
+        return None
+    return following.point.nominal_m3h
+
+
 def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | None) -> dict:
     """Measure the point until its achieved flowrate is inside the point's window: a measurement outside is
     recorded, the flow trimmed, and the measurement repeated, at most WINDOW_ATTEMPTS times in all; then the
@@ -70,13 +85,16 @@ def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | N
     runner.check_standards(runner.rig.standards())  # due dates, before the rig moves
     check_start(runner, action)
     typed = OperatorRegisters(runner, action) if _manual(runner) else None
+    next_flow_m3h = next_flow_for(runner, action)
     outside: list[dict] = []
     for attempt in range(1, WINDOW_ATTEMPTS + 1):
-        raw = _measure(runner, action, volume_l, disturbance, criteria, typed)
+        raw = _measure(runner, action, volume_l, disturbance, criteria, typed, next_flow_m3h)
         if action.point.contains(raw.flowrate_m3h):
             break
         outside.append(_outside_window(runner, action, raw, attempt))
         if attempt < WINDOW_ATTEMPTS:
+            if next_flow_m3h is not None:  # the rig headed for the next flow while it weighed: back to this one
+                runner.rig.set_flow(action.point.nominal_m3h)
             _trim_to_window(runner, action, criteria)
     else:
         point = action.point
@@ -98,14 +116,16 @@ def measure_point(runner: Any, action: Action, disturbance: tuple[str, dict] | N
     return payload
 
 
-def _measure(runner: Any, action: Action, volume_l: float, disturbance, criteria, typed) -> Any:
+def _measure(runner: Any, action: Action, volume_l: float, disturbance, criteria, typed,
+             next_flow_m3h: float | None) -> Any:
     """One measurement by the rig, retried while the monitored conditions suspend it."""
     serials = [s for s, _ in runner.meters]
     extra = {"registers": typed} if typed else {}  # rigs without manual meters need not know the keyword
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             return runner.rig.measure(volume_l, action.point.nominal_m3h, serials, start=action.step.start,
-                                      disturbance=disturbance, criteria=criteria, guard=runner.abort_point, **extra)
+                                      disturbance=disturbance, criteria=criteria, guard=runner.abort_point,
+                                      next_flow_m3h=next_flow_m3h, **extra)
         except Suspended as exc:
             runner.store.append(runner.run_id, "event", {"event": "suspended", "action": action.key,
                                                          "attempt": attempt, "reason": str(exc)})

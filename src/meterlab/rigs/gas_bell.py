@@ -46,7 +46,8 @@ class BellProverRig(GasLine):
             self.valves.set_signal("bell_fill", False)
 
     def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str,
-                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None) -> RawMeasurement:
+                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None,
+                next_flow_m3h: float | None = None) -> RawMeasurement:
         """Bell runs until at least the planned `volume_l` has passed: each run fills the bell, switches the line
         to it and counts, gated on the measuring section, every meter's pulses and the bell's encoder. One run
         gives the whole section (more than planned if the section is larger); a larger planned volume takes

@@ -34,7 +34,8 @@ class SonicNozzleRig(GasLine):
         return f"N{signal[6:]}"  # nozzle<k> is certificate element N<k>
 
     def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str,
-                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None) -> RawMeasurement:
+                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None,
+                next_flow_m3h: float | None = None) -> RawMeasurement:
         """One timed collection of `volume_l` at the nozzles' flow (volume ÷ flow): gate on, p/T sampled and the
         conditions watched until the time is up (NSAd: until the disturbance ends), gate off.
         A violated condition discards the attempt (Suspended). `registers` is not used (pulse readout)."""

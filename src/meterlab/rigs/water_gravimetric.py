@@ -290,12 +290,14 @@ class WaterRig(WaterConditioning, RegisterReadout, AtRestWatch, TransmissionWatc
             return math.inf
 
     def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str,
-                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None) -> RawMeasurement:
+                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None,
+                next_flow_m3h: float | None = None) -> RawMeasurement:
         """One gravimetric collection of `volume_l`. Flying start: the diverter gates the collection and every
-        meter's pulses while the flow runs. Standing start (_measure_standing): the flow is stopped, the
-        registers and the tank are read at rest before and after. `registers(serial, phase)` types the
-        register of a manually read meter (phase start or end). A violated condition discards the attempt
-        and raises Suspended."""
+        meter's pulses while the flow runs; with `next_flow_m3h` the pump heads for the programme's next flow
+        as soon as the diverter is back on the bypass, while the tank settles for the weighing. Standing start
+        (_measure_standing): the flow is stopped, the registers and the tank are read at rest before and after.
+        `registers(serial, phase)` types the register of a manually read meter (phase start or end). A violated
+        condition discards the attempt and raises Suspended."""
         by_register = [serials[p - 1] for p in getattr(self, "_readouts", {}) if p <= len(serials)]
         if start == "standing":
             return self._measure_standing(volume_l, flowrate_m3h, serials, disturbance, criteria, guard, registers)
@@ -326,9 +328,16 @@ class WaterRig(WaterConditioning, RegisterReadout, AtRestWatch, TransmissionWatc
         t1 = self.clock.now()
         counts = self._pulse_counts(serials)
         self._watch_end(counts)  # and after it: every dataset into the meters' records
+        # the line's conditions while the tank settles (the weighing waits for it anyway), the flow still running
+        # as the meters saw it
+        t_c, p_pa, fill_s, climate = (self.water_temperature_c(), self.water_pressure_pa(), self._timed_fill_s(),
+                                      self._climate())
+        # nothing of the line is read from here on: the pump may head for the next flow while the tank settles (a flow
+        # the rig cannot give is left to its own step, which refuses it)
+        if next_flow_m3h is not None and next_flow_m3h <= self.max_flowrate_m3h:
+            self.set_flow(next_flow_m3h)
         after_kg = self.scale.weight_kg()
-        raw = self._raw_measurement(before_kg, after_kg, self.water_temperature_c(), self.water_pressure_pa(),
-                                    (t0, t1), counts, fill_s=self._timed_fill_s())
+        raw = self._raw_measurement(before_kg, after_kg, t_c, p_pa, (t0, t1), counts, climate, fill_s=fill_s)
         return with_cover(raw, disturbed)
 
     def _collect(self, mass_kg: float, before_kg: float, flowrate_m3h: float, criteria, guard: Guard,
@@ -403,8 +412,13 @@ class WaterRig(WaterConditioning, RegisterReadout, AtRestWatch, TransmissionWatc
                                    "counter": counter.name, "pulse_value_l": self._pulse_value_l.get(pos)}
                 for pos, counter in self.counters.items() if pos <= len(serials)}
 
+    def _climate(self) -> tuple[float, float] | None:
+        """The climatic chamber's temperature and humidity (None: the bench has none)."""
+        chamber = self._role("climate_chamber", required=False)
+        return None if chamber is None else chamber.read()
+
     def _raw_measurement(self, before_kg: float, after_kg: float, t_c, p_pa, times: tuple[float, float],
-                         mut: dict[str, dict], flowrate_m3h: float | None = None,
+                         mut: dict[str, dict], climate: tuple[float, float] | None, flowrate_m3h: float | None = None,
                          fill_s: float | None = None) -> RawMeasurement:
         """The readings with their certificates' corrections, as the metrology takes them. The flowrate is
         volume / time unless a reference flowmeter gave it under steady flow (a standing start's volume
@@ -428,9 +442,8 @@ class WaterRig(WaterConditioning, RegisterReadout, AtRestWatch, TransmissionWatc
         if during:  # the temperature while the reference collected (corrected like the recorded reading)
             conditions["water_temperature_c_during"] = {"mean": sum(during) / len(during), "min": min(during),
                                                         "max": max(during), "n": len(during)}
-        chamber = self._role("climate_chamber", required=False)
-        if chamber is not None:
-            conditions["chamber_temperature_c"], conditions["chamber_humidity_pct"] = chamber.read()
+        if climate is not None:
+            conditions["chamber_temperature_c"], conditions["chamber_humidity_pct"] = climate
         if flowrate_m3h is None:
             flowrate_m3h = volume_m3 / ((t1 - t0) / 3600)
             conditions["flowrate_source"] = source
@@ -486,6 +499,7 @@ class WaterRig(WaterConditioning, RegisterReadout, AtRestWatch, TransmissionWatc
         finally:
             self._stop_disturbance(disturbed)
         end = self._read_registers(readers, "end", guard)
+        climate = self._climate()
         after_kg = self.scale.weight_kg()
         self.valves.diverter_to_bypass()
         for serial, record in end.items():
@@ -493,8 +507,8 @@ class WaterRig(WaterConditioning, RegisterReadout, AtRestWatch, TransmissionWatc
         mut.update(self._pulse_counts(serials))
         self._watch_end(mut, self._standing_flow(t0, t1))  # at rest again: the last poll
         self._start_flow()
-        return with_cover(self._raw_measurement(before_kg, after_kg, t_c, p_pa, (t0, t1), mut, flowrate_m3h=flow_m3h),
-                          disturbed)
+        return with_cover(self._raw_measurement(before_kg, after_kg, t_c, p_pa, (t0, t1), mut, climate,
+                                                flowrate_m3h=flow_m3h), disturbed)
 
     def _standing_flow(self, t0: float, t1: float) -> dict:
         """When the flow of a standing start ran (pump start to valve closing) and its lag, for judging what the

@@ -37,7 +37,8 @@ class MasterMeterRig(WaterRig):
                            f"(role reference_master_meter): the master_meter method needs one")
 
     def measure(self, volume_l: float, flowrate_m3h: float, serials: list[str], *, start: str,
-                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None) -> RawMeasurement:
+                disturbance: tuple[str, dict] | None, criteria, guard: Guard, registers=None,
+                next_flow_m3h: float | None = None) -> RawMeasurement:
         if start != "standing":
             raise RigError("the master-meter rig measures with standing starts (its totalizer is read at rest): "
                            "use start: standing in the procedure's measure_error steps")
