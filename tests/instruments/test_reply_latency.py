@@ -7,12 +7,14 @@ import pytest
 import yaml
 
 from meterlab.errors import InputFileError
+from meterlab.instruments.bench import load_bench
 from meterlab.instruments.iolog import MemoryIOLog
 from meterlab.sim.clock import VIRTUAL
 from meterlab.sim.devices.base import reply_latency_s
 from meterlab.sim.devices.counter import SimKeysight53230A
 from meterlab.sim.devices.emc.burst import SimBurstGenerator
 from meterlab.sim.devices.scale import SimMettlerToledoSics
+from meterlab.sim.lab import check_scenario
 from meterlab.sim.scenario import load_scenario
 from meterlab.sim.testing import running_lab
 
@@ -65,4 +67,14 @@ def test_a_wrong_turnaround_is_refused_naming_the_file_line_and_field(tmp_path):
     scenario = load_scenario(_with_counter_latency(tmp_path, -1))
     with pytest.raises(InputFileError, match=r"fast-counter.yaml:\d+ .*devices.counter.reply_latency_s.*0 to 60"):
         with running_lab(SIM_BENCH, scenario, clock_scale=VIRTUAL):
+            pass
+
+
+def test_a_turnaround_for_a_modbus_device_is_refused_before_the_run(tmp_path):
+    path = tmp_path / "slow-pump.yaml"
+    path.write_text(yaml.safe_dump({"devices": {"pump": {"reply_latency_s": 0.1}}}), encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"slow-pump.yaml:\d+ .*devices.pump.reply_latency_s.*answers over Modbus"):
+        check_scenario(load_scenario(path), load_bench(SIM_BENCH))
+    with pytest.raises(InputFileError, match="answers over Modbus"):
+        with running_lab(SIM_BENCH, load_scenario(path), clock_scale=VIRTUAL):
             pass

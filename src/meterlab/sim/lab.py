@@ -51,7 +51,9 @@ def check_scenario(scenario: Scenario, bench: Bench | None) -> None:
     if problems:
         raise InputFileError(path, [(*locate(lines, loc), message) for loc, message in problems])
     for name in scenario.devices if bench is not None else ():
-        scenario.device_params(name, registry.sim_device_class(bench.instruments[name].driver).Params)
+        device_class = registry.sim_device_class(bench.instruments[name].driver)
+        scenario.device_params(name, device_class.Params)
+        scenario.reply_latency_s(name, line_device=issubclass(device_class, LineDevice))
 
 
 class SimLab:
@@ -95,8 +97,8 @@ class SimLab:
             device_class = registry.sim_device_class(entry.driver)
             params = self.scenario.device_params(name, device_class.Params)
             device = device_class(name, world, entry, params)
-            latency_s = self.scenario.reply_latency_s(name)
-            if latency_s is not None and isinstance(device, LineDevice):
+            latency_s = self.scenario.reply_latency_s(name, line_device=isinstance(device, LineDevice))
+            if latency_s is not None:
                 device.reply_latency_s = latency_s
             self.devices[name] = device
             seed = self.scenario.seed * 1000 + index

@@ -460,14 +460,21 @@ class Scenario(Strict):
                         for line, field, message in validation_problems(exc, own_lines)]
             raise InputFileError(path, problems) from exc
 
-    def reply_latency_s(self, name: str) -> float | None:
+    def reply_latency_s(self, name: str, *, line_device: bool = True) -> float | None:
         """`devices.<name>.reply_latency_s`: the instrument's turnaround in this scenario instead of its class's
-        (sim/tables/reply-latency.yaml), e.g. 0 where a benchmark measures the drivers alone."""
+        (sim/tables/reply-latency.yaml), e.g. 0 where a benchmark measures the drivers alone; refused for a device
+        that is not a line device (a Modbus device answers at once)."""
         value = self.devices.get(name, {}).get("reply_latency_s")
-        if value is not None and not (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 60):
+        problem = None
+        if value is not None and not line_device:
+            problem = f"{name!r} answers over Modbus, at once: a turnaround is for a line (SCPI-style) instrument"
+        elif value is not None and not (isinstance(value, int | float) and not isinstance(value, bool)
+                                        and 0 <= value <= 60):
+            problem = f"{value!r} is not a turnaround: give 0 to 60 simulated seconds"
+        if problem:
             path, lines = self.source
-            raise InputFileError(path, [(lines.get(("devices", name, "reply_latency_s")), f"devices.{name}.reply_latency_s",
-                                         f"{value!r} is not a turnaround: give 0 to 60 simulated seconds")])
+            raise InputFileError(path, [(lines.get(("devices", name, "reply_latency_s")),
+                                         f"devices.{name}.reply_latency_s", problem)])
         return None if value is None else float(value)
 
 
