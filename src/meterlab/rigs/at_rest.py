@@ -13,8 +13,8 @@ from typing import Any
 
 from meterlab.errors import RigError
 from meterlab.instruments.errors import ImplausibleValue
+from meterlab.rigs.base import Guard
 
-Guard = Callable[[], None]
 Reader = Callable[[str], dict]
 DISTURBANCE_TIMEOUT_S = 3600.0  # a supply interruption lasts seconds; an hour means the generator is stuck
 

@@ -13,8 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from meterlab.errors import RigError
-
-Guard = Callable[[], None]
+from meterlab.rigs.base import Guard
 
 
 class RegisterReadout:

@@ -29,9 +29,9 @@ from typing import Any, Callable
 
 from meterlab.errors import RigError
 from meterlab.metrology.safety import GAL_M_S2
+from meterlab.rigs.base import Guard
 from meterlab.rigs.conditions import Held
 
-Guard = Callable[[], None]
 POLL_S = 0.5  # rig seconds between two reads of the valve's state: the resolution of a shut-off time
 # A reset waits out the meter's restore check (the valve reads `restoring`) at most this long before it calls the
 # meter faulty: far beyond any check a meter documents (the profile's is minutes).

@@ -26,9 +26,9 @@ import statistics
 from typing import Any, Callable
 
 from meterlab.errors import RigError
+from meterlab.rigs.base import Guard
 from meterlab.rigs.conditions import Held, Readings
 
-Guard = Callable[[], None]
 STANDARD_ATMOSPHERE_PA = 101325.0
 PA_PER_BAR = 1e5
 PA_PER_KPA = 1e3
