@@ -1,5 +1,6 @@
 """A records database with users and one completed run of the simulated lab, for the console's tests."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,14 @@ def lab(tmp_path_factory):
     assert execute(store, run_id, prompter=AutoPrompter(), register=register) is RunState.COMPLETED
     yield store, run_id
     store.close()
+
+
+def wait_live(client, run_id, until, timeout_s=120):
+    """The run's live state (as the console's live page polls it) once `until(state)` holds; fails after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        live = client.get(f"/api/runs/{run_id}/live").json()
+        if until(live):
+            return live
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id}: still {live}")

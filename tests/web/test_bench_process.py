@@ -19,7 +19,7 @@ from meterlab.records.people import add_user
 from meterlab.records.store import Store
 from meterlab.web.app import create_app
 
-from .conftest import REPO
+from .conftest import REPO, wait_live
 
 BENCH, BENCH_FILE = "sim-water-rig", "instruments/sim.yaml"
 METERS = ["examples/meters/dn15-class2.yaml", "examples/meters/dn15-class2-sample2.yaml"]
@@ -67,16 +67,6 @@ def _start(client, csrf):
     return started
 
 
-def _wait(client, run_id, until, timeout_s=180):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        live = client.get(f"/api/runs/{run_id}/live").json()
-        if until(live):
-            return live
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id}: still {live}")
-
-
 def _events(client, run_id) -> list[dict]:
     """The console's event stream of the run, as the live page reads it."""
     return [json.loads(line[6:]) for line in client.get(f"/runs/{run_id}/events").text.splitlines()
@@ -93,21 +83,21 @@ def test_the_bench_process_drives_a_console_run_that_is_answered_paused_resumed_
     started = _start(client, csrf)
     assert started.status_code == 303, started.text
     run_id = re.search(r"/runs/(\w+)/live", started.headers["location"]).group(1)
-    live = _wait(client, run_id, lambda s: s["question"] is not None)
+    live = wait_live(client, run_id, lambda s: s["question"] is not None, timeout_s=180)
     assert live["bench_process"] and "Mount the meters" in live["question"]["text"]
     assert leases.holder(store, BENCH).pid == process.pid  # the bench process drives it, not the console
     busy = _start(client, csrf)
     assert busy.status_code == 409 and f"bench {BENCH} is busy" in busy.text and "tina" in busy.text
     assert client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "maybe"}).status_code == 422
     client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})
-    _wait(client, run_id, lambda s: s["state"] == "running" and s["question"] is None)
+    wait_live(client, run_id, lambda s: s["state"] == "running" and s["question"] is None, timeout_s=180)
     client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "pause"})
-    _wait(client, run_id, lambda s: s["state"] == "paused")
+    wait_live(client, run_id, lambda s: s["state"] == "paused", timeout_s=180)
     held = len(_measurements(store, run_id))
     time.sleep(2)
     assert len(_measurements(store, run_id)) == held  # nothing measured while paused
     client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "resume"})
-    assert _wait(client, run_id, lambda s: s["state"] in ENDED, timeout_s=300)["state"] == "completed"
+    assert wait_live(client, run_id, lambda s: s["state"] in ENDED, timeout_s=300)["state"] == "completed"
     prompt = next(e.payload for e in store.entries(run_id, kinds=["action_done"]) if "question" in e.payload)
     assert prompt["answered_by"] == "tina"
     states = [e.payload["state"] for e in store.entries(run_id, kinds=["state"])]
@@ -120,13 +110,13 @@ def test_an_abort_from_the_console_brings_the_bench_process_rig_to_its_safe_stat
     client, store, csrf, processes = console
     processes.append(_bench_process(store))
     run_id = re.search(r"/runs/(\w+)/live", _start(client, csrf).headers["location"]).group(1)
-    _wait(client, run_id, lambda s: s["question"] is not None)
+    wait_live(client, run_id, lambda s: s["question"] is not None, timeout_s=180)
     client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})
-    _wait(client, run_id, lambda s: s["state"] == "running" and s["question"] is None)
+    wait_live(client, run_id, lambda s: s["state"] == "running" and s["question"] is None, timeout_s=180)
     client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "pause"})  # held mid-run: cannot end first
-    _wait(client, run_id, lambda s: s["state"] == "paused")
+    wait_live(client, run_id, lambda s: s["state"] == "paused", timeout_s=180)
     client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "abort"})
-    assert _wait(client, run_id, lambda s: s["state"] in ENDED)["state"] == "aborted"
+    assert wait_live(client, run_id, lambda s: s["state"] in ENDED, timeout_s=180)["state"] == "aborted"
     aborted = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]
     assert aborted["safe_state_problems"] == [] and aborted["safe_state"]["pump"] == {"pump_running": False}
 
@@ -135,7 +125,7 @@ def test_a_killed_bench_process_leaves_its_run_interrupted_and_a_new_one_resumes
     client, store, csrf, processes = console
     processes.append(first := _bench_process(store))
     run_id = re.search(r"/runs/(\w+)/live", _start(client, csrf).headers["location"]).group(1)
-    _wait(client, run_id, lambda s: s["question"] is not None)
+    wait_live(client, run_id, lambda s: s["question"] is not None, timeout_s=180)
     client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})
     deadline = time.monotonic() + 120
     while len(_measurements(store, run_id)) < 2:
@@ -143,17 +133,17 @@ def test_a_killed_bench_process_leaves_its_run_interrupted_and_a_new_one_resumes
         time.sleep(0.1)
     os.killpg(first.pid, signal.SIGKILL)  # the bench process dies mid-run
     first.wait(timeout=10)
-    assert _wait(client, run_id, lambda s: s["state"] in ENDED)["state"] == "interrupted"
+    assert wait_live(client, run_id, lambda s: s["state"] in ENDED, timeout_s=180)["state"] == "interrupted"
     assert client.get(f"/api/runs/{run_id}").json()["state"] == "interrupted"
     processes.append(second := _bench_process(store))
     page = client.get(f"/runs/{run_id}").text
     csrf_page = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     assert client.post(f"/runs/{run_id}/resume", data={"csrf": csrf_page}, follow_redirects=False).status_code == 303
-    live = _wait(client, run_id, lambda s: s["state"] in ENDED or s["question"] is not None, timeout_s=300)
+    live = wait_live(client, run_id, lambda s: s["state"] in ENDED or s["question"] is not None, timeout_s=300)
     while live["state"] not in ENDED:  # the resumed run may ask again (the rig's state is restored first)
         if live["question"]:
             client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})
-        live = _wait(client, run_id, lambda s: s["state"] in ENDED or s["question"] is not None, timeout_s=300)
+        live = wait_live(client, run_id, lambda s: s["state"] in ENDED or s["question"] is not None, timeout_s=300)
     assert live["state"] == "completed", live
     streamed = _events(client, run_id)  # the resumed run's own view: none of its events missed, then its end
     numbers = [e["n"] for e in streamed[:-1]]
@@ -196,10 +186,10 @@ def test_ctrl_c_at_the_bench_process_terminal_aborts_its_run_to_the_safe_state(t
     client.post("/login", data={"name": "tina", "password": "tina-secret-1"})
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/start").text).group(1)
     run_id = re.search(r"/runs/(\w+)/live", _start(client, csrf).headers["location"]).group(1)
-    _wait(client, run_id, lambda s: s["question"] is not None)
+    wait_live(client, run_id, lambda s: s["question"] is not None, timeout_s=180)
     client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})
     client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "pause"})  # held mid-run
-    _wait(client, run_id, lambda s: s["state"] == "paused")
+    wait_live(client, run_id, lambda s: s["state"] == "paused", timeout_s=180)
     child.send("\x03")
     child.expect_exact(f"run {run_id}: aborted")
     child.expect(pexpect.EOF)

@@ -3,7 +3,6 @@ pause and resume, the run completed; a second run on the busy bench refused with
 that leaves the rig in its safe state, recorded."""
 
 import re
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +13,7 @@ from meterlab.records.store import Store
 from meterlab.reports.results import run_result
 from meterlab.web.app import create_app
 
-from .conftest import REPO
+from .conftest import REPO, wait_live
 
 METERS = ["examples/meters/dn15-class2.yaml", "examples/meters/dn15-class2-sample2.yaml"]
 
@@ -39,33 +38,23 @@ def _start(client, csrf, procedure="procedures/r49/intrinsic-error.yaml"):
                                        "csrf": csrf}, follow_redirects=False)
 
 
-def _wait(client, run_id, until, timeout_s=120):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        live = client.get(f"/api/runs/{run_id}/live").json()
-        if until(live):
-            return live
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id}: still {live}")
-
-
 def test_a_run_started_from_the_console_asks_is_paused_resumed_and_completes(console):
     client, store, csrf = console
     started = _start(client, csrf)
     assert started.status_code == 303
     run_id = re.search(r"/runs/(\w+)/live", started.headers["location"]).group(1)
-    live = _wait(client, run_id, lambda s: s["question"] is not None)
+    live = wait_live(client, run_id, lambda s: s["question"] is not None)
     assert "Mount the meters" in live["question"]["text"]
     busy = _start(client, csrf)  # the bench is held by this run
     assert busy.status_code == 409 and "bench sim-water-rig is busy" in busy.text and "tina" in busy.text
     assert client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "maybe"}).status_code == 422
     assert client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"},
                        follow_redirects=False).status_code == 303
-    _wait(client, run_id, lambda s: s["state"] == "running")
+    wait_live(client, run_id, lambda s: s["state"] == "running")
     client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "pause"})
-    _wait(client, run_id, lambda s: s["state"] == "paused")
+    wait_live(client, run_id, lambda s: s["state"] == "paused")
     client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "resume"})
-    _wait(client, run_id, lambda s: s["state"] == "completed", timeout_s=300)
+    wait_live(client, run_id, lambda s: s["state"] == "completed", timeout_s=300)
     assert client.get(f"/runs/{run_id}/curve.png").content.startswith(b"\x89PNG")
     answered = [e.payload for e in store.entries(run_id) if '"answered_by"' in str(e.payload).replace("'", '"')]
     assert answered and "'answered_by': 'tina'" in str(answered[0]), answered  # the prompt, answered by her
@@ -80,11 +69,11 @@ def test_a_run_started_from_the_console_asks_is_paused_resumed_and_completes(con
 def test_an_abort_from_the_console_leaves_the_rig_in_its_safe_state(console):
     client, store, csrf = console
     run_id = re.search(r"/runs/(\w+)/live", _start(client, csrf).headers["location"]).group(1)
-    _wait(client, run_id, lambda s: s["question"] is not None)
+    wait_live(client, run_id, lambda s: s["question"] is not None)
     client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})
-    _wait(client, run_id, lambda s: any(e["kind"] == "action_started" for e in s["last"]))
+    wait_live(client, run_id, lambda s: any(e["kind"] == "action_started" for e in s["last"]))
     client.post(f"/runs/{run_id}/control", data={"csrf": csrf, "action": "abort"})
-    _wait(client, run_id, lambda s: s["state"] == "aborted")
+    wait_live(client, run_id, lambda s: s["state"] == "aborted")
     aborted = [e.payload for e in store.entries(run_id, kinds=["state"])][-1]
     assert aborted["state"] == "aborted" and aborted.get("safe_state"), aborted
 
@@ -102,10 +91,10 @@ def test_an_interrupted_run_is_resumed_from_its_page(console):
     assert "Interrupted" in page and "Resume the run" in page
     resumed = client.post(f"/runs/{run_id}/resume", data={"csrf": csrf}, follow_redirects=False)
     assert resumed.status_code == 303
-    live = _wait(client, run_id, lambda s: s["state"] in ("completed", "failed", "aborted") or s["question"])
+    live = wait_live(client, run_id, lambda s: s["state"] in ("completed", "failed", "aborted") or s["question"])
     if live["question"]:
         client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})
-        live = _wait(client, run_id, lambda s: s["state"] in ("completed", "failed", "aborted"))
+        live = wait_live(client, run_id, lambda s: s["state"] in ("completed", "failed", "aborted"))
     assert live["state"] == "completed", live
     assert run_result(store, run_id)["state"] == "completed"
 
@@ -129,9 +118,9 @@ def test_a_run_of_an_evaluation_is_started_on_its_samples_from_the_console(conso
                                            "csrf": csrf, "evaluation": evaluation.id})
     assert stranger.status_code == 409 and "not a sample of evaluation" in stranger.text
     ended = ("completed", "failed", "aborted")
-    while (live := _wait(client, run_id, lambda s: s["question"] or s["state"] in ended))["state"] not in ended:
+    while (live := wait_live(client, run_id, lambda s: s["question"] or s["state"] in ended))["state"] not in ended:
         client.post(f"/runs/{run_id}/answer", data={"csrf": csrf, "confirmed": "yes"})  # the mounting prompt
-        _wait(client, run_id, lambda s: s["question"] is None or s["state"] in ended)
+        wait_live(client, run_id, lambda s: s["question"] is None or s["state"] in ended)
     assert live["state"] == "completed", live
     dtr = client.get(f"/evaluations/{evaluation.id}/dossier.dtr.xml")  # the dossier as a Digital Test Report
     assert dtr.status_code == 200
