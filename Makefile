@@ -36,7 +36,7 @@ demo: $(STAMP)
 		--scenario examples/scenarios/demo-three-meters.yaml --db out/demo.db --operator demo --yes
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -5,6 +5,7 @@ import io
 import os
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from meterlab.records.keys import KEY_FILE_ENV
 from meterlab.records.store import Base, Store
@@ -13,12 +14,26 @@ from meterlab.yamlio import INPUT_DIRS_ENV
 POSTGRES_URL = os.environ.get("METERLAB_TEST_POSTGRES_URL")
 
 
+def _worker_url(url: str) -> str:
+    """The database for this test process: under pytest-xdist (make test runs a worker per core) each worker has a
+    schema of its own in the one test database, so that emptying it never pulls tables from under another's test.
+    The schema goes into the URL, which bench processes started by a test are given as it is."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return url
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{worker}"'))
+    engine.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{worker}"
+
+
 @pytest.fixture
 def postgres_store():
     """A Store on an emptied PostgreSQL database (.ci/run starts the server and sets the URL)."""
     if POSTGRES_URL is None:
         pytest.skip("METERLAB_TEST_POSTGRES_URL not set: .ci/run starts PostgreSQL and sets it")
-    store = Store(POSTGRES_URL)
+    store = Store(_worker_url(POSTGRES_URL))
     Base.metadata.drop_all(store.engine)
     Base.metadata.create_all(store.engine)
     yield store
