@@ -3,8 +3,8 @@ meter of its kind, gives a good meter's errors: the truth within U, and no gross
 flowrate inside its point's window.
 
 On virtual time (the default), so a run's record does not depend on the host's load: the R 49 durability
-programmes are in (100 000 start/stop cycles take about three minutes). R 137's is left out to keep CI short:
-its 2000 h of flow take about four more (`make bench` runs it; tests/engine/test_long_steps.py covers long
+programmes are in (100 000 start/stop cycles take about four minutes). R 137's is left out to keep CI short:
+its 2000 h of flow take about five more (`make bench` runs it; tests/engine/test_long_steps.py covers long
 steps). The vibration and mechanical shock programmes are in: the example meters declare mechanical class M2, so
 the shaker and the shock tester run the level-1 vibration and the 25 mm drop pulses, which leave a good meter's
 error unchanged (a susceptible meter fails them: tests/engine/test_mechanical_programmes.py)."""
