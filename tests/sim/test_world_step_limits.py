@@ -20,8 +20,8 @@ def meter(serial, **extra):
                      register_resolution_l=0.001, **extra)
 
 
-def world(rig=RIG, **status):
-    spec = MeterStatusSpec(leak_after_s=900, **status)
+def make_world(rig=RIG):
+    spec = MeterStatusSpec(leak_after_s=900)  # meter A: a leak flag due after 900 s of unbroken flow
     built = build_world(Scenario(seed=7, water_rig=rig, meters=[meter("A", status=spec), meter("B")]), ManualClock())
     steps = []
     rig_component = built.component("water_rig")
@@ -60,7 +60,7 @@ def start(world, speed=2.5 / 6):
 
 @pytest.mark.parametrize("seconds", [600, 7200])
 def test_a_steady_flow_takes_one_step_and_counts_as_steps_of_one_second_do(seconds):
-    (long_world, long_steps), (short_world, _) = world(), world()
+    (long_world, long_steps), (short_world, _) = make_world(), make_world()
     for w in (long_world, short_world):
         start(w)
         go(w, 60, in_one=False)  # the same ramp in both
@@ -82,8 +82,8 @@ def test_a_steady_flow_takes_one_step_and_counts_as_steps_of_one_second_do(secon
 
 
 def test_a_ramps_tail_is_one_step_and_counts_within_a_hundred_millionth():
-    long_world, long_steps = world()
-    short_world, _ = world()
+    long_world, long_steps = make_world()
+    short_world, _ = make_world()
     for w in (long_world, short_world):
         start(w)
     go(long_world, 120)
@@ -97,8 +97,8 @@ def test_a_ramps_tail_is_one_step_and_counts_within_a_hundred_millionth():
 
 
 def test_a_stop_and_a_rest_count_as_steps_of_one_second_do_the_tail_to_rest_within_a_hundred_millionth():
-    long_world, long_steps = world()
-    short_world, _ = world()
+    long_world, long_steps = make_world()
+    short_world, _ = make_world()
     for w in (long_world, short_world):
         start(w)
         go(w, 120, in_one=False)
@@ -115,10 +115,10 @@ def test_a_stop_and_a_rest_count_as_steps_of_one_second_do_the_tail_to_rest_with
 
 
 def test_a_draining_tank_or_a_drifting_water_temperature_keeps_steps_short():
-    drifting, steps = world(RIG.model_copy(update={"water_temperature_drift_c_per_h": 0.6}))
+    drifting, steps = make_world(RIG.model_copy(update={"water_temperature_drift_c_per_h": 0.6}))
     go(drifting, 600)
     assert len(steps) == 10  # 0.01 °C per step at 0.6 °C/h: 60 s
-    draining, steps = world(RIG.model_copy(update={"initial_tank_mass_kg": 50.0, "tank_drain_rate_kg_s": 1.0}))
+    draining, steps = make_world(RIG.model_copy(update={"initial_tank_mass_kg": 50.0, "tank_drain_rate_kg_s": 1.0}))
     draining.write("drain_valve", 1)
     go(draining, 100)
     assert len(steps) == 51  # 50 s of draining in steps of 1 s, then the empty tank at rest in one
