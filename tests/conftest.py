@@ -1,6 +1,7 @@
 """Shared fixtures: a clean PostgreSQL store when .ci/run has started PostgreSQL; the tests' temporary folders
 on the allow-list of files an input file may name (adapter and level tables written by tests)."""
 
+import functools
 import io
 import os
 
@@ -14,6 +15,7 @@ from meterlab.yamlio import INPUT_DIRS_ENV
 POSTGRES_URL = os.environ.get("METERLAB_TEST_POSTGRES_URL")
 
 
+@functools.cache  # the schema is made once per worker, not for every test that asks for the store
 def _worker_url(url: str) -> str:
     """The database for this test process: under pytest-xdist (make test runs a worker per core) each worker has a
     schema of its own in the one test database, so that emptying it never pulls tables from under another's test.
